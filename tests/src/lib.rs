@@ -1,0 +1,244 @@
+//! Helpers shared by the integration tests of tracing-ai; not part of any public API.
+//!
+//! [`capture`] runs a closure under a subscriber whose [`CaptureLayer`] keeps, for every span,
+//! its name, level, parent and each field value with its type (an `i64` stays an `i64`), so
+//! that tests assert what a layer or an exporter would see.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
+use tracing_subscriber::registry::LookupSpan;
+
+/// A field value as the subscriber received it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FieldValue {
+    /// Recorded with `record_i64`.
+    I64(i64),
+    /// Recorded with `record_u64`.
+    U64(u64),
+    /// Recorded with `record_f64`.
+    F64(f64),
+    /// Recorded with `record_bool`.
+    Bool(bool),
+    /// Recorded with `record_str`.
+    Str(String),
+    /// Recorded with `record_debug` (so also `%display` values), formatted.
+    Debug(String),
+}
+
+impl FieldValue {
+    /// The text of a string, `Display` or `Debug` value.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            FieldValue::Str(text) | FieldValue::Debug(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// One span as the capture layer saw it, from creation to close.
+#[derive(Clone, Debug)]
+pub struct CapturedSpan {
+    /// The `tracing` span name.
+    pub name: &'static str,
+    /// The span's target.
+    pub target: &'static str,
+    /// The span's level.
+    pub level: Level,
+    /// Index in [`Captured::spans`] of the parent span, if any.
+    pub parent: Option<usize>,
+    /// Every field that got a value, at creation or later.
+    pub fields: BTreeMap<String, FieldValue>,
+    /// The names of all fields the span declared, with or without a value.
+    pub declared: Vec<&'static str>,
+    /// Whether the span closed.
+    pub closed: bool,
+}
+
+impl CapturedSpan {
+    /// The value of `field`, if one was recorded.
+    pub fn get(&self, field: &str) -> Option<&FieldValue> {
+        self.fields.get(field)
+    }
+
+    /// The value of `field`; panics with the span's fields when there is none.
+    #[track_caller]
+    pub fn field(&self, field: &str) -> &FieldValue {
+        self.fields.get(field).unwrap_or_else(|| {
+            panic!(
+                "span `{}` has no value for `{field}`; it has {:#?}",
+                self.name, self.fields
+            )
+        })
+    }
+}
+
+/// Everything captured during one [`capture`] call.
+#[derive(Clone, Debug, Default)]
+pub struct Captured {
+    /// Spans in creation order.
+    pub spans: Vec<CapturedSpan>,
+}
+
+impl Captured {
+    /// The only span named `name`; panics if there is none or several.
+    #[track_caller]
+    pub fn span(&self, name: &str) -> &CapturedSpan {
+        let matching: Vec<_> = self.spans.iter().filter(|s| s.name == name).collect();
+        match matching.as_slice() {
+            [span] => span,
+            _ => panic!(
+                "expected exactly one span named `{name}`, found {}; spans: {:?}",
+                matching.len(),
+                self.spans.iter().map(|s| s.name).collect::<Vec<_>>()
+            ),
+        }
+    }
+
+    /// All spans named `name`.
+    pub fn spans_named(&self, name: &str) -> Vec<&CapturedSpan> {
+        self.spans.iter().filter(|s| s.name == name).collect()
+    }
+
+    /// The parent of `span`, if it has one.
+    pub fn parent_of(&self, span: &CapturedSpan) -> Option<&CapturedSpan> {
+        span.parent.map(|index| &self.spans[index])
+    }
+}
+
+/// A layer that records every span into a shared [`Captured`].
+#[derive(Clone, Debug, Default)]
+pub struct CaptureLayer {
+    captured: Arc<Mutex<Captured>>,
+}
+
+/// The index of a span in [`Captured::spans`], kept in its extensions.
+struct Index(usize);
+
+impl CaptureLayer {
+    /// A new, empty capture.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A copy of everything captured so far.
+    pub fn captured(&self) -> Captured {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Captured> {
+        self.captured.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<S> Layer<S> for CaptureLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let span = ctx.span(id).expect("span not found, this is a bug");
+        let parent = span
+            .parent()
+            .and_then(|parent| parent.extensions().get::<Index>().map(|index| index.0));
+        let mut visitor = FieldVisitor::default();
+        attrs.record(&mut visitor);
+        let metadata = attrs.metadata();
+        let mut captured = self.lock();
+        captured.spans.push(CapturedSpan {
+            name: metadata.name(),
+            target: metadata.target(),
+            level: *metadata.level(),
+            parent,
+            fields: visitor.0,
+            declared: metadata.fields().iter().map(|f| f.name()).collect(),
+            closed: false,
+        });
+        let index = captured.spans.len() - 1;
+        drop(captured);
+        span.extensions_mut().insert(Index(index));
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let span = ctx.span(id).expect("span not found, this is a bug");
+        let Some(index) = span.extensions().get::<Index>().map(|index| index.0) else {
+            return;
+        };
+        let mut visitor = FieldVisitor::default();
+        values.record(&mut visitor);
+        self.lock().spans[index].fields.extend(visitor.0);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let span = ctx.span(&id).expect("span not found, this is a bug");
+        let index = span.extensions().get::<Index>().map(|index| index.0);
+        if let Some(index) = index {
+            self.lock().spans[index].closed = true;
+        }
+    }
+}
+
+#[derive(Default)]
+struct FieldVisitor(BTreeMap<String, FieldValue>);
+
+impl Visit for FieldVisitor {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0
+            .insert(field.name().to_owned(), FieldValue::I64(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0
+            .insert(field.name().to_owned(), FieldValue::U64(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0
+            .insert(field.name().to_owned(), FieldValue::F64(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0
+            .insert(field.name().to_owned(), FieldValue::Bool(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0
+            .insert(field.name().to_owned(), FieldValue::Str(value.to_owned()));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.insert(
+            field.name().to_owned(),
+            FieldValue::Debug(format!("{value:?}")),
+        );
+    }
+}
+
+/// Runs `f` with a registry and a [`CaptureLayer`] as this thread's default subscriber, and
+/// returns what `f` returned with everything captured.
+pub fn capture<T>(f: impl FnOnce() -> T) -> (T, Captured) {
+    let layer = CaptureLayer::new();
+    let subscriber = tracing_subscriber::registry().with(layer.clone());
+    let value = tracing::subscriber::with_default(subscriber, f);
+    (value, layer.captured())
+}
+
+/// Runs the future `f` to completion on a single-threaded tokio runtime under [`capture`].
+pub fn capture_async<F: std::future::Future>(f: F) -> (F::Output, Captured) {
+    capture(|| block_on(f))
+}
+
+/// Runs a future to completion on a current-thread tokio runtime, so that the thread-local
+/// default subscriber sees every poll.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread tokio runtime builds")
+        .block_on(f)
+}
+
+/// `FieldValue::Str` of `text`.
+pub fn s(text: &str) -> FieldValue {
+    FieldValue::Str(text.to_owned())
+}

@@ -1,0 +1,405 @@
+//! Code generation: the instrumented function, its span and what it records on return.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens, TokenStreamExt as _};
+use syn::spanned::Spanned as _;
+use syn::visit_mut::VisitMut;
+use syn::{Block, Expr, ExprAsync, ExprCall, ItemFn, ReturnType, Signature, Stmt, Token, Type};
+
+use crate::attr::{AiSpanArgs, Kind, StrOrExpr};
+use crate::MaybeItemFnRef;
+
+/// Re-emits the function with its signature untouched and its body instrumented.
+pub(crate) fn gen_function<B: ToTokens>(
+    input: MaybeItemFnRef<'_, B>,
+    args: &AiSpanArgs,
+    kind: &Kind,
+) -> TokenStream {
+    let MaybeItemFnRef {
+        outer_attrs,
+        inner_attrs,
+        vis,
+        sig,
+        brace_token,
+        block,
+    } = input;
+
+    // Destructured exhaustively so that a new `syn` field fails to compile here instead of
+    // being dropped from the user's signature.
+    let Signature {
+        output,
+        inputs: params,
+        unsafety,
+        asyncness,
+        constness,
+        abi,
+        ident,
+        generics:
+            syn::Generics {
+                params: gen_params,
+                where_clause,
+                lt_token,
+                gt_token,
+            },
+        fn_token,
+        paren_token,
+        variadic,
+    } = sig;
+
+    let (return_type, return_span) = match output {
+        ReturnType::Type(_, return_type) => (erase_impl_trait(return_type), return_type.span()),
+        // Point at the function name when there is no return type to point at.
+        ReturnType::Default => (syn::parse_quote!(()), ident.span()),
+    };
+    // A return statement that never runs but pins the body's type to the declared return type,
+    // so that `?` and inference inside the closure or async block behave as in the plain fn and
+    // type errors point at the user's signature.
+    let fake_return_edge = quote_spanned! {return_span=>
+        #[allow(
+            unknown_lints,
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::let_with_type_underscore,
+            clippy::needless_return,
+            clippy::unreachable
+        )]
+        if false {
+            let __tracing_ai_fake_return: #return_type = loop {};
+            return __tracing_ai_fake_return;
+        }
+    };
+    let block = quote! {
+        {
+            #fake_return_edge
+            { #block }
+        }
+    };
+
+    let body = gen_block(
+        &block,
+        asyncness.is_some(),
+        args,
+        kind,
+        &ident.to_string(),
+        return_span,
+    );
+
+    let mut result = quote!(
+        #(#outer_attrs)*
+        #vis #constness #asyncness #unsafety #abi #fn_token #ident
+        #lt_token #gen_params #gt_token
+    );
+    paren_token.surround(&mut result, |tokens| {
+        params.to_tokens(tokens);
+        variadic.to_tokens(tokens);
+    });
+    output.to_tokens(&mut result);
+    where_clause.to_tokens(&mut result);
+    brace_token.surround(&mut result, |tokens| {
+        tokens.append_all(inner_attrs);
+        body.to_tokens(tokens);
+    });
+    result
+}
+
+/// The instrumented body: create the span, run the user's block inside it, record the outcome.
+fn gen_block<B: ToTokens>(
+    block: &B,
+    async_context: bool,
+    args: &AiSpanArgs,
+    kind: &Kind,
+    fn_name: &str,
+    return_span: Span,
+) -> TokenStream {
+    let span = gen_span(args, kind, fn_name);
+    let record = gen_record(args, kind, return_span);
+
+    if async_context {
+        return quote_spanned! {block.span()=>
+            let __tracing_ai_span = #span;
+            let __tracing_ai_fut = async move #block;
+            if __tracing_ai_span.is_disabled() {
+                __tracing_ai_fut.await
+            } else {
+                // Pinned here rather than boxed, so that the span can be read back from the
+                // `Instrumented` future once it is done, without cloning it.
+                let mut __tracing_ai_fut = ::core::pin::pin!(
+                    ::tracing_ai::__private::tracing::Instrument::instrument(
+                        __tracing_ai_fut,
+                        __tracing_ai_span,
+                    )
+                );
+                let __tracing_ai_ret = __tracing_ai_fut.as_mut().await;
+                let __tracing_ai_span = __tracing_ai_fut.span();
+                #record
+                __tracing_ai_ret
+            }
+        };
+    }
+
+    quote_spanned! {block.span()=>
+        let __tracing_ai_span = #span;
+        let __tracing_ai_ret = {
+            let __tracing_ai_guard = __tracing_ai_span.enter();
+            // Running the body in a closure lets `return` and `?` end the body, not the
+            // function, so that their value is seen and recorded here.
+            #[allow(clippy::redundant_closure_call)]
+            (move || #block)()
+        };
+        if !__tracing_ai_span.is_disabled() {
+            let __tracing_ai_span = &__tracing_ai_span;
+            #record
+        }
+        __tracing_ai_ret
+    }
+}
+
+/// The `span!` call: every field the expansion or the layer will record is declared up front,
+/// because a span's field set is fixed when it is created.
+fn gen_span(args: &AiSpanArgs, kind: &Kind, fn_name: &str) -> TokenStream {
+    let target = args.target();
+    let level = args.level();
+    let operation = kind.operation_name();
+    let provider = match &args.provider {
+        Some((_, provider)) => as_str_value(provider),
+        None => quote!(::tracing_ai::__private::tracing::field::Empty),
+    };
+    let otel_kind = if kind.calls_a_model() {
+        quote!(::tracing_ai::__private::SPAN_KIND_CLIENT)
+    } else {
+        quote!(::tracing_ai::__private::tracing::field::Empty)
+    };
+    let user_fields = args.fields.as_ref().map(|(_, fields)| fields);
+    let span = |name: TokenStream, model: TokenStream, otel_name: TokenStream| {
+        quote! {
+            ::tracing_ai::__private::ai_span!(
+                target: #target,
+                level: #level,
+                name: #name,
+                operation: #operation,
+                provider: #provider,
+                model: #model,
+                otel_kind: #otel_kind,
+                otel_name: #otel_name,
+                fields: { #user_fields }
+            )
+        }
+    };
+    let empty = quote!(::tracing_ai::__private::tracing::field::Empty);
+
+    match (&args.name, &args.model) {
+        (Some((_, name)), model) => {
+            let model = model
+                .as_ref()
+                .map_or_else(|| empty.clone(), |(_, m)| as_str_value(m));
+            span(name.to_token_stream(), model, empty.clone())
+        }
+        (None, Some((_, StrOrExpr::Str(model)))) => {
+            let name = format!("{operation} {}", model.value());
+            span(quote!(#name), model.to_token_stream(), empty.clone())
+        }
+        (None, Some((_, StrOrExpr::Expr(model)))) => {
+            // A span's own name must be `'static`, so a model known only at run time goes
+            // into `otel.name`, which tracing-opentelemetry exports as the span name. The
+            // expression is evaluated once, and only when the span is enabled.
+            let level = args.level();
+            let span = span(
+                quote!(#operation),
+                quote!(__tracing_ai_model),
+                quote!(::tracing_ai::__private::tracing::field::display(
+                    &::core::format_args!("{} {}", #operation, __tracing_ai_model)
+                )),
+            );
+            quote! {
+                if ::tracing_ai::__private::tracing::level_enabled!(#level) {
+                    match ::core::convert::AsRef::<str>::as_ref(&(#model)) {
+                        __tracing_ai_model => #span,
+                    }
+                } else {
+                    ::tracing_ai::__private::tracing::Span::none()
+                }
+            }
+        }
+        (None, None) => {
+            let name = format!("{operation} {fn_name}");
+            span(quote!(#name), empty.clone(), empty)
+        }
+    }
+}
+
+/// A `model`/`provider` argument as a `&str` field value.
+fn as_str_value(value: &StrOrExpr) -> TokenStream {
+    match value {
+        StrOrExpr::Str(lit) => lit.to_token_stream(),
+        StrOrExpr::Expr(expr) => quote!(::core::convert::AsRef::<str>::as_ref(&(#expr))),
+    }
+}
+
+/// What runs once the body has returned `__tracing_ai_ret`: an `Err` records the error, a
+/// success records the usage the kind reports.
+fn gen_record(args: &AiSpanArgs, kind: &Kind, return_span: Span) -> TokenStream {
+    let on_ok = match &args.usage {
+        Some((_, usage)) => quote_spanned! {usage.span()=>
+            #[allow(unused_variables)]
+            let ret = __tracing_ai_ok;
+            ::tracing_ai::__private::record_usage(__tracing_ai_span, &(#usage));
+        },
+        // Spanned on the return type: a type that cannot report usage is an error there.
+        None if kind.calls_a_model() => quote_spanned! {return_span=>
+            ::tracing_ai::__private::record_usage(__tracing_ai_span, __tracing_ai_ok);
+        },
+        None => quote!(let _ = __tracing_ai_ok;),
+    };
+    quote! {
+        #[allow(unused_imports)]
+        use ::tracing_ai::__private::{Describe as _, DescribeFallback as _, Outcome as _, OutcomeFallback as _};
+        match (&::tracing_ai::__private::Probe(&__tracing_ai_ret)).__tracing_ai_outcome() {
+            ::core::result::Result::Ok(__tracing_ai_ok) => { #on_ok }
+            ::core::result::Result::Err(__tracing_ai_err) => ::tracing_ai::__private::record_error(
+                __tracing_ai_span,
+                __tracing_ai_err,
+                (&::tracing_ai::__private::Probe(__tracing_ai_err)).__tracing_ai_describe(),
+            ),
+        }
+    }
+}
+
+/// A non-async function whose body ends in `Box::pin(async move { .. })` or an `async` block,
+/// as `async-trait` writes them: the future is instrumented, not the function that builds it.
+pub(crate) struct AsyncInfo<'a> {
+    input: &'a ItemFn,
+    source_stmt: &'a Stmt,
+    async_expr: &'a ExprAsync,
+    pinned_box: bool,
+}
+
+impl<'a> AsyncInfo<'a> {
+    pub(crate) fn from_fn(input: &'a ItemFn) -> Option<Self> {
+        if input.sig.asyncness.is_some() {
+            return None;
+        }
+        let (source_stmt, last_expr) =
+            input.block.stmts.iter().rev().find_map(|stmt| match stmt {
+                Stmt::Expr(expr, None) => Some((stmt, expr)),
+                _ => None,
+            })?;
+        match last_expr {
+            Expr::Async(async_expr) => Some(Self {
+                input,
+                source_stmt,
+                async_expr,
+                pinned_box: false,
+            }),
+            Expr::Call(ExprCall { func, args, .. }) => {
+                let Expr::Path(path) = func.as_ref() else {
+                    return None;
+                };
+                let segments: Vec<String> = path
+                    .path
+                    .segments
+                    .iter()
+                    .map(|segment| segment.ident.to_string())
+                    .collect();
+                if !segments.ends_with(&["Box".to_owned(), "pin".to_owned()]) {
+                    return None;
+                }
+                match args.first() {
+                    Some(Expr::Async(async_expr)) => Some(Self {
+                        input,
+                        source_stmt,
+                        async_expr,
+                        pinned_box: true,
+                    }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn gen_async(self, args: &AiSpanArgs, kind: &Kind) -> TokenStream {
+        let Self {
+            input,
+            source_stmt,
+            async_expr,
+            pinned_box,
+        } = self;
+        let fn_name = input.sig.ident.to_string();
+        let block: &Block = &async_expr.block;
+        let instrumented = gen_block(
+            block,
+            true,
+            args,
+            kind,
+            &fn_name,
+            async_return_span(&input.sig.output),
+        );
+        let async_attrs = &async_expr.attrs;
+        let instrumented = quote!(#(#async_attrs)* async move { #instrumented });
+        let instrumented = if pinned_box {
+            quote!(::std::boxed::Box::pin(#instrumented))
+        } else {
+            instrumented
+        };
+        let stmts = input.block.stmts.iter().map(|stmt| {
+            if std::ptr::eq(stmt, source_stmt) {
+                instrumented.clone()
+            } else {
+                stmt.to_token_stream()
+            }
+        });
+        let attrs = &input.attrs;
+        let vis = &input.vis;
+        let sig = &input.sig;
+        quote! {
+            #(#attrs)*
+            #vis #sig {
+                #(#stmts)*
+            }
+        }
+    }
+}
+
+/// For `Pin<Box<dyn Future<Output = T>>>`, errors about the output point at `T`.
+fn async_return_span(output: &ReturnType) -> Span {
+    let ReturnType::Type(_, ty) = output else {
+        return Span::call_site();
+    };
+    let mut finder = FutureOutputFinder(None);
+    finder.visit_type_mut(&mut ty.as_ref().clone());
+    finder.0.unwrap_or_else(|| ty.span())
+}
+
+struct FutureOutputFinder(Option<Span>);
+
+impl VisitMut for FutureOutputFinder {
+    fn visit_assoc_type_mut(&mut self, assoc: &mut syn::AssocType) {
+        if assoc.ident == "Output" && self.0.is_none() {
+            self.0 = Some(assoc.ty.span());
+        }
+    }
+}
+
+/// Replaces `impl Trait` with `_`, so that the return type can annotate a `let`.
+struct ImplTraitEraser;
+
+impl VisitMut for ImplTraitEraser {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(..) = ty {
+            *ty = syn::TypeInfer {
+                underscore_token: Token![_](ty.span()),
+            }
+            .into();
+        } else {
+            syn::visit_mut::visit_type_mut(self, ty);
+        }
+    }
+}
+
+fn erase_impl_trait(ty: &Type) -> Type {
+    let mut ty = ty.clone();
+    ImplTraitEraser.visit_type_mut(&mut ty);
+    ty
+}

@@ -1,0 +1,282 @@
+//! The `#[ai_span]` attribute macro of [tracing-ai].
+//!
+//! Use it through the `tracing-ai` crate, which re-exports it as `tracing_ai::ai_span` and
+//! provides the types and helpers its expansion calls; this crate alone is not usable.
+//!
+//! [tracing-ai]: https://docs.rs/tracing-ai
+#![doc(html_root_url = "https://docs.rs/tracing-ai-macros/0.1.0")]
+#![cfg_attr(docsrs, deny(rustdoc::broken_intra_doc_links))]
+
+use proc_macro2::TokenStream;
+use quote::{quote, ToTokens, TokenStreamExt as _};
+use syn::parse::{Parse, ParseStream};
+use syn::token::Brace;
+use syn::{Attribute, ItemFn, Signature, Visibility};
+
+mod attr;
+mod expand;
+
+/// Wraps a function in a span that describes one AI operation, and records the token usage
+/// found in its return value.
+///
+/// It is `#[tracing::instrument]` for AI calls: the function runs inside a [`tracing`] span
+/// named after the operation and model (`chat gpt-4o`), carrying the attributes of the
+/// OpenTelemetry GenAI semantic conventions. When the function returns, the expansion reads
+/// the usage out of the return value (through `tracing_ai::ReportsUsage`) and records the token
+/// counts on the span; an `Err` records `error.type` and marks the span as failed instead.
+///
+/// ```
+/// use tracing_ai::{ai_span, ReportsUsage, Usage};
+///
+/// struct Completion {
+///     text: String,
+///     prompt_tokens: u64,
+///     completion_tokens: u64,
+/// }
+///
+/// impl ReportsUsage for Completion {
+///     fn usage(&self) -> Option<Usage> {
+///         Some(Usage::new(self.prompt_tokens, self.completion_tokens))
+///     }
+/// }
+///
+/// #[ai_span(kind = "llm", model = "gpt-4o", provider = "openai")]
+/// async fn generate(prompt: &str) -> Result<Completion, std::io::Error> {
+///     // call the model...
+/// #   Ok(Completion { text: prompt.to_owned(), prompt_tokens: 12, completion_tokens: 3 })
+/// }
+/// ```
+///
+/// Arguments are **not** recorded: prompts hold secrets and personal data. Record what you
+/// need by naming it in `fields(...)`.
+///
+/// # Kinds
+///
+/// `kind` is required and sets `gen_ai.operation.name`:
+///
+/// | `kind` | operation | needs `model`, records usage |
+/// | --- | --- | --- |
+/// | `"llm"`, `"chat"` | `chat` | yes |
+/// | `"completion"` | `text_completion` | yes |
+/// | `"embedding"` | `embeddings` | yes |
+/// | `"retrieval"` | `retrieval` | no |
+/// | `"tool"` | `execute_tool` | no |
+/// | `"agent"` | `invoke_agent` | no |
+/// | `"workflow"` | `invoke_workflow` | no |
+/// | any other string | that string | no |
+///
+/// The kinds that call a model need `model`, are exported as client spans, and their return
+/// type must implement `ReportsUsage` (or the usage must be given with `usage = ...`). The
+/// others record usage only when `usage = ...` says where it is: an agent's span reporting the
+/// tokens of the calls under it would count them twice.
+///
+/// ```compile_fail
+/// # use tracing_ai::{ai_span, Usage};
+/// // error: `kind = "llm"` calls a model, so it needs `model = "..."`
+/// #[ai_span(kind = "llm")]
+/// fn generate() -> Usage { Usage::new(1, 1) }
+/// ```
+///
+/// # Model and provider
+///
+/// `model` and `provider` take a string literal or an expression over the function's
+/// arguments and `self` that gives something `AsRef<str>`:
+///
+/// ```
+/// # use tracing_ai::{ai_span, Usage};
+/// struct Client { model: String }
+///
+/// impl Client {
+///     #[ai_span(kind = "llm", model = self.model.as_str(), provider = "anthropic")]
+///     fn generate(&self, prompt: &str) -> Usage {
+///         Usage::new(prompt.len() as u64, 10)
+///     }
+/// }
+/// ```
+///
+/// The span's name is `"{operation} {model}"`, as the semantic conventions say. A span's name
+/// is fixed at compile time in `tracing`, so with a model expression the `tracing` name is the
+/// operation alone and the full name is given in `otel.name`, which is what OpenTelemetry
+/// exports. Kinds without a model are named after the function: `retrieval search_chunks`.
+///
+/// # Usage
+///
+/// By default the usage comes from the return value, which must implement `ReportsUsage`;
+/// `Result<T, E>` reports the usage of its `Ok` value, `Option<T>` of its `Some` value. When
+/// the return type is not yours, say where the usage is with `usage = ...`: the return value
+/// (for a `Result`, its `Ok` value) is bound by reference as `ret`, and the expression gives a
+/// `Usage` or anything that implements `ReportsUsage`:
+///
+/// ```
+/// # use tracing_ai::{ai_span, Usage};
+/// pub struct Meta { pub prompt_tokens: u64, pub completion_tokens: u64 }
+/// pub struct Response { pub text: String, pub meta: Meta }
+///
+/// #[ai_span(
+///     kind = "llm",
+///     model = "gpt-4o-mini",
+///     usage = Usage::new(ret.meta.prompt_tokens, ret.meta.completion_tokens),
+/// )]
+/// fn generate(prompt: &str) -> Result<Response, std::fmt::Error> {
+/// #   Ok(Response { text: prompt.into(), meta: Meta { prompt_tokens: 1, completion_tokens: 2 } })
+/// }
+/// ```
+///
+/// # Errors
+///
+/// When the function returns `Err(e)`, the span gets `error.type` (the type name of `e`),
+/// `otel.status_code = "ERROR"` and, when `e` implements `Display`, `otel.status_description`.
+/// No usage is recorded.
+///
+/// # Other arguments
+///
+/// `name = "..."` overrides the span name; `level`, `target` and `fields(...)` work as in
+/// `#[instrument]`; `skip_all` is accepted for symmetry with `#[instrument]` and changes
+/// nothing, since no argument is recorded unless named in `fields(...)`.
+///
+/// ```
+/// # use tracing_ai::{ai_span, Usage};
+/// #[ai_span(kind = "embedding", model = "text-embedding-3-small", level = "debug",
+///           fields(input.chars = text.len()))]
+/// fn embed(text: &str) -> Usage {
+///     Usage::new(8, 0)
+/// }
+/// ```
+///
+/// [`tracing`]: https://docs.rs/tracing
+#[proc_macro_attribute]
+pub fn ai_span(
+    args: proc_macro::TokenStream,
+    item: proc_macro::TokenStream,
+) -> proc_macro::TokenStream {
+    let item: TokenStream = item.into();
+    let expanded = match syn::parse::<attr::AiSpanArgs>(args) {
+        Ok(args) => expand(args, item),
+        // On any error the user's function is still emitted unchanged, so that the only
+        // error is ours and not a cascade of "cannot find function".
+        Err(error) => with_error(error, item),
+    };
+    if std::env::var_os("TRACING_AI_MACROS_DEBUG").is_some() {
+        eprintln!("{expanded}");
+    }
+    expanded.into()
+}
+
+fn expand(args: attr::AiSpanArgs, item: TokenStream) -> TokenStream {
+    if let Err(error) = args.validate() {
+        return with_error(error, item);
+    }
+    let Some((_, kind)) = &args.kind else {
+        return with_error(
+            syn::Error::new(proc_macro2::Span::call_site(), "missing `kind` argument"),
+            item,
+        );
+    };
+    match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(item_fn) => {
+            if let Some(constness) = &item_fn.sig.constness {
+                return with_error(
+                    syn::Error::new_spanned(
+                        constness,
+                        "the `#[ai_span]` attribute may not be used with `const fn`s",
+                    ),
+                    item,
+                );
+            }
+            if let Some(async_like) = expand::AsyncInfo::from_fn(&item_fn) {
+                return async_like.gen_async(&args, kind);
+            }
+            let item_fn = MaybeItemFn::from(item_fn);
+            expand::gen_function(item_fn.as_ref(), &args, kind)
+        }
+        // The body does not parse (yet): expand over its raw tokens, so that rustc reports the
+        // user's own error and rust-analyzer keeps working in a half-typed function.
+        Err(_) => match syn::parse2::<MaybeItemFn>(item.clone()) {
+            Ok(item_fn) => expand::gen_function(item_fn.as_ref(), &args, kind),
+            Err(error) => with_error(error, item),
+        },
+    }
+}
+
+fn with_error(error: syn::Error, item: TokenStream) -> TokenStream {
+    let error = error.into_compile_error();
+    quote!(#error #item)
+}
+
+/// An `ItemFn` whose body is kept as raw tokens, which may not parse.
+struct MaybeItemFn {
+    outer_attrs: Vec<Attribute>,
+    inner_attrs: Vec<Attribute>,
+    vis: Visibility,
+    sig: Signature,
+    brace_token: Brace,
+    block: TokenStream,
+}
+
+impl MaybeItemFn {
+    fn as_ref(&self) -> MaybeItemFnRef<'_, TokenStream> {
+        MaybeItemFnRef {
+            outer_attrs: &self.outer_attrs,
+            inner_attrs: &self.inner_attrs,
+            vis: &self.vis,
+            sig: &self.sig,
+            brace_token: &self.brace_token,
+            block: &self.block,
+        }
+    }
+}
+
+impl Parse for MaybeItemFn {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let outer_attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let sig: Signature = input.parse()?;
+        let content;
+        let brace_token = syn::braced!(content in input);
+        let inner_attrs = content.call(Attribute::parse_inner)?;
+        let block: TokenStream = content.parse()?;
+        Ok(Self {
+            outer_attrs,
+            inner_attrs,
+            vis,
+            sig,
+            brace_token,
+            block,
+        })
+    }
+}
+
+impl From<ItemFn> for MaybeItemFn {
+    fn from(
+        ItemFn {
+            attrs,
+            vis,
+            sig,
+            block,
+        }: ItemFn,
+    ) -> Self {
+        let (outer_attrs, inner_attrs) = attrs
+            .into_iter()
+            .partition(|attr| attr.style == syn::AttrStyle::Outer);
+        let mut block_tokens = TokenStream::new();
+        block_tokens.append_all(block.stmts);
+        Self {
+            outer_attrs,
+            inner_attrs,
+            vis,
+            sig,
+            brace_token: block.brace_token,
+            block: block_tokens,
+        }
+    }
+}
+
+/// A borrowed [`MaybeItemFn`], generic over the body: parsed statements or raw tokens.
+struct MaybeItemFnRef<'a, B: ToTokens> {
+    outer_attrs: &'a [Attribute],
+    inner_attrs: &'a [Attribute],
+    vis: &'a Visibility,
+    sig: &'a Signature,
+    brace_token: &'a Brace,
+    block: &'a B,
+}

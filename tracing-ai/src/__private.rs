@@ -1,0 +1,151 @@
+//! What the expansion of `#[ai_span]` calls.
+//!
+//! This is *not* a stable API: it changes in any release, with the macro that uses it.
+
+use std::convert::Infallible;
+use std::fmt;
+
+pub use tracing;
+
+pub use crate::__tracing_ai_span as ai_span;
+
+use crate::usage::ReportsUsage;
+
+/// `otel.kind` of the spans of calls to a remote model.
+pub const SPAN_KIND_CLIENT: &str = "client";
+
+/// Creates the span of an `#[ai_span]` function with every field it or the layer may record:
+/// a span's field set is fixed when it is created, so what is filled in later is declared
+/// `Empty` here.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tracing_ai_span {
+    (
+        target: $target:expr,
+        level: $level:expr,
+        name: $name:expr,
+        operation: $operation:expr,
+        provider: $provider:expr,
+        model: $model:expr,
+        otel_kind: $otel_kind:expr,
+        otel_name: $otel_name:expr,
+        fields: { $($fields:tt)* }
+    ) => {
+        $crate::__private::tracing::span!(
+            target: $target,
+            $level,
+            $name,
+            { $crate::attr::GEN_AI_OPERATION_NAME } = $operation,
+            { $crate::attr::GEN_AI_PROVIDER_NAME } = $provider,
+            { $crate::attr::GEN_AI_REQUEST_MODEL } = $model,
+            { $crate::attr::OTEL_KIND } = $otel_kind,
+            { $crate::attr::OTEL_NAME } = $otel_name,
+            { $crate::attr::GEN_AI_RESPONSE_MODEL } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::GEN_AI_RESPONSE_ID } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::GEN_AI_USAGE_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::GEN_AI_USAGE_OUTPUT_TOKENS } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::GEN_AI_RESPONSE_FINISH_REASONS } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::GEN_AI_REQUEST_STREAM } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::ERROR_TYPE } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::GEN_AI_USAGE_COST } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_COST_AMOUNT } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_COST_CURRENCY } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_COST_SOURCE } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_COST_UNPRICED } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_CACHE_HIT } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_FALLBACK } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_FALLBACK_FROM } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::TENANT_ID } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::FEATURE_ID } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::REQUEST_ID } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::USER_ID } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::SESSION_ID } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::OTEL_STATUS_CODE } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::OTEL_STATUS_DESCRIPTION } = $crate::__private::tracing::field::Empty,
+            $($fields)*
+        )
+    };
+}
+
+/// Records the usage `ret` reports on `span`.
+#[inline]
+pub fn record_usage<R: ReportsUsage + ?Sized>(span: &tracing::Span, ret: &R) {
+    if let Some(usage) = ret.usage() {
+        crate::record::record_usage(span, &usage);
+    }
+}
+
+/// Records a failed call on `span`. `error.type` is the error's type name: low-cardinality, as
+/// the semantic conventions ask, where its message is not.
+#[inline]
+pub fn record_error<E>(span: &tracing::Span, _error: &E, description: Option<&dyn fmt::Display>) {
+    crate::record::record_error(span, std::any::type_name::<E>(), description);
+}
+
+/// Wraps a reference so that method resolution can pick an impl by its type (autoref
+/// specialisation): `(&Probe(&x)).method()` finds the impl on `Probe<X>` for the types that
+/// have one, and the fallback impl on `&Probe<T>` for every other type.
+#[derive(Debug)]
+pub struct Probe<'a, T: ?Sized>(pub &'a T);
+
+/// Splits a `Result` return value into its success and its error.
+pub trait Outcome<'a> {
+    /// The success value.
+    type Ok: ?Sized;
+    /// The error value.
+    type Err;
+    /// `Ok(value)` or `Err(error)`.
+    #[allow(clippy::wrong_self_convention)]
+    fn __tracing_ai_outcome(&self) -> Result<&'a Self::Ok, &'a Self::Err>;
+}
+
+impl<'a, T, E> Outcome<'a> for Probe<'a, Result<T, E>> {
+    type Ok = T;
+    type Err = E;
+    fn __tracing_ai_outcome(&self) -> Result<&'a T, &'a E> {
+        self.0.as_ref()
+    }
+}
+
+/// Every return value that is not a `Result` is a success.
+pub trait OutcomeFallback<'a> {
+    /// The success value: the whole return value.
+    type Ok: ?Sized;
+    /// Always `Ok`.
+    fn __tracing_ai_outcome(&self) -> Result<&'a Self::Ok, &'a Infallible>;
+}
+
+impl<'a, T: ?Sized> OutcomeFallback<'a> for &Probe<'a, T> {
+    type Ok = T;
+    fn __tracing_ai_outcome(&self) -> Result<&'a T, &'a Infallible> {
+        Ok(self.0)
+    }
+}
+
+/// An error's message, when its type implements `Display`.
+pub trait Describe<'a> {
+    /// The error as `Display`.
+    fn __tracing_ai_describe(&self) -> Option<&'a dyn fmt::Display>;
+}
+
+impl<'a, E: fmt::Display> Describe<'a> for Probe<'a, E> {
+    fn __tracing_ai_describe(&self) -> Option<&'a dyn fmt::Display> {
+        Some(self.0)
+    }
+}
+
+/// Errors without `Display` have no message.
+pub trait DescribeFallback<'a> {
+    /// Always `None`.
+    fn __tracing_ai_describe(&self) -> Option<&'a dyn fmt::Display>;
+}
+
+impl<'a, E: ?Sized> DescribeFallback<'a> for &Probe<'a, E> {
+    fn __tracing_ai_describe(&self) -> Option<&'a dyn fmt::Display> {
+        None
+    }
+}

@@ -1,0 +1,101 @@
+//! The names of every attribute tracing-ai exports, one constant each.
+//!
+//! Spans written by hand use them as field names to be understood by [`AiLayer`] and by
+//! backends exactly like the spans of [`#[ai_span]`](crate::ai_span):
+//!
+//! ```
+//! use tracing_ai::attr;
+//!
+//! let span = tracing::info_span!(
+//!     "chat gpt-4o",
+//!     { attr::GEN_AI_OPERATION_NAME } = "chat",
+//!     { attr::GEN_AI_REQUEST_MODEL } = "gpt-4o",
+//!     { attr::GEN_AI_USAGE_INPUT_TOKENS } = tracing::field::Empty,
+//! );
+//! span.record(attr::GEN_AI_USAGE_INPUT_TOKENS, 1_200_i64);
+//! ```
+//!
+//! The `gen_ai.*` names and `error.type` are those of the OpenTelemetry GenAI semantic
+//! conventions (schema 1.42). The conventions have moved out of
+//! `opentelemetry-semantic-conventions` into their own repository, so this crate defines the
+//! names it uses rather than depending on deprecated constants. The `ai.*` names cover what no
+//! convention covers yet; they live here only, so that renaming one when a convention lands is
+//! a one-line change.
+//!
+//! [`AiLayer`]: https://docs.rs/tracing-ai
+
+// ===== OpenTelemetry GenAI semantic conventions =====
+
+/// The operation: `chat`, `text_completion`, `embeddings`, `retrieval`, `execute_tool`,
+/// `invoke_agent`, `invoke_workflow`, or a custom name. Its presence makes a span an AI span.
+pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
+/// Who serves the model: `openai`, `anthropic`, `gcp.gemini`, ...; also the pricing provider.
+pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
+/// The model the call asked for.
+pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
+/// The model that answered, e.g. a dated snapshot of the requested alias.
+pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
+/// The provider's identifier of the response.
+pub const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
+/// Input tokens, as an integer; includes cached tokens.
+pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
+/// Output tokens, as an integer; includes reasoning tokens.
+pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+/// Input tokens read from the provider's prompt cache (part of the input tokens).
+pub const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
+/// Input tokens written to the provider's prompt cache (part of the input tokens).
+pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
+    "gen_ai.usage.cache_creation.input_tokens";
+/// Output tokens spent on reasoning (part of the output tokens).
+pub const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.output_tokens";
+/// Why the model stopped, one entry per choice.
+pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
+/// Seconds from the request to the first streamed chunk.
+pub const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
+/// Whether the response was streamed.
+pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
+/// The type of the error a failed call returned.
+pub const ERROR_TYPE: &str = "error.type";
+
+// ===== Not covered by a convention =====
+
+/// The cost of the call in USD, as an `f64`: what Langfuse and OpenLIT read.
+pub const GEN_AI_USAGE_COST: &str = "gen_ai.usage.cost";
+/// The cost in the configured reporting currency, when that is not USD.
+pub const AI_COST_AMOUNT: &str = "ai.cost.amount";
+/// The ISO 4217 code of [`AI_COST_AMOUNT`]'s currency, e.g. `GBP`.
+pub const AI_COST_CURRENCY: &str = "ai.cost.currency";
+/// Where the cost comes from: `genai-prices`, `override`, `self-hosted` or `provider`.
+pub const AI_COST_SOURCE: &str = "ai.cost.source";
+/// Why no cost could be computed; set instead of a cost, never beside a cost of 0.
+pub const AI_COST_UNPRICED: &str = "ai.cost.unpriced";
+/// The application's own cache (not the provider's): `prefix`, `semantic` or `miss`.
+pub const AI_CACHE_HIT: &str = "ai.cache_hit";
+/// `true` when a fallback model or hosted API served this call.
+pub const AI_FALLBACK: &str = "ai.fallback";
+/// The model that failed before the fallback served the call.
+pub const AI_FALLBACK_FROM: &str = "ai.fallback.from";
+
+// ===== Attribution =====
+
+/// The tenant a request is for.
+pub const TENANT_ID: &str = "tenant.id";
+/// The product feature a request belongs to.
+pub const FEATURE_ID: &str = "feature.id";
+/// The request's identifier.
+pub const REQUEST_ID: &str = "request.id";
+/// The end user a request is for.
+pub const USER_ID: &str = "user.id";
+/// The user's session.
+pub const SESSION_ID: &str = "session.id";
+
+// ===== tracing-opentelemetry's special fields =====
+
+/// The OpenTelemetry span name, when it differs from the `tracing` span's static name.
+pub const OTEL_NAME: &str = "otel.name";
+/// The OpenTelemetry span kind: `client` for calls to a remote model.
+pub const OTEL_KIND: &str = "otel.kind";
+/// The OpenTelemetry span status: `ERROR` on a failed call.
+pub const OTEL_STATUS_CODE: &str = "otel.status_code";
+/// The message that goes with an error status.
+pub const OTEL_STATUS_DESCRIPTION: &str = "otel.status_description";

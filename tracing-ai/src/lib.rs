@@ -1,0 +1,89 @@
+//! Observability for AI applications, built on [`tracing`] and OpenTelemetry.
+//!
+//! # Overview
+//!
+//! A request in an AI application hops through an embedding call, a vector search and an LLM
+//! call. tracing-ai gives every hop a span that carries what the OpenTelemetry GenAI semantic
+//! conventions say about it (operation, model, provider, token usage, errors) so that a
+//! backend can tell, per request, where the time, the tokens and the money went.
+//!
+//! The crate provides:
+//!
+//! * [`#[ai_span]`](ai_span), an attribute that wraps a function in an AI span and records the
+//!   token usage found in its return value;
+//! * [`Usage`] and [`ReportsUsage`], how a return value says what its call consumed;
+//! * [`record_cache_hit`] and [`record_fallback`], for the two other per-call facts;
+//! * [`attr`], the names of every attribute it exports, for spans written by hand.
+//!
+//! # Usage
+//!
+//! ```toml
+//! [dependencies]
+//! tracing-ai = "0.1"
+//! tracing = "0.1"
+//! ```
+//!
+//! ```
+//! use tracing_ai::{ai_span, ReportsUsage, Usage};
+//!
+//! struct Completion { text: String, input: u64, output: u64 }
+//!
+//! impl ReportsUsage for Completion {
+//!     fn usage(&self) -> Option<Usage> {
+//!         Some(Usage::new(self.input, self.output))
+//!     }
+//! }
+//!
+//! #[ai_span(kind = "embedding", model = "text-embedding-3-small", provider = "openai")]
+//! async fn embed(query: &str) -> Result<Usage, std::io::Error> {
+//!     Ok(Usage::new(query.split_whitespace().count() as u64, 0))
+//! }
+//!
+//! #[ai_span(kind = "retrieval")]
+//! async fn retrieve(k: usize) -> Vec<String> {
+//!     vec!["chunk".to_owned(); k]
+//! }
+//!
+//! #[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+//! async fn generate(prompt: &str, chunks: &[String]) -> Result<Completion, std::io::Error> {
+//!     Ok(Completion { text: format!("answer to {prompt}"), input: 800, output: 120 })
+//! }
+//!
+//! async fn rag_query(query: &str) -> Result<String, std::io::Error> {
+//!     embed(query).await?;
+//!     let chunks = retrieve(10).await;
+//!     Ok(generate(query, &chunks).await?.text)
+//! }
+//! # let _ = rag_query("q");
+//! ```
+//!
+//! Each call above becomes a span (`embeddings text-embedding-3-small`, `retrieval retrieve`,
+//! `chat gpt-4o-mini`) with its token counts, under whatever span is current, so one request
+//! gives one tree.
+//!
+//! # Feature Flags
+//!
+//! | Name | Description | Default? |
+//! | --- | --- | --- |
+//! | `macros` | The [`#[ai_span]`](ai_span) attribute macro | Yes |
+//!
+//! # Supported Rust Versions
+//!
+//! The minimum supported Rust version is 1.85, that of `genai-prices`.
+#![doc(html_root_url = "https://docs.rs/tracing-ai/0.1.0")]
+#![cfg_attr(docsrs, feature(doc_cfg), deny(rustdoc::broken_intra_doc_links))]
+
+pub mod attr;
+mod record;
+mod usage;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use record::{record_cache_hit, record_fallback};
+pub use usage::{CacheHit, ReportsUsage, Usage};
+
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+#[doc(inline)]
+pub use tracing_ai_macros::ai_span;

@@ -1,0 +1,190 @@
+//! Recording per-call facts on AI spans: usage, errors, cache hits and fallbacks.
+
+use std::fmt;
+
+use tracing::field::{Field, Value};
+use tracing::span::{Id, Record};
+use tracing::{Dispatch, Metadata, Span};
+use tracing_subscriber::registry::{LookupSpan, Registry};
+
+use crate::attr;
+use crate::usage::{CacheHit, Usage};
+
+/// Records that the application's own cache served (or missed) the current AI call.
+///
+/// The value goes to the innermost enclosing AI span, `ai.cache_hit`: the current span if it
+/// is one, else its closest ancestor that is (a span is an AI span when it carries
+/// `gen_ai.operation.name`, as every [`#[ai_span]`](crate::ai_span) does). Outside of an AI
+/// span, or when that span did not declare `ai.cache_hit`, nothing is recorded.
+///
+/// ```
+/// use tracing_ai::{ai_span, record_cache_hit, CacheHit};
+///
+/// #[ai_span(kind = "retrieval")]
+/// fn retrieve(query: &str) -> Vec<String> {
+///     record_cache_hit(CacheHit::Semantic);
+///     vec![format!("cached answer for {query}")]
+/// }
+/// # retrieve("q");
+/// ```
+///
+/// Ancestors are looked up through [`tracing_subscriber::Registry`]; with a subscriber that is
+/// not built on it, only the current span is considered.
+pub fn record_cache_hit(hit: CacheHit) {
+    record_on_innermost_ai_span([(attr::AI_CACHE_HIT, Some(&hit.as_str() as &dyn Value))]);
+}
+
+/// Records that a fallback served the current AI call after `from_model` failed.
+///
+/// Sets `ai.fallback = true` and `ai.fallback.from = from_model` on the innermost enclosing AI
+/// span, found as [`record_cache_hit`] finds it.
+///
+/// ```
+/// use tracing_ai::{ai_span, record_fallback, Usage};
+///
+/// #[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+/// fn generate_hosted(prompt: &str) -> Usage {
+///     record_fallback("llama-3.1-8b-fp8");
+///     Usage::new(prompt.len() as u64, 20)
+/// }
+/// # generate_hosted("q");
+/// ```
+pub fn record_fallback(from_model: &str) {
+    record_on_innermost_ai_span([
+        (attr::AI_FALLBACK, Some(&true as &dyn Value)),
+        (attr::AI_FALLBACK_FROM, Some(&from_model as &dyn Value)),
+    ]);
+}
+
+fn record_on_innermost_ai_span<const N: usize>(entries: [(&str, Option<&dyn Value>); N]) {
+    tracing::dispatcher::get_default(|dispatch| {
+        if let Some((id, metadata)) = innermost_ai_span(dispatch) {
+            let fieldset = metadata.fields();
+            with_value_set(metadata, entries, |values| {
+                dispatch.record(&id, &Record::new(&fieldset.value_set(values)));
+            });
+        }
+    });
+}
+
+/// The current span if it is an AI span, else its closest AI ancestor.
+fn innermost_ai_span(dispatch: &Dispatch) -> Option<(Id, &'static Metadata<'static>)> {
+    let (id, metadata) = dispatch.current_span().into_inner()?;
+    if is_ai_span(metadata) {
+        return Some((id, metadata));
+    }
+    let registry = dispatch.downcast_ref::<Registry>()?;
+    let span = registry.span(&id)?;
+    // The span reference is dropped before anything is recorded: recording dispatches to the
+    // layers, which look spans up again.
+    let ancestor = span
+        .scope()
+        .skip(1)
+        .find(|span| is_ai_span(span.metadata()))?;
+    Some((ancestor.id(), ancestor.metadata()))
+}
+
+/// A span is an AI span when it declares `gen_ai.operation.name`, whoever created it.
+pub(crate) fn is_ai_span(metadata: &Metadata<'_>) -> bool {
+    metadata
+        .fields()
+        .field(attr::GEN_AI_OPERATION_NAME)
+        .is_some()
+}
+
+/// Records `usage` on `span`, in one dispatch.
+pub(crate) fn record_usage(span: &Span, usage: &Usage) {
+    let input = saturating_i64(usage.input_tokens);
+    let output = saturating_i64(usage.output_tokens);
+    let cache_read = usage.cache_read_tokens.map(saturating_i64);
+    let cache_creation = usage.cache_creation_tokens.map(saturating_i64);
+    let reasoning = usage.reasoning_tokens.map(saturating_i64);
+    let response_model = usage.response_model.as_deref();
+    let response_id = usage.response_id.as_deref();
+    // A provider's cost that is not a real amount is dropped, and the call priced from tables.
+    let cost = usage.cost.filter(|usd| usd.is_finite() && *usd >= 0.0);
+    let cost_source = cost.map(|_| "provider");
+    let cache_hit = usage.cache_hit.map(CacheHit::as_str);
+    record_span(
+        span,
+        [
+            (attr::GEN_AI_USAGE_INPUT_TOKENS, Some(&input as &dyn Value)),
+            (attr::GEN_AI_USAGE_OUTPUT_TOKENS, Some(&output)),
+            (attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, opt(&cache_read)),
+            (
+                attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                opt(&cache_creation),
+            ),
+            (attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, opt(&reasoning)),
+            (attr::GEN_AI_RESPONSE_MODEL, opt(&response_model)),
+            (attr::GEN_AI_RESPONSE_ID, opt(&response_id)),
+            (attr::GEN_AI_USAGE_COST, opt(&cost)),
+            (attr::AI_COST_SOURCE, opt(&cost_source)),
+            (attr::AI_CACHE_HIT, opt(&cache_hit)),
+        ],
+    );
+}
+
+/// Records a failed call on `span`: its error type, and the error status OpenTelemetry
+/// exports, with the error's message when it has one.
+pub(crate) fn record_error(
+    span: &Span,
+    error_type: &'static str,
+    description: Option<&dyn fmt::Display>,
+) {
+    let description = description.map(tracing::field::display);
+    record_span(
+        span,
+        [
+            (attr::ERROR_TYPE, Some(&error_type as &dyn Value)),
+            (attr::OTEL_STATUS_CODE, Some(&"ERROR")),
+            (attr::OTEL_STATUS_DESCRIPTION, opt(&description)),
+        ],
+    );
+}
+
+fn opt<T: Value>(value: &Option<T>) -> Option<&dyn Value> {
+    value.as_ref().map(|value| value as &dyn Value)
+}
+
+/// Token counts are exported as `i64`: tracing-opentelemetry exports a `u64` that does not fit
+/// an `i64` as a string, which backends cannot sum.
+fn saturating_i64(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// Records several values on `span` with a single call into the subscriber. Names the span
+/// does not declare, and entries without a value, are left out.
+fn record_span<const N: usize>(span: &Span, entries: [(&str, Option<&dyn Value>); N]) {
+    if let Some(metadata) = span.metadata() {
+        let fieldset = metadata.fields();
+        with_value_set(metadata, entries, |values| {
+            span.record_all(&fieldset.value_set(values));
+        });
+    }
+}
+
+/// Resolves `entries` against `metadata`'s fields and hands them to `record` in the form
+/// `FieldSet::value_set` takes.
+fn with_value_set<const N: usize>(
+    metadata: &'static Metadata<'static>,
+    entries: [(&str, Option<&dyn Value>); N],
+    record: impl FnOnce(&[(&Field, Option<&dyn Value>); N]),
+) {
+    let fieldset = metadata.fields();
+    // A value set is a fixed-size array of (field, value) pairs; an entry whose field the span
+    // lacks takes any of its fields with no value, which visitors skip.
+    let Some(placeholder) = fieldset.iter().next() else {
+        return;
+    };
+    let fields: [Option<Field>; N] = std::array::from_fn(|index| {
+        let (name, value) = entries[index];
+        value.and_then(|_| fieldset.field(name))
+    });
+    let values: [(&Field, Option<&dyn Value>); N] =
+        std::array::from_fn(|index| match &fields[index] {
+            Some(field) => (field, entries[index].1),
+            None => (&placeholder, None),
+        });
+    record(&values);
+}

@@ -1,0 +1,284 @@
+//! Token usage: what one model call consumed, and how a return value reports it.
+
+use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// The token usage of one model call, as the provider reported it.
+///
+/// Counts follow the OpenTelemetry GenAI conventions: `input_tokens` **includes** the cached
+/// tokens (`cache_read_tokens`, `cache_creation_tokens`) and `output_tokens` includes the
+/// reasoning tokens. Providers that report cached tokens apart from the input (Anthropic does)
+/// must be added up before they are put here, or the call is priced as if it had read fewer
+/// tokens than it did.
+///
+/// ```
+/// use tracing_ai::Usage;
+///
+/// let usage = Usage::new(1_200, 250)
+///     .with_cache_read(1_000)
+///     .with_response_model("gpt-4o-2024-08-06");
+/// assert_eq!(usage.input_tokens, 1_200);
+/// assert_eq!(usage.cache_read_tokens, Some(1_000));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Usage {
+    /// Input (prompt) tokens, cached ones included.
+    pub input_tokens: u64,
+    /// Output (completion) tokens, reasoning ones included.
+    pub output_tokens: u64,
+    /// Input tokens read from the provider's prompt cache.
+    pub cache_read_tokens: Option<u64>,
+    /// Input tokens written to the provider's prompt cache.
+    pub cache_creation_tokens: Option<u64>,
+    /// Output tokens spent on reasoning.
+    pub reasoning_tokens: Option<u64>,
+    /// The model that answered, when the provider says (often a dated snapshot).
+    pub response_model: Option<String>,
+    /// The provider's identifier of the response.
+    pub response_id: Option<String>,
+    /// The cost in USD, when the provider reports it; it wins over any price table.
+    pub cost: Option<f64>,
+    /// Whether the application's own cache served the call.
+    pub cache_hit: Option<CacheHit>,
+}
+
+impl Usage {
+    /// Usage of `input_tokens` in and `output_tokens` out.
+    pub fn new(input_tokens: u64, output_tokens: u64) -> Self {
+        Self {
+            input_tokens,
+            output_tokens,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the input tokens read from the provider's prompt cache (already counted in
+    /// `input_tokens`; priced at the cache-read price instead of the input price).
+    #[must_use]
+    pub fn with_cache_read(self, tokens: u64) -> Self {
+        Self {
+            cache_read_tokens: Some(tokens),
+            ..self
+        }
+    }
+
+    /// Sets the input tokens written to the provider's prompt cache (already counted in
+    /// `input_tokens`; priced at the cache-write price instead of the input price).
+    #[must_use]
+    pub fn with_cache_creation(self, tokens: u64) -> Self {
+        Self {
+            cache_creation_tokens: Some(tokens),
+            ..self
+        }
+    }
+
+    /// Sets the output tokens spent on reasoning (already counted in `output_tokens`).
+    #[must_use]
+    pub fn with_reasoning(self, tokens: u64) -> Self {
+        Self {
+            reasoning_tokens: Some(tokens),
+            ..self
+        }
+    }
+
+    /// Sets the model that answered; it is priced instead of the requested model.
+    #[must_use]
+    pub fn with_response_model(self, model: impl Into<String>) -> Self {
+        Self {
+            response_model: Some(model.into()),
+            ..self
+        }
+    }
+
+    /// Sets the provider's identifier of the response.
+    #[must_use]
+    pub fn with_response_id(self, id: impl Into<String>) -> Self {
+        Self {
+            response_id: Some(id.into()),
+            ..self
+        }
+    }
+
+    /// Sets the cost in USD that the provider reported for this call. It is exported as is,
+    /// with `ai.cost.source = "provider"`, instead of a cost computed from a price table.
+    ///
+    /// A value that is not a finite, non-negative number is not recorded: the call is then
+    /// priced from the tables as if no cost had been reported.
+    #[must_use]
+    pub fn with_cost(self, usd: f64) -> Self {
+        Self {
+            cost: Some(usd),
+            ..self
+        }
+    }
+
+    /// Sets whether the application's own cache served the call.
+    #[must_use]
+    pub fn with_cache_hit(self, hit: CacheHit) -> Self {
+        Self {
+            cache_hit: Some(hit),
+            ..self
+        }
+    }
+}
+
+/// Whether the application's own cache (not the provider's prompt cache) served a call,
+/// exported as `ai.cache_hit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CacheHit {
+    /// A cached prefix of the prompt was reused.
+    Prefix,
+    /// A semantically similar earlier request's answer was reused.
+    Semantic,
+    /// The cache was consulted and had nothing.
+    Miss,
+}
+
+impl CacheHit {
+    /// The exported value: `prefix`, `semantic` or `miss`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CacheHit::Prefix => "prefix",
+            CacheHit::Semantic => "semantic",
+            CacheHit::Miss => "miss",
+        }
+    }
+}
+
+impl fmt::Display for CacheHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value that knows the token usage of the model call that produced it.
+///
+/// [`#[ai_span]`](crate::ai_span) calls it on the return value of `llm`, `completion` and
+/// `embedding` functions. Implement it for your client's response type:
+///
+/// ```
+/// use tracing_ai::{ReportsUsage, Usage};
+///
+/// struct Completion {
+///     text: String,
+///     prompt_tokens: u32,
+///     completion_tokens: u32,
+/// }
+///
+/// impl ReportsUsage for Completion {
+///     fn usage(&self) -> Option<Usage> {
+///         Some(Usage::new(self.prompt_tokens.into(), self.completion_tokens.into()))
+///     }
+/// }
+///
+/// let ok: Result<Completion, std::io::Error> =
+///     Ok(Completion { text: "hi".into(), prompt_tokens: 9, completion_tokens: 2 });
+/// assert_eq!(ok.usage(), Some(Usage::new(9, 2)));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not report token usage",
+    label = "`#[ai_span]` reads the token usage from this return type",
+    note = "implement `tracing_ai::ReportsUsage` for `{Self}`, or say where the usage is with `usage = ...`, \
+            e.g. `#[ai_span(kind = \"llm\", model = \"...\", usage = Usage::new(ret.prompt_tokens, ret.completion_tokens))]`"
+)]
+pub trait ReportsUsage {
+    /// The usage of the call, or `None` if it is not known.
+    fn usage(&self) -> Option<Usage>;
+}
+
+impl ReportsUsage for Usage {
+    fn usage(&self) -> Option<Usage> {
+        Some(self.clone())
+    }
+}
+
+impl<T: ReportsUsage> ReportsUsage for Option<T> {
+    fn usage(&self) -> Option<Usage> {
+        self.as_ref().and_then(T::usage)
+    }
+}
+
+/// The usage of the `Ok` value; a failed call reports none.
+impl<T: ReportsUsage, E> ReportsUsage for Result<T, E> {
+    fn usage(&self) -> Option<Usage> {
+        self.as_ref().ok().and_then(T::usage)
+    }
+}
+
+impl<T: ReportsUsage + ?Sized> ReportsUsage for &T {
+    fn usage(&self) -> Option<Usage> {
+        T::usage(self)
+    }
+}
+
+impl<T: ReportsUsage + ?Sized> ReportsUsage for &mut T {
+    fn usage(&self) -> Option<Usage> {
+        T::usage(self)
+    }
+}
+
+impl<T: ReportsUsage + ?Sized> ReportsUsage for Box<T> {
+    fn usage(&self) -> Option<Usage> {
+        T::usage(self)
+    }
+}
+
+impl<T: ReportsUsage + ?Sized> ReportsUsage for Arc<T> {
+    fn usage(&self) -> Option<Usage> {
+        T::usage(self)
+    }
+}
+
+impl<T: ReportsUsage + ?Sized> ReportsUsage for Rc<T> {
+    fn usage(&self) -> Option<Usage> {
+        T::usage(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_report_the_usage_of_what_they_hold() {
+        let usage = Usage::new(10, 2).with_reasoning(1);
+        assert_eq!(Some(usage.clone()).usage(), Some(usage.clone()));
+        assert_eq!(None::<Usage>.usage(), None);
+        assert_eq!(Ok::<_, ()>(usage.clone()).usage(), Some(usage.clone()));
+        assert_eq!(Err::<Usage, _>("boom").usage(), None);
+        assert_eq!((&usage).usage(), Some(usage.clone()));
+        assert_eq!(Box::new(usage.clone()).usage(), Some(usage.clone()));
+        assert_eq!(Arc::new(usage.clone()).usage(), Some(usage.clone()));
+        let boxed: Box<dyn ReportsUsage> = Box::new(usage.clone());
+        assert_eq!(boxed.usage(), Some(usage));
+    }
+
+    #[test]
+    fn builders_set_each_field_and_keep_the_others() {
+        let usage = Usage::new(1_000, 300)
+            .with_cache_read(600)
+            .with_cache_creation(100)
+            .with_reasoning(200)
+            .with_response_model("claude-sonnet-4-5-20250929")
+            .with_response_id("msg_1")
+            .with_cost(0.0123)
+            .with_cache_hit(CacheHit::Prefix);
+        assert_eq!(
+            usage,
+            Usage {
+                input_tokens: 1_000,
+                output_tokens: 300,
+                cache_read_tokens: Some(600),
+                cache_creation_tokens: Some(100),
+                reasoning_tokens: Some(200),
+                response_model: Some("claude-sonnet-4-5-20250929".to_owned()),
+                response_id: Some("msg_1".to_owned()),
+                cost: Some(0.0123),
+                cache_hit: Some(CacheHit::Prefix),
+            }
+        );
+    }
+}
