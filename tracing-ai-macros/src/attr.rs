@@ -5,7 +5,6 @@ use quote::{quote, ToTokens};
 use syn::ext::IdentExt as _;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::spanned::Spanned as _;
 use syn::token::Brace;
 use syn::{Expr, ExprLit, Ident, Lit, LitInt, LitStr, Path, Token};
 
@@ -79,8 +78,8 @@ impl AiSpanArgs {
             for field in &fields.0 {
                 if let FieldName::Punctuated(name) = &field.name {
                     if let Some(argument) = reserved_field_argument(name) {
-                        push(syn::Error::new(
-                            name.span(),
+                        push(syn::Error::new_spanned(
+                            name,
                             format!(
                                 "`{}` is recorded by `#[ai_span]` itself; set it with `{argument}` instead of `fields(...)`",
                                 dotted(name)

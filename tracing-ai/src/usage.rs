@@ -46,11 +46,17 @@ pub struct Usage {
 
 impl Usage {
     /// Usage of `input_tokens` in and `output_tokens` out.
-    pub fn new(input_tokens: u64, output_tokens: u64) -> Self {
+    pub const fn new(input_tokens: u64, output_tokens: u64) -> Self {
         Self {
             input_tokens,
             output_tokens,
-            ..Self::default()
+            cache_read_tokens: None,
+            cache_creation_tokens: None,
+            reasoning_tokens: None,
+            response_model: None,
+            response_id: None,
+            cost: None,
+            cache_hit: None,
         }
     }
 
@@ -180,7 +186,7 @@ impl fmt::Display for CacheHit {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not report token usage",
-    label = "`#[ai_span]` reads the token usage from this return type",
+    label = "`#[ai_span]` reads token usage from this",
     note = "implement `tracing_ai::ReportsUsage` for `{Self}`, or say where the usage is with `usage = ...`, \
             e.g. `#[ai_span(kind = \"llm\", model = \"...\", usage = Usage::new(ret.prompt_tokens, ret.completion_tokens))]`"
 )]
@@ -249,7 +255,7 @@ mod tests {
         assert_eq!(None::<Usage>.usage(), None);
         assert_eq!(Ok::<_, ()>(usage.clone()).usage(), Some(usage.clone()));
         assert_eq!(Err::<Usage, _>("boom").usage(), None);
-        assert_eq!((&usage).usage(), Some(usage.clone()));
+        assert_eq!(ReportsUsage::usage(&&usage), Some(usage.clone()));
         assert_eq!(Box::new(usage.clone()).usage(), Some(usage.clone()));
         assert_eq!(Arc::new(usage.clone()).usage(), Some(usage.clone()));
         let boxed: Box<dyn ReportsUsage> = Box::new(usage.clone());
