@@ -242,3 +242,114 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 pub fn s(text: &str) -> FieldValue {
     FieldValue::Str(text.to_owned())
 }
+
+/// Running code under [`tracing_ai::layer`] and reading what OpenTelemetry exported.
+pub mod otel {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry::{Key, Value};
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    /// Runs `f` under a registry with `tracing_ai`'s layer (built by `builder`) over an SDK
+    /// tracer provider that exports to memory, and returns every exported span once flushed.
+    pub fn export_with<T>(
+        builder: tracing_ai::AiLayerBuilder,
+        f: impl FnOnce() -> T,
+    ) -> (T, Exported) {
+        export_with_layer(builder, tracing_subscriber::layer::Identity::new(), f)
+    }
+
+    /// The subscriber [`export_with_layer`] adds its extra layer to.
+    pub type Inner = tracing_subscriber::layer::Layered<
+        tracing_ai::AiOpenTelemetryLayer<
+            tracing_subscriber::Registry,
+            opentelemetry_sdk::trace::SdkTracer,
+        >,
+        tracing_subscriber::Registry,
+    >;
+
+    /// [`export_with`], with `extra` added over the AI layer (it sees what the layer writes).
+    pub fn export_with_layer<T, L>(
+        builder: tracing_ai::AiLayerBuilder,
+        extra: L,
+        f: impl FnOnce() -> T,
+    ) -> (T, Exported)
+    where
+        L: tracing_subscriber::Layer<Inner> + Send + Sync + 'static,
+    {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let layer = builder
+            .with_tracer(provider.tracer("tracing-ai-tests"))
+            .expect("the test's layer configuration is valid");
+        let subscriber = tracing_subscriber::registry().with(layer).with(extra);
+        let value = tracing::subscriber::with_default(subscriber, f);
+        provider.force_flush().expect("spans flush");
+        let spans = exporter.get_finished_spans().expect("finished spans");
+        (value, Exported { spans })
+    }
+
+    /// [`export_with`] the default layer.
+    pub fn export<T>(f: impl FnOnce() -> T) -> (T, Exported) {
+        export_with(tracing_ai::AiLayer::builder(), f)
+    }
+
+    /// The spans an exporter received.
+    #[derive(Debug)]
+    pub struct Exported {
+        /// In the order they ended.
+        pub spans: Vec<SpanData>,
+    }
+
+    impl Exported {
+        /// The only span named `name`; panics if there is none or several.
+        #[track_caller]
+        pub fn span(&self, name: &str) -> &SpanData {
+            let found: Vec<_> = self.spans.iter().filter(|s| s.name == name).collect();
+            match found.as_slice() {
+                [span] => span,
+                _ => panic!(
+                    "expected one exported span named `{name}`, found {}; spans: {:?}",
+                    found.len(),
+                    self.spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+                ),
+            }
+        }
+
+        /// Every span named `name`.
+        pub fn spans_named(&self, name: &str) -> Vec<&SpanData> {
+            self.spans.iter().filter(|s| s.name == name).collect()
+        }
+    }
+
+    /// The value of attribute `key` on `span`.
+    pub fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key == Key::from(key.to_owned()))
+            .map(|kv| &kv.value)
+    }
+
+    /// The `f64` attribute `key`; panics with the span's attributes if it is missing or not
+    /// a float.
+    #[track_caller]
+    pub fn f64_attr(span: &SpanData, key: &str) -> f64 {
+        match attr(span, key) {
+            Some(Value::F64(value)) => *value,
+            other => panic!(
+                "`{key}` of `{}` is {other:?}: {:#?}",
+                span.name, span.attributes
+            ),
+        }
+    }
+
+    /// The string attribute `key`, if present.
+    pub fn str_attr<'a>(span: &'a SpanData, key: &str) -> Option<std::borrow::Cow<'a, str>> {
+        match attr(span, key) {
+            Some(Value::String(value)) => Some(std::borrow::Cow::Borrowed(value.as_str())),
+            _ => None,
+        }
+    }
+}

@@ -74,12 +74,18 @@
 #![cfg_attr(docsrs, feature(doc_cfg), deny(rustdoc::broken_intra_doc_links))]
 
 pub mod attr;
+mod error;
+mod layer;
+mod pricing;
 mod record;
 mod usage;
 
 #[doc(hidden)]
 pub mod __private;
 
+pub use error::ConfigError;
+pub use layer::{layer, AiLayer, AiLayerBuilder, AiOpenTelemetryLayer};
+pub use pricing::{ModelPrice, PricesFileError};
 pub use record::{record_cache_hit, record_fallback};
 pub use usage::{CacheHit, ReportsUsage, Usage};
 

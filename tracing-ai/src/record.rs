@@ -8,6 +8,7 @@ use tracing::{Dispatch, Metadata, Span};
 use tracing_subscriber::registry::{LookupSpan, Registry};
 
 use crate::attr;
+use crate::pricing::CostSource;
 use crate::usage::{CacheHit, Usage};
 
 /// Records that the application's own cache served (or missed) the current AI call.
@@ -103,7 +104,7 @@ pub(crate) fn record_usage(span: &Span, usage: &Usage) {
     let response_id = usage.response_id.as_deref();
     // A provider's cost that is not a real amount is dropped, and the call priced from tables.
     let cost = usage.cost.filter(|usd| usd.is_finite() && *usd >= 0.0);
-    let cost_source = cost.map(|_| "provider");
+    let cost_source = cost.map(|_| CostSource::Provider.as_str());
     let cache_hit = usage.cache_hit.map(CacheHit::as_str);
     record_span(
         span,
@@ -161,6 +162,31 @@ fn record_span<const N: usize>(span: &Span, entries: [(&str, Option<&dyn Value>)
         with_value_set(metadata, entries, |values| {
             span.record_all(&fieldset.value_set(values));
         });
+    }
+}
+
+/// Records `values` on the span `id` of `metadata`'s callsite, through `dispatch`, so that
+/// every layer sees them; used where there is no `Span` handle, as in a layer's callbacks.
+pub(crate) fn record_by_id(
+    metadata: &'static Metadata<'static>,
+    id: &Id,
+    dispatch: &Dispatch,
+    values: &[(&Field, &dyn Value)],
+) {
+    const CHUNK: usize = 16;
+    let fieldset = metadata.fields();
+    let Some(placeholder) = fieldset.iter().next() else {
+        return;
+    };
+    // A value set is a fixed-size array: fill one of `CHUNK` entries at a time, padding with
+    // entries without a value, which visitors skip.
+    for chunk in values.chunks(CHUNK) {
+        let entries: [(&Field, Option<&dyn Value>); CHUNK] =
+            std::array::from_fn(|index| match chunk.get(index) {
+                Some((field, value)) => (*field, Some(*value)),
+                None => (&placeholder, None),
+            });
+        dispatch.record(id, &Record::new(&fieldset.value_set(&entries)));
     }
 }
 

@@ -1,0 +1,299 @@
+//! What `tracing_ai::layer` exports: exact costs, attribution on AI spans only, token counts as
+//! integers, for spans of `#[ai_span]`, hand-written spans and baggage alike.
+
+use opentelemetry::trace::Status;
+use opentelemetry::{KeyValue, Value};
+use tracing::Instrument as _;
+use tracing_ai::{ai_span, AiLayer, ReportsUsage, Usage};
+use tracing_ai_tests::block_on;
+use tracing_ai_tests::otel::{attr, export, export_with_layer, f64_attr, str_attr};
+
+struct Completion {
+    input: u64,
+    output: u64,
+}
+
+impl ReportsUsage for Completion {
+    fn usage(&self) -> Option<Usage> {
+        Some(Usage::new(self.input, self.output))
+    }
+}
+
+#[ai_span(
+    kind = "embedding",
+    model = "text-embedding-3-small",
+    provider = "openai"
+)]
+async fn embed(tokens: u64) -> Result<Usage, String> {
+    tokio::task::yield_now().await;
+    Ok(Usage::new(tokens, 0))
+}
+
+#[ai_span(kind = "retrieval")]
+async fn retrieve(k: usize) -> Vec<u8> {
+    tokio::task::yield_now().await;
+    vec![0; k]
+}
+
+#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+async fn generate(input: u64, output: u64) -> Result<Completion, String> {
+    // A non-AI span under the call: it must get nothing added.
+    tracing::info_span!("http.request", http.method = "POST").in_scope(|| ());
+    tokio::task::yield_now().await;
+    Ok(Completion { input, output })
+}
+
+async fn rag_query() {
+    embed(500).await.expect("embeds");
+    retrieve(10).await;
+    generate(1_000, 200).await.expect("generates");
+}
+
+fn request() {
+    let root = tracing::info_span!(
+        "rag.query",
+        tenant.id = "acme",
+        feature.id = "search",
+        request.id = "req-1",
+        user.id = "u-42",
+    );
+    block_on(rag_query().instrument(root));
+}
+
+#[test]
+fn a_request_tree_exports_costs_and_ids_on_ai_spans_only() {
+    let (_, exported) = export(request);
+    assert_eq!(
+        exported.spans.len(),
+        5,
+        "root, embed, retrieve, llm and the http span"
+    );
+
+    // Published prices: gpt-4o-mini $0.15 / M input, $0.60 / M output; text-embedding-3-small
+    // $0.02 / M.
+    let llm = exported.span("chat gpt-4o-mini");
+    assert!(
+        (f64_attr(llm, "gen_ai.usage.cost") - (1_000.0 * 0.15 + 200.0 * 0.60) / 1e6).abs() < 1e-12
+    );
+    assert_eq!(
+        str_attr(llm, "ai.cost.source").as_deref(),
+        Some("genai-prices")
+    );
+    assert_eq!(
+        attr(llm, "gen_ai.usage.input_tokens"),
+        Some(&Value::I64(1_000))
+    );
+    assert_eq!(
+        attr(llm, "gen_ai.usage.output_tokens"),
+        Some(&Value::I64(200))
+    );
+    let embed = exported.span("embeddings text-embedding-3-small");
+    assert!((f64_attr(embed, "gen_ai.usage.cost") - 500.0 * 0.02 / 1e6).abs() < 1e-15);
+
+    for name in [
+        "chat gpt-4o-mini",
+        "embeddings text-embedding-3-small",
+        "retrieval retrieve",
+    ] {
+        let span = exported.span(name);
+        assert_eq!(
+            str_attr(span, "tenant.id").as_deref(),
+            Some("acme"),
+            "{name}"
+        );
+        assert_eq!(
+            str_attr(span, "feature.id").as_deref(),
+            Some("search"),
+            "{name}"
+        );
+        assert_eq!(
+            str_attr(span, "request.id").as_deref(),
+            Some("req-1"),
+            "{name}"
+        );
+        assert_eq!(str_attr(span, "user.id").as_deref(), Some("u-42"), "{name}");
+        assert_eq!(
+            attr(span, "session.id"),
+            None,
+            "{name}: nobody set a session"
+        );
+    }
+    // Retrieval has no usage: no cost, and no "unpriced" either.
+    let retrieval = exported.span("retrieval retrieve");
+    assert_eq!(attr(retrieval, "gen_ai.usage.cost"), None);
+    assert_eq!(attr(retrieval, "ai.cost.unpriced"), None);
+
+    let http = exported.span("http.request");
+    for key in [
+        "tenant.id",
+        "gen_ai.usage.cost",
+        "ai.cost.source",
+        "request.id",
+    ] {
+        assert_eq!(attr(http, key), None, "non-AI span got `{key}`");
+    }
+    let root = exported.span("rag.query");
+    assert_eq!(
+        attr(root, "gen_ai.usage.cost"),
+        None,
+        "per-call cost must not be on the root"
+    );
+    assert_eq!(
+        str_attr(root, "tenant.id").as_deref(),
+        Some("acme"),
+        "the root keeps its own"
+    );
+}
+
+#[test]
+fn a_tenant_recorded_after_the_call_started_still_reaches_it() {
+    let (_, exported) = export(|| {
+        let root = tracing::info_span!("gateway", tenant.id = tracing::field::Empty);
+        block_on(
+            async {
+                let call = generate(10, 10);
+                // Authentication finishes while the call is in flight.
+                tracing::Span::current().record("tenant.id", "late-tenant");
+                call.await.expect("generates");
+            }
+            .instrument(root),
+        );
+    });
+    assert_eq!(
+        str_attr(exported.span("chat gpt-4o-mini"), "tenant.id").as_deref(),
+        Some("late-tenant")
+    );
+}
+
+#[test]
+fn the_nearest_id_wins_and_the_seed_spellings_export_dotted() {
+    let (_, exported) = export(|| {
+        let root = tracing::info_span!(
+            "gateway",
+            tenant_id = "outer",
+            feature_id = "chat",
+            request_id = 7
+        );
+        let inner = root.in_scope(|| tracing::info_span!("sub-request", tenant.id = "inner"));
+        block_on(generate(1, 1).instrument(inner)).expect("generates");
+    });
+    let llm = exported.span("chat gpt-4o-mini");
+    assert_eq!(str_attr(llm, "tenant.id").as_deref(), Some("inner"));
+    assert_eq!(str_attr(llm, "feature.id").as_deref(), Some("chat"));
+    assert_eq!(str_attr(llm, "request.id").as_deref(), Some("7"));
+    assert_eq!(
+        attr(llm, "tenant_id"),
+        None,
+        "exported under the dotted name only"
+    );
+}
+
+#[test]
+fn a_hand_written_span_without_the_macro_is_priced_and_attributed() {
+    let (_, exported) = export(|| {
+        let root = tracing::info_span!("job", tenant.id = "globex");
+        root.in_scope(|| {
+            let span = tracing::info_span!(
+                "anthropic.messages",
+                gen_ai.operation.name = "chat",
+                gen_ai.provider.name = "anthropic",
+                gen_ai.request.model = "claude-sonnet-4-5",
+                gen_ai.usage.input_tokens = tracing::field::Empty,
+                gen_ai.usage.output_tokens = tracing::field::Empty,
+                gen_ai.usage.cache_read.input_tokens = tracing::field::Empty,
+            );
+            span.record("gen_ai.usage.input_tokens", 50_000_i64);
+            span.record("gen_ai.usage.output_tokens", 1_200_u64);
+            span.record("gen_ai.usage.cache_read.input_tokens", 30_000_i64);
+        });
+    });
+    let span = exported.span("anthropic.messages");
+    // Sonnet 4.5: $3 / M input, $0.30 / M cache read, $15 / M output.
+    let expected = (20_000.0 * 3.0 + 30_000.0 * 0.30 + 1_200.0 * 15.0) / 1e6;
+    assert!((f64_attr(span, "gen_ai.usage.cost") - expected).abs() < 1e-12);
+    assert_eq!(str_attr(span, "tenant.id").as_deref(), Some("globex"));
+    assert_eq!(
+        str_attr(span, "ai.cost.source").as_deref(),
+        Some("genai-prices")
+    );
+}
+
+#[test]
+fn baggage_attributes_the_request_when_no_span_does() {
+    use opentelemetry::baggage::BaggageExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let (_, exported) = export(|| {
+        let incoming = opentelemetry::Context::current_with_baggage([
+            KeyValue::new("tenant.id", "from-baggage"),
+            KeyValue::new("session.id", "s-9"),
+        ]);
+        let root = tracing::info_span!("server.request", session.id = "from-span");
+        root.set_parent(incoming).expect("the span has not started");
+        block_on(generate(1, 1).instrument(root)).expect("generates");
+    });
+    let llm = exported.span("chat gpt-4o-mini");
+    assert_eq!(str_attr(llm, "tenant.id").as_deref(), Some("from-baggage"));
+    assert_eq!(
+        str_attr(llm, "session.id").as_deref(),
+        Some("from-span"),
+        "a span beats baggage"
+    );
+}
+
+#[ai_span(kind = "llm", model = "my-fine-tune-v3", provider = "openai")]
+fn unknown_model() -> Usage {
+    Usage::new(100, 10)
+}
+
+#[test]
+fn an_unknown_model_is_unpriced_not_free_and_warned_about_once() {
+    let warnings = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = WarnCounter(warnings.clone());
+    let (_, exported) = export_with_layer(AiLayer::builder(), counter, || {
+        for _ in 0..3 {
+            unknown_model();
+        }
+    });
+    let spans = exported.spans_named("chat my-fine-tune-v3");
+    assert_eq!(spans.len(), 3);
+    for span in spans {
+        assert_eq!(
+            attr(span, "gen_ai.usage.cost"),
+            None,
+            "an unknown model must not cost 0"
+        );
+        let reason = str_attr(span, "ai.cost.unpriced").expect("says why it is unpriced");
+        assert!(reason.contains("my-fine-tune-v3"), "{reason}");
+        assert_eq!(span.status, Status::Unset);
+    }
+    assert_eq!(
+        warnings.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one warning per model"
+    );
+}
+
+struct WarnCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for WarnCounter {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "tracing_ai" {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn a_provider_reported_cost_wins() {
+    #[ai_span(kind = "llm", model = "gpt-4o", provider = "openai")]
+    fn reported() -> Usage {
+        Usage::new(1_000, 1_000).with_cost(0.5)
+    }
+    let (_, exported) = export(reported);
+    let span = exported.span("chat gpt-4o");
+    assert_eq!(f64_attr(span, "gen_ai.usage.cost"), 0.5);
+    assert_eq!(
+        str_attr(span, "ai.cost.source").as_deref(),
+        Some("provider")
+    );
+}

@@ -1,0 +1,134 @@
+//! Errors of the layer's configuration.
+
+use std::error::Error;
+use std::fmt;
+
+use crate::pricing::PricesFileError;
+
+/// A configuration the layer cannot work with: a bad price, currency or prices file.
+///
+/// Its message says what is wrong and what to change.
+///
+/// ```
+/// use tracing_ai::{AiLayer, ModelPrice};
+///
+/// let error = AiLayer::builder()
+///     .with_model_price("my-model", ModelPrice::per_million_tokens(-1.0, 2.0))
+///     .build()
+///     .unwrap_err();
+/// assert!(error.to_string().contains("`input` price of model `my-model`"));
+/// ```
+#[derive(Debug)]
+pub struct ConfigError {
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    InvalidPrice {
+        model: String,
+        field: &'static str,
+        amount: f64,
+    },
+    InvalidCurrencyCode(String),
+    InvalidExchangeRate {
+        code: String,
+        per_usd: f64,
+    },
+    MissingExchangeRate {
+        code: String,
+        model: Option<String>,
+    },
+    PricesFile(PricesFileError),
+}
+
+impl ConfigError {
+    pub(crate) fn invalid_price(model: &str, field: &'static str, amount: f64) -> Self {
+        Self {
+            kind: Kind::InvalidPrice {
+                model: model.to_owned(),
+                field,
+                amount,
+            },
+        }
+    }
+
+    pub(crate) fn invalid_currency_code(code: &str) -> Self {
+        Self {
+            kind: Kind::InvalidCurrencyCode(code.to_owned()),
+        }
+    }
+
+    pub(crate) fn invalid_exchange_rate(code: &str, per_usd: f64) -> Self {
+        Self {
+            kind: Kind::InvalidExchangeRate {
+                code: code.to_owned(),
+                per_usd,
+            },
+        }
+    }
+
+    pub(crate) fn missing_exchange_rate(code: &str, model: Option<&str>) -> Self {
+        Self {
+            kind: Kind::MissingExchangeRate {
+                code: code.to_owned(),
+                model: model.map(str::to_owned),
+            },
+        }
+    }
+
+    /// The prices file error behind this one, if a prices file was the problem.
+    pub fn prices_file(&self) -> Option<&PricesFileError> {
+        match &self.kind {
+            Kind::PricesFile(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<PricesFileError> for ConfigError {
+    fn from(error: PricesFileError) -> Self {
+        Self {
+            kind: Kind::PricesFile(error),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::InvalidPrice { model, field, amount } => write!(
+                f,
+                "the `{field}` price of model `{model}` is {amount}; a price must be a finite number, zero or more"
+            ),
+            Kind::InvalidCurrencyCode(code) => write!(
+                f,
+                "`{code}` is not a currency code; use an ISO 4217 code of three capital letters, such as `GBP`"
+            ),
+            Kind::InvalidExchangeRate { code, per_usd } => write!(
+                f,
+                "the exchange rate of {code} is {per_usd}; give how many {code} one USD buys, a finite number above zero"
+            ),
+            Kind::MissingExchangeRate { code, model: Some(model) } => write!(
+                f,
+                "the price of model `{model}` is in {code}, but no exchange rate for {code} is set; \
+                 add `.with_exchange_rate(\"{code}\", <{code} per USD>)` to the builder"
+            ),
+            Kind::MissingExchangeRate { code, model: None } => write!(
+                f,
+                "costs are reported in {code}, but no exchange rate for {code} is set; \
+                 use `.with_reporting_currency(\"{code}\", <{code} per USD>)`"
+            ),
+            Kind::PricesFile(error) => error.fmt(f),
+        }
+    }
+}
+
+impl Error for ConfigError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match &self.kind {
+            Kind::PricesFile(error) => Some(error),
+            _ => None,
+        }
+    }
+}

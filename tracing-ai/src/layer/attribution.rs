@@ -1,0 +1,86 @@
+//! Who a request is for: ids recorded on a request's spans, or carried as baggage, inherited by
+//! every AI span below them.
+
+use std::sync::Arc;
+
+use crate::attr;
+
+/// The keys attribution is read from, each exported under one name.
+#[derive(Clone, Debug)]
+pub(crate) struct AttributionKeys {
+    /// (field or baggage name, exported name). Several names may export as one.
+    names: Vec<(Arc<str>, Arc<str>)>,
+    /// The exported names, each once, in order: index `i` of a resolved attribution.
+    exported: Vec<Arc<str>>,
+}
+
+impl Default for AttributionKeys {
+    fn default() -> Self {
+        let mut keys = Self {
+            names: Vec::new(),
+            exported: Vec::new(),
+        };
+        for key in [
+            attr::TENANT_ID,
+            attr::FEATURE_ID,
+            attr::REQUEST_ID,
+            attr::USER_ID,
+            attr::SESSION_ID,
+        ] {
+            keys.add(key, key);
+        }
+        // The seed's spellings, exported under the dotted names.
+        keys.add("tenant_id", attr::TENANT_ID);
+        keys.add("feature_id", attr::FEATURE_ID);
+        keys.add("request_id", attr::REQUEST_ID);
+        keys
+    }
+}
+
+impl AttributionKeys {
+    /// Reads `name` from spans and baggage and exports it as `exported`.
+    pub(crate) fn add(&mut self, name: &str, exported: &str) {
+        let exported: Arc<str> = match self.exported.iter().find(|e| &***e == exported) {
+            Some(existing) => existing.clone(),
+            None => {
+                let new: Arc<str> = exported.into();
+                self.exported.push(new.clone());
+                new
+            }
+        };
+        self.names.retain(|(existing, _)| &**existing != name);
+        self.names.push((name.into(), exported));
+    }
+
+    /// The index of the exported name that field `name` fills, if it is an attribution key.
+    pub(crate) fn index_of(&self, name: &str) -> Option<usize> {
+        let (_, exported) = self.names.iter().find(|(field, _)| &**field == name)?;
+        self.exported.iter().position(|e| Arc::ptr_eq(e, exported))
+    }
+
+    pub(crate) fn exported(&self) -> &[Arc<str>] {
+        &self.exported
+    }
+
+    /// Every name read, with the index of what it fills.
+    pub(crate) fn names(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
+        self.names
+            .iter()
+            .filter_map(|(name, _)| Some((&**name, self.index_of(name)?)))
+    }
+}
+
+/// The attribution values a span carries itself, in its extensions.
+#[derive(Debug, Default)]
+pub(crate) struct Attribution {
+    pub(crate) values: Vec<(usize, String)>,
+}
+
+impl Attribution {
+    pub(crate) fn set(&mut self, index: usize, value: String) {
+        match self.values.iter_mut().find(|(i, _)| *i == index) {
+            Some((_, existing)) => *existing = value,
+            None => self.values.push((index, value)),
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Prices loaded from a TOML file.
+//!
+//! ```toml
+//! # Amounts are per million tokens, in USD unless `currency` says otherwise.
+//! [models."my-fine-tune"]
+//! input = 0.30
+//! output = 1.20
+//! cache_read = 0.03    # optional, defaults to `input`
+//! cache_write = 0.375  # optional, defaults to `input`
+//!
+//! # A self-hosted model on a rented GPU: its calls cost their duration at this rate.
+//! [models."llama-3.1-8b-fp8"]
+//! gpu_hour = 1.85
+//! currency = "GBP"
+//! ```
+
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::price::ModelPrice;
+
+/// A prices file that could not be loaded: where, which field, and what is wrong.
+///
+/// ```
+/// use tracing_ai::AiLayer;
+///
+/// let error = AiLayer::builder()
+///     .with_prices_toml("[models.\"m\"]\ninput = 1.0\noutput = \"cheap\"\n")
+///     .build()
+///     .unwrap_err();
+/// let error = error.prices_file().unwrap();
+/// assert_eq!(error.line(), Some(3));
+/// assert_eq!(error.field(), Some("models.\"m\".output"));
+/// ```
+#[derive(Debug)]
+pub struct PricesFileError {
+    path: Option<PathBuf>,
+    line: Option<usize>,
+    field: Option<String>,
+    message: String,
+}
+
+impl PricesFileError {
+    /// The 1-based line of the mistake, when it has one.
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    /// The field at fault, as a TOML path such as `models."my-model".input`.
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
+    /// The file, when the prices came from one.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+}
+
+impl fmt::Display for PricesFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(path) => write!(f, "prices file `{}`", path.display())?,
+            None => f.write_str("prices")?,
+        }
+        if let Some(line) = self.line {
+            write!(f, ", line {line}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ", field `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl Error for PricesFileError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PricesFile {
+    #[serde(default)]
+    models: BTreeMap<String, Spanned<FileModel>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileModel {
+    input: Option<Spanned<f64>>,
+    output: Option<Spanned<f64>>,
+    cache_read: Option<Spanned<f64>>,
+    cache_write: Option<Spanned<f64>>,
+    gpu_hour: Option<Spanned<f64>>,
+    currency: Option<Spanned<String>>,
+}
+
+/// Reads prices from a TOML file.
+pub(crate) fn load(path: &Path) -> Result<Vec<(String, ModelPrice)>, PricesFileError> {
+    let text = std::fs::read_to_string(path).map_err(|error| PricesFileError {
+        path: Some(path.to_owned()),
+        line: None,
+        field: None,
+        message: format!("cannot be read: {error}"),
+    })?;
+    parse(&text).map_err(|error| PricesFileError {
+        path: Some(path.to_owned()),
+        ..error
+    })
+}
+
+/// Reads prices from TOML text.
+pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileError> {
+    let error =
+        |span: Option<Range<usize>>, field: Option<String>, message: String| PricesFileError {
+            path: None,
+            line: span.map(|span| line_of(text, span.start)),
+            field,
+            message,
+        };
+    let file: PricesFile = toml::from_str(text).map_err(|e| {
+        let field = e.span().and_then(|span| field_at(text, span.start));
+        error(e.span(), field, e.message().trim_end().to_owned())
+    })?;
+    let mut prices = Vec::with_capacity(file.models.len());
+    for (model, entry) in file.models {
+        let span = entry.span();
+        let entry = entry.into_inner();
+        let path = |field: &str| format!("models.\"{model}\".{field}");
+        let amounts = [
+            ("input", &entry.input),
+            ("output", &entry.output),
+            ("cache_read", &entry.cache_read),
+            ("cache_write", &entry.cache_write),
+            ("gpu_hour", &entry.gpu_hour),
+        ];
+        for (name, amount) in amounts {
+            if let Some(amount) = amount {
+                let value = *amount.get_ref();
+                if !(value.is_finite() && value >= 0.0) {
+                    return Err(error(
+                        Some(amount.span()),
+                        Some(path(name)),
+                        format!("a price must be a finite number, zero or more, not {value}"),
+                    ));
+                }
+            }
+        }
+        let value = |amount: &Option<Spanned<f64>>| amount.as_ref().map(|a| *a.get_ref());
+        let price = match (&entry.gpu_hour, &entry.input, &entry.output) {
+            (Some(gpu_hour), None, None) if entry.cache_read.is_none() && entry.cache_write.is_none() => {
+                ModelPrice::per_gpu_hour(*gpu_hour.get_ref())
+            }
+            (Some(gpu_hour), _, _) => {
+                return Err(error(
+                    Some(gpu_hour.span()),
+                    Some(path("gpu_hour")),
+                    "a model is priced either per GPU-hour or per token, not both: remove `gpu_hour` or the token prices".to_owned(),
+                ))
+            }
+            (None, Some(input), Some(output)) => {
+                let mut price = ModelPrice::per_million_tokens(*input.get_ref(), *output.get_ref());
+                if let Some(cache_read) = value(&entry.cache_read) {
+                    price = price.with_cache_read(cache_read);
+                }
+                if let Some(cache_write) = value(&entry.cache_write) {
+                    price = price.with_cache_write(cache_write);
+                }
+                price
+            }
+            (None, input, _) => {
+                let missing = if input.is_none() { "input" } else { "output" };
+                return Err(error(
+                    Some(span),
+                    Some(path(missing)),
+                    "missing: a token price needs both `input` and `output` (per million tokens), or give `gpu_hour` instead".to_owned(),
+                ));
+            }
+        };
+        let price = match entry.currency {
+            Some(currency) => {
+                let code = currency.get_ref();
+                if super::check_currency_code(code).is_err() {
+                    return Err(error(
+                        Some(currency.span()),
+                        Some(path("currency")),
+                        format!("`{code}` is not a currency code; use an ISO 4217 code of three capital letters, such as `GBP`"),
+                    ));
+                }
+                price.in_currency(code.clone())
+            }
+            None => price,
+        };
+        prices.push((model, price));
+    }
+    Ok(prices)
+}
+
+/// The TOML path of the key written on the line at `offset`, under the table header above it:
+/// toml's errors carry a span but not the key they are about.
+fn field_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("").trim();
+    let header = |line: &str| {
+        line.strip_prefix('[')
+            .and_then(|rest| rest.split(']').next())
+            .map(|name| name.trim_matches('[').trim().to_owned())
+    };
+    if line.starts_with('[') {
+        return header(line);
+    }
+    let key = line.split_once('=')?.0.trim();
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| line.starts_with('['))
+        .and_then(header);
+    Some(match table {
+        Some(table) => format!("{table}.{key}"),
+        None => key.to_owned(),
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}

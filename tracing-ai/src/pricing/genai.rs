@@ -1,0 +1,261 @@
+//! Default prices from the `genai-prices` data, with what each (provider, model) resolves to
+//! cached.
+//!
+//! `genai_prices::Calculator::calculate` matches the model against the data on every call
+//! (2 to 6 µs, and milliseconds the first time a provider's rules compile). Its formula is
+//! linear in the usage for every model without tiered prices: a fixed part plus a rate per
+//! unit. So the first call for a (provider, model) measures those rates with a few probes,
+//! checks them against `calculate` at a small and a very large usage, and later calls are a
+//! hash lookup and five multiplications. A model whose check fails (tiered prices, e.g.
+//! long-context tiers) is priced by `calculate` on every call instead: slower, never wrong.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use genai_prices::{Calculator, ErrorKind, PriceRequest, Usage as GpUsage, UsageKey};
+
+use super::TokenCounts;
+
+/// Prices change on dates the data knows: a cached rate is measured again after this long.
+const REFRESH_AFTER: Duration = Duration::from_secs(3600);
+/// A bound on the cache, in case model names come from an unbounded source.
+const MAX_CACHED_MODELS: usize = 4096;
+/// Probes are made with this many of a unit, as prices are quoted per million.
+const PROBE: f64 = 1_000_000.0;
+
+pub(crate) struct GenaiPrices {
+    calculator: &'static Calculator,
+    /// provider (as given, or "" for none) -> model -> what it resolved to.
+    cache: RwLock<HashMap<Box<str>, ModelEntries>>,
+}
+
+/// Keyed by model name, so that a lookup by `&str` allocates nothing.
+type ModelEntries = HashMap<Box<str>, Arc<Entry>>;
+
+#[derive(Debug)]
+enum Entry {
+    /// `fixed + Σ rate × count / 1e6`, checked against the data when measured.
+    Linear { rates: Rates, measured: Instant },
+    /// Priced by `calculate` on every call.
+    Direct,
+    /// The data cannot price it; the reason says why.
+    Unpriced(Arc<str>),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Rates {
+    fixed: f64,
+    /// Per million of: input, output, cache read, cache write, reasoning tokens, each as a
+    /// coefficient on the raw count (cached tokens are part of the input count).
+    per_million: [f64; 5],
+}
+
+impl Rates {
+    fn price(&self, counts: &TokenCounts) -> f64 {
+        let values = counts.as_array();
+        let mut total = self.fixed;
+        for (rate, count) in self.per_million.iter().zip(values) {
+            total += rate * count / PROBE;
+        }
+        total
+    }
+}
+
+impl TokenCounts {
+    fn as_array(&self) -> [f64; 5] {
+        [
+            self.input as f64,
+            self.output as f64,
+            self.cache_read as f64,
+            self.cache_write as f64,
+            self.reasoning as f64,
+        ]
+    }
+
+    fn to_genai(self) -> GpUsage {
+        let [input, output, cache_read, cache_write, reasoning] = self.as_array();
+        GpUsage::from([
+            (UsageKey::INPUT_TOKENS, input),
+            (UsageKey::OUTPUT_TOKENS, output),
+            (UsageKey::CACHE_READ_TOKENS, cache_read),
+            (UsageKey::CACHE_WRITE_TOKENS, cache_write),
+            (UsageKey::OUTPUT_REASONING_TOKENS, reasoning),
+        ])
+    }
+}
+
+impl std::fmt::Debug for GenaiPrices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenaiPrices").finish_non_exhaustive()
+    }
+}
+
+impl GenaiPrices {
+    /// Decodes the bundled data (about 30 ms): done when the layer is built, never on a
+    /// request.
+    pub(crate) fn bundled() -> Self {
+        Self {
+            calculator: Calculator::bundled(),
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The USD cost of `counts` on `model`, or why it has none.
+    pub(crate) fn price(
+        &self,
+        provider: Option<&str>,
+        model: &str,
+        counts: &TokenCounts,
+    ) -> Result<f64, Arc<str>> {
+        let entry = match self.cached(provider, model) {
+            Some(entry) => entry,
+            None => self.resolve(provider, model),
+        };
+        match &*entry {
+            Entry::Linear { rates, .. } => Ok(rates.price(counts)),
+            Entry::Direct => self.calculate(provider, model, *counts),
+            Entry::Unpriced(reason) => Err(reason.clone()),
+        }
+    }
+
+    fn cached(&self, provider: Option<&str>, model: &str) -> Option<Arc<Entry>> {
+        let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
+        let entry = cache.get(provider.unwrap_or(""))?.get(model)?;
+        match &**entry {
+            Entry::Linear { measured, .. } if measured.elapsed() > REFRESH_AFTER => None,
+            _ => Some(entry.clone()),
+        }
+    }
+
+    /// Works out what `model` resolves to, outside of any lock (the first call of a provider
+    /// can take milliseconds), then caches it.
+    fn resolve(&self, provider: Option<&str>, model: &str) -> Arc<Entry> {
+        let entry = Arc::new(self.measure(provider, model));
+        let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
+        let cached_models: usize = cache.values().map(HashMap::len).sum();
+        if cached_models < MAX_CACHED_MODELS {
+            cache
+                .entry(provider.unwrap_or("").into())
+                .or_default()
+                .insert(model.into(), entry.clone());
+        }
+        entry
+    }
+
+    fn measure(&self, provider: Option<&str>, model: &str) -> Entry {
+        let at = |input: u64, output: u64, cache_read: u64, cache_write: u64, reasoning: u64| {
+            let counts = TokenCounts {
+                input,
+                output,
+                cache_read,
+                cache_write,
+                reasoning,
+            };
+            self.calculate(provider, model, counts)
+        };
+        let fixed = match at(0, 0, 0, 0, 0) {
+            Ok(fixed) => fixed,
+            Err(reason) => return Entry::Unpriced(reason),
+        };
+        let million = PROBE as u64;
+        let probes = (|| -> Result<Rates, Arc<str>> {
+            let input = at(million, 0, 0, 0, 0)?;
+            let output = at(0, million, 0, 0, 0)?;
+            Ok(Rates {
+                fixed,
+                per_million: [
+                    input - fixed,
+                    output - fixed,
+                    at(million, 0, million, 0, 0)? - input,
+                    at(million, 0, 0, million, 0)? - input,
+                    at(0, million, 0, 0, million)? - output,
+                ],
+            })
+        })();
+        let Ok(rates) = probes else {
+            return Entry::Direct;
+        };
+        let checks = [
+            TokenCounts {
+                input: 1_234,
+                output: 567,
+                cache_read: 200,
+                cache_write: 100,
+                reasoning: 50,
+            },
+            // Past every long-context tier in the data, so that tiered prices fail the check.
+            TokenCounts {
+                input: 3_000_000,
+                output: 40_000,
+                cache_read: 1_000_000,
+                cache_write: 500_000,
+                reasoning: 10_000,
+            },
+        ];
+        let linear = checks.iter().all(|counts| {
+            self.calculate(provider, model, *counts)
+                .is_ok_and(|exact| close_enough(rates.price(counts), exact))
+        });
+        if linear {
+            Entry::Linear {
+                rates,
+                measured: Instant::now(),
+            }
+        } else {
+            Entry::Direct
+        }
+    }
+
+    fn calculate(
+        &self,
+        provider: Option<&str>,
+        model: &str,
+        counts: TokenCounts,
+    ) -> Result<f64, Arc<str>> {
+        let usage = counts.to_genai();
+        let mut request = PriceRequest::new(model, &usage);
+        if let Some(provider) = provider {
+            request = request.with_provider_id(genai_provider_id(provider));
+        }
+        match self.calculator.calculate(&request) {
+            Ok(price) => Ok(price.total_price),
+            Err(error) => Err(match error.kind() {
+                ErrorKind::ModelNotFound => match provider {
+                    Some(provider) => format!(
+                        "model `{model}` is not in the genai-prices data for provider `{provider}`; set its price on the layer"
+                    ),
+                    None => format!("model `{model}` is not in the genai-prices data; set its price on the layer"),
+                },
+                ErrorKind::ProviderNotFound => match provider {
+                    Some(provider) => format!(
+                        "provider `{provider}` is not in the genai-prices data; set a price for model `{model}` on the layer"
+                    ),
+                    None => format!(
+                        "no provider was recorded and no provider in the genai-prices data serves model `{model}`; \
+                         record `gen_ai.provider.name` or set the model's price on the layer"
+                    ),
+                },
+                _ => format!("genai-prices could not price model `{model}`: {error}"),
+            }
+            .into()),
+        }
+    }
+}
+
+fn close_enough(derived: f64, exact: f64) -> bool {
+    (derived - exact).abs() <= 1e-12 + 1e-9 * exact.abs()
+}
+
+/// `gen_ai.provider.name` as the semantic conventions spell it, in the spelling of the
+/// genai-prices data.
+pub(crate) fn genai_provider_id(provider: &str) -> &str {
+    match provider {
+        "gcp.gemini" | "gcp.vertex_ai" | "gcp.gen_ai" => "google",
+        "aws.bedrock" => "aws",
+        "azure.ai.openai" | "azure.ai.inference" => "azure",
+        "mistral_ai" => "mistral",
+        "x_ai" => "x-ai",
+        other => other,
+    }
+}

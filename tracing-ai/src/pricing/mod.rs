@@ -1,0 +1,299 @@
+//! What a call cost: from the user's prices, from the genai-prices data, or from GPU time,
+//! in USD and in a reporting currency.
+
+mod file;
+mod genai;
+mod price;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use file::PricesFileError;
+pub(crate) use file::{load as load_prices_file, parse as parse_prices};
+pub use price::ModelPrice;
+
+use crate::error::ConfigError;
+use genai::GenaiPrices;
+use price::Rate;
+
+/// Token counts of one call, as the GenAI conventions count them: cached tokens are part of
+/// `input`, reasoning tokens part of `output`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TokenCounts {
+    pub(crate) input: u64,
+    pub(crate) output: u64,
+    pub(crate) cache_read: u64,
+    pub(crate) cache_write: u64,
+    pub(crate) reasoning: u64,
+}
+
+/// What one call is priced from.
+#[derive(Debug)]
+pub(crate) struct Call<'a> {
+    pub(crate) provider: Option<&'a str>,
+    pub(crate) request_model: Option<&'a str>,
+    pub(crate) response_model: Option<&'a str>,
+    /// `None` when the call recorded no token usage.
+    pub(crate) tokens: Option<TokenCounts>,
+    /// From the span's creation to its close.
+    pub(crate) duration: Duration,
+}
+
+/// Where a cost comes from, exported as `ai.cost.source`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CostSource {
+    GenaiPrices,
+    Override,
+    SelfHosted,
+    Provider,
+}
+
+impl CostSource {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            CostSource::GenaiPrices => "genai-prices",
+            CostSource::Override => "override",
+            CostSource::SelfHosted => "self-hosted",
+            CostSource::Provider => "provider",
+        }
+    }
+}
+
+/// The outcome of pricing a call.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Priced {
+    Cost {
+        usd: f64,
+        source: CostSource,
+    },
+    /// The model of the call has no price; the reason says why and what to do.
+    Unpriced {
+        model: String,
+        reason: Arc<str>,
+    },
+    /// Nothing to price: no usage and no GPU-time price.
+    Nothing,
+}
+
+/// Converts between USD and the currencies prices and reports are given in, at fixed rates.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Currencies {
+    /// Units of a currency per USD, by ISO 4217 code.
+    per_usd: HashMap<String, f64>,
+    reporting: Option<String>,
+}
+
+impl Currencies {
+    pub(crate) fn set_rate(&mut self, code: &str, per_usd: f64) -> Result<(), ConfigError> {
+        check_currency_code(code)?;
+        if !(per_usd.is_finite() && per_usd > 0.0) {
+            return Err(ConfigError::invalid_exchange_rate(code, per_usd));
+        }
+        self.per_usd.insert(code.to_owned(), per_usd);
+        Ok(())
+    }
+
+    pub(crate) fn set_reporting(&mut self, code: &str) {
+        self.reporting = Some(code.to_owned());
+    }
+
+    /// How many USD one unit of `code` is worth.
+    fn usd_per_unit(&self, code: &str) -> Option<f64> {
+        if code == "USD" {
+            return Some(1.0);
+        }
+        self.per_usd.get(code).map(|per_usd| 1.0 / per_usd)
+    }
+
+    /// The reporting currency when it is not USD, and the amount `usd` is in it.
+    pub(crate) fn report(&self, usd: f64) -> Option<(&str, f64)> {
+        let code = self.reporting.as_deref().filter(|code| *code != "USD")?;
+        let per_usd = self.per_usd.get(code)?;
+        Some((code, usd * per_usd))
+    }
+}
+
+/// An ISO 4217 code: three ASCII capital letters.
+pub(crate) fn check_currency_code(code: &str) -> Result<(), ConfigError> {
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid_currency_code(code))
+    }
+}
+
+/// A user's price, checked, with its amounts converted to USD.
+#[derive(Clone, Copy, Debug)]
+struct UsdRate(Rate);
+
+/// Prices calls: the user's prices first, then the genai-prices data.
+#[derive(Debug)]
+pub(crate) struct Pricing {
+    overrides: HashMap<String, UsdRate>,
+    genai: GenaiPrices,
+    pub(crate) currencies: Currencies,
+}
+
+impl Pricing {
+    /// genai-prices alone, costs in USD.
+    pub(crate) fn with_defaults() -> Self {
+        Self {
+            overrides: HashMap::new(),
+            genai: GenaiPrices::bundled(),
+            currencies: Currencies::default(),
+        }
+    }
+
+    /// Checks every price and converts it to USD. Decodes the genai-prices data.
+    pub(crate) fn new(
+        prices: Vec<(String, ModelPrice)>,
+        currencies: Currencies,
+    ) -> Result<Self, ConfigError> {
+        if let Some(reporting) = &currencies.reporting {
+            if currencies.usd_per_unit(reporting).is_none() {
+                return Err(ConfigError::missing_exchange_rate(reporting, None));
+            }
+        }
+        let mut overrides = HashMap::new();
+        for (model, price) in prices {
+            for (field, amount) in price.amounts() {
+                if !(amount.is_finite() && amount >= 0.0) {
+                    return Err(ConfigError::invalid_price(&model, field, amount));
+                }
+            }
+            let Some(usd) = currencies.usd_per_unit(&price.currency) else {
+                return Err(ConfigError::missing_exchange_rate(
+                    &price.currency,
+                    Some(&model),
+                ));
+            };
+            let rate = match price.rate {
+                Rate::Tokens {
+                    input,
+                    output,
+                    cache_read,
+                    cache_write,
+                } => Rate::Tokens {
+                    input: input * usd,
+                    output: output * usd,
+                    cache_read: cache_read.map(|v| v * usd),
+                    cache_write: cache_write.map(|v| v * usd),
+                },
+                Rate::GpuHour(rate) => Rate::GpuHour(rate * usd),
+            };
+            overrides.insert(model, UsdRate(rate));
+        }
+        Ok(Self {
+            overrides,
+            genai: GenaiPrices::bundled(),
+            currencies,
+        })
+    }
+
+    /// Prices `call`. The response model is priced when known, else the request model.
+    pub(crate) fn price(&self, call: &Call<'_>) -> Priced {
+        let models = [call.response_model, call.request_model];
+        let mut models = models.into_iter().flatten();
+        for model in models.clone() {
+            if let Some(rate) = self.overrides.get(model) {
+                return price_override(model, rate.0, call);
+            }
+        }
+        let Some(tokens) = call.tokens else {
+            return Priced::Nothing;
+        };
+        let Some(first) = models.next() else {
+            return Priced::Unpriced {
+                model: String::new(),
+                reason: "no model was recorded (`gen_ai.request.model` or `gen_ai.response.model`)"
+                    .into(),
+            };
+        };
+        if let Some(reason) = invalid_counts(&tokens) {
+            return Priced::Unpriced {
+                model: first.to_owned(),
+                reason: reason.into(),
+            };
+        }
+        match self.genai.price(call.provider, first, &tokens) {
+            Ok(usd) => Priced::Cost {
+                usd,
+                source: CostSource::GenaiPrices,
+            },
+            // A dated response model the data does not know may still be priced by the
+            // request's alias.
+            Err(reason) => match models.next().filter(|second| *second != first) {
+                Some(second) => match self.genai.price(call.provider, second, &tokens) {
+                    Ok(usd) => Priced::Cost {
+                        usd,
+                        source: CostSource::GenaiPrices,
+                    },
+                    Err(_) => Priced::Unpriced {
+                        model: first.to_owned(),
+                        reason,
+                    },
+                },
+                None => Priced::Unpriced {
+                    model: first.to_owned(),
+                    reason,
+                },
+            },
+        }
+    }
+}
+
+fn price_override(model: &str, rate: Rate, call: &Call<'_>) -> Priced {
+    match rate {
+        Rate::GpuHour(usd_per_hour) => Priced::Cost {
+            usd: usd_per_hour * call.duration.as_secs_f64() / 3600.0,
+            source: CostSource::SelfHosted,
+        },
+        Rate::Tokens {
+            input,
+            output,
+            cache_read,
+            cache_write,
+        } => {
+            let Some(tokens) = call.tokens else {
+                return Priced::Nothing;
+            };
+            if let Some(reason) = invalid_counts(&tokens) {
+                return Priced::Unpriced {
+                    model: model.to_owned(),
+                    reason: reason.into(),
+                };
+            }
+            let uncached = tokens.input - tokens.cache_read - tokens.cache_write;
+            let usd = (uncached as f64 * input
+                + tokens.cache_read as f64 * cache_read.unwrap_or(input)
+                + tokens.cache_write as f64 * cache_write.unwrap_or(input)
+                + tokens.output as f64 * output)
+                / 1_000_000.0;
+            Priced::Cost {
+                usd,
+                source: CostSource::Override,
+            }
+        }
+    }
+}
+
+/// Cached tokens are part of the input, reasoning tokens part of the output: counts that say
+/// otherwise were reported the provider's way (Anthropic counts cached tokens apart) and would
+/// be priced wrong.
+fn invalid_counts(tokens: &TokenCounts) -> Option<String> {
+    let cached = tokens.cache_read.saturating_add(tokens.cache_write);
+    if cached > tokens.input {
+        return Some(format!(
+            "cached input tokens ({cached}) exceed input tokens ({}): `input_tokens` must include cached tokens, as in the OpenTelemetry GenAI conventions",
+            tokens.input
+        ));
+    }
+    if tokens.reasoning > tokens.output {
+        return Some(format!(
+            "reasoning tokens ({}) exceed output tokens ({}): `output_tokens` must include reasoning tokens",
+            tokens.reasoning, tokens.output
+        ));
+    }
+    None
+}
