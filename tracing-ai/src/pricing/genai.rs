@@ -7,18 +7,23 @@
 //! unit. So the first call for a (provider, model) measures those rates with a few probes,
 //! checks them against `calculate` at a small and a very large usage, and later calls are a
 //! hash lookup and five multiplications. A model whose check fails (tiered prices, e.g.
-//! long-context tiers) is priced by `calculate` on every call instead: slower, never wrong.
+//! long-context tiers), or whose price changes within the next day (time-of-day discounts,
+//! a price change on a date), is priced by `calculate` on every call instead: slower, never
+//! wrong.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use genai_prices::{Calculator, ErrorKind, PriceRequest, Usage as GpUsage, UsageKey};
 
 use super::TokenCounts;
 
-/// Prices change on dates the data knows: a cached rate is measured again after this long.
-const REFRESH_AFTER: Duration = Duration::from_secs(3600);
+/// A cached rate is only kept while the data says it holds for the next day, checked at this
+/// step (the data's time windows start on the quarter hour), and is measured again after it.
+const STEP: Duration = Duration::from_secs(15 * 60);
+const LOOKAHEAD_STEPS: u32 = 24 * 4;
+const REFRESH_AFTER: Duration = STEP;
 /// A bound on the cache, in case model names come from an unbounded source.
 const MAX_CACHED_MODELS: usize = 4096;
 /// Probes are made with this many of a unit, as prices are quoted per million.
@@ -114,7 +119,7 @@ impl GenaiPrices {
         };
         match &*entry {
             Entry::Linear { rates, .. } => Ok(rates.price(counts)),
-            Entry::Direct => self.calculate(provider, model, *counts),
+            Entry::Direct => self.calculate(provider, model, *counts, SystemTime::now()),
             Entry::Unpriced(reason) => Err(reason.clone()),
         }
     }
@@ -144,6 +149,7 @@ impl GenaiPrices {
     }
 
     fn measure(&self, provider: Option<&str>, model: &str) -> Entry {
+        let now = SystemTime::now();
         let at = |input: u64, output: u64, cache_read: u64, cache_write: u64, reasoning: u64| {
             let counts = TokenCounts {
                 input,
@@ -152,7 +158,7 @@ impl GenaiPrices {
                 cache_write,
                 reasoning,
             };
-            self.calculate(provider, model, counts)
+            self.calculate(provider, model, counts, now)
         };
         let fixed = match at(0, 0, 0, 0, 0) {
             Ok(fixed) => fixed,
@@ -194,10 +200,14 @@ impl GenaiPrices {
             },
         ];
         let linear = checks.iter().all(|counts| {
-            self.calculate(provider, model, *counts)
+            self.calculate(provider, model, *counts, now)
                 .is_ok_and(|exact| close_enough(rates.price(counts), exact))
         });
-        if linear {
+        let constant = (1..=LOOKAHEAD_STEPS).all(|step| {
+            self.calculate(provider, model, checks[0], now + STEP * step)
+                .is_ok_and(|later| close_enough(rates.price(&checks[0]), later))
+        });
+        if linear && constant {
             Entry::Linear {
                 rates,
                 measured: Instant::now(),
@@ -212,9 +222,10 @@ impl GenaiPrices {
         provider: Option<&str>,
         model: &str,
         counts: TokenCounts,
+        at: SystemTime,
     ) -> Result<f64, Arc<str>> {
         let usage = counts.to_genai();
-        let mut request = PriceRequest::new(model, &usage);
+        let mut request = PriceRequest::new(model, &usage).with_timestamp(at);
         if let Some(provider) = provider {
             request = request.with_provider_id(genai_provider_id(provider));
         }
@@ -257,5 +268,71 @@ pub(crate) fn genai_provider_id(provider: &str) -> &str {
         "mistral_ai" => "mistral",
         "x_ai" => "x-ai",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(prices: &GenaiPrices, provider: &str, model: &str) -> Arc<Entry> {
+        let counts = TokenCounts::default();
+        let _ = prices.price(Some(provider), model, &counts);
+        prices.cached(Some(provider), model).expect("cached")
+    }
+
+    #[test]
+    fn flat_prices_are_cached_as_rates_and_agree_with_the_data() {
+        let prices = GenaiPrices::bundled();
+        assert!(matches!(
+            *entry(&prices, "openai", "gpt-4o"),
+            Entry::Linear { .. }
+        ));
+        let counts = TokenCounts {
+            input: 12_345,
+            output: 678,
+            cache_read: 10_000,
+            cache_write: 0,
+            reasoning: 0,
+        };
+        let cached = prices
+            .price(Some("openai"), "gpt-4o", &counts)
+            .expect("priced");
+        let exact = prices
+            .calculate(Some("openai"), "gpt-4o", counts, SystemTime::now())
+            .expect("priced");
+        assert!(close_enough(cached, exact), "{cached} != {exact}");
+    }
+
+    #[test]
+    fn tiered_prices_are_never_cached_as_rates() {
+        let prices = GenaiPrices::bundled();
+        assert!(matches!(
+            *entry(&prices, "google", "gemini-2.5-pro"),
+            Entry::Direct
+        ));
+    }
+
+    #[test]
+    fn prices_that_change_with_the_time_of_day_are_never_cached_as_rates() {
+        // DeepSeek's off-peak discount: the same call costs half as much at night (UTC).
+        let prices = GenaiPrices::bundled();
+        assert!(matches!(
+            *entry(&prices, "deepseek", "deepseek-chat"),
+            Entry::Direct
+        ));
+    }
+
+    #[test]
+    fn unknown_models_and_providers_are_cached_with_their_reason() {
+        let prices = GenaiPrices::bundled();
+        match &*entry(&prices, "openai", "gpt-99-ultra") {
+            Entry::Unpriced(reason) => assert!(reason.contains("gpt-99-ultra"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        match &*entry(&prices, "acme", "gpt-4o") {
+            Entry::Unpriced(reason) => assert!(reason.contains("provider `acme`"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -1,0 +1,163 @@
+//! Prices loaded from a TOML file: used when valid, and every mistake an error that names the
+//! line and the field, never a panic and never ignored.
+
+use std::io::Write as _;
+
+use tracing_ai::{ai_span, AiLayer, Usage};
+use tracing_ai_tests::otel::{export_with, f64_attr, str_attr};
+
+const VALID: &str = r#"
+# Negotiated and self-hosted prices.
+[models."my-fine-tune"]
+input = 0.30
+output = 1.20
+cache_read = 0.03
+
+[models."llama-3.1-8b-fp8"]
+gpu_hour = 1.58
+currency = "GBP"
+"#;
+
+#[ai_span(kind = "llm", model = "my-fine-tune", provider = "openai")]
+fn fine_tune() -> Usage {
+    Usage::new(2_000_000, 1_000_000).with_cache_read(1_000_000)
+}
+
+#[test]
+fn a_valid_file_prices_its_models() {
+    let mut file = tempfile();
+    file.1.write_all(VALID.as_bytes()).expect("writes");
+    let builder = AiLayer::builder()
+        .with_prices_file(&file.0)
+        .with_reporting_currency("GBP", 0.79);
+    let (_, exported) = export_with(builder, fine_tune);
+    let span = exported.span("chat my-fine-tune");
+    // 1 M uncached at $0.30, 1 M cache reads at $0.03, 1 M output at $1.20.
+    assert!((f64_attr(span, "gen_ai.usage.cost") - 1.53).abs() < 1e-12);
+    assert_eq!(
+        str_attr(span, "ai.cost.source").as_deref(),
+        Some("override")
+    );
+    let _ = std::fs::remove_file(&file.0);
+}
+
+/// Each kind of mistake: (what is wrong, the file, the line, the field, words the message has).
+const MISTAKES: &[(&str, &str, Option<usize>, Option<&str>, &str)] = &[
+    (
+        "not TOML",
+        "[models.\"m\"\ninput = 1\n",
+        Some(1),
+        Some("models.\"m\""),
+        "unclosed table",
+    ),
+    (
+        "a word for a number",
+        "[models.\"m\"]\ninput = 1.0\noutput = \"cheap\"\n",
+        Some(3),
+        Some("models.\"m\".output"),
+        "invalid type",
+    ),
+    (
+        "a misspelt field",
+        "[models.\"m\"]\ninput = 1.0\noutptu = 2.0\n",
+        Some(3),
+        Some("models.\"m\".outptu"),
+        "unknown field `outptu`",
+    ),
+    (
+        "a negative price",
+        "\n[models.\"m\"]\ninput = -1.0\noutput = 2.0\n",
+        Some(3),
+        Some("models.\"m\".input"),
+        "zero or more, not -1",
+    ),
+    (
+        "an output price missing",
+        "[models.\"m\"]\ninput = 1.0\n",
+        Some(1),
+        Some("models.\"m\".output"),
+        "needs both `input` and `output`",
+    ),
+    (
+        "both a GPU and a token price",
+        "[models.\"m\"]\ninput = 1.0\noutput = 1.0\ngpu_hour = 2.0\n",
+        Some(4),
+        Some("models.\"m\".gpu_hour"),
+        "either per GPU-hour or per token",
+    ),
+    (
+        "a currency that is not a code",
+        "[models.\"m\"]\ngpu_hour = 2.0\ncurrency = \"pounds\"\n",
+        Some(3),
+        Some("models.\"m\".currency"),
+        "not a currency code",
+    ),
+    (
+        "an unknown top-level table",
+        "[model.\"m\"]\ninput = 1.0\noutput = 1.0\n",
+        Some(1),
+        Some("model.\"m\""),
+        "unknown field `model`",
+    ),
+];
+
+#[test]
+fn each_kind_of_mistake_names_its_line_and_field() {
+    for (what, text, line, field, words) in MISTAKES {
+        let error = AiLayer::builder()
+            .with_prices_toml(*text)
+            .build()
+            .expect_err(what);
+        let file_error = error
+            .prices_file()
+            .unwrap_or_else(|| panic!("{what}: {error}"));
+        assert_eq!(file_error.line(), *line, "{what}: {error}");
+        assert_eq!(file_error.field(), *field, "{what}: {error}");
+        let message = error.to_string();
+        assert!(
+            message.contains(words),
+            "{what}: `{message}` lacks `{words}`"
+        );
+        if let Some(line) = line {
+            assert!(
+                message.contains(&format!("line {line}")),
+                "{what}: {message}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_missing_file_is_an_error_naming_it() {
+    let error = AiLayer::builder()
+        .with_prices_file("/nonexistent/prices.toml")
+        .build()
+        .expect_err("the file does not exist");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("prices file `/nonexistent/prices.toml`: cannot be read"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_currency_without_a_rate_is_an_error() {
+    let error = AiLayer::builder()
+        .with_prices_toml("[models.\"m\"]\ngpu_hour = 2.0\ncurrency = \"EUR\"\n")
+        .build()
+        .expect_err("no EUR rate");
+    assert!(
+        error.to_string().contains("no exchange rate for EUR"),
+        "{error}"
+    );
+}
+
+fn tempfile() -> (std::path::PathBuf, std::fs::File) {
+    let path = std::env::temp_dir().join(format!(
+        "tracing-ai-prices-{}-{:?}.toml",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let file = std::fs::File::create(&path).expect("creates a temporary file");
+    (path, file)
+}
