@@ -41,71 +41,86 @@ fn a_valid_file_prices_its_models() {
     let _ = std::fs::remove_file(&file.0);
 }
 
-/// Each kind of mistake: (what is wrong, the file, the line, the field, words the message has).
-const MISTAKES: &[(&str, &str, Option<usize>, Option<&str>, &str)] = &[
-    (
-        "not TOML",
-        "[models.\"m\"\ninput = 1\n",
-        Some(1),
-        Some("models.\"m\""),
-        "unclosed table",
-    ),
-    (
-        "a word for a number",
-        "[models.\"m\"]\ninput = 1.0\noutput = \"cheap\"\n",
-        Some(3),
-        Some("models.\"m\".output"),
-        "invalid type",
-    ),
-    (
-        "a misspelt field",
-        "[models.\"m\"]\ninput = 1.0\noutptu = 2.0\n",
-        Some(3),
-        Some("models.\"m\".outptu"),
-        "unknown field `outptu`",
-    ),
-    (
-        "a negative price",
-        "\n[models.\"m\"]\ninput = -1.0\noutput = 2.0\n",
-        Some(3),
-        Some("models.\"m\".input"),
-        "zero or more, not -1",
-    ),
-    (
-        "an output price missing",
-        "[models.\"m\"]\ninput = 1.0\n",
-        Some(1),
-        Some("models.\"m\".output"),
-        "needs both `input` and `output`",
-    ),
-    (
-        "both a GPU and a token price",
-        "[models.\"m\"]\ninput = 1.0\noutput = 1.0\ngpu_hour = 2.0\n",
-        Some(4),
-        Some("models.\"m\".gpu_hour"),
-        "either per GPU-hour or per token",
-    ),
-    (
-        "a currency that is not a code",
-        "[models.\"m\"]\ngpu_hour = 2.0\ncurrency = \"pounds\"\n",
-        Some(3),
-        Some("models.\"m\".currency"),
-        "not a currency code",
-    ),
-    (
-        "an unknown top-level table",
-        "[model.\"m\"]\ninput = 1.0\noutput = 1.0\n",
-        Some(1),
-        Some("model.\"m\""),
-        "unknown field `model`",
-    ),
+/// One kind of mistake in a prices file, and what the error must say about it.
+struct Mistake {
+    what: &'static str,
+    toml: &'static str,
+    line: Option<usize>,
+    field: Option<&'static str>,
+    words: &'static str,
+}
+
+const MISTAKES: &[Mistake] = &[
+    Mistake {
+        what: "not TOML",
+        toml: "[models.\"m\"\ninput = 1\n",
+        line: Some(1),
+        field: Some("models.\"m\""),
+        words: "unclosed table",
+    },
+    Mistake {
+        what: "a word for a number",
+        toml: "[models.\"m\"]\ninput = 1.0\noutput = \"cheap\"\n",
+        line: Some(3),
+        field: Some("models.\"m\".output"),
+        words: "invalid type",
+    },
+    Mistake {
+        what: "a misspelt field",
+        toml: "[models.\"m\"]\ninput = 1.0\noutptu = 2.0\n",
+        line: Some(3),
+        field: Some("models.\"m\".outptu"),
+        words: "unknown field `outptu`",
+    },
+    Mistake {
+        what: "a negative price",
+        toml: "\n[models.\"m\"]\ninput = -1.0\noutput = 2.0\n",
+        line: Some(3),
+        field: Some("models.\"m\".input"),
+        words: "zero or more, not -1",
+    },
+    Mistake {
+        what: "an output price missing",
+        toml: "[models.\"m\"]\ninput = 1.0\n",
+        line: Some(1),
+        field: Some("models.\"m\".output"),
+        words: "needs both `input` and `output`",
+    },
+    Mistake {
+        what: "both a GPU and a token price",
+        toml: "[models.\"m\"]\ninput = 1.0\noutput = 1.0\ngpu_hour = 2.0\n",
+        line: Some(4),
+        field: Some("models.\"m\".gpu_hour"),
+        words: "either per GPU-hour or per token",
+    },
+    Mistake {
+        what: "a currency that is not a code",
+        toml: "[models.\"m\"]\ngpu_hour = 2.0\ncurrency = \"pounds\"\n",
+        line: Some(3),
+        field: Some("models.\"m\".currency"),
+        words: "not a currency code",
+    },
+    Mistake {
+        what: "an unknown top-level table",
+        toml: "[model.\"m\"]\ninput = 1.0\noutput = 1.0\n",
+        line: Some(1),
+        field: Some("model.\"m\""),
+        words: "unknown field `model`",
+    },
 ];
 
 #[test]
 fn each_kind_of_mistake_names_its_line_and_field() {
-    for (what, text, line, field, words) in MISTAKES {
+    for Mistake {
+        what,
+        toml,
+        line,
+        field,
+        words,
+    } in MISTAKES
+    {
         let error = AiLayer::builder()
-            .with_prices_toml(*text)
+            .with_prices_toml(*toml)
             .build()
             .expect_err(what);
         let file_error = error
