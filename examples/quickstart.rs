@@ -4,15 +4,20 @@
 //! Run with `cargo run --example quickstart`. Model calls are simulated: deterministic,
 //! offline, with token counts that depend on the text.
 //!
-//! This first version prints each span as it closes, with its fields, through
-//! `tracing_subscriber::fmt`.
+//! This version prints each span as it closes, with its fields, through
+//! `tracing_subscriber::fmt`, under `tracing_ai::AiLayer`, which adds every call's cost (in
+//! USD and GBP) and the tenant, feature, request and user it was for.
 
 use std::fmt;
 use std::time::Duration;
 
 use tracing::Instrument as _;
-use tracing_ai::{ai_span, record_cache_hit, record_fallback, CacheHit, ReportsUsage, Usage};
+use tracing_ai::{
+    ai_span, record_cache_hit, record_fallback, AiLayer, CacheHit, ModelPrice, ReportsUsage, Usage,
+};
 use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// An embedding, as a client library would return it.
 struct Embedding {
@@ -130,10 +135,24 @@ async fn rag_query(question: &str) -> Result<String, ModelError> {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
-    tracing_subscriber::fmt()
-        .with_span_events(FmtSpan::CLOSE)
-        .with_target(false)
+async fn main() -> Result<(), tracing_ai::ConfigError> {
+    let ai = AiLayer::builder()
+        // The self-hosted model runs on a GPU rented by the hour, paid in GBP.
+        .with_model_price(
+            "llama-3.1-8b-fp8",
+            ModelPrice::per_gpu_hour(1.85).in_currency("GBP"),
+        )
+        // Finance reports in GBP: every cost is exported in USD and in GBP.
+        .with_reporting_currency("GBP", 0.79)
+        .build()?;
+    tracing_subscriber::registry()
+        // Before `fmt`, so that `fmt` prints what the AI layer adds when a span closes.
+        .with(ai)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_span_events(FmtSpan::CLOSE)
+                .with_target(false),
+        )
         .init();
 
     let requests = [
@@ -158,4 +177,5 @@ async fn main() {
             Err(error) => tracing::error!(%error, "request {n} failed"),
         }
     }
+    Ok(())
 }
