@@ -86,6 +86,42 @@ pub fn record_error<E>(span: &tracing::Span, _error: &E, description: Option<&dy
     crate::record::record_error(span, std::any::type_name::<E>(), description);
 }
 
+/// The layer's pricing, for the benchmarks: not part of any API.
+#[derive(Debug)]
+pub struct PricingProbe(crate::pricing::Pricing);
+
+impl Default for PricingProbe {
+    fn default() -> Self {
+        Self(crate::pricing::Pricing::with_defaults())
+    }
+}
+
+impl PricingProbe {
+    /// The USD cost of `input` and `output` tokens on `model`, as the layer computes it.
+    pub fn price(&self, provider: &str, model: &str, input: u64, output: u64) -> Option<f64> {
+        let call = crate::pricing::Call {
+            provider: Some(provider),
+            request_model: Some(model),
+            response_model: None,
+            tokens: Some(crate::pricing::TokenCounts {
+                input,
+                output,
+                ..Default::default()
+            }),
+            duration: std::time::Duration::ZERO,
+        };
+        match self.0.price(&call) {
+            crate::pricing::Priced::Cost { usd, .. } => Some(usd),
+            _ => None,
+        }
+    }
+
+    /// Forgets what every model resolved to, so that the next call is a first call again.
+    pub fn forget(&self) {
+        self.0.forget();
+    }
+}
+
 /// Wraps a reference so that method resolution can pick an impl by its type (autoref
 /// specialisation): `(&Probe(&x)).method()` finds the impl on `Probe<X>` for the types that
 /// have one, and the fallback impl on `&Probe<T>` for every other type.

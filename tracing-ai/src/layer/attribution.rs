@@ -73,11 +73,12 @@ impl AttributionKeys {
 /// The attribution values a span carries itself, in its extensions.
 #[derive(Debug, Default)]
 pub(crate) struct Attribution {
-    pub(crate) values: Vec<(usize, String)>,
+    /// Shared, so that every AI span below takes the value without copying it.
+    pub(crate) values: Vec<(usize, Arc<str>)>,
 }
 
 impl Attribution {
-    pub(crate) fn set(&mut self, index: usize, value: String) {
+    pub(crate) fn set(&mut self, index: usize, value: Arc<str>) {
         match self.values.iter_mut().find(|(i, _)| *i == index) {
             Some((_, existing)) => *existing = value,
             None => self.values.push((index, value)),

@@ -12,7 +12,8 @@ use crate::pricing::TokenCounts;
 /// What an AI span has recorded so far, kept in its extensions until it closes.
 #[derive(Debug)]
 pub(crate) struct AiSpanData {
-    pub(crate) created: Instant,
+    /// Read only when some model is priced by GPU time: the clock is not free.
+    pub(crate) created: Option<Instant>,
     pub(crate) fields: CallFields,
 }
 
@@ -109,7 +110,7 @@ impl<'a> FieldVisitor<'a> {
                 if let Some(index) = self.keys.index_of(name) {
                     self.attribution
                         .get_or_insert_with(Attribution::default)
-                        .set(index, value.to_owned());
+                        .set(index, value.into());
                 }
             }
         }

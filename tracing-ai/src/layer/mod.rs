@@ -15,10 +15,11 @@
 mod attribution;
 mod fields;
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::KeyValue;
@@ -278,20 +279,23 @@ struct Role {
 }
 
 impl Shared {
+    /// An AI span declares `gen_ai.operation.name` (first, in an `#[ai_span]`'s span, so the
+    /// check is one comparison); any other span matters only if it declares an attribution
+    /// key.
     fn role(&self, metadata: &Metadata<'_>) -> Role {
-        let mut role = Role {
-            ai: false,
-            attribution: false,
-        };
-        for field in metadata.fields() {
-            let name = field.name();
-            if name == attr::GEN_AI_OPERATION_NAME {
-                role.ai = true;
-            } else if !role.attribution && self.keys.index_of(name).is_some() {
-                role.attribution = true;
-            }
+        let fields = metadata.fields();
+        if fields.field(attr::GEN_AI_OPERATION_NAME).is_some() {
+            return Role {
+                ai: true,
+                attribution: true,
+            };
         }
-        role
+        Role {
+            ai: false,
+            attribution: fields
+                .iter()
+                .any(|field| self.keys.index_of(field.name()).is_some()),
+        }
     }
 }
 
@@ -316,14 +320,19 @@ where
             extensions.replace(attribution);
         }
         if role.ai {
+            let created = self.shared.pricing.needs_duration().then(Instant::now);
             extensions.replace(AiSpanData {
-                created: Instant::now(),
+                created,
                 fields: visitor.call,
             });
         }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if WRITING.get() {
+            // What this layer writes back when a span closes: nothing to read.
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let role = self.shared.role(span.metadata());
         if !role.ai && !role.attribution {
@@ -358,7 +367,7 @@ where
         };
         let metadata = span.metadata();
         // Nearest value wins: the span's own, then its parent's, up to the root.
-        let mut attribution: Vec<Option<String>> = vec![None; self.shared.keys.exported().len()];
+        let mut attribution: Vec<Option<Arc<str>>> = vec![None; self.shared.keys.exported().len()];
         for ancestor in span.scope() {
             if let Some(values) = ancestor.extensions().get::<Attribution>() {
                 for (index, value) in &values.values {
@@ -376,7 +385,7 @@ where
             for (name, index) in self.shared.keys.names() {
                 if attribution[index].is_none() {
                     if let Some(value) = baggage.get(name) {
-                        attribution[index] = Some(value.as_str().to_owned());
+                        attribution[index] = Some(value.as_str().into());
                     }
                 }
             }
@@ -409,7 +418,9 @@ impl AiLayer {
             request_model: fields.request_model.as_deref(),
             response_model: fields.response_model.as_deref(),
             tokens: fields.tokens(),
-            duration: data.created.elapsed(),
+            duration: data
+                .created
+                .map_or(Duration::ZERO, |created| created.elapsed()),
         })
     }
 
@@ -422,7 +433,7 @@ impl AiLayer {
                 Some(*usd)
             }
             Priced::Unpriced { reason, .. } => {
-                writer.push(attr::AI_COST_UNPRICED, Written::Str(reason.to_string()));
+                writer.push(attr::AI_COST_UNPRICED, Written::Str(reason.clone()));
                 None
             }
             // A provider-reported cost was recorded with its source by whoever recorded it.
@@ -430,7 +441,7 @@ impl AiLayer {
         };
         if let Some((code, amount)) = usd.and_then(|usd| currencies.report(usd)) {
             writer.push(attr::AI_COST_AMOUNT, Written::F64(amount));
-            writer.push(attr::AI_COST_CURRENCY, Written::Str(code.to_owned()));
+            writer.push(attr::AI_COST_CURRENCY, Written::Str(code.into()));
         }
     }
 
@@ -453,10 +464,15 @@ impl AiLayer {
     }
 }
 
+thread_local! {
+    /// Set while the layer records on a closing span, so that its own `on_record` skips it.
+    static WRITING: Cell<bool> = const { Cell::new(false) };
+}
+
 /// A value the layer writes on a span.
 enum Written {
     F64(f64),
-    Str(String),
+    Str(Arc<str>),
     Static(&'static str),
 }
 
@@ -482,7 +498,7 @@ impl Writer {
             Some(field) => self.declared.push((field, value)),
             None => self.undeclared.push(match value {
                 Written::F64(v) => KeyValue::new(name.to_owned(), v),
-                Written::Str(v) => KeyValue::new(name.to_owned(), v),
+                Written::Str(v) => KeyValue::new(name.to_owned(), v.to_string()),
                 Written::Static(v) => KeyValue::new(name.to_owned(), v),
             }),
         }
@@ -490,19 +506,30 @@ impl Writer {
 
     fn finish(self, id: &Id, dispatch: &Dispatch, otel: Option<&opentelemetry::Context>) {
         if !self.declared.is_empty() {
+            let texts: Vec<&str> = self
+                .declared
+                .iter()
+                .map(|(_, value)| match value {
+                    Written::Str(text) => &**text,
+                    Written::Static(text) => text,
+                    Written::F64(_) => "",
+                })
+                .collect();
             let values: Vec<(&tracing::field::Field, &dyn Value)> = self
                 .declared
                 .iter()
-                .map(|(field, value)| {
+                .zip(&texts)
+                .map(|((field, value), text)| {
                     let value: &dyn Value = match value {
-                        Written::F64(v) => v,
-                        Written::Str(v) => v,
-                        Written::Static(v) => v,
+                        Written::F64(number) => number,
+                        Written::Str(_) | Written::Static(_) => text,
                     };
                     (field, value)
                 })
                 .collect();
+            WRITING.set(true);
             crate::record::record_by_id(self.metadata, id, dispatch, &values);
+            WRITING.set(false);
         }
         if let (Some(cx), false) = (otel, self.undeclared.is_empty()) {
             cx.span().set_attributes(self.undeclared);

@@ -19,11 +19,11 @@ use genai_prices::{Calculator, ErrorKind, PriceRequest, Usage as GpUsage, UsageK
 
 use super::TokenCounts;
 
-/// A cached rate is only kept while the data says it holds for the next day, checked at this
-/// step (the data's time windows start on the quarter hour), and is measured again after it.
-const STEP: Duration = Duration::from_secs(15 * 60);
-const LOOKAHEAD_STEPS: u32 = 24 * 4;
-const REFRESH_AFTER: Duration = STEP;
+/// A cached rate is used for this long, then measured again. When it is measured, the data
+/// must give the same price at each step over twice that time (the data's time windows start
+/// on the quarter hour), so no price change can fall inside the time a rate is used.
+const REFRESH_AFTER: Duration = Duration::from_secs(15 * 60);
+const LOOKAHEAD_STEPS: u32 = 2;
 /// A bound on the cache, in case model names come from an unbounded source.
 const MAX_CACHED_MODELS: usize = 4096;
 /// Probes are made with this many of a unit, as prices are quoted per million.
@@ -106,6 +106,13 @@ impl GenaiPrices {
         }
     }
 
+    pub(crate) fn forget(&self) {
+        self.cache
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// The USD cost of `counts` on `model`, or why it has none.
     pub(crate) fn price(
         &self,
@@ -113,10 +120,24 @@ impl GenaiPrices {
         model: &str,
         counts: &TokenCounts,
     ) -> Result<f64, Arc<str>> {
-        let entry = match self.cached(provider, model) {
-            Some(entry) => entry,
-            None => self.resolve(provider, model),
+        let cached = {
+            let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
+            match cache
+                .get(provider.unwrap_or(""))
+                .and_then(|models| models.get(model))
+            {
+                // The common case, under the read lock and without touching the `Arc`.
+                Some(entry) => match &**entry {
+                    Entry::Linear { rates, measured } if measured.elapsed() <= REFRESH_AFTER => {
+                        return Ok(rates.price(counts));
+                    }
+                    Entry::Linear { .. } => None,
+                    _ => Some(entry.clone()),
+                },
+                None => None,
+            }
         };
+        let entry = cached.unwrap_or_else(|| self.resolve(provider, model));
         match &*entry {
             Entry::Linear { rates, .. } => Ok(rates.price(counts)),
             Entry::Direct => self.calculate(provider, model, *counts, SystemTime::now()),
@@ -124,19 +145,16 @@ impl GenaiPrices {
         }
     }
 
+    #[cfg(test)]
     fn cached(&self, provider: Option<&str>, model: &str) -> Option<Arc<Entry>> {
         let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
-        let entry = cache.get(provider.unwrap_or(""))?.get(model)?;
-        match &**entry {
-            Entry::Linear { measured, .. } if measured.elapsed() > REFRESH_AFTER => None,
-            _ => Some(entry.clone()),
-        }
+        cache.get(provider.unwrap_or(""))?.get(model).cloned()
     }
 
     /// Works out what `model` resolves to, outside of any lock (the first call of a provider
     /// can take milliseconds), then caches it.
     fn resolve(&self, provider: Option<&str>, model: &str) -> Arc<Entry> {
-        let entry = Arc::new(self.measure(provider, model));
+        let entry = Arc::new(self.measure(provider, model, SystemTime::now()));
         let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
         let cached_models: usize = cache.values().map(HashMap::len).sum();
         if cached_models < MAX_CACHED_MODELS {
@@ -148,8 +166,7 @@ impl GenaiPrices {
         entry
     }
 
-    fn measure(&self, provider: Option<&str>, model: &str) -> Entry {
-        let now = SystemTime::now();
+    fn measure(&self, provider: Option<&str>, model: &str, now: SystemTime) -> Entry {
         let at = |input: u64, output: u64, cache_read: u64, cache_write: u64, reasoning: u64| {
             let counts = TokenCounts {
                 input,
@@ -204,7 +221,7 @@ impl GenaiPrices {
                 .is_ok_and(|exact| close_enough(rates.price(counts), exact))
         });
         let constant = (1..=LOOKAHEAD_STEPS).all(|step| {
-            self.calculate(provider, model, checks[0], now + STEP * step)
+            self.calculate(provider, model, checks[0], now + REFRESH_AFTER * step)
                 .is_ok_and(|later| close_enough(rates.price(&checks[0]), later))
         });
         if linear && constant {
@@ -314,13 +331,44 @@ mod tests {
     }
 
     #[test]
-    fn prices_that_change_with_the_time_of_day_are_never_cached_as_rates() {
-        // DeepSeek's off-peak discount: the same call costs half as much at night (UTC).
+    fn a_cached_rate_holds_for_as_long_as_it_is_used_even_across_a_price_change() {
+        // DeepSeek's off-peak discount: the same call costs half as much from 16:30 to 00:30
+        // UTC. Measured at any time of day, a rate that gets cached must be the data's price
+        // at every moment until it is measured again.
+        use std::time::UNIX_EPOCH;
         let prices = GenaiPrices::bundled();
-        assert!(matches!(
-            *entry(&prices, "deepseek", "deepseek-chat"),
-            Entry::Direct
-        ));
+        let day = UNIX_EPOCH + Duration::from_secs(1_793_577_600); // 2026-11-02T00:00Z
+        let counts = TokenCounts {
+            input: 5_000,
+            output: 1_000,
+            ..TokenCounts::default()
+        };
+        let (mut linear, mut direct) = (0, 0);
+        for minute in (0..24 * 60).step_by(5) {
+            let measured_at = day + Duration::from_secs(minute * 60);
+            match prices.measure(Some("deepseek"), "deepseek-chat", measured_at) {
+                Entry::Linear { rates, .. } => {
+                    linear += 1;
+                    for later in (0..=REFRESH_AFTER.as_secs()).step_by(60) {
+                        let at = measured_at + Duration::from_secs(later);
+                        let exact = prices
+                            .calculate(Some("deepseek"), "deepseek-chat", counts, at)
+                            .expect("priced");
+                        assert!(
+                            close_enough(rates.price(&counts), exact),
+                            "measured at minute {minute}, wrong {later} s later"
+                        );
+                    }
+                }
+                Entry::Direct => direct += 1,
+                Entry::Unpriced(reason) => panic!("{reason}"),
+            }
+        }
+        // Both happen: cached rates most of the day, `calculate` near the changes.
+        assert!(
+            linear > 200 && direct > 0,
+            "{linear} linear, {direct} direct"
+        );
     }
 
     #[test]

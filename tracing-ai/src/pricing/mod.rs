@@ -191,6 +191,18 @@ impl Pricing {
         })
     }
 
+    /// Whether some model is priced by its duration, so that spans must be timed.
+    pub(crate) fn needs_duration(&self) -> bool {
+        self.overrides
+            .values()
+            .any(|rate| matches!(rate.0, Rate::GpuHour(_)))
+    }
+
+    /// Forgets what every model resolved to (for the benchmarks of a first call).
+    pub(crate) fn forget(&self) {
+        self.genai.forget();
+    }
+
     /// Prices `call`. The response model is priced when known, else the request model.
     pub(crate) fn price(&self, call: &Call<'_>) -> Priced {
         let models = [call.response_model, call.request_model];
