@@ -89,15 +89,7 @@ impl Captured {
     /// The only span named `name`; panics if there is none or several.
     #[track_caller]
     pub fn span(&self, name: &str) -> &CapturedSpan {
-        let matching: Vec<_> = self.spans.iter().filter(|s| s.name == name).collect();
-        match matching.as_slice() {
-            [span] => span,
-            _ => panic!(
-                "expected exactly one span named `{name}`, found {}; spans: {:?}",
-                matching.len(),
-                self.spans.iter().map(|s| s.name).collect::<Vec<_>>()
-            ),
-        }
+        only_one(&self.spans, name, |span| span.name)
     }
 
     /// All spans named `name`.
@@ -108,6 +100,21 @@ impl Captured {
     /// The parent of `span`, if it has one.
     pub fn parent_of(&self, span: &CapturedSpan) -> Option<&CapturedSpan> {
         span.parent.map(|index| &self.spans[index])
+    }
+}
+
+/// The only item of `items` whose name is `name`; panics, listing the names, if there is
+/// none or several.
+#[track_caller]
+fn only_one<'a, T>(items: &'a [T], name: &str, name_of: impl Fn(&'a T) -> &'a str) -> &'a T {
+    let mut matching = items.iter().filter(|item| name_of(item) == name);
+    match (matching.next(), matching.next()) {
+        (Some(item), None) => item,
+        _ => panic!(
+            "expected exactly one span named `{name}`, found {}; spans: {:?}",
+            items.iter().filter(|item| name_of(item) == name).count(),
+            items.iter().map(&name_of).collect::<Vec<_>>()
+        ),
     }
 }
 
@@ -307,15 +314,7 @@ pub mod otel {
         /// The only span named `name`; panics if there is none or several.
         #[track_caller]
         pub fn span(&self, name: &str) -> &SpanData {
-            let found: Vec<_> = self.spans.iter().filter(|s| s.name == name).collect();
-            match found.as_slice() {
-                [span] => span,
-                _ => panic!(
-                    "expected one exported span named `{name}`, found {}; spans: {:?}",
-                    found.len(),
-                    self.spans.iter().map(|s| &s.name).collect::<Vec<_>>()
-                ),
-            }
+            super::only_one(&self.spans, name, |span| &span.name)
         }
 
         /// Every span named `name`.

@@ -34,7 +34,8 @@ pub(crate) struct CallFields {
 }
 
 impl CallFields {
-    fn merge(&mut self, newer: CallFields) {
+    /// Takes every value `newer` has; a failure is never forgotten.
+    pub(crate) fn update(&mut self, newer: CallFields) {
         let CallFields {
             provider,
             request_model,
@@ -62,10 +63,6 @@ impl CallFields {
             recorded_cost
         );
         self.failed |= failed;
-    }
-
-    pub(crate) fn update(&mut self, newer: CallFields) {
-        self.merge(newer);
     }
 
     /// The token counts, when the call recorded usage.

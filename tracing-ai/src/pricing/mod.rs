@@ -168,20 +168,7 @@ impl Pricing {
                     Some(&model),
                 ));
             };
-            let rate = match price.rate {
-                Rate::Tokens {
-                    input,
-                    output,
-                    cache_read,
-                    cache_write,
-                } => Rate::Tokens {
-                    input: input * usd,
-                    output: output * usd,
-                    cache_read: cache_read.map(|v| v * usd),
-                    cache_write: cache_write.map(|v| v * usd),
-                },
-                Rate::GpuHour(rate) => Rate::GpuHour(rate * usd),
-            };
+            let rate = price.rate.scaled(usd);
             overrides.insert(model, UsdRate(rate));
         }
         Ok(Self {

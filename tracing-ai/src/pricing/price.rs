@@ -39,6 +39,26 @@ pub(crate) enum Rate {
     GpuHour(f64),
 }
 
+impl Rate {
+    /// The same rate with every amount multiplied by `factor` (a conversion to USD).
+    pub(crate) fn scaled(self, factor: f64) -> Self {
+        match self {
+            Rate::Tokens {
+                input,
+                output,
+                cache_read,
+                cache_write,
+            } => Rate::Tokens {
+                input: input * factor,
+                output: output * factor,
+                cache_read: cache_read.map(|amount| amount * factor),
+                cache_write: cache_write.map(|amount| amount * factor),
+            },
+            Rate::GpuHour(rate) => Rate::GpuHour(rate * factor),
+        }
+    }
+}
+
 impl ModelPrice {
     /// A price per million input and output tokens. Reasoning tokens are output tokens; cached
     /// input tokens cost the input price unless [`with_cache_read`](Self::with_cache_read) or
