@@ -74,6 +74,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg), deny(rustdoc::broken_intra_doc_links))]
 
 pub mod attr;
+mod console;
 mod error;
 mod layer;
 mod pricing;
@@ -83,6 +84,7 @@ mod usage;
 #[doc(hidden)]
 pub mod __private;
 
+pub use console::ConsoleLayer;
 pub use error::ConfigError;
 pub use layer::{layer, AiLayer, AiLayerBuilder, AiOpenTelemetryLayer};
 pub use pricing::{ModelPrice, PricesFileError};

@@ -1,0 +1,172 @@
+//! The console view: a request's tree, printed when it ends, with each call's model, tokens,
+//! cost and marks, and the request's totals.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use tracing::Instrument as _;
+use tracing_ai::{
+    ai_span, record_cache_hit, record_fallback, AiLayer, CacheHit, ConsoleLayer, Usage,
+};
+use tracing_subscriber::layer::SubscriberExt as _;
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[ai_span(
+    kind = "embedding",
+    model = "text-embedding-3-small",
+    provider = "openai"
+)]
+async fn embed() -> Usage {
+    Usage::new(16, 0)
+}
+
+#[ai_span(kind = "retrieval")]
+async fn retrieve() -> Vec<u8> {
+    record_cache_hit(CacheHit::Semantic);
+    vec![]
+}
+
+#[ai_span(kind = "llm", model = "llama-3.1-8b-fp8", provider = "self-hosted")]
+async fn local() -> Result<Usage, String> {
+    Err("GPU out of memory".to_owned())
+}
+
+#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+async fn hosted() -> Result<Usage, String> {
+    record_fallback("llama-3.1-8b-fp8");
+    Ok(Usage::new(1_000, 200))
+}
+
+async fn request() {
+    embed().await;
+    retrieve().await;
+    if local().await.is_err() {
+        hosted().await.expect("the fallback serves");
+    }
+}
+
+fn console_output(requests: usize) -> String {
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            AiLayer::builder()
+                .with_reporting_currency("GBP", 0.8)
+                .build()
+                .expect("valid"),
+        )
+        .with(ConsoleLayer::to_writer(buffer.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        for n in 0..requests {
+            let root = tracing::info_span!("rag.query", tenant.id = "acme", request.id = n);
+            tracing_ai_tests::block_on(request().instrument(root));
+        }
+    });
+    let text = buffer.0.lock().expect("not poisoned").clone();
+    String::from_utf8(text).expect("utf-8")
+}
+
+#[test]
+fn a_request_prints_as_one_tree_with_costs_and_marks() {
+    let output = console_output(1);
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines.len(), 7, "{output}");
+    assert!(lines[0].starts_with("rag.query  "), "{output}");
+    assert!(lines[0].ends_with("tenant acme · request 0"), "{output}");
+    assert!(
+        lines[1].starts_with("├─ embeddings text-embedding-3-small  "),
+        "{output}"
+    );
+    // $0.02 / M: $0.00000032, £0.000000256.
+    assert!(
+        lines[1].ends_with("16 in · 0 out  $0.00000032 (0.00000026 GBP)"),
+        "{output}"
+    );
+    assert!(
+        lines[2].starts_with("├─ retrieval retrieve  ") && lines[2].ends_with("cache semantic"),
+        "{output}"
+    );
+    assert!(
+        lines[3].starts_with("├─ chat llama-3.1-8b-fp8  "),
+        "{output}"
+    );
+    // A failed call with no usage and no GPU price has nothing to price.
+    assert!(lines[3].ends_with("FAILED GPU out of memory"), "{output}");
+    assert!(lines[4].starts_with("└─ chat gpt-4o-mini  "), "{output}");
+    // $0.15 / M in, $0.60 / M out: $0.00027, £0.000216.
+    assert!(
+        lines[4].ends_with(
+            "1000 in · 200 out  fallback from llama-3.1-8b-fp8  $0.00027 (0.000216 GBP)"
+        ),
+        "{output}"
+    );
+    assert_eq!(
+        lines[5],
+        "= 4 AI calls · 1016 tokens in · 200 out · $0.00027032 (0.00021626 GBP) · tenant acme"
+    );
+    assert_eq!(lines[6], "");
+}
+
+#[test]
+fn each_request_prints_its_own_tree() {
+    let output = console_output(3);
+    assert_eq!(output.matches("rag.query  ").count(), 3, "{output}");
+    for n in 0..3 {
+        assert!(output.contains(&format!("request {n}\n")), "{output}");
+    }
+}
+
+#[ai_span(kind = "llm", model = "my-unknown-model", provider = "openai")]
+fn unknown() -> Usage {
+    Usage::new(10, 10)
+}
+
+#[test]
+fn unpriced_calls_are_counted_not_summed_as_free() {
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(AiLayer::new())
+        .with(ConsoleLayer::to_writer(buffer.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("job").in_scope(unknown);
+    });
+    let output = String::from_utf8(buffer.0.lock().expect("not poisoned").clone()).expect("utf-8");
+    assert!(output.contains("10 in · 10 out  unpriced\n"), "{output}");
+    assert!(
+        output.contains("= 1 AI call · 10 tokens in · 10 out · $0.00 + 1 unpriced\n"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_huge_request_is_cut_and_says_how_much() {
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::registry().with(ConsoleLayer::to_writer(buffer.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("batch").in_scope(|| {
+            for _ in 0..250 {
+                tracing::info_span!("item").in_scope(|| ());
+            }
+        });
+    });
+    let output = String::from_utf8(buffer.0.lock().expect("not poisoned").clone()).expect("utf-8");
+    assert_eq!(output.matches("item").count(), 200, "{output}");
+    assert!(
+        output.contains("└─ … 50 more spans not shown\n"),
+        "{output}"
+    );
+}
