@@ -4,6 +4,8 @@
 //! its name, level, parent and each field value with its type (an `i64` stays an `i64`), so
 //! that tests assert what a layer or an exporter would see.
 
+pub mod receiver;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -66,6 +66,7 @@
 //! | Name | Description | Default? |
 //! | --- | --- | --- |
 //! | `macros` | The [`#[ai_span]`](ai_span) attribute macro | Yes |
+//! | `otlp` | [`init`] and [`builder`]: OTLP export over gRPC or HTTP/protobuf, set up from the environment | Yes |
 //!
 //! # Supported Rust Versions
 //!
@@ -76,6 +77,8 @@
 pub mod attr;
 mod console;
 mod error;
+#[cfg(feature = "otlp")]
+mod export;
 mod layer;
 mod pricing;
 mod record;
@@ -86,6 +89,9 @@ pub mod __private;
 
 pub use console::ConsoleLayer;
 pub use error::ConfigError;
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub use export::{builder, init, ExportBuilder, InitError, OtelGuard, Protocol};
 pub use layer::{layer, AiLayer, AiLayerBuilder, AiOpenTelemetryLayer};
 pub use pricing::{ModelPrice, PricesFileError};
 pub use record::{record_cache_hit, record_fallback};

@@ -1,0 +1,262 @@
+//! The quickstart, run as a program, exports one trace per request to an OTLP receiver in this
+//! process, over gRPC and over HTTP/protobuf: one root per trace, no orphans, every hop, exact
+//! attributes, error status on the failed requests, and no span lost although the program
+//! exits right after its last request.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use tracing_ai_tests::receiver::{by_trace, ReceivedSpan, Receiver};
+
+const REQUESTS: usize = 8;
+
+/// The quickstart binary, built once per run of this file with the cargo and profile that
+/// built the test: `cargo test --test quickstart_otlp` alone does not build examples, and an
+/// old binary would test old code.
+fn quickstart() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("the test's path");
+            let profile_dir = exe
+                .parent()
+                .and_then(|deps| deps.parent())
+                .expect("target/<profile>/deps");
+            let target_dir = profile_dir.parent().expect("target/");
+            let mut build =
+                Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+            build
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "tracing-ai-examples",
+                    "--example",
+                    "quickstart",
+                ])
+                .arg("--target-dir")
+                .arg(target_dir);
+            if profile_dir.ends_with("release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("cargo runs");
+            assert!(status.success(), "building the quickstart failed");
+            profile_dir
+                .join("examples")
+                .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX))
+        })
+        .clone()
+}
+
+fn run(endpoint: &str, protocol: &str) -> Output {
+    Command::new(quickstart())
+        .args([
+            "--requests",
+            &REQUESTS.to_string(),
+            "--error-rate",
+            "0.3",
+            "--seed",
+            "11",
+        ])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+        .env("OTEL_SERVICE_NAME", "quickstart-under-test")
+        .env(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=test",
+        )
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the quickstart runs")
+}
+
+fn int(span: &ReceivedSpan, key: &str) -> i64 {
+    match span.attr(key) {
+        Some(Value::IntValue(value)) => *value,
+        other => panic!(
+            "`{key}` of `{}` is {other:?}, not an integer",
+            span.span.name
+        ),
+    }
+}
+
+fn double(span: &ReceivedSpan, key: &str) -> f64 {
+    match span.attr(key) {
+        Some(Value::DoubleValue(value)) => *value,
+        other => panic!("`{key}` of `{}` is {other:?}, not a double", span.span.name),
+    }
+}
+
+fn check(spans: &[ReceivedSpan]) {
+    let traces = by_trace(spans);
+    assert_eq!(traces.len(), REQUESTS, "one trace per request");
+    let mut failed_requests = 0;
+    let mut tenants = HashSet::new();
+    for (_, trace) in traces {
+        let ids: HashSet<&[u8]> = trace.iter().map(|s| s.span.span_id.as_slice()).collect();
+        let roots: Vec<_> = trace
+            .iter()
+            .filter(|s| s.span.parent_span_id.is_empty())
+            .collect();
+        assert_eq!(roots.len(), 1, "one root per trace");
+        let root = roots[0];
+        assert_eq!(root.span.name, "rag.query");
+        for span in &trace {
+            if !span.span.parent_span_id.is_empty() {
+                assert!(
+                    ids.contains(span.span.parent_span_id.as_slice()),
+                    "orphan `{}`",
+                    span.span.name
+                );
+            }
+            assert_eq!(
+                span.resource_attr("service.name"),
+                Some(&Value::StringValue("quickstart-under-test".to_owned()))
+            );
+            assert_eq!(
+                span.resource_attr("deployment.environment.name"),
+                Some(&Value::StringValue("test".to_owned()))
+            );
+        }
+        let names: HashSet<&str> = trace.iter().map(|s| s.span.name.as_str()).collect();
+        for hop in [
+            "embeddings text-embedding-3-small",
+            "retrieval retrieve",
+            "chat llama-3.1-8b-fp8",
+        ] {
+            assert!(names.contains(hop), "no `{hop}` in {names:?}");
+        }
+        let tenant = root
+            .str_attr("tenant.id")
+            .expect("the root's tenant")
+            .to_owned();
+        tenants.insert(tenant.clone());
+        let failed = root
+            .span
+            .status
+            .as_ref()
+            .is_some_and(|s| s.code == StatusCode::Error as i32);
+        failed_requests += usize::from(failed);
+        for span in trace
+            .iter()
+            .filter(|s| s.str_attr("gen_ai.operation.name").is_some())
+        {
+            assert_eq!(
+                span.str_attr("tenant.id"),
+                Some(tenant.as_str()),
+                "`{}`",
+                span.span.name
+            );
+            assert!(span.str_attr("request.id").is_some());
+            let call_failed = span
+                .span
+                .status
+                .as_ref()
+                .is_some_and(|s| s.code == StatusCode::Error as i32);
+            match span.span.name.as_str() {
+                "embeddings text-embedding-3-small" => {
+                    let input = int(span, "gen_ai.usage.input_tokens");
+                    assert!(
+                        (double(span, "gen_ai.usage.cost") - input as f64 * 0.02 / 1e6).abs()
+                            < 1e-15
+                    );
+                }
+                "chat gpt-4o-mini" if !call_failed => {
+                    let (input, output) = (
+                        int(span, "gen_ai.usage.input_tokens"),
+                        int(span, "gen_ai.usage.output_tokens"),
+                    );
+                    let expected = (input as f64 * 0.15 + output as f64 * 0.60) / 1e6;
+                    assert!((double(span, "gen_ai.usage.cost") - expected).abs() < 1e-15);
+                    assert_eq!(span.attr("ai.fallback"), Some(&Value::BoolValue(true)));
+                    assert_eq!(span.str_attr("ai.cost.currency"), Some("GBP"));
+                }
+                "chat llama-3.1-8b-fp8" => {
+                    assert_eq!(span.str_attr("ai.cost.source"), Some("self-hosted"));
+                    assert!(double(span, "gen_ai.usage.cost") > 0.0);
+                }
+                _ => {}
+            }
+            if call_failed {
+                assert!(
+                    span.str_attr("error.type").is_some(),
+                    "`{}` failed without a type",
+                    span.span.name
+                );
+            }
+        }
+    }
+    assert_eq!(
+        tenants,
+        HashSet::from(["acme".to_owned(), "globex".to_owned()])
+    );
+    assert!(
+        failed_requests > 0,
+        "--error-rate 0.3 over {REQUESTS} requests failed none"
+    );
+}
+
+#[test]
+fn the_quickstart_exports_its_requests_over_grpc() {
+    let receiver = Receiver::start();
+    let output = run(&format!("http://{}", receiver.grpc), "grpc");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The program has exited: whatever it exported is already here.
+    let spans = receiver.spans();
+    assert!(
+        !spans.is_empty(),
+        "nothing arrived: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    check(&spans);
+}
+
+#[test]
+fn the_quickstart_exports_its_requests_over_http() {
+    let receiver = Receiver::start();
+    let output = run(&format!("http://{}", receiver.http), "http/protobuf");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    check(&receiver.spans());
+}
+
+#[test]
+fn with_the_backend_down_the_quickstart_finishes_and_says_so_once() {
+    // A port that was free a moment ago: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("binds")
+        .local_addr()
+        .expect("an address");
+    for protocol in ["grpc", "http/protobuf"] {
+        let started = Instant::now();
+        let output = run(&format!("http://{closed}"), protocol);
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{protocol}: {stderr}");
+        // Not a speed measurement: a bound that only a hang would break.
+        assert!(took < Duration::from_secs(30), "{protocol}: took {took:?}");
+        assert_eq!(
+            stderr.matches("could not export").count(),
+            1,
+            "{protocol}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("rag.query"),
+            "{protocol}: the console view is for no endpoint"
+        );
+    }
+}

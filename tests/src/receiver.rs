@@ -1,0 +1,213 @@
+//! An OTLP receiver in the test process: gRPC (tonic) and HTTP/protobuf (axum) on 127.0.0.1,
+//! decoding with `opentelemetry-proto`, keeping every span it receives.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message as _;
+
+/// A span as it arrived, with its resource's attributes.
+#[derive(Clone, Debug)]
+pub struct ReceivedSpan {
+    /// The span.
+    pub span: Span,
+    /// The attributes of the resource it came with (`service.name`, ...).
+    pub resource: Vec<KeyValue>,
+}
+
+impl ReceivedSpan {
+    /// The value of attribute `key`.
+    pub fn attr(&self, key: &str) -> Option<&Value> {
+        find(&self.span.attributes, key)
+    }
+
+    /// The value of resource attribute `key`.
+    pub fn resource_attr(&self, key: &str) -> Option<&Value> {
+        find(&self.resource, key)
+    }
+
+    /// The string attribute `key`.
+    pub fn str_attr(&self, key: &str) -> Option<&str> {
+        match self.attr(key) {
+            Some(Value::StringValue(value)) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|value| value.value.as_ref())
+}
+
+type Store = Arc<Mutex<Vec<ReceivedSpan>>>;
+
+fn keep(store: &Store, request: ExportTraceServiceRequest) {
+    let mut spans = store.lock().unwrap_or_else(PoisonError::into_inner);
+    for resource_spans in request.resource_spans {
+        let resource = resource_spans
+            .resource
+            .map(|resource| resource.attributes)
+            .unwrap_or_default();
+        for scope_spans in resource_spans.scope_spans {
+            for span in scope_spans.spans {
+                spans.push(ReceivedSpan {
+                    span,
+                    resource: resource.clone(),
+                });
+            }
+        }
+    }
+}
+
+struct Grpc(Store);
+
+#[tonic::async_trait]
+impl TraceService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        keep(&self.0, request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+/// A running receiver; stopped when dropped.
+pub struct Receiver {
+    /// Where the gRPC endpoint listens.
+    pub grpc: SocketAddr,
+    /// Where the HTTP endpoint listens (`POST /v1/traces`).
+    pub http: SocketAddr,
+    store: Store,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("grpc", &self.grpc)
+            .field("http", &self.http)
+            .finish()
+    }
+}
+
+impl Receiver {
+    /// Starts both endpoints on free ports of 127.0.0.1.
+    pub fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the receiver");
+        let store = Store::default();
+        let (grpc, http) = runtime.block_on(async {
+            let grpc_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("binds");
+            let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("binds");
+            let addresses = (
+                grpc_listener.local_addr().expect("an address"),
+                http_listener.local_addr().expect("an address"),
+            );
+            let service = TraceServiceServer::new(Grpc(store.clone()));
+            tokio::spawn(
+                tonic::transport::Server::builder()
+                    .add_service(service)
+                    .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(
+                        grpc_listener,
+                    )),
+            );
+            let http_store = store.clone();
+            let app = axum::Router::new().route(
+                "/v1/traces",
+                axum::routing::post(move |body: axum::body::Bytes| {
+                    let store = http_store.clone();
+                    async move {
+                        match ExportTraceServiceRequest::decode(body) {
+                            Ok(request) => {
+                                keep(&store, request);
+                                let response =
+                                    ExportTraceServiceResponse::default().encode_to_vec();
+                                (
+                                    axum::http::StatusCode::OK,
+                                    [("content-type", "application/x-protobuf")],
+                                    response,
+                                )
+                            }
+                            Err(_) => (
+                                axum::http::StatusCode::BAD_REQUEST,
+                                [("content-type", "text/plain")],
+                                b"not an ExportTraceServiceRequest".to_vec(),
+                            ),
+                        }
+                    }
+                }),
+            );
+            tokio::spawn(async move { axum::serve(http_listener, app).await });
+            addresses
+        });
+        Self {
+            grpc,
+            http,
+            store,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// Every span received so far.
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Waits until at least `count` spans arrived, or `timeout` passed; returns them.
+    pub fn wait_for(&self, count: usize, timeout: Duration) -> Vec<ReceivedSpan> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let spans = self.spans();
+            if spans.len() >= count || Instant::now() >= deadline {
+                return spans;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Spans grouped by trace id.
+pub fn by_trace(spans: &[ReceivedSpan]) -> HashMap<Vec<u8>, Vec<&ReceivedSpan>> {
+    let mut traces: HashMap<Vec<u8>, Vec<&ReceivedSpan>> = HashMap::new();
+    for span in spans {
+        traces
+            .entry(span.span.trace_id.clone())
+            .or_default()
+            .push(span);
+    }
+    traces
+}
