@@ -195,9 +195,11 @@ impl Flags {
                         .parse()
                         .map_err(|e| format!("--seed: {e}"))?
                 }
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "unknown flag `{other}`; the flags are --requests N, --error-rate F, --seed S"
-                )),
+                ))
+                }
             }
         }
         Ok(flags)
