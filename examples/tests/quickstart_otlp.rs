@@ -11,46 +11,15 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use tracing_ai_tests::example_binary;
 use tracing_ai_tests::receiver::{by_trace, ReceivedSpan, Receiver};
 
 const REQUESTS: usize = 8;
 
-/// The quickstart binary, built once per run of this file with the cargo and profile that
-/// built the test: `cargo test --test quickstart_otlp` alone does not build examples, and an
-/// old binary would test old code.
+/// The quickstart binary, built once per run of this file.
 fn quickstart() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("the test's path");
-            let profile_dir = exe
-                .parent()
-                .and_then(|deps| deps.parent())
-                .expect("target/<profile>/deps");
-            let target_dir = profile_dir.parent().expect("target/");
-            let mut build =
-                Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-            build
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "tracing-ai-examples",
-                    "--example",
-                    "quickstart",
-                ])
-                .arg("--target-dir")
-                .arg(target_dir);
-            if profile_dir.ends_with("release") {
-                build.arg("--release");
-            }
-            let status = build.status().expect("cargo runs");
-            assert!(status.success(), "building the quickstart failed");
-            profile_dir
-                .join("examples")
-                .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX))
-        })
-        .clone()
+    BUILT.get_or_init(|| example_binary("quickstart")).clone()
 }
 
 fn run(endpoint: &str, protocol: &str) -> Output {

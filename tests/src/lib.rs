@@ -354,3 +354,38 @@ pub mod otel {
         }
     }
 }
+
+/// Builds the example `name` of `tracing-ai-examples` with the cargo, target directory and
+/// profile that built the calling test, and returns its path. `cargo test --test X` alone does
+/// not build examples, and an old binary would test old code.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test runs from target/<profile>/deps");
+    let target_dir = profile_dir
+        .parent()
+        .expect("target/<profile> is in target/");
+    let mut build =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    build
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "tracing-ai-examples",
+            "--example",
+            name,
+        ])
+        .arg("--target-dir")
+        .arg(target_dir);
+    if profile_dir.ends_with("release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("cargo runs");
+    assert!(status.success(), "building the example `{name}` failed");
+    profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}

@@ -344,7 +344,10 @@ fn line(text: &mut String, prefix: &str, node: &Node) {
         }
     }
     if facts.failed {
-        let _ = write!(text, "  FAILED {}", facts.error.as_deref().unwrap_or(""));
+        text.push_str("  FAILED");
+        if let Some(error) = &facts.error {
+            let _ = write!(text, " {error}");
+        }
     }
     if let (Some(input), Some(output)) = (facts.input, facts.output) {
         let _ = write!(text, "  {input} in · {output} out");

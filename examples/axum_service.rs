@@ -1,0 +1,165 @@
+//! The seed's RAG request behind an HTTP endpoint: an axum service whose handler embeds,
+//! retrieves and generates, under an HTTP server span that is the root of each request's trace
+//! (or continues the caller's trace, from its `traceparent` header).
+//!
+//! Run with `cargo run --example axum_service`, then
+//! `curl -H 'x-tenant-id: acme' 'http://127.0.0.1:3000/ask?q=What+is+a+span'`.
+//! `--port P` listens elsewhere (0 for any free port); `--self-test N` sends itself N requests
+//! and exits, for the tests. With `OTEL_EXPORTER_OTLP_ENDPOINT` set the traces go to that
+//! backend; without, each request's tree is printed on stderr.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::{Query, Request};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+/// The server span of every request: the root of its trace in this service, carrying the
+/// tenant the gateway authenticated, so that every AI call below is attributed to it.
+async fn server_span(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+    };
+    let span = tracing::info_span!(
+        "GET /ask",
+        otel.kind = "server",
+        http.request.method = %request.method(),
+        url.path = %request.uri().path(),
+        http.route = "/ask",
+        tenant.id = tracing::field::Empty,
+        feature.id = "ask",
+        request.id = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    // Ids the caller did not send are left out, rather than exported empty.
+    if let Some(tenant) = header("x-tenant-id") {
+        span.record("tenant.id", tenant);
+    }
+    if let Some(request_id) = header("x-request-id") {
+        span.record("request.id", request_id);
+    }
+    // Continue the caller's trace when it sent one.
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    let _ = span.set_parent(parent);
+    let response = next.run(request).instrument(span.clone()).await;
+    span.record("http.response.status_code", response.status().as_u16());
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
+    response
+}
+
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|key| key.as_str()).collect()
+    }
+}
+
+async fn ask(Query(params): Query<HashMap<String, String>>) -> impl IntoResponse {
+    let question = params
+        .get("q")
+        .map(String::as_str)
+        .unwrap_or("What is a span?");
+    let fail = params.get("fail").is_some_and(|v| v == "true");
+    match tracing_ai_examples::rag_query(question, false, fail).await {
+        Ok(answer) => (StatusCode::OK, answer),
+        Err(error) => (StatusCode::BAD_GATEWAY, error.to_string()),
+    }
+}
+
+/// The caller's trace that the self-test's first request continues.
+const CALLER_TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+/// Sends `GET /ask` to `address` over a plain connection and returns the status code.
+async fn get_ask(
+    address: SocketAddr,
+    query: &str,
+    tenant: &str,
+    extra_header: &str,
+) -> std::io::Result<u16> {
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    let request = format!(
+        "GET /ask?{query} HTTP/1.1\r\nhost: {address}\r\nx-tenant-id: {tenant}\r\n{extra_header}connection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    Ok(response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut port = 3000_u16;
+    let mut self_test = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--port" => port = value.parse()?,
+            "--self-test" => self_test = Some(value.parse::<usize>()?),
+            other => {
+                return Err(format!(
+                    "unknown flag `{other}`; the flags are --port P, --self-test N"
+                )
+                .into())
+            }
+        }
+    }
+    let _guard = tracing_ai::builder()
+        .with_service_name("rag-service")
+        .with_layer(tracing_ai_examples::layer())
+        .init()?;
+
+    let app = Router::new()
+        .route("/ask", get(ask))
+        .layer(middleware::from_fn(server_span));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let address = listener.local_addr()?;
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let Some(requests) = self_test else {
+        eprintln!("listening on http://{address}; try: curl -H 'x-tenant-id: acme' 'http://{address}/ask?q=What+is+a+span'");
+        server.await??;
+        return Ok(());
+    };
+    for n in 0..requests {
+        let tenant = ["acme", "globex"][n % 2];
+        let query = if n % 3 == 2 {
+            "q=Why+did+my+request+fail&fail=true"
+        } else {
+            "q=What+is+a+span"
+        };
+        let traceparent = if n == 0 {
+            format!("traceparent: {CALLER_TRACEPARENT}\r\n")
+        } else {
+            String::new()
+        };
+        let status = get_ask(address, query, tenant, &traceparent).await?;
+        println!("request {n} ({tenant}): {status}");
+    }
+    server.abort();
+    Ok(())
+}
