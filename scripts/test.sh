@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Every test of the project, on a fresh machine with only Rust and Python 3 installed.
 #
-# It installs its own test-only tools: a Python virtual environment under target/pyvenv with
-# the Python `genai-prices` package, the independent source the price fixture is checked
-# against. Then it runs `cargo test --workspace --all-features`.
+# It installs its own test-only tools (tests/requirements.txt) into a Python virtual
+# environment under target/pyvenv: the Python `genai-prices` package, the independent source
+# the price fixture is checked against, and Arize Phoenix, the real OTLP backend that
+# examples/tests/phoenix.rs starts on 127.0.0.1 and stops. Then it runs
+# `cargo test --workspace --all-features`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
