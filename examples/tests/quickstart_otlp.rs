@@ -229,3 +229,33 @@ fn with_the_backend_down_the_quickstart_finishes_and_says_so_once() {
         );
     }
 }
+
+#[test]
+fn without_an_endpoint_the_quickstart_prints_each_request_tree_with_costs() {
+    let output = Command::new(quickstart())
+        .args(["--requests", "5", "--seed", "4"])
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .output()
+        .expect("the quickstart runs");
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let trees: Vec<&str> = stderr
+        .split("\n\n")
+        .filter(|tree| tree.starts_with("rag.query"))
+        .collect();
+    assert_eq!(trees.len(), 5, "{stderr}");
+    for tree in trees {
+        assert!(
+            tree.contains("├─ embeddings text-embedding-3-small"),
+            "{tree}"
+        );
+        assert!(tree.contains("retrieval retrieve"), "{tree}");
+        assert!(tree.contains("chat llama-3.1-8b-fp8"), "{tree}");
+        let summary = tree.lines().last().expect("a summary line");
+        assert!(
+            summary.starts_with("= ") && summary.contains(" GBP)") && summary.contains("· tenant "),
+            "{tree}"
+        );
+    }
+}
