@@ -76,6 +76,26 @@ pub const AI_FALLBACK: &str = "ai.fallback";
 /// The model that failed before the fallback served the call.
 pub const AI_FALLBACK_FROM: &str = "ai.fallback.from";
 
+// ===== Request roll-up, on a request's local root span =====
+//
+// Names apart from the per-call ones, so that a backend summing `gen_ai.usage.cost` over all
+// spans never counts a request twice.
+
+/// The USD cost of every model call under the request.
+pub const AI_REQUEST_COST: &str = "ai.request.cost";
+/// [`AI_REQUEST_COST`] in the reporting currency, when it is not USD.
+pub const AI_REQUEST_COST_AMOUNT: &str = "ai.request.cost.amount";
+/// The ISO 4217 code of [`AI_REQUEST_COST_AMOUNT`]'s currency.
+pub const AI_REQUEST_COST_CURRENCY: &str = "ai.request.cost.currency";
+/// Input tokens of every model call under the request.
+pub const AI_REQUEST_INPUT_TOKENS: &str = "ai.request.input_tokens";
+/// Output tokens of every model call under the request.
+pub const AI_REQUEST_OUTPUT_TOKENS: &str = "ai.request.output_tokens";
+/// How many model calls the request made.
+pub const AI_REQUEST_AI_CALLS: &str = "ai.request.ai_calls";
+/// How many of them could not be priced (and so are missing from [`AI_REQUEST_COST`]).
+pub const AI_REQUEST_UNPRICED_CALLS: &str = "ai.request.unpriced_calls";
+
 // ===== Attribution =====
 
 /// The tenant a request is for.

@@ -359,7 +359,16 @@ where
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
+        let is_root = span.parent().is_none();
         if !self.shared.role(span.metadata()).ai {
+            if is_root {
+                let totals = span.extensions_mut().remove::<RequestTotals>();
+                if let Some(totals) = totals {
+                    let metadata = span.metadata();
+                    drop(span);
+                    self.write_totals(&id, metadata, &totals);
+                }
+            }
             return;
         }
         let Some(data) = span.extensions_mut().remove::<AiSpanData>() else {
@@ -375,6 +384,24 @@ where
                 }
             }
         }
+        let priced = self.price(&data);
+        // The request's totals live on its local root, whoever's thread the call ran on.
+        if let Some(root) = span.scope().from_root().next() {
+            let mut extensions = root.extensions_mut();
+            match extensions.get_mut::<RequestTotals>() {
+                Some(totals) => totals.add(&data, &priced),
+                None => {
+                    let mut totals = RequestTotals::default();
+                    totals.add(&data, &priced);
+                    extensions.insert(totals);
+                }
+            }
+        }
+        let own_totals = if is_root {
+            span.extensions_mut().remove::<RequestTotals>()
+        } else {
+            None
+        };
         drop(span);
         let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) else {
             return;
@@ -391,7 +418,6 @@ where
             }
         }
 
-        let priced = self.price(&data);
         let mut writer = Writer::new(metadata);
         for (index, value) in attribution.iter().enumerate() {
             if let Some(value) = value {
@@ -402,8 +428,43 @@ where
             }
         }
         self.write_cost(&data, &priced, &mut writer);
+        if let Some(totals) = &own_totals {
+            self.push_totals(totals, &mut writer);
+        }
         writer.finish(&id, &dispatch, otel.as_ref());
         self.warn_if_unpriced(&priced);
+    }
+}
+
+/// What a request's model calls added up to, kept on its local root span until it closes.
+#[derive(Debug, Default)]
+struct RequestTotals {
+    usd: f64,
+    input: u64,
+    output: u64,
+    calls: u64,
+    unpriced: u64,
+}
+
+impl RequestTotals {
+    /// Adds one AI span. Only calls to a model count: a retrieval or an agent's own span adds
+    /// nothing, so that an agent's calls are not counted twice.
+    fn add(&mut self, data: &AiSpanData, priced: &Priced) {
+        let fields = &data.fields;
+        let tokens = fields.tokens();
+        if fields.request_model.is_none() && tokens.is_none() {
+            return;
+        }
+        self.calls += 1;
+        if let Some(tokens) = tokens {
+            self.input = self.input.saturating_add(tokens.input);
+            self.output = self.output.saturating_add(tokens.output);
+        }
+        match priced {
+            Priced::Cost { usd, .. } => self.usd += usd,
+            Priced::Unpriced { .. } => self.unpriced += 1,
+            Priced::Nothing => self.usd += fields.recorded_cost.unwrap_or(0.0),
+        }
     }
 }
 
@@ -445,6 +506,41 @@ impl AiLayer {
         }
     }
 
+    /// Writes a request's totals on its root, which is not an AI span.
+    fn write_totals(&self, id: &Id, metadata: &'static Metadata<'static>, totals: &RequestTotals) {
+        let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) else {
+            return;
+        };
+        let otel = tracing_opentelemetry::get_otel_context(id, &dispatch);
+        let mut writer = Writer::new(metadata);
+        self.push_totals(totals, &mut writer);
+        writer.finish(id, &dispatch, otel.as_ref());
+    }
+
+    fn push_totals(&self, totals: &RequestTotals, writer: &mut Writer) {
+        writer.push(attr::AI_REQUEST_COST, Written::F64(totals.usd));
+        if let Some((code, amount)) = self.shared.pricing.currencies.report(totals.usd) {
+            writer.push(attr::AI_REQUEST_COST_AMOUNT, Written::F64(amount));
+            writer.push(attr::AI_REQUEST_COST_CURRENCY, Written::Str(code.into()));
+        }
+        writer.push(
+            attr::AI_REQUEST_INPUT_TOKENS,
+            Written::I64(saturating_i64(totals.input)),
+        );
+        writer.push(
+            attr::AI_REQUEST_OUTPUT_TOKENS,
+            Written::I64(saturating_i64(totals.output)),
+        );
+        writer.push(
+            attr::AI_REQUEST_AI_CALLS,
+            Written::I64(saturating_i64(totals.calls)),
+        );
+        writer.push(
+            attr::AI_REQUEST_UNPRICED_CALLS,
+            Written::I64(saturating_i64(totals.unpriced)),
+        );
+    }
+
     fn warn_if_unpriced(&self, priced: &Priced) {
         if let Priced::Unpriced { model, reason } = priced {
             let first = self
@@ -472,8 +568,13 @@ thread_local! {
 /// A value the layer writes on a span.
 enum Written {
     F64(f64),
+    I64(i64),
     Str(Arc<str>),
     Static(&'static str),
+}
+
+fn saturating_i64(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 /// Collects what to write on a closing span: the fields it declares go through the
@@ -498,6 +599,7 @@ impl Writer {
             Some(field) => self.declared.push((field, value)),
             None => self.undeclared.push(match value {
                 Written::F64(v) => KeyValue::new(name.to_owned(), v),
+                Written::I64(v) => KeyValue::new(name.to_owned(), v),
                 Written::Str(v) => KeyValue::new(name.to_owned(), v.to_string()),
                 Written::Static(v) => KeyValue::new(name.to_owned(), v),
             }),
@@ -512,7 +614,7 @@ impl Writer {
                 .map(|(_, value)| match value {
                     Written::Str(text) => &**text,
                     Written::Static(text) => text,
-                    Written::F64(_) => "",
+                    Written::F64(_) | Written::I64(_) => "",
                 })
                 .collect();
             let values: Vec<(&tracing::field::Field, &dyn Value)> = self
@@ -522,6 +624,7 @@ impl Writer {
                 .map(|((field, value), text)| {
                     let value: &dyn Value = match value {
                         Written::F64(number) => number,
+                        Written::I64(number) => number,
                         Written::Str(_) | Written::Static(_) => text,
                     };
                     (field, value)
