@@ -1,30 +1,12 @@
 //! The console view: a request's tree, printed when it ends, with each call's model, tokens,
 //! cost and marks, and the request's totals.
 
-use std::io;
-use std::sync::{Arc, Mutex};
-
 use tracing::Instrument as _;
 use tracing_ai::{
     ai_span, record_cache_hit, record_fallback, AiLayer, CacheHit, ConsoleLayer, Usage,
 };
+use tracing_ai_tests::Buffer;
 use tracing_subscriber::layer::SubscriberExt as _;
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .expect("not poisoned")
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 #[ai_span(
     kind = "embedding",
@@ -76,8 +58,7 @@ fn console_output(requests: usize) -> String {
             tracing_ai_tests::block_on(request().instrument(root));
         }
     });
-    let text = buffer.0.lock().expect("not poisoned").clone();
-    String::from_utf8(text).expect("utf-8")
+    buffer.text()
 }
 
 #[test]
@@ -144,7 +125,7 @@ fn unpriced_calls_are_counted_not_summed_as_free() {
     tracing::subscriber::with_default(subscriber, || {
         tracing::info_span!("job").in_scope(unknown);
     });
-    let output = String::from_utf8(buffer.0.lock().expect("not poisoned").clone()).expect("utf-8");
+    let output = buffer.text();
     assert!(output.contains("10 in · 10 out  unpriced\n"), "{output}");
     assert!(
         output.contains("= 1 AI call · 10 tokens in · 10 out · $0.00 + 1 unpriced\n"),
@@ -163,7 +144,7 @@ fn a_huge_request_is_cut_and_says_how_much() {
             }
         });
     });
-    let output = String::from_utf8(buffer.0.lock().expect("not poisoned").clone()).expect("utf-8");
+    let output = buffer.text();
     assert_eq!(output.matches("item").count(), 200, "{output}");
     assert!(
         output.contains("└─ … 50 more spans not shown\n"),

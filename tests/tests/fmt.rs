@@ -1,28 +1,10 @@
 //! Cost and attribution reach every layer, not only OpenTelemetry: here `fmt`'s output.
 
-use std::io;
-use std::sync::{Arc, Mutex};
-
 use tracing::Instrument as _;
 use tracing_ai::{ai_span, AiLayer, Usage};
+use tracing_ai_tests::Buffer;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt as _;
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .expect("not poisoned")
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 #[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
 async fn generate() -> Usage {
@@ -50,7 +32,7 @@ fn fmt_prints_the_cost_and_the_tenant_of_a_call() {
         let root = tracing::info_span!("rag.query", tenant.id = "acme", feature.id = "search");
         tracing_ai_tests::block_on(generate().instrument(root));
     });
-    let output = String::from_utf8(buffer.0.lock().expect("not poisoned").clone()).expect("utf-8");
+    let output = buffer.text();
     let line = output
         .lines()
         .find(|line| {

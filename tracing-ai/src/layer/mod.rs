@@ -283,8 +283,7 @@ impl Shared {
     /// check is one comparison); any other span matters only if it declares an attribution
     /// key.
     fn role(&self, metadata: &Metadata<'_>) -> Role {
-        let fields = metadata.fields();
-        if fields.field(attr::GEN_AI_OPERATION_NAME).is_some() {
+        if crate::record::is_ai_span(metadata) {
             return Role {
                 ai: true,
                 attribution: true,
@@ -292,7 +291,8 @@ impl Shared {
         }
         Role {
             ai: false,
-            attribution: fields
+            attribution: metadata
+                .fields()
                 .iter()
                 .any(|field| self.keys.index_of(field.name()).is_some()),
         }
