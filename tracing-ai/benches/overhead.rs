@@ -1,0 +1,198 @@
+//! What an annotated call costs, against what a Rust user writes by hand, in the same run.
+//!
+//! `cargo bench -p tracing-ai --bench overhead`. Each group measures its baseline in the same
+//! run: compare the ids of a group, not figures across runs or machines.
+//!
+//! - `llm_call/baseline`: `#[tracing::instrument]` declaring the attributes our spans export,
+//!   filled by hand with `Span::record` (tokens as i64, the cost from a constant price, the
+//!   tenant copied from the request); `llm_call/ai_span`: `#[ai_span]` under the default
+//!   `tracing_ai::layer` with genai-prices pricing. Both under a registry, tracing-opentelemetry
+//!   and an SDK tracer provider whose exporter drops the spans, and both inside a request span.
+//! - `no_subscriber/*`: the same two functions with no subscriber at all.
+//! - `pricing/cached`: a known model after warm-up; `pricing/genai_prices`: genai-prices'
+//!   `calculate` called directly, the floor without caching; `pricing/first_call`.
+//! - `request/ai_span`: the quickstart's whole request tree (root, embed, retrieve, llm).
+//! - `plain_span/*`: a span that is not an AI span, with and without the AI layer.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use tracing::field::Empty;
+use tracing::Dispatch;
+use tracing_ai::{ai_span, Usage};
+use tracing_subscriber::layer::SubscriberExt as _;
+
+/// Receives every span and drops it: the export itself is not what is measured.
+#[derive(Debug)]
+struct Discard;
+
+impl SpanExporter for Discard {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        drop(black_box(batch));
+        Ok(())
+    }
+}
+
+/// The price a hand-written baseline would hard-code: gpt-4o-mini, USD per token.
+const INPUT_PRICE: f64 = 0.15 / 1e6;
+const OUTPUT_PRICE: f64 = 0.60 / 1e6;
+
+#[tracing::instrument(
+    name = "chat gpt-4o-mini",
+    skip_all,
+    fields(
+        gen_ai.operation.name = "chat",
+        gen_ai.request.model = "gpt-4o-mini",
+        gen_ai.provider.name = "openai",
+        otel.kind = "client",
+        gen_ai.usage.input_tokens = Empty,
+        gen_ai.usage.output_tokens = Empty,
+        gen_ai.usage.cost = Empty,
+        ai.cost.source = Empty,
+        tenant.id = Empty,
+    )
+)]
+fn baseline(input: u64, tenant: &str) -> Usage {
+    let usage = Usage::new(black_box(input), 200);
+    let span = tracing::Span::current();
+    span.record("gen_ai.usage.input_tokens", usage.input_tokens as i64);
+    span.record("gen_ai.usage.output_tokens", usage.output_tokens as i64);
+    let cost = usage.input_tokens as f64 * INPUT_PRICE + usage.output_tokens as f64 * OUTPUT_PRICE;
+    span.record("gen_ai.usage.cost", cost);
+    span.record("ai.cost.source", "hand-written");
+    span.record("tenant.id", tenant);
+    usage
+}
+
+#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+fn annotated(input: u64) -> Usage {
+    Usage::new(black_box(input), 200)
+}
+
+#[ai_span(
+    kind = "embedding",
+    model = "text-embedding-3-small",
+    provider = "openai"
+)]
+fn embed(input: u64) -> Usage {
+    Usage::new(black_box(input), 0)
+}
+
+#[ai_span(kind = "retrieval")]
+fn retrieve(k: usize) -> usize {
+    black_box(k)
+}
+
+fn in_request<T>(f: impl FnOnce() -> T) -> T {
+    tracing::info_span!(
+        "rag.query",
+        tenant.id = "acme",
+        feature.id = "search",
+        request.id = 7_i64
+    )
+    .in_scope(f)
+}
+
+fn stacks() -> (Dispatch, Dispatch) {
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(Discard)
+        .build();
+    let otel_only = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"))),
+    );
+    let with_ai = Dispatch::new(
+        tracing_subscriber::registry().with(tracing_ai::layer(provider.tracer("bench"))),
+    );
+    (otel_only, with_ai)
+}
+
+fn llm_call(c: &mut Criterion) {
+    let (otel_only, with_ai) = stacks();
+    let mut group = c.benchmark_group("llm_call");
+    group.bench_function("baseline", |b| {
+        tracing::dispatcher::with_default(&otel_only, || {
+            b.iter(|| in_request(|| baseline(1_000, "acme")))
+        })
+    });
+    group.bench_function("ai_span", |b| {
+        tracing::dispatcher::with_default(&with_ai, || b.iter(|| in_request(|| annotated(1_000))))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("no_subscriber");
+    group.bench_function("instrument", |b| b.iter(|| baseline(1_000, "acme")));
+    group.bench_function("ai_span", |b| b.iter(|| annotated(1_000)));
+    group.finish();
+
+    let mut group = c.benchmark_group("request");
+    group.bench_function("ai_span", |b| {
+        tracing::dispatcher::with_default(&with_ai, || {
+            b.iter(|| {
+                in_request(|| {
+                    embed(12);
+                    retrieve(10);
+                    annotated(1_000)
+                })
+            })
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("plain_span");
+    group.bench_function("otel_only", |b| {
+        tracing::dispatcher::with_default(&otel_only, || {
+            b.iter(|| tracing::info_span!("db.query", db.system = "postgresql").in_scope(|| ()))
+        })
+    });
+    group.bench_function("ai_layer", |b| {
+        tracing::dispatcher::with_default(&with_ai, || {
+            b.iter(|| tracing::info_span!("db.query", db.system = "postgresql").in_scope(|| ()))
+        })
+    });
+    group.finish();
+}
+
+fn pricing(c: &mut Criterion) {
+    let probe = tracing_ai::__private::PricingProbe::default();
+    let mut group = c.benchmark_group("pricing");
+    group.bench_function("cached", |b| {
+        probe.price("openai", "gpt-4o-mini", 1, 1);
+        b.iter(|| {
+            probe.price(
+                black_box("openai"),
+                black_box("gpt-4o-mini"),
+                black_box(1_000),
+                200,
+            )
+        })
+    });
+    let usage = genai_prices::Usage::from([
+        (genai_prices::UsageKey::INPUT_TOKENS, 1_000.0),
+        (genai_prices::UsageKey::OUTPUT_TOKENS, 200.0),
+    ]);
+    let calculator = genai_prices::Calculator::bundled();
+    group.bench_function("genai_prices", |b| {
+        b.iter(|| {
+            let request = genai_prices::PriceRequest::new(black_box("gpt-4o-mini"), &usage)
+                .with_provider_id("openai");
+            calculator
+                .calculate(&request)
+                .map(|price| price.total_price)
+        })
+    });
+    group.bench_function("first_call", |b| {
+        b.iter_batched(
+            || probe.forget(),
+            |()| probe.price("openai", "gpt-4o-mini", 1_000, 200),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, llm_call, pricing);
+criterion_main!(benches);
