@@ -96,6 +96,13 @@ pub const AI_REQUEST_AI_CALLS: &str = "ai.request.ai_calls";
 /// How many of them could not be priced (and so are missing from [`AI_REQUEST_COST`]).
 pub const AI_REQUEST_UNPRICED_CALLS: &str = "ai.request.unpriced_calls";
 
+// ===== Sampling =====
+
+/// Why the tail sampler kept a trace, on its local root: `error`, `cost`, `fallback`,
+/// `parent`, `ratio`, or `overflow` (kept early, because holding it would have gone over the
+/// bound of held spans).
+pub const AI_SAMPLING_REASON: &str = "ai.sampling.reason";
+
 // ===== Attribution =====
 
 /// The tenant a request is for.

@@ -5,7 +5,8 @@ use std::fmt;
 
 use crate::pricing::PricesFileError;
 
-/// A configuration the layer cannot work with: a bad price, currency or prices file.
+/// A configuration the layer cannot work with: a bad price, currency or prices file, or a bad
+/// sampling setting.
 ///
 /// Its message says what is wrong and what to change.
 ///
@@ -40,6 +41,11 @@ enum Kind {
         model: Option<String>,
     },
     PricesFile(PricesFileError),
+    #[cfg_attr(not(feature = "sampling"), allow(dead_code))]
+    InvalidSampling {
+        setting: &'static str,
+        value: String,
+    },
 }
 
 impl ConfigError {
@@ -74,6 +80,13 @@ impl ConfigError {
                 code: code.to_owned(),
                 model: model.map(str::to_owned),
             },
+        }
+    }
+
+    #[cfg(feature = "sampling")]
+    pub(crate) fn invalid_sampling(setting: &'static str, value: String) -> Self {
+        Self {
+            kind: Kind::InvalidSampling { setting, value },
         }
     }
 
@@ -120,6 +133,14 @@ impl fmt::Display for ConfigError {
                  use `.with_reporting_currency(\"{code}\", <{code} per USD>)`"
             ),
             Kind::PricesFile(error) => error.fmt(f),
+            Kind::InvalidSampling { setting, value } => {
+                let expected = match *setting {
+                    "keep_cost_above" => "an amount in USD, zero or more",
+                    "max_held_spans" => "a number of spans above zero",
+                    _ => "a number from 0 to 1, such as 0.05 to keep one trace in twenty",
+                };
+                write!(f, "`{setting}` is `{value}`; expected {expected}")
+            }
         }
     }
 }

@@ -9,12 +9,13 @@ use std::time::Duration;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{WithExportConfig as _, OTEL_EXPORTER_OTLP_ENDPOINT};
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
 
+use crate::sampling::{SamplingStats, TailSampling, TailSamplingBuilder, SAMPLE_RATIO_ENV};
 use crate::{AiLayerBuilder, ConfigError, ConsoleLayer};
 
 const TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
@@ -128,6 +129,7 @@ pub struct ExportBuilder {
     protocol: Option<Protocol>,
     console: Option<bool>,
     filter: Option<String>,
+    sampling: Option<TailSamplingBuilder>,
     shutdown_timeout: Duration,
 }
 
@@ -141,6 +143,7 @@ impl Default for ExportBuilder {
             protocol: None,
             console: None,
             filter: None,
+            sampling: None,
             shutdown_timeout: Duration::from_secs(5),
         }
     }
@@ -207,6 +210,25 @@ impl ExportBuilder {
         }
     }
 
+    /// Exports only some traces, decided when each request ends: every failed one, and a
+    /// share of the others; see [`sampling`](crate::sampling). By default every trace is
+    /// exported, unless `TRACING_AI_SAMPLE_RATIO` is set.
+    ///
+    /// ```no_run
+    /// use tracing_ai::sampling::TailSampling;
+    ///
+    /// let _guard = tracing_ai::builder()
+    ///     .with_sampling(TailSampling::builder().sample_ratio(0.05).keep_cost_above(0.50))
+    ///     .init()?;
+    /// # Ok::<(), tracing_ai::InitError>(())
+    /// ```
+    pub fn with_sampling(self, sampling: TailSamplingBuilder) -> Self {
+        Self {
+            sampling: Some(sampling),
+            ..self
+        }
+    }
+
     /// Sets how long dropping the guard may wait for the last spans to be exported. By
     /// default, five seconds.
     pub fn with_shutdown_timeout(self, timeout: Duration) -> Self {
@@ -231,23 +253,41 @@ impl ExportBuilder {
             .clone()
             .or_else(|| env(TRACES_ENDPOINT).or_else(|| env(OTEL_EXPORTER_OTLP_ENDPOINT)));
         let console = self.console.unwrap_or(endpoint.is_none());
+        let sampling = match self.sampling.take() {
+            Some(sampling) => Some(sampling),
+            None => env(SAMPLE_RATIO_ENV).map(|_| TailSampling::builder()),
+        }
+        .map(TailSamplingBuilder::build)
+        .transpose()
+        .map_err(|e| InitError::new(Kind::Config(e)))?;
         let mut guard = OtelGuard {
             provider: None,
             runtime: None,
+            sampling: None,
             shutdown_timeout: self.shutdown_timeout,
         };
         let otel = match &endpoint {
             Some(endpoint) => {
                 let protocol = self.protocol()?;
                 let (exporter, runtime) = self.exporter(protocol)?;
-                let provider = SdkTracerProvider::builder()
-                    .with_resource(self.resource())
-                    .with_batch_exporter(ReportingExporter {
-                        inner: exporter,
-                        endpoint: endpoint.clone(),
-                        failing: AtomicBool::new(false),
-                    })
-                    .build();
+                let exporter = ReportingExporter {
+                    inner: exporter,
+                    endpoint: endpoint.clone(),
+                    failing: AtomicBool::new(false),
+                };
+                let provider = SdkTracerProvider::builder().with_resource(self.resource());
+                let provider = match &sampling {
+                    Some(sampling) => {
+                        let processor =
+                            sampling.processor(BatchSpanProcessor::builder(exporter).build());
+                        guard.sampling = Some(processor.stats());
+                        provider
+                            .with_sampler(sampling.sampler())
+                            .with_span_processor(processor)
+                    }
+                    None => provider.with_batch_exporter(exporter),
+                }
+                .build();
                 let tracer = provider.tracer("tracing-ai");
                 opentelemetry::global::set_tracer_provider(provider.clone());
                 guard.provider = Some(provider);
@@ -393,6 +433,7 @@ fn env(name: &str) -> Option<String> {
 pub struct OtelGuard {
     provider: Option<SdkTracerProvider>,
     runtime: Option<tokio::runtime::Runtime>,
+    sampling: Option<SamplingStats>,
     shutdown_timeout: Duration,
 }
 
@@ -401,6 +442,14 @@ impl fmt::Debug for OtelGuard {
         f.debug_struct("OtelGuard")
             .field("exporting", &self.provider.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+impl OtelGuard {
+    /// What the tail sampler kept and dropped, when [sampling](ExportBuilder::with_sampling)
+    /// is on and spans are exported.
+    pub fn sampling_stats(&self) -> Option<&SamplingStats> {
+        self.sampling.as_ref()
     }
 }
 

@@ -82,6 +82,9 @@ mod export;
 mod layer;
 mod pricing;
 mod record;
+#[cfg(feature = "sampling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sampling")))]
+pub mod sampling;
 mod usage;
 
 #[doc(hidden)]
