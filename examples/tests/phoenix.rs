@@ -127,6 +127,8 @@ fn run_quickstart(endpoint: String, protocol: &str, seed: &str) {
         .args(["--requests", &REQUESTS.to_string(), "--seed", seed])
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+        // Phoenix takes traces, not metrics.
+        .env("OTEL_METRICS_EXPORTER", "none")
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         .env_remove("OTEL_SERVICE_NAME")
         .output()

@@ -3,7 +3,7 @@
 //! attributes, error status on the failed requests, and no span lost although the program
 //! exits right after its last request.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use tracing_ai_tests::example_binary;
-use tracing_ai_tests::receiver::{by_trace, ReceivedSpan, Receiver};
+use tracing_ai_tests::receiver::{by_trace, latest, ReceivedSpan, Receiver};
 
 const REQUESTS: usize = 8;
 
@@ -189,6 +189,34 @@ fn the_quickstart_exports_its_requests_over_grpc() {
         String::from_utf8_lossy(&output.stderr)
     );
     check(&spans);
+    check_metrics(&receiver);
+}
+
+/// The cost counter of each tenant is the sum of the costs on its spans, to 1e-12.
+fn check_metrics(receiver: &Receiver) {
+    let mut spent: HashMap<String, f64> = HashMap::new();
+    for span in receiver.spans() {
+        if let (Some(Value::DoubleValue(usd)), Some(tenant)) =
+            (span.attr("gen_ai.usage.cost"), span.str_attr("tenant.id"))
+        {
+            *spent.entry(tenant.to_owned()).or_default() += usd;
+        }
+    }
+    assert_eq!(spent.len(), 2, "two tenants: {spent:?}");
+    let counted = latest(receiver.sum_points("ai.client.cost"));
+    for (tenant, usd) in spent {
+        let metric: f64 = counted
+            .iter()
+            .filter(|(attributes, _)| {
+                attributes.contains(&("tenant.id".to_owned(), tenant.clone()))
+            })
+            .map(|(_, usd)| usd)
+            .sum();
+        assert!(
+            (metric - usd).abs() < 1e-12,
+            "{tenant}: {metric} counted, {usd} on spans"
+        );
+    }
 }
 
 #[test]
@@ -201,6 +229,7 @@ fn the_quickstart_exports_its_requests_over_http() {
         String::from_utf8_lossy(&output.stderr)
     );
     check(&receiver.spans());
+    check_metrics(&receiver);
 }
 
 #[test]
@@ -218,11 +247,15 @@ fn with_the_backend_down_the_quickstart_finishes_and_says_so_once() {
         assert!(output.status.success(), "{protocol}: {stderr}");
         // Not a speed measurement: a bound that only a hang would break.
         assert!(took < Duration::from_secs(30), "{protocol}: took {took:?}");
-        assert_eq!(
-            stderr.matches("could not export").count(),
-            1,
-            "{protocol}: {stderr}"
-        );
+        // Once for the spans, once for the metrics, and nothing more at shutdown.
+        for what in ["spans", "metrics"] {
+            assert_eq!(
+                stderr.matches(&format!("could not export {what}")).count(),
+                1,
+                "{protocol}: {stderr}"
+            );
+        }
+        assert_eq!(stderr.lines().count(), 2, "{protocol}: {stderr}");
         assert!(
             !stderr.contains("rag.query"),
             "{protocol}: the console view is for no endpoint"

@@ -1,11 +1,17 @@
 //! An OTLP receiver in the test process: gRPC (tonic) and HTTP/protobuf (axum) on 127.0.0.1,
-//! decoding with `opentelemetry-proto`, keeping every span it receives.
+//! decoding with `opentelemetry-proto`, keeping every span and every metric it receives.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -14,6 +20,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, Metric};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
 
@@ -55,6 +62,29 @@ fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
 }
 
 type Store = Arc<Mutex<Vec<ReceivedSpan>>>;
+type MetricStore = Arc<Mutex<Vec<Metric>>>;
+
+fn keep_metrics(store: &MetricStore, request: ExportMetricsServiceRequest) {
+    let mut metrics = store.lock().unwrap_or_else(PoisonError::into_inner);
+    for resource_metrics in request.resource_metrics {
+        for scope_metrics in resource_metrics.scope_metrics {
+            metrics.extend(scope_metrics.metrics);
+        }
+    }
+}
+
+struct GrpcMetrics(MetricStore);
+
+#[tonic::async_trait]
+impl MetricsService for GrpcMetrics {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        keep_metrics(&self.0, request.into_inner());
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
 
 fn keep(store: &Store, request: ExportTraceServiceRequest) {
     let mut spans = store.lock().unwrap_or_else(PoisonError::into_inner);
@@ -94,6 +124,7 @@ pub struct Receiver {
     /// Where the HTTP endpoint listens (`POST /v1/traces`).
     pub http: SocketAddr,
     store: Store,
+    metrics: MetricStore,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -115,6 +146,7 @@ impl Receiver {
             .build()
             .expect("a runtime for the receiver");
         let store = Store::default();
+        let metrics = MetricStore::default();
         let (grpc, http) = runtime.block_on(async {
             let grpc_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
@@ -130,12 +162,31 @@ impl Receiver {
             tokio::spawn(
                 tonic::transport::Server::builder()
                     .add_service(service)
+                    .add_service(MetricsServiceServer::new(GrpcMetrics(metrics.clone())))
                     .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(
                         grpc_listener,
                     )),
             );
             let http_store = store.clone();
+            let http_metrics = metrics.clone();
             let app = axum::Router::new().route(
+                "/v1/metrics",
+                axum::routing::post(move |body: axum::body::Bytes| {
+                    let metrics = http_metrics.clone();
+                    async move {
+                        match ExportMetricsServiceRequest::decode(body) {
+                            Ok(request) => {
+                                keep_metrics(&metrics, request);
+                                let response =
+                                    ExportMetricsServiceResponse::default().encode_to_vec();
+                                (axum::http::StatusCode::OK, response)
+                            }
+                            Err(_) => (axum::http::StatusCode::BAD_REQUEST, Vec::new()),
+                        }
+                    }
+                }),
+            );
+            let app = app.route(
                 "/v1/traces",
                 axum::routing::post(move |body: axum::body::Bytes| {
                     let store = http_store.clone();
@@ -167,8 +218,52 @@ impl Receiver {
             grpc,
             http,
             store,
+            metrics,
             runtime: Some(runtime),
         }
+    }
+
+    /// Every data point of the sum metric `name` received so far, with its attributes.
+    pub fn sum_points(&self, name: &str) -> Vec<Point> {
+        let metrics = self.metrics.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut points = Vec::new();
+        for metric in metrics.iter().filter(|metric| metric.name == name) {
+            if let Some(metric::Data::Sum(sum)) = &metric.data {
+                for point in &sum.data_points {
+                    points.push(Point {
+                        attributes: text_attributes(&point.attributes),
+                        time_unix_nano: point.time_unix_nano,
+                        value: match point.value {
+                            Some(number_data_point::Value::AsDouble(value)) => value,
+                            Some(number_data_point::Value::AsInt(value)) => value as f64,
+                            None => f64::NAN,
+                        },
+                    });
+                }
+            }
+        }
+        points
+    }
+
+    /// The sum (and count, in `count`) of every data point of the histogram `name`.
+    pub fn histogram_points(&self, name: &str) -> Vec<(Point, u64)> {
+        let metrics = self.metrics.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut points = Vec::new();
+        for metric in metrics.iter().filter(|metric| metric.name == name) {
+            if let Some(metric::Data::Histogram(histogram)) = &metric.data {
+                for point in &histogram.data_points {
+                    points.push((
+                        Point {
+                            attributes: text_attributes(&point.attributes),
+                            time_unix_nano: point.time_unix_nano,
+                            value: point.sum.unwrap_or(f64::NAN),
+                        },
+                        point.count,
+                    ));
+                }
+            }
+        }
+        points
     }
 
     /// Every span received so far.
@@ -198,6 +293,48 @@ impl Drop for Receiver {
             runtime.shutdown_background();
         }
     }
+}
+
+/// A metric data point: its attributes as text, its time and its value.
+#[derive(Clone, Debug)]
+pub struct Point {
+    /// Each attribute, as text, sorted by key.
+    pub attributes: Vec<(String, String)>,
+    /// When it was taken.
+    pub time_unix_nano: u64,
+    /// The value, or a histogram's sum.
+    pub value: f64,
+}
+
+/// Of cumulative points, the last one of each attribute set: the totals.
+pub fn latest(points: Vec<Point>) -> HashMap<Vec<(String, String)>, f64> {
+    let mut latest: HashMap<Vec<(String, String)>, (u64, f64)> = HashMap::new();
+    for point in points {
+        let entry = latest.entry(point.attributes).or_insert((0, 0.0));
+        if point.time_unix_nano >= entry.0 {
+            *entry = (point.time_unix_nano, point.value);
+        }
+    }
+    latest
+        .into_iter()
+        .map(|(attributes, (_, value))| (attributes, value))
+        .collect()
+}
+
+fn text_attributes(attributes: &[KeyValue]) -> Vec<(String, String)> {
+    let mut text: Vec<(String, String)> = attributes
+        .iter()
+        .map(|kv| {
+            let value = match kv.value.as_ref().and_then(|value| value.value.as_ref()) {
+                Some(Value::StringValue(text)) => text.clone(),
+                Some(other) => format!("{other:?}"),
+                None => String::new(),
+            };
+            (kv.key.clone(), value)
+        })
+        .collect();
+    text.sort();
+    text
 }
 
 /// Spans grouped by trace id.

@@ -2,7 +2,8 @@
 //! this process: 2,000 requests on four threads, 3% of them failing, a ratio of 5%. Every
 //! failed request arrives whole; the others arrive exactly when their trace id falls under the
 //! ratio (as OpenTelemetry's `TraceIdRatioBased` decides), about 5% of them; no trace is
-//! partial, and each kept root's roll-up is the sum of its calls.
+//! partial, and each kept root's roll-up is the sum of its calls. The metrics, exported beside
+//! them, count every request: the cost by tenant is exact to 1e-9, whatever was sampled.
 //!
 //! One test in this file: `init()` installs the global subscriber.
 
@@ -14,13 +15,30 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample as _};
 use tracing_ai::sampling::TailSampling;
-use tracing_ai::{ai_span, Protocol, Usage};
-use tracing_ai_tests::receiver::{by_trace, ReceivedSpan, Receiver};
+use tracing_ai::{ai_span, AiLayer, ModelPrice, Protocol, Usage};
+use tracing_ai_tests::receiver::{by_trace, latest, ReceivedSpan, Receiver};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 const REQUESTS: usize = 2_000;
 const THREADS: usize = 4;
 const RATIO: f64 = 0.05;
+const QUESTION: &str = "what did this tenant spend today?";
+/// USD per token, set with `with_model_price` so that the expected totals are plain sums.
+const CHAT_INPUT: f64 = 0.15e-6;
+const CHAT_OUTPUT: f64 = 0.60e-6;
+const EMBEDDING_INPUT: f64 = 0.02e-6;
+
+fn tenant(n: usize) -> &'static str {
+    if n % 2 == 0 {
+        "acme"
+    } else {
+        "globex"
+    }
+}
+
+fn chat_input(n: usize) -> u64 {
+    500 + n as u64
+}
 
 #[derive(Debug)]
 struct Overloaded;
@@ -59,13 +77,14 @@ fn request(n: usize) -> TraceId {
     let root = tracing::info_span!(
         "request",
         request.id = n as i64,
-        tenant.id = if n % 2 == 0 { "acme" } else { "globex" },
+        tenant.id = tenant(n),
+        feature.id = "search",
         otel.status_code = tracing::field::Empty,
     );
     let trace_id = root.context().span().span_context().trace_id();
     let failed = root.in_scope(|| {
-        embed("what did this tenant spend today?");
-        generate(500 + n as u64, fails(n)).is_err()
+        embed(QUESTION);
+        generate(chat_input(n), fails(n)).is_err()
     });
     if failed {
         root.record("otel.status_code", "ERROR");
@@ -88,13 +107,24 @@ fn double(span: &ReceivedSpan, key: &str) -> f64 {
 }
 
 #[test]
-fn failed_requests_arrive_whole_and_the_others_by_trace_id_ratio() {
+fn failed_requests_arrive_whole_the_others_by_ratio_and_metrics_count_them_all() {
     let receiver = Receiver::start();
     let guard = tracing_ai::builder()
         .with_endpoint(format!("http://{}", receiver.grpc))
         .with_protocol(Protocol::Grpc)
         .with_console(false)
         .with_sampling(TailSampling::builder().sample_ratio(RATIO))
+        .with_layer(
+            AiLayer::builder()
+                .with_model_price(
+                    "gpt-4o-mini",
+                    ModelPrice::per_million_tokens(CHAT_INPUT * 1e6, CHAT_OUTPUT * 1e6),
+                )
+                .with_model_price(
+                    "text-embedding-3-small",
+                    ModelPrice::per_million_tokens(EMBEDDING_INPUT * 1e6, 0.0),
+                ),
+        )
         .init()
         .expect("tracing is set up");
     let stats = guard.sampling_stats().expect("sampling is on").clone();
@@ -187,4 +217,73 @@ fn failed_requests_arrive_whole_and_the_others_by_trace_id_ratio() {
     assert_eq!(stats.kept_traces(), expected.len() as u64);
     assert_eq!(stats.dropped_traces(), (REQUESTS - expected.len()) as u64);
     assert_eq!(stats.held_spans(), 0);
+
+    // The cost counter, by tenant: every request's calls, kept or not.
+    let mut expected_cost: HashMap<&str, f64> = HashMap::new();
+    for n in 0..REQUESTS {
+        let mut usd = QUESTION.len() as f64 * EMBEDDING_INPUT;
+        if !fails(n) {
+            usd += chat_input(n) as f64 * CHAT_INPUT + 150.0 * CHAT_OUTPUT;
+        }
+        *expected_cost.entry(tenant(n)).or_default() += usd;
+    }
+    let costs = latest(receiver.sum_points("ai.client.cost"));
+    for (tenant, expected) in &expected_cost {
+        let exported: f64 = costs
+            .iter()
+            .filter(|(attributes, _)| {
+                attributes.contains(&("tenant.id".to_owned(), (*tenant).to_owned()))
+            })
+            .map(|(_, usd)| usd)
+            .sum();
+        assert!(
+            (exported - expected).abs() < 1e-9,
+            "{tenant}: {exported} exported, {expected} spent"
+        );
+    }
+    for attributes in costs.keys() {
+        assert!(
+            attributes.contains(&("feature.id".to_owned(), "search".to_owned())),
+            "{attributes:?}"
+        );
+    }
+
+    // Input tokens of the chat calls that did not fail, and one duration per call.
+    let tokens = latest(
+        receiver
+            .histogram_points("gen_ai.client.token.usage")
+            .into_iter()
+            .map(|(point, _)| point)
+            .collect(),
+    );
+    let chat_input_tokens: f64 = tokens
+        .iter()
+        .filter(|(attributes, _)| {
+            attributes.contains(&("gen_ai.token.type".to_owned(), "input".to_owned()))
+                && attributes.contains(&("gen_ai.operation.name".to_owned(), "chat".to_owned()))
+        })
+        .map(|(_, sum)| sum)
+        .sum();
+    let expected_input: u64 = (0..REQUESTS).filter(|n| !fails(*n)).map(chat_input).sum();
+    assert_eq!(chat_input_tokens, expected_input as f64);
+    let mut durations: HashMap<Vec<(String, String)>, (u64, u64)> = HashMap::new();
+    for (point, count) in receiver.histogram_points("gen_ai.client.operation.duration") {
+        let entry = durations.entry(point.attributes).or_default();
+        if point.time_unix_nano >= entry.0 {
+            *entry = (point.time_unix_nano, count);
+        }
+    }
+    let count = |operation: &str, failed: bool| -> u64 {
+        durations
+            .iter()
+            .filter(|(attributes, _)| {
+                attributes.contains(&("gen_ai.operation.name".to_owned(), operation.to_owned()))
+                    && attributes.iter().any(|(key, _)| key == "error.type") == failed
+            })
+            .map(|(_, (_, count))| count)
+            .sum()
+    };
+    assert_eq!(count("embeddings", false), REQUESTS as u64);
+    assert_eq!(count("chat", false), (REQUESTS - REQUESTS * 3 / 100) as u64);
+    assert_eq!(count("chat", true), (REQUESTS * 3 / 100) as u64);
 }

@@ -96,6 +96,18 @@ pub const AI_REQUEST_AI_CALLS: &str = "ai.request.ai_calls";
 /// How many of them could not be priced (and so are missing from [`AI_REQUEST_COST`]).
 pub const AI_REQUEST_UNPRICED_CALLS: &str = "ai.request.unpriced_calls";
 
+// ===== Metrics =====
+
+/// Histogram of the tokens of each call, by [`GEN_AI_TOKEN_TYPE`], operation, provider and
+/// model.
+pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
+/// Histogram of the duration of each call in seconds, with [`ERROR_TYPE`] on failures.
+pub const GEN_AI_CLIENT_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
+/// Counter of what calls cost in USD, by tenant, feature, model and provider.
+pub const AI_CLIENT_COST: &str = "ai.client.cost";
+/// `input` or `output`, on [`GEN_AI_CLIENT_TOKEN_USAGE`].
+pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
+
 // ===== Sampling =====
 
 /// Why the tail sampler kept a trace, on its local root: `error`, `cost`, `fallback`,

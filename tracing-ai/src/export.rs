@@ -4,11 +4,16 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{WithExportConfig as _, OTEL_EXPORTER_OTLP_ENDPOINT};
 use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -23,6 +28,8 @@ const TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
 const PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
 const SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 const RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+const METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+const METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
 
 /// The crates that carry the export itself: their own spans and events must not be traced and
 /// exported in turn.
@@ -49,6 +56,11 @@ const EXPORT_STACK: &[&str] = &[
 ///   `http/protobuf`, the default), with `OTEL_EXPORTER_OTLP_HEADERS` and `_TIMEOUT`, and a
 ///   resource from `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`;
 /// - with none: the [console view](crate::ConsoleLayer), each request's tree on stderr.
+///
+/// With an endpoint, the metrics of every AI call (tokens, duration, and cost by tenant and
+/// feature; see [`ExportBuilder::with_metrics`]) go to the same endpoint, unless
+/// `OTEL_METRICS_EXPORTER` is `none`; and `TRACING_AI_SAMPLE_RATIO` turns on
+/// [tail sampling](crate::sampling), which keeps every failed request.
 ///
 /// Keep the returned guard alive for as long as the program runs: dropping it flushes the
 /// spans not yet exported and shuts the exporter down, waiting at most five seconds.
@@ -130,6 +142,7 @@ pub struct ExportBuilder {
     console: Option<bool>,
     filter: Option<String>,
     sampling: Option<TailSamplingBuilder>,
+    metrics: Option<bool>,
     shutdown_timeout: Duration,
 }
 
@@ -144,6 +157,7 @@ impl Default for ExportBuilder {
             console: None,
             filter: None,
             sampling: None,
+            metrics: None,
             shutdown_timeout: Duration::from_secs(5),
         }
     }
@@ -229,6 +243,19 @@ impl ExportBuilder {
         }
     }
 
+    /// Exports the metrics of every AI call (tokens, duration, cost by tenant and feature;
+    /// see [`AiLayerBuilder::with_meter`]) over OTLP, to the endpoint and with the protocol of
+    /// the spans, every `OTEL_METRIC_EXPORT_INTERVAL` milliseconds (a minute by default). By
+    /// default they are, when an endpoint is set by this builder, `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// or `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, unless `OTEL_METRICS_EXPORTER` is `none`
+    /// (for a backend that takes no metrics, such as Phoenix).
+    pub fn with_metrics(self, metrics: bool) -> Self {
+        Self {
+            metrics: Some(metrics),
+            ..self
+        }
+    }
+
     /// Sets how long dropping the guard may wait for the last spans to be exported. By
     /// default, five seconds.
     pub fn with_shutdown_timeout(self, timeout: Duration) -> Self {
@@ -245,8 +272,6 @@ impl ExportBuilder {
     ///
     /// See [`init`].
     pub fn init(mut self) -> Result<OtelGuard, InitError> {
-        let layer = std::mem::take(&mut self.layer);
-        let ai = layer.build().map_err(|e| InitError::new(Kind::Config(e)))?;
         let filter = self.env_filter()?;
         let endpoint = self
             .endpoint
@@ -262,40 +287,52 @@ impl ExportBuilder {
         .map_err(|e| InitError::new(Kind::Config(e)))?;
         let mut guard = OtelGuard {
             provider: None,
+            meters: None,
             runtime: None,
             sampling: None,
+            spans_failing: Arc::default(),
+            metrics_failing: Arc::default(),
             shutdown_timeout: self.shutdown_timeout,
         };
+        let mut layer = std::mem::take(&mut self.layer);
         let otel = match &endpoint {
             Some(endpoint) => {
                 let protocol = self.protocol()?;
-                let (exporter, runtime) = self.exporter(protocol)?;
-                let exporter = ReportingExporter {
-                    inner: exporter,
-                    endpoint: endpoint.clone(),
-                    failing: AtomicBool::new(false),
-                };
+                let exporters = self.exporters(protocol, self.metrics_wanted())?;
+                guard.runtime = exporters.runtime;
+                let spans = Reporting::new(exporters.spans, "spans", endpoint);
+                guard.spans_failing = spans.failing.clone();
                 let provider = SdkTracerProvider::builder().with_resource(self.resource());
                 let provider = match &sampling {
                     Some(sampling) => {
                         let processor =
-                            sampling.processor(BatchSpanProcessor::builder(exporter).build());
+                            sampling.processor(BatchSpanProcessor::builder(spans).build());
                         guard.sampling = Some(processor.stats());
                         provider
                             .with_sampler(sampling.sampler())
                             .with_span_processor(processor)
                     }
-                    None => provider.with_batch_exporter(exporter),
+                    None => provider.with_batch_exporter(spans),
                 }
                 .build();
+                if let Some(metrics) = exporters.metrics {
+                    let metrics = Reporting::new(metrics, "metrics", endpoint);
+                    guard.metrics_failing = metrics.failing.clone();
+                    let meters = SdkMeterProvider::builder()
+                        .with_resource(self.resource())
+                        .with_reader(PeriodicReader::builder(metrics).build())
+                        .build();
+                    layer = layer.with_meter(meters.meter("tracing-ai"));
+                    guard.meters = Some(meters);
+                }
                 let tracer = provider.tracer("tracing-ai");
                 opentelemetry::global::set_tracer_provider(provider.clone());
                 guard.provider = Some(provider);
-                guard.runtime = runtime;
                 Some(tracing_opentelemetry::layer().with_tracer(tracer))
             }
             None => None,
         };
+        let ai = layer.build().map_err(|e| InitError::new(Kind::Config(e)))?;
         // The AI layer goes under the OpenTelemetry layer, so that it writes a span's cost
         // before the span is exported, and under the console, which prints what it wrote.
         tracing_subscriber::registry()
@@ -306,6 +343,17 @@ impl ExportBuilder {
             .try_init()
             .map_err(|e| InitError::new(Kind::AlreadyInitialized(e.to_string())))?;
         Ok(guard)
+    }
+
+    /// Whether metrics are exported: see [`with_metrics`](Self::with_metrics).
+    fn metrics_wanted(&self) -> bool {
+        self.metrics.unwrap_or_else(|| {
+            let disabled = env(METRICS_EXPORTER).is_some_and(|value| value.trim() == "none");
+            let endpoint = self.endpoint.is_some()
+                || env(OTEL_EXPORTER_OTLP_ENDPOINT).is_some()
+                || env(METRICS_ENDPOINT).is_some();
+            endpoint && !disabled
+        })
     }
 
     fn env_filter(&self) -> Result<EnvFilter, InitError> {
@@ -344,27 +392,27 @@ impl ExportBuilder {
         Ok(Protocol::HttpProtobuf)
     }
 
-    /// The exporter, and for gRPC the runtime its client runs on. tonic needs a Tokio runtime
-    /// that keeps running while the application blocks (at shutdown, say), so it gets its own
-    /// one-thread runtime rather than the application's.
-    fn exporter(
-        &self,
-        protocol: Protocol,
-    ) -> Result<
-        (
-            opentelemetry_otlp::SpanExporter,
-            Option<tokio::runtime::Runtime>,
-        ),
-        InitError,
-    > {
+    /// The exporters, and for gRPC the runtime their clients run on. tonic needs a Tokio
+    /// runtime that keeps running while the application blocks (at shutdown, say), so it gets
+    /// its own one-thread runtime rather than the application's.
+    fn exporters(&self, protocol: Protocol, metrics: bool) -> Result<Exporters, InitError> {
+        let endpoint = |path: &str| {
+            self.endpoint
+                .as_ref()
+                .map(|endpoint| format!("{}{path}", endpoint.trim_end_matches('/')))
+        };
         let built = match protocol {
             Protocol::HttpProtobuf => {
-                let mut builder = opentelemetry_otlp::SpanExporter::builder().with_http();
-                if let Some(endpoint) = &self.endpoint {
-                    builder = builder
-                        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')));
+                let mut spans = opentelemetry_otlp::SpanExporter::builder().with_http();
+                let mut meters = opentelemetry_otlp::MetricExporter::builder().with_http();
+                if let (Some(traces), Some(metrics)) =
+                    (endpoint("/v1/traces"), endpoint("/v1/metrics"))
+                {
+                    spans = spans.with_endpoint(traces);
+                    meters = meters.with_endpoint(metrics);
                 }
-                (builder.build(), None)
+                let metrics = metrics.then(|| meters.build()).transpose();
+                (spans.build(), metrics, None)
             }
             Protocol::Grpc => {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -373,19 +421,25 @@ impl ExportBuilder {
                     .enable_all()
                     .build()
                     .map_err(|e| InitError::new(Kind::Runtime(e)))?;
-                let _entered = runtime.enter();
-                let mut builder = opentelemetry_otlp::SpanExporter::builder().with_tonic();
-                if let Some(endpoint) = &self.endpoint {
-                    builder = builder.with_endpoint(endpoint.clone());
+                let entered = runtime.enter();
+                let mut spans = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+                let mut meters = opentelemetry_otlp::MetricExporter::builder().with_tonic();
+                if let Some(endpoint) = endpoint("") {
+                    spans = spans.with_endpoint(endpoint.clone());
+                    meters = meters.with_endpoint(endpoint);
                 }
-                let exporter = builder.build();
-                drop(_entered);
-                (exporter, Some(runtime))
+                let built = (spans.build(), metrics.then(|| meters.build()).transpose());
+                drop(entered);
+                (built.0, built.1, Some(runtime))
             }
         };
         match built {
-            (Ok(exporter), runtime) => Ok((exporter, runtime)),
-            (Err(error), runtime) => {
+            (Ok(spans), Ok(metrics), runtime) => Ok(Exporters {
+                spans,
+                metrics,
+                runtime,
+            }),
+            (Err(error), _, runtime) | (_, Err(error), runtime) => {
                 if let Some(runtime) = runtime {
                     runtime.shutdown_background();
                 }
@@ -419,6 +473,13 @@ impl ExportBuilder {
     }
 }
 
+/// What [`ExportBuilder::exporters`] builds.
+struct Exporters {
+    spans: opentelemetry_otlp::SpanExporter,
+    metrics: Option<opentelemetry_otlp::MetricExporter>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()
@@ -432,8 +493,11 @@ fn env(name: &str) -> Option<String> {
 #[must_use = "dropping the guard shuts the exporter down: keep it alive while the program runs"]
 pub struct OtelGuard {
     provider: Option<SdkTracerProvider>,
+    meters: Option<SdkMeterProvider>,
     runtime: Option<tokio::runtime::Runtime>,
     sampling: Option<SamplingStats>,
+    spans_failing: Arc<AtomicBool>,
+    metrics_failing: Arc<AtomicBool>,
     shutdown_timeout: Duration,
 }
 
@@ -456,9 +520,12 @@ impl OtelGuard {
 impl Drop for OtelGuard {
     fn drop(&mut self) {
         if let Some(provider) = self.provider.take() {
-            if let Err(error) = provider.shutdown_with_timeout(self.shutdown_timeout) {
-                eprintln!("[tracing-ai] the last spans may not have been exported: {error}");
-            }
+            let result = provider.shutdown_with_timeout(self.shutdown_timeout);
+            report_shutdown("spans", result, &self.spans_failing);
+        }
+        if let Some(meters) = self.meters.take() {
+            let result = meters.shutdown_with_timeout(self.shutdown_timeout);
+            report_shutdown("metrics", result, &self.metrics_failing);
         }
         if let Some(runtime) = self.runtime.take() {
             // Never blocks, so the guard may be dropped inside an async runtime.
@@ -467,29 +534,67 @@ impl Drop for OtelGuard {
     }
 }
 
-/// Reports a failing export once, not once per batch, and again when it works again.
-#[derive(Debug)]
-struct ReportingExporter<E> {
-    inner: E,
-    endpoint: String,
-    failing: AtomicBool,
+/// Says that the last spans or metrics may be lost, unless their export was already reported
+/// failing.
+fn report_shutdown(what: &str, result: OTelSdkResult, failing: &AtomicBool) {
+    if let Err(error) = result {
+        if !failing.load(Ordering::Relaxed) {
+            eprintln!("[tracing-ai] the last {what} may not have been exported: {error}");
+        }
+    }
 }
 
-impl<E: SpanExporter> SpanExporter for ReportingExporter<E> {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let spans = batch.len();
-        let result = self.inner.export(batch).await;
-        match &result {
-            Err(error) if !self.failing.swap(true, Ordering::Relaxed) => eprintln!(
-                "[tracing-ai] could not export {spans} spans to {}: {error}; the application goes on, \
-                 and this is reported again only once exporting works again",
-                self.endpoint
-            ),
+/// An exporter that reports a failing export once, not once per batch, and again when it
+/// works again.
+#[derive(Debug)]
+struct Reporting<E> {
+    inner: E,
+    what: &'static str,
+    endpoint: String,
+    /// Shared with the guard, which says nothing more at shutdown of what was reported.
+    failing: Arc<AtomicBool>,
+}
+
+impl<E> Reporting<E> {
+    fn new(inner: E, what: &'static str, endpoint: &str) -> Self {
+        Self {
+            inner,
+            what,
+            endpoint: endpoint.to_owned(),
+            failing: Arc::default(),
+        }
+    }
+
+    fn observe(&self, result: &OTelSdkResult) {
+        let what = self.what;
+        match result {
+            Err(error) if !self.failing.swap(true, Ordering::Relaxed) => {
+                let hint = if what == "metrics" {
+                    " (if the backend takes no metrics, set OTEL_METRICS_EXPORTER=none)"
+                } else {
+                    ""
+                };
+                eprintln!(
+                    "[tracing-ai] could not export {what} to {}: {error}{hint}; the application \
+                     goes on, and this is reported again only once exporting works again",
+                    self.endpoint
+                )
+            }
             Ok(()) if self.failing.swap(false, Ordering::Relaxed) => {
-                eprintln!("[tracing-ai] exporting spans to {} works again", self.endpoint)
+                eprintln!(
+                    "[tracing-ai] exporting {what} to {} works again",
+                    self.endpoint
+                )
             }
             _ => {}
         }
+    }
+}
+
+impl<E: SpanExporter> SpanExporter for Reporting<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let result = self.inner.export(batch).await;
+        self.observe(&result);
         result
     }
 
@@ -503,6 +608,26 @@ impl<E: SpanExporter> SpanExporter for ReportingExporter<E> {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
+    }
+}
+
+impl<E: PushMetricExporter> PushMetricExporter for Reporting<E> {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        let result = self.inner.export(metrics).await;
+        self.observe(&result);
+        result
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
     }
 }
 

@@ -58,6 +58,11 @@ impl AttributionKeys {
         self.exported.iter().position(|e| Arc::ptr_eq(e, exported))
     }
 
+    /// The index of exported name `name`.
+    pub(crate) fn index_of_exported(&self, name: &str) -> Option<usize> {
+        self.exported.iter().position(|e| &**e == name)
+    }
+
     pub(crate) fn exported(&self) -> &[Arc<str>] {
         &self.exported
     }

@@ -12,7 +12,8 @@ use crate::pricing::TokenCounts;
 /// What an AI span has recorded so far, kept in its extensions until it closes.
 #[derive(Debug)]
 pub(crate) struct AiSpanData {
-    /// Read only when some model is priced by GPU time: the clock is not free.
+    /// Read only when some model is priced by GPU time, or metrics are on: the clock is not
+    /// free.
     pub(crate) created: Option<Instant>,
     pub(crate) fields: CallFields,
 }
@@ -20,6 +21,7 @@ pub(crate) struct AiSpanData {
 /// The facts of one call that pricing and export need.
 #[derive(Debug, Default)]
 pub(crate) struct CallFields {
+    pub(crate) operation: Option<String>,
     pub(crate) provider: Option<String>,
     pub(crate) request_model: Option<String>,
     pub(crate) response_model: Option<String>,
@@ -31,12 +33,14 @@ pub(crate) struct CallFields {
     /// A cost someone already recorded (the provider's, through `Usage::with_cost`).
     pub(crate) recorded_cost: Option<f64>,
     pub(crate) failed: bool,
+    pub(crate) error_type: Option<String>,
 }
 
 impl CallFields {
     /// Takes every value `newer` has; a failure is never forgotten.
     pub(crate) fn update(&mut self, newer: CallFields) {
         let CallFields {
+            operation,
             provider,
             request_model,
             response_model,
@@ -47,11 +51,13 @@ impl CallFields {
             reasoning,
             recorded_cost,
             failed,
+            error_type,
         } = newer;
         macro_rules! take {
             ($($field:ident),*) => { $( if $field.is_some() { self.$field = $field; } )* };
         }
         take!(
+            operation,
             provider,
             request_model,
             response_model,
@@ -60,7 +66,8 @@ impl CallFields {
             cache_read,
             cache_write,
             reasoning,
-            recorded_cost
+            recorded_cost,
+            error_type
         );
         self.failed |= failed;
     }
@@ -101,7 +108,11 @@ impl<'a> FieldVisitor<'a> {
             attr::GEN_AI_PROVIDER_NAME => self.call.provider = Some(value.to_owned()),
             attr::GEN_AI_REQUEST_MODEL => self.call.request_model = Some(value.to_owned()),
             attr::GEN_AI_RESPONSE_MODEL => self.call.response_model = Some(value.to_owned()),
-            attr::ERROR_TYPE => self.call.failed = true,
+            attr::GEN_AI_OPERATION_NAME => self.call.operation = Some(value.to_owned()),
+            attr::ERROR_TYPE => {
+                self.call.failed = true;
+                self.call.error_type = Some(value.to_owned());
+            }
             attr::OTEL_STATUS_CODE => self.call.failed |= value.eq_ignore_ascii_case("error"),
             name => {
                 if let Some(index) = self.keys.index_of(name) {

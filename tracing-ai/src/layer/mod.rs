@@ -14,6 +14,7 @@
 
 mod attribution;
 mod fields;
+mod metrics;
 
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -36,6 +37,7 @@ use crate::error::ConfigError;
 use crate::pricing::{self, Call, Currencies, ModelPrice, Priced, Pricing};
 use attribution::{Attribution, AttributionKeys};
 use fields::{AiSpanData, FieldVisitor};
+use metrics::{CallMetrics, Metrics};
 
 /// [`AiLayer`] composed with tracing-opentelemetry's layer, in the order that works: the AI
 /// layer writes cost and attribution before the OpenTelemetry layer exports the span.
@@ -89,6 +91,7 @@ pub struct AiLayer {
 struct Shared {
     pricing: Pricing,
     keys: AttributionKeys,
+    metrics: Option<Metrics>,
     /// Models already warned about as unpriced: once per model, not once per call.
     warned: Mutex<HashSet<String>>,
 }
@@ -111,14 +114,15 @@ impl AiLayer {
     /// An `AiLayer` with default settings: genai-prices prices, costs in USD, the default
     /// attribution keys.
     pub fn new() -> Self {
-        Self::from_parts(Pricing::with_defaults(), AttributionKeys::default())
+        Self::from_parts(Pricing::with_defaults(), AttributionKeys::default(), None)
     }
 
-    fn from_parts(pricing: Pricing, keys: AttributionKeys) -> Self {
+    fn from_parts(pricing: Pricing, keys: AttributionKeys, metrics: Option<Metrics>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 pricing,
                 keys,
+                metrics,
                 warned: Mutex::new(HashSet::new()),
             }),
             dispatch: OnceLock::new(),
@@ -166,6 +170,8 @@ pub struct AiLayerBuilder {
     rates: Vec<(String, f64)>,
     reporting: Option<String>,
     keys: AttributionKeys,
+    meter: Option<opentelemetry::metrics::Meter>,
+    cardinality: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -238,6 +244,39 @@ impl AiLayerBuilder {
         self
     }
 
+    /// Records metrics of every AI span with `meter`, before any sampling, so that their totals
+    /// are exact whatever share of the traces is exported:
+    ///
+    /// - `gen_ai.client.token.usage`: a histogram of tokens by `gen_ai.token.type` (`input`,
+    ///   `output`), operation, provider and model;
+    /// - `gen_ai.client.operation.duration`: a histogram of seconds, with `error.type` on
+    ///   failed calls;
+    /// - `ai.client.cost`: a counter of USD by `tenant.id`, `feature.id`, model and provider.
+    ///
+    /// [`init`](crate::init) sets this up with an OTLP meter provider.
+    ///
+    /// ```
+    /// use opentelemetry::metrics::MeterProvider as _;
+    ///
+    /// let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    /// let layer = tracing_ai::AiLayer::builder()
+    ///     .with_meter(meters.meter("tracing-ai"))
+    ///     .build()?;
+    /// # Ok::<(), tracing_ai::ConfigError>(())
+    /// ```
+    pub fn with_meter(mut self, meter: opentelemetry::metrics::Meter) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
+    /// Caps the distinct tenant ids, and the distinct feature ids, the cost metric tells
+    /// apart: the ones past the cap are counted under `other`, so that ids that come from
+    /// requests cannot grow memory without bound. 1,000 by default.
+    pub fn with_metric_cardinality(mut self, distinct_values: usize) -> Self {
+        self.cardinality = Some(distinct_values);
+        self
+    }
+
     /// Builds the layer: checks every price and currency, loads the prices files and decodes
     /// the genai-prices data (about 30 ms).
     pub fn build(self) -> Result<AiLayer, ConfigError> {
@@ -257,7 +296,13 @@ impl AiLayerBuilder {
         }
         prices.extend(self.prices);
         let pricing = Pricing::new(prices, currencies)?;
-        Ok(AiLayer::from_parts(pricing, self.keys))
+        let metrics = self.meter.map(|meter| {
+            Metrics::new(
+                &meter,
+                self.cardinality.unwrap_or(metrics::DEFAULT_CARDINALITY),
+            )
+        });
+        Ok(AiLayer::from_parts(pricing, self.keys, metrics))
     }
 
     /// Builds the layer and composes it with tracing-opentelemetry's layer over `tracer`; see
@@ -320,7 +365,8 @@ where
             extensions.replace(attribution);
         }
         if role.ai {
-            let created = self.shared.pricing.needs_duration().then(Instant::now);
+            let created = (self.shared.pricing.needs_duration() || self.shared.metrics.is_some())
+                .then(Instant::now);
             extensions.replace(AiSpanData {
                 created,
                 fields: visitor.call,
@@ -432,6 +478,23 @@ where
             self.push_totals(totals, &mut writer);
         }
         writer.finish(&id, &dispatch, otel.as_ref());
+        if let Some(metrics) = &self.shared.metrics {
+            let value = |name: &str| {
+                let index = self.shared.keys.index_of_exported(name)?;
+                attribution[index].as_deref()
+            };
+            metrics.record(&CallMetrics {
+                fields: &data.fields,
+                duration: data.created.map(|created| created.elapsed()),
+                usd: match &priced {
+                    Priced::Cost { usd, .. } => Some(*usd),
+                    Priced::Unpriced { .. } => None,
+                    Priced::Nothing => data.fields.recorded_cost,
+                },
+                tenant: value(attr::TENANT_ID),
+                feature: value(attr::FEATURE_ID),
+            });
+        }
         self.warn_if_unpriced(&priced);
     }
 }

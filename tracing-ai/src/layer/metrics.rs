@@ -1,0 +1,177 @@
+//! Token, duration and cost metrics of every AI span, recorded before any sampling so that
+//! their totals are exact whatever share of the traces is exported.
+
+use std::collections::HashSet;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::KeyValue;
+
+use super::fields::CallFields;
+use crate::attr;
+
+/// The value a tenant or feature id is folded into once the cap on distinct values is reached.
+pub(crate) const OTHER: &str = "other";
+
+/// The default cap on distinct tenant ids, and on distinct feature ids, in the cost metric.
+pub(crate) const DEFAULT_CARDINALITY: usize = 1_000;
+
+/// The instruments, and the tenants and features seen so far.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    tokens: Histogram<u64>,
+    duration: Histogram<f64>,
+    cost: Counter<f64>,
+    tenants: Bounded,
+    features: Bounded,
+}
+
+/// One AI span's contribution, gathered when it closes.
+pub(crate) struct CallMetrics<'a> {
+    pub(crate) fields: &'a CallFields,
+    pub(crate) duration: Option<Duration>,
+    pub(crate) usd: Option<f64>,
+    pub(crate) tenant: Option<&'a str>,
+    pub(crate) feature: Option<&'a str>,
+}
+
+impl Metrics {
+    pub(crate) fn new(meter: &Meter, cardinality: usize) -> Self {
+        Self {
+            tokens: meter
+                .u64_histogram(attr::GEN_AI_CLIENT_TOKEN_USAGE)
+                .with_unit("{token}")
+                .with_description("Number of input and output tokens used")
+                // The semantic conventions' advice: powers of four up to 4^13.
+                .with_boundaries((0..14).map(|power| 4_f64.powi(power)).collect::<Vec<f64>>())
+                .build(),
+            duration: meter
+                .f64_histogram(attr::GEN_AI_CLIENT_OPERATION_DURATION)
+                .with_unit("s")
+                .with_description("GenAI operation duration")
+                .with_boundaries(vec![
+                    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
+                    40.96, 81.92,
+                ])
+                .build(),
+            cost: meter
+                .f64_counter(attr::AI_CLIENT_COST)
+                .with_unit("USD")
+                .with_description("What model calls cost, by tenant, feature, model and provider")
+                .build(),
+            tenants: Bounded::new(cardinality),
+            features: Bounded::new(cardinality),
+        }
+    }
+
+    pub(crate) fn record(&self, call: &CallMetrics<'_>) {
+        let fields = call.fields;
+        let mut common = Vec::with_capacity(5);
+        if let Some(operation) = &fields.operation {
+            common.push(KeyValue::new(
+                attr::GEN_AI_OPERATION_NAME,
+                operation.clone(),
+            ));
+        }
+        if let Some(provider) = &fields.provider {
+            common.push(KeyValue::new(attr::GEN_AI_PROVIDER_NAME, provider.clone()));
+        }
+        if let Some(model) = &fields.request_model {
+            common.push(KeyValue::new(attr::GEN_AI_REQUEST_MODEL, model.clone()));
+        }
+        if let Some(model) = &fields.response_model {
+            common.push(KeyValue::new(attr::GEN_AI_RESPONSE_MODEL, model.clone()));
+        }
+
+        if let Some(duration) = call.duration {
+            let mut attributes = common.clone();
+            if let Some(error_type) = &fields.error_type {
+                attributes.push(KeyValue::new(attr::ERROR_TYPE, error_type.clone()));
+            }
+            self.duration.record(duration.as_secs_f64(), &attributes);
+        }
+
+        if let Some(tokens) = fields.tokens() {
+            for (kind, count) in [("input", tokens.input), ("output", tokens.output)] {
+                let mut attributes = common.clone();
+                attributes.push(KeyValue::new(attr::GEN_AI_TOKEN_TYPE, kind));
+                self.tokens.record(count, &attributes);
+            }
+        }
+
+        if let Some(usd) = call.usd {
+            let mut attributes = Vec::with_capacity(4);
+            if let Some(tenant) = call.tenant {
+                attributes.push(KeyValue::new(attr::TENANT_ID, self.tenants.admit(tenant)));
+            }
+            if let Some(feature) = call.feature {
+                attributes.push(KeyValue::new(
+                    attr::FEATURE_ID,
+                    self.features.admit(feature),
+                ));
+            }
+            if let Some(model) = &fields.request_model {
+                attributes.push(KeyValue::new(attr::GEN_AI_REQUEST_MODEL, model.clone()));
+            }
+            if let Some(provider) = &fields.provider {
+                attributes.push(KeyValue::new(attr::GEN_AI_PROVIDER_NAME, provider.clone()));
+            }
+            self.cost.add(usd, &attributes);
+        }
+    }
+}
+
+/// A set of at most `cap` distinct values: an id from a request cannot grow a metric's
+/// attribute sets, and with them memory, without bound.
+#[derive(Debug)]
+struct Bounded {
+    cap: usize,
+    seen: RwLock<HashSet<Arc<str>>>,
+}
+
+impl Bounded {
+    fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            seen: RwLock::new(HashSet::new()),
+        }
+    }
+
+    /// `value` if it was seen before or there is room for it, else [`OTHER`].
+    fn admit(&self, value: &str) -> String {
+        let known = self
+            .seen
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(value);
+        if known {
+            return value.to_owned();
+        }
+        let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
+        if seen.contains(value) || seen.len() < self.cap {
+            seen.insert(value.into());
+            value.to_owned()
+        } else {
+            OTHER.to_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_past_the_cap_are_folded_into_other() {
+        let bounded = Bounded::new(2);
+        assert_eq!(bounded.admit("a"), "a");
+        assert_eq!(bounded.admit("b"), "b");
+        assert_eq!(bounded.admit("c"), OTHER);
+        assert_eq!(
+            bounded.admit("a"),
+            "a",
+            "a value seen before keeps its name"
+        );
+    }
+}
