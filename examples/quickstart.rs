@@ -10,9 +10,12 @@
 //! backend instead.
 //!
 //! Flags: `--requests N` (default 6, two tenants), `--error-rate F` (the fraction of requests
-//! whose generation fails for good, default 0), `--seed S` (default 7).
+//! whose generation fails for good, default 0), `--seed S` (default 7), `--sample-ratio F`
+//! (tail sampling: export every failed request and this share of the others, marked in the
+//! console view; default: export all), `--concurrency N` (requests in flight, default 1).
 
 use tracing::Instrument as _;
+use tracing_ai::sampling::TailSampling;
 use tracing_ai_examples::{layer, rag_query, Random, QUESTIONS};
 
 /// The example's flags.
@@ -20,6 +23,8 @@ struct Flags {
     requests: usize,
     error_rate: f64,
     seed: u64,
+    sample_ratio: Option<f64>,
+    concurrency: usize,
 }
 
 impl Flags {
@@ -28,6 +33,8 @@ impl Flags {
             requests: 6,
             error_rate: 0.0,
             seed: 7,
+            sample_ratio: None,
+            concurrency: 1,
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -51,10 +58,27 @@ impl Flags {
                         .parse()
                         .map_err(|e| format!("--seed: {e}"))?
                 }
+                "--sample-ratio" => {
+                    // Checked by the sampler's builder, whose error names the setting.
+                    flags.sample_ratio = Some(
+                        value("--sample-ratio")?
+                            .parse()
+                            .map_err(|e| format!("--sample-ratio: {e}"))?,
+                    )
+                }
+                "--concurrency" => {
+                    flags.concurrency = value("--concurrency")?
+                        .parse()
+                        .map_err(|e| format!("--concurrency: {e}"))?;
+                    if flags.concurrency == 0 {
+                        return Err("--concurrency must be 1 or more".to_owned());
+                    }
+                }
                 other => {
                     return Err(format!(
-                    "unknown flag `{other}`; the flags are --requests N, --error-rate F, --seed S"
-                ))
+                        "unknown flag `{other}`; the flags are --requests N, --error-rate F, \
+                         --seed S, --sample-ratio F, --concurrency N"
+                    ))
                 }
             }
         }
@@ -63,18 +87,32 @@ impl Flags {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("quickstart: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let flags = Flags::parse()?;
-    let _guard = tracing_ai::builder()
+    let mut builder = tracing_ai::builder()
         .with_service_name("quickstart")
         .with_service_version(env!("CARGO_PKG_VERSION"))
         // GPU-hour prices for the self-hosted model, costs reported in GBP too.
-        .with_layer(layer())
-        .init()?;
+        .with_layer(layer());
+    if let Some(ratio) = flags.sample_ratio {
+        builder = builder.with_sampling(TailSampling::builder().sample_ratio(ratio));
+    }
+    let _guard = builder.init()?;
 
     let mut random = Random(flags.seed);
     let tenants = [("acme", "search"), ("globex", "support-bot")];
     let mut seen = std::collections::HashSet::new();
+    let mut in_flight = tokio::task::JoinSet::new();
     for n in 0..flags.requests {
         let (tenant, feature) = tenants[n % tenants.len()];
         let question = QUESTIONS[(random.next_u64() % QUESTIONS.len() as u64) as usize];
@@ -89,14 +127,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             otel.status_code = tracing::field::Empty,
             otel.status_description = tracing::field::Empty,
         );
-        let answer = rag_query(question, seen_before, fail)
-            .instrument(root.clone())
-            .await;
-        if let Err(error) = answer {
-            // The request failed for good: its root span says so, for the backend's error view.
-            root.record("otel.status_code", "ERROR");
-            root.record("otel.status_description", error.to_string());
+        in_flight.spawn(async move {
+            let answer = rag_query(question, seen_before, fail)
+                .instrument(root.clone())
+                .await;
+            if let Err(error) = answer {
+                // Failed for good: the request's span says so, for the backend's error view.
+                root.record("otel.status_code", "ERROR");
+                root.record("otel.status_description", error.to_string());
+            }
+        });
+        while in_flight.len() >= flags.concurrency {
+            in_flight.join_next().await;
         }
     }
+    while in_flight.join_next().await.is_some() {}
     Ok(())
 }

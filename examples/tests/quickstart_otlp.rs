@@ -292,3 +292,85 @@ fn without_an_endpoint_the_quickstart_prints_each_request_tree_with_costs() {
         );
     }
 }
+
+/// Runs the quickstart with `args`, exporting to `endpoint` over gRPC when there is one, with
+/// `TRACING_AI_SAMPLE_RATIO` set to `ratio_env` when given.
+fn run_sampled(endpoint: Option<&str>, args: &[&str], ratio_env: Option<&str>) -> String {
+    let mut command = Command::new(quickstart());
+    command
+        .args(args)
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("TRACING_AI_SAMPLE_RATIO")
+        .env_remove("RUST_LOG");
+    match endpoint {
+        Some(endpoint) => command
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        None => command.env_remove("OTEL_EXPORTER_OTLP_ENDPOINT"),
+    };
+    if let Some(ratio) = ratio_env {
+        command.env("TRACING_AI_SAMPLE_RATIO", ratio);
+    }
+    let output = command.output().expect("the quickstart runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    stderr
+}
+
+/// The request id on a console tree's first line.
+fn request_id(first_line: &str) -> String {
+    let (_, rest) = first_line
+        .split_once("request ")
+        .expect("the request's id on its line");
+    rest.split_whitespace().next().expect("an id").to_owned()
+}
+
+const SAMPLED: &[&str] = &["--requests", "40", "--error-rate", "0.2", "--seed", "5"];
+
+/// With a sample ratio of 0, the console marks exactly the requests with a failed call as
+/// kept, and the backend receives exactly those, whole, whether the ratio comes from the flag
+/// or from `TRACING_AI_SAMPLE_RATIO`.
+#[test]
+fn with_a_sample_ratio_only_the_requests_marked_kept_reach_the_backend() {
+    let console = run_sampled(None, &[SAMPLED, &["--sample-ratio", "0"]].concat(), None);
+    let mut marked_kept = HashSet::new();
+    let mut marked_dropped = 0;
+    for tree in console
+        .split("\n\n")
+        .filter(|tree| tree.starts_with("rag.query"))
+    {
+        let first = tree.lines().next().expect("a first line");
+        if tree.contains("FAILED") {
+            assert!(first.ends_with("[kept: error]"), "{tree}");
+            marked_kept.insert(request_id(first));
+        } else {
+            assert!(first.ends_with("[not exported]"), "{tree}");
+            marked_dropped += 1;
+        }
+    }
+    assert_eq!(marked_kept.len() + marked_dropped, 40, "{console}");
+    assert!(!marked_kept.is_empty() && marked_dropped > 0, "{console}");
+
+    for (args, ratio_env) in [
+        ([SAMPLED, &["--sample-ratio", "0"]].concat(), None),
+        (SAMPLED.to_vec(), Some("0")),
+    ] {
+        let receiver = Receiver::start();
+        run_sampled(Some(&format!("http://{}", receiver.grpc)), &args, ratio_env);
+        let spans = receiver.spans();
+        let mut arrived = HashSet::new();
+        for trace in by_trace(&spans).values() {
+            let root = trace
+                .iter()
+                .find(|span| span.span.parent_span_id.is_empty())
+                .expect("every trace arrives with its root");
+            assert_eq!(root.str_attr("ai.sampling.reason"), Some("error"));
+            assert!(
+                trace.len() >= 4,
+                "root, embedding, retrieval and generation"
+            );
+            arrived.insert(root.str_attr("request.id").expect("an id").to_owned());
+        }
+        assert_eq!(arrived, marked_kept, "{ratio_env:?}");
+    }
+}

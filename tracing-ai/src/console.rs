@@ -42,6 +42,15 @@ const MAX_SPANS_PER_TREE: usize = 200;
 /// ```
 pub struct ConsoleLayer {
     out: Mutex<Box<dyn std::io::Write + Send>>,
+    #[cfg(feature = "sampling")]
+    sampling: Option<Sampling>,
+}
+
+/// What the console needs to say whether each request was exported.
+#[cfg(feature = "sampling")]
+struct Sampling {
+    stats: crate::sampling::SamplingStats,
+    dispatch: std::sync::OnceLock<tracing::dispatcher::WeakDispatch>,
 }
 
 impl fmt::Debug for ConsoleLayer {
@@ -60,7 +69,46 @@ impl ConsoleLayer {
     pub fn to_writer(out: impl std::io::Write + Send + 'static) -> Self {
         Self {
             out: Mutex::new(Box::new(out)),
+            #[cfg(feature = "sampling")]
+            sampling: None,
         }
+    }
+
+    /// Marks each request with what the [tail sampler](crate::sampling) decided: `kept
+    /// (error)`, `kept (ratio)`, ..., or `not exported`. It must be added over the
+    /// OpenTelemetry layer whose tracer provider runs the sampler, as [`init`](crate::init)
+    /// does, and not inside an `Option` (which does not pass on the dispatcher the console
+    /// reads trace ids through).
+    #[cfg(feature = "sampling")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sampling")))]
+    #[must_use]
+    pub fn with_sampling(self, stats: crate::sampling::SamplingStats) -> Self {
+        Self {
+            sampling: Some(Sampling {
+                stats,
+                dispatch: std::sync::OnceLock::new(),
+            }),
+            ..self
+        }
+    }
+
+    /// The trace id of root span `id`, when the request's sampling decision is to be shown.
+    #[cfg(feature = "sampling")]
+    fn trace_id(&self, id: &Id) -> Option<opentelemetry::trace::TraceId> {
+        use opentelemetry::trace::TraceContextExt as _;
+        let dispatch = self.sampling.as_ref()?.dispatch.get()?.upgrade()?;
+        let cx = tracing_opentelemetry::get_otel_context(id, &dispatch)?;
+        Some(cx.span().span_context().trace_id())
+    }
+
+    #[cfg(feature = "sampling")]
+    fn decision(&self, node: &Node) -> Option<crate::sampling::Decision> {
+        self.sampling.as_ref()?.stats.decision(node.trace_id?)
+    }
+
+    #[cfg(not(feature = "sampling"))]
+    fn decision(&self, _node: &Node) -> Option<std::convert::Infallible> {
+        None
     }
 }
 
@@ -76,6 +124,9 @@ struct Node {
     dropped: usize,
     /// Spans kept below this one, to bound the tree.
     kept: usize,
+    /// A request's trace id, when its sampling decision is shown.
+    #[cfg(feature = "sampling")]
+    trace_id: Option<opentelemetry::trace::TraceId>,
 }
 
 #[derive(Debug, Default)]
@@ -169,14 +220,29 @@ impl<S> Layer<S> for ConsoleLayer
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        #[cfg(feature = "sampling")]
+        if let Some(sampling) = &self.sampling {
+            let _ = sampling.dispatch.set(subscriber.downgrade());
+        }
+        let _ = subscriber;
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let mut facts = Facts::default();
         attrs.record(&mut facts);
         let span = ctx.span(id).expect("Span not found, this is a bug");
+        #[cfg(feature = "sampling")]
+        let trace_id = match span.parent() {
+            None => self.trace_id(id),
+            Some(_) => None,
+        };
         span.extensions_mut().replace(Node {
             name: attrs.metadata().name().to_owned(),
             started: Some(Instant::now()),
             facts,
+            #[cfg(feature = "sampling")]
+            trace_id,
             ..Node::default()
         });
     }
@@ -213,7 +279,10 @@ where
             }
             None => {
                 drop(span);
-                let text = render(&node);
+                let mut text = render(&node);
+                if let Some(decision) = self.decision(&node) {
+                    mark(&mut text, decision);
+                }
                 let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
                 // A console that cannot be written to is not worth failing the app over.
                 let _ = out.write_all(text.as_bytes());
@@ -292,6 +361,22 @@ fn render(root: &Node) -> String {
     text.push_str(&summary);
     text.push_str("\n\n");
     text
+}
+
+/// Appends what the tail sampler decided to the request's first line.
+#[cfg(feature = "sampling")]
+fn mark(text: &mut String, decision: crate::sampling::Decision) {
+    let mark = match decision {
+        crate::sampling::Decision::Kept(reason) => format!("  [kept: {}]", reason.as_str()),
+        crate::sampling::Decision::Dropped => "  [not exported]".to_owned(),
+    };
+    let end = text.find('\n').unwrap_or(text.len());
+    text.insert_str(end, &mark);
+}
+
+#[cfg(not(feature = "sampling"))]
+fn mark(_text: &mut String, decision: std::convert::Infallible) {
+    match decision {}
 }
 
 fn children(text: &mut String, prefix: &str, node: &Node, totals: &mut Totals) {

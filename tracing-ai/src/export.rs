@@ -14,9 +14,11 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
-use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter, SpanProcessor,
+};
 use opentelemetry_sdk::Resource;
-use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
 
@@ -330,7 +332,28 @@ impl ExportBuilder {
                 guard.provider = Some(provider);
                 Some(tracing_opentelemetry::layer().with_tracer(tracer))
             }
-            None => None,
+            None => match &sampling {
+                Some(sampling) if console => {
+                    // Nothing is exported, but the console shows what would have been.
+                    let processor = sampling.processor(NothingExported);
+                    guard.sampling = Some(processor.stats());
+                    let provider = SdkTracerProvider::builder()
+                        .with_sampler(sampling.sampler())
+                        .with_span_processor(processor)
+                        .build();
+                    let tracer = provider.tracer("tracing-ai");
+                    guard.provider = Some(provider);
+                    Some(tracing_opentelemetry::layer().with_tracer(tracer))
+                }
+                _ => None,
+            },
+        };
+        // Boxed, not in an `Option`: an `Option` layer does not pass on the dispatcher, which
+        // the console needs to find each request's trace id.
+        let console = match (console, &guard.sampling) {
+            (true, Some(stats)) => ConsoleLayer::stderr().with_sampling(stats.clone()).boxed(),
+            (true, None) => ConsoleLayer::stderr().boxed(),
+            (false, _) => tracing_subscriber::layer::Identity::new().boxed(),
         };
         let ai = layer.build().map_err(|e| InitError::new(Kind::Config(e)))?;
         // The AI layer goes under the OpenTelemetry layer, so that it writes a span's cost
@@ -339,7 +362,7 @@ impl ExportBuilder {
             .with(filter)
             .with(ai)
             .with(otel)
-            .with(console.then(ConsoleLayer::stderr))
+            .with(console)
             .try_init()
             .map_err(|e| InitError::new(Kind::AlreadyInitialized(e.to_string())))?;
         Ok(guard)
@@ -470,6 +493,25 @@ impl ExportBuilder {
             ));
         }
         resource.build()
+    }
+}
+
+/// The end of the span pipeline when there is no endpoint: the tail sampler decides, for the
+/// console to show, and nothing is exported.
+#[derive(Debug)]
+struct NothingExported;
+
+impl SpanProcessor for NothingExported {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
+
+    fn on_end(&self, _span: SpanData) {}
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
     }
 }
 

@@ -307,20 +307,37 @@ struct Policy {
     keep_cost_above: Option<f64>,
 }
 
-/// Why a trace was kept: the value of `ai.sampling.reason`.
+/// Why a trace was kept: the value of `ai.sampling.reason` on its local root.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reason {
+#[non_exhaustive]
+pub enum Reason {
+    /// A span has error status.
     Error,
+    /// Its calls cost more than the threshold.
     Cost,
+    /// A fallback model served a call.
     Fallback,
+    /// The calling service sampled it.
     Parent,
+    /// Its trace id falls under the sample ratio.
     Ratio,
-    /// Kept early, because holding it would have gone over the bound.
+    /// Kept early, because holding it would have gone over the bound of held spans.
     Overflow,
 }
 
+/// What the tail sampler decided for a trace; see [`SamplingStats::decision`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Exported, for this reason.
+    Kept(Reason),
+    /// Not exported.
+    Dropped,
+}
+
 impl Reason {
-    fn as_str(self) -> &'static str {
+    /// The value of `ai.sampling.reason`: `error`, `cost`, `fallback`, `parent`, `ratio` or
+    /// `overflow`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Reason::Error => "error",
             Reason::Cost => "cost",
@@ -379,6 +396,7 @@ pub struct SamplingStats(Arc<Counters>);
 
 #[derive(Debug, Default)]
 struct Counters {
+    decided: Mutex<Decided>,
     kept_traces: AtomicU64,
     dropped_traces: AtomicU64,
     dropped_spans: AtomicU64,
@@ -417,6 +435,19 @@ impl SamplingStats {
     pub fn peak_held_spans(&self) -> usize {
         self.0.peak_held_spans.load(Ordering::Relaxed)
     }
+
+    /// What was decided for the trace `trace_id`, once its local root has ended; the last
+    /// 4,096 decisions are remembered.
+    pub fn decision(&self, trace_id: TraceId) -> Option<Decision> {
+        self.decided().kept.get(&trace_id).copied()
+    }
+
+    fn decided(&self) -> MutexGuard<'_, Decided> {
+        self.0
+            .decided
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// A [`SpanProcessor`] that keeps or drops whole local traces when their root ends; made by
@@ -444,7 +475,6 @@ impl<P: fmt::Debug> fmt::Debug for TailSamplingProcessor<P> {
 struct State {
     traces: HashMap<TraceId, Trace>,
     held: usize,
-    decided: Decided,
 }
 
 /// A local trace not decided yet.
@@ -459,15 +489,15 @@ struct Trace {
 }
 
 /// The last decisions, for spans that end after their trace was decided.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Decided {
-    kept: HashMap<TraceId, bool>,
+    kept: HashMap<TraceId, Decision>,
     order: VecDeque<TraceId>,
 }
 
 impl Decided {
-    fn remember(&mut self, trace_id: TraceId, kept: bool) {
-        if self.kept.insert(trace_id, kept).is_none() {
+    fn remember(&mut self, trace_id: TraceId, decision: Decision) {
+        if self.kept.insert(trace_id, decision).is_none() {
             self.order.push_back(trace_id);
             if self.order.len() > REMEMBERED_DECISIONS {
                 if let Some(oldest) = self.order.pop_front() {
@@ -500,16 +530,14 @@ impl<P: SpanProcessor> TailSamplingProcessor<P> {
         let trace_id = span.span_context.trace_id();
         let is_local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
         let mut state = self.lock();
-        let State {
-            traces,
-            held,
-            decided,
-        } = &mut *state;
+        let State { traces, held } = &mut *state;
         let Some(trace) = traces.get_mut(&trace_id) else {
+            drop(state);
             // Its trace was decided already, or its root was never seen: follow the decision,
             // or decide on this span alone.
-            let keep = match decided.kept.get(&trace_id) {
-                Some(kept) => *kept,
+            let decided = self.stats.decision(trace_id);
+            let keep = match decided {
+                Some(decision) => decision != Decision::Dropped,
                 None => {
                     let mut facts = Facts {
                         parent_sampled: span.parent_span_is_remote
@@ -520,7 +548,6 @@ impl<P: SpanProcessor> TailSamplingProcessor<P> {
                     self.policy.decide(trace_id, &facts).is_some()
                 }
             };
-            drop(state);
             return if keep {
                 Outcome::Forward(vec![span])
             } else {
@@ -567,7 +594,10 @@ impl<P: SpanProcessor> TailSamplingProcessor<P> {
             None if trace.overflowed => Some(Reason::Overflow),
             reason => reason,
         };
-        decided.remember(trace_id, reason.is_some());
+        // Remembered before the lock is released, so that a late span finds the decision.
+        self.stats
+            .decided()
+            .remember(trace_id, reason.map_or(Decision::Dropped, Decision::Kept));
         drop(state);
         let mut root = span;
         match reason {
