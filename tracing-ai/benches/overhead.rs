@@ -13,13 +13,16 @@
 //!   `calculate` called directly, the floor without caching; `pricing/first_call`.
 //! - `request/ai_span`: the quickstart's whole request tree (root, embed, retrieve, llm).
 //! - `plain_span/*`: a span that is not an AI span, with and without the AI layer.
+//! - `sampling/*`: the request tree of `request/ai_span` again, exported by a simple processor
+//!   (`export_all`), and through the tail sampler at a ratio of 0.05 in front of it
+//!   (`tail_0.05`): the difference, over the tree's four spans, is what the sampler adds.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanExporter};
 use tracing::field::Empty;
 use tracing::Dispatch;
 use tracing_ai::{ai_span, Usage};
@@ -194,5 +197,35 @@ fn pricing(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, llm_call, pricing);
+fn sampling(c: &mut Criterion) {
+    let (_, export_all) = stacks();
+    let sampling = tracing_ai::sampling::TailSampling::builder()
+        .sample_ratio(0.05)
+        .build()
+        .expect("a valid ratio");
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(sampling.sampler())
+        .with_span_processor(sampling.processor(SimpleSpanProcessor::new(Discard)))
+        .build();
+    let tail = Dispatch::new(
+        tracing_subscriber::registry().with(tracing_ai::layer(provider.tracer("bench"))),
+    );
+    let request = || {
+        in_request(|| {
+            embed(12);
+            retrieve(10);
+            annotated(1_000)
+        })
+    };
+    let mut group = c.benchmark_group("sampling");
+    group.bench_function("export_all", |b| {
+        tracing::dispatcher::with_default(&export_all, || b.iter(request))
+    });
+    group.bench_function("tail_0.05", |b| {
+        tracing::dispatcher::with_default(&tail, || b.iter(request))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, llm_call, pricing, sampling);
 criterion_main!(benches);
