@@ -104,3 +104,20 @@ fn the_counter_sees_the_allocations_of_a_recorded_call() {
         &tracing_ai_tests::s("answer")
     );
 }
+
+#[test]
+fn no_subscriber_on_this_thread_means_no_allocation_while_another_has_one() {
+    // A subscriber in use elsewhere (here, alive and used once) makes every callsite ask the
+    // thread's dispatcher, which on this thread is the no-op one: still nothing to record.
+    let elsewhere = tracing::Dispatch::new(tracing_subscriber::registry());
+    let client = Client {
+        model: "gpt-4o".to_owned(),
+    };
+    tracing::dispatcher::with_default(&elsewhere, || client.generate("warm up")).expect("answers");
+    let _ = client.generate("warm up");
+
+    let (ret, allocations) = allocations_during(|| client.generate("a secret prompt"));
+    assert_eq!(ret.map(|c| c.text), Ok("answer"));
+    assert_eq!(allocations, 0, "usage was read for the no-op subscriber");
+    drop(elsewhere);
+}

@@ -120,7 +120,7 @@ fn gen_block<B: ToTokens>(
         return quote_spanned! {block.span()=>
             let __tracing_ai_span = #span;
             let __tracing_ai_fut = async move #block;
-            if __tracing_ai_span.is_disabled() {
+            if !::tracing_ai::__private::is_recording(&__tracing_ai_span) {
                 __tracing_ai_fut.await
             } else {
                 // Pinned here rather than boxed, so that the span can be read back from the
@@ -148,7 +148,7 @@ fn gen_block<B: ToTokens>(
             #[allow(clippy::redundant_closure_call)]
             (move || #block)()
         };
-        if !__tracing_ai_span.is_disabled() {
+        if ::tracing_ai::__private::is_recording(&__tracing_ai_span) {
             let __tracing_ai_span = &__tracing_ai_span;
             #record
         }
@@ -244,20 +244,24 @@ fn gen_record(args: &AiSpanArgs, kind: &Kind, return_span: Span) -> TokenStream 
         Some((_, usage)) => quote_spanned! {usage.span()=>
             #[allow(unused_variables)]
             let ret = __tracing_ai_ok;
-            ::tracing_ai::__private::record_usage(__tracing_ai_span, &(#usage));
+            ::tracing_ai::__private::record_usage(&__TRACING_AI_FIELDS, __tracing_ai_span, &(#usage));
         },
         // Spanned on the return type: a type that cannot report usage is an error there.
         None if kind.calls_a_model() => quote_spanned! {return_span=>
-            ::tracing_ai::__private::record_usage(__tracing_ai_span, __tracing_ai_ok);
+            ::tracing_ai::__private::record_usage(&__TRACING_AI_FIELDS, __tracing_ai_span, __tracing_ai_ok);
         },
         None => quote!(let _ = __tracing_ai_ok;),
     };
     quote! {
         #[allow(unused_imports)]
         use ::tracing_ai::__private::{Describe as _, DescribeFallback as _, Outcome as _, OutcomeFallback as _};
+        // The span's fields, looked up by name once for this function rather than per call.
+        static __TRACING_AI_FIELDS: ::tracing_ai::__private::CallsiteFields =
+            ::tracing_ai::__private::CallsiteFields::new();
         match (&::tracing_ai::__private::Probe(&__tracing_ai_ret)).__tracing_ai_outcome() {
             ::core::result::Result::Ok(__tracing_ai_ok) => { #on_ok }
             ::core::result::Result::Err(__tracing_ai_err) => ::tracing_ai::__private::record_error(
+                &__TRACING_AI_FIELDS,
                 __tracing_ai_span,
                 __tracing_ai_err,
                 (&::tracing_ai::__private::Probe(__tracing_ai_err)).__tracing_ai_describe(),

@@ -71,19 +71,45 @@ macro_rules! __tracing_ai_span {
     };
 }
 
+pub use crate::record::CallsiteFields;
+
+/// Whether an `#[ai_span]`'s span is worth recording on: enabled, and not created by the
+/// no-op subscriber of a thread with no subscriber while another thread has one.
+#[inline]
+pub fn is_recording(span: &tracing::Span) -> bool {
+    !span.is_disabled()
+        && span
+            .with_subscriber(|(_, dispatch)| !dispatch.is::<tracing::subscriber::NoSubscriber>())
+            .unwrap_or(false)
+}
+
 /// Records the usage `ret` reports on `span`.
 #[inline]
-pub fn record_usage<R: ReportsUsage + ?Sized>(span: &tracing::Span, ret: &R) {
+pub fn record_usage<R: ReportsUsage + ?Sized>(
+    callsite: &CallsiteFields,
+    span: &tracing::Span,
+    ret: &R,
+) {
     if let Some(usage) = ret.usage() {
-        crate::record::record_usage(span, &usage);
+        crate::record::record_usage(span, &usage, Some(callsite));
     }
 }
 
 /// Records a failed call on `span`. `error.type` is the error's type name: low-cardinality, as
 /// the semantic conventions ask, where its message is not.
 #[inline]
-pub fn record_error<E>(span: &tracing::Span, _error: &E, description: Option<&dyn fmt::Display>) {
-    crate::record::record_error(span, std::any::type_name::<E>(), description);
+pub fn record_error<E>(
+    callsite: &CallsiteFields,
+    span: &tracing::Span,
+    _error: &E,
+    description: Option<&dyn fmt::Display>,
+) {
+    crate::record::record_error(
+        span,
+        std::any::type_name::<E>(),
+        description,
+        Some(callsite),
+    );
 }
 
 /// The layer's pricing, for the benchmarks: not part of any API.

@@ -2,8 +2,10 @@
 
 use std::fmt;
 
+use std::sync::OnceLock;
 use tracing::field::{Field, Value};
 use tracing::span::{Id, Record};
+
 use tracing::{Dispatch, Metadata, Span};
 use tracing_subscriber::registry::{LookupSpan, Registry};
 
@@ -93,8 +95,63 @@ pub(crate) fn is_ai_span(metadata: &Metadata<'_>) -> bool {
         .is_some()
 }
 
-/// Records `usage` on `span`, in one dispatch.
-pub(crate) fn record_usage(span: &Span, usage: &Usage) {
+/// The names [`record_usage`] writes, in the order of its values.
+const USAGE_FIELDS: [&str; 10] = [
+    attr::GEN_AI_USAGE_INPUT_TOKENS,
+    attr::GEN_AI_USAGE_OUTPUT_TOKENS,
+    attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+    attr::GEN_AI_RESPONSE_MODEL,
+    attr::GEN_AI_RESPONSE_ID,
+    attr::GEN_AI_USAGE_COST,
+    attr::AI_COST_SOURCE,
+    attr::AI_CACHE_HIT,
+];
+
+/// The names [`record_error`] writes, in the order of its values.
+const ERROR_FIELDS: [&str; 3] = [
+    attr::ERROR_TYPE,
+    attr::OTEL_STATUS_CODE,
+    attr::OTEL_STATUS_DESCRIPTION,
+];
+
+/// The fields an `#[ai_span]` records on return, looked up by name once per callsite rather
+/// than on every call: a span declares some thirty fields.
+#[derive(Debug)]
+pub struct CallsiteFields(OnceLock<Resolved>);
+
+#[derive(Debug)]
+struct Resolved {
+    metadata: &'static Metadata<'static>,
+    usage: [Option<Field>; 10],
+    error: [Option<Field>; 3],
+}
+
+impl CallsiteFields {
+    /// Nothing resolved yet.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Self(OnceLock::new())
+    }
+
+    /// The fields of `metadata`, which must be the callsite's: a span of another callsite
+    /// (there is none in an `#[ai_span]`, but nothing is assumed) gets `None`.
+    fn resolve(&self, metadata: &'static Metadata<'static>) -> Option<&Resolved> {
+        let resolved = self.0.get_or_init(|| {
+            let fields = metadata.fields();
+            Resolved {
+                metadata,
+                usage: USAGE_FIELDS.map(|name| fields.field(name)),
+                error: ERROR_FIELDS.map(|name| fields.field(name)),
+            }
+        });
+        std::ptr::eq(resolved.metadata, metadata).then_some(resolved)
+    }
+}
+
+/// Records `usage` on `span`, in one dispatch; `callsite` spares looking its fields up.
+pub(crate) fn record_usage(span: &Span, usage: &Usage, callsite: Option<&CallsiteFields>) {
     let input = saturating_i64(usage.input_tokens);
     let output = saturating_i64(usage.output_tokens);
     let cache_read = usage.cache_read_tokens.map(saturating_i64);
@@ -106,23 +163,24 @@ pub(crate) fn record_usage(span: &Span, usage: &Usage) {
     let cost = usage.cost.filter(|usd| usd.is_finite() && *usd >= 0.0);
     let cost_source = cost.map(|_| CostSource::Provider.as_str());
     let cache_hit = usage.cache_hit.map(CacheHit::as_str);
-    record_span(
+    let values = [
+        Some(&input as &dyn Value),
+        Some(&output),
+        opt(&cache_read),
+        opt(&cache_creation),
+        opt(&reasoning),
+        opt(&response_model),
+        opt(&response_id),
+        opt(&cost),
+        opt(&cost_source),
+        opt(&cache_hit),
+    ];
+    record_fields(
         span,
-        [
-            (attr::GEN_AI_USAGE_INPUT_TOKENS, Some(&input as &dyn Value)),
-            (attr::GEN_AI_USAGE_OUTPUT_TOKENS, Some(&output)),
-            (attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, opt(&cache_read)),
-            (
-                attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-                opt(&cache_creation),
-            ),
-            (attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, opt(&reasoning)),
-            (attr::GEN_AI_RESPONSE_MODEL, opt(&response_model)),
-            (attr::GEN_AI_RESPONSE_ID, opt(&response_id)),
-            (attr::GEN_AI_USAGE_COST, opt(&cost)),
-            (attr::AI_COST_SOURCE, opt(&cost_source)),
-            (attr::AI_CACHE_HIT, opt(&cache_hit)),
-        ],
+        callsite,
+        |resolved| &resolved.usage,
+        USAGE_FIELDS,
+        values,
     );
 }
 
@@ -132,16 +190,63 @@ pub(crate) fn record_error(
     span: &Span,
     error_type: &'static str,
     description: Option<&dyn fmt::Display>,
+    callsite: Option<&CallsiteFields>,
 ) {
     let description = description.map(tracing::field::display);
-    record_span(
+    let values = [
+        Some(&error_type as &dyn Value),
+        Some(&"ERROR"),
+        opt(&description),
+    ];
+    record_fields(
         span,
-        [
-            (attr::ERROR_TYPE, Some(&error_type as &dyn Value)),
-            (attr::OTEL_STATUS_CODE, Some(&"ERROR")),
-            (attr::OTEL_STATUS_DESCRIPTION, opt(&description)),
-        ],
+        callsite,
+        |resolved| &resolved.error,
+        ERROR_FIELDS,
+        values,
     );
+}
+
+/// Records `values` on `span` in one dispatch, under the fields `callsite` resolved, or else
+/// under `names` looked up now.
+fn record_fields<const N: usize>(
+    span: &Span,
+    callsite: Option<&CallsiteFields>,
+    resolved_fields: impl FnOnce(&Resolved) -> &[Option<Field>; N],
+    names: [&str; N],
+    values: [Option<&dyn Value>; N],
+) {
+    let Some(metadata) = span.metadata() else {
+        return;
+    };
+    match callsite.and_then(|callsite| callsite.resolve(metadata)) {
+        Some(resolved) => {
+            let fields = resolved_fields(resolved);
+            with_fields(metadata, fields, values, |entries| {
+                span.record_all(&metadata.fields().value_set(entries));
+            });
+        }
+        None => record_span::<N>(span, std::array::from_fn(|i| (names[i], values[i]))),
+    }
+}
+
+/// Pairs `values` with `fields` in the form `FieldSet::value_set` takes; a value whose field
+/// the span lacks is paired with any field and no value, which visitors skip.
+fn with_fields<const N: usize>(
+    metadata: &'static Metadata<'static>,
+    fields: &[Option<Field>; N],
+    values: [Option<&dyn Value>; N],
+    record: impl FnOnce(&[(&Field, Option<&dyn Value>); N]),
+) {
+    let Some(placeholder) = metadata.fields().iter().next() else {
+        return;
+    };
+    let entries: [(&Field, Option<&dyn Value>); N] =
+        std::array::from_fn(|index| match &fields[index] {
+            Some(field) => (field, values[index]),
+            None => (&placeholder, None),
+        });
+    record(&entries);
 }
 
 fn opt<T: Value>(value: &Option<T>) -> Option<&dyn Value> {
@@ -198,19 +303,9 @@ fn with_value_set<const N: usize>(
     record: impl FnOnce(&[(&Field, Option<&dyn Value>); N]),
 ) {
     let fieldset = metadata.fields();
-    // A value set is a fixed-size array of (field, value) pairs; an entry whose field the span
-    // lacks takes any of its fields with no value, which visitors skip.
-    let Some(placeholder) = fieldset.iter().next() else {
-        return;
-    };
     let fields: [Option<Field>; N] = std::array::from_fn(|index| {
         let (name, value) = entries[index];
         value.and_then(|_| fieldset.field(name))
     });
-    let values: [(&Field, Option<&dyn Value>); N] =
-        std::array::from_fn(|index| match &fields[index] {
-            Some(field) => (field, entries[index].1),
-            None => (&placeholder, None),
-        });
-    record(&values);
+    with_fields(metadata, &fields, entries.map(|(_, value)| value), record);
 }
