@@ -69,9 +69,13 @@ impl AttributionKeys {
 
     /// Every name read, with the index of what it fills.
     pub(crate) fn names(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
-        self.names
-            .iter()
-            .filter_map(|(name, _)| Some((&**name, self.index_of(name)?)))
+        self.names.iter().filter_map(|(name, exported)| {
+            let index = self
+                .exported
+                .iter()
+                .position(|e| Arc::ptr_eq(e, exported))?;
+            Some((&**name, index))
+        })
     }
 }
 

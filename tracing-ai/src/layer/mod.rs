@@ -467,8 +467,8 @@ where
         let mut writer = Writer::new(metadata);
         for (index, value) in attribution.iter().enumerate() {
             if let Some(value) = value {
-                writer.push(
-                    &self.shared.keys.exported()[index],
+                writer.push_named(
+                    Name::Shared(&self.shared.keys.exported()[index]),
                     Written::Str(value.clone()),
                 );
             }
@@ -636,6 +636,40 @@ enum Written {
     Static(&'static str),
 }
 
+impl Written {
+    /// As an OpenTelemetry value, without copying its text.
+    fn into_otel(self) -> opentelemetry::Value {
+        match self {
+            Written::F64(v) => v.into(),
+            Written::I64(v) => v.into(),
+            Written::Str(v) => opentelemetry::StringValue::from(v).into(),
+            Written::Static(v) => v.into(),
+        }
+    }
+}
+
+/// The name of an attribute the layer writes: one of ours, or an attribution key's.
+enum Name<'a> {
+    Static(&'static str),
+    Shared(&'a Arc<str>),
+}
+
+impl Name<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Name::Static(name) => name,
+            Name::Shared(name) => name,
+        }
+    }
+
+    fn into_key(self) -> opentelemetry::Key {
+        match self {
+            Name::Static(name) => opentelemetry::Key::from_static_str(name),
+            Name::Shared(name) => opentelemetry::Key::from(name.clone()),
+        }
+    }
+}
+
 fn saturating_i64(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }
@@ -657,15 +691,16 @@ impl Writer {
         }
     }
 
-    fn push(&mut self, name: &str, value: Written) {
-        match self.metadata.fields().field(name) {
+    fn push(&mut self, name: &'static str, value: Written) {
+        self.push_named(Name::Static(name), value);
+    }
+
+    fn push_named(&mut self, name: Name<'_>, value: Written) {
+        match self.metadata.fields().field(name.as_str()) {
             Some(field) => self.declared.push((field, value)),
-            None => self.undeclared.push(match value {
-                Written::F64(v) => KeyValue::new(name.to_owned(), v),
-                Written::I64(v) => KeyValue::new(name.to_owned(), v),
-                Written::Str(v) => KeyValue::new(name.to_owned(), v.to_string()),
-                Written::Static(v) => KeyValue::new(name.to_owned(), v),
-            }),
+            None => self
+                .undeclared
+                .push(KeyValue::new(name.into_key(), value.into_otel())),
         }
     }
 
