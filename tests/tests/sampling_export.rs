@@ -215,6 +215,15 @@ fn failed_requests_arrive_whole_the_others_by_ratio_and_metrics_count_them_all()
         "{kept_ok} of {ok} kept, expected about {mean}"
     );
     assert_eq!(stats.kept_traces(), expected.len() as u64);
+    // The sampler's counts are exported as metrics too.
+    for (name, count) in [
+        ("ai.sampling.kept_traces", stats.kept_traces()),
+        ("ai.sampling.dropped_traces", stats.dropped_traces()),
+        ("ai.sampling.overflowed_traces", 0),
+    ] {
+        let exported: Vec<f64> = latest(receiver.sum_points(name)).into_values().collect();
+        assert_eq!(exported, [count as f64], "{name}");
+    }
     assert_eq!(stats.dropped_traces(), (REQUESTS - expected.len()) as u64);
     assert_eq!(stats.held_spans(), 0);
 

@@ -324,7 +324,11 @@ impl ExportBuilder {
                         .with_resource(self.resource())
                         .with_reader(PeriodicReader::builder(metrics).build())
                         .build();
-                    layer = layer.with_meter(meters.meter("tracing-ai"));
+                    let meter = meters.meter("tracing-ai");
+                    if let Some(stats) = &guard.sampling {
+                        stats.report_to(&meter);
+                    }
+                    layer = layer.with_meter(meter);
                     guard.meters = Some(meters);
                 }
                 let tracer = provider.tracer("tracing-ai");

@@ -443,6 +443,50 @@ impl SamplingStats {
         self.decided().kept.get(&trace_id).copied()
     }
 
+    /// Reports these counts as metrics of `meter`, read at each collection:
+    /// `ai.sampling.kept_traces`, `ai.sampling.dropped_traces`, `ai.sampling.dropped_spans`,
+    /// `ai.sampling.overflowed_traces` (counters) and `ai.sampling.held_spans` (a gauge).
+    /// [`init`](crate::init) does this when it exports metrics.
+    pub fn report_to(&self, meter: &opentelemetry::metrics::Meter) {
+        type Read = fn(&SamplingStats) -> u64;
+        let counters: [(&str, &str, Read); 4] = [
+            (
+                "ai.sampling.kept_traces",
+                "Traces the tail sampler exported",
+                SamplingStats::kept_traces,
+            ),
+            (
+                "ai.sampling.dropped_traces",
+                "Traces the tail sampler dropped",
+                SamplingStats::dropped_traces,
+            ),
+            (
+                "ai.sampling.dropped_spans",
+                "Spans of the traces the tail sampler dropped",
+                SamplingStats::dropped_spans,
+            ),
+            (
+                "ai.sampling.overflowed_traces",
+                "Traces exported early because holding them would have gone over the bound",
+                SamplingStats::overflowed_traces,
+            ),
+        ];
+        for (name, description, read) in counters {
+            let stats = self.clone();
+            meter
+                .u64_observable_counter(name)
+                .with_description(description)
+                .with_callback(move |observer| observer.observe(read(&stats), &[]))
+                .build();
+        }
+        let stats = self.clone();
+        meter
+            .u64_observable_gauge("ai.sampling.held_spans")
+            .with_description("Spans held by the tail sampler, waiting for their trace's decision")
+            .with_callback(move |observer| observer.observe(stats.held_spans() as u64, &[]))
+            .build();
+    }
+
     fn decided(&self) -> MutexGuard<'_, Decided> {
         self.0
             .decided
