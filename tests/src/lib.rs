@@ -419,3 +419,15 @@ impl std::io::Write for Buffer {
         Ok(())
     }
 }
+
+/// The error of a simulated model call that fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overloaded;
+
+impl std::fmt::Display for Overloaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the model is overloaded")
+    }
+}
+
+impl std::error::Error for Overloaded {}

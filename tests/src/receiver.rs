@@ -22,7 +22,6 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, Metric};
 use opentelemetry_proto::tonic::trace::v1::Span;
-use prost::Message as _;
 
 /// A span as it arrived, with its resource's attributes.
 #[derive(Clone, Debug)]
@@ -117,6 +116,34 @@ impl TraceService for Grpc {
     }
 }
 
+/// An OTLP/HTTP endpoint: decodes the protobuf request `Req`, hands it to `handle`, and answers
+/// with its protobuf response (or 400 when the body is not a `Req`).
+fn protobuf_endpoint<Req, Resp>(
+    handle: impl Fn(Req) -> Resp + Clone + Send + Sync + 'static,
+) -> axum::routing::MethodRouter
+where
+    Req: prost::Message + Default + 'static,
+    Resp: prost::Message + 'static,
+{
+    axum::routing::post(move |body: axum::body::Bytes| {
+        let handle = handle.clone();
+        async move {
+            match Req::decode(body) {
+                Ok(request) => (
+                    axum::http::StatusCode::OK,
+                    [("content-type", "application/x-protobuf")],
+                    handle(request).encode_to_vec(),
+                ),
+                Err(_) => (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    [("content-type", "text/plain")],
+                    b"not an OTLP export request".to_vec(),
+                ),
+            }
+        }
+    })
+}
+
 /// A running receiver; stopped when dropped.
 pub struct Receiver {
     /// Where the gRPC endpoint listens.
@@ -167,50 +194,22 @@ impl Receiver {
                         grpc_listener,
                     )),
             );
-            let http_store = store.clone();
-            let http_metrics = metrics.clone();
-            let app = axum::Router::new().route(
-                "/v1/metrics",
-                axum::routing::post(move |body: axum::body::Bytes| {
-                    let metrics = http_metrics.clone();
-                    async move {
-                        match ExportMetricsServiceRequest::decode(body) {
-                            Ok(request) => {
-                                keep_metrics(&metrics, request);
-                                let response =
-                                    ExportMetricsServiceResponse::default().encode_to_vec();
-                                (axum::http::StatusCode::OK, response)
-                            }
-                            Err(_) => (axum::http::StatusCode::BAD_REQUEST, Vec::new()),
-                        }
-                    }
-                }),
-            );
-            let app = app.route(
-                "/v1/traces",
-                axum::routing::post(move |body: axum::body::Bytes| {
-                    let store = http_store.clone();
-                    async move {
-                        match ExportTraceServiceRequest::decode(body) {
-                            Ok(request) => {
-                                keep(&store, request);
-                                let response =
-                                    ExportTraceServiceResponse::default().encode_to_vec();
-                                (
-                                    axum::http::StatusCode::OK,
-                                    [("content-type", "application/x-protobuf")],
-                                    response,
-                                )
-                            }
-                            Err(_) => (
-                                axum::http::StatusCode::BAD_REQUEST,
-                                [("content-type", "text/plain")],
-                                b"not an ExportTraceServiceRequest".to_vec(),
-                            ),
-                        }
-                    }
-                }),
-            );
+            let (http_store, http_metrics) = (store.clone(), metrics.clone());
+            let app = axum::Router::new()
+                .route(
+                    "/v1/traces",
+                    protobuf_endpoint(move |request: ExportTraceServiceRequest| {
+                        keep(&http_store, request);
+                        ExportTraceServiceResponse::default()
+                    }),
+                )
+                .route(
+                    "/v1/metrics",
+                    protobuf_endpoint(move |request: ExportMetricsServiceRequest| {
+                        keep_metrics(&http_metrics, request);
+                        ExportMetricsServiceResponse::default()
+                    }),
+                );
             tokio::spawn(async move { axum::serve(http_listener, app).await });
             addresses
         });

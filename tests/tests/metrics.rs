@@ -8,20 +8,12 @@ use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use tracing_ai::{ai_span, AiLayer, ModelPrice, Usage};
 use tracing_ai_tests::otel::export_with;
-
-#[derive(Debug)]
-struct Timeout;
-
-impl std::fmt::Display for Timeout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("timed out")
-    }
-}
+use tracing_ai_tests::Overloaded;
 
 #[ai_span(kind = "llm", model = "my-model", provider = "self-hosted")]
-fn generate(input: u64, fail: bool) -> Result<Usage, Timeout> {
+fn generate(input: u64, fail: bool) -> Result<Usage, Overloaded> {
     if fail {
-        return Err(Timeout);
+        return Err(Overloaded);
     }
     Ok(Usage::new(input, 10))
 }
@@ -160,7 +152,10 @@ fn every_call_is_counted_by_tenant_feature_model_and_tokens() {
     // Durations: every AI span, the failed call under its error type.
     let durations = points(&exporter, "gen_ai.client.operation.duration");
     assert_eq!(durations[&attrs(&call)].1, 5);
-    assert_eq!(durations[&with(("error.type", "metrics::Timeout"))].1, 1);
+    assert_eq!(
+        durations[&with(("error.type", "tracing_ai_tests::Overloaded"))].1,
+        1
+    );
     assert_eq!(
         durations[&attrs(&[("gen_ai.operation.name", "execute_tool")])].1,
         5

@@ -16,6 +16,7 @@ use tracing::Dispatch;
 use tracing_ai::sampling::{SamplingStats, TailSampling, TailSamplingBuilder};
 use tracing_ai::{ai_span, record_fallback, Usage};
 use tracing_ai_tests::otel::{attr, f64_attr, str_attr};
+use tracing_ai_tests::Overloaded;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -87,19 +88,10 @@ impl Pipeline {
     }
 }
 
-#[derive(Debug)]
-struct ModelError;
-
-impl std::fmt::Display for ModelError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the model is overloaded")
-    }
-}
-
 #[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
-fn generate(input: u64, fail: bool) -> Result<Usage, ModelError> {
+fn generate(input: u64, fail: bool) -> Result<Usage, Overloaded> {
     if fail {
-        return Err(ModelError);
+        return Err(Overloaded);
     }
     Ok(Usage::new(input, 100))
 }

@@ -17,6 +17,7 @@ use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample as _};
 use tracing_ai::sampling::TailSampling;
 use tracing_ai::{ai_span, AiLayer, ModelPrice, Protocol, Usage};
 use tracing_ai_tests::receiver::{by_trace, latest, ReceivedSpan, Receiver};
+use tracing_ai_tests::Overloaded;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 const REQUESTS: usize = 2_000;
@@ -38,15 +39,6 @@ fn tenant(n: usize) -> &'static str {
 
 fn chat_input(n: usize) -> u64 {
     500 + n as u64
-}
-
-#[derive(Debug)]
-struct Overloaded;
-
-impl std::fmt::Display for Overloaded {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the model is overloaded")
-    }
 }
 
 #[ai_span(
