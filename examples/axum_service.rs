@@ -86,6 +86,21 @@ async fn ask(Query(params): Query<HashMap<String, String>>) -> impl IntoResponse
     }
 }
 
+/// Resolves on Ctrl-C, or on SIGTERM where there are signals.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    if let Ok(mut terminate) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 /// The caller's trace that the self-test's first request continues.
 const CALLER_TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
@@ -142,7 +157,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let Some(requests) = self_test else {
         eprintln!("listening on http://{address}; try: curl -H 'x-tenant-id: acme' 'http://{address}/ask?q=What+is+a+span'");
-        server.await??;
+        // On Ctrl-C or SIGTERM, stop and return, so that the guard exports the last spans.
+        shutdown_signal().await;
+        server.abort();
         return Ok(());
     };
     for n in 0..requests {

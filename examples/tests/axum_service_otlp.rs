@@ -94,3 +94,132 @@ fn hex(text: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
         .collect()
 }
+
+/// Two processes, a client (this test, with its own tracer provider and tail sampler) and the
+/// service (with `TRACING_AI_SAMPLE_RATIO`), sharing nothing but the `traceparent` header:
+/// the service keeps every trace the client kept, and keeps no other one but for its own
+/// errors.
+#[test]
+fn the_service_keeps_the_traces_its_client_kept() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor};
+    use tracing_ai::sampling::TailSampling;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    const RATIO: &str = "0.2";
+    const CALLS: usize = 100;
+
+    let receiver = Receiver::start();
+    let mut service = Command::new(example_binary("axum_service"))
+        .args(["--port", "0"])
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://{}", receiver.grpc),
+        )
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("TRACING_AI_SAMPLE_RATIO", RATIO)
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the service starts");
+    let mut stderr = BufReader::new(service.stderr.take().expect("its stderr"));
+    let mut line = String::new();
+    stderr
+        .read_line(&mut line)
+        .expect("the service says where it listens");
+    let address = line
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("http://"))
+        .map(|address| address.trim_end_matches(';').to_owned())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+
+    // The client: its own provider, the same ratio, spans kept in memory.
+    let sampling = TailSampling::builder()
+        .sample_ratio(RATIO.parse().expect("a ratio"))
+        .build()
+        .expect("valid");
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(sampling.sampler())
+        .with_span_processor(sampling.processor(SimpleSpanProcessor::new(exporter.clone())))
+        .build();
+    let client = tracing_subscriber::registry().with(tracing_ai::layer(provider.tracer("client")));
+    let http = reqwest::blocking::Client::new();
+    let propagator = TraceContextPropagator::new();
+    let mut called = HashSet::new();
+    tracing::subscriber::with_default(client, || {
+        for _ in 0..CALLS {
+            let span = tracing::info_span!("GET /ask (client)", otel.kind = "client");
+            let mut headers = std::collections::HashMap::new();
+            propagator.inject_context(&span.context(), &mut headers);
+            called.insert(
+                span.context()
+                    .span()
+                    .span_context()
+                    .trace_id()
+                    .to_bytes()
+                    .to_vec(),
+            );
+            let status = span.in_scope(|| {
+                http.get(format!("http://{address}/ask?q=What+is+a+span"))
+                    .header("x-tenant-id", "acme")
+                    .header("traceparent", &headers["traceparent"])
+                    .send()
+                    .expect("the service answers")
+                    .status()
+            });
+            assert_eq!(status, 200);
+        }
+    });
+    let client_kept: HashSet<Vec<u8>> = exporter
+        .get_finished_spans()
+        .expect("the client's spans")
+        .iter()
+        .map(|span| span.span_context.trace_id().to_bytes().to_vec())
+        .collect();
+
+    // SIGTERM: the service stops, and its guard exports what it kept.
+    let stopped = Command::new("kill")
+        .args(["-TERM", &service.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(stopped.success());
+    assert!(service.wait().expect("the service exits").success());
+
+    let spans = receiver.spans();
+    let service_traces = by_trace(&spans);
+    for (trace_id, trace) in &service_traces {
+        assert!(
+            called.contains(trace_id),
+            "a trace the client did not start"
+        );
+        let root = trace
+            .iter()
+            .find(|span| span.span.name == "GET /ask")
+            .expect("the server span, with the trace");
+        let reason = root.str_attr("ai.sampling.reason");
+        if client_kept.contains(trace_id) {
+            // The service's own errors come first; otherwise it followed the client.
+            assert!(matches!(reason, Some("parent" | "error")), "{reason:?}");
+        } else {
+            assert_eq!(reason, Some("error"), "kept without the client's flag");
+        }
+    }
+    assert!(
+        (5..=40).contains(&client_kept.len()),
+        "about 20% of {CALLS}: {}",
+        client_kept.len()
+    );
+    for trace_id in &client_kept {
+        assert!(
+            service_traces.contains_key(trace_id),
+            "the client kept a trace the service dropped"
+        );
+    }
+}

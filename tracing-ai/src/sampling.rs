@@ -22,6 +22,11 @@
 //! over it is kept at once (what it held is handed on, and its later spans pass straight
 //! through), and [`SamplingStats`] counts it, with the dropped traces.
 //!
+//! The unit of decision is the local trace, so each request should be a root span (or
+//! continue a remote parent), as an HTTP server span is: a span that stays open over many
+//! requests (one around `main`, say) makes them a single trace, which is held until it
+//! overflows the bound and then exported whole.
+//!
 //! Every span must be recorded for this to work, so the tracer provider's sampler is
 //! [`TailSampling::sampler`]: it records every span and sets the sampled flag that services
 //! downstream see to what `parent` or `ratio` say. [`builder`](crate::builder) sets both up:
