@@ -13,6 +13,12 @@
 //!   token usage found in its return value;
 //! * [`Usage`] and [`ReportsUsage`], how a return value says what its call consumed;
 //! * [`record_cache_hit`] and [`record_fallback`], for the two other per-call facts;
+//! * [`AiLayer`] and [`layer`], the `tracing-subscriber` layer that prices every AI span,
+//!   attributes it to its tenant, feature and request, rolls a request's calls up onto its
+//!   root, and counts token, duration and cost metrics ([`AiLayerBuilder::with_meter`]);
+//! * `init` and `builder` (feature `otlp`), the whole OTLP set-up in one call, or a
+//!   [`ConsoleLayer`] view of each request when no endpoint is set;
+//! * `sampling` (feature `sampling`), tail sampling that keeps every failed request;
 //! * [`attr`], the names of every attribute it exports, for spans written by hand.
 //!
 //! # Usage
@@ -66,7 +72,8 @@
 //! | Name | Description | Default? |
 //! | --- | --- | --- |
 //! | `macros` | The [`#[ai_span]`](ai_span) attribute macro | Yes |
-//! | `otlp` | [`init`] and [`builder`]: OTLP export over gRPC or HTTP/protobuf, set up from the environment | Yes |
+//! | `otlp` | [`init`] and [`builder`]: OTLP export of spans and metrics over gRPC or HTTP/protobuf, set up from the environment | Yes |
+//! | `sampling` | [`sampling`]: the tail-sampling span processor (implied by `otlp`) | Yes |
 //!
 //! # Supported Rust Versions
 //!
