@@ -374,3 +374,30 @@ fn with_a_sample_ratio_only_the_requests_marked_kept_reach_the_backend() {
         assert_eq!(arrived, marked_kept, "{ratio_env:?}");
     }
 }
+
+/// With requests in flight together, each tree is still printed whole, once.
+#[test]
+fn concurrent_requests_are_printed_each_as_one_whole_tree() {
+    let console = run_sampled(
+        None,
+        &["--requests", "12", "--concurrency", "4", "--seed", "3"],
+        None,
+    );
+    let mut ids = HashSet::new();
+    for tree in console
+        .split("\n\n")
+        .filter(|tree| tree.starts_with("rag.query"))
+    {
+        ids.insert(request_id(tree.lines().next().expect("a first line")));
+        assert!(tree.contains("embeddings text-embedding-3-small"), "{tree}");
+        assert!(tree.contains("retrieval retrieve"), "{tree}");
+        assert!(
+            tree.lines()
+                .last()
+                .is_some_and(|line| line.starts_with("= ")),
+            "{tree}"
+        );
+    }
+    let expected: HashSet<String> = (0..12).map(|n| format!("req-{n:04}")).collect();
+    assert_eq!(ids, expected, "{console}");
+}
