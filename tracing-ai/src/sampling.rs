@@ -407,6 +407,7 @@ struct Counters {
     dropped_traces: AtomicU64,
     dropped_spans: AtomicU64,
     overflowed_traces: AtomicU64,
+    /// A copy of the processor's count, kept under its lock, readable without it.
     held_spans: AtomicUsize,
     peak_held_spans: AtomicUsize,
 }

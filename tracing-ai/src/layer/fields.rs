@@ -1,6 +1,8 @@
 //! Reading the fields of AI spans as they are recorded, whoever created the span.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::field::{Field, Visit};
@@ -18,13 +20,14 @@ pub(crate) struct AiSpanData {
     pub(crate) fields: CallFields,
 }
 
-/// The facts of one call that pricing and export need.
+/// The facts of one call that pricing, export and metrics need. Texts are shared, so that
+/// metrics take them without copying.
 #[derive(Debug, Default)]
 pub(crate) struct CallFields {
-    pub(crate) operation: Option<String>,
-    pub(crate) provider: Option<String>,
-    pub(crate) request_model: Option<String>,
-    pub(crate) response_model: Option<String>,
+    pub(crate) operation: Option<Cow<'static, str>>,
+    pub(crate) provider: Option<Arc<str>>,
+    pub(crate) request_model: Option<Arc<str>>,
+    pub(crate) response_model: Option<Arc<str>>,
     pub(crate) input: Option<u64>,
     pub(crate) output: Option<u64>,
     pub(crate) cache_read: Option<u64>,
@@ -33,7 +36,7 @@ pub(crate) struct CallFields {
     /// A cost someone already recorded (the provider's, through `Usage::with_cost`).
     pub(crate) recorded_cost: Option<f64>,
     pub(crate) failed: bool,
-    pub(crate) error_type: Option<String>,
+    pub(crate) error_type: Option<Arc<str>>,
 }
 
 impl CallFields {
@@ -105,13 +108,13 @@ impl<'a> FieldVisitor<'a> {
 
     fn text(&mut self, field: &Field, value: &str) {
         match field.name() {
-            attr::GEN_AI_PROVIDER_NAME => self.call.provider = Some(value.to_owned()),
-            attr::GEN_AI_REQUEST_MODEL => self.call.request_model = Some(value.to_owned()),
-            attr::GEN_AI_RESPONSE_MODEL => self.call.response_model = Some(value.to_owned()),
-            attr::GEN_AI_OPERATION_NAME => self.call.operation = Some(value.to_owned()),
+            attr::GEN_AI_PROVIDER_NAME => self.call.provider = Some(value.into()),
+            attr::GEN_AI_REQUEST_MODEL => self.call.request_model = Some(value.into()),
+            attr::GEN_AI_RESPONSE_MODEL => self.call.response_model = Some(value.into()),
+            attr::GEN_AI_OPERATION_NAME => self.call.operation = Some(operation_name(value)),
             attr::ERROR_TYPE => {
                 self.call.failed = true;
-                self.call.error_type = Some(value.to_owned());
+                self.call.error_type = Some(value.into());
             }
             attr::OTEL_STATUS_CODE => self.call.failed |= value.eq_ignore_ascii_case("error"),
             name => {
@@ -170,6 +173,25 @@ impl Visit for FieldVisitor<'_> {
         {
             self.text(field, &format!("{value:?}"));
         }
+    }
+}
+
+/// The operation names of the GenAI conventions need no copy; others are kept as given.
+fn operation_name(value: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 9] = [
+        "chat",
+        "text_completion",
+        "embeddings",
+        "retrieval",
+        "execute_tool",
+        "invoke_agent",
+        "invoke_workflow",
+        "create_agent",
+        "generate_content",
+    ];
+    match KNOWN.into_iter().find(|known| *known == value) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(value.to_owned()),
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::KeyValue;
 
+use super::attribution::AttributionKeys;
 use super::fields::CallFields;
 use crate::attr;
 
@@ -17,12 +18,15 @@ pub(crate) const OTHER: &str = "other";
 /// The default cap on distinct tenant ids, and on distinct feature ids, in the cost metric.
 pub(crate) const DEFAULT_CARDINALITY: usize = 1_000;
 
-/// The instruments, and the tenants and features seen so far.
+/// The instruments, where the tenant and feature ids are in a resolved attribution, and the
+/// tenants and features seen so far.
 #[derive(Debug)]
 pub(crate) struct Metrics {
     tokens: Histogram<u64>,
     duration: Histogram<f64>,
     cost: Counter<f64>,
+    tenant_index: Option<usize>,
+    feature_index: Option<usize>,
     tenants: Bounded,
     features: Bounded,
 }
@@ -32,13 +36,15 @@ pub(crate) struct CallMetrics<'a> {
     pub(crate) fields: &'a CallFields,
     pub(crate) duration: Option<Duration>,
     pub(crate) usd: Option<f64>,
-    pub(crate) tenant: Option<&'a str>,
-    pub(crate) feature: Option<&'a str>,
+    /// The span's resolved attribution, by the index of its exported name.
+    pub(crate) attribution: &'a [Option<Arc<str>>],
 }
 
 impl Metrics {
-    pub(crate) fn new(meter: &Meter, cardinality: usize) -> Self {
+    pub(crate) fn new(meter: &Meter, cardinality: usize, keys: &AttributionKeys) -> Self {
         Self {
+            tenant_index: keys.index_of_exported(attr::TENANT_ID),
+            feature_index: keys.index_of_exported(attr::FEATURE_ID),
             tokens: meter
                 .u64_histogram(attr::GEN_AI_CLIENT_TOKEN_USAGE)
                 .with_unit("{token}")
@@ -101,11 +107,12 @@ impl Metrics {
         }
 
         if let Some(usd) = call.usd {
+            let id = |index: Option<usize>| call.attribution.get(index?)?.as_deref();
             let mut attributes = Vec::with_capacity(4);
-            if let Some(tenant) = call.tenant {
+            if let Some(tenant) = id(self.tenant_index) {
                 attributes.push(KeyValue::new(attr::TENANT_ID, self.tenants.admit(tenant)));
             }
-            if let Some(feature) = call.feature {
+            if let Some(feature) = id(self.feature_index) {
                 attributes.push(KeyValue::new(
                     attr::FEATURE_ID,
                     self.features.admit(feature),
@@ -128,6 +135,7 @@ impl Metrics {
 struct Bounded {
     cap: usize,
     seen: RwLock<HashSet<Arc<str>>>,
+    other: Arc<str>,
 }
 
 impl Bounded {
@@ -135,25 +143,32 @@ impl Bounded {
         Self {
             cap,
             seen: RwLock::new(HashSet::new()),
+            other: OTHER.into(),
         }
     }
 
-    /// `value` if it was seen before or there is room for it, else [`OTHER`].
-    fn admit(&self, value: &str) -> String {
+    /// `value` (shared with the set) if it was seen before or there is room for it, else
+    /// [`OTHER`].
+    fn admit(&self, value: &str) -> Arc<str> {
         let known = self
             .seen
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains(value);
-        if known {
-            return value.to_owned();
+            .get(value)
+            .cloned();
+        if let Some(known) = known {
+            return known;
         }
         let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
-        if seen.contains(value) || seen.len() < self.cap {
-            seen.insert(value.into());
-            value.to_owned()
+        if let Some(known) = seen.get(value) {
+            return known.clone();
+        }
+        if seen.len() < self.cap {
+            let value: Arc<str> = value.into();
+            seen.insert(value.clone());
+            value
         } else {
-            OTHER.to_owned()
+            self.other.clone()
         }
     }
 }
@@ -165,11 +180,11 @@ mod tests {
     #[test]
     fn values_past_the_cap_are_folded_into_other() {
         let bounded = Bounded::new(2);
-        assert_eq!(bounded.admit("a"), "a");
-        assert_eq!(bounded.admit("b"), "b");
-        assert_eq!(bounded.admit("c"), OTHER);
+        assert_eq!(&*bounded.admit("a"), "a");
+        assert_eq!(&*bounded.admit("b"), "b");
+        assert_eq!(&*bounded.admit("c"), OTHER);
         assert_eq!(
-            bounded.admit("a"),
+            &*bounded.admit("a"),
             "a",
             "a value seen before keeps its name"
         );

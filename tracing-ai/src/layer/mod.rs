@@ -300,6 +300,7 @@ impl AiLayerBuilder {
             Metrics::new(
                 &meter,
                 self.cardinality.unwrap_or(metrics::DEFAULT_CARDINALITY),
+                &self.keys,
             )
         });
         Ok(AiLayer::from_parts(pricing, self.keys, metrics))
@@ -430,7 +431,9 @@ where
                 }
             }
         }
-        let priced = self.price(&data);
+        // Read once: the same duration prices a self-hosted call and goes into the metrics.
+        let duration = data.created.map(|created| created.elapsed());
+        let priced = self.price(&data, duration);
         // The request's totals live on its local root, whoever's thread the call ran on.
         if let Some(root) = span.scope().from_root().next() {
             let mut extensions = root.extensions_mut();
@@ -479,20 +482,15 @@ where
         }
         writer.finish(&id, &dispatch, otel.as_ref());
         if let Some(metrics) = &self.shared.metrics {
-            let value = |name: &str| {
-                let index = self.shared.keys.index_of_exported(name)?;
-                attribution[index].as_deref()
-            };
             metrics.record(&CallMetrics {
                 fields: &data.fields,
-                duration: data.created.map(|created| created.elapsed()),
+                duration,
                 usd: match &priced {
                     Priced::Cost { usd, .. } => Some(*usd),
                     Priced::Unpriced { .. } => None,
                     Priced::Nothing => data.fields.recorded_cost,
                 },
-                tenant: value(attr::TENANT_ID),
-                feature: value(attr::FEATURE_ID),
+                attribution: &attribution,
             });
         }
         self.warn_if_unpriced(&priced);
@@ -532,7 +530,7 @@ impl RequestTotals {
 }
 
 impl AiLayer {
-    fn price(&self, data: &AiSpanData) -> Priced {
+    fn price(&self, data: &AiSpanData, duration: Option<Duration>) -> Priced {
         let fields = &data.fields;
         if fields.recorded_cost.is_some() {
             return Priced::Nothing;
@@ -542,9 +540,7 @@ impl AiLayer {
             request_model: fields.request_model.as_deref(),
             response_model: fields.response_model.as_deref(),
             tokens: fields.tokens(),
-            duration: data
-                .created
-                .map_or(Duration::ZERO, |created| created.elapsed()),
+            duration: duration.unwrap_or(Duration::ZERO),
         })
     }
 
