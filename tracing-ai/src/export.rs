@@ -16,6 +16,7 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::trace::{
     BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter, SpanProcessor,
+    TracerProviderBuilder,
 };
 use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
@@ -304,24 +305,19 @@ impl ExportBuilder {
                 guard.runtime = exporters.runtime;
                 let spans = Reporting::new(exporters.spans, "spans", endpoint);
                 guard.spans_failing = spans.failing.clone();
-                let provider = SdkTracerProvider::builder().with_resource(self.resource());
-                let provider = match &sampling {
-                    Some(sampling) => {
-                        let processor =
-                            sampling.processor(BatchSpanProcessor::builder(spans).build());
-                        guard.sampling = Some(processor.stats());
-                        provider
-                            .with_sampler(sampling.sampler())
-                            .with_span_processor(processor)
-                    }
-                    None => provider.with_batch_exporter(spans),
-                }
-                .build();
+                let resource = self.resource();
+                let (provider, stats) = with_processor(
+                    SdkTracerProvider::builder().with_resource(resource.clone()),
+                    sampling.as_ref(),
+                    BatchSpanProcessor::builder(spans).build(),
+                );
+                guard.sampling = stats;
+                let provider = provider.build();
                 if let Some(metrics) = exporters.metrics {
                     let metrics = Reporting::new(metrics, "metrics", endpoint);
                     guard.metrics_failing = metrics.failing.clone();
                     let meters = SdkMeterProvider::builder()
-                        .with_resource(self.resource())
+                        .with_resource(resource)
                         .with_reader(PeriodicReader::builder(metrics).build())
                         .build();
                     let meter = meters.meter("tracing-ai");
@@ -339,12 +335,13 @@ impl ExportBuilder {
             None => match &sampling {
                 Some(sampling) if console => {
                     // Nothing is exported, but the console shows what would have been.
-                    let processor = sampling.processor(NothingExported);
-                    guard.sampling = Some(processor.stats());
-                    let provider = SdkTracerProvider::builder()
-                        .with_sampler(sampling.sampler())
-                        .with_span_processor(processor)
-                        .build();
+                    let (provider, stats) = with_processor(
+                        SdkTracerProvider::builder(),
+                        Some(sampling),
+                        NothingExported,
+                    );
+                    guard.sampling = stats;
+                    let provider = provider.build();
                     let tracer = provider.tracer("tracing-ai");
                     guard.provider = Some(provider);
                     Some(tracing_opentelemetry::layer().with_tracer(tracer))
@@ -497,6 +494,26 @@ impl ExportBuilder {
             ));
         }
         resource.build()
+    }
+}
+
+/// Adds `next` to `provider`, behind the tail sampler (and with its sampler) when there is one;
+/// returns the sampler's counts with it.
+fn with_processor<P: SpanProcessor + 'static>(
+    provider: TracerProviderBuilder,
+    sampling: Option<&TailSampling>,
+    next: P,
+) -> (TracerProviderBuilder, Option<SamplingStats>) {
+    match sampling {
+        Some(sampling) => {
+            let processor = sampling.processor(next);
+            let stats = processor.stats();
+            let provider = provider
+                .with_sampler(sampling.sampler())
+                .with_span_processor(processor);
+            (provider, Some(stats))
+        }
+        None => (provider.with_span_processor(next), None),
     }
 }
 
