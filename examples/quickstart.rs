@@ -105,7 +105,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         // GPU-hour prices for the self-hosted model, costs reported in GBP too.
         .with_layer(layer());
     if let Some(ratio) = flags.sample_ratio {
-        builder = builder.with_sampling(TailSampling::builder().sample_ratio(ratio));
+        builder = builder.with_sampling(TailSampling::builder().with_sample_ratio(ratio));
     }
     let _guard = builder.init()?;
 

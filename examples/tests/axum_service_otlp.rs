@@ -141,7 +141,7 @@ fn the_service_keeps_the_traces_its_client_kept() {
 
     // The client: its own provider, the same ratio, spans kept in memory.
     let sampling = TailSampling::builder()
-        .sample_ratio(RATIO.parse().expect("a ratio"))
+        .with_sample_ratio(RATIO.parse().expect("a ratio"))
         .build()
         .expect("valid");
     let exporter = InMemorySpanExporter::default();

@@ -213,8 +213,8 @@ impl SpanExporter for Discard {
 fn held_span_memory() {
     const HELD: usize = 50_000;
     let sampling = TailSampling::builder()
-        .sample_ratio(0.0)
-        .max_held_spans(HELD * 2)
+        .with_sample_ratio(0.0)
+        .with_max_held_spans(HELD * 2)
         .build()
         .expect("valid");
     let processor = sampling.processor(SimpleSpanProcessor::new(Discard));

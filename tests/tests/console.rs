@@ -97,7 +97,7 @@ fn a_request_prints_as_one_tree_with_costs_and_marks() {
     );
     assert_eq!(
         lines[5],
-        "= 4 AI calls · 1016 tokens in · 200 out · $0.00027032 (0.00021626 GBP) · tenant acme"
+        "= 3 AI calls · 1016 tokens in · 200 out · $0.00027032 (0.00021626 GBP) · tenant acme"
     );
     assert_eq!(lines[6], "");
 }

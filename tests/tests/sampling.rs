@@ -120,7 +120,7 @@ fn root_of(spans: &[SpanData]) -> &SpanData {
 
 #[test]
 fn a_ratio_of_zero_keeps_only_failed_requests_whole() {
-    let pipeline = Pipeline::new(TailSampling::builder().sample_ratio(0.0));
+    let pipeline = Pipeline::new(TailSampling::builder().with_sample_ratio(0.0));
     pipeline.run(|| {
         for n in 0..50 {
             request(n, 1_000, n % 10 == 3);
@@ -157,7 +157,11 @@ fn a_ratio_of_zero_keeps_only_failed_requests_whole() {
 
 #[test]
 fn errors_are_dropped_too_when_not_kept() {
-    let pipeline = Pipeline::new(TailSampling::builder().sample_ratio(0.0).keep_errors(false));
+    let pipeline = Pipeline::new(
+        TailSampling::builder()
+            .with_sample_ratio(0.0)
+            .with_keep_errors(false),
+    );
     pipeline.run(|| request(1, 1_000, true));
     assert!(pipeline.exported.spans().is_empty());
     assert_eq!(pipeline.stats.dropped_traces(), 1);
@@ -184,8 +188,8 @@ fn expensive_requests_are_kept_for_their_cost() {
     // input tokens cost $0.15 + 100 output tokens; 1,000 cost well under a cent.
     let pipeline = Pipeline::new(
         TailSampling::builder()
-            .sample_ratio(0.0)
-            .keep_cost_above(0.10),
+            .with_sample_ratio(0.0)
+            .with_keep_cost_above(0.10),
     );
     pipeline.run(|| {
         request(1, 1_000_000, false);
@@ -202,7 +206,7 @@ fn expensive_requests_are_kept_for_their_cost() {
 
 #[test]
 fn requests_served_by_a_fallback_are_kept() {
-    let pipeline = Pipeline::new(TailSampling::builder().sample_ratio(0.0));
+    let pipeline = Pipeline::new(TailSampling::builder().with_sample_ratio(0.0));
     pipeline.run(|| {
         tracing::info_span!("request").in_scope(|| generate_after_fallback(10));
         request(2, 10, false);
@@ -211,8 +215,8 @@ fn requests_served_by_a_fallback_are_kept() {
     assert_eq!(spans.len(), 2, "{spans:#?}");
     assert_eq!(reason(root_of(&spans)).as_deref(), Some("fallback"));
     let fallbacks = TailSampling::builder()
-        .sample_ratio(0.0)
-        .keep_fallbacks(false);
+        .with_sample_ratio(0.0)
+        .with_keep_fallbacks(false);
     let pipeline = Pipeline::new(fallbacks);
     pipeline.run(|| tracing::info_span!("request").in_scope(|| generate_after_fallback(10)));
     assert!(pipeline.exported.spans().is_empty());
@@ -222,7 +226,7 @@ fn requests_served_by_a_fallback_are_kept() {
 fn ratio_decisions_are_those_of_trace_id_ratio_based() {
     for ratio in [0.0, 0.01, 0.05, 0.5, 0.999, 1.0] {
         let ours = TailSampling::builder()
-            .sample_ratio(ratio)
+            .with_sample_ratio(ratio)
             .build()
             .expect("valid")
             .sampler();
@@ -271,9 +275,9 @@ fn next(state: &mut u64) -> u64 {
 /// `traceparent` header: the server keeps what the client kept, whatever its own ratio.
 #[test]
 fn a_server_keeps_the_traces_its_client_kept() {
-    let client = Pipeline::new(TailSampling::builder().sample_ratio(0.2));
-    let same_ratio = Pipeline::new(TailSampling::builder().sample_ratio(0.2));
-    let no_ratio = Pipeline::new(TailSampling::builder().sample_ratio(0.0));
+    let client = Pipeline::new(TailSampling::builder().with_sample_ratio(0.2));
+    let same_ratio = Pipeline::new(TailSampling::builder().with_sample_ratio(0.2));
+    let no_ratio = Pipeline::new(TailSampling::builder().with_sample_ratio(0.0));
     let propagator = TraceContextPropagator::new();
 
     for n in 0..400 {
@@ -320,8 +324,8 @@ fn a_trace_over_the_bound_is_kept_early_and_memory_stays_bounded() {
     const BOUND: usize = 10_000;
     let pipeline = Pipeline::new(
         TailSampling::builder()
-            .sample_ratio(0.0)
-            .max_held_spans(BOUND),
+            .with_sample_ratio(0.0)
+            .with_max_held_spans(BOUND),
     );
     pipeline.run(|| {
         tracing::info_span!("request").in_scope(|| {
@@ -348,7 +352,7 @@ fn a_trace_over_the_bound_is_kept_early_and_memory_stays_bounded() {
 /// decision taken for the trace.
 #[test]
 fn a_span_ending_after_its_root_follows_the_decision() {
-    let pipeline = Pipeline::new(TailSampling::builder().sample_ratio(0.0));
+    let pipeline = Pipeline::new(TailSampling::builder().with_sample_ratio(0.0));
     pipeline.run(|| {
         for fail in [true, false] {
             let root = tracing::info_span!("request");
@@ -372,7 +376,7 @@ fn a_span_ending_after_its_root_follows_the_decision() {
 
 #[test]
 fn shutting_down_decides_the_traces_still_held() {
-    let pipeline = Pipeline::new(TailSampling::builder().sample_ratio(0.0));
+    let pipeline = Pipeline::new(TailSampling::builder().with_sample_ratio(0.0));
     let root = pipeline.run(|| {
         let root = tracing::info_span!("request");
         let _ = root.in_scope(|| generate(10, true));
@@ -395,18 +399,17 @@ fn shutting_down_decides_the_traces_still_held() {
 fn bad_settings_are_errors_that_name_them() {
     let message = |builder: TailSamplingBuilder| builder.build().expect_err("invalid").to_string();
     assert_eq!(
-        message(TailSampling::builder().sample_ratio(1.5)),
+        message(TailSampling::builder().with_sample_ratio(1.5)),
         "`sample_ratio` is `1.5`; expected a number from 0 to 1, such as 0.05 to keep one trace in twenty"
     );
-    assert!(
-        message(TailSampling::builder().sample_ratio(f64::NAN)).contains("`sample_ratio` is `NaN`")
-    );
+    assert!(message(TailSampling::builder().with_sample_ratio(f64::NAN))
+        .contains("`sample_ratio` is `NaN`"));
     assert_eq!(
-        message(TailSampling::builder().keep_cost_above(-1.0)),
+        message(TailSampling::builder().with_keep_cost_above(-1.0)),
         "`keep_cost_above` is `-1`; expected an amount in USD, zero or more"
     );
     assert_eq!(
-        message(TailSampling::builder().max_held_spans(0)),
+        message(TailSampling::builder().with_max_held_spans(0)),
         "`max_held_spans` is `0`; expected a number of spans above zero"
     );
 }

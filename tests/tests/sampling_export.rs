@@ -105,7 +105,7 @@ fn failed_requests_arrive_whole_the_others_by_ratio_and_metrics_count_them_all()
         .with_endpoint(format!("http://{}", receiver.grpc))
         .with_protocol(Protocol::Grpc)
         .with_console(false)
-        .with_sampling(TailSampling::builder().sample_ratio(RATIO))
+        .with_sampling(TailSampling::builder().with_sample_ratio(RATIO))
         .with_layer(
             AiLayer::builder()
                 .with_model_price(

@@ -354,12 +354,17 @@ impl<'a> AsyncInfo<'a> {
                 stmt.to_token_stream()
             }
         });
-        let attrs = &input.attrs;
+        // `#![inner]` attributes stay first in the body, where the user wrote them.
+        let (outer_attrs, inner_attrs): (Vec<_>, Vec<_>) = input
+            .attrs
+            .iter()
+            .partition(|attr| attr.style == syn::AttrStyle::Outer);
         let vis = &input.vis;
         let sig = &input.sig;
         quote! {
-            #(#attrs)*
+            #(#outer_attrs)*
             #vis #sig {
+                #(#inner_attrs)*
                 #(#stmts)*
             }
         }

@@ -200,7 +200,7 @@ fn pricing(c: &mut Criterion) {
 fn sampling(c: &mut Criterion) {
     let (_, export_all) = stacks();
     let sampling = tracing_ai::sampling::TailSampling::builder()
-        .sample_ratio(0.05)
+        .with_sample_ratio(0.05)
         .build()
         .expect("a valid ratio");
     let provider = SdkTracerProvider::builder()

@@ -112,16 +112,19 @@ pub fn record_error<E>(
     );
 }
 
-/// The layer's pricing, for the benchmarks: not part of any API.
+/// The layer's pricing, for the benchmarks (feature `__bench`): not part of any API.
+#[cfg(feature = "__bench")]
 #[derive(Debug)]
 pub struct PricingProbe(crate::pricing::Pricing);
 
+#[cfg(feature = "__bench")]
 impl Default for PricingProbe {
     fn default() -> Self {
         Self(crate::pricing::Pricing::with_defaults())
     }
 }
 
+#[cfg(feature = "__bench")]
 impl PricingProbe {
     /// The USD cost of `input` and `output` tokens on `model`, as the layer computes it.
     pub fn price(&self, provider: &str, model: &str, input: u64, output: u64) -> Option<f64> {

@@ -7,7 +7,7 @@
 //! ├─ retrieval retrieve  0.0 ms  cache semantic
 //! ├─ chat llama-3.1-8b-fp8  0.0 ms  FAILED GPU out of memory
 //! └─ chat gpt-4o-mini  1.1 ms  1000 in · 200 out  fallback from llama-3.1-8b-fp8  $0.00027 (0.000216 GBP)
-//! = 4 AI calls · 1016 tokens in · 200 out · $0.00027032 (0.00021626 GBP) · tenant acme
+//! = 3 AI calls · 1016 tokens in · 200 out · $0.00027032 (0.00021626 GBP) · tenant acme
 //! ```
 
 use std::fmt::{self, Write as _};
@@ -22,6 +22,9 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::attr;
+use crate::layer::closed::ClosedCall;
+use crate::layer::rollup::RequestTotals;
+use crate::layer::Attribution;
 
 /// Spans kept for one request's tree; the rest are counted, not printed.
 const MAX_SPANS_PER_TREE: usize = 200;
@@ -30,7 +33,9 @@ const MAX_SPANS_PER_TREE: usize = 200;
 /// request (a span without a parent) closes: name and duration of each span, and for AI calls
 /// the model, tokens, cost, cache hit, fallback and failure, then the request's totals.
 ///
-/// It reads what [`AiLayer`](crate::AiLayer) writes, so add it after (over) the AI layer:
+/// It shows what [`AiLayer`](crate::AiLayer) settled for each call (cost, tokens, marks) and
+/// the request's roll-up, so add it after (over) the AI layer; without one, it shows the
+/// tree and the durations alone:
 ///
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt as _;
@@ -96,7 +101,7 @@ impl ConsoleLayer {
     #[cfg(feature = "sampling")]
     fn trace_id(&self, id: &Id) -> Option<opentelemetry::trace::TraceId> {
         use opentelemetry::trace::TraceContextExt as _;
-        let dispatch = self.sampling.as_ref()?.dispatch.get()?.upgrade()?;
+        let dispatch = crate::dispatch::of_layer(&self.sampling.as_ref()?.dispatch, self)?;
         let cx = tracing_opentelemetry::get_otel_context(id, &dispatch)?;
         Some(cx.span().span_context().trace_id())
     }
@@ -118,7 +123,14 @@ struct Node {
     name: String,
     started: Option<Instant>,
     duration: Duration,
-    facts: Facts,
+    /// `otel.name`, which renames the span in the export too.
+    otel_name: Option<String>,
+    /// The AI call, as the AI layer settled it.
+    call: Option<Call>,
+    /// The ids the span carries itself, as `(label, value)`.
+    ids: Vec<(String, String)>,
+    /// A request's totals, as the AI layer rolled them up.
+    totals: Option<Totals>,
     children: Vec<Node>,
     /// Spans below this one that did not fit in the tree.
     dropped: usize,
@@ -129,89 +141,86 @@ struct Node {
     trace_id: Option<opentelemetry::trace::TraceId>,
 }
 
+/// What the console shows of an AI call.
 #[derive(Debug, Default)]
-struct Facts {
-    ai: bool,
-    model: Option<String>,
-    response_model: Option<String>,
-    input: Option<i64>,
-    output: Option<i64>,
-    cost: Option<f64>,
-    amount: Option<f64>,
-    currency: Option<String>,
-    unpriced: bool,
-    cache_hit: Option<String>,
-    fallback_from: Option<String>,
-    error: Option<String>,
+struct Call {
     failed: bool,
-    tenant: Option<String>,
-    feature: Option<String>,
-    request: Option<String>,
-    otel_name: Option<String>,
+    error: Option<String>,
+    tokens: Option<(u64, u64)>,
+    cache_hit: Option<String>,
+    fallback: Option<String>,
+    usd: Option<f64>,
+    reported: Option<(String, f64)>,
+    unpriced: bool,
 }
 
-impl Visit for Facts {
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        match field.name() {
-            attr::GEN_AI_USAGE_INPUT_TOKENS => self.input = Some(value),
-            attr::GEN_AI_USAGE_OUTPUT_TOKENS => self.output = Some(value),
-            _ => self.record_debug(field, &value),
+impl Call {
+    fn from_closed(closed: &ClosedCall) -> Self {
+        let fields = &closed.fields;
+        Self {
+            failed: fields.failed,
+            error: fields
+                .description
+                .as_deref()
+                .or(fields.error_type.as_deref())
+                .map(str::to_owned),
+            tokens: fields.tokens().map(|tokens| (tokens.input, tokens.output)),
+            cache_hit: fields.cache_hit.as_deref().map(str::to_owned),
+            fallback: match (&fields.fallback_from, fields.fallback) {
+                (Some(from), _) => Some(format!("fallback from {from}")),
+                (None, true) => Some("fallback".to_owned()),
+                (None, false) => None,
+            },
+            usd: closed.usd,
+            reported: closed
+                .reported
+                .as_ref()
+                .map(|(code, amount)| (code.to_string(), *amount)),
+            unpriced: closed.unpriced,
         }
     }
+}
 
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.record_i64(field, i64::try_from(value).unwrap_or(i64::MAX));
-    }
+/// A request's totals, as the AI layer rolled them up on its root.
+#[derive(Debug, Default)]
+struct Totals {
+    calls: u64,
+    input: u64,
+    output: u64,
+    usd: f64,
+    reported: Option<(String, f64)>,
+    unpriced: u64,
+}
 
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        match field.name() {
-            attr::GEN_AI_USAGE_COST => self.cost = Some(value),
-            attr::AI_COST_AMOUNT => self.amount = Some(value),
-            _ => {}
+impl Totals {
+    fn from_rollup(totals: &RequestTotals) -> Self {
+        Self {
+            calls: totals.calls,
+            input: totals.input,
+            output: totals.output,
+            usd: totals.usd,
+            reported: totals
+                .reported
+                .as_ref()
+                .map(|(code, amount)| (code.to_string(), *amount)),
+            unpriced: totals.unpriced,
         }
     }
+}
 
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        if field.name() == attr::AI_FALLBACK && value && self.fallback_from.is_none() {
-            self.fallback_from = Some(String::new());
-        }
-    }
+/// Reads `otel.name`, the one field the console needs that the AI layer does not read.
+struct OtelName<'a>(&'a mut Option<String>);
 
+impl Visit for OtelName<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        let value = value.to_owned();
-        match field.name() {
-            attr::GEN_AI_OPERATION_NAME => self.ai = true,
-            attr::GEN_AI_REQUEST_MODEL => self.model = Some(value),
-            attr::GEN_AI_RESPONSE_MODEL => self.response_model = Some(value),
-            attr::AI_COST_CURRENCY => self.currency = Some(value),
-            attr::AI_COST_UNPRICED => self.unpriced = true,
-            attr::AI_CACHE_HIT => self.cache_hit = Some(value),
-            attr::AI_FALLBACK_FROM => self.fallback_from = Some(value),
-            attr::OTEL_STATUS_CODE => self.failed |= value.eq_ignore_ascii_case("error"),
-            attr::OTEL_STATUS_DESCRIPTION => self.error = Some(value),
-            attr::ERROR_TYPE => {
-                self.failed = true;
-                self.error.get_or_insert(value);
-            }
-            attr::TENANT_ID | "tenant_id" => self.tenant = Some(value),
-            attr::FEATURE_ID | "feature_id" => self.feature = Some(value),
-            attr::REQUEST_ID | "request_id" => self.request = Some(value),
-            attr::OTEL_NAME => self.otel_name = Some(value),
-            _ => {}
+        if field.name() == attr::OTEL_NAME {
+            *self.0 = Some(value.to_owned());
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        match field.name() {
-            attr::OTEL_NAME
-            | attr::OTEL_STATUS_DESCRIPTION
-            | attr::TENANT_ID
-            | attr::FEATURE_ID
-            | attr::REQUEST_ID
-            | "tenant_id"
-            | "feature_id"
-            | "request_id" => self.record_str(field, &format!("{value:?}")),
-            _ => {}
+        if field.name() == attr::OTEL_NAME {
+            *self.0 = Some(format!("{value:?}"));
         }
     }
 }
@@ -229,8 +238,8 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut facts = Facts::default();
-        attrs.record(&mut facts);
+        let mut otel_name = None;
+        attrs.record(&mut OtelName(&mut otel_name));
         let span = ctx.span(id).expect("Span not found, this is a bug");
         #[cfg(feature = "sampling")]
         let trace_id = match span.parent() {
@@ -240,7 +249,7 @@ where
         span.extensions_mut().replace(Node {
             name: attrs.metadata().name().to_owned(),
             started: Some(Instant::now()),
-            facts,
+            otel_name,
             #[cfg(feature = "sampling")]
             trace_id,
             ..Node::default()
@@ -249,11 +258,12 @@ where
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut facts = Facts::default();
-        values.record(&mut facts);
-        let mut extensions = span.extensions_mut();
-        if let Some(node) = extensions.get_mut::<Node>() {
-            node.facts.merge(facts);
+        let mut otel_name = None;
+        values.record(&mut OtelName(&mut otel_name));
+        if otel_name.is_some() {
+            if let Some(node) = span.extensions_mut().get_mut::<Node>() {
+                node.otel_name = otel_name;
+            }
         }
     }
 
@@ -263,6 +273,23 @@ where
             return;
         };
         node.duration = node.started.map_or(Duration::ZERO, |s| s.elapsed());
+        {
+            // What the AI layer, under this one, settled when the span closed.
+            let extensions = span.extensions();
+            node.call = extensions.get::<ClosedCall>().map(Call::from_closed);
+            node.totals = extensions.get::<RequestTotals>().map(Totals::from_rollup);
+            if let Some(attribution) = extensions.get::<Attribution>() {
+                let mut ids: Vec<_> = attribution.values.iter().collect();
+                ids.sort_by_key(|(index, _, _)| *index);
+                node.ids = ids
+                    .into_iter()
+                    .map(|(_, name, value)| {
+                        let label = name.strip_suffix(".id").unwrap_or(name);
+                        (label.to_owned(), value.to_string())
+                    })
+                    .collect();
+            }
+        }
         match span.parent() {
             Some(parent) => {
                 let mut extensions = parent.extensions_mut();
@@ -292,70 +319,31 @@ where
     }
 }
 
-impl Facts {
-    fn merge(&mut self, newer: Facts) {
-        macro_rules! take {
-            ($($field:ident),*) => { $( if newer.$field.is_some() { self.$field = newer.$field; } )* };
-        }
-        take!(
-            model,
-            response_model,
-            input,
-            output,
-            cost,
-            amount,
-            currency,
-            cache_hit,
-            fallback_from,
-            error,
-            tenant,
-            feature,
-            request,
-            otel_name
-        );
-        self.ai |= newer.ai;
-        self.unpriced |= newer.unpriced;
-        self.failed |= newer.failed;
-    }
-}
-
-/// Totals of a request's AI calls.
-#[derive(Default)]
-struct Totals {
-    input: i64,
-    output: i64,
-    cost: f64,
-    amount: f64,
-    currency: Option<String>,
-    unpriced: usize,
-    calls: usize,
-}
-
 fn render(root: &Node) -> String {
     let mut text = String::new();
-    let mut totals = Totals::default();
     line(&mut text, "", root);
-    add(&mut totals, &root.facts);
-    children(&mut text, "", root, &mut totals);
+    children(&mut text, "", root);
+    let totals = root.totals.as_ref();
+    let calls = totals.map_or(0, |t| t.calls);
     let mut summary = format!(
-        "= {} AI call{} · {} tokens in · {} out",
-        totals.calls,
-        if totals.calls == 1 { "" } else { "s" },
-        totals.input,
-        totals.output
+        "= {calls} AI call{} · {} tokens in · {} out",
+        if calls == 1 { "" } else { "s" },
+        totals.map_or(0, |t| t.input),
+        totals.map_or(0, |t| t.output),
     );
     let _ = write!(
         summary,
         " · {}",
         money(
-            totals.cost,
-            totals.currency.as_deref().map(|c| (c, totals.amount))
+            totals.map_or(0.0, |t| t.usd),
+            totals.and_then(|t| t.reported.as_ref())
         )
     );
-    if totals.unpriced > 0 {
-        let _ = write!(summary, " + {} unpriced", totals.unpriced);
+    let unpriced = totals.map_or(0, |t| t.unpriced);
+    if unpriced > 0 {
+        let _ = write!(summary, " + {unpriced} unpriced");
     }
-    if let Some(tenant) = &root.facts.tenant {
+    if let Some((_, tenant)) = root.ids.iter().find(|(label, _)| label == "tenant") {
         let _ = write!(summary, " · tenant {tenant}");
     }
     text.push_str(&summary);
@@ -379,74 +367,53 @@ fn mark(_text: &mut String, decision: std::convert::Infallible) {
     match decision {}
 }
 
-fn children(text: &mut String, prefix: &str, node: &Node, totals: &mut Totals) {
+fn children(text: &mut String, prefix: &str, node: &Node) {
     let count = node.children.len();
     for (index, child) in node.children.iter().enumerate() {
         let last = index + 1 == count && node.dropped == 0;
         let branch = if last { "└─ " } else { "├─ " };
         line(text, &format!("{prefix}{branch}"), child);
-        add(totals, &child.facts);
         let deeper = format!("{prefix}{}", if last { "   " } else { "│  " });
-        children(text, &deeper, child, totals);
+        children(text, &deeper, child);
     }
     if node.dropped > 0 {
         let _ = writeln!(text, "{prefix}└─ … {} more spans not shown", node.dropped);
     }
 }
 
-fn add(totals: &mut Totals, facts: &Facts) {
-    if !facts.ai {
-        return;
-    }
-    totals.calls += 1;
-    totals.input += facts.input.unwrap_or(0);
-    totals.output += facts.output.unwrap_or(0);
-    totals.cost += facts.cost.unwrap_or(0.0);
-    totals.amount += facts.amount.unwrap_or(0.0);
-    if facts.currency.is_some() {
-        totals.currency.clone_from(&facts.currency);
-    }
-    if facts.unpriced {
-        totals.unpriced += 1;
-    }
-}
-
 fn line(text: &mut String, prefix: &str, node: &Node) {
-    let facts = &node.facts;
-    let name = facts.otel_name.as_deref().unwrap_or(&node.name);
+    let name = node.otel_name.as_deref().unwrap_or(&node.name);
     let _ = write!(text, "{prefix}{name}  {}", millis(node.duration));
-    if !facts.ai {
-        let ids: Vec<String> = [
-            ("tenant", &facts.tenant),
-            ("feature", &facts.feature),
-            ("request", &facts.request),
-        ]
-        .into_iter()
-        .filter_map(|(label, value)| value.as_ref().map(|v| format!("{label} {v}")))
-        .collect();
-        if !ids.is_empty() {
+    let Some(call) = &node.call else {
+        if !node.ids.is_empty() {
+            let ids: Vec<String> = node
+                .ids
+                .iter()
+                .map(|(label, value)| format!("{label} {value}"))
+                .collect();
             let _ = write!(text, "  {}", ids.join(" · "));
         }
-    }
-    if facts.failed {
+        text.push('\n');
+        return;
+    };
+    if call.failed {
         text.push_str("  FAILED");
-        if let Some(error) = &facts.error {
+        if let Some(error) = &call.error {
             let _ = write!(text, " {error}");
         }
     }
-    if let (Some(input), Some(output)) = (facts.input, facts.output) {
+    if let Some((input, output)) = call.tokens {
         let _ = write!(text, "  {input} in · {output} out");
     }
-    if let Some(hit) = &facts.cache_hit {
+    if let Some(hit) = &call.cache_hit {
         let _ = write!(text, "  cache {hit}");
     }
-    if let Some(from) = &facts.fallback_from {
-        let _ = write!(text, "  fallback from {from}");
+    if let Some(fallback) = &call.fallback {
+        let _ = write!(text, "  {fallback}");
     }
-    if let Some(cost) = facts.cost {
-        let reported = facts.currency.as_deref().zip(facts.amount);
-        let _ = write!(text, "  {}", money(cost, reported));
-    } else if facts.unpriced {
+    if let Some(usd) = call.usd {
+        let _ = write!(text, "  {}", money(usd, call.reported.as_ref()));
+    } else if call.unpriced {
         text.push_str("  unpriced");
     }
     text.push('\n');
@@ -456,9 +423,9 @@ fn millis(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1_000.0)
 }
 
-fn money(usd: f64, reported: Option<(&str, f64)>) -> String {
+fn money(usd: f64, reported: Option<&(String, f64)>) -> String {
     match reported {
-        Some((currency, amount)) => format!("${} ({} {currency})", decimal(usd), decimal(amount)),
+        Some((currency, amount)) => format!("${} ({} {currency})", decimal(usd), decimal(*amount)),
         None => format!("${}", decimal(usd)),
     }
 }

@@ -72,7 +72,9 @@
 //! | Name | Description | Default? |
 //! | --- | --- | --- |
 //! | `macros` | The [`#[ai_span]`](ai_span) attribute macro | Yes |
-//! | `otlp` | [`init`] and [`builder`]: OTLP export of spans and metrics over gRPC or HTTP/protobuf, set up from the environment | Yes |
+//! | `otlp` | [`init`] and [`builder`]: OTLP export of spans and metrics over gRPC or HTTP/protobuf, set up from the environment (both of the next two) | Yes |
+//! | `otlp-grpc` | [`init`] with OTLP over gRPC (tonic) only | via `otlp` |
+//! | `otlp-http` | [`init`] with OTLP over HTTP/protobuf only | via `otlp` |
 //! | `sampling` | [`sampling`]: the tail-sampling span processor (implied by `otlp`) | Yes |
 //!
 //! # Supported Rust Versions
@@ -83,8 +85,9 @@
 
 pub mod attr;
 mod console;
+mod dispatch;
 mod error;
-#[cfg(feature = "otlp")]
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod export;
 mod layer;
 mod pricing;
@@ -99,8 +102,8 @@ pub mod __private;
 
 pub use console::ConsoleLayer;
 pub use error::ConfigError;
-#[cfg(feature = "otlp")]
-#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "otlp-grpc", feature = "otlp-http"))))]
 pub use export::{builder, init, ExportBuilder, InitError, OtelGuard, Protocol};
 pub use layer::{layer, AiLayer, AiLayerBuilder, AiOpenTelemetryLayer};
 pub use pricing::{ModelPrice, PricesFileError};

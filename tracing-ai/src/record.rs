@@ -160,7 +160,9 @@ pub(crate) fn record_usage(span: &Span, usage: &Usage, callsite: Option<&Callsit
     let response_model = usage.response_model.as_deref();
     let response_id = usage.response_id.as_deref();
     // A provider's cost that is not a real amount is dropped, and the call priced from tables.
-    let cost = usage.cost.filter(|usd| usd.is_finite() && *usd >= 0.0);
+    let cost = usage
+        .cost
+        .filter(|usd| crate::pricing::is_valid_amount(*usd));
     let cost_source = cost.map(|_| CostSource::Provider.as_str());
     let cache_hit = usage.cache_hit.map(CacheHit::as_str);
     let values = [
@@ -255,7 +257,7 @@ fn opt<T: Value>(value: &Option<T>) -> Option<&dyn Value> {
 
 /// Token counts are exported as `i64`: tracing-opentelemetry exports a `u64` that does not fit
 /// an `i64` as a string, which backends cannot sum.
-fn saturating_i64(count: u64) -> i64 {
+pub(crate) fn saturating_i64(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }
 

@@ -79,18 +79,73 @@ impl AttributionKeys {
     }
 }
 
-/// The attribution values a span carries itself, in its extensions.
+/// The attribution values a span carries itself, in its extensions; the layers over the AI
+/// layer (the console) read them too.
 #[derive(Debug, Default)]
 pub(crate) struct Attribution {
-    /// Shared, so that every AI span below takes the value without copying it.
-    pub(crate) values: Vec<(usize, Arc<str>)>,
+    /// (index of the exported name, exported name, value). Shared, so that every AI span below
+    /// takes the value without copying it.
+    pub(crate) values: Vec<(usize, Arc<str>, Arc<str>)>,
 }
 
 impl Attribution {
-    pub(crate) fn set(&mut self, index: usize, value: Arc<str>) {
-        match self.values.iter_mut().find(|(i, _)| *i == index) {
-            Some((_, existing)) => *existing = value,
-            None => self.values.push((index, value)),
+    pub(crate) fn set(&mut self, index: usize, name: Arc<str>, value: Arc<str>) {
+        match self.values.iter_mut().find(|(i, _, _)| *i == index) {
+            Some((_, _, existing)) => *existing = value,
+            None => self.values.push((index, name, value)),
+        }
+    }
+
+    /// Takes every value `newer` has.
+    pub(crate) fn update(&mut self, newer: Attribution) {
+        for (index, name, value) in newer.values {
+            self.set(index, name, value);
+        }
+    }
+}
+
+/// The attribution of an AI span: the nearest value of each key among the span and its
+/// ancestors, then the OpenTelemetry baggage for what is still missing. Indexed by exported
+/// name.
+pub(crate) type Resolved = Vec<Option<Arc<str>>>;
+
+/// The values `span` and its ancestors carry, nearest first.
+pub(crate) fn from_ancestors<'a, R>(
+    keys: &AttributionKeys,
+    span: &tracing_subscriber::registry::SpanRef<'a, R>,
+) -> Resolved
+where
+    R: tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let mut resolved: Resolved = vec![None; keys.exported().len()];
+    for ancestor in span.scope() {
+        if let Some(values) = ancestor.extensions().get::<Attribution>() {
+            for (index, _, value) in &values.values {
+                resolved[*index].get_or_insert_with(|| value.clone());
+            }
+        }
+    }
+    resolved
+}
+
+/// Fills what is still missing from the baggage of `cx`.
+pub(crate) fn fill_from_baggage(
+    keys: &AttributionKeys,
+    resolved: &mut Resolved,
+    cx: &opentelemetry::Context,
+) {
+    if resolved.iter().all(Option::is_some) {
+        return;
+    }
+    let baggage = opentelemetry::baggage::BaggageExt::baggage(cx);
+    if baggage.is_empty() {
+        return;
+    }
+    for (name, index) in keys.names() {
+        if resolved[index].is_none() {
+            if let Some(value) = baggage.get(name) {
+                resolved[index] = Some(value.as_str().into());
+            }
         }
     }
 }

@@ -1,4 +1,6 @@
-//! Reading the fields of AI spans as they are recorded, whoever created the span.
+//! Reading the fields of AI spans as they are recorded, whoever created the span: the one
+//! reader of a call's facts, which pricing, the roll-up, metrics and the console all take
+//! from.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -8,12 +10,14 @@ use std::time::Instant;
 use tracing::field::{Field, Visit};
 
 use super::attribution::{Attribution, AttributionKeys};
-use crate::attr;
+use super::callsite::{Callsite, Slot};
 use crate::pricing::TokenCounts;
 
 /// What an AI span has recorded so far, kept in its extensions until it closes.
 #[derive(Debug)]
 pub(crate) struct AiSpanData {
+    /// What its fields mean, for the values recorded later.
+    pub(crate) callsite: Arc<Callsite>,
     /// Read only when some model is priced by GPU time, or metrics are on: the clock is not
     /// free.
     pub(crate) created: Option<Instant>,
@@ -37,6 +41,11 @@ pub(crate) struct CallFields {
     pub(crate) recorded_cost: Option<f64>,
     pub(crate) failed: bool,
     pub(crate) error_type: Option<Arc<str>>,
+    /// The error's message (`otel.status_description`), for the console.
+    pub(crate) description: Option<Arc<str>>,
+    pub(crate) cache_hit: Option<Arc<str>>,
+    pub(crate) fallback: bool,
+    pub(crate) fallback_from: Option<Arc<str>>,
 }
 
 impl CallFields {
@@ -55,6 +64,10 @@ impl CallFields {
             recorded_cost,
             failed,
             error_type,
+            description,
+            cache_hit,
+            fallback,
+            fallback_from,
         } = newer;
         macro_rules! take {
             ($($field:ident),*) => { $( if $field.is_some() { self.$field = $field; } )* };
@@ -70,9 +83,13 @@ impl CallFields {
             cache_write,
             reasoning,
             recorded_cost,
-            error_type
+            error_type,
+            description,
+            cache_hit,
+            fallback_from
         );
         self.failed |= failed;
+        self.fallback |= fallback;
     }
 
     /// The token counts, when the call recorded usage.
@@ -90,88 +107,97 @@ impl CallFields {
     }
 }
 
-/// Visits recorded values into the call's fields and the span's own attribution.
+/// Visits recorded values into the call's fields and the span's own attribution, by what
+/// each field means at its callsite: the one reader of a call's fields.
 pub(crate) struct FieldVisitor<'a> {
-    pub(crate) keys: &'a AttributionKeys,
+    callsite: &'a Callsite,
+    keys: &'a AttributionKeys,
     pub(crate) call: CallFields,
     pub(crate) attribution: Option<Attribution>,
 }
 
 impl<'a> FieldVisitor<'a> {
-    pub(crate) fn new(keys: &'a AttributionKeys) -> Self {
+    pub(crate) fn new(callsite: &'a Callsite, keys: &'a AttributionKeys) -> Self {
         Self {
+            callsite,
             keys,
             call: CallFields::default(),
             attribution: None,
         }
     }
 
-    fn text(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            attr::GEN_AI_PROVIDER_NAME => self.call.provider = Some(value.into()),
-            attr::GEN_AI_REQUEST_MODEL => self.call.request_model = Some(value.into()),
-            attr::GEN_AI_RESPONSE_MODEL => self.call.response_model = Some(value.into()),
-            attr::GEN_AI_OPERATION_NAME => self.call.operation = Some(operation_name(value)),
-            attr::ERROR_TYPE => {
+    fn text(&mut self, slot: Slot, value: &str) {
+        match slot {
+            Slot::Provider => self.call.provider = Some(value.into()),
+            Slot::RequestModel => self.call.request_model = Some(value.into()),
+            Slot::ResponseModel => self.call.response_model = Some(value.into()),
+            Slot::Operation => self.call.operation = Some(operation_name(value)),
+            Slot::ErrorType => {
                 self.call.failed = true;
                 self.call.error_type = Some(value.into());
             }
-            attr::OTEL_STATUS_CODE => self.call.failed |= value.eq_ignore_ascii_case("error"),
-            name => {
-                if let Some(index) = self.keys.index_of(name) {
-                    self.attribution
-                        .get_or_insert_with(Attribution::default)
-                        .set(index, value.into());
-                }
-            }
+            Slot::StatusCode => self.call.failed |= value.eq_ignore_ascii_case("error"),
+            Slot::StatusDescription => self.call.description = Some(value.into()),
+            Slot::CacheHit => self.call.cache_hit = Some(value.into()),
+            Slot::Fallback => self.call.fallback |= value == "true",
+            Slot::FallbackFrom => self.call.fallback_from = Some(value.into()),
+            Slot::Attribution(index) => self
+                .attribution
+                .get_or_insert_with(Attribution::default)
+                .set(index, self.keys.exported()[index].clone(), value.into()),
+            _ => {}
         }
     }
 
-    fn count(&mut self, field: &Field, value: u64) {
-        let slot = match field.name() {
-            attr::GEN_AI_USAGE_INPUT_TOKENS => &mut self.call.input,
-            attr::GEN_AI_USAGE_OUTPUT_TOKENS => &mut self.call.output,
-            attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS => &mut self.call.cache_read,
-            attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS => &mut self.call.cache_write,
-            attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS => &mut self.call.reasoning,
-            _ => return self.text(field, &value.to_string()),
+    fn count(&mut self, slot: Slot, value: u64) {
+        let count = match slot {
+            Slot::InputTokens => &mut self.call.input,
+            Slot::OutputTokens => &mut self.call.output,
+            Slot::CacheReadTokens => &mut self.call.cache_read,
+            Slot::CacheWriteTokens => &mut self.call.cache_write,
+            Slot::ReasoningTokens => &mut self.call.reasoning,
+            Slot::Ignored | Slot::Cost => return,
+            _ => return self.text(slot, &value.to_string()),
         };
-        *slot = Some(value);
+        *count = Some(value);
     }
 }
 
 impl Visit for FieldVisitor<'_> {
     fn record_i64(&mut self, field: &Field, value: i64) {
+        let slot = self.callsite.slot(field);
         // A negative count is not a count: it is left out rather than priced.
         match u64::try_from(value) {
-            Ok(value) => self.count(field, value),
-            Err(_) if is_count(field) => {}
-            Err(_) => self.text(field, &value.to_string()),
+            Ok(value) => self.count(slot, value),
+            Err(_) if slot.is_count() || slot == Slot::Ignored => {}
+            Err(_) => self.text(slot, &value.to_string()),
         }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.count(field, value);
+        self.count(self.callsite.slot(field), value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.callsite.slot(field) == Slot::Fallback {
+            self.call.fallback |= value;
+        }
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if field.name() == attr::GEN_AI_USAGE_COST {
+        if self.callsite.slot(field) == Slot::Cost {
             self.call.recorded_cost = Some(value);
         }
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.text(field, value);
+        self.text(self.callsite.slot(field), value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let name = field.name();
-        if name.starts_with("gen_ai.")
-            || name == attr::ERROR_TYPE
-            || name == attr::OTEL_STATUS_CODE
-            || self.keys.index_of(name).is_some()
-        {
-            self.text(field, &format!("{value:?}"));
+        match self.callsite.slot(field) {
+            Slot::Ignored => {}
+            slot => self.text(slot, &format!("{value:?}")),
         }
     }
 }
@@ -193,8 +219,4 @@ fn operation_name(value: &str) -> Cow<'static, str> {
         Some(known) => Cow::Borrowed(known),
         None => Cow::Owned(value.to_owned()),
     }
-}
-
-fn is_count(field: &Field) -> bool {
-    field.name().starts_with("gen_ai.usage.")
 }

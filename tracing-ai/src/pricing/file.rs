@@ -141,7 +141,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileE
         for (name, amount) in amounts {
             if let Some(amount) = amount {
                 let value = *amount.get_ref();
-                if !(value.is_finite() && value >= 0.0) {
+                if !super::price::is_valid_amount(value) {
                     return Err(error(
                         Some(amount.span()),
                         Some(path(name)),
@@ -184,11 +184,11 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileE
         let price = match entry.currency {
             Some(currency) => {
                 let code = currency.get_ref();
-                if super::check_currency_code(code).is_err() {
+                if let Err(invalid) = super::check_currency_code(code) {
                     return Err(error(
                         Some(currency.span()),
                         Some(path("currency")),
-                        format!("`{code}` is not a currency code; use an ISO 4217 code of three capital letters, such as `GBP`"),
+                        invalid.to_string(),
                     ));
                 }
                 price.in_currency(code.clone())

@@ -106,6 +106,7 @@ impl GenaiPrices {
         }
     }
 
+    #[cfg(any(test, feature = "__bench"))]
     pub(crate) fn forget(&self) {
         self.cache
             .write()

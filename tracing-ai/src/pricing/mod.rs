@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub use file::PricesFileError;
 pub(crate) use file::{load as load_prices_file, parse as parse_prices};
+pub(crate) use price::is_valid_amount;
 pub use price::ModelPrice;
 
 use crate::error::ConfigError;
@@ -81,7 +82,8 @@ pub(crate) enum Priced {
 pub(crate) struct Currencies {
     /// Units of a currency per USD, by ISO 4217 code.
     per_usd: HashMap<String, f64>,
-    reporting: Option<String>,
+    /// Shared, so that every span reporting in it takes it without a copy.
+    reporting: Option<Arc<str>>,
 }
 
 impl Currencies {
@@ -95,7 +97,7 @@ impl Currencies {
     }
 
     pub(crate) fn set_reporting(&mut self, code: &str) {
-        self.reporting = Some(code.to_owned());
+        self.reporting = Some(code.into());
     }
 
     /// How many USD one unit of `code` is worth.
@@ -107,9 +109,9 @@ impl Currencies {
     }
 
     /// The reporting currency when it is not USD, and the amount `usd` is in it.
-    pub(crate) fn report(&self, usd: f64) -> Option<(&str, f64)> {
-        let code = self.reporting.as_deref().filter(|code| *code != "USD")?;
-        let per_usd = self.per_usd.get(code)?;
+    pub(crate) fn report(&self, usd: f64) -> Option<(&Arc<str>, f64)> {
+        let code = self.reporting.as_ref().filter(|code| &***code != "USD")?;
+        let per_usd = self.per_usd.get(&**code)?;
         Some((code, usd * per_usd))
     }
 }
@@ -158,7 +160,7 @@ impl Pricing {
         let mut overrides = HashMap::new();
         for (model, price) in prices {
             for (field, amount) in price.amounts() {
-                if !(amount.is_finite() && amount >= 0.0) {
+                if !price::is_valid_amount(amount) {
                     return Err(ConfigError::invalid_price(&model, field, amount));
                 }
             }
@@ -186,6 +188,7 @@ impl Pricing {
     }
 
     /// Forgets what every model resolved to (for the benchmarks of a first call).
+    #[cfg(any(test, feature = "__bench"))]
     pub(crate) fn forget(&self) {
         self.genai.forget();
     }

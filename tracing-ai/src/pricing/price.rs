@@ -26,6 +26,11 @@ pub struct ModelPrice {
     pub(crate) currency: String,
 }
 
+/// Whether `amount` can be a price: a finite number, zero or more.
+pub(crate) fn is_valid_amount(amount: f64) -> bool {
+    amount.is_finite() && amount >= 0.0
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Rate {
     /// Amounts per million tokens. Cached tokens default to the input price.

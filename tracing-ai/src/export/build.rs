@@ -1,0 +1,160 @@
+//! Stage two of `init()`: every object that can fail, made from the plan, with no global
+//! state touched. What it made is held by the guard from the first step on, so that an error
+//! part-way drops the guard, which shuts down what exists.
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::resource::{ResourceDetector as _, SdkProvidedResourceDetector};
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, SdkTracerProvider, SpanData, SpanProcessor, TracerProviderBuilder,
+};
+use opentelemetry_sdk::Resource;
+use tracing::Dispatch;
+use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
+
+use super::error::InitError;
+use super::guard::OtelGuard;
+use super::plan::Plan;
+use super::reporting::Reporting;
+use super::transport;
+use crate::sampling::{SamplingStats, TailSampling};
+use crate::ConsoleLayer;
+
+/// What [`build`] made: the subscriber and the tracer provider to install, and the guard that
+/// owns the rest.
+pub(crate) struct Built {
+    pub(crate) dispatch: Dispatch,
+    /// Installed as OpenTelemetry's global provider, for code that asks it for a tracer.
+    pub(crate) global_provider: Option<SdkTracerProvider>,
+    pub(crate) guard: OtelGuard,
+}
+
+pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
+    let mut guard = OtelGuard::new(plan.shutdown_timeout);
+    let mut layer = plan.layer;
+    let mut global_provider = None;
+    let otel = match (&plan.export, &plan.sampling) {
+        (Some(export), sampling) => {
+            let exporters = transport::exporters(export)?;
+            guard.runtime = exporters.runtime;
+            let spans = Reporting::new(exporters.spans, "spans", &export.shown_endpoint);
+            guard.spans_failing = spans.failing.clone();
+            let resource = resource(plan.service_name, plan.service_version);
+            let (provider, stats) = with_processor(
+                SdkTracerProvider::builder().with_resource(resource.clone()),
+                sampling.as_ref(),
+                BatchSpanProcessor::builder(spans).build(),
+            );
+            guard.sampling = stats;
+            let provider = provider.build();
+            guard.provider = Some(provider.clone());
+            global_provider = Some(provider.clone());
+            if let Some(metrics) = exporters.metrics {
+                let metrics = Reporting::new(metrics, "metrics", &export.shown_endpoint);
+                guard.metrics_failing = metrics.failing.clone();
+                let meters = SdkMeterProvider::builder()
+                    .with_resource(resource)
+                    .with_reader(PeriodicReader::builder(metrics).build())
+                    .build();
+                guard.meters = Some(meters.clone());
+                let meter = meters.meter("tracing-ai");
+                if let Some(stats) = &guard.sampling {
+                    stats.report_to(&meter);
+                }
+                layer = layer.with_meter(meter);
+            }
+            Some(tracing_opentelemetry::layer().with_tracer(provider.tracer("tracing-ai")))
+        }
+        (None, Some(sampling)) if plan.console => {
+            // Nothing is exported, but the console shows what would have been.
+            let (provider, stats) = with_processor(
+                SdkTracerProvider::builder(),
+                Some(sampling),
+                NothingExported,
+            );
+            guard.sampling = stats;
+            let provider = provider.build();
+            guard.provider = Some(provider.clone());
+            Some(tracing_opentelemetry::layer().with_tracer(provider.tracer("tracing-ai")))
+        }
+        (None, _) => None,
+    };
+    let ai = layer.build_for_opentelemetry()?;
+    let console = match (plan.console, &guard.sampling) {
+        (true, Some(stats)) => ConsoleLayer::stderr().with_sampling(stats.clone()).boxed(),
+        (true, None) => ConsoleLayer::stderr().boxed(),
+        (false, _) => tracing_subscriber::layer::Identity::new().boxed(),
+    };
+    // The AI layer goes under the OpenTelemetry layer, so that it writes a span's cost before
+    // the span is exported, and under the console, which prints what it wrote.
+    let subscriber = tracing_subscriber::registry()
+        .with(plan.filter)
+        .with(ai)
+        .with(otel)
+        .with(console);
+    Ok(Built {
+        dispatch: Dispatch::new(subscriber),
+        global_provider,
+        guard,
+    })
+}
+
+/// The resource: the service as the environment names it (`OTEL_SERVICE_NAME`, or
+/// `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, read by the SDK's detectors), else as the code
+/// does, else `unknown_service:<program>`.
+fn resource(service_name: Option<String>, service_version: Option<String>) -> Resource {
+    let mut resource = Resource::builder();
+    let named_by_env = SdkProvidedResourceDetector
+        .detect()
+        .get(&opentelemetry::Key::from_static_str("service.name"))
+        .is_some_and(|name| !name.as_str().starts_with("unknown_service"));
+    if let (false, Some(name)) = (named_by_env, service_name) {
+        resource = resource.with_service_name(name);
+    }
+    if let Some(version) = service_version {
+        resource = resource.with_attribute(KeyValue::new("service.version", version));
+    }
+    resource.build()
+}
+
+/// Adds `next` to `provider`, behind the tail sampler (and with its sampler) when there is one;
+/// returns the sampler's counts with it.
+fn with_processor<P: SpanProcessor + 'static>(
+    provider: TracerProviderBuilder,
+    sampling: Option<&TailSampling>,
+    next: P,
+) -> (TracerProviderBuilder, Option<SamplingStats>) {
+    match sampling {
+        Some(sampling) => {
+            let processor = sampling.processor(next);
+            let stats = processor.stats();
+            let provider = provider
+                .with_sampler(sampling.sampler())
+                .with_span_processor(processor);
+            (provider, Some(stats))
+        }
+        None => (provider.with_span_processor(next), None),
+    }
+}
+
+/// The end of the span pipeline when there is no endpoint: the tail sampler decides, for the
+/// console to show, and nothing is exported.
+#[derive(Debug)]
+struct NothingExported;
+
+impl SpanProcessor for NothingExported {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
+
+    fn on_end(&self, _span: SpanData) {}
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: std::time::Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}

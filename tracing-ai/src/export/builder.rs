@@ -1,0 +1,159 @@
+//! The options of `init()`, gathered before anything is resolved or built.
+
+use std::time::Duration;
+
+use super::plan::Protocol;
+use crate::sampling::TailSamplingBuilder;
+use crate::AiLayerBuilder;
+
+/// Configures [`init`](crate::init); created by [`builder`](crate::builder).
+#[derive(Debug)]
+#[must_use]
+pub struct ExportBuilder {
+    pub(crate) layer: AiLayerBuilder,
+    pub(crate) service_name: Option<String>,
+    pub(crate) service_version: Option<String>,
+    pub(crate) endpoint: Option<String>,
+    pub(crate) protocol: Option<Protocol>,
+    pub(crate) console: Option<bool>,
+    pub(crate) filter: Option<String>,
+    pub(crate) sampling: Option<TailSamplingBuilder>,
+    pub(crate) metrics: Option<bool>,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl Default for ExportBuilder {
+    fn default() -> Self {
+        Self {
+            layer: AiLayerBuilder::default(),
+            service_name: None,
+            service_version: None,
+            endpoint: None,
+            protocol: None,
+            console: None,
+            filter: None,
+            sampling: None,
+            metrics: None,
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl ExportBuilder {
+    /// Uses this configuration of the AI layer (prices, currency, attribution keys). By
+    /// default, `AiLayer::builder()`'s defaults.
+    pub fn with_layer(self, layer: AiLayerBuilder) -> Self {
+        Self { layer, ..self }
+    }
+
+    /// Sets the `service.name` used when the environment does not name the service:
+    /// `OTEL_SERVICE_NAME` (or `service.name` in `OTEL_RESOURCE_ATTRIBUTES`) wins, so that
+    /// operators can rename a service without rebuilding it. Without either, the name is
+    /// `unknown_service:<program>`.
+    pub fn with_service_name(self, name: impl Into<String>) -> Self {
+        Self {
+            service_name: Some(name.into()),
+            ..self
+        }
+    }
+
+    /// Sets `service.version`, e.g. `env!("CARGO_PKG_VERSION")`. By default, none.
+    pub fn with_service_version(self, version: impl Into<String>) -> Self {
+        Self {
+            service_version: Some(version.into()),
+            ..self
+        }
+    }
+
+    /// Sets the OTLP endpoint, as `OTEL_EXPORTER_OTLP_ENDPOINT` would: a base URL such as
+    /// `http://127.0.0.1:4318` (`/v1/traces` is added for HTTP). By default, the environment's.
+    pub fn with_endpoint(self, endpoint: impl Into<String>) -> Self {
+        Self {
+            endpoint: Some(endpoint.into()),
+            ..self
+        }
+    }
+
+    /// Sets the OTLP transport. By default, `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` or
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL`, else HTTP/protobuf.
+    pub fn with_protocol(self, protocol: Protocol) -> Self {
+        Self {
+            protocol: Some(protocol),
+            ..self
+        }
+    }
+
+    /// Prints the console view (each request's tree on stderr) or not. By default, it is
+    /// printed when no OTLP endpoint is set.
+    pub fn with_console(self, console: bool) -> Self {
+        Self {
+            console: Some(console),
+            ..self
+        }
+    }
+
+    /// Sets the filter directives, in `RUST_LOG`'s syntax. By default, `RUST_LOG`, else `info`.
+    pub fn with_filter(self, directives: impl Into<String>) -> Self {
+        Self {
+            filter: Some(directives.into()),
+            ..self
+        }
+    }
+
+    /// Exports only some traces, decided when each request ends: every failed one, and a
+    /// share of the others; see [`sampling`](crate::sampling). By default every trace is
+    /// exported, unless `TRACING_AI_SAMPLE_RATIO` is set.
+    ///
+    /// ```no_run
+    /// use tracing_ai::sampling::TailSampling;
+    ///
+    /// let _guard = tracing_ai::builder()
+    ///     .with_sampling(TailSampling::builder().with_sample_ratio(0.05).with_keep_cost_above(0.50))
+    ///     .init()?;
+    /// # Ok::<(), tracing_ai::InitError>(())
+    /// ```
+    pub fn with_sampling(self, sampling: TailSamplingBuilder) -> Self {
+        Self {
+            sampling: Some(sampling),
+            ..self
+        }
+    }
+
+    /// Exports the metrics of every AI call (tokens, duration, cost by tenant and feature;
+    /// see [`AiLayerBuilder::with_meter`]) over OTLP, to the endpoint and with the protocol of
+    /// the spans, every `OTEL_METRIC_EXPORT_INTERVAL` milliseconds (a minute by default). By
+    /// default they are, when an endpoint is set by this builder, `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// or `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, unless `OTEL_METRICS_EXPORTER` is `none`
+    /// (for a backend that takes no metrics, such as Phoenix).
+    pub fn with_metrics(self, metrics: bool) -> Self {
+        Self {
+            metrics: Some(metrics),
+            ..self
+        }
+    }
+
+    /// Sets how long dropping the guard may wait for the last spans to be exported. By
+    /// default, five seconds.
+    pub fn with_shutdown_timeout(self, timeout: Duration) -> Self {
+        Self {
+            shutdown_timeout: timeout,
+            ..self
+        }
+    }
+
+    /// Installs the global subscriber and, when an endpoint is set, the OTLP exporter; see
+    /// [`init`](crate::init).
+    ///
+    /// It works in three stages: the options are resolved against the environment, then every
+    /// object that can fail is built, and only then is anything installed globally. When it
+    /// fails, nothing is installed and what was built is shut down again.
+    ///
+    /// # Errors
+    ///
+    /// See [`init`](crate::init).
+    pub fn init(self) -> Result<super::OtelGuard, super::InitError> {
+        let plan = super::plan::Plan::resolve(self, |name| std::env::var(name).ok())?;
+        let built = super::build::build(plan)?;
+        super::install::install(built)
+    }
+}

@@ -1,0 +1,90 @@
+//! One-call set-up: a global subscriber with [`AiLayer`](crate::AiLayer), and OTLP export (gRPC
+//! or HTTP/protobuf) configured by the standard OpenTelemetry environment variables, or the
+//! console view when no endpoint is set.
+//!
+//! `init()` works in three stages, each in its own module:
+//!
+//! 1. [`plan`]: the builder's options resolved against the environment (the only code that
+//!    reads environment variables; pure, unit-tested);
+//! 2. [`build`]: every object that can fail (exporters, their runtime, providers, layers),
+//!    with no global state touched;
+//! 3. [`install`]: the global subscriber, then the global tracer provider. When it fails,
+//!    the guard built in stage two is dropped, which shuts down what was made.
+//!
+//! [`transport`] makes the exporters of each transport (features `otlp-grpc`, `otlp-http`),
+//! [`reporting`] says once when exporting fails, [`guard`] flushes at exit.
+
+mod build;
+mod builder;
+mod error;
+mod guard;
+mod install;
+mod plan;
+mod reporting;
+mod transport;
+
+pub use builder::ExportBuilder;
+pub use error::InitError;
+pub use guard::OtelGuard;
+pub use plan::Protocol;
+
+/// Sets up tracing for an AI application in one call, from the standard OpenTelemetry
+/// environment variables; see [`builder`] for the options.
+///
+/// It installs the global subscriber: an `EnvFilter` from `RUST_LOG` (default `info`),
+/// [`AiLayer`](crate::AiLayer) with default prices, and then
+///
+/// - with `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set: OTLP
+///   export through a batch span processor, over `OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc` or
+///   `http/protobuf`, the default), with `OTEL_EXPORTER_OTLP_HEADERS` and `_TIMEOUT`, and a
+///   resource from `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`;
+/// - with none: the [console view](crate::ConsoleLayer), each request's tree on stderr.
+///
+/// With an endpoint, the metrics of every AI call (tokens, duration, and cost by tenant and
+/// feature; see [`ExportBuilder::with_metrics`]) go to the same endpoint, unless
+/// `OTEL_METRICS_EXPORTER` is `none`; and `TRACING_AI_SAMPLE_RATIO` turns on
+/// [tail sampling](crate::sampling), which keeps every failed request.
+///
+/// Keep the returned guard alive for as long as the program runs: dropping it flushes the
+/// spans not yet exported and shuts the exporter down, waiting at most five seconds.
+///
+/// A backend that is down does not make it fail, nor the application: export errors are
+/// reported once on stderr, and the spans of that time are dropped.
+///
+/// ```no_run
+/// fn main() -> Result<(), tracing_ai::InitError> {
+///     let _guard = tracing_ai::init()?;
+///     // ... the application
+///     Ok(())
+/// }
+/// ```
+///
+/// # Errors
+///
+/// When a global subscriber is already installed, when a variable holds a value it cannot use
+/// (the error names it), or when the exporter cannot be built.
+pub fn init() -> Result<OtelGuard, InitError> {
+    builder().init()
+}
+
+/// Options for [`init`]; explicit options win over the environment.
+///
+/// ```no_run
+/// use tracing_ai::{AiLayer, ModelPrice, Protocol};
+///
+/// let _guard = tracing_ai::builder()
+///     .with_service_name("rag-gateway")
+///     .with_service_version(env!("CARGO_PKG_VERSION"))
+///     .with_layer(
+///         AiLayer::builder()
+///             .with_model_price("llama-3.1-8b-fp8", ModelPrice::per_gpu_hour(1.85).in_currency("GBP"))
+///             .with_reporting_currency("GBP", 0.79),
+///     )
+///     .with_endpoint("http://127.0.0.1:4317")
+///     .with_protocol(Protocol::Grpc)
+///     .init()?;
+/// # Ok::<(), tracing_ai::InitError>(())
+/// ```
+pub fn builder() -> ExportBuilder {
+    ExportBuilder::default()
+}

@@ -1,0 +1,99 @@
+//! Export failures, said once on stderr rather than once per batch.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::Resource;
+
+/// An exporter that reports a failing export once, not once per batch, and again when it
+/// works again.
+#[derive(Debug)]
+pub(crate) struct Reporting<E> {
+    inner: E,
+    what: &'static str,
+    endpoint: String,
+    /// Shared with the guard, which says nothing more at shutdown of what was reported.
+    pub(crate) failing: Arc<AtomicBool>,
+}
+
+impl<E> Reporting<E> {
+    pub(crate) fn new(inner: E, what: &'static str, endpoint: &str) -> Self {
+        Self {
+            inner,
+            what,
+            endpoint: endpoint.to_owned(),
+            failing: Arc::default(),
+        }
+    }
+
+    fn observe(&self, result: &OTelSdkResult) {
+        let what = self.what;
+        match result {
+            Err(error) if !self.failing.swap(true, Ordering::Relaxed) => {
+                let hint = if what == "metrics" {
+                    " (if the backend takes no metrics, set OTEL_METRICS_EXPORTER=none)"
+                } else {
+                    ""
+                };
+                eprintln!(
+                    "[tracing-ai] could not export {what} to {}: {error}{hint}; the application \
+                     goes on, and this is reported again only once exporting works again",
+                    self.endpoint
+                )
+            }
+            Ok(()) if self.failing.swap(false, Ordering::Relaxed) => {
+                eprintln!(
+                    "[tracing-ai] exporting {what} to {} works again",
+                    self.endpoint
+                )
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<E: SpanExporter> SpanExporter for Reporting<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let result = self.inner.export(batch).await;
+        self.observe(&result);
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+impl<E: PushMetricExporter> PushMetricExporter for Reporting<E> {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        let result = self.inner.export(metrics).await;
+        self.observe(&result);
+        result
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
+    }
+}

@@ -1,0 +1,229 @@
+//! Configuring an [`AiLayer`]: prices, currencies, attribution keys, metrics.
+
+use std::path::PathBuf;
+
+use tracing::Subscriber;
+use tracing_subscriber::registry::LookupSpan;
+
+use super::attribution::AttributionKeys;
+use super::metrics::{self, Metrics};
+use super::{AiLayer, AiOpenTelemetryLayer};
+use crate::error::ConfigError;
+use crate::pricing::{self, Currencies, ModelPrice, Pricing};
+
+/// Configures an [`AiLayer`]; created by [`AiLayer::builder`].
+///
+/// ```
+/// use tracing_ai::{AiLayer, ModelPrice};
+///
+/// let layer = AiLayer::builder()
+///     // The self-hosted model, on a GPU rented in GBP.
+///     .with_model_price("llama-3.1-8b-fp8", ModelPrice::per_gpu_hour(1.85).in_currency("GBP"))
+///     // A negotiated rate.
+///     .with_model_price("gpt-4o", ModelPrice::per_million_tokens(2.00, 8.00))
+///     // Report every cost in GBP too, at a fixed rate.
+///     .with_reporting_currency("GBP", 0.79)
+///     .with_attribution_key("org.id")
+///     .build()?;
+/// # Ok::<(), tracing_ai::ConfigError>(())
+/// ```
+#[derive(Debug, Default)]
+#[must_use]
+pub struct AiLayerBuilder {
+    prices: Vec<(String, ModelPrice)>,
+    files: Vec<PricesSource>,
+    rates: Vec<(String, f64)>,
+    reporting: Option<String>,
+    keys: AttributionKeys,
+    meter: Option<opentelemetry::metrics::Meter>,
+    cardinality: Option<usize>,
+    tracing_fields: Option<bool>,
+}
+
+#[derive(Debug)]
+enum PricesSource {
+    File(PathBuf),
+    Text(String),
+}
+
+impl AiLayerBuilder {
+    /// Sets the price of `model`, checked before the genai-prices data. It applies when the
+    /// request or the response model of a call is exactly `model`.
+    pub fn with_model_price(mut self, model: impl Into<String>, price: ModelPrice) -> Self {
+        self.prices.push((model.into(), price));
+        self
+    }
+
+    /// Loads model prices from a TOML file when the layer is built. A price given with
+    /// [`with_model_price`](Self::with_model_price) wins over the file's.
+    ///
+    /// ```toml
+    /// # Amounts are per million tokens, in USD unless `currency` says otherwise.
+    /// [models."my-fine-tune"]
+    /// input = 0.30
+    /// output = 1.20
+    /// cache_read = 0.03    # optional, defaults to `input`
+    /// cache_write = 0.375  # optional, defaults to `input`
+    ///
+    /// # A self-hosted model: its calls cost their duration at this rate.
+    /// [models."llama-3.1-8b-fp8"]
+    /// gpu_hour = 1.85
+    /// currency = "GBP"
+    /// ```
+    ///
+    /// A file that cannot be read or has a mistake makes [`build`](Self::build) fail with a
+    /// [`PricesFileError`](crate::PricesFileError) that names the line and the field.
+    pub fn with_prices_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.files.push(PricesSource::File(path.into()));
+        self
+    }
+
+    /// Loads model prices from TOML text, in the format of
+    /// [`with_prices_file`](Self::with_prices_file).
+    pub fn with_prices_toml(mut self, toml: impl Into<String>) -> Self {
+        self.files.push(PricesSource::Text(toml.into()));
+        self
+    }
+
+    /// Sets the exchange rate of a currency prices are given in: how many units of `code`
+    /// one USD buys. Rates are fixed: the layer never makes a network call.
+    pub fn with_exchange_rate(mut self, code: impl Into<String>, per_usd: f64) -> Self {
+        self.rates.push((code.into(), per_usd));
+        self
+    }
+
+    /// Reports every cost in `code` as well as in USD, at `per_usd` units of `code` per USD:
+    /// `ai.cost.amount` and `ai.cost.currency` beside `gen_ai.usage.cost`. By default costs are
+    /// reported in USD only.
+    pub fn with_reporting_currency(mut self, code: impl Into<String>, per_usd: f64) -> Self {
+        let code = code.into();
+        self.rates.push((code.clone(), per_usd));
+        self.reporting = Some(code);
+        self
+    }
+
+    /// Also attributes AI spans by `key`, read from span fields and baggage and exported under
+    /// the same name. The defaults are `tenant.id`, `feature.id`, `request.id`, `user.id` and
+    /// `session.id` (and `tenant_id`, `feature_id`, `request_id`, exported dotted).
+    pub fn with_attribution_key(mut self, key: &str) -> Self {
+        self.keys.add(key, key);
+        self
+    }
+
+    /// Records metrics of every AI span with `meter`, before any sampling, so that their totals
+    /// are exact whatever share of the traces is exported:
+    ///
+    /// - `gen_ai.client.token.usage`: a histogram of tokens by `gen_ai.token.type` (`input`,
+    ///   `output`), operation, provider and model;
+    /// - `gen_ai.client.operation.duration`: a histogram of seconds, with `error.type` on
+    ///   failed calls;
+    /// - `ai.client.cost`: a counter of USD by `tenant.id`, `feature.id`, model and provider.
+    ///
+    /// [`init`](crate::init) sets this up with an OTLP meter provider.
+    ///
+    /// ```
+    /// use opentelemetry::metrics::MeterProvider as _;
+    ///
+    /// let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    /// let layer = tracing_ai::AiLayer::builder()
+    ///     .with_meter(meters.meter("tracing-ai"))
+    ///     .build()?;
+    /// # Ok::<(), tracing_ai::ConfigError>(())
+    /// ```
+    pub fn with_meter(mut self, meter: opentelemetry::metrics::Meter) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
+    /// Caps the distinct tenant ids, and the distinct feature ids, the cost metric tells
+    /// apart: the ones past the cap are counted under `other`, so that ids that come from
+    /// requests cannot grow memory without bound. 1,000 by default.
+    pub fn with_metric_cardinality(mut self, distinct_values: usize) -> Self {
+        self.cardinality = Some(distinct_values);
+        self
+    }
+
+    /// Also records what the layer writes (cost, attribution, a request's totals) as `tracing`
+    /// fields, on the spans that declare them (every `#[ai_span]` does), so that layers other
+    /// than OpenTelemetry see them: `fmt`, say.
+    ///
+    /// By default this is on for a layer used on its own ([`build`](Self::build)), and off
+    /// when it is composed with OpenTelemetry ([`layer`](crate::layer),
+    /// [`with_tracer`](Self::with_tracer), [`init`](crate::init)), which then get the
+    /// attributes written straight onto the OpenTelemetry span: the cheaper path. The
+    /// [console](crate::ConsoleLayer) needs neither.
+    ///
+    /// ```
+    /// use opentelemetry::trace::TracerProvider as _;
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    ///
+    /// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    /// let subscriber = tracing_subscriber::registry()
+    ///     .with(
+    ///         tracing_ai::AiLayer::builder()
+    ///             .with_tracing_fields(true)
+    ///             .with_tracer(provider.tracer("my-service"))?,
+    ///     )
+    ///     .with(tracing_subscriber::fmt::layer());
+    /// # let _ = subscriber;
+    /// # Ok::<(), tracing_ai::ConfigError>(())
+    /// ```
+    pub fn with_tracing_fields(self, tracing_fields: bool) -> Self {
+        Self {
+            tracing_fields: Some(tracing_fields),
+            ..self
+        }
+    }
+
+    /// Builds the layer: checks every price and currency, loads the prices files and decodes
+    /// the genai-prices data (about 30 ms).
+    pub fn build(self) -> Result<AiLayer, ConfigError> {
+        let mut currencies = Currencies::default();
+        for (code, per_usd) in &self.rates {
+            currencies.set_rate(code, *per_usd)?;
+        }
+        if let Some(code) = &self.reporting {
+            currencies.set_reporting(code);
+        }
+        let mut prices = Vec::new();
+        for source in &self.files {
+            prices.extend(match source {
+                PricesSource::File(path) => pricing::load_prices_file(path)?,
+                PricesSource::Text(text) => pricing::parse_prices(text)?,
+            });
+        }
+        prices.extend(self.prices);
+        let pricing = Pricing::new(prices, currencies)?;
+        let metrics = self.meter.map(|meter| {
+            Metrics::new(
+                &meter,
+                self.cardinality.unwrap_or(metrics::DEFAULT_CARDINALITY),
+                &self.keys,
+            )
+        });
+        Ok(AiLayer::from_parts(
+            pricing,
+            self.keys,
+            metrics,
+            self.tracing_fields,
+        ))
+    }
+
+    /// Builds the layer and composes it with tracing-opentelemetry's layer over `tracer`; see
+    /// [`AiLayer::with_tracer`].
+    pub fn with_tracer<S, T>(self, tracer: T) -> Result<AiOpenTelemetryLayer<S, T>, ConfigError>
+    where
+        S: Subscriber + for<'span> LookupSpan<'span>,
+        T: opentelemetry::trace::Tracer + 'static,
+        T::Span: Send + Sync,
+    {
+        Ok(self.build()?.with_tracer(tracer))
+    }
+
+    /// Builds the layer for a stack where tracing-opentelemetry's layer is over it, as
+    /// [`init`](crate::init) builds one.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    pub(crate) fn build_for_opentelemetry(self) -> Result<AiLayer, ConfigError> {
+        Ok(self.build()?.for_opentelemetry())
+    }
+}

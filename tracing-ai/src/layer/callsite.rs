@@ -1,0 +1,148 @@
+//! What a span's fields mean to the layer, decided once per callsite rather than on every
+//! span: whether it is an AI span, whether it carries attribution, and which fact each of its
+//! fields holds.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use tracing::callsite::Identifier;
+use tracing::Metadata;
+
+use super::attribution::AttributionKeys;
+use crate::attr;
+
+/// The fact a field holds, by the field's index in its callsite's field set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    Operation,
+    Provider,
+    RequestModel,
+    ResponseModel,
+    InputTokens,
+    OutputTokens,
+    CacheReadTokens,
+    CacheWriteTokens,
+    ReasoningTokens,
+    Cost,
+    ErrorType,
+    StatusCode,
+    StatusDescription,
+    CacheHit,
+    Fallback,
+    FallbackFrom,
+    /// An attribution key, by the index of its exported name.
+    Attribution(usize),
+    /// Nothing the layer reads.
+    Ignored,
+}
+
+impl Slot {
+    fn of(name: &str, keys: &AttributionKeys) -> Self {
+        match name {
+            attr::GEN_AI_OPERATION_NAME => Slot::Operation,
+            attr::GEN_AI_PROVIDER_NAME => Slot::Provider,
+            attr::GEN_AI_REQUEST_MODEL => Slot::RequestModel,
+            attr::GEN_AI_RESPONSE_MODEL => Slot::ResponseModel,
+            attr::GEN_AI_USAGE_INPUT_TOKENS => Slot::InputTokens,
+            attr::GEN_AI_USAGE_OUTPUT_TOKENS => Slot::OutputTokens,
+            attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS => Slot::CacheReadTokens,
+            attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS => Slot::CacheWriteTokens,
+            attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS => Slot::ReasoningTokens,
+            attr::GEN_AI_USAGE_COST => Slot::Cost,
+            attr::ERROR_TYPE => Slot::ErrorType,
+            attr::OTEL_STATUS_CODE => Slot::StatusCode,
+            attr::OTEL_STATUS_DESCRIPTION => Slot::StatusDescription,
+            attr::AI_CACHE_HIT => Slot::CacheHit,
+            attr::AI_FALLBACK => Slot::Fallback,
+            attr::AI_FALLBACK_FROM => Slot::FallbackFrom,
+            name => keys.index_of(name).map_or(Slot::Ignored, Slot::Attribution),
+        }
+    }
+
+    /// Whether a count goes here: a negative value is then left out rather than priced.
+    pub(crate) fn is_count(self) -> bool {
+        matches!(
+            self,
+            Slot::InputTokens
+                | Slot::OutputTokens
+                | Slot::CacheReadTokens
+                | Slot::CacheWriteTokens
+                | Slot::ReasoningTokens
+        )
+    }
+}
+
+/// What one callsite's spans mean to the layer.
+#[derive(Debug)]
+pub(crate) struct Callsite {
+    /// It declares `gen_ai.operation.name`: an AI span, whoever created it.
+    pub(crate) ai: bool,
+    /// It declares an attribution key.
+    pub(crate) attribution: bool,
+    slots: Box<[Slot]>,
+}
+
+impl Callsite {
+    fn new(metadata: &Metadata<'_>, keys: &AttributionKeys) -> Self {
+        let slots: Box<[Slot]> = metadata
+            .fields()
+            .iter()
+            .map(|field| Slot::of(field.name(), keys))
+            .collect();
+        Self {
+            ai: slots.contains(&Slot::Operation),
+            attribution: slots
+                .iter()
+                .any(|slot| matches!(slot, Slot::Attribution(_))),
+            slots,
+        }
+    }
+
+    /// Whether the layer has anything to do with these spans.
+    pub(crate) fn is_relevant(&self) -> bool {
+        self.ai || self.attribution
+    }
+
+    pub(crate) fn slot(&self, field: &tracing::field::Field) -> Slot {
+        self.slots
+            .get(field.index())
+            .copied()
+            .unwrap_or(Slot::Ignored)
+    }
+}
+
+/// The callsites seen, each decided once (in `register_callsite`, or at its first span).
+#[derive(Debug, Default)]
+pub(crate) struct Callsites {
+    known: RwLock<HashMap<Identifier, Arc<Callsite>>>,
+}
+
+impl Callsites {
+    pub(crate) fn get(&self, metadata: &Metadata<'_>, keys: &AttributionKeys) -> Arc<Callsite> {
+        let id = metadata.callsite();
+        let known = self
+            .known
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned();
+        match known {
+            Some(callsite) => callsite,
+            None => self.register(metadata, keys),
+        }
+    }
+
+    pub(crate) fn register(
+        &self,
+        metadata: &Metadata<'_>,
+        keys: &AttributionKeys,
+    ) -> Arc<Callsite> {
+        let callsite = Arc::new(Callsite::new(metadata, keys));
+        self.known
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(metadata.callsite())
+            .or_insert(callsite)
+            .clone()
+    }
+}

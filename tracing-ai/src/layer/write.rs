@@ -1,0 +1,160 @@
+//! Writing what the layer found (cost, attribution, a request's totals) onto a closing span.
+//!
+//! Straight onto the OpenTelemetry span when the layer is composed with tracing-opentelemetry
+//! (no other layer needs to read them, and it is the cheap path), or, for the fields the span
+//! declares, through the dispatcher as `tracing` fields that every layer sees (`fmt`, say):
+//! what a standalone [`AiLayer`](super::AiLayer) does, and what
+//! [`with_tracing_fields`](super::AiLayerBuilder::with_tracing_fields) turns on.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::KeyValue;
+use tracing::field::{Field, Value};
+use tracing::span::Id;
+use tracing::{Dispatch, Metadata};
+
+thread_local! {
+    /// Set while the layer records on a closing span, so that its own `on_record` skips it.
+    static WRITING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the layer is writing on this thread now: its `on_record` has nothing to read.
+pub(crate) fn is_writing() -> bool {
+    WRITING.get()
+}
+
+/// Marks this thread as writing until dropped, even when a layer it records to panics:
+/// otherwise the flag would stay set and the layer would read no field on this thread again.
+struct WritingGuard;
+
+impl WritingGuard {
+    fn new() -> Self {
+        WRITING.set(true);
+        WritingGuard
+    }
+}
+
+impl Drop for WritingGuard {
+    fn drop(&mut self) {
+        WRITING.set(false);
+    }
+}
+
+/// A value the layer writes on a span.
+pub(crate) enum Written {
+    F64(f64),
+    I64(i64),
+    Str(Arc<str>),
+    Static(&'static str),
+}
+
+impl Written {
+    /// As an OpenTelemetry value, without copying its text.
+    fn into_otel(self) -> opentelemetry::Value {
+        match self {
+            Written::F64(v) => v.into(),
+            Written::I64(v) => v.into(),
+            Written::Str(v) => opentelemetry::StringValue::from(v).into(),
+            Written::Static(v) => v.into(),
+        }
+    }
+}
+
+/// The name of an attribute the layer writes: one of ours, or an attribution key's.
+pub(crate) enum Name<'a> {
+    Static(&'static str),
+    Shared(&'a Arc<str>),
+}
+
+impl Name<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Name::Static(name) => name,
+            Name::Shared(name) => name,
+        }
+    }
+
+    fn into_key(self) -> opentelemetry::Key {
+        match self {
+            Name::Static(name) => opentelemetry::Key::from_static_str(name),
+            Name::Shared(name) => opentelemetry::Key::from(name.clone()),
+        }
+    }
+}
+
+/// Collects what to write on a closing span, then writes it in one go.
+pub(crate) struct Writer {
+    metadata: &'static Metadata<'static>,
+    /// Whether declared fields go through the dispatcher.
+    tracing_fields: bool,
+    declared: Vec<(Field, Written)>,
+    undeclared: Vec<KeyValue>,
+}
+
+impl Writer {
+    pub(crate) fn new(metadata: &'static Metadata<'static>, tracing_fields: bool) -> Self {
+        Self {
+            metadata,
+            tracing_fields,
+            declared: Vec::new(),
+            undeclared: Vec::with_capacity(8),
+        }
+    }
+
+    pub(crate) fn push(&mut self, name: &'static str, value: Written) {
+        self.push_named(Name::Static(name), value);
+    }
+
+    pub(crate) fn push_named(&mut self, name: Name<'_>, value: Written) {
+        let declared = if self.tracing_fields {
+            self.metadata.fields().field(name.as_str())
+        } else {
+            None
+        };
+        match declared {
+            Some(field) => self.declared.push((field, value)),
+            None => self
+                .undeclared
+                .push(KeyValue::new(name.into_key(), value.into_otel())),
+        }
+    }
+
+    pub(crate) fn finish(
+        self,
+        id: &Id,
+        dispatch: &Dispatch,
+        otel: Option<&opentelemetry::Context>,
+    ) {
+        if !self.declared.is_empty() {
+            let texts: Vec<&str> = self
+                .declared
+                .iter()
+                .map(|(_, value)| match value {
+                    Written::Str(text) => &**text,
+                    Written::Static(text) => text,
+                    Written::F64(_) | Written::I64(_) => "",
+                })
+                .collect();
+            let values: Vec<(&Field, &dyn Value)> = self
+                .declared
+                .iter()
+                .zip(&texts)
+                .map(|((field, value), text)| {
+                    let value: &dyn Value = match value {
+                        Written::F64(number) => number,
+                        Written::I64(number) => number,
+                        Written::Str(_) | Written::Static(_) => text,
+                    };
+                    (field, value)
+                })
+                .collect();
+            let _writing = WritingGuard::new();
+            crate::record::record_by_id(self.metadata, id, dispatch, &values);
+        }
+        if let (Some(cx), false) = (otel, self.undeclared.is_empty()) {
+            cx.span().set_attributes(self.undeclared);
+        }
+    }
+}
