@@ -22,7 +22,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::attr;
-use crate::layer::closed::ClosedCall;
+use crate::layer::fields::AiSpanData;
 use crate::layer::rollup::RequestTotals;
 use crate::layer::Attribution;
 
@@ -155,9 +155,11 @@ struct Call {
 }
 
 impl Call {
-    fn from_closed(closed: &ClosedCall) -> Self {
-        let fields = &closed.fields;
-        Self {
+    /// The call, once the AI layer has settled it.
+    fn from_settled(data: &AiSpanData) -> Option<Self> {
+        let fields = &data.fields;
+        let settled = data.settled.as_ref()?;
+        Some(Self {
             failed: fields.failed,
             error: fields
                 .description
@@ -171,13 +173,13 @@ impl Call {
                 (None, true) => Some("fallback".to_owned()),
                 (None, false) => None,
             },
-            usd: closed.usd,
-            reported: closed
+            usd: settled.usd,
+            reported: settled
                 .reported
                 .as_ref()
                 .map(|(code, amount)| (code.to_string(), *amount)),
-            unpriced: closed.unpriced,
-        }
+            unpriced: settled.unpriced,
+        })
     }
 }
 
@@ -276,7 +278,7 @@ where
         {
             // What the AI layer, under this one, settled when the span closed.
             let extensions = span.extensions();
-            node.call = extensions.get::<ClosedCall>().map(Call::from_closed);
+            node.call = extensions.get::<AiSpanData>().and_then(Call::from_settled);
             node.totals = extensions.get::<RequestTotals>().map(Totals::from_rollup);
             if let Some(attribution) = extensions.get::<Attribution>() {
                 let mut ids: Vec<_> = attribution.values.iter().collect();

@@ -89,6 +89,7 @@ mod dispatch;
 mod error;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod export;
+mod hash;
 mod layer;
 mod pricing;
 mod record;

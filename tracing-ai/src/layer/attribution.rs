@@ -109,23 +109,29 @@ impl Attribution {
 /// name.
 pub(crate) type Resolved = Vec<Option<Arc<str>>>;
 
-/// The values `span` and its ancestors carry, nearest first.
+/// The values `span` and its ancestors carry, nearest first, and the local root of the walk
+/// (`span` itself when it has no parent), which the walk passes anyway.
 pub(crate) fn from_ancestors<'a, R>(
     keys: &AttributionKeys,
     span: &tracing_subscriber::registry::SpanRef<'a, R>,
-) -> Resolved
+) -> (
+    Resolved,
+    Option<tracing_subscriber::registry::SpanRef<'a, R>>,
+)
 where
     R: tracing_subscriber::registry::LookupSpan<'a>,
 {
     let mut resolved: Resolved = vec![None; keys.exported().len()];
+    let mut root = None;
     for ancestor in span.scope() {
         if let Some(values) = ancestor.extensions().get::<Attribution>() {
             for (index, _, value) in &values.values {
                 resolved[*index].get_or_insert_with(|| value.clone());
             }
         }
+        root = Some(ancestor);
     }
-    resolved
+    (resolved, root)
 }
 
 /// Fills what is still missing from the baggage of `cx`.

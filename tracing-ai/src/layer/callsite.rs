@@ -10,6 +10,7 @@ use tracing::Metadata;
 
 use super::attribution::AttributionKeys;
 use crate::attr;
+use crate::hash::FastHash;
 
 /// The fact a field holds, by the field's index in its callsite's field set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +81,9 @@ pub(crate) struct Callsite {
     /// It declares an attribution key.
     pub(crate) attribution: bool,
     slots: Box<[Slot]>,
+    /// The provider, request model and response model last seen here, shared with the spans
+    /// that name them again: a callsite's calls name the same ones, so a call copies none.
+    names: [RwLock<Option<Arc<str>>>; 3],
 }
 
 impl Callsite {
@@ -95,7 +99,30 @@ impl Callsite {
                 .iter()
                 .any(|slot| matches!(slot, Slot::Attribution(_))),
             slots,
+            names: Default::default(),
         }
+    }
+
+    /// `value` of a provider or model slot, shared with the last span of this callsite that
+    /// had the same one.
+    pub(crate) fn name(&self, slot: Slot, value: &str) -> Arc<str> {
+        let index = match slot {
+            Slot::Provider => 0,
+            Slot::RequestModel => 1,
+            _ => 2,
+        };
+        let last = &self.names[index];
+        if let Some(same) = last
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|last| &***last == value)
+        {
+            return same.clone();
+        }
+        let name: Arc<str> = value.into();
+        *last.write().unwrap_or_else(PoisonError::into_inner) = Some(name.clone());
+        name
     }
 
     /// Whether the layer has anything to do with these spans.
@@ -114,7 +141,7 @@ impl Callsite {
 /// The callsites seen, each decided once (in `register_callsite`, or at its first span).
 #[derive(Debug, Default)]
 pub(crate) struct Callsites {
-    known: RwLock<HashMap<Identifier, Arc<Callsite>>>,
+    known: RwLock<HashMap<Identifier, Arc<Callsite>, FastHash>>,
 }
 
 impl Callsites {

@@ -13,7 +13,8 @@ use super::attribution::{Attribution, AttributionKeys};
 use super::callsite::{Callsite, Slot};
 use crate::pricing::TokenCounts;
 
-/// What an AI span has recorded so far, kept in its extensions until it closes.
+/// What an AI span has recorded so far, in its extensions; when it closes, what the layer
+/// settled is added for the layers over it (the console).
 #[derive(Debug)]
 pub(crate) struct AiSpanData {
     /// What its fields mean, for the values recorded later.
@@ -22,6 +23,19 @@ pub(crate) struct AiSpanData {
     /// free.
     pub(crate) created: Option<Instant>,
     pub(crate) fields: CallFields,
+    /// Set when the span closed.
+    pub(crate) settled: Option<Settled>,
+}
+
+/// What the layer settled for a call when its span closed.
+#[derive(Debug)]
+pub(crate) struct Settled {
+    /// In USD: priced by the layer, or recorded by the caller.
+    pub(crate) usd: Option<f64>,
+    /// The cost in the reporting currency, when that is not USD.
+    pub(crate) reported: Option<(Arc<str>, f64)>,
+    /// No cost could be computed.
+    pub(crate) unpriced: bool,
 }
 
 /// The facts of one call that pricing, export and metrics need. Texts are shared, so that
@@ -128,9 +142,11 @@ impl<'a> FieldVisitor<'a> {
 
     fn text(&mut self, slot: Slot, value: &str) {
         match slot {
-            Slot::Provider => self.call.provider = Some(value.into()),
-            Slot::RequestModel => self.call.request_model = Some(value.into()),
-            Slot::ResponseModel => self.call.response_model = Some(value.into()),
+            Slot::Provider => self.call.provider = Some(self.callsite.name(slot, value)),
+            Slot::RequestModel => self.call.request_model = Some(self.callsite.name(slot, value)),
+            Slot::ResponseModel => {
+                self.call.response_model = Some(self.callsite.name(slot, value));
+            }
             Slot::Operation => self.call.operation = Some(operation_name(value)),
             Slot::ErrorType => {
                 self.call.failed = true;
@@ -157,7 +173,8 @@ impl<'a> FieldVisitor<'a> {
             Slot::CacheWriteTokens => &mut self.call.cache_write,
             Slot::ReasoningTokens => &mut self.call.reasoning,
             Slot::Ignored | Slot::Cost => return,
-            _ => return self.text(slot, &value.to_string()),
+            // An id recorded as a number (`request.id = 7`): written without a `String`.
+            _ => return self.text(slot, decimal(value, &mut [0; 20])),
         };
         *count = Some(value);
     }
@@ -202,6 +219,20 @@ impl Visit for FieldVisitor<'_> {
     }
 }
 
+/// `value` in decimal, written into `buffer`.
+fn decimal(mut value: u64, buffer: &mut [u8; 20]) -> &str {
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buffer[start..]).unwrap_or_default()
+}
+
 /// The operation names of the GenAI conventions need no copy; others are kept as given.
 fn operation_name(value: &str) -> Cow<'static, str> {
     const KNOWN: [&str; 9] = [
@@ -218,5 +249,17 @@ fn operation_name(value: &str) -> Cow<'static, str> {
     match KNOWN.into_iter().find(|known| *known == value) {
         Some(known) => Cow::Borrowed(known),
         None => Cow::Owned(value.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for value in [0, 7, 10, 1_234_567, u64::MAX] {
+            assert_eq!(decimal(value, &mut [0; 20]), value.to_string());
+        }
     }
 }

@@ -11,8 +11,8 @@
 //!    from its ancestors and the OpenTelemetry baggage, its totals added to its request's local
 //!    root ([`rollup`]), and its metrics recorded ([`metrics`]).
 //! 4. [`write`] puts cost, source and ids on the span: straight onto the OpenTelemetry span
-//!    when composed with it, or as `tracing` fields for every layer. [`closed`] leaves the
-//!    settled call in the span's extensions for the console.
+//!    when composed with it, or as `tracing` fields for every layer. What was settled stays
+//!    in the span's extensions (`fields::Settled`) for the console.
 //!
 //! Writing at close means a tenant id recorded on the request's span after an AI span was
 //! created still reaches it, and a self-hosted call can be priced by its duration. It also
@@ -22,8 +22,7 @@
 mod attribution;
 mod builder;
 mod callsite;
-pub(crate) mod closed;
-mod fields;
+pub(crate) mod fields;
 mod metrics;
 pub(crate) mod rollup;
 mod write;
@@ -46,8 +45,7 @@ pub(crate) use attribution::Attribution;
 use attribution::AttributionKeys;
 pub use builder::AiLayerBuilder;
 use callsite::Callsites;
-use closed::ClosedCall;
-use fields::{AiSpanData, FieldVisitor};
+use fields::{AiSpanData, CallFields, FieldVisitor, Settled};
 use metrics::{CallMetrics, Metrics};
 use rollup::RequestTotals;
 use write::{Name, Writer, Written};
@@ -242,6 +240,7 @@ where
                 callsite: callsite.clone(),
                 created,
                 fields: call,
+                settled: None,
             });
         }
     }
@@ -277,10 +276,15 @@ where
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
-        let is_root = span.parent().is_none();
-        let data = span.extensions_mut().remove::<AiSpanData>();
-        let Some(data) = data else {
-            if is_root && span.extensions().get::<RequestTotals>().is_some() {
+        // The call's facts are taken out while the layer works, and put back settled.
+        let taken = span
+            .extensions_mut()
+            .get_mut::<AiSpanData>()
+            .filter(|data| data.settled.is_none())
+            .map(|data| (std::mem::take(&mut data.fields), data.created));
+        let Some((fields, created)) = taken else {
+            let has_totals = span.extensions().get::<RequestTotals>().is_some();
+            if has_totals && span.parent().is_none() {
                 let metadata = span.metadata();
                 drop(span);
                 self.write_totals(&id, metadata, &ctx);
@@ -290,33 +294,55 @@ where
         let shared = &*self.shared;
         let metadata = span.metadata();
         // Nearest value wins: the span's own, then its parent's, up to the root.
-        let mut attribution = attribution::from_ancestors(&shared.keys, &span);
+        let (mut attribution, root) = attribution::from_ancestors(&shared.keys, &span);
+        let is_root = root.as_ref().is_none_or(|root| root.id() == id);
         // Read once: the same duration prices a self-hosted call and goes into the metrics.
-        let duration = data.created.map(|created| created.elapsed());
-        let priced = self.price(&data, duration);
+        let duration = created.map(|created| created.elapsed());
+        let priced = self.price(&fields, duration);
         // The request's totals live on its local root, whoever's thread the call ran on.
-        if let Some(root) = span.scope().from_root().next() {
+        if let Some(root) = root {
             let mut extensions = root.extensions_mut();
             match extensions.get_mut::<RequestTotals>() {
-                Some(totals) => totals.add(&data.fields, &priced),
+                Some(totals) => totals.add(&fields, &priced),
                 None => {
                     let mut totals = RequestTotals::default();
-                    totals.add(&data.fields, &priced);
+                    totals.add(&fields, &priced);
                     extensions.insert(totals);
                 }
             }
         }
+        let settled = self.settle(&fields, &priced);
+        let writer = self.dispatch().map(|dispatch| {
+            let mut writer = Writer::new(metadata, self.tracing_fields);
+            self.write_cost(&settled, &priced, &mut writer);
+            if is_root {
+                if let Some(totals) = span.extensions_mut().get_mut::<RequestTotals>() {
+                    totals.write(&shared.pricing.currencies, &mut writer);
+                }
+            }
+            (dispatch, writer)
+        });
+        let usd = settled.usd;
+        // Put back before any dispatch: the span is not looked up again. Metrics read the
+        // fields again only when they are on.
+        let for_metrics = match &shared.metrics {
+            Some(_) => Some((fields, settled)),
+            None => {
+                if let Some(data) = span.extensions_mut().get_mut::<AiSpanData>() {
+                    data.fields = fields;
+                    data.settled = Some(settled);
+                }
+                None
+            }
+        };
         drop(span);
-        let dispatch = self.dispatch();
-        let otel = dispatch
+        let otel = writer
             .as_ref()
-            .and_then(|dispatch| tracing_opentelemetry::get_otel_context(&id, dispatch));
+            .and_then(|(dispatch, _)| tracing_opentelemetry::get_otel_context(&id, dispatch));
         if let Some(cx) = &otel {
             attribution::fill_from_baggage(&shared.keys, &mut attribution, cx);
         }
-        let closed = self.closed_call(data.fields, &priced);
-        if let Some(dispatch) = &dispatch {
-            let mut writer = Writer::new(metadata, self.tracing_fields);
+        if let Some((dispatch, mut writer)) = writer {
             for (index, value) in attribution.iter().enumerate() {
                 if let Some(value) = value {
                     writer.push_named(
@@ -325,34 +351,28 @@ where
                     );
                 }
             }
-            self.write_cost(&closed, &priced, &mut writer);
-            if is_root {
-                if let Some(span) = ctx.span(&id) {
-                    if let Some(totals) = span.extensions_mut().get_mut::<RequestTotals>() {
-                        totals.write(&shared.pricing.currencies, &mut writer);
-                    }
-                }
-            }
-            writer.finish(&id, dispatch, otel.as_ref());
+            writer.finish(&id, &dispatch, otel.as_ref());
         }
-        if let Some(metrics) = &shared.metrics {
+        if let (Some(metrics), Some((fields, settled))) = (&shared.metrics, for_metrics) {
             metrics.record(&CallMetrics {
-                fields: &closed.fields,
+                fields: &fields,
                 duration,
-                usd: closed.usd,
+                usd,
                 attribution: &attribution,
             });
+            if let Some(span) = ctx.span(&id) {
+                if let Some(data) = span.extensions_mut().get_mut::<AiSpanData>() {
+                    data.fields = fields;
+                    data.settled = Some(settled);
+                }
+            }
         }
         self.warn_if_unpriced(&priced);
-        if let Some(span) = ctx.span(&id) {
-            span.extensions_mut().replace(closed);
-        }
     }
 }
 
 impl AiLayer {
-    fn price(&self, data: &AiSpanData, duration: Option<Duration>) -> Priced {
-        let fields = &data.fields;
+    fn price(&self, fields: &CallFields, duration: Option<Duration>) -> Priced {
         if fields.recorded_cost.is_some() {
             return Priced::Nothing;
         }
@@ -366,7 +386,7 @@ impl AiLayer {
     }
 
     /// The call as priced, in USD and in the reporting currency.
-    fn closed_call(&self, fields: fields::CallFields, priced: &Priced) -> ClosedCall {
+    fn settle(&self, fields: &CallFields, priced: &Priced) -> Settled {
         let usd = match priced {
             Priced::Cost { usd, .. } => Some(*usd),
             Priced::Unpriced { .. } => None,
@@ -376,15 +396,14 @@ impl AiLayer {
         let reported = usd
             .and_then(|usd| self.shared.pricing.currencies.report(usd))
             .map(|(code, amount)| (code.clone(), amount));
-        ClosedCall {
-            fields,
+        Settled {
             usd,
             reported,
             unpriced: matches!(priced, Priced::Unpriced { .. }),
         }
     }
 
-    fn write_cost(&self, closed: &ClosedCall, priced: &Priced, writer: &mut Writer) {
+    fn write_cost(&self, settled: &Settled, priced: &Priced, writer: &mut Writer) {
         match priced {
             Priced::Cost { usd, source } => {
                 writer.push(attr::GEN_AI_USAGE_COST, Written::F64(*usd));
@@ -395,7 +414,7 @@ impl AiLayer {
             }
             Priced::Nothing => {}
         }
-        if let Some((code, amount)) = &closed.reported {
+        if let Some((code, amount)) = &settled.reported {
             writer.push(attr::AI_COST_AMOUNT, Written::F64(*amount));
             writer.push(attr::AI_COST_CURRENCY, Written::Str(code.clone()));
         }

@@ -6,7 +6,7 @@
 //! what a standalone [`AiLayer`](super::AiLayer) does, and what
 //! [`with_tracing_fields`](super::AiLayerBuilder::with_tracing_fields) turns on.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use opentelemetry::trace::TraceContextExt as _;
@@ -18,6 +18,10 @@ use tracing::{Dispatch, Metadata};
 thread_local! {
     /// Set while the layer records on a closing span, so that its own `on_record` skips it.
     static WRITING: Cell<bool> = const { Cell::new(false) };
+
+    /// The attributes of the last span written on this thread, emptied: its capacity serves
+    /// the next one, so that a write allocates no list.
+    static ATTRIBUTES: RefCell<Vec<KeyValue>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Whether the layer is writing on this thread now: its `on_record` has nothing to read.
@@ -99,7 +103,8 @@ impl Writer {
             metadata,
             tracing_fields,
             declared: Vec::new(),
-            undeclared: Vec::with_capacity(8),
+            // Taken, not borrowed: a writer made while this one lives gets a new list.
+            undeclared: ATTRIBUTES.take(),
         }
     }
 
@@ -153,8 +158,11 @@ impl Writer {
             let _writing = WritingGuard::new();
             crate::record::record_by_id(self.metadata, id, dispatch, &values);
         }
-        if let (Some(cx), false) = (otel, self.undeclared.is_empty()) {
-            cx.span().set_attributes(self.undeclared);
+        let mut undeclared = self.undeclared;
+        if let (Some(cx), false) = (otel, undeclared.is_empty()) {
+            cx.span().set_attributes(undeclared.drain(..));
         }
+        undeclared.clear();
+        ATTRIBUTES.set(undeclared);
     }
 }

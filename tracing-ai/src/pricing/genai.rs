@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use genai_prices::{Calculator, ErrorKind, PriceRequest, Usage as GpUsage, UsageKey};
 
 use super::TokenCounts;
+use crate::hash::FastHash;
 
 /// A cached rate is used for this long, then measured again. When it is measured, the data
 /// must give the same price at each step over twice that time (the data's time windows start
@@ -32,11 +33,11 @@ const PROBE: f64 = 1_000_000.0;
 pub(crate) struct GenaiPrices {
     calculator: &'static Calculator,
     /// provider (as given, or "" for none) -> model -> what it resolved to.
-    cache: RwLock<HashMap<Box<str>, ModelEntries>>,
+    cache: RwLock<HashMap<Box<str>, ModelEntries, FastHash>>,
 }
 
 /// Keyed by model name, so that a lookup by `&str` allocates nothing.
-type ModelEntries = HashMap<Box<str>, Arc<Entry>>;
+type ModelEntries = HashMap<Box<str>, Arc<Entry>, FastHash>;
 
 #[derive(Debug)]
 enum Entry {
@@ -102,7 +103,7 @@ impl GenaiPrices {
     pub(crate) fn bundled() -> Self {
         Self {
             calculator: Calculator::bundled(),
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(HashMap::default()),
         }
     }
 
