@@ -16,6 +16,8 @@
 //! * [`AiLayer`] and [`layer`], the `tracing-subscriber` layer that prices every AI span,
 //!   attributes it to its tenant, feature and request, rolls a request's calls up onto its
 //!   root, and counts token, duration and cost metrics ([`AiLayerBuilder::with_meter`]);
+//!   composed with OpenTelemetry it writes onto the OpenTelemetry span, and
+//!   [`AiLayerBuilder::with_tracing_fields`] also shows cost and ids to `fmt` and other layers;
 //! * `init` and `builder` (feature `otlp`), the whole OTLP set-up in one call, or a
 //!   [`ConsoleLayer`] view of each request when no endpoint is set;
 //! * `sampling` (feature `sampling`), tail sampling that keeps every failed request;
@@ -66,6 +68,21 @@
 //! Each call above becomes a span (`embeddings text-embedding-3-small`, `retrieval retrieve`,
 //! `chat gpt-4o-mini`) with its token counts, under whatever span is current, so one request
 //! gives one tree.
+//!
+//! # From a token to an exported cost
+//!
+//! 1. The `#[ai_span]` expansion creates the call's span, every attribute it may carry
+//!    declared up front, and records the [`Usage`] its function returned
+//!    (`__private::record_usage`, through `record.rs`).
+//! 2. [`AiLayer`] reads those fields as they are recorded, by what each field of the callsite
+//!    means (decided once per callsite), into the span's extensions (`layer/fields.rs`).
+//! 3. When the span closes, the layer prices the call (`pricing/`: your prices, GPU time, the
+//!    genai-prices data), resolves its tenant, feature and request from its ancestors and the
+//!    baggage, adds it to its request's totals on the local root (`layer/rollup.rs`), records
+//!    its metrics, and writes cost and ids onto the OpenTelemetry span (`layer/write.rs`).
+//! 4. tracing-opentelemetry ends the span; the [tail sampler](sampling) holds the trace until
+//!    its root ends and keeps it or not; the batch processor hands it to the OTLP exporter
+//!    that [`init`] built (`export/`: plan from the environment, build, install).
 //!
 //! # Feature Flags
 //!

@@ -126,7 +126,7 @@ impl Callsite {
     }
 
     /// Whether the layer has anything to do with these spans.
-    pub(crate) fn is_relevant(&self) -> bool {
+    fn is_relevant(&self) -> bool {
         self.ai || self.attribution
     }
 
@@ -145,17 +145,22 @@ pub(crate) struct Callsites {
 }
 
 impl Callsites {
-    pub(crate) fn get(&self, metadata: &Metadata<'_>, keys: &AttributionKeys) -> Arc<Callsite> {
+    /// What the callsite of `metadata` means, when the layer has anything to do with its
+    /// spans; `None` (without touching a reference count) for every other span.
+    pub(crate) fn relevant(
+        &self,
+        metadata: &Metadata<'_>,
+        keys: &AttributionKeys,
+    ) -> Option<Arc<Callsite>> {
         let id = metadata.callsite();
-        let known = self
-            .known
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&id)
-            .cloned();
-        match known {
-            Some(callsite) => callsite,
-            None => self.register(metadata, keys),
+        let known = self.known.read().unwrap_or_else(PoisonError::into_inner);
+        match known.get(&id) {
+            Some(callsite) if callsite.is_relevant() => Some(callsite.clone()),
+            Some(_) => None,
+            None => {
+                drop(known);
+                Some(self.register(metadata, keys)).filter(|callsite| callsite.is_relevant())
+            }
         }
     }
 

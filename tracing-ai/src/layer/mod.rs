@@ -216,10 +216,9 @@ where
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let shared = &*self.shared;
-        let callsite = shared.callsites.get(attrs.metadata(), &shared.keys);
-        if !callsite.is_relevant() {
+        let Some(callsite) = shared.callsites.relevant(attrs.metadata(), &shared.keys) else {
             return;
-        }
+        };
         let mut visitor = FieldVisitor::new(&callsite, &shared.keys);
         attrs.record(&mut visitor);
         let FieldVisitor {
@@ -252,13 +251,15 @@ where
         }
         let Some(span) = ctx.span(id) else { return };
         let shared = &*self.shared;
-        let callsite = match span.extensions().get::<AiSpanData>() {
-            Some(data) => data.callsite.clone(),
-            None => shared.callsites.get(span.metadata(), &shared.keys),
-        };
-        if !callsite.is_relevant() {
+        let known = span
+            .extensions()
+            .get::<AiSpanData>()
+            .map(|data| data.callsite.clone());
+        let Some(callsite) =
+            known.or_else(|| shared.callsites.relevant(span.metadata(), &shared.keys))
+        else {
             return;
-        }
+        };
         // Visit before locking: the values may format themselves, and call back into tracing.
         let mut visitor = FieldVisitor::new(&callsite, &shared.keys);
         values.record(&mut visitor);
@@ -276,14 +277,22 @@ where
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
+        let (open_call, has_totals) = {
+            let extensions = span.extensions();
+            let open_call = extensions
+                .get::<AiSpanData>()
+                .is_some_and(|data| data.settled.is_none());
+            (open_call, extensions.get::<RequestTotals>().is_some())
+        };
         // The call's facts are taken out while the layer works, and put back settled.
-        let taken = span
-            .extensions_mut()
-            .get_mut::<AiSpanData>()
-            .filter(|data| data.settled.is_none())
-            .map(|data| (std::mem::take(&mut data.fields), data.created));
+        let taken = open_call
+            .then(|| {
+                span.extensions_mut()
+                    .get_mut::<AiSpanData>()
+                    .map(|data| (std::mem::take(&mut data.fields), data.created))
+            })
+            .flatten();
         let Some((fields, created)) = taken else {
-            let has_totals = span.extensions().get::<RequestTotals>().is_some();
             if has_totals && span.parent().is_none() {
                 let metadata = span.metadata();
                 drop(span);
