@@ -25,11 +25,12 @@ mod callsite;
 pub(crate) mod fields;
 mod metrics;
 pub(crate) mod rollup;
+mod settle;
 mod write;
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use tracing::dispatcher::WeakDispatch;
 use tracing::span::{Attributes, Id, Record};
@@ -39,13 +40,12 @@ use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::layer::{Context, Layer, Layered};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::attr;
-use crate::pricing::{Call, Priced, Pricing};
+use crate::pricing::Pricing;
 pub(crate) use attribution::Attribution;
 use attribution::AttributionKeys;
 pub use builder::AiLayerBuilder;
 use callsite::Callsites;
-use fields::{AiSpanData, CallFields, FieldVisitor, Settled};
+use fields::{AiSpanData, FieldVisitor};
 use metrics::{CallMetrics, Metrics};
 use rollup::RequestTotals;
 use write::{Name, Writer, Written};
@@ -377,94 +377,5 @@ where
             }
         }
         self.warn_if_unpriced(&priced);
-    }
-}
-
-impl AiLayer {
-    fn price(&self, fields: &CallFields, duration: Option<Duration>) -> Priced {
-        if fields.recorded_cost.is_some() {
-            return Priced::Nothing;
-        }
-        self.shared.pricing.price(&Call {
-            provider: fields.provider.as_deref(),
-            request_model: fields.request_model.as_deref(),
-            response_model: fields.response_model.as_deref(),
-            tokens: fields.tokens(),
-            duration: duration.unwrap_or(Duration::ZERO),
-        })
-    }
-
-    /// The call as priced, in USD and in the reporting currency.
-    fn settle(&self, fields: &CallFields, priced: &Priced) -> Settled {
-        let usd = match priced {
-            Priced::Cost { usd, .. } => Some(*usd),
-            Priced::Unpriced { .. } => None,
-            // A provider-reported cost was recorded with its source by whoever recorded it.
-            Priced::Nothing => fields.recorded_cost,
-        };
-        let reported = usd
-            .and_then(|usd| self.shared.pricing.currencies.report(usd))
-            .map(|(code, amount)| (code.clone(), amount));
-        Settled {
-            usd,
-            reported,
-            unpriced: matches!(priced, Priced::Unpriced { .. }),
-        }
-    }
-
-    fn write_cost(&self, settled: &Settled, priced: &Priced, writer: &mut Writer) {
-        match priced {
-            Priced::Cost { usd, source } => {
-                writer.push(attr::GEN_AI_USAGE_COST, Written::F64(*usd));
-                writer.push(attr::AI_COST_SOURCE, Written::Static(source.as_str()));
-            }
-            Priced::Unpriced { reason, .. } => {
-                writer.push(attr::AI_COST_UNPRICED, Written::Str(reason.clone()));
-            }
-            Priced::Nothing => {}
-        }
-        if let Some((code, amount)) = &settled.reported {
-            writer.push(attr::AI_COST_AMOUNT, Written::F64(*amount));
-            writer.push(attr::AI_COST_CURRENCY, Written::Str(code.clone()));
-        }
-    }
-
-    /// Writes a request's totals on its root, which is not an AI span.
-    fn write_totals<S>(&self, id: &Id, metadata: &'static Metadata<'static>, ctx: &Context<'_, S>)
-    where
-        S: Subscriber + for<'span> LookupSpan<'span>,
-    {
-        let Some(dispatch) = self.dispatch() else {
-            return;
-        };
-        let otel = tracing_opentelemetry::get_otel_context(id, &dispatch);
-        let mut writer = Writer::new(metadata, self.tracing_fields);
-        {
-            let Some(span) = ctx.span(id) else { return };
-            let mut extensions = span.extensions_mut();
-            let Some(totals) = extensions.get_mut::<RequestTotals>() else {
-                return;
-            };
-            totals.write(&self.shared.pricing.currencies, &mut writer);
-        }
-        writer.finish(id, &dispatch, otel.as_ref());
-    }
-
-    fn warn_if_unpriced(&self, priced: &Priced) {
-        if let Priced::Unpriced { model, reason } = priced {
-            let first = self
-                .shared
-                .warned
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(model.clone());
-            if first {
-                tracing::warn!(
-                    target: "tracing_ai",
-                    model = %model,
-                    "calls to this model are exported without a cost: {reason}"
-                );
-            }
-        }
     }
 }

@@ -10,7 +10,9 @@
 //! = 3 AI calls · 1016 tokens in · 200 out · $0.00027032 (0.00021626 GBP) · tenant acme
 //! ```
 
-use std::fmt::{self, Write as _};
+mod render;
+
+use std::fmt;
 use std::io::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -25,6 +27,7 @@ use crate::attr;
 use crate::layer::fields::AiSpanData;
 use crate::layer::rollup::RequestTotals;
 use crate::layer::Attribution;
+use render::{mark, render};
 
 /// Spans kept for one request's tree; the rest are counted, not printed.
 const MAX_SPANS_PER_TREE: usize = 200;
@@ -318,126 +321,5 @@ where
                 let _ = out.flush();
             }
         }
-    }
-}
-
-fn render(root: &Node) -> String {
-    let mut text = String::new();
-    line(&mut text, "", root);
-    children(&mut text, "", root);
-    let totals = root.totals.as_ref();
-    let calls = totals.map_or(0, |t| t.calls);
-    let mut summary = format!(
-        "= {calls} AI call{} · {} tokens in · {} out",
-        if calls == 1 { "" } else { "s" },
-        totals.map_or(0, |t| t.input),
-        totals.map_or(0, |t| t.output),
-    );
-    let _ = write!(
-        summary,
-        " · {}",
-        money(
-            totals.map_or(0.0, |t| t.usd),
-            totals.and_then(|t| t.reported.as_ref())
-        )
-    );
-    let unpriced = totals.map_or(0, |t| t.unpriced);
-    if unpriced > 0 {
-        let _ = write!(summary, " + {unpriced} unpriced");
-    }
-    if let Some((_, tenant)) = root.ids.iter().find(|(label, _)| label == "tenant") {
-        let _ = write!(summary, " · tenant {tenant}");
-    }
-    text.push_str(&summary);
-    text.push_str("\n\n");
-    text
-}
-
-/// Appends what the tail sampler decided to the request's first line.
-#[cfg(feature = "sampling")]
-fn mark(text: &mut String, decision: crate::sampling::Decision) {
-    let mark = match decision {
-        crate::sampling::Decision::Kept(reason) => format!("  [kept: {}]", reason.as_str()),
-        crate::sampling::Decision::Dropped => "  [not exported]".to_owned(),
-    };
-    let end = text.find('\n').unwrap_or(text.len());
-    text.insert_str(end, &mark);
-}
-
-#[cfg(not(feature = "sampling"))]
-fn mark(_text: &mut String, decision: std::convert::Infallible) {
-    match decision {}
-}
-
-fn children(text: &mut String, prefix: &str, node: &Node) {
-    let count = node.children.len();
-    for (index, child) in node.children.iter().enumerate() {
-        let last = index + 1 == count && node.dropped == 0;
-        let branch = if last { "└─ " } else { "├─ " };
-        line(text, &format!("{prefix}{branch}"), child);
-        let deeper = format!("{prefix}{}", if last { "   " } else { "│  " });
-        children(text, &deeper, child);
-    }
-    if node.dropped > 0 {
-        let _ = writeln!(text, "{prefix}└─ … {} more spans not shown", node.dropped);
-    }
-}
-
-fn line(text: &mut String, prefix: &str, node: &Node) {
-    let name = node.otel_name.as_deref().unwrap_or(&node.name);
-    let _ = write!(text, "{prefix}{name}  {}", millis(node.duration));
-    let Some(call) = &node.call else {
-        if !node.ids.is_empty() {
-            let ids: Vec<String> = node
-                .ids
-                .iter()
-                .map(|(label, value)| format!("{label} {value}"))
-                .collect();
-            let _ = write!(text, "  {}", ids.join(" · "));
-        }
-        text.push('\n');
-        return;
-    };
-    if call.failed {
-        text.push_str("  FAILED");
-        if let Some(error) = &call.error {
-            let _ = write!(text, " {error}");
-        }
-    }
-    if let Some((input, output)) = call.tokens {
-        let _ = write!(text, "  {input} in · {output} out");
-    }
-    if let Some(hit) = &call.cache_hit {
-        let _ = write!(text, "  cache {hit}");
-    }
-    if let Some(fallback) = &call.fallback {
-        let _ = write!(text, "  {fallback}");
-    }
-    if let Some(usd) = call.usd {
-        let _ = write!(text, "  {}", money(usd, call.reported.as_ref()));
-    } else if call.unpriced {
-        text.push_str("  unpriced");
-    }
-    text.push('\n');
-}
-
-fn millis(duration: Duration) -> String {
-    format!("{:.1} ms", duration.as_secs_f64() * 1_000.0)
-}
-
-fn money(usd: f64, reported: Option<&(String, f64)>) -> String {
-    match reported {
-        Some((currency, amount)) => format!("${} ({} {currency})", decimal(usd), decimal(*amount)),
-        None => format!("${}", decimal(usd)),
-    }
-}
-
-/// Up to 8 decimals, so that a fraction of a cent stays visible, without trailing zeros.
-fn decimal(amount: f64) -> String {
-    let text = format!("{amount:.8}");
-    let trimmed = text.trim_end_matches('0');
-    match trimmed.split_once('.') {
-        Some((_, decimals)) if decimals.len() >= 2 => trimmed.to_owned(),
-        _ => format!("{amount:.2}"),
     }
 }

@@ -1,0 +1,109 @@
+//! Settling a closed call: its price, what the layer keeps of it, and what it writes.
+
+use std::sync::PoisonError;
+use std::time::Duration;
+
+use tracing::span::Id;
+use tracing::{Metadata, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use super::fields::{CallFields, Settled};
+use super::rollup::RequestTotals;
+use super::write::{Writer, Written};
+use super::AiLayer;
+use crate::attr;
+use crate::pricing::{Call, Priced};
+
+impl AiLayer {
+    pub(super) fn price(&self, fields: &CallFields, duration: Option<Duration>) -> Priced {
+        if fields.recorded_cost.is_some() {
+            return Priced::Nothing;
+        }
+        self.shared.pricing.price(&Call {
+            provider: fields.provider.as_deref(),
+            request_model: fields.request_model.as_deref(),
+            response_model: fields.response_model.as_deref(),
+            tokens: fields.tokens(),
+            duration: duration.unwrap_or(Duration::ZERO),
+        })
+    }
+
+    /// The call as priced, in USD and in the reporting currency.
+    pub(super) fn settle(&self, fields: &CallFields, priced: &Priced) -> Settled {
+        let usd = match priced {
+            Priced::Cost { usd, .. } => Some(*usd),
+            Priced::Unpriced { .. } => None,
+            // A provider-reported cost was recorded with its source by whoever recorded it.
+            Priced::Nothing => fields.recorded_cost,
+        };
+        let reported = usd
+            .and_then(|usd| self.shared.pricing.currencies.report(usd))
+            .map(|(code, amount)| (code.clone(), amount));
+        Settled {
+            usd,
+            reported,
+            unpriced: matches!(priced, Priced::Unpriced { .. }),
+        }
+    }
+
+    pub(super) fn write_cost(&self, settled: &Settled, priced: &Priced, writer: &mut Writer) {
+        match priced {
+            Priced::Cost { usd, source } => {
+                writer.push(attr::GEN_AI_USAGE_COST, Written::F64(*usd));
+                writer.push(attr::AI_COST_SOURCE, Written::Static(source.as_str()));
+            }
+            Priced::Unpriced { reason, .. } => {
+                writer.push(attr::AI_COST_UNPRICED, Written::Str(reason.clone()));
+            }
+            Priced::Nothing => {}
+        }
+        if let Some((code, amount)) = &settled.reported {
+            writer.push(attr::AI_COST_AMOUNT, Written::F64(*amount));
+            writer.push(attr::AI_COST_CURRENCY, Written::Str(code.clone()));
+        }
+    }
+
+    /// Writes a request's totals on its root, which is not an AI span.
+    pub(super) fn write_totals<S>(
+        &self,
+        id: &Id,
+        metadata: &'static Metadata<'static>,
+        ctx: &Context<'_, S>,
+    ) where
+        S: Subscriber + for<'span> LookupSpan<'span>,
+    {
+        let Some(dispatch) = self.dispatch() else {
+            return;
+        };
+        let otel = tracing_opentelemetry::get_otel_context(id, &dispatch);
+        let mut writer = Writer::new(metadata, self.tracing_fields);
+        {
+            let Some(span) = ctx.span(id) else { return };
+            let mut extensions = span.extensions_mut();
+            let Some(totals) = extensions.get_mut::<RequestTotals>() else {
+                return;
+            };
+            totals.write(&self.shared.pricing.currencies, &mut writer);
+        }
+        writer.finish(id, &dispatch, otel.as_ref());
+    }
+
+    pub(super) fn warn_if_unpriced(&self, priced: &Priced) {
+        if let Priced::Unpriced { model, reason } = priced {
+            let first = self
+                .shared
+                .warned
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(model.clone());
+            if first {
+                tracing::warn!(
+                    target: "tracing_ai",
+                    model = %model,
+                    "calls to this model are exported without a cost: {reason}"
+                );
+            }
+        }
+    }
+}
