@@ -33,7 +33,8 @@ impl Ratio {
     }
 }
 
-/// The sampler that goes with [`TailSamplingProcessor`]; made by [`TailSampling::sampler`].
+/// The sampler that goes with [`TailSamplingProcessor`](super::TailSamplingProcessor); made by
+/// [`TailSampling::sampler`](super::TailSampling::sampler).
 ///
 /// Every span is recorded (`RecordOnly` or `RecordAndSample`), so that the processor can keep
 /// any trace. The sampled flag, which a `traceparent` carries to the services this one calls,

@@ -34,7 +34,8 @@ pub enum Reason {
     Overflow,
 }
 
-/// What the tail sampler decided for a trace; see [`SamplingStats::decision`].
+/// What the tail sampler decided for a trace; see
+/// [`SamplingStats::decision`](super::SamplingStats::decision).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// Exported, for this reason.
