@@ -390,6 +390,25 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
+/// Counts the warnings tracing-ai itself emits (target `tracing_ai`).
+#[derive(Clone, Debug, Default)]
+pub struct WarnCounter(pub Arc<std::sync::atomic::AtomicUsize>);
+
+impl WarnCounter {
+    /// The warnings counted so far.
+    pub fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl<S: Subscriber> Layer<S> for WarnCounter {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() == "tracing_ai" {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
 /// A writer into shared memory, for layers that print (`fmt`, the console view).
 #[derive(Clone, Debug, Default)]
 pub struct Buffer(Arc<Mutex<Vec<u8>>>);

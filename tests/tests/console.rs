@@ -85,8 +85,11 @@ fn a_request_prints_as_one_tree_with_costs_and_marks() {
         lines[3].starts_with("├─ chat llama-3.1-8b-fp8  "),
         "{output}"
     );
-    // A failed call with no usage and no GPU price has nothing to price.
-    assert!(lines[3].ends_with("FAILED GPU out of memory"), "{output}");
+    // A failed call with no usage and no GPU price is not free: it is unpriced (issue 11).
+    assert!(
+        lines[3].ends_with("FAILED GPU out of memory  unpriced"),
+        "{output}"
+    );
     assert!(lines[4].starts_with("└─ chat gpt-4o-mini  "), "{output}");
     // $0.15 / M in, $0.60 / M out: $0.00027, £0.000216.
     assert!(
@@ -97,7 +100,7 @@ fn a_request_prints_as_one_tree_with_costs_and_marks() {
     );
     assert_eq!(
         lines[5],
-        "= 3 AI calls · 1016 tokens in · 200 out · $0.00027032 (0.00021626 GBP) · tenant acme"
+        "= 3 AI calls · 1016 tokens in · 200 out · $0.00027032 (0.00021626 GBP) + 1 unpriced · tenant acme"
     );
     assert_eq!(lines[6], "");
 }
@@ -148,6 +151,28 @@ fn a_huge_request_is_cut_and_says_how_much() {
     assert_eq!(output.matches("item").count(), 200, "{output}");
     assert!(
         output.contains("└─ … 50 more spans not shown\n"),
+        "{output}"
+    );
+}
+
+#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+fn cached() -> Usage {
+    Usage::new(1_850, 120).with_cache_read(1_536)
+}
+
+#[test]
+fn cached_tokens_are_shown_and_priced_at_their_rate() {
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(AiLayer::new())
+        .with(ConsoleLayer::to_writer(buffer.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("job").in_scope(cached);
+    });
+    let output = buffer.text();
+    // 314 uncached at $0.15 / M, 1,536 cached at $0.075 / M, 120 out at $0.60 / M.
+    assert!(
+        output.contains("1850 in (1536 cached) · 120 out  $0.0002343\n"),
         "{output}"
     );
 }

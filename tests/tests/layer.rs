@@ -5,8 +5,8 @@ use opentelemetry::trace::Status;
 use opentelemetry::{KeyValue, Value};
 use tracing::Instrument as _;
 use tracing_ai::{ai_span, AiLayer, ReportsUsage, Usage};
-use tracing_ai_tests::block_on;
 use tracing_ai_tests::otel::{attr, export, export_with_layer, f64_attr, str_attr};
+use tracing_ai_tests::{block_on, WarnCounter};
 
 struct Completion {
     input: u64,
@@ -247,8 +247,8 @@ fn unknown_model() -> Usage {
 
 #[test]
 fn an_unknown_model_is_unpriced_not_free_and_warned_about_once() {
-    let warnings = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = WarnCounter(warnings.clone());
+    let counter = WarnCounter::default();
+    let warnings = counter.0.clone();
     let (_, exported) = export_with_layer(AiLayer::builder(), counter, || {
         for _ in 0..3 {
             unknown_model();
@@ -271,16 +271,6 @@ fn an_unknown_model_is_unpriced_not_free_and_warned_about_once() {
         1,
         "one warning per model"
     );
-}
-
-struct WarnCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for WarnCounter {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if event.metadata().target() == "tracing_ai" {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
 }
 
 #[test]

@@ -138,6 +138,8 @@ impl PricingProbe {
                 ..Default::default()
             }),
             duration: std::time::Duration::ZERO,
+            failed: false,
+            stream: false,
         };
         match self.0.price(&call) {
             crate::pricing::Priced::Cost { usd, .. } => Some(usd),

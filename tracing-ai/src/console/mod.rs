@@ -149,7 +149,8 @@ struct Node {
 struct Call {
     failed: bool,
     error: Option<String>,
-    tokens: Option<(u64, u64)>,
+    /// Input, of which cached, and output tokens.
+    tokens: Option<(u64, u64, u64)>,
     cache_hit: Option<String>,
     fallback: Option<String>,
     usd: Option<f64>,
@@ -169,7 +170,9 @@ impl Call {
                 .as_deref()
                 .or(fields.error_type.as_deref())
                 .map(str::to_owned),
-            tokens: fields.tokens().map(|tokens| (tokens.input, tokens.output)),
+            tokens: fields
+                .tokens()
+                .map(|tokens| (tokens.input, tokens.cache_read, tokens.output)),
             cache_hit: fields.cache_hit.as_deref().map(str::to_owned),
             fallback: match (&fields.fallback_from, fields.fallback) {
                 (Some(from), _) => Some(format!("fallback from {from}")),

@@ -88,8 +88,14 @@ fn line(text: &mut String, prefix: &str, node: &Node) {
             let _ = write!(text, " {error}");
         }
     }
-    if let Some((input, output)) = call.tokens {
-        let _ = write!(text, "  {input} in · {output} out");
+    match call.tokens {
+        Some((input, 0, output)) => {
+            let _ = write!(text, "  {input} in · {output} out");
+        }
+        Some((input, cached, output)) => {
+            let _ = write!(text, "  {input} in ({cached} cached) · {output} out");
+        }
+        None => {}
     }
     if let Some(hit) = &call.cache_hit {
         let _ = write!(text, "  cache {hit}");

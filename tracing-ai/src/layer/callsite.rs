@@ -31,6 +31,7 @@ pub(crate) enum Slot {
     CacheHit,
     Fallback,
     FallbackFrom,
+    Stream,
     /// An attribution key, by the index of its exported name.
     Attribution(usize),
     /// Nothing the layer reads.
@@ -56,6 +57,7 @@ impl Slot {
             attr::AI_CACHE_HIT => Slot::CacheHit,
             attr::AI_FALLBACK => Slot::Fallback,
             attr::AI_FALLBACK_FROM => Slot::FallbackFrom,
+            attr::GEN_AI_REQUEST_STREAM => Slot::Stream,
             name => keys.index_of(name).map_or(Slot::Ignored, Slot::Attribution),
         }
     }

@@ -60,6 +60,8 @@ pub(crate) struct CallFields {
     pub(crate) cache_hit: Option<Arc<str>>,
     pub(crate) fallback: bool,
     pub(crate) fallback_from: Option<Arc<str>>,
+    /// `gen_ai.request.stream`.
+    pub(crate) stream: bool,
 }
 
 impl CallFields {
@@ -82,6 +84,7 @@ impl CallFields {
             cache_hit,
             fallback,
             fallback_from,
+            stream,
         } = newer;
         macro_rules! take {
             ($($field:ident),*) => { $( if $field.is_some() { self.$field = $field; } )* };
@@ -104,6 +107,7 @@ impl CallFields {
         );
         self.failed |= failed;
         self.fallback |= fallback;
+        self.stream |= stream;
     }
 
     /// The token counts, when the call recorded usage.
@@ -156,6 +160,7 @@ impl<'a> FieldVisitor<'a> {
             Slot::StatusDescription => self.call.description = Some(value.into()),
             Slot::CacheHit => self.call.cache_hit = Some(value.into()),
             Slot::Fallback => self.call.fallback |= value == "true",
+            Slot::Stream => self.call.stream |= value == "true",
             Slot::FallbackFrom => self.call.fallback_from = Some(value.into()),
             Slot::Attribution(index) => self
                 .attribution
@@ -196,8 +201,10 @@ impl Visit for FieldVisitor<'_> {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.callsite.slot(field) == Slot::Fallback {
-            self.call.fallback |= value;
+        match self.callsite.slot(field) {
+            Slot::Fallback => self.call.fallback |= value,
+            Slot::Stream => self.call.stream |= value,
+            _ => {}
         }
     }
 

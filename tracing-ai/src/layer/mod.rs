@@ -376,6 +376,6 @@ where
                 }
             }
         }
-        self.warn_if_unpriced(&priced);
+        self.warn_if_unpriced(&priced, metadata);
     }
 }

@@ -42,7 +42,7 @@ impl RequestTotals {
         }
         match priced {
             Priced::Cost { usd, .. } => self.usd += usd,
-            Priced::Unpriced { .. } => self.unpriced += 1,
+            Priced::Unpriced { .. } | Priced::NoUsage { .. } => self.unpriced += 1,
             Priced::Nothing => self.usd += fields.recorded_cost.unwrap_or(0.0),
         }
     }

@@ -26,6 +26,8 @@ impl AiLayer {
             response_model: fields.response_model.as_deref(),
             tokens: fields.tokens(),
             duration: duration.unwrap_or(Duration::ZERO),
+            failed: fields.failed,
+            stream: fields.stream,
         })
     }
 
@@ -33,7 +35,7 @@ impl AiLayer {
     pub(super) fn settle(&self, fields: &CallFields, priced: &Priced) -> Settled {
         let usd = match priced {
             Priced::Cost { usd, .. } => Some(*usd),
-            Priced::Unpriced { .. } => None,
+            Priced::Unpriced { .. } | Priced::NoUsage { .. } => None,
             // A provider-reported cost was recorded with its source by whoever recorded it.
             Priced::Nothing => fields.recorded_cost,
         };
@@ -43,7 +45,7 @@ impl AiLayer {
         Settled {
             usd,
             reported,
-            unpriced: matches!(priced, Priced::Unpriced { .. }),
+            unpriced: matches!(priced, Priced::Unpriced { .. } | Priced::NoUsage { .. }),
         }
     }
 
@@ -55,6 +57,9 @@ impl AiLayer {
             }
             Priced::Unpriced { reason, .. } => {
                 writer.push(attr::AI_COST_UNPRICED, Written::Str(reason.clone()));
+            }
+            Priced::NoUsage { reason } => {
+                writer.push(attr::AI_COST_UNPRICED, Written::Static(reason));
             }
             Priced::Nothing => {}
         }
@@ -89,20 +94,38 @@ impl AiLayer {
         writer.finish(id, &dispatch, otel.as_ref());
     }
 
-    pub(super) fn warn_if_unpriced(&self, priced: &Priced) {
-        if let Priced::Unpriced { model, reason } = priced {
-            let first = self
-                .shared
-                .warned
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(model.clone());
-            if first {
-                tracing::warn!(
+    /// Warns once per model that has no price, and once per callsite whose calls report no
+    /// usage, with the reason: the first such call, not every one.
+    pub(super) fn warn_if_unpriced(&self, priced: &Priced, metadata: &'static Metadata<'static>) {
+        let (key, what, reason): (String, &str, &str) = match priced {
+            Priced::Unpriced { model, reason } => {
+                (format!("model {model}"), model.as_str(), reason)
+            }
+            Priced::NoUsage { reason } => (
+                format!("callsite {}::{}", metadata.target(), metadata.name()),
+                metadata.name(),
+                reason,
+            ),
+            Priced::Cost { .. } | Priced::Nothing => return,
+        };
+        let first = self
+            .shared
+            .warned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key);
+        if first {
+            match priced {
+                Priced::NoUsage { .. } => tracing::warn!(
                     target: "tracing_ai",
-                    model = %model,
+                    span = %what,
+                    "calls of this span are exported without a cost: {reason}"
+                ),
+                _ => tracing::warn!(
+                    target: "tracing_ai",
+                    model = %what,
                     "calls to this model are exported without a cost: {reason}"
-                );
+                ),
             }
         }
     }

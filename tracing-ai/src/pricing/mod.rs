@@ -39,6 +39,10 @@ pub(crate) struct Call<'a> {
     pub(crate) tokens: Option<TokenCounts>,
     /// From the span's creation to its close.
     pub(crate) duration: Duration,
+    /// The call failed (error status or `error.type`).
+    pub(crate) failed: bool,
+    /// The call was streamed (`gen_ai.request.stream`).
+    pub(crate) stream: bool,
 }
 
 /// Where a cost comes from, exported as `ai.cost.source`.
@@ -73,8 +77,26 @@ pub(crate) enum Priced {
         model: String,
         reason: Arc<str>,
     },
-    /// Nothing to price: no usage and no GPU-time price.
+    /// A call to a model that reported no usage and has no GPU-time price: never exported as
+    /// free. The reason names the likely cause.
+    NoUsage {
+        reason: &'static str,
+    },
+    /// Nothing to price: not a call to a model (no model, no usage), or a cost was recorded.
     Nothing,
+}
+
+/// Why a call to a model has no usage to price.
+pub(crate) fn no_usage_reason(call: &Call<'_>) -> &'static str {
+    if call.failed {
+        "the call failed before it reported token usage; whether it was billed is unknown"
+    } else if call.stream {
+        "the stream reported no token usage: ask for it (OpenAI: `stream_options.include_usage`), \
+         or the stream was dropped before its last chunk"
+    } else {
+        "the call reported no token usage: return a type that implements `ReportsUsage`, or \
+         give `usage = ...` to `#[ai_span]`"
+    }
 }
 
 /// Converts between USD and the currencies prices and reports are given in, at fixed rates.
@@ -203,7 +225,13 @@ impl Pricing {
             }
         }
         let Some(tokens) = call.tokens else {
-            return Priced::Nothing;
+            // A call to a model with nothing to price it by is said so, never free.
+            return match models.next() {
+                Some(_) => Priced::NoUsage {
+                    reason: no_usage_reason(call),
+                },
+                None => Priced::Nothing,
+            };
         };
         let Some(first) = models.next() else {
             return Priced::Unpriced {
@@ -258,7 +286,9 @@ fn price_override(model: &str, rate: Rate, call: &Call<'_>) -> Priced {
             cache_write,
         } => {
             let Some(tokens) = call.tokens else {
-                return Priced::Nothing;
+                return Priced::NoUsage {
+                    reason: no_usage_reason(call),
+                };
             };
             if let Some(reason) = invalid_counts(&tokens) {
                 return Priced::Unpriced {
