@@ -18,6 +18,7 @@ pub(crate) mod kw {
     syn::custom_keyword!(provider);
     syn::custom_keyword!(name);
     syn::custom_keyword!(usage);
+    syn::custom_keyword!(error_type);
     syn::custom_keyword!(fields);
     syn::custom_keyword!(level);
     syn::custom_keyword!(target);
@@ -35,6 +36,7 @@ pub(crate) struct AiSpanArgs {
     pub(crate) provider: Option<(kw::provider, StrOrExpr)>,
     pub(crate) name: Option<(kw::name, LitStrOrIdent)>,
     pub(crate) usage: Option<(kw::usage, Expr)>,
+    pub(crate) error_type: Option<(kw::error_type, Expr)>,
     pub(crate) fields: Option<(kw::fields, Fields)>,
     pub(crate) level: Option<(kw::level, Level)>,
     pub(crate) target: Option<(kw::target, LitStrOrIdent)>,
@@ -137,6 +139,8 @@ impl Parse for AiSpanArgs {
                 parse_assignment(input, &mut args.name)?;
             } else if lookahead.peek(kw::usage) {
                 parse_assignment(input, &mut args.usage)?;
+            } else if lookahead.peek(kw::error_type) {
+                parse_assignment(input, &mut args.error_type)?;
             } else if lookahead.peek(kw::level) {
                 parse_assignment(input, &mut args.level)?;
             } else if lookahead.peek(kw::target) {

@@ -241,8 +241,9 @@ fn as_str_value(value: &StrOrExpr) -> TokenStream {
     }
 }
 
-/// What runs once the body has returned `__tracing_ai_ret`: an `Err` records the error, a
-/// success records the usage the kind reports.
+/// What runs once the body has returned `__tracing_ai_ret`: an `Err` records the error (its
+/// `error.type` from `error_type = ...`, the error's `ErrorType`, or its type name), a success
+/// records the usage the kind reports.
 fn gen_record(args: &AiSpanArgs, kind: &Kind, return_span: Span) -> TokenStream {
     let on_ok = match &args.usage {
         Some((_, usage)) => quote_spanned! {usage.span()=>
@@ -256,20 +257,36 @@ fn gen_record(args: &AiSpanArgs, kind: &Kind, return_span: Span) -> TokenStream 
         },
         None => quote!(let _ = __tracing_ai_ok;),
     };
+    let error_type = match &args.error_type {
+        Some((_, error_type)) => quote_spanned! {error_type.span()=>
+            ::core::convert::AsRef::<str>::as_ref(&(#error_type))
+        },
+        None => quote! {
+            &*(&::tracing_ai::__private::Probe(__tracing_ai_err)).__tracing_ai_error_type()
+        },
+    };
+    let on_err = quote! {
+        #[allow(unused_variables)]
+        let err = __tracing_ai_err;
+        ::tracing_ai::__private::record_error(
+            &__TRACING_AI_FIELDS,
+            __tracing_ai_span,
+            #error_type,
+            (&::tracing_ai::__private::Probe(__tracing_ai_err)).__tracing_ai_describe(),
+        );
+    };
     quote! {
         #[allow(unused_imports)]
-        use ::tracing_ai::__private::{Describe as _, DescribeFallback as _, Outcome as _, OutcomeFallback as _};
+        use ::tracing_ai::__private::{
+            Describe as _, DescribeFallback as _, ErrorTypeFallback as _, ErrorTypeOf as _,
+            Outcome as _, OutcomeFallback as _,
+        };
         // The span's fields, looked up by name once for this function rather than per call.
         static __TRACING_AI_FIELDS: ::tracing_ai::__private::CallsiteFields =
             ::tracing_ai::__private::CallsiteFields::new();
         match (&::tracing_ai::__private::Probe(&__tracing_ai_ret)).__tracing_ai_outcome() {
             ::core::result::Result::Ok(__tracing_ai_ok) => { #on_ok }
-            ::core::result::Result::Err(__tracing_ai_err) => ::tracing_ai::__private::record_error(
-                &__TRACING_AI_FIELDS,
-                __tracing_ai_span,
-                __tracing_ai_err,
-                (&::tracing_ai::__private::Probe(__tracing_ai_err)).__tracing_ai_describe(),
-            ),
+            ::core::result::Result::Err(__tracing_ai_err) => { #on_err }
         }
     }
 }

@@ -124,9 +124,26 @@ mod expand;
 ///
 /// # Errors
 ///
-/// When the function returns `Err(e)`, the span gets `error.type` (the type name of `e`),
-/// `otel.status_code = "ERROR"` and, when `e` implements `Display`, `otel.status_description`.
-/// No usage is recorded.
+/// When the function returns `Err(e)`, the span gets `error.type`, `otel.status_code =
+/// "ERROR"` and, when `e` implements `Display`, `otel.status_description`. No usage is
+/// recorded. `error.type` is, in order: an `error.type` the body recorded itself; what
+/// `error_type = ...` says, an expression where `err` is the error (a `&E`) that gives
+/// something `AsRef<str>`; `e.error_type()` when `E` implements `tracing_ai::ErrorType`; else
+/// the type name of `e`. Keep it low-cardinality: a kind, never a message.
+///
+/// ```
+/// # use tracing_ai::{ai_span, Usage};
+/// # #[derive(Debug)] struct HttpError { status: u16 }
+/// #[ai_span(
+///     kind = "llm",
+///     model = "gpt-4o-mini",
+///     error_type = if err.status == 429 { "rate_limit_exceeded" } else { "http_error" },
+/// )]
+/// fn generate() -> Result<Usage, HttpError> {
+///     Err(HttpError { status: 429 })
+/// }
+/// # let _ = generate();
+/// ```
 ///
 /// # Other arguments
 ///

@@ -95,21 +95,16 @@ pub fn record_usage<R: ReportsUsage + ?Sized>(
     }
 }
 
-/// Records a failed call on `span`. `error.type` is the error's type name: low-cardinality, as
-/// the semantic conventions ask, where its message is not.
+/// Records a failed call on `span`, as `error_type` (from `error_type = ...`, the error's
+/// [`ErrorType`](crate::ErrorType), or its type name: see [`ErrorTypeOf`]).
 #[inline]
-pub fn record_error<E>(
+pub fn record_error(
     callsite: &CallsiteFields,
     span: &tracing::Span,
-    _error: &E,
+    error_type: &str,
     description: Option<&dyn fmt::Display>,
 ) {
-    crate::record::record_error(
-        span,
-        std::any::type_name::<E>(),
-        description,
-        Some(callsite),
-    );
+    crate::record::record_error(span, error_type, description, Some(callsite));
 }
 
 /// The layer's pricing, for the benchmarks (feature `__bench`): not part of any API.
@@ -202,6 +197,31 @@ pub trait Describe<'a> {
 impl<'a, E: fmt::Display> Describe<'a> for Probe<'a, E> {
     fn __tracing_ai_describe(&self) -> Option<&'a dyn fmt::Display> {
         Some(self.0)
+    }
+}
+
+/// The `error.type` of an error that implements [`ErrorType`](crate::ErrorType).
+pub trait ErrorTypeOf {
+    /// What the error says it is.
+    fn __tracing_ai_error_type(&self) -> std::borrow::Cow<'static, str>;
+}
+
+impl<E: crate::ErrorType + ?Sized> ErrorTypeOf for Probe<'_, E> {
+    fn __tracing_ai_error_type(&self) -> std::borrow::Cow<'static, str> {
+        self.0.error_type()
+    }
+}
+
+/// Any other error's `error.type` is its type name: low-cardinality, as the conventions ask,
+/// where its message is not.
+pub trait ErrorTypeFallback {
+    /// The error's type name.
+    fn __tracing_ai_error_type(&self) -> std::borrow::Cow<'static, str>;
+}
+
+impl<E: ?Sized> ErrorTypeFallback for &Probe<'_, E> {
+    fn __tracing_ai_error_type(&self) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed(std::any::type_name::<E>())
     }
 }
 

@@ -13,6 +13,7 @@
 //!   token usage found in its return value;
 //! * [`Usage`] and [`ReportsUsage`], how a return value says what its call consumed;
 //! * [`record_cache_hit`] and [`record_fallback`], for the two other per-call facts;
+//! * [`ErrorType`], how an error says what kind of failure it is (`error.type`);
 //! * [`AiLayer`] and [`layer`], the `tracing-subscriber` layer that prices every AI span,
 //!   attributes it to its tenant, feature and request, rolls a request's calls up onto its
 //!   root, and counts token, duration and cost metrics ([`AiLayerBuilder::with_meter`]);
@@ -104,6 +105,7 @@ pub mod attr;
 mod console;
 mod dispatch;
 mod error;
+mod error_type;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod export;
 mod hash;
@@ -120,6 +122,7 @@ pub mod __private;
 
 pub use console::ConsoleLayer;
 pub use error::ConfigError;
+pub use error_type::ErrorType;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "otlp-grpc", feature = "otlp-http"))))]
 pub use export::{builder, init, ExportBuilder, InitError, OtelGuard, Protocol};

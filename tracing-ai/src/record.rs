@@ -187,16 +187,18 @@ pub(crate) fn record_usage(span: &Span, usage: &Usage, callsite: Option<&Callsit
 }
 
 /// Records a failed call on `span`: its error type, and the error status OpenTelemetry
-/// exports, with the error's message when it has one.
+/// exports, with the error's message when it has one. An `error.type` the function's body
+/// recorded itself is kept.
 pub(crate) fn record_error(
     span: &Span,
-    error_type: &'static str,
+    error_type: &str,
     description: Option<&dyn fmt::Display>,
     callsite: Option<&CallsiteFields>,
 ) {
     let description = description.map(tracing::field::display);
+    let recorded = crate::layer::recorded_error_type(span);
     let values = [
-        Some(&error_type as &dyn Value),
+        (!recorded).then_some(&error_type as &dyn Value),
         Some(&"ERROR"),
         opt(&description),
     ];

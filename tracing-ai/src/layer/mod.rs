@@ -197,6 +197,22 @@ impl AiLayer {
     }
 }
 
+/// Whether an `error.type` was already recorded on `span` (by the function's own body): the
+/// `#[ai_span]` expansion then keeps it. Known only through an [`AiLayer`] on a registry.
+pub(crate) fn recorded_error_type(span: &tracing::Span) -> bool {
+    span.with_subscriber(|(id, dispatch)| {
+        let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else {
+            return false;
+        };
+        registry.span(id).is_some_and(|span| {
+            span.extensions()
+                .get::<AiSpanData>()
+                .is_some_and(|data| data.fields.error_type.is_some())
+        })
+    })
+    .unwrap_or(false)
+}
+
 impl<S> Layer<S> for AiLayer
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
