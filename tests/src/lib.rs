@@ -450,3 +450,70 @@ impl std::fmt::Display for Overloaded {
 }
 
 impl std::error::Error for Overloaded {}
+
+/// Reading metrics back from an in-memory exporter.
+pub mod metrics {
+    use std::collections::HashMap;
+
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::InMemoryMetricExporter;
+
+    /// A point's attributes, as sorted `(key, value)` text.
+    pub type Attributes = Vec<(String, String)>;
+
+    /// The points of metric `name`: attributes as text, and the value (a histogram's sum) with
+    /// the count of measurements.
+    pub fn points(metrics: &InMemoryMetricExporter, name: &str) -> HashMap<Attributes, (f64, u64)> {
+        let mut points = HashMap::new();
+        let finished = metrics.get_finished_metrics().expect("metrics");
+        // Cumulative: the last export holds the totals.
+        let Some(last) = finished.last() else {
+            return points;
+        };
+        for scope in last.scope_metrics() {
+            for metric in scope.metrics().filter(|metric| metric.name() == name) {
+                let text = |attributes: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| {
+                    let mut text: Attributes = attributes
+                        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                        .collect();
+                    text.sort();
+                    text
+                };
+                match metric.data() {
+                    AggregatedMetrics::F64(MetricData::Sum(sum)) => {
+                        for point in sum.data_points() {
+                            points.insert(text(&mut point.attributes()), (point.value(), 1));
+                        }
+                    }
+                    AggregatedMetrics::F64(MetricData::Histogram(histogram)) => {
+                        for point in histogram.data_points() {
+                            points.insert(
+                                text(&mut point.attributes()),
+                                (point.sum(), point.count()),
+                            );
+                        }
+                    }
+                    AggregatedMetrics::U64(MetricData::Histogram(histogram)) => {
+                        for point in histogram.data_points() {
+                            points.insert(
+                                text(&mut point.attributes()),
+                                (point.sum() as f64, point.count()),
+                            );
+                        }
+                    }
+                    other => panic!("{name} is {other:?}"),
+                }
+            }
+        }
+        points
+    }
+
+    pub fn attrs(pairs: &[(&str, &str)]) -> Attributes {
+        let mut attributes: Attributes = pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        attributes.sort();
+        attributes
+    }
+}

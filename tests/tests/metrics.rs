@@ -1,12 +1,10 @@
 //! The metrics of AI calls, read back from an SDK meter provider: what is counted, under which
 //! attributes, and that tenant ids past the cap fold into `other`.
 
-use std::collections::HashMap;
-
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use tracing_ai::{ai_span, AiLayer, ModelPrice, Usage};
+use tracing_ai_tests::metrics::{attrs, points};
 use tracing_ai_tests::otel::export_with;
 use tracing_ai_tests::Overloaded;
 
@@ -21,61 +19,6 @@ fn generate(input: u64, fail: bool) -> Result<Usage, Overloaded> {
 #[ai_span(kind = "tool")]
 fn lookup() -> u32 {
     7
-}
-
-type Attributes = Vec<(String, String)>;
-
-/// The points of metric `name`: attributes as text, and the value (a histogram's sum) with
-/// the count of measurements.
-fn points(metrics: &InMemoryMetricExporter, name: &str) -> HashMap<Attributes, (f64, u64)> {
-    let mut points = HashMap::new();
-    let finished = metrics.get_finished_metrics().expect("metrics");
-    // Cumulative: the last export holds the totals.
-    let Some(last) = finished.last() else {
-        return points;
-    };
-    for scope in last.scope_metrics() {
-        for metric in scope.metrics().filter(|metric| metric.name() == name) {
-            let text = |attributes: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| {
-                let mut text: Attributes = attributes
-                    .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                    .collect();
-                text.sort();
-                text
-            };
-            match metric.data() {
-                AggregatedMetrics::F64(MetricData::Sum(sum)) => {
-                    for point in sum.data_points() {
-                        points.insert(text(&mut point.attributes()), (point.value(), 1));
-                    }
-                }
-                AggregatedMetrics::F64(MetricData::Histogram(histogram)) => {
-                    for point in histogram.data_points() {
-                        points.insert(text(&mut point.attributes()), (point.sum(), point.count()));
-                    }
-                }
-                AggregatedMetrics::U64(MetricData::Histogram(histogram)) => {
-                    for point in histogram.data_points() {
-                        points.insert(
-                            text(&mut point.attributes()),
-                            (point.sum() as f64, point.count()),
-                        );
-                    }
-                }
-                other => panic!("{name} is {other:?}"),
-            }
-        }
-    }
-    points
-}
-
-fn attrs(pairs: &[(&str, &str)]) -> Attributes {
-    let mut attributes: Attributes = pairs
-        .iter()
-        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-        .collect();
-    attributes.sort();
-    attributes
 }
 
 #[test]

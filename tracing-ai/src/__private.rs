@@ -50,6 +50,8 @@ macro_rules! __tracing_ai_span {
             { $crate::attr::GEN_AI_RESPONSE_FINISH_REASONS } = $crate::__private::tracing::field::Empty,
             { $crate::attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK } = $crate::__private::tracing::field::Empty,
             { $crate::attr::GEN_AI_REQUEST_STREAM } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_STREAM_CHUNKS } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_STREAM_CANCELLED } = $crate::__private::tracing::field::Empty,
             { $crate::attr::ERROR_TYPE } = $crate::__private::tracing::field::Empty,
             { $crate::attr::GEN_AI_USAGE_COST } = $crate::__private::tracing::field::Empty,
             { $crate::attr::AI_COST_AMOUNT } = $crate::__private::tracing::field::Empty,

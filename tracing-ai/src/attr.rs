@@ -96,6 +96,13 @@ pub const AI_REQUEST_AI_CALLS: &str = "ai.request.ai_calls";
 /// How many of them could not be priced (and so are missing from [`AI_REQUEST_COST`]).
 pub const AI_REQUEST_UNPRICED_CALLS: &str = "ai.request.unpriced_calls";
 
+// ===== Streams =====
+
+/// How many chunks a streamed call's stream yielded.
+pub const AI_STREAM_CHUNKS: &str = "ai.stream.chunks";
+/// `true` when the stream was dropped before its end: its usage may be missing.
+pub const AI_STREAM_CANCELLED: &str = "ai.stream.cancelled";
+
 // ===== Metrics =====
 
 /// Histogram of the tokens of each call, by [`GEN_AI_TOKEN_TYPE`], operation, provider and
@@ -105,6 +112,12 @@ pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
 pub const GEN_AI_CLIENT_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
 /// Counter of what calls cost in USD, by tenant, feature, model and provider.
 pub const AI_CLIENT_COST: &str = "ai.client.cost";
+/// Histogram of the seconds from a streamed call's request to its first chunk.
+pub const GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK: &str =
+    "gen_ai.client.operation.time_to_first_chunk";
+/// Histogram of the seconds between a streamed call's chunks, after the first.
+pub const GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK: &str =
+    "gen_ai.client.operation.time_per_output_chunk";
 /// `input` or `output`, on [`GEN_AI_CLIENT_TOKEN_USAGE`].
 pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
 

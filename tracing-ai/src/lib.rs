@@ -14,6 +14,8 @@
 //! * [`Usage`] and [`ReportsUsage`], how a return value says what its call consumed;
 //! * [`record_cache_hit`] and [`record_fallback`], for the two other per-call facts;
 //! * [`ErrorType`], how an error says what kind of failure it is (`error.type`);
+//! * [`stream`], streamed calls: the span lives as long as the stream, with time to first
+//!   chunk and the usage of the last chunk;
 //! * [`AiLayer`] and [`layer`], the `tracing-subscriber` layer that prices every AI span,
 //!   attributes it to its tenant, feature and request, rolls a request's calls up onto its
 //!   root, and counts token, duration and cost metrics ([`AiLayerBuilder::with_meter`]);
@@ -115,6 +117,7 @@ mod record;
 #[cfg(feature = "sampling")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sampling")))]
 pub mod sampling;
+pub mod stream;
 mod usage;
 
 #[doc(hidden)]

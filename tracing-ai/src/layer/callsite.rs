@@ -32,6 +32,8 @@ pub(crate) enum Slot {
     Fallback,
     FallbackFrom,
     Stream,
+    TimeToFirstChunk,
+    StreamChunks,
     /// An attribution key, by the index of its exported name.
     Attribution(usize),
     /// Nothing the layer reads.
@@ -58,6 +60,8 @@ impl Slot {
             attr::AI_FALLBACK => Slot::Fallback,
             attr::AI_FALLBACK_FROM => Slot::FallbackFrom,
             attr::GEN_AI_REQUEST_STREAM => Slot::Stream,
+            attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK => Slot::TimeToFirstChunk,
+            attr::AI_STREAM_CHUNKS => Slot::StreamChunks,
             name => keys.index_of(name).map_or(Slot::Ignored, Slot::Attribution),
         }
     }

@@ -62,6 +62,10 @@ pub(crate) struct CallFields {
     pub(crate) fallback_from: Option<Arc<str>>,
     /// `gen_ai.request.stream`.
     pub(crate) stream: bool,
+    /// Seconds to a streamed call's first chunk.
+    pub(crate) time_to_first_chunk: Option<f64>,
+    /// How many chunks its stream yielded.
+    pub(crate) chunks: Option<u64>,
 }
 
 impl CallFields {
@@ -85,6 +89,8 @@ impl CallFields {
             fallback,
             fallback_from,
             stream,
+            time_to_first_chunk,
+            chunks,
         } = newer;
         macro_rules! take {
             ($($field:ident),*) => { $( if $field.is_some() { self.$field = $field; } )* };
@@ -103,7 +109,9 @@ impl CallFields {
             error_type,
             description,
             cache_hit,
-            fallback_from
+            fallback_from,
+            time_to_first_chunk,
+            chunks
         );
         self.failed |= failed;
         self.fallback |= fallback;
@@ -177,7 +185,8 @@ impl<'a> FieldVisitor<'a> {
             Slot::CacheReadTokens => &mut self.call.cache_read,
             Slot::CacheWriteTokens => &mut self.call.cache_write,
             Slot::ReasoningTokens => &mut self.call.reasoning,
-            Slot::Ignored | Slot::Cost => return,
+            Slot::StreamChunks => &mut self.call.chunks,
+            Slot::Ignored | Slot::Cost | Slot::TimeToFirstChunk => return,
             // An id recorded as a number (`request.id = 7`): written without a `String`.
             _ => return self.text(slot, decimal(value, &mut [0; 20])),
         };
@@ -209,8 +218,12 @@ impl Visit for FieldVisitor<'_> {
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if self.callsite.slot(field) == Slot::Cost {
-            self.call.recorded_cost = Some(value);
+        match self.callsite.slot(field) {
+            Slot::Cost => self.call.recorded_cost = Some(value),
+            Slot::TimeToFirstChunk if value.is_finite() && value >= 0.0 => {
+                self.call.time_to_first_chunk = Some(value);
+            }
+            _ => {}
         }
     }
 

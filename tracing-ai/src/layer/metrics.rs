@@ -15,6 +15,16 @@ use crate::attr;
 /// The value a tenant or feature id is folded into once the cap on distinct values is reached.
 pub(crate) const OTHER: &str = "other";
 
+/// The conventions' advice for the duration histograms, in seconds.
+const SECONDS: [f64; 14] = [
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+
+/// The conventions' advice for the time between chunks, in seconds.
+const CHUNK_SECONDS: [f64; 13] = [
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
+];
+
 /// The default cap on distinct tenant ids, and on distinct feature ids, in the cost metric.
 pub(crate) const DEFAULT_CARDINALITY: usize = 1_000;
 
@@ -24,6 +34,8 @@ pub(crate) const DEFAULT_CARDINALITY: usize = 1_000;
 pub(crate) struct Metrics {
     tokens: Histogram<u64>,
     duration: Histogram<f64>,
+    time_to_first_chunk: Histogram<f64>,
+    time_per_output_chunk: Histogram<f64>,
     cost: Counter<f64>,
     tenant_index: Option<usize>,
     feature_index: Option<usize>,
@@ -56,10 +68,19 @@ impl Metrics {
                 .f64_histogram(attr::GEN_AI_CLIENT_OPERATION_DURATION)
                 .with_unit("s")
                 .with_description("GenAI operation duration")
-                .with_boundaries(vec![
-                    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
-                    40.96, 81.92,
-                ])
+                .with_boundaries(SECONDS.to_vec())
+                .build(),
+            time_to_first_chunk: meter
+                .f64_histogram(attr::GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)
+                .with_unit("s")
+                .with_description("Time to receive the first chunk of a streamed response")
+                .with_boundaries(SECONDS.to_vec())
+                .build(),
+            time_per_output_chunk: meter
+                .f64_histogram(attr::GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK)
+                .with_unit("s")
+                .with_description("Time between the chunks of a streamed response, after the first")
+                .with_boundaries(CHUNK_SECONDS.to_vec())
                 .build(),
             cost: meter
                 .f64_counter(attr::AI_CLIENT_COST)
@@ -96,6 +117,16 @@ impl Metrics {
                 attributes.push(KeyValue::new(attr::ERROR_TYPE, error_type.clone()));
             }
             self.duration.record(duration.as_secs_f64(), &attributes);
+        }
+
+        if let Some(first) = fields.time_to_first_chunk {
+            self.time_to_first_chunk.record(first, &common);
+            // The chunks after the first share the rest of the call's time.
+            if let (Some(duration), Some(chunks @ 2..)) = (call.duration, fields.chunks) {
+                let rest = (duration.as_secs_f64() - first).max(0.0);
+                self.time_per_output_chunk
+                    .record(rest / (chunks - 1) as f64, &common);
+            }
         }
 
         if let Some(tokens) = fields.tokens() {

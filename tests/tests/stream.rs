@@ -1,0 +1,240 @@
+//! Streamed calls (issue 11): the span lasts as long as the stream, with time to first chunk,
+//! the usage of the last chunk and its cost; a stream dropped early is marked and never free;
+//! an error chunk fails the call.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::Status;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::SpanData;
+use tokio_stream::StreamExt as _;
+use tracing::field::Empty;
+use tracing_ai::stream::{instrument_stream, StreamChunk};
+use tracing_ai::{AiLayer, ErrorType, Usage};
+use tracing_ai_tests::metrics::points;
+use tracing_ai_tests::otel::{attr, export_with, f64_attr, str_attr};
+
+/// One server-sent event of a chat stream.
+#[derive(Clone, Debug)]
+struct Delta {
+    usage: Option<Usage>,
+    finish_reason: Option<&'static str>,
+}
+
+impl StreamChunk for Delta {
+    fn usage(&self) -> Option<Usage> {
+        self.usage.clone()
+    }
+
+    fn finish_reason(&self) -> Option<Cow<'_, str>> {
+        self.finish_reason.map(Cow::Borrowed)
+    }
+}
+
+#[derive(Debug)]
+struct RateLimited;
+
+impl std::fmt::Display for RateLimited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("429 rate limit exceeded")
+    }
+}
+
+impl ErrorType for RateLimited {
+    fn error_type(&self) -> Cow<'static, str> {
+        "rate_limit_exceeded".into()
+    }
+}
+
+/// Yields its items one `delay` apart, as a model streams tokens.
+struct Paced<T> {
+    items: VecDeque<T>,
+    delay: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<T> Paced<T> {
+    fn new(items: impl IntoIterator<Item = T>, delay: Duration) -> Self {
+        Self {
+            items: items.into_iter().collect(),
+            delay,
+            sleep: None,
+        }
+    }
+}
+
+impl<T: Unpin> futures_core::Stream for Paced<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if self.items.is_empty() {
+            return Poll::Ready(None);
+        }
+        let delay = self.delay;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(delay)));
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.sleep = None;
+        Poll::Ready(self.items.pop_front())
+    }
+}
+
+fn call_span() -> tracing::Span {
+    tracing::info_span!(
+        "chat gpt-4o-mini",
+        gen_ai.operation.name = "chat",
+        gen_ai.provider.name = "openai",
+        gen_ai.request.model = "gpt-4o-mini",
+        gen_ai.request.stream = Empty,
+        gen_ai.response.time_to_first_chunk = Empty,
+        gen_ai.response.finish_reasons = Empty,
+        gen_ai.usage.input_tokens = Empty,
+        gen_ai.usage.output_tokens = Empty,
+        gen_ai.usage.cache_read.input_tokens = Empty,
+        error.type = Empty,
+        otel.status_code = Empty,
+        otel.status_description = Empty,
+        ai.stream.chunks = Empty,
+        ai.stream.cancelled = Empty,
+    )
+}
+
+/// Five chunks, 30 ms apart; the last reports the usage of the issue's example.
+fn deltas() -> Vec<Delta> {
+    let mut deltas = vec![
+        Delta {
+            usage: None,
+            finish_reason: None,
+        };
+        5
+    ];
+    deltas[4] = Delta {
+        usage: Some(Usage::new(1_850, 120).with_cache_read(1_536)),
+        finish_reason: Some("stop"),
+    };
+    deltas
+}
+
+fn seconds(span: &SpanData) -> f64 {
+    let duration = span
+        .end_time
+        .duration_since(span.start_time)
+        .unwrap_or_else(|_| panic!("`{}` ends after it starts", span.name));
+    duration.as_secs_f64()
+}
+
+#[test]
+fn a_streamed_call_lasts_as_long_as_its_stream_and_is_priced_from_its_last_chunk() {
+    let meters_out = InMemoryMetricExporter::default();
+    let meters = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(meters_out.clone()).build())
+        .build();
+    let layer = AiLayer::builder().with_meter(meters.meter("test"));
+    let (streamed, exported) = export_with(layer, || {
+        tracing_ai_tests::block_on(async {
+            let started = Instant::now();
+            let mut stream =
+                instrument_stream(Paced::new(deltas(), Duration::from_millis(30)), call_span());
+            let mut chunks = 0;
+            while stream.next().await.is_some() {
+                chunks += 1;
+            }
+            assert_eq!(chunks, 5);
+            let streamed = started.elapsed();
+            // The consumer keeps the ended stream a while: the span must not wait for it.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(stream);
+            streamed
+        })
+    });
+    meters.force_flush().expect("metrics flush");
+    let call = exported.span("chat gpt-4o-mini");
+    let (span, stream) = (seconds(call), streamed.as_secs_f64());
+    assert!(
+        (span - stream).abs() <= 0.05 * stream,
+        "the span lasted {span} s, the stream {stream} s"
+    );
+    let first = f64_attr(call, "gen_ai.response.time_to_first_chunk");
+    assert!((0.025..stream / 2.0).contains(&first), "{first}");
+    assert_eq!(attr(call, "gen_ai.request.stream"), Some(&true.into()));
+    assert_eq!(attr(call, "ai.stream.chunks"), Some(&5_i64.into()));
+    assert_eq!(attr(call, "ai.stream.cancelled"), None);
+    assert_eq!(
+        str_attr(call, "gen_ai.response.finish_reasons").as_deref(),
+        Some("stop")
+    );
+    assert_eq!(
+        attr(call, "gen_ai.usage.input_tokens"),
+        Some(&1_850_i64.into())
+    );
+    assert_eq!(
+        attr(call, "gen_ai.usage.cache_read.input_tokens"),
+        Some(&1_536_i64.into())
+    );
+    // gpt-4o-mini: 314 uncached at $0.15 / M, 1,536 cached at $0.075 / M, 120 out at $0.60 / M.
+    assert!((f64_attr(call, "gen_ai.usage.cost") - 0.0002343).abs() < 1e-12);
+
+    let first_chunk = points(&meters_out, "gen_ai.client.operation.time_to_first_chunk");
+    let (sum, count) = first_chunk.values().next().copied().expect("a point");
+    assert_eq!(count, 1);
+    assert!((sum - first).abs() < 1e-9);
+    let per_chunk = points(&meters_out, "gen_ai.client.operation.time_per_output_chunk");
+    let (per_chunk, count) = per_chunk.values().next().copied().expect("a point");
+    assert_eq!(count, 1);
+    assert!((0.02..0.06).contains(&per_chunk), "{per_chunk}");
+}
+
+#[test]
+fn a_stream_dropped_early_is_marked_and_not_free() {
+    let (_, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            let mut stream =
+                instrument_stream(Paced::new(deltas(), Duration::from_millis(5)), call_span());
+            stream.next().await;
+            stream.next().await;
+        })
+    });
+    let call = exported.span("chat gpt-4o-mini");
+    assert_eq!(attr(call, "ai.stream.cancelled"), Some(&true.into()));
+    assert_eq!(attr(call, "ai.stream.chunks"), Some(&2_i64.into()));
+    assert_eq!(attr(call, "gen_ai.usage.cost"), None);
+    let reason = str_attr(call, "ai.cost.unpriced").expect("unpriced, not free");
+    assert!(reason.contains("include_usage"), "{reason}");
+}
+
+#[test]
+fn an_error_chunk_fails_the_call() {
+    let chunks: Vec<Result<Delta, RateLimited>> = vec![
+        Ok(Delta {
+            usage: None,
+            finish_reason: None,
+        }),
+        Err(RateLimited),
+    ];
+    let (_, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            let mut stream =
+                instrument_stream(Paced::new(chunks, Duration::from_millis(1)), call_span());
+            while stream.next().await.is_some() {}
+        })
+    });
+    let call = exported.span("chat gpt-4o-mini");
+    assert_eq!(
+        str_attr(call, "error.type").as_deref(),
+        Some("rate_limit_exceeded")
+    );
+    assert!(
+        matches!(call.status, Status::Error { .. }),
+        "{:?}",
+        call.status
+    );
+}
