@@ -238,3 +238,84 @@ fn an_error_chunk_fails_the_call() {
         call.status
     );
 }
+
+// ===== `#[ai_span(stream)]` =====
+
+type ChatStream = Pin<Box<dyn futures_core::Stream<Item = Result<Delta, RateLimited>> + Send>>;
+
+/// The shape of async-openai's `create_stream`: a `Result` of a boxed stream of `Result`s.
+#[tracing_ai::ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai", stream)]
+async fn boxed_stream(fail: bool) -> Result<ChatStream, RateLimited> {
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    if fail {
+        return Err(RateLimited);
+    }
+    let chunks = deltas().into_iter().map(Ok);
+    Ok(Box::pin(Paced::new(chunks, Duration::from_millis(20))))
+}
+
+#[tracing_ai::ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai", stream)]
+async fn opaque_stream() -> impl futures_core::Stream<Item = Delta> {
+    Paced::new(deltas(), Duration::from_millis(20))
+}
+
+#[tracing_ai::ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai", stream)]
+fn sync_opaque_result() -> Result<impl futures_core::Stream<Item = Delta>, RateLimited> {
+    Ok(Paced::new(deltas(), Duration::from_millis(20)))
+}
+
+async fn consume<S: futures_core::Stream + Unpin>(mut stream: S) -> Duration {
+    let started = Instant::now();
+    while stream.next().await.is_some() {}
+    started.elapsed()
+}
+
+/// The call's span lasts its stream (within 5%: the span also covers sending the request),
+/// and carries what the stream reported.
+fn assert_streamed_call(span: &SpanData, streamed: Duration) {
+    let (call, stream) = (seconds(span), streamed.as_secs_f64());
+    assert!(
+        (call - stream).abs() <= 0.05 * stream + 0.015,
+        "`{}` lasted {call} s, its stream {stream} s",
+        span.name,
+    );
+    assert_eq!(attr(span, "gen_ai.request.stream"), Some(&true.into()));
+    assert_eq!(attr(span, "ai.stream.chunks"), Some(&5_i64.into()));
+    assert!(f64_attr(span, "gen_ai.response.time_to_first_chunk") > 0.0);
+    assert!((f64_attr(span, "gen_ai.usage.cost") - 0.0002343).abs() < 1e-12);
+}
+
+#[test]
+fn the_attribute_keeps_the_span_open_for_every_shape_of_stream() {
+    let (streamed, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            let boxed = boxed_stream(false).await.expect("a stream");
+            let boxed = consume(boxed).await;
+            let opaque = consume(Box::pin(opaque_stream().await)).await;
+            let sync = consume(Box::pin(sync_opaque_result().expect("a stream"))).await;
+            [boxed, opaque, sync]
+        })
+    });
+    let calls = exported.spans_named("chat gpt-4o-mini");
+    assert_eq!(calls.len(), 3);
+    for (call, streamed) in calls.into_iter().zip(streamed) {
+        // Five chunks 20 ms apart: the call lasts the whole stream.
+        assert!(streamed >= Duration::from_millis(100), "{streamed:?}");
+        assert_streamed_call(call, streamed);
+    }
+}
+
+#[test]
+fn the_attribute_records_a_stream_that_could_not_start_as_an_error() {
+    let (_, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            assert!(boxed_stream(true).await.is_err());
+        })
+    });
+    let call = exported.span("chat gpt-4o-mini");
+    assert_eq!(
+        str_attr(call, "error.type").as_deref(),
+        Some("rate_limit_exceeded")
+    );
+    assert!(matches!(call.status, Status::Error { .. }));
+}

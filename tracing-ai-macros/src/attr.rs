@@ -23,6 +23,7 @@ pub(crate) mod kw {
     syn::custom_keyword!(level);
     syn::custom_keyword!(target);
     syn::custom_keyword!(skip_all);
+    syn::custom_keyword!(stream);
 }
 
 /// Everything written between the parentheses of `#[ai_span(...)]`.
@@ -41,6 +42,7 @@ pub(crate) struct AiSpanArgs {
     pub(crate) level: Option<(kw::level, Level)>,
     pub(crate) target: Option<(kw::target, LitStrOrIdent)>,
     pub(crate) skip_all: Option<kw::skip_all>,
+    pub(crate) stream: Option<kw::stream>,
 }
 
 impl AiSpanArgs {
@@ -157,6 +159,12 @@ impl Parse for AiSpanArgs {
                     return Err(duplicate(first, &keyword));
                 }
                 args.skip_all = Some(keyword);
+            } else if lookahead.peek(kw::stream) {
+                let keyword = input.parse::<kw::stream>()?;
+                if let Some(first) = &args.stream {
+                    return Err(duplicate(first, &keyword));
+                }
+                args.stream = Some(keyword);
             } else {
                 return Err(lookahead.error());
             }

@@ -88,6 +88,7 @@ pub(crate) fn gen_function<B: ToTokens>(
         kind,
         &ident.to_string(),
         return_span,
+        StreamShape::of(args, output),
     );
 
     let mut result = quote!(
@@ -108,6 +109,78 @@ pub(crate) fn gen_function<B: ToTokens>(
     result
 }
 
+/// How a `stream` function's return value is wrapped, by the shape of its return type.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamShape {
+    /// Not a `stream` function: the return value is returned as it is.
+    None,
+    /// `impl Stream<..>`: returned as the wrapper, which is an `impl Stream` too.
+    Opaque,
+    /// `Result<impl Stream<..>, E>`: the `Ok` side wrapped.
+    OpaqueResult,
+    /// A named type (`Pin<Box<dyn Stream + ..>>`, an alias of one, or a `Result` of one):
+    /// wrapped and boxed again into the same type.
+    Named,
+}
+
+impl StreamShape {
+    pub(crate) fn of(args: &AiSpanArgs, output: &ReturnType) -> Self {
+        if args.stream.is_none() {
+            return StreamShape::None;
+        }
+        let ReturnType::Type(_, ty) = output else {
+            return StreamShape::Named;
+        };
+        match &**ty {
+            Type::ImplTrait(_) => StreamShape::Opaque,
+            Type::Path(path) => {
+                let last = path.path.segments.last();
+                let ok_is_opaque = last.is_some_and(|segment| {
+                    segment.ident == "Result"
+                        && matches!(
+                            &segment.arguments,
+                            syn::PathArguments::AngleBracketed(generics)
+                                if matches!(
+                                    generics.args.first(),
+                                    Some(syn::GenericArgument::Type(Type::ImplTrait(_)))
+                                )
+                        )
+                });
+                if ok_is_opaque {
+                    StreamShape::OpaqueResult
+                } else {
+                    StreamShape::Named
+                }
+            }
+            _ => StreamShape::Named,
+        }
+    }
+
+    /// Wraps `__tracing_ai_ret` so that the span lives as long as the stream; `span` is the
+    /// span (or a reference to it).
+    fn wrap(self, span: TokenStream) -> TokenStream {
+        let span = quote!(::tracing_ai::__private::tracing::Span::clone(&#span));
+        match self {
+            StreamShape::None => quote!(__tracing_ai_ret),
+            StreamShape::Opaque => quote! {
+                ::tracing_ai::__private::instrument_opaque(__tracing_ai_ret, #span, __tracing_ai_started)
+            },
+            StreamShape::OpaqueResult => quote! {
+                ::core::result::Result::map(__tracing_ai_ret, |__tracing_ai_stream| {
+                    ::tracing_ai::__private::instrument_opaque(__tracing_ai_stream, #span, __tracing_ai_started)
+                })
+            },
+            StreamShape::Named => quote! {
+                ::tracing_ai::__private::Streamed::__tracing_ai_streamed(
+                    __tracing_ai_ret,
+                    #span,
+                    __tracing_ai_started,
+                )
+            },
+        }
+    }
+}
+
 /// The instrumented body: create the span, run the user's block inside it, record the outcome.
 fn gen_block<B: ToTokens>(
     block: &B,
@@ -116,16 +189,29 @@ fn gen_block<B: ToTokens>(
     kind: &Kind,
     fn_name: &str,
     return_span: Span,
+    stream: StreamShape,
 ) -> TokenStream {
     let span = gen_span(args, kind, fn_name);
     let record = gen_record(args, kind, return_span);
+    // A streamed call's time to first chunk counts from here.
+    let started = (stream != StreamShape::None)
+        .then(|| quote!(let __tracing_ai_started = ::std::time::Instant::now();));
+    let returned = stream.wrap(quote!(__tracing_ai_span));
 
     if async_context {
+        let unrecorded = match stream {
+            StreamShape::None => quote!(__tracing_ai_fut.await),
+            _ => quote!({
+                let __tracing_ai_ret = __tracing_ai_fut.await;
+                #returned
+            }),
+        };
         return quote_spanned! {block.span()=>
+            #started
             let __tracing_ai_span = #span;
             let __tracing_ai_fut = async move #block;
             if !::tracing_ai::__private::is_recording(&__tracing_ai_span) {
-                __tracing_ai_fut.await
+                #unrecorded
             } else {
                 // Pinned here rather than boxed, so that the span can be read back from the
                 // `Instrumented` future once it is done, without cloning it.
@@ -138,12 +224,13 @@ fn gen_block<B: ToTokens>(
                 let __tracing_ai_ret = __tracing_ai_fut.as_mut().await;
                 let __tracing_ai_span = __tracing_ai_fut.span();
                 #record
-                __tracing_ai_ret
+                #returned
             }
         };
     }
 
     quote_spanned! {block.span()=>
+        #started
         let __tracing_ai_span = #span;
         let __tracing_ai_ret = {
             let __tracing_ai_guard = __tracing_ai_span.enter();
@@ -156,7 +243,7 @@ fn gen_block<B: ToTokens>(
             let __tracing_ai_span = &__tracing_ai_span;
             #record
         }
-        __tracing_ai_ret
+        #returned
     }
 }
 
@@ -251,6 +338,8 @@ fn gen_record(args: &AiSpanArgs, kind: &Kind, return_span: Span) -> TokenStream 
             let ret = __tracing_ai_ok;
             ::tracing_ai::__private::record_usage(&__TRACING_AI_FIELDS, __tracing_ai_span, &(#usage));
         },
+        // A stream's usage is recorded by its wrapper, from the chunk that reports it.
+        None if args.stream.is_some() => quote!(let _ = __tracing_ai_ok;),
         // Spanned on the return type: a type that cannot report usage is an error there.
         None if kind.calls_a_model() => quote_spanned! {return_span=>
             ::tracing_ai::__private::record_usage(&__TRACING_AI_FIELDS, __tracing_ai_span, __tracing_ai_ok);
@@ -360,6 +449,11 @@ impl<'a> AsyncInfo<'a> {
             kind,
             &fn_name,
             async_return_span(&input.sig.output),
+            // The boxed future's output, not the function's return type, is the stream.
+            match args.stream {
+                Some(_) => StreamShape::Named,
+                None => StreamShape::None,
+            },
         );
         let async_attrs = &async_expr.attrs;
         let instrumented = quote!(#(#async_attrs)* async move { #instrumented });

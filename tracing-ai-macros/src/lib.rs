@@ -145,6 +145,43 @@ mod expand;
 /// # let _ = generate();
 /// ```
 ///
+/// # Streams
+///
+/// With `stream`, the function returns a stream of the call's chunks (`impl Stream`, a
+/// `Pin<Box<dyn Stream + Send>>` such as async-openai's `ChatCompletionResponseStream`, or a
+/// `Result` of either) and the span lives until that stream ends, fails or is dropped, entered
+/// on every poll: see `tracing_ai::stream` for what it records. The chunks implement
+/// `tracing_ai::stream::StreamChunk`; the last one that reports usage is priced.
+///
+/// ```
+/// # use std::pin::Pin;
+/// # use std::task::{Context, Poll};
+/// use tracing_ai::stream::{Stream, StreamChunk};
+/// use tracing_ai::{ai_span, Usage};
+///
+/// struct Delta { usage: Option<Usage> }
+///
+/// impl StreamChunk for Delta {
+///     fn usage(&self) -> Option<Usage> {
+///         self.usage.clone()
+///     }
+/// }
+///
+/// #[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai", stream)]
+/// async fn chat(prompt: &str) -> impl Stream<Item = Delta> {
+///     // send the request, return the response's stream of chunks
+/// #   Done
+/// }
+/// # struct Done;
+/// # impl Stream for Done {
+/// #     type Item = Delta;
+/// #     fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Delta>> {
+/// #         Poll::Ready(None)
+/// #     }
+/// # }
+/// # let _ = chat("q");
+/// ```
+///
 /// # Other arguments
 ///
 /// `name = "..."` overrides the span name; `level`, `target` and `fields(...)` work as in

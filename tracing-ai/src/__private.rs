@@ -238,3 +238,45 @@ impl<'a, E: ?Sized> DescribeFallback<'a> for &Probe<'a, E> {
         None
     }
 }
+
+/// Wraps the stream an `#[ai_span(stream)]` function returned as `impl Stream`.
+pub fn instrument_opaque<S>(
+    stream: S,
+    span: tracing::Span,
+    started: std::time::Instant,
+) -> crate::stream::InstrumentedStream<S>
+where
+    S: futures_core::Stream,
+    S::Item: crate::stream::StreamChunk,
+{
+    crate::stream::instrument_stream(stream, span).started_at(started)
+}
+
+/// A named stream type an `#[ai_span(stream)]` function returns, wrapped into the same type.
+pub trait Streamed: Sized {
+    /// This value, its stream wrapped.
+    #[must_use]
+    fn __tracing_ai_streamed(self, span: tracing::Span, started: std::time::Instant) -> Self;
+}
+
+impl<'a, I: crate::stream::StreamChunk + 'a> Streamed
+    for std::pin::Pin<Box<dyn futures_core::Stream<Item = I> + Send + 'a>>
+{
+    fn __tracing_ai_streamed(self, span: tracing::Span, started: std::time::Instant) -> Self {
+        Box::pin(instrument_opaque(self, span, started))
+    }
+}
+
+impl<'a, I: crate::stream::StreamChunk + 'a> Streamed
+    for std::pin::Pin<Box<dyn futures_core::Stream<Item = I> + 'a>>
+{
+    fn __tracing_ai_streamed(self, span: tracing::Span, started: std::time::Instant) -> Self {
+        Box::pin(instrument_opaque(self, span, started))
+    }
+}
+
+impl<T: Streamed, E> Streamed for Result<T, E> {
+    fn __tracing_ai_streamed(self, span: tracing::Span, started: std::time::Instant) -> Self {
+        self.map(|stream| stream.__tracing_ai_streamed(span, started))
+    }
+}

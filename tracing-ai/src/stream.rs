@@ -78,8 +78,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use futures_core::Stream;
 use tracing::Span;
+
+/// The `Stream` trait of `futures-core`, which every async runtime's streams implement.
+pub use futures_core::Stream;
 
 use crate::attr;
 use crate::error_type::ErrorType;
