@@ -4,6 +4,7 @@
 //! its name, level, parent and each field value with its type (an `i64` stays an `i64`), so
 //! that tests assert what a layer or an exporter would see.
 
+pub mod openai;
 pub mod receiver;
 
 use std::collections::BTreeMap;
@@ -241,7 +242,7 @@ pub fn capture_async<F: std::future::Future>(f: F) -> (F::Output, Captured) {
 /// default subscriber sees every poll.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()
         .expect("a current-thread tokio runtime builds")
         .block_on(f)

@@ -96,6 +96,7 @@
 //! | `otlp-grpc` | [`init`] with OTLP over gRPC (tonic) only | via `otlp` |
 //! | `otlp-http` | [`init`] with OTLP over HTTP/protobuf only | via `otlp` |
 //! | `sampling` | [`sampling`]: the tail-sampling span processor (implied by `otlp`) | Yes |
+//! | `async-openai` | async-openai's responses and errors need no glue: see [`integrations`] | No |
 //!
 //! # Supported Rust Versions
 //!
@@ -111,6 +112,7 @@ mod error_type;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod export;
 mod hash;
+pub mod integrations;
 mod layer;
 mod pricing;
 mod record;

@@ -1,0 +1,208 @@
+//! A local server that speaks OpenAI's documented wire format, for the real client crates to
+//! call: `POST /v1/chat/completions` (a JSON body, or server-sent events with the usage in the
+//! last chunk when `stream_options.include_usage` is set), `POST /v1/embeddings`, and errors.
+//!
+//! What it answers depends on the request's `model`:
+//!
+//! | model | answer |
+//! | --- | --- |
+//! | `rate-limited` | 429 with `{"error": {"code": "rate_limit_exceeded", ...}}` |
+//! | `broken` | 500 with `{"error": {"type": "server_error", ...}}` |
+//! | `cut-midway` | a stream of two chunks whose connection then closes, without `[DONE]` |
+//! | anything else | the completion: 1,850 prompt tokens of which 1,536 cached, 120 completion tokens |
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Json;
+use serde_json::{json, Value};
+
+/// The prompt tokens of every completion.
+pub const PROMPT_TOKENS: u64 = 1_850;
+/// The cached prompt tokens of every completion.
+pub const CACHED_TOKENS: u64 = 1_536;
+/// The completion tokens of every completion.
+pub const COMPLETION_TOKENS: u64 = 120;
+/// The prompt tokens of every embedding.
+pub const EMBEDDING_TOKENS: u64 = 8;
+/// The chunks of a stream before the usage chunk, and the time between them.
+pub const STREAM_CHUNKS: usize = 4;
+/// The time between two chunks of a stream.
+pub const CHUNK_INTERVAL: Duration = Duration::from_millis(25);
+
+/// The server, on a free port of 127.0.0.1, stopped when dropped.
+pub struct OpenAiServer {
+    /// Where it listens.
+    pub address: SocketAddr,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for OpenAiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiServer")
+            .field("address", &self.address)
+            .finish()
+    }
+}
+
+impl OpenAiServer {
+    /// Starts the server on its own runtime.
+    pub fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the server");
+        let address = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("binds");
+            let address = listener.local_addr().expect("an address");
+            let app = axum::Router::new()
+                .route("/v1/chat/completions", post(chat))
+                .route("/v1/embeddings", post(embeddings));
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            address
+        });
+        Self {
+            address,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// The API base a client is configured with: `http://127.0.0.1:<port>/v1`.
+    pub fn api_base(&self) -> String {
+        format!("http://{}/v1", self.address)
+    }
+}
+
+impl Drop for OpenAiServer {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn error(status: StatusCode, kind: &str, code: Option<&str>, message: &str) -> Response {
+    let body = json!({
+        "error": { "message": message, "type": kind, "param": null, "code": code }
+    });
+    (status, Json(body)).into_response()
+}
+
+fn usage() -> Value {
+    json!({
+        "prompt_tokens": PROMPT_TOKENS,
+        "completion_tokens": COMPLETION_TOKENS,
+        "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+        "prompt_tokens_details": { "cached_tokens": CACHED_TOKENS, "audio_tokens": 0 },
+        "completion_tokens_details": { "reasoning_tokens": 0, "audio_tokens": 0 }
+    })
+}
+
+fn chunk(model: &str, delta: Value, finish_reason: Value, usage: Value) -> String {
+    let chunk = json!({
+        "id": "chatcmpl-stream-1",
+        "object": "chat.completion.chunk",
+        "created": 1_764_000_000,
+        "model": model,
+        "choices": if usage.is_null() {
+            json!([{ "index": 0, "delta": delta, "finish_reason": finish_reason }])
+        } else {
+            json!([])
+        },
+        "usage": usage
+    });
+    format!("data: {chunk}\n\n")
+}
+
+async fn chat(Json(request): Json<Value>) -> Response {
+    let model = request["model"].as_str().unwrap_or_default().to_owned();
+    match model.as_str() {
+        "rate-limited" => {
+            return error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "requests",
+                Some("rate_limit_exceeded"),
+                "Rate limit reached for requests",
+            )
+        }
+        "broken" => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                None,
+                "The server had an error while processing your request",
+            )
+        }
+        _ => {}
+    }
+    if request["stream"].as_bool() != Some(true) {
+        let body = json!({
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1_764_000_000,
+            "model": format!("{model}-2024-07-18"),
+            "choices": [{
+                "index": 0,
+                "message": { "role": "assistant", "content": "A span is a unit of work." },
+                "finish_reason": "stop",
+                "logprobs": null
+            }],
+            "usage": usage()
+        });
+        return Json(body).into_response();
+    }
+    let include_usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
+    let cut = model == "cut-midway";
+    let events = async_stream_of(model, include_usage, cut);
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from_stream(events))
+        .expect("a response")
+}
+
+/// The events of a stream, one `CHUNK_INTERVAL` apart.
+fn async_stream_of(
+    model: String,
+    include_usage: bool,
+    cut: bool,
+) -> impl futures_core::Stream<Item = Result<String, std::io::Error>> + Send {
+    let mut events = Vec::new();
+    for index in 0..STREAM_CHUNKS {
+        let delta = json!({ "role": "assistant", "content": format!("word{index} ") });
+        let finish = if index + 1 == STREAM_CHUNKS {
+            json!("stop")
+        } else {
+            Value::Null
+        };
+        events.push(Ok(chunk(&model, delta, finish, Value::Null)));
+    }
+    if cut {
+        // Two chunks, then the connection breaks.
+        events.truncate(2);
+        events.push(Err(std::io::Error::other("the connection broke")));
+    } else {
+        if include_usage {
+            events.push(Ok(chunk(&model, Value::Null, Value::Null, usage())));
+        }
+        events.push(Ok("data: [DONE]\n\n".to_owned()));
+    }
+    tokio_stream::StreamExt::throttle(tokio_stream::iter(events), CHUNK_INTERVAL)
+}
+
+async fn embeddings(Json(request): Json<Value>) -> Response {
+    let model = request["model"].as_str().unwrap_or_default();
+    Json(json!({
+        "object": "list",
+        "model": model,
+        "data": [{ "object": "embedding", "index": 0, "embedding": [0.1, 0.2, 0.3] }],
+        "usage": { "prompt_tokens": EMBEDDING_TOKENS, "total_tokens": EMBEDDING_TOKENS }
+    }))
+    .into_response()
+}

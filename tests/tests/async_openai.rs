@@ -1,0 +1,239 @@
+//! The real async-openai client (0.43) against a local server that speaks OpenAI's wire
+//! format: its responses, stream chunks and errors need no glue (issue 11).
+
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use async_openai::types::chat::{
+    ChatCompletionRequestUserMessageArgs, ChatCompletionResponseStream,
+    ChatCompletionStreamOptions, CreateChatCompletionRequest, CreateChatCompletionRequestArgs,
+    CreateChatCompletionResponse,
+};
+use async_openai::types::embeddings::{CreateEmbeddingRequestArgs, CreateEmbeddingResponse};
+use async_openai::Client;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::Status;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::SpanData;
+use tokio_stream::StreamExt as _;
+use tracing_ai::{ai_span, AiLayer};
+use tracing_ai_tests::metrics::points;
+use tracing_ai_tests::openai::{OpenAiServer, CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS};
+use tracing_ai_tests::otel::{attr, export_with, f64_attr, str_attr};
+
+fn client(server: &OpenAiServer) -> Client<OpenAIConfig> {
+    Client::with_config(
+        OpenAIConfig::new()
+            .with_api_base(server.api_base())
+            .with_api_key("sk-test"),
+    )
+}
+
+fn request(model: &str, include_usage: Option<bool>) -> CreateChatCompletionRequest {
+    let mut request = CreateChatCompletionRequestArgs::default();
+    request
+        .model(model)
+        .messages([ChatCompletionRequestUserMessageArgs::default()
+            .content("What is a span?")
+            .build()
+            .expect("a message")
+            .into()]);
+    if let Some(include_usage) = include_usage {
+        request.stream_options(ChatCompletionStreamOptions {
+            include_usage: Some(include_usage),
+            ..Default::default()
+        });
+    }
+    request.build().expect("a request")
+}
+
+#[ai_span(kind = "llm", model = request.model.as_str(), provider = "openai")]
+async fn chat(
+    client: &Client<OpenAIConfig>,
+    request: CreateChatCompletionRequest,
+) -> Result<CreateChatCompletionResponse, OpenAIError> {
+    client.chat().create(request).await
+}
+
+#[ai_span(kind = "llm", model = request.model.as_str(), provider = "openai", stream)]
+async fn chat_stream(
+    client: &Client<OpenAIConfig>,
+    request: CreateChatCompletionRequest,
+) -> Result<ChatCompletionResponseStream, OpenAIError> {
+    client.chat().create_stream(request).await
+}
+
+#[ai_span(
+    kind = "embedding",
+    model = "text-embedding-3-small",
+    provider = "openai"
+)]
+async fn embed(client: &Client<OpenAIConfig>) -> Result<CreateEmbeddingResponse, OpenAIError> {
+    let request = CreateEmbeddingRequestArgs::default()
+        .model("text-embedding-3-small")
+        .input("What is a span?")
+        .build()
+        .expect("a request");
+    client.embeddings().create(request).await
+}
+
+fn int(span: &SpanData, key: &str) -> i64 {
+    match attr(span, key) {
+        Some(opentelemetry::Value::I64(value)) => *value,
+        other => panic!("`{key}` of `{}` is {other:?}", span.name),
+    }
+}
+
+/// gpt-4o-mini: 314 uncached prompt tokens at $0.15 / M, 1,536 cached at $0.075 / M, 120
+/// completion tokens at $0.60 / M.
+const COST: f64 = 0.0002343;
+
+fn assert_priced_completion(span: &SpanData) {
+    assert_eq!(int(span, "gen_ai.usage.input_tokens"), PROMPT_TOKENS as i64);
+    assert_eq!(
+        int(span, "gen_ai.usage.cache_read.input_tokens"),
+        CACHED_TOKENS as i64
+    );
+    assert_eq!(
+        int(span, "gen_ai.usage.output_tokens"),
+        COMPLETION_TOKENS as i64
+    );
+    assert!(
+        (f64_attr(span, "gen_ai.usage.cost") - COST).abs() < 1e-12,
+        "{}",
+        f64_attr(span, "gen_ai.usage.cost")
+    );
+}
+
+#[test]
+fn a_chat_completion_reports_its_usage_with_cached_tokens() {
+    let server = OpenAiServer::start();
+    let (_, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            chat(&client(&server), request("gpt-4o-mini", None))
+                .await
+                .expect("a completion");
+        })
+    });
+    let span = exported.span("chat gpt-4o-mini");
+    assert_priced_completion(span);
+    assert_eq!(
+        str_attr(span, "gen_ai.response.model").as_deref(),
+        Some("gpt-4o-mini-2024-07-18")
+    );
+    assert_eq!(
+        str_attr(span, "gen_ai.response.id").as_deref(),
+        Some("chatcmpl-1")
+    );
+}
+
+#[test]
+fn errors_say_what_kind_of_failure_they_are() {
+    let server = OpenAiServer::start();
+    let meters_out = InMemoryMetricExporter::default();
+    let meters = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(meters_out.clone()).build())
+        .build();
+    let layer = AiLayer::builder().with_meter(meters.meter("test"));
+    let (_, exported) = export_with(layer, || {
+        tracing_ai_tests::block_on(async {
+            let client = client(&server);
+            assert!(chat(&client, request("rate-limited", None)).await.is_err());
+            assert!(chat(&client, request("broken", None)).await.is_err());
+        })
+    });
+    let limited = exported.span("chat rate-limited");
+    assert_eq!(
+        str_attr(limited, "error.type").as_deref(),
+        Some("rate_limit_exceeded")
+    );
+    assert!(matches!(limited.status, Status::Error { .. }));
+    // async-openai does not read the body of a 5xx (OpenAI does not promise JSON there): the
+    // HTTP status is the kind.
+    let broken = exported.span("chat broken");
+    assert_eq!(str_attr(broken, "error.type").as_deref(), Some("500"));
+    // The duration metric groups the failures by the same kind.
+    meters.force_flush().expect("metrics flush");
+    let durations = points(&meters_out, "gen_ai.client.operation.duration");
+    let kinds: Vec<&str> = durations
+        .keys()
+        .filter_map(|attributes| {
+            attributes
+                .iter()
+                .find(|(key, _)| key == "error.type")
+                .map(|(_, value)| value.as_str())
+        })
+        .collect();
+    assert!(kinds.contains(&"rate_limit_exceeded"), "{durations:?}");
+    assert!(kinds.contains(&"500"), "{durations:?}");
+}
+
+#[test]
+fn a_stream_with_usage_is_priced_from_its_last_chunk() {
+    let server = OpenAiServer::start();
+    let (_, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            let mut stream = chat_stream(&client(&server), request("gpt-4o-mini", Some(true)))
+                .await
+                .expect("a stream");
+            let mut chunks = 0;
+            while let Some(chunk) = stream.next().await {
+                chunk.expect("a chunk");
+                chunks += 1;
+            }
+            assert_eq!(chunks, 5, "four deltas and the usage chunk");
+        })
+    });
+    let span = exported.span("chat gpt-4o-mini");
+    assert_priced_completion(span);
+    assert_eq!(attr(span, "gen_ai.request.stream"), Some(&true.into()));
+    assert!(f64_attr(span, "gen_ai.response.time_to_first_chunk") > 0.0);
+    assert_eq!(
+        str_attr(span, "gen_ai.response.finish_reasons").as_deref(),
+        Some("stop")
+    );
+    assert_eq!(attr(span, "ai.stream.cancelled"), None);
+}
+
+#[test]
+fn a_stream_without_usage_or_cut_midway_is_never_free() {
+    let server = OpenAiServer::start();
+    let (_, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            let client = client(&server);
+            let mut stream = chat_stream(&client, request("gpt-4o-mini", None))
+                .await
+                .expect("a stream");
+            while stream.next().await.is_some() {}
+            let mut cut = chat_stream(&client, request("cut-midway", Some(true)))
+                .await
+                .expect("a stream");
+            while cut.next().await.is_some() {}
+        })
+    });
+    let without = exported.span("chat gpt-4o-mini");
+    assert_eq!(attr(without, "gen_ai.usage.cost"), None);
+    let reason = str_attr(without, "ai.cost.unpriced").expect("unpriced");
+    assert!(reason.contains("include_usage"), "{reason}");
+    let cut = exported.span("chat cut-midway");
+    assert_eq!(attr(cut, "gen_ai.usage.cost"), None);
+    assert!(str_attr(cut, "ai.cost.unpriced").is_some());
+    assert!(
+        matches!(cut.status, Status::Error { .. }),
+        "{:?}",
+        cut.status
+    );
+}
+
+#[test]
+fn an_embedding_reports_its_usage() {
+    let server = OpenAiServer::start();
+    let (_, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            embed(&client(&server)).await.expect("an embedding");
+        })
+    });
+    let span = exported.span("embeddings text-embedding-3-small");
+    assert_eq!(int(span, "gen_ai.usage.input_tokens"), 8);
+    // $0.02 / M.
+    assert!((f64_attr(span, "gen_ai.usage.cost") - 0.000_000_16).abs() < 1e-15);
+}

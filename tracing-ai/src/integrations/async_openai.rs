@@ -1,0 +1,132 @@
+//! async-openai 0.43: chat completions, their stream chunks, embeddings and responses report
+//! their usage; `OpenAIError` says what kind of failure it is.
+
+use std::borrow::Cow;
+
+use async_openai::error::OpenAIError;
+use async_openai::types::chat::{
+    CompletionUsage, CreateChatCompletionResponse, CreateChatCompletionStreamResponse, FinishReason,
+};
+use async_openai::types::embeddings::CreateEmbeddingResponse;
+use async_openai::types::responses::Response;
+
+use crate::stream::StreamChunk;
+use crate::{ErrorType, ReportsUsage, Usage};
+
+/// A chat completion's usage: cached prompt tokens are part of the prompt tokens, reasoning
+/// tokens part of the completion tokens, as in the OpenTelemetry conventions.
+fn completion_usage(usage: &CompletionUsage) -> Usage {
+    let mut counted = Usage::new(usage.prompt_tokens.into(), usage.completion_tokens.into());
+    if let Some(cached) = usage
+        .prompt_tokens_details
+        .as_ref()
+        .and_then(|details| details.cached_tokens)
+    {
+        counted = counted.with_cache_read(cached.into());
+    }
+    if let Some(reasoning) = usage
+        .completion_tokens_details
+        .as_ref()
+        .and_then(|details| details.reasoning_tokens)
+    {
+        counted = counted.with_reasoning(reasoning.into());
+    }
+    counted
+}
+
+fn finish_reason(reason: FinishReason) -> &'static str {
+    match reason {
+        FinishReason::Stop => "stop",
+        FinishReason::Length => "length",
+        FinishReason::ToolCalls => "tool_calls",
+        FinishReason::ContentFilter => "content_filter",
+        FinishReason::FunctionCall => "function_call",
+    }
+}
+
+impl ReportsUsage for CreateChatCompletionResponse {
+    fn usage(&self) -> Option<Usage> {
+        let usage = completion_usage(self.usage.as_ref()?);
+        Some(
+            usage
+                .with_response_model(self.model.clone())
+                .with_response_id(self.id.clone()),
+        )
+    }
+}
+
+/// The chunk that reports usage is the last one, sent when the request asks for it with
+/// `stream_options: { include_usage: true }`.
+impl StreamChunk for CreateChatCompletionStreamResponse {
+    fn usage(&self) -> Option<Usage> {
+        let usage = completion_usage(self.usage.as_ref()?);
+        Some(
+            usage
+                .with_response_model(self.model.clone())
+                .with_response_id(self.id.clone()),
+        )
+    }
+
+    fn finish_reason(&self) -> Option<Cow<'_, str>> {
+        self.choices
+            .iter()
+            .find_map(|choice| choice.finish_reason)
+            .map(|reason| Cow::Borrowed(finish_reason(reason)))
+    }
+}
+
+impl ReportsUsage for CreateEmbeddingResponse {
+    fn usage(&self) -> Option<Usage> {
+        Some(Usage::new(self.usage.prompt_tokens.into(), 0).with_response_model(self.model.clone()))
+    }
+}
+
+/// A response of the Responses API: input tokens include the cached ones, output tokens the
+/// reasoning ones.
+impl ReportsUsage for Response {
+    fn usage(&self) -> Option<Usage> {
+        let usage = self.usage.as_ref()?;
+        let mut counted = Usage::new(usage.input_tokens.into(), usage.output_tokens.into())
+            .with_cache_read(usage.input_tokens_details.cached_tokens.into())
+            .with_reasoning(usage.output_tokens_details.reasoning_tokens.into())
+            .with_response_model(self.model.clone())
+            .with_response_id(self.id.clone());
+        if let Some(written) = usage
+            .input_tokens_details
+            .cache_write_tokens
+            .and_then(|tokens| u64::try_from(tokens).ok())
+        {
+            counted = counted.with_cache_creation(written);
+        }
+        Some(counted)
+    }
+}
+
+/// The API's error code (`rate_limit_exceeded`, `context_length_exceeded`, ...) or type
+/// (`invalid_request_error`, ...), else the HTTP status; `timeout`, `connection_error`,
+/// `invalid_response` and `stream_error` for failures before an answer.
+impl ErrorType for OpenAIError {
+    fn error_type(&self) -> Cow<'static, str> {
+        match self {
+            OpenAIError::ApiError(response) => {
+                let error = &response.api_error;
+                match (&error.code, &error.r#type) {
+                    (Some(code), _) if !code.is_empty() => code.clone().into(),
+                    (_, Some(kind)) if !kind.is_empty() => kind.clone().into(),
+                    _ => response.status_code.as_u16().to_string().into(),
+                }
+            }
+            OpenAIError::Reqwest(error) if error.is_timeout() => "timeout".into(),
+            OpenAIError::Reqwest(error) if error.is_connect() => "connection_error".into(),
+            OpenAIError::Reqwest(error) => match error.status() {
+                Some(status) => status.as_u16().to_string().into(),
+                None => "http_error".into(),
+            },
+            OpenAIError::JSONDeserialize(..) => "invalid_response".into(),
+            OpenAIError::StreamError(_) => "stream_error".into(),
+            OpenAIError::InvalidArgument(_) => "invalid_argument".into(),
+            #[allow(unreachable_patterns)]
+            _ => "openai_error".into(),
+        }
+    }
+}

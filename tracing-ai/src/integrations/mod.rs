@@ -1,0 +1,10 @@
+//! Client crates, each behind a feature named after it: their responses report their usage
+//! and their errors say what kind of failure they are, with no glue in the user's code (which
+//! the orphan rule would forbid anyway).
+//!
+//! | feature | crate | what it gets |
+//! | --- | --- | --- |
+//! | `async-openai` | [async-openai](https://docs.rs/async-openai) 0.43 | chat completions (whole and streamed), embeddings, responses: usage with cached and reasoning tokens, response model and id; `OpenAIError` as `error.type` |
+
+#[cfg(feature = "async-openai")]
+mod async_openai;
