@@ -19,7 +19,7 @@ use async_openai::Client;
 use tokio_stream::StreamExt as _;
 use tracing::Instrument as _;
 use tracing_ai::ai_span;
-use tracing_ai_tests::openai::OpenAiServer;
+use tracing_ai_tests::model_server::ModelServer;
 
 #[ai_span(
     kind = "embedding",
@@ -83,7 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::env::var("OPENAI_API_KEY").unwrap_or_default(),
         ),
         Err(_) => {
-            let server = OpenAiServer::start();
+            let server = ModelServer::start();
             let base = server.api_base();
             (Some(server), base, "sk-local".to_owned())
         }

@@ -17,10 +17,12 @@ use opentelemetry_sdk::trace::SpanData;
 use tokio_stream::StreamExt as _;
 use tracing_ai::{ai_span, AiLayer};
 use tracing_ai_tests::metrics::points;
-use tracing_ai_tests::openai::{OpenAiServer, CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS};
+use tracing_ai_tests::model_server::{
+    ModelServer, CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS,
+};
 use tracing_ai_tests::otel::{attr, export_with, f64_attr, str_attr};
 
-fn client(server: &OpenAiServer) -> Client<OpenAIConfig> {
+fn client(server: &ModelServer) -> Client<OpenAIConfig> {
     Client::with_config(
         OpenAIConfig::new()
             .with_api_base(server.api_base())
@@ -106,7 +108,7 @@ fn assert_priced_completion(span: &SpanData) {
 
 #[test]
 fn a_chat_completion_reports_its_usage_with_cached_tokens() {
-    let server = OpenAiServer::start();
+    let server = ModelServer::start();
     let (_, exported) = export_with(AiLayer::builder(), || {
         tracing_ai_tests::block_on(async {
             chat(&client(&server), request("gpt-4o-mini", None))
@@ -128,7 +130,7 @@ fn a_chat_completion_reports_its_usage_with_cached_tokens() {
 
 #[test]
 fn errors_say_what_kind_of_failure_they_are() {
-    let server = OpenAiServer::start();
+    let server = ModelServer::start();
     let meters_out = InMemoryMetricExporter::default();
     let meters = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(meters_out.clone()).build())
@@ -169,7 +171,7 @@ fn errors_say_what_kind_of_failure_they_are() {
 
 #[test]
 fn a_stream_with_usage_is_priced_from_its_last_chunk() {
-    let server = OpenAiServer::start();
+    let server = ModelServer::start();
     let (_, exported) = export_with(AiLayer::builder(), || {
         tracing_ai_tests::block_on(async {
             let mut stream = chat_stream(&client(&server), request("gpt-4o-mini", Some(true)))
@@ -196,7 +198,7 @@ fn a_stream_with_usage_is_priced_from_its_last_chunk() {
 
 #[test]
 fn a_stream_without_usage_or_cut_midway_is_never_free() {
-    let server = OpenAiServer::start();
+    let server = ModelServer::start();
     let (_, exported) = export_with(AiLayer::builder(), || {
         tracing_ai_tests::block_on(async {
             let client = client(&server);
@@ -226,7 +228,7 @@ fn a_stream_without_usage_or_cut_midway_is_never_free() {
 
 #[test]
 fn an_embedding_reports_its_usage() {
-    let server = OpenAiServer::start();
+    let server = ModelServer::start();
     let (_, exported) = export_with(AiLayer::builder(), || {
         tracing_ai_tests::block_on(async {
             embed(&client(&server)).await.expect("an embedding");

@@ -97,6 +97,7 @@
 //! | `otlp-http` | [`init`] with OTLP over HTTP/protobuf only | via `otlp` |
 //! | `sampling` | [`sampling`]: the tail-sampling span processor (implied by `otlp`) | Yes |
 //! | `async-openai` | async-openai's responses and errors need no glue: see [`integrations`] | No |
+//! | `ollama-rs` | ollama-rs's responses and errors need no glue: see [`integrations`] | No |
 //!
 //! # Supported Rust Versions
 //!

@@ -1,8 +1,11 @@
-//! A local server that speaks OpenAI's documented wire format, for the real client crates to
-//! call: `POST /v1/chat/completions` (a JSON body, or server-sent events with the usage in the
-//! last chunk when `stream_options.include_usage` is set), `POST /v1/embeddings`, and errors.
+//! A local server that speaks the documented wire formats of OpenAI and of Ollama, for the real
+//! client crates to call: `POST /v1/chat/completions` (a JSON body, or server-sent events with
+//! the usage in the last chunk when `stream_options.include_usage` is set),
+//! `POST /v1/embeddings`, and errors; Ollama's `POST /api/chat` and `POST /api/generate`
+//! (`prompt_eval_count` and `eval_count` on the final answer, after a pause of
+//! [`OLLAMA_LATENCY`], as a self-hosted model takes).
 //!
-//! What it answers depends on the request's `model`:
+//! What the OpenAI endpoints answer depends on the request's `model`:
 //!
 //! | model | answer |
 //! | --- | --- |
@@ -34,22 +37,29 @@ pub const STREAM_CHUNKS: usize = 4;
 /// The time between two chunks of a stream.
 pub const CHUNK_INTERVAL: Duration = Duration::from_millis(25);
 
+/// The prompt tokens of every Ollama answer.
+pub const OLLAMA_PROMPT_TOKENS: u64 = 26;
+/// The generated tokens of every Ollama answer.
+pub const OLLAMA_EVAL_TOKENS: u64 = 298;
+/// How long an Ollama answer takes.
+pub const OLLAMA_LATENCY: Duration = Duration::from_millis(60);
+
 /// The server, on a free port of 127.0.0.1, stopped when dropped.
-pub struct OpenAiServer {
+pub struct ModelServer {
     /// Where it listens.
     pub address: SocketAddr,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
-impl std::fmt::Debug for OpenAiServer {
+impl std::fmt::Debug for ModelServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenAiServer")
+        f.debug_struct("ModelServer")
             .field("address", &self.address)
             .finish()
     }
 }
 
-impl OpenAiServer {
+impl ModelServer {
     /// Starts the server on its own runtime.
     pub fn start() -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -64,7 +74,9 @@ impl OpenAiServer {
             let address = listener.local_addr().expect("an address");
             let app = axum::Router::new()
                 .route("/v1/chat/completions", post(chat))
-                .route("/v1/embeddings", post(embeddings));
+                .route("/v1/embeddings", post(embeddings))
+                .route("/api/chat", post(ollama_chat))
+                .route("/api/generate", post(ollama_generate));
             tokio::spawn(async move { axum::serve(listener, app).await });
             address
         });
@@ -74,13 +86,18 @@ impl OpenAiServer {
         }
     }
 
+    /// Ollama's host and port, as `ollama_rs::Ollama::new` takes them.
+    pub fn ollama(&self) -> (String, u16) {
+        ("http://127.0.0.1".to_owned(), self.address.port())
+    }
+
     /// The API base a client is configured with: `http://127.0.0.1:<port>/v1`.
     pub fn api_base(&self) -> String {
         format!("http://{}/v1", self.address)
     }
 }
 
-impl Drop for OpenAiServer {
+impl Drop for ModelServer {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
@@ -203,6 +220,47 @@ async fn embeddings(Json(request): Json<Value>) -> Response {
         "model": model,
         "data": [{ "object": "embedding", "index": 0, "embedding": [0.1, 0.2, 0.3] }],
         "usage": { "prompt_tokens": EMBEDDING_TOKENS, "total_tokens": EMBEDDING_TOKENS }
+    }))
+    .into_response()
+}
+
+async fn ollama_chat(Json(request): Json<Value>) -> Response {
+    tokio::time::sleep(OLLAMA_LATENCY).await;
+    let model = request["model"].as_str().unwrap_or_default();
+    if model == "missing" {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "model 'missing' not found" })),
+        )
+            .into_response();
+    }
+    Json(json!({
+        "model": model,
+        "created_at": "2026-11-25T21:00:00Z",
+        "message": { "role": "assistant", "content": "A span is a unit of work." },
+        "done": true,
+        "done_reason": "stop",
+        "total_duration": 60_000_000_u64,
+        "load_duration": 1_000_000_u64,
+        "prompt_eval_count": OLLAMA_PROMPT_TOKENS,
+        "prompt_eval_duration": 5_000_000_u64,
+        "eval_count": OLLAMA_EVAL_TOKENS,
+        "eval_duration": 50_000_000_u64
+    }))
+    .into_response()
+}
+
+async fn ollama_generate(Json(request): Json<Value>) -> Response {
+    tokio::time::sleep(OLLAMA_LATENCY).await;
+    let model = request["model"].as_str().unwrap_or_default();
+    Json(json!({
+        "model": model,
+        "created_at": "2026-11-25T21:00:00Z",
+        "response": "A span is a unit of work.",
+        "done": true,
+        "total_duration": 60_000_000_u64,
+        "prompt_eval_count": OLLAMA_PROMPT_TOKENS,
+        "eval_count": OLLAMA_EVAL_TOKENS
     }))
     .into_response()
 }

@@ -1,0 +1,104 @@
+//! The real ollama-rs client (0.3) against a local server that speaks Ollama's API: the
+//! self-hosted path, priced by GPU time, with the counts Ollama reports (issue 11).
+
+use ollama_rs::error::OllamaError;
+use ollama_rs::generation::chat::request::ChatMessageRequest;
+use ollama_rs::generation::chat::{ChatMessage, ChatMessageResponse};
+use ollama_rs::generation::completion::request::GenerationRequest;
+use ollama_rs::generation::completion::GenerationResponse;
+use ollama_rs::Ollama;
+use opentelemetry_sdk::trace::SpanData;
+use tracing_ai::{ai_span, AiLayer, ModelPrice};
+use tracing_ai_tests::model_server::{
+    ModelServer, OLLAMA_EVAL_TOKENS, OLLAMA_LATENCY, OLLAMA_PROMPT_TOKENS,
+};
+use tracing_ai_tests::otel::{attr, export_with, f64_attr, str_attr};
+
+fn ollama(server: &ModelServer) -> Ollama {
+    let (host, port) = server.ollama();
+    Ollama::builder().host(host).port(port).build()
+}
+
+#[ai_span(kind = "llm", model = model, provider = "ollama")]
+async fn chat(client: &Ollama, model: &str) -> Result<ChatMessageResponse, OllamaError> {
+    let request = ChatMessageRequest::new(
+        model.to_owned(),
+        vec![ChatMessage::user("What is a span?".to_owned())],
+    );
+    client.send_chat_messages(request).await
+}
+
+#[ai_span(kind = "completion", model = model, provider = "ollama")]
+async fn generate(client: &Ollama, model: &str) -> Result<GenerationResponse, OllamaError> {
+    client
+        .generate(GenerationRequest::new(model.to_owned(), "What is a span?"))
+        .await
+}
+
+fn int(span: &SpanData, key: &str) -> i64 {
+    match attr(span, key) {
+        Some(opentelemetry::Value::I64(value)) => *value,
+        other => panic!("`{key}` of `{}` is {other:?}", span.name),
+    }
+}
+
+fn seconds(span: &SpanData) -> f64 {
+    span.end_time
+        .duration_since(span.start_time)
+        .expect("ends after it starts")
+        .as_secs_f64()
+}
+
+#[test]
+fn a_self_hosted_call_reports_its_counts_and_is_priced_by_gpu_time() {
+    let server = ModelServer::start();
+    // $1.85 an hour for the GPU the model runs on.
+    let layer = AiLayer::builder().with_model_price("llama3.1:8b", ModelPrice::per_gpu_hour(1.85));
+    let (_, exported) = export_with(layer, || {
+        tracing_ai_tests::block_on(async {
+            let client = ollama(&server);
+            chat(&client, "llama3.1:8b").await.expect("an answer");
+            generate(&client, "llama3.1:8b").await.expect("an answer");
+        })
+    });
+    for name in ["chat llama3.1:8b", "text_completion llama3.1:8b"] {
+        let span = exported.span(name);
+        assert_eq!(
+            int(span, "gen_ai.usage.input_tokens"),
+            OLLAMA_PROMPT_TOKENS as i64
+        );
+        assert_eq!(
+            int(span, "gen_ai.usage.output_tokens"),
+            OLLAMA_EVAL_TOKENS as i64
+        );
+        assert_eq!(
+            str_attr(span, "ai.cost.source").as_deref(),
+            Some("self-hosted")
+        );
+        // The call's time on the GPU, at $1.85 an hour: within what the span lasted.
+        let cost = f64_attr(span, "gen_ai.usage.cost");
+        let at_least = OLLAMA_LATENCY.as_secs_f64() * 1.85 / 3600.0;
+        let at_most = seconds(span) * 1.85 / 3600.0 * 1.001;
+        assert!(
+            (at_least..=at_most).contains(&cost),
+            "{cost} not in {at_least}..={at_most}"
+        );
+    }
+}
+
+#[test]
+fn a_failed_call_says_so_and_is_never_free() {
+    let server = ModelServer::start();
+    let (_, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            assert!(chat(&ollama(&server), "missing").await.is_err());
+        })
+    });
+    let span = exported.span("chat missing");
+    assert_eq!(
+        str_attr(span, "error.type").as_deref(),
+        Some("request_failed")
+    );
+    assert_eq!(attr(span, "gen_ai.usage.cost"), None);
+    assert!(str_attr(span, "ai.cost.unpriced").is_some());
+}
