@@ -98,6 +98,7 @@
 //! | `sampling` | [`sampling`]: the tail-sampling span processor (implied by `otlp`) | Yes |
 //! | `async-openai` | async-openai's responses and errors need no glue: see [`integrations`] | No |
 //! | `ollama-rs` | ollama-rs's responses and errors need no glue: see [`integrations`] | No |
+//! | `genai` | genai's `ChatResponse` needs no glue: see [`integrations`] | No |
 //!
 //! # Supported Rust Versions
 //!
