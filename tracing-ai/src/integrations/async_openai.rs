@@ -44,14 +44,18 @@ fn finish_reason(reason: FinishReason) -> &'static str {
     }
 }
 
+/// The usage a completion (whole or its last chunk) reports, with its model and id.
+fn reported(usage: Option<&CompletionUsage>, model: &str, id: &str) -> Option<Usage> {
+    Some(
+        completion_usage(usage?)
+            .with_response_model(model)
+            .with_response_id(id),
+    )
+}
+
 impl ReportsUsage for CreateChatCompletionResponse {
     fn usage(&self) -> Option<Usage> {
-        let usage = completion_usage(self.usage.as_ref()?);
-        Some(
-            usage
-                .with_response_model(self.model.clone())
-                .with_response_id(self.id.clone()),
-        )
+        reported(self.usage.as_ref(), &self.model, &self.id)
     }
 }
 
@@ -59,12 +63,7 @@ impl ReportsUsage for CreateChatCompletionResponse {
 /// `stream_options: { include_usage: true }`.
 impl StreamChunk for CreateChatCompletionStreamResponse {
     fn usage(&self) -> Option<Usage> {
-        let usage = completion_usage(self.usage.as_ref()?);
-        Some(
-            usage
-                .with_response_model(self.model.clone())
-                .with_response_id(self.id.clone()),
-        )
+        reported(self.usage.as_ref(), &self.model, &self.id)
     }
 
     fn finish_reason(&self) -> Option<Cow<'_, str>> {
