@@ -75,10 +75,13 @@ fn a_self_hosted_call_reports_its_counts_and_is_priced_by_gpu_time() {
             str_attr(span, "ai.cost.source").as_deref(),
             Some("self-hosted")
         );
-        // The call's time on the GPU, at $1.85 an hour: within what the span lasted.
+        // The call's time on the GPU, at $1.85 an hour: at least the server's latency, and
+        // what the exported span lasted give or take 5 ms: the layer times the call with its
+        // own monotonic clock, OpenTelemetry with the system clock, and a loaded machine can
+        // deschedule the thread between the two layers' callbacks.
         let cost = f64_attr(span, "gen_ai.usage.cost");
         let at_least = OLLAMA_LATENCY.as_secs_f64() * 1.85 / 3600.0;
-        let at_most = seconds(span) * 1.85 / 3600.0 * 1.001;
+        let at_most = (seconds(span) + 0.005) * 1.85 / 3600.0;
         assert!(
             (at_least..=at_most).contains(&cost),
             "{cost} not in {at_least}..={at_most}"
