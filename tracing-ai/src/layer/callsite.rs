@@ -12,6 +12,10 @@ use super::attribution::AttributionKeys;
 use crate::attr;
 use crate::hash::FastHash;
 
+/// rig-core's name (0.44) for the reasoning part of the output tokens, which the GenAI
+/// conventions call `gen_ai.usage.reasoning.output_tokens`.
+const RIG_REASONING_TOKENS: &str = "gen_ai.usage.reasoning_tokens";
+
 /// The fact a field holds, by the field's index in its callsite's field set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Slot {
@@ -51,7 +55,9 @@ impl Slot {
             attr::GEN_AI_USAGE_OUTPUT_TOKENS => Slot::OutputTokens,
             attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS => Slot::CacheReadTokens,
             attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS => Slot::CacheWriteTokens,
-            attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS => Slot::ReasoningTokens,
+            attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS | RIG_REASONING_TOKENS => {
+                Slot::ReasoningTokens
+            }
             attr::GEN_AI_USAGE_COST => Slot::Cost,
             attr::ERROR_TYPE => Slot::ErrorType,
             attr::OTEL_STATUS_CODE => Slot::StatusCode,
