@@ -156,6 +156,26 @@ fn a_missing_file_is_an_error_naming_it() {
 }
 
 #[test]
+fn a_file_too_large_to_be_a_price_list_is_refused_before_it_is_read_whole() {
+    let (path, mut file) = tempfile();
+    // Valid TOML, 5 MiB of it: a comment line repeated.
+    let line = format!("# {}\n", "x".repeat(1_022));
+    for _ in 0..5 * 1_024 {
+        std::io::Write::write_all(&mut file, line.as_bytes()).expect("writes");
+    }
+    drop(file);
+    let error = AiLayer::builder()
+        .with_prices_file(&path)
+        .build()
+        .expect_err("too large");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        error.to_string().contains("is larger than 4 MiB"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_currency_without_a_rate_is_an_error() {
     let error = AiLayer::builder()
         .with_prices_toml("[models.\"m\"]\ngpu_hour = 2.0\ncurrency = \"EUR\"\n")

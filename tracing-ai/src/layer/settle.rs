@@ -13,12 +13,30 @@ use super::rollup::RequestTotals;
 use super::write::{Writer, Written};
 use super::AiLayer;
 use crate::attr;
-use crate::pricing::{Call, Priced};
+use crate::pricing::{is_valid_amount, Call, Priced};
+
+/// How many unpriced models and callsites are warned about, at most.
+const MAX_WARNED: usize = 1_000;
 
 impl AiLayer {
     pub(super) fn price(&self, fields: &CallFields, duration: Option<Duration>) -> Priced {
-        if fields.recorded_cost.is_some() {
-            return Priced::Nothing;
+        match fields.recorded_cost {
+            // NaN, infinite or negative: not money, and it must not poison the request's sum.
+            Some(cost) if !is_valid_amount(cost) => {
+                let model = fields
+                    .response_model
+                    .as_ref()
+                    .or(fields.request_model.as_ref());
+                return Priced::Unpriced {
+                    model: model.map(|model| model.to_string()).unwrap_or_default(),
+                    reason: format!(
+                        "the recorded `gen_ai.usage.cost` is {cost}, not an amount of money"
+                    )
+                    .into(),
+                };
+            }
+            Some(_) => return Priced::Nothing,
+            None => {}
         }
         self.shared.pricing.price(&Call {
             provider: fields.provider.as_deref(),
@@ -41,6 +59,7 @@ impl AiLayer {
         };
         let reported = usd
             .and_then(|usd| self.shared.pricing.currencies.report(usd))
+            .filter(|(_, amount)| amount.is_finite())
             .map(|(code, amount)| (code.clone(), amount));
         Settled {
             usd,
@@ -108,12 +127,16 @@ impl AiLayer {
             ),
             Priced::Cost { .. } | Priced::Nothing => return,
         };
-        let first = self
-            .shared
-            .warned
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key);
+        let first = {
+            let mut warned = self
+                .shared
+                .warned
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            // Model names can come from requests: past the cap, no more are remembered (nor
+            // warned about), so that they cannot grow memory without bound.
+            warned.len() < MAX_WARNED && warned.insert(key)
+        };
         if first {
             match priced {
                 Priced::NoUsage { .. } => tracing::warn!(

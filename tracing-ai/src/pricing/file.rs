@@ -99,14 +99,34 @@ struct FileModel {
     currency: Option<Spanned<String>>,
 }
 
+/// The largest prices file read: some thousand times what a price list of every model there is
+/// takes, and small enough that a wrong path (a log, a model's weights) fails at once rather
+/// than filling memory.
+pub(crate) const MAX_FILE_BYTES: u64 = 4 << 20;
+
 /// Reads prices from a TOML file.
 pub(crate) fn load(path: &Path) -> Result<Vec<(String, ModelPrice)>, PricesFileError> {
-    let text = std::fs::read_to_string(path).map_err(|error| PricesFileError {
+    let failed = |message: String| PricesFileError {
         path: Some(path.to_owned()),
         line: None,
         field: None,
-        message: format!("cannot be read: {error}"),
-    })?;
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|e| failed(format!("cannot be read: {e}")))?;
+    let mut text = String::new();
+    // One byte over the limit is enough to know the file is too large.
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(file, MAX_FILE_BYTES + 1),
+        &mut text,
+    )
+    .map_err(|e| failed(format!("cannot be read: {e}")))?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(failed(format!(
+            "is larger than {} MiB: a prices file lists models and their prices, \
+             is this the right file?",
+            MAX_FILE_BYTES >> 20
+        )));
+    }
     parse(&text).map_err(|error| PricesFileError {
         path: Some(path.to_owned()),
         ..error

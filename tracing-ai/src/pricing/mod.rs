@@ -217,6 +217,25 @@ impl Pricing {
 
     /// Prices `call`. The response model is priced when known, else the request model.
     pub(crate) fn price(&self, call: &Call<'_>) -> Priced {
+        match self.price_unchecked(call) {
+            // A price or rate near the limits of `f64` can overflow: that is no amount of money.
+            Priced::Cost { usd, .. } if !is_valid_amount(usd) => Priced::Unpriced {
+                model: call
+                    .response_model
+                    .or(call.request_model)
+                    .unwrap_or_default()
+                    .to_owned(),
+                reason: format!(
+                    "the cost came out as {usd}, not an amount of money: check this model's \
+                     price and the exchange rates"
+                )
+                .into(),
+            },
+            priced => priced,
+        }
+    }
+
+    fn price_unchecked(&self, call: &Call<'_>) -> Priced {
         let models = [call.response_model, call.request_model];
         let mut models = models.into_iter().flatten();
         for model in models.clone() {
@@ -296,7 +315,10 @@ fn price_override(model: &str, rate: Rate, call: &Call<'_>) -> Priced {
                     reason: reason.into(),
                 };
             }
-            let uncached = tokens.input - tokens.cache_read - tokens.cache_write;
+            // Checked above: the cached counts, added without overflow, are within the input.
+            let uncached = tokens
+                .input
+                .saturating_sub(tokens.cache_read.saturating_add(tokens.cache_write));
             let usd = (uncached as f64 * input
                 + tokens.cache_read as f64 * cache_read.unwrap_or(input)
                 + tokens.cache_write as f64 * cache_write.unwrap_or(input)
@@ -314,8 +336,10 @@ fn price_override(model: &str, rate: Rate, call: &Call<'_>) -> Priced {
 /// otherwise were reported the provider's way (Anthropic counts cached tokens apart) and would
 /// be priced wrong.
 fn invalid_counts(tokens: &TokenCounts) -> Option<String> {
-    let cached = tokens.cache_read.saturating_add(tokens.cache_write);
-    if cached > tokens.input {
+    // A sum past u64::MAX exceeds any input count.
+    let cached = tokens.cache_read.checked_add(tokens.cache_write);
+    if cached.is_none_or(|cached| cached > tokens.input) {
+        let cached = u128::from(tokens.cache_read) + u128::from(tokens.cache_write);
         return Some(format!(
             "cached input tokens ({cached}) exceed input tokens ({}): `input_tokens` must include cached tokens, as in the OpenTelemetry GenAI conventions",
             tokens.input
