@@ -518,3 +518,17 @@ pub mod metrics {
         attributes
     }
 }
+
+/// A backend that accepts connections and never answers: each one is held open, unread, until
+/// the process exits. Returns where it listens.
+pub fn silent_backend() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let address = listener.local_addr().expect("an address");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    address
+}

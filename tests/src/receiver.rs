@@ -103,7 +103,9 @@ fn keep(store: &Store, request: ExportTraceServiceRequest) {
     }
 }
 
-struct Grpc(Store);
+/// The trace service, answering each export after `delay`: a backend slower than the
+/// application when it is not zero.
+struct Grpc(Store, Duration);
 
 #[tonic::async_trait]
 impl TraceService for Grpc {
@@ -111,6 +113,7 @@ impl TraceService for Grpc {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        tokio::time::sleep(self.1).await;
         keep(&self.0, request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
@@ -167,6 +170,12 @@ impl std::fmt::Debug for Receiver {
 impl Receiver {
     /// Starts both endpoints on free ports of 127.0.0.1.
     pub fn start() -> Self {
+        Self::start_slow(Duration::ZERO)
+    }
+
+    /// Starts both endpoints, the gRPC one answering each trace export after `delay`: a
+    /// backend that accepts more slowly than the application produces.
+    pub fn start_slow(delay: Duration) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -185,7 +194,7 @@ impl Receiver {
                 grpc_listener.local_addr().expect("an address"),
                 http_listener.local_addr().expect("an address"),
             );
-            let service = TraceServiceServer::new(Grpc(store.clone()));
+            let service = TraceServiceServer::new(Grpc(store.clone(), delay));
             tokio::spawn(
                 tonic::transport::Server::builder()
                     .add_service(service)

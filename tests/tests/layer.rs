@@ -5,7 +5,7 @@ use opentelemetry::trace::Status;
 use opentelemetry::{KeyValue, Value};
 use tracing::Instrument as _;
 use tracing_ai::{ai_span, AiLayer, ReportsUsage, Usage};
-use tracing_ai_tests::otel::{attr, export, export_with_layer, f64_attr, str_attr};
+use tracing_ai_tests::otel::{attr, export, export_with, export_with_layer, f64_attr, str_attr};
 use tracing_ai_tests::{block_on, WarnCounter};
 
 struct Completion {
@@ -218,25 +218,75 @@ fn a_hand_written_span_without_the_macro_is_priced_and_attributed() {
     );
 }
 
-#[test]
-fn baggage_attributes_the_request_when_no_span_does() {
+/// A request whose caller sent `baggage` with ids, under a span that records only its session.
+fn with_incoming_baggage(layer: tracing_ai::AiLayerBuilder) -> opentelemetry_sdk::trace::SpanData {
     use opentelemetry::baggage::BaggageExt as _;
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    let (_, exported) = export(|| {
+    let (_, exported) = export_with(layer, || {
         let incoming = opentelemetry::Context::current_with_baggage([
             KeyValue::new("tenant.id", "from-baggage"),
             KeyValue::new("session.id", "s-9"),
+            KeyValue::new("user.id", "forged"),
         ]);
         let root = tracing::info_span!("server.request", session.id = "from-span");
         root.set_parent(incoming).expect("the span has not started");
         block_on(generate(1, 1).instrument(root)).expect("generates");
     });
-    let llm = exported.span("chat gpt-4o-mini");
-    assert_eq!(str_attr(llm, "tenant.id").as_deref(), Some("from-baggage"));
+    exported.span("chat gpt-4o-mini").clone()
+}
+
+#[test]
+fn trusted_baggage_attributes_the_request_when_no_span_does() {
+    let llm = with_incoming_baggage(
+        AiLayer::builder()
+            .with_trusted_baggage("tenant.id")
+            .with_trusted_baggage("session.id"),
+    );
+    assert_eq!(str_attr(&llm, "tenant.id").as_deref(), Some("from-baggage"));
     assert_eq!(
-        str_attr(llm, "session.id").as_deref(),
+        str_attr(&llm, "session.id").as_deref(),
         Some("from-span"),
         "a span beats baggage"
+    );
+    assert_eq!(attr(&llm, "user.id"), None, "an untrusted key");
+}
+
+#[test]
+fn baggage_is_not_trusted_by_default() {
+    let llm = with_incoming_baggage(AiLayer::builder());
+    assert_eq!(attr(&llm, "tenant.id"), None);
+    assert_eq!(attr(&llm, "user.id"), None);
+    assert_eq!(str_attr(&llm, "session.id").as_deref(), Some("from-span"));
+}
+
+#[test]
+fn only_an_attribution_key_can_be_trusted_from_baggage() {
+    let error = AiLayer::builder()
+        .with_trusted_baggage("x-tenant")
+        .build()
+        .expect_err("not a key");
+    assert!(
+        error
+            .to_string()
+            .starts_with("`x-tenant` cannot be read from baggage: it is not an attribution key"),
+        "{error}"
+    );
+}
+
+/// Values past 256 bytes, from a span or trusted baggage, are cut and marked on AI spans.
+#[test]
+fn a_huge_id_is_cut_before_it_reaches_an_ai_span() {
+    let (_, exported) = export(|| {
+        let tenant = "t".repeat(100_000);
+        let root = tracing::info_span!("server.request", tenant.id = %tenant);
+        block_on(generate(1, 1).instrument(root)).expect("generates");
+    });
+    let llm = exported.span("chat gpt-4o-mini");
+    let tenant = str_attr(llm, "tenant.id").expect("a tenant");
+    assert!(tenant.len() <= 256, "{}", tenant.len());
+    assert!(
+        tenant.starts_with("tttt") && tenant.ends_with('…'),
+        "{tenant}"
     );
 }
 

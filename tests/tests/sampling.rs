@@ -318,6 +318,45 @@ fn a_server_keeps_the_traces_its_client_kept() {
     }
 }
 
+/// At the edge, a caller's forged sampled `traceparent` keeps nothing: with the parent's flag
+/// not followed, a ratio of 0 keeps only failures, and the flag sent on is this service's.
+#[test]
+fn an_edge_service_ignores_a_forged_sampled_flag() {
+    let edge = Pipeline::new(
+        TailSampling::builder()
+            .with_sample_ratio(0.0)
+            .with_parent_sampled(false),
+    );
+    let propagator = TraceContextPropagator::new();
+    let mut sent_on = Vec::new();
+    for n in 0..50_u64 {
+        let forged: HashMap<String, String> = [(
+            "traceparent".to_owned(),
+            format!("00-{:032x}-{:016x}-01", n + 1, n + 1),
+        )]
+        .into();
+        edge.run(|| {
+            let root = tracing::info_span!("request", otel.kind = "server");
+            root.set_parent(propagator.extract(&forged))
+                .expect("the layer sees the span");
+            let _ = root.in_scope(|| {
+                let mut headers = HashMap::new();
+                propagator.inject_context(&tracing::Span::current().context(), &mut headers);
+                sent_on.push(headers["traceparent"].clone());
+                generate(10, n == 7)
+            });
+        });
+    }
+    let traces = edge.exported.traces();
+    assert_eq!(traces.len(), 1, "only the failed request");
+    let spans = traces.values().next().expect("one trace");
+    assert_eq!(reason(root_of(spans)).as_deref(), Some("error"));
+    assert!(
+        sent_on.iter().all(|header| header.ends_with("-00")),
+        "{sent_on:?}"
+    );
+}
+
 #[test]
 fn a_trace_over_the_bound_is_kept_early_and_memory_stays_bounded() {
     const SPANS: usize = 100_000;

@@ -41,6 +41,7 @@ enum Kind {
         model: Option<String>,
     },
     PricesFile(PricesFileError),
+    UntrustableBaggage(String),
     #[cfg_attr(not(feature = "sampling"), allow(dead_code))]
     InvalidSampling {
         setting: &'static str,
@@ -56,6 +57,12 @@ impl ConfigError {
                 field,
                 amount,
             },
+        }
+    }
+
+    pub(crate) fn untrustable_baggage(message: String) -> Self {
+        Self {
+            kind: Kind::UntrustableBaggage(message),
         }
     }
 
@@ -133,6 +140,9 @@ impl fmt::Display for ConfigError {
                  use `.with_reporting_currency(\"{code}\", <{code} per USD>)`"
             ),
             Kind::PricesFile(error) => error.fmt(f),
+            Kind::UntrustableBaggage(message) => {
+                f.write_str(message)
+            }
             Kind::InvalidSampling { setting, value } => {
                 let expected = match *setting {
                     "keep_cost_above" => "an amount in USD, zero or more",

@@ -118,6 +118,7 @@ pub mod integrations;
 mod layer;
 mod pricing;
 mod record;
+mod redact;
 #[cfg(feature = "sampling")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sampling")))]
 pub mod sampling;
@@ -132,7 +133,7 @@ pub use error::ConfigError;
 pub use error_type::ErrorType;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "otlp-grpc", feature = "otlp-http"))))]
-pub use export::{builder, init, ExportBuilder, InitError, OtelGuard, Protocol};
+pub use export::{builder, init, ExportBuilder, ExportStats, InitError, OtelGuard, Protocol};
 pub use layer::{layer, AiLayer, AiLayerBuilder, AiOpenTelemetryLayer};
 pub use pricing::{ModelPrice, PricesFileError};
 pub use record::{record_cache_hit, record_fallback};

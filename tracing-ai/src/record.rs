@@ -195,10 +195,14 @@ pub(crate) fn record_error(
     description: Option<&dyn fmt::Display>,
     callsite: Option<&CallsiteFields>,
 ) {
-    let description = description.map(tracing::field::display);
-    let recorded = crate::layer::recorded_error_type(span);
+    let recording = crate::layer::error_recording(span);
+    // Formatted once, on the failure path only, so that no secret in it is exported.
+    let description = description
+        .filter(|_| recording.describe)
+        .map(|description| crate::redact::redact(&description.to_string()).into_owned());
+    let description = description.as_deref().map(tracing::field::display);
     let values = [
-        (!recorded).then_some(&error_type as &dyn Value),
+        (!recording.type_recorded).then_some(&error_type as &dyn Value),
         Some(&"ERROR"),
         opt(&description),
     ];

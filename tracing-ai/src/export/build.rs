@@ -8,19 +8,17 @@ use opentelemetry::KeyValue;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::resource::{ResourceDetector as _, SdkProvidedResourceDetector};
-use opentelemetry_sdk::trace::{
-    BatchSpanProcessor, SdkTracerProvider, SpanData, SpanProcessor, TracerProviderBuilder,
-};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 use tracing::Dispatch;
 use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
 
-use super::error::InitError;
+use super::error::{InitError, Kind};
 use super::guard::OtelGuard;
 use super::plan::Plan;
+use super::queue::{admit_kept, ExportQueue};
 use super::reporting::Reporting;
 use super::transport;
-use crate::sampling::{SamplingStats, TailSampling};
 use crate::ConsoleLayer;
 
 /// What [`build`] made: the subscriber and the tracer provider to install, and the guard that
@@ -43,11 +41,26 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
             let spans = Reporting::new(exporters.spans, "spans", &export.shown_endpoint);
             guard.spans_failing = spans.failing.clone();
             let resource = resource(plan.service_name, plan.service_version);
-            let (provider, stats) = with_processor(
-                SdkTracerProvider::builder().with_resource(resource.clone()),
-                sampling.as_ref(),
-                BatchSpanProcessor::builder(spans).build(),
-            );
+            let mut queue_config = export.queue;
+            if let Some(sampling) = &sampling {
+                // Any trace the sampler hands on whole fits in the queue when it is empty.
+                queue_config.capacity = queue_config.capacity.max(sampling.max_held_spans() + 1);
+            }
+            let queue = ExportQueue::new(spans, queue_config)
+                .map_err(|e| InitError::new(Kind::ExportThread(e)))?;
+            guard.export = Some(queue.stats());
+            let provider = SdkTracerProvider::builder().with_resource(resource.clone());
+            let (provider, stats) = match sampling {
+                Some(sampling) => {
+                    let processor = sampling.processor_forwarding(queue, admit_kept);
+                    let stats = processor.stats();
+                    let provider = provider
+                        .with_sampler(sampling.sampler())
+                        .with_span_processor(processor);
+                    (provider, Some(stats))
+                }
+                None => (provider.with_span_processor(queue), None),
+            };
             guard.sampling = stats;
             let provider = provider.build();
             guard.provider = Some(provider.clone());
@@ -64,18 +77,20 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
                 if let Some(stats) = &guard.sampling {
                     stats.report_to(&meter);
                 }
+                if let Some(stats) = &guard.export {
+                    stats.report_to(&meter);
+                }
                 layer = layer.with_meter(meter);
             }
             Some(tracing_opentelemetry::layer().with_tracer(provider.tracer("tracing-ai")))
         }
         (None, Some(sampling)) if plan.console => {
             // Nothing is exported, but the console shows what would have been.
-            let (provider, stats) = with_processor(
-                SdkTracerProvider::builder(),
-                Some(sampling),
-                NothingExported,
-            );
-            guard.sampling = stats;
+            let processor = sampling.processor(NothingExported);
+            guard.sampling = Some(processor.stats());
+            let provider = SdkTracerProvider::builder()
+                .with_sampler(sampling.sampler())
+                .with_span_processor(processor);
             let provider = provider.build();
             guard.provider = Some(provider.clone());
             Some(tracing_opentelemetry::layer().with_tracer(provider.tracer("tracing-ai")))
@@ -118,26 +133,6 @@ fn resource(service_name: Option<String>, service_version: Option<String>) -> Re
         resource = resource.with_attribute(KeyValue::new("service.version", version));
     }
     resource.build()
-}
-
-/// Adds `next` to `provider`, behind the tail sampler (and with its sampler) when there is one;
-/// returns the sampler's counts with it.
-fn with_processor<P: SpanProcessor + 'static>(
-    provider: TracerProviderBuilder,
-    sampling: Option<&TailSampling>,
-    next: P,
-) -> (TracerProviderBuilder, Option<SamplingStats>) {
-    match sampling {
-        Some(sampling) => {
-            let processor = sampling.processor(next);
-            let stats = processor.stats();
-            let provider = provider
-                .with_sampler(sampling.sampler())
-                .with_span_processor(processor);
-            (provider, Some(stats))
-        }
-        None => (provider.with_span_processor(next), None),
-    }
 }
 
 /// The end of the span pipeline when there is no endpoint: the tail sampler decides, for the

@@ -7,7 +7,7 @@ use crate::sampling::TailSamplingBuilder;
 use crate::AiLayerBuilder;
 
 /// Configures [`init`](crate::init); created by [`builder`](crate::builder).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 #[must_use]
 pub struct ExportBuilder {
     pub(crate) layer: AiLayerBuilder,
@@ -19,24 +19,7 @@ pub struct ExportBuilder {
     pub(crate) filter: Option<String>,
     pub(crate) sampling: Option<TailSamplingBuilder>,
     pub(crate) metrics: Option<bool>,
-    pub(crate) shutdown_timeout: Duration,
-}
-
-impl Default for ExportBuilder {
-    fn default() -> Self {
-        Self {
-            layer: AiLayerBuilder::default(),
-            service_name: None,
-            service_version: None,
-            endpoint: None,
-            protocol: None,
-            console: None,
-            filter: None,
-            sampling: None,
-            metrics: None,
-            shutdown_timeout: Duration::from_secs(5),
-        }
-    }
+    pub(crate) shutdown_timeout: Option<Duration>,
 }
 
 impl ExportBuilder {
@@ -132,11 +115,12 @@ impl ExportBuilder {
         }
     }
 
-    /// Sets how long dropping the guard may wait for the last spans to be exported. By
-    /// default, five seconds.
+    /// Sets how long dropping the guard may wait for the last spans and metrics to be
+    /// exported, both within this one deadline; what is left then is counted and reported.
+    /// By default `TRACING_AI_SHUTDOWN_TIMEOUT` (milliseconds), else five seconds.
     pub fn with_shutdown_timeout(self, timeout: Duration) -> Self {
         Self {
-            shutdown_timeout: timeout,
+            shutdown_timeout: Some(timeout),
             ..self
         }
     }

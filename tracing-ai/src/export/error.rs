@@ -23,6 +23,15 @@ pub(crate) enum Kind {
         value: String,
         expected: &'static str,
     },
+    Setting {
+        variable: &'static str,
+        problem: String,
+    },
+    Header {
+        variable: &'static str,
+        entry: usize,
+        problem: &'static str,
+    },
     Filter {
         variable: &'static str,
         directives: String,
@@ -34,6 +43,7 @@ pub(crate) enum Kind {
     },
     #[cfg_attr(not(feature = "otlp-grpc"), allow(dead_code))]
     Runtime(std::io::Error),
+    ExportThread(std::io::Error),
     Exporter(opentelemetry_otlp::ExporterBuildError),
     AlreadyInitialized(tracing::dispatcher::SetGlobalDefaultError),
 }
@@ -67,6 +77,16 @@ impl fmt::Display for InitError {
                 value,
                 expected,
             } => write!(f, "{variable} is `{value}`; expected {expected}"),
+            Kind::Setting { variable, problem } => write!(f, "{variable}: {problem}"),
+            Kind::Header {
+                variable,
+                entry,
+                problem,
+            } => write!(
+                f,
+                "{variable}: entry {entry} {problem}; expected `name=value` pairs separated by \
+                 commas, such as `x-api-key=abc,x-tenant=acme` (values are not shown here)"
+            ),
             Kind::Filter {
                 variable,
                 directives,
@@ -81,6 +101,9 @@ impl fmt::Display for InitError {
             ),
             Kind::Runtime(error) => {
                 write!(f, "could not start the thread that exports over gRPC: {error}")
+            }
+            Kind::ExportThread(error) => {
+                write!(f, "could not start the thread that exports spans: {error}")
             }
             Kind::Exporter(error) => write!(
                 f,
@@ -100,10 +123,13 @@ impl Error for InitError {
         match &self.kind {
             Kind::Config(error) => Some(error),
             Kind::Filter { source, .. } => Some(source),
-            Kind::Runtime(error) => Some(error),
+            Kind::Runtime(error) | Kind::ExportThread(error) => Some(error),
             Kind::Exporter(error) => Some(error),
             Kind::AlreadyInitialized(error) => Some(error),
-            Kind::Variable { .. } | Kind::TransportNotCompiled { .. } => None,
+            Kind::Variable { .. }
+            | Kind::Setting { .. }
+            | Kind::Header { .. }
+            | Kind::TransportNotCompiled { .. } => None,
         }
     }
 }

@@ -2,13 +2,14 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
+use super::queue::ExportStats;
 use crate::sampling::SamplingStats;
 
 /// Flushes and shuts the exporter down when dropped; returned by [`init`](crate::init).
@@ -21,6 +22,7 @@ pub struct OtelGuard {
     pub(crate) meters: Option<SdkMeterProvider>,
     pub(crate) runtime: Option<Runtime>,
     pub(crate) sampling: Option<SamplingStats>,
+    pub(crate) export: Option<ExportStats>,
     pub(crate) spans_failing: Arc<AtomicBool>,
     pub(crate) metrics_failing: Arc<AtomicBool>,
     pub(crate) shutdown_timeout: Duration,
@@ -40,17 +42,53 @@ impl OtelGuard {
     pub fn sampling_stats(&self) -> Option<&SamplingStats> {
         self.sampling.as_ref()
     }
+
+    /// How many spans were exported and how many were not, and why, when spans are exported.
+    ///
+    /// ```no_run
+    /// let guard = tracing_ai::init()?;
+    /// // ... the application
+    /// if let Some(stats) = guard.export_stats() {
+    ///     assert_eq!(stats.dropped_spans(), 0, "the backend kept up");
+    /// }
+    /// # Ok::<(), tracing_ai::InitError>(())
+    /// ```
+    pub fn export_stats(&self) -> Option<&ExportStats> {
+        self.export.as_ref()
+    }
 }
 
 impl Drop for OtelGuard {
+    /// Flushes and shuts down spans and metrics side by side, within one deadline (the
+    /// shutdown timeout), then says on stderr how many spans were not exported, if any.
     fn drop(&mut self) {
+        let timeout = self.shutdown_timeout;
+        let deadline = Instant::now() + timeout;
+        // The metrics shut down on a thread of their own, so that a backend that never
+        // answers costs the timeout once, not once per signal.
+        let metrics = self.meters.take().and_then(|meters| {
+            let (done, wait) = mpsc::sync_channel(1);
+            std::thread::Builder::new()
+                .name("tracing-ai-shutdown".into())
+                .spawn(move || {
+                    let _ = done.send(meters.shutdown_with_timeout(timeout));
+                })
+                .ok()
+                .map(|_| wait)
+        });
         if let Some(provider) = self.provider.take() {
-            let result = provider.shutdown_with_timeout(self.shutdown_timeout);
+            let result = provider.shutdown_with_timeout(timeout);
             report_shutdown("spans", result, &self.spans_failing);
         }
-        if let Some(meters) = self.meters.take() {
-            let result = meters.shutdown_with_timeout(self.shutdown_timeout);
+        if let Some(wait) = metrics {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let result = wait
+                .recv_timeout(left)
+                .unwrap_or(Err(OTelSdkError::Timeout(timeout)));
             report_shutdown("metrics", result, &self.metrics_failing);
+        }
+        if let Some(summary) = self.export.as_ref().and_then(ExportStats::summary) {
+            eprintln!("[tracing-ai] {summary}");
         }
         #[cfg(feature = "otlp-grpc")]
         if let Some(runtime) = self.runtime.take() {
@@ -65,6 +103,7 @@ impl Drop for OtelGuard {
 fn report_shutdown(what: &str, result: OTelSdkResult, failing: &AtomicBool) {
     if let Err(error) = result {
         if !failing.load(Ordering::Relaxed) {
+            let error = crate::redact::redact(&error.to_string()).into_owned();
             eprintln!("[tracing-ai] the last {what} may not have been exported: {error}");
         }
     }
@@ -78,6 +117,7 @@ impl OtelGuard {
             meters: None,
             runtime: None,
             sampling: None,
+            export: None,
             spans_failing: Arc::default(),
             metrics_failing: Arc::default(),
             shutdown_timeout,

@@ -12,7 +12,8 @@
 //!    the guard built in stage two is dropped, which shuts down what was made.
 //!
 //! [`transport`] makes the exporters of each transport (features `otlp-grpc`, `otlp-http`),
-//! [`reporting`] says once when exporting fails, [`guard`] flushes at exit.
+//! [`queue`] holds the spans for them and counts what it cannot export, [`reporting`] says
+//! once when exporting fails, [`guard`] flushes at exit.
 
 mod build;
 mod builder;
@@ -20,6 +21,7 @@ mod error;
 mod guard;
 mod install;
 mod plan;
+mod queue;
 mod reporting;
 mod transport;
 
@@ -27,6 +29,7 @@ pub use builder::ExportBuilder;
 pub use error::InitError;
 pub use guard::OtelGuard;
 pub use plan::Protocol;
+pub use queue::ExportStats;
 
 /// Sets up tracing for an AI application in one call, from the standard OpenTelemetry
 /// environment variables; see [`builder`] for the options.

@@ -13,7 +13,9 @@ use opentelemetry_otlp::{
 use tracing_subscriber::EnvFilter;
 
 use super::error::{InitError, Kind};
+use super::queue::QueueConfig;
 use super::ExportBuilder;
+use crate::redact;
 use crate::sampling::{TailSampling, SAMPLE_RATIO_ENV};
 use crate::AiLayerBuilder;
 
@@ -22,6 +24,32 @@ const METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
 const TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
 const METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
 const RUST_LOG: &str = "RUST_LOG";
+/// The header variables opentelemetry-otlp reads, checked here because it drops a malformed
+/// entry silently (and the backend then answers 401 with no hint).
+const HEADERS: [&str; 3] = [
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+];
+/// The timeout variables opentelemetry-otlp reads, checked because it ignores a malformed one.
+const TIMEOUTS: [&str; 3] = [
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+];
+/// The attribution keys read from baggage, separated by commas.
+pub(crate) const TRUSTED_BAGGAGE_ENV: &str = "TRACING_AI_TRUSTED_BAGGAGE";
+/// How long the guard may wait at exit, in milliseconds.
+pub(crate) const SHUTDOWN_TIMEOUT_ENV: &str = "TRACING_AI_SHUTDOWN_TIMEOUT";
+const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+const BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
+const BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
+const BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
+/// The attribute value length limits of the specification, the span one first.
+const VALUE_LENGTH_LIMITS: [&str; 2] = [
+    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+];
 
 /// The crates that carry the export itself: their own spans and events must not be traced and
 /// exported in turn.
@@ -114,9 +142,11 @@ pub(crate) struct Export {
     /// The base URL the code set; `None` when it comes from the environment, which
     /// opentelemetry-otlp then reads itself (adding `/v1/traces` as the specification says).
     pub(crate) base_url: Option<String>,
-    /// The endpoint as given, for messages.
+    /// The endpoint as given, without user-info or query, for messages.
     pub(crate) shown_endpoint: String,
     pub(crate) metrics: bool,
+    /// The export queue, as `OTEL_BSP_*` set it; `build` widens it to the sampler's bound.
+    pub(crate) queue: QueueConfig,
 }
 
 impl Plan {
@@ -132,11 +162,11 @@ impl Plan {
         let endpoint = builder
             .endpoint
             .clone()
-            .map(|url| (Some(url.clone()), url))
+            .map(|url| (Some(url.clone()), redact::endpoint(&url)))
             .or_else(|| {
                 env(TRACES_ENDPOINT)
                     .or_else(|| env(OTEL_EXPORTER_OTLP_ENDPOINT))
-                    .map(|url| (None, url))
+                    .map(|url| (None, redact::endpoint(&url)))
             });
         let export = match endpoint {
             Some((base_url, shown_endpoint)) => {
@@ -161,11 +191,13 @@ impl Plan {
                         || env(METRICS_ENDPOINT).is_some();
                     endpoint && !disabled
                 });
+                check_exporter_variables(env)?;
                 Some(Export {
                     protocol,
                     base_url,
                     shown_endpoint,
                     metrics,
+                    queue: queue(env)?,
                 })
             }
             None => None,
@@ -191,17 +223,125 @@ impl Plan {
         }
         .map(|sampling| sampling.build())
         .transpose()?;
+        let mut layer = builder.layer;
+        if let Some(keys) = env(TRUSTED_BAGGAGE_ENV) {
+            for key in keys.split(',').map(str::trim).filter(|key| !key.is_empty()) {
+                layer = layer.trusting_baggage(key).map_err(|problem| {
+                    InitError::new(Kind::Setting {
+                        variable: TRUSTED_BAGGAGE_ENV,
+                        problem,
+                    })
+                })?;
+            }
+        }
         Ok(Plan {
             filter,
-            layer: builder.layer,
+            layer,
             export,
             console,
             sampling,
             service_name: builder.service_name,
             service_version: builder.service_version,
-            shutdown_timeout: builder.shutdown_timeout,
+            shutdown_timeout: match (builder.shutdown_timeout, env(SHUTDOWN_TIMEOUT_ENV)) {
+                (Some(timeout), _) => timeout,
+                (None, Some(text)) => text
+                    .trim()
+                    .parse::<u64>()
+                    .map(Duration::from_millis)
+                    .map_err(|_| {
+                        InitError::variable(
+                            SHUTDOWN_TIMEOUT_ENV,
+                            &text,
+                            "a whole number of milliseconds, such as 5000",
+                        )
+                    })?,
+                (None, None) => DEFAULT_SHUTDOWN_TIMEOUT,
+            },
         })
     }
+}
+
+/// The export queue's settings from the batch processor's variables (`OTEL_BSP_*`), each a
+/// positive whole number.
+fn queue(env: impl Fn(&str) -> Option<String>) -> Result<QueueConfig, InitError> {
+    let number = |variable: &'static str, default: usize| -> Result<usize, InitError> {
+        match env(variable) {
+            None => Ok(default),
+            Some(text) => text
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| InitError::variable(variable, &text, "a whole number above 0")),
+        }
+    };
+    let default = QueueConfig::default();
+    let capacity = number(BSP_MAX_QUEUE_SIZE, default.capacity)?;
+    let max_batch = number(BSP_MAX_EXPORT_BATCH_SIZE, default.max_batch)?.min(capacity);
+    let delay = match env(BSP_SCHEDULE_DELAY) {
+        None => default.delay,
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| {
+                InitError::variable(BSP_SCHEDULE_DELAY, &text, "a number of milliseconds")
+            })?,
+    };
+    let mut max_value_bytes = default.max_value_bytes;
+    for variable in VALUE_LENGTH_LIMITS.into_iter().rev() {
+        max_value_bytes = number(variable, max_value_bytes)?;
+    }
+    Ok(QueueConfig {
+        capacity,
+        max_batch,
+        delay,
+        max_value_bytes,
+        ..default
+    })
+}
+
+/// Checks the variables the exporter reads itself: headers as `key=value` pairs separated by
+/// commas, timeouts in milliseconds. A header's value is never repeated in an error.
+fn check_exporter_variables(env: impl Fn(&str) -> Option<String>) -> Result<(), InitError> {
+    for variable in HEADERS {
+        let Some(text) = env(variable) else { continue };
+        for (index, entry) in text.split(',').enumerate() {
+            let problem = match entry.split_once('=') {
+                _ if entry.trim().is_empty() => Some("is empty"),
+                None => Some("has no `=`"),
+                Some((key, _)) if key.trim().is_empty() => Some("has no name before `=`"),
+                Some((key, _)) if !key.trim().bytes().all(is_token_byte) => {
+                    Some("has a name that is not a valid header name")
+                }
+                Some(_) => None,
+            };
+            if let Some(problem) = problem {
+                return Err(InitError::new(Kind::Header {
+                    variable,
+                    entry: index + 1,
+                    problem,
+                }));
+            }
+        }
+    }
+    for variable in TIMEOUTS {
+        if let Some(text) = env(variable) {
+            if text.trim().parse::<u64>().is_err() {
+                return Err(InitError::variable(
+                    variable,
+                    &text,
+                    "a whole number of milliseconds, such as 10000",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A character an HTTP header name may hold (RFC 9110's `tchar`).
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
 }
 
 /// The filter: the code's directives, else `RUST_LOG`, else `info`; the export stack's own
@@ -278,6 +418,18 @@ mod tests {
         let export = plan.export.expect("exports");
         assert_eq!(export.base_url, None);
         assert_eq!(export.shown_endpoint, "http://127.0.0.1:4318");
+        let with_credentials = resolve(
+            ExportBuilder::default(),
+            &[(
+                TRACES_ENDPOINT,
+                "https://u:secret@otlp.example.com/v1/traces?api_key=k",
+            )],
+        )
+        .expect("valid");
+        assert_eq!(
+            with_credentials.export.expect("exports").shown_endpoint,
+            "https://otlp.example.com/v1/traces"
+        );
         assert_eq!(export.protocol, Protocol::default_compiled());
         assert!(export.metrics);
         assert!(!plan.console);
@@ -360,6 +512,103 @@ mod tests {
         assert!(
             resolve_error(resolve(ExportBuilder::default(), &[(RUST_LOG, "info,[")]))
                 .starts_with("RUST_LOG is `info,[`")
+        );
+    }
+
+    #[test]
+    fn a_malformed_header_names_its_variable_and_entry_and_never_its_value() {
+        let endpoint = (OTEL_EXPORTER_OTLP_ENDPOINT, "http://127.0.0.1:4318");
+        for (headers, problem) in [
+            ("x-tenant=acme,api-key sk-secret", "entry 2 has no `=`"),
+            ("x-tenant=acme,,a=b", "entry 2 is empty"),
+            ("=sk-secret", "entry 1 has no name before `=`"),
+            (
+                "api key=sk-secret",
+                "entry 1 has a name that is not a valid header name",
+            ),
+        ] {
+            let error = resolve_error(resolve(
+                ExportBuilder::default(),
+                &[endpoint, ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", headers)],
+            ));
+            assert!(
+                error.starts_with(&format!("OTEL_EXPORTER_OTLP_TRACES_HEADERS: {problem}")),
+                "{error}"
+            );
+            assert!(!error.contains("sk-secret"), "{error}");
+        }
+        let fine = [
+            endpoint,
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "x-api-key=sk%20a=b,tenant = acme",
+            ),
+        ];
+        assert!(resolve(ExportBuilder::default(), &fine).is_ok());
+    }
+
+    #[test]
+    fn only_attribution_keys_can_be_trusted_from_baggage() {
+        let error = resolve_error(resolve(
+            ExportBuilder::default(),
+            &[(TRUSTED_BAGGAGE_ENV, "tenant.id, tenant")],
+        ));
+        assert!(
+            error.starts_with(
+                "TRACING_AI_TRUSTED_BAGGAGE: `tenant` cannot be read from baggage: it is not an \
+                 attribution key (the keys are tenant.id, feature.id"
+            ),
+            "{error}"
+        );
+        assert!(resolve(
+            ExportBuilder::default(),
+            &[(TRUSTED_BAGGAGE_ENV, "tenant.id,request.id")]
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn malformed_timeouts_and_queue_sizes_are_errors_that_name_them() {
+        let endpoint = (OTEL_EXPORTER_OTLP_ENDPOINT, "http://127.0.0.1:4318");
+        for (variable, value) in [
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "abc"),
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "10s"),
+            (BSP_MAX_QUEUE_SIZE, "0"),
+            (BSP_MAX_EXPORT_BATCH_SIZE, "-1"),
+            (BSP_SCHEDULE_DELAY, "soon"),
+            (SHUTDOWN_TIMEOUT_ENV, "5s"),
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "none"),
+        ] {
+            let error = resolve_error(resolve(
+                ExportBuilder::default(),
+                &[endpoint, (variable, value)],
+            ));
+            assert!(
+                error.starts_with(&format!("{variable} is `{value}`; expected")),
+                "{error}"
+            );
+        }
+        let plan = resolve(
+            ExportBuilder::default(),
+            &[
+                endpoint,
+                (BSP_MAX_QUEUE_SIZE, "100"),
+                (BSP_MAX_EXPORT_BATCH_SIZE, "500"),
+                (BSP_SCHEDULE_DELAY, "250"),
+                ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1000"),
+                ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "300"),
+            ],
+        )
+        .expect("valid");
+        let queue = plan.export.expect("exports").queue;
+        assert_eq!(
+            (
+                queue.capacity,
+                queue.max_batch,
+                queue.delay,
+                queue.max_value_bytes
+            ),
+            (100, 100, Duration::from_millis(250), 300)
         );
     }
 

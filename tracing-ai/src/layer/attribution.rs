@@ -12,6 +12,9 @@ pub(crate) struct AttributionKeys {
     names: Vec<(Arc<str>, Arc<str>)>,
     /// The exported names, each once, in order: index `i` of a resolved attribution.
     exported: Vec<Arc<str>>,
+    /// The baggage names read: a caller sends baggage, so none is trusted unless the service
+    /// says so.
+    trusted_baggage: Vec<Arc<str>>,
 }
 
 impl Default for AttributionKeys {
@@ -19,6 +22,7 @@ impl Default for AttributionKeys {
         let mut keys = Self {
             names: Vec::new(),
             exported: Vec::new(),
+            trusted_baggage: Vec::new(),
         };
         for key in [
             attr::TENANT_ID,
@@ -67,6 +71,32 @@ impl AttributionKeys {
         &self.exported
     }
 
+    /// Reads `name` from baggage too; an error unless `name` is an attribution key.
+    pub(crate) fn trust_baggage(&mut self, name: &str) -> Result<(), String> {
+        if self.index_of(name).is_none() {
+            let known: Vec<&str> = self.names.iter().map(|(name, _)| &**name).collect();
+            return Err(format!(
+                "`{name}` cannot be read from baggage: it is not an attribution key (the keys \
+                 are {}; add others with `with_attribution_key`)",
+                known.join(", ")
+            ));
+        }
+        if !self
+            .trusted_baggage
+            .iter()
+            .any(|trusted| &**trusted == name)
+        {
+            self.trusted_baggage.push(name.into());
+        }
+        Ok(())
+    }
+
+    /// The baggage names read, with the index of what each fills.
+    pub(crate) fn trusted_baggage(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
+        self.names()
+            .filter(|(name, _)| self.trusted_baggage.iter().any(|t| &**t == *name))
+    }
+
     /// Every name read, with the index of what it fills.
     pub(crate) fn names(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
         self.names.iter().filter_map(|(name, exported)| {
@@ -109,6 +139,26 @@ impl Attribution {
 /// name.
 pub(crate) type Resolved = Vec<Option<Arc<str>>>;
 
+/// The longest attribution value kept, in bytes: ids are short, and a value taken from a
+/// request (a header) must not grow every AI span, metric series and export batch with it.
+pub(crate) const MAX_VALUE_BYTES: usize = 256;
+
+/// What marks a value cut at [`MAX_VALUE_BYTES`].
+const TRUNCATED: &str = "…";
+
+/// `value` as the layer keeps it: whole when short, else its first bytes (on a character
+/// boundary) and `…`.
+pub(crate) fn bounded(value: &str) -> Arc<str> {
+    if value.len() <= MAX_VALUE_BYTES {
+        return value.into();
+    }
+    let mut end = MAX_VALUE_BYTES - TRUNCATED.len();
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{TRUNCATED}", &value[..end]).into()
+}
+
 /// The values `span` and its ancestors carry, nearest first, and the local root of the walk
 /// (`span` itself when it has no parent), which the walk passes anyway.
 pub(crate) fn from_ancestors<'a, R>(
@@ -134,7 +184,8 @@ where
     (resolved, root)
 }
 
-/// Fills what is still missing from the baggage of `cx`.
+/// Fills what is still missing from the baggage of `cx`, for the keys whose baggage the
+/// service trusts.
 pub(crate) fn fill_from_baggage(
     keys: &AttributionKeys,
     resolved: &mut Resolved,
@@ -147,11 +198,28 @@ pub(crate) fn fill_from_baggage(
     if baggage.is_empty() {
         return;
     }
-    for (name, index) in keys.names() {
+    for (name, index) in keys.trusted_baggage() {
         if resolved[index].is_none() {
             if let Some(value) = baggage.get(name) {
-                resolved[index] = Some(value.as_str().into());
+                resolved[index] = Some(bounded(value.as_str()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bounded, MAX_VALUE_BYTES};
+
+    #[test]
+    fn a_long_value_is_cut_on_a_character_boundary_and_marked() {
+        assert_eq!(&*bounded("acme"), "acme");
+        let exact = "a".repeat(MAX_VALUE_BYTES);
+        assert_eq!(&*bounded(&exact), exact);
+        let long = "é".repeat(200);
+        let cut = bounded(&long);
+        assert!(cut.len() <= MAX_VALUE_BYTES, "{}", cut.len());
+        assert!(cut.ends_with('…'));
+        assert!(long.starts_with(cut.trim_end_matches('…')));
     }
 }

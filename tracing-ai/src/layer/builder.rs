@@ -38,6 +38,8 @@ pub struct AiLayerBuilder {
     meter: Option<opentelemetry::metrics::Meter>,
     cardinality: Option<usize>,
     tracing_fields: Option<bool>,
+    error_descriptions: Option<bool>,
+    trusted_baggage: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -110,6 +112,39 @@ impl AiLayerBuilder {
         self
     }
 
+    /// Reads attribution key `key` from OpenTelemetry baggage too, for AI spans under no span
+    /// that records it. By default no baggage is read: a caller's `baggage` header would
+    /// otherwise set any tenant, user or request id it likes on this service's spans (and,
+    /// for `tenant.id`, its cost metric). Trust a key only where the baggage comes from
+    /// services you run, and the edge strips it from outside requests.
+    /// `TRACING_AI_TRUSTED_BAGGAGE` (keys separated by commas) does the same for
+    /// [`init`](crate::init).
+    ///
+    /// ```
+    /// let layer = tracing_ai::AiLayer::builder()
+    ///     .with_trusted_baggage("tenant.id")
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tracing_ai::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Self::build) fails when `key` is not an attribution key.
+    pub fn with_trusted_baggage(mut self, key: &str) -> Self {
+        self.trusted_baggage.push(key.to_owned());
+        self
+    }
+
+    /// [`with_trusted_baggage`](Self::with_trusted_baggage), checked now: for the environment,
+    /// read when every key of the code is known.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    pub(crate) fn trusting_baggage(mut self, key: &str) -> Result<Self, String> {
+        self.keys.clone().trust_baggage(key)?;
+        self.trusted_baggage.push(key.to_owned());
+        Ok(self)
+    }
+
     /// Records metrics of every AI span with `meter`, before any sampling, so that their totals
     /// are exact whatever share of the traces is exported:
     ///
@@ -175,9 +210,32 @@ impl AiLayerBuilder {
         }
     }
 
+    /// Exports a failed call's error message as `otel.status_description`, with what looks
+    /// like a secret in it (API keys, bearer tokens, passwords in URLs, `key=` / `token=`
+    /// values) replaced by `[REDACTED]`; or, with `false`, only `error.type` and the error
+    /// status, for services whose errors may hold what redaction cannot recognise (a
+    /// customer's data). By default the redacted message is exported.
+    ///
+    /// ```
+    /// let layer = tracing_ai::AiLayer::builder().with_error_descriptions(false).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), tracing_ai::ConfigError>(())
+    /// ```
+    pub fn with_error_descriptions(self, export: bool) -> Self {
+        Self {
+            error_descriptions: Some(export),
+            ..self
+        }
+    }
+
     /// Builds the layer: checks every price and currency, loads the prices files and decodes
     /// the genai-prices data (about 30 ms).
-    pub fn build(self) -> Result<AiLayer, ConfigError> {
+    pub fn build(mut self) -> Result<AiLayer, ConfigError> {
+        for key in &self.trusted_baggage {
+            self.keys
+                .trust_baggage(key)
+                .map_err(ConfigError::untrustable_baggage)?;
+        }
         let mut currencies = Currencies::default();
         for (code, per_usd) in &self.rates {
             currencies.set_rate(code, *per_usd)?;
@@ -206,6 +264,7 @@ impl AiLayerBuilder {
             self.keys,
             metrics,
             self.tracing_fields,
+            self.error_descriptions.unwrap_or(true),
         ))
     }
 

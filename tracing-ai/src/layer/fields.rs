@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use tracing::field::{Field, Visit};
 
-use super::attribution::{Attribution, AttributionKeys};
+use super::attribution::{bounded, Attribution, AttributionKeys};
 use super::callsite::{Callsite, Slot};
 use crate::pricing::TokenCounts;
 
@@ -25,6 +25,8 @@ pub(crate) struct AiSpanData {
     pub(crate) fields: CallFields,
     /// Set when the span closed.
     pub(crate) settled: Option<Settled>,
+    /// The layer's setting, for the `#[ai_span]` expansion when the call fails.
+    pub(crate) describe_errors: bool,
 }
 
 /// What the layer settled for a call when its span closed.
@@ -173,7 +175,7 @@ impl<'a> FieldVisitor<'a> {
             Slot::Attribution(index) => self
                 .attribution
                 .get_or_insert_with(Attribution::default)
-                .set(index, self.keys.exported()[index].clone(), value.into()),
+                .set(index, self.keys.exported()[index].clone(), bounded(value)),
             _ => {}
         }
     }

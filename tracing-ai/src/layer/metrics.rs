@@ -41,6 +41,9 @@ pub(crate) struct Metrics {
     feature_index: Option<usize>,
     tenants: Bounded,
     features: Bounded,
+    /// Models and providers can come from a request too (a model picked by the caller).
+    models: Bounded,
+    providers: Bounded,
 }
 
 /// One AI span's contribution, gathered when it closes.
@@ -89,6 +92,8 @@ impl Metrics {
                 .build(),
             tenants: Bounded::new(cardinality),
             features: Bounded::new(cardinality),
+            models: Bounded::new(cardinality),
+            providers: Bounded::new(cardinality),
         }
     }
 
@@ -101,14 +106,22 @@ impl Metrics {
                 operation.clone(),
             ));
         }
-        if let Some(provider) = &fields.provider {
+        let provider = fields.provider.as_deref().map(|p| self.providers.admit(p));
+        let request_model = fields
+            .request_model
+            .as_deref()
+            .map(|m| self.models.admit(m));
+        if let Some(provider) = &provider {
             common.push(KeyValue::new(attr::GEN_AI_PROVIDER_NAME, provider.clone()));
         }
-        if let Some(model) = &fields.request_model {
+        if let Some(model) = &request_model {
             common.push(KeyValue::new(attr::GEN_AI_REQUEST_MODEL, model.clone()));
         }
         if let Some(model) = &fields.response_model {
-            common.push(KeyValue::new(attr::GEN_AI_RESPONSE_MODEL, model.clone()));
+            common.push(KeyValue::new(
+                attr::GEN_AI_RESPONSE_MODEL,
+                self.models.admit(model),
+            ));
         }
 
         if let Some(duration) = call.duration {
@@ -149,11 +162,11 @@ impl Metrics {
                     self.features.admit(feature),
                 ));
             }
-            if let Some(model) = &fields.request_model {
-                attributes.push(KeyValue::new(attr::GEN_AI_REQUEST_MODEL, model.clone()));
+            if let Some(model) = request_model {
+                attributes.push(KeyValue::new(attr::GEN_AI_REQUEST_MODEL, model));
             }
-            if let Some(provider) = &fields.provider {
-                attributes.push(KeyValue::new(attr::GEN_AI_PROVIDER_NAME, provider.clone()));
+            if let Some(provider) = provider {
+                attributes.push(KeyValue::new(attr::GEN_AI_PROVIDER_NAME, provider));
             }
             self.cost.add(usd, &attributes);
         }

@@ -115,6 +115,8 @@ struct Shared {
     keys: AttributionKeys,
     metrics: Option<Metrics>,
     callsites: Callsites,
+    /// Whether an error's (redacted) message is exported, or only its type.
+    describe_errors: bool,
     /// Models already warned about as unpriced: once per model, not once per call.
     warned: Mutex<HashSet<String>>,
 }
@@ -142,6 +144,7 @@ impl AiLayer {
             AttributionKeys::default(),
             None,
             None,
+            true,
         )
     }
 
@@ -150,6 +153,7 @@ impl AiLayer {
         keys: AttributionKeys,
         metrics: Option<Metrics>,
         tracing_fields: Option<bool>,
+        describe_errors: bool,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -157,6 +161,7 @@ impl AiLayer {
                 keys,
                 metrics,
                 callsites: Callsites::default(),
+                describe_errors,
                 warned: Mutex::new(HashSet::new()),
             }),
             dispatch: OnceLock::new(),
@@ -197,20 +202,39 @@ impl AiLayer {
     }
 }
 
-/// Whether an `error.type` was already recorded on `span` (by the function's own body): the
-/// `#[ai_span]` expansion then keeps it. Known only through an [`AiLayer`] on a registry.
-pub(crate) fn recorded_error_type(span: &tracing::Span) -> bool {
+/// How the `#[ai_span]` expansion records a failed call on a span.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ErrorRecording {
+    /// An `error.type` was already recorded (by the function's own body): it is kept.
+    pub(crate) type_recorded: bool,
+    /// The error's message is exported (redacted) as `otel.status_description`.
+    pub(crate) describe: bool,
+}
+
+/// How to record a failed call on `span`: known only through an [`AiLayer`] on a registry;
+/// without one, the message is described (redacted) and no type was recorded.
+pub(crate) fn error_recording(span: &tracing::Span) -> ErrorRecording {
+    let unknown = ErrorRecording {
+        type_recorded: false,
+        describe: true,
+    };
     span.with_subscriber(|(id, dispatch)| {
         let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else {
-            return false;
+            return unknown;
         };
-        registry.span(id).is_some_and(|span| {
-            span.extensions()
-                .get::<AiSpanData>()
-                .is_some_and(|data| data.fields.error_type.is_some())
-        })
+        registry
+            .span(id)
+            .and_then(|span| {
+                span.extensions()
+                    .get::<AiSpanData>()
+                    .map(|data| ErrorRecording {
+                        type_recorded: data.fields.error_type.is_some(),
+                        describe: data.describe_errors,
+                    })
+            })
+            .unwrap_or(unknown)
     })
-    .unwrap_or(false)
+    .unwrap_or(unknown)
 }
 
 impl<S> Layer<S> for AiLayer
@@ -256,6 +280,7 @@ where
                 created,
                 fields: call,
                 settled: None,
+                describe_errors: shared.describe_errors,
             });
         }
     }

@@ -4,7 +4,7 @@ use opentelemetry_sdk::trace::SpanProcessor;
 
 use super::head::{HeadSampler, Ratio};
 use super::policy::Policy;
-use super::processor::TailSamplingProcessor;
+use super::processor::{span_by_span, TailSamplingProcessor};
 use crate::error::ConfigError;
 
 /// The environment variable that sets the sample ratio, over what the code sets: operators
@@ -35,6 +35,7 @@ pub struct TailSamplingBuilder {
     keep_fallbacks: bool,
     keep_cost_above: Option<f64>,
     max_held_spans: usize,
+    follow_parent: bool,
 }
 
 impl Default for TailSamplingBuilder {
@@ -45,6 +46,7 @@ impl Default for TailSamplingBuilder {
             keep_fallbacks: true,
             keep_cost_above: None,
             max_held_spans: DEFAULT_MAX_HELD_SPANS,
+            follow_parent: true,
         }
     }
 }
@@ -62,13 +64,30 @@ impl TailSampling {
     pub fn sampler(&self) -> HeadSampler {
         HeadSampler {
             ratio: self.policy.ratio,
+            follow_parent: self.policy.follow_parent,
         }
     }
 
     /// The processor that holds each local trace until its root ends, then hands it to
     /// `next` or drops it.
     pub fn processor<P: SpanProcessor>(&self, next: P) -> TailSamplingProcessor<P> {
-        TailSamplingProcessor::new(next, self.policy, self.max_held_spans)
+        TailSamplingProcessor::new(next, span_by_span::<P>, self.policy, self.max_held_spans)
+    }
+
+    /// The processor, handing each kept trace to `next` by `forward`.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    pub(crate) fn processor_forwarding<P>(
+        &self,
+        next: P,
+        forward: super::processor::Forward<P>,
+    ) -> TailSamplingProcessor<P> {
+        TailSamplingProcessor::new(next, forward, self.policy, self.max_held_spans)
+    }
+
+    /// The most spans held at once: the largest trace handed on whole.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    pub(crate) fn max_held_spans(&self) -> usize {
+        self.max_held_spans
     }
 
     /// The ratio of traces kept by trace id.
@@ -105,6 +124,18 @@ impl TailSamplingBuilder {
     pub fn with_keep_cost_above(self, usd: f64) -> Self {
         Self {
             keep_cost_above: Some(usd),
+            ..self
+        }
+    }
+
+    /// Keeps every trace the calling service sampled (the sampled flag of its `traceparent`),
+    /// so that a trace spanning services is whole. By default, on. Turn it off in a service
+    /// at the edge, whose callers are outside: there anyone can send a sampled `traceparent`
+    /// and have every one of their requests exported, whatever the ratio. The caller's flag
+    /// is then ignored, and this service's rules alone decide.
+    pub fn with_parent_sampled(self, follow: bool) -> Self {
+        Self {
+            follow_parent: follow,
             ..self
         }
     }
@@ -152,6 +183,7 @@ impl TailSamplingBuilder {
                 keep_errors: self.keep_errors,
                 keep_fallbacks: self.keep_fallbacks,
                 keep_cost_above: self.keep_cost_above,
+                follow_parent: self.follow_parent,
             },
             max_held_spans: self.max_held_spans,
         })

@@ -38,10 +38,13 @@ impl Ratio {
 ///
 /// Every span is recorded (`RecordOnly` or `RecordAndSample`), so that the processor can keep
 /// any trace. The sampled flag, which a `traceparent` carries to the services this one calls,
-/// is set when the parent's is, and on a root when the ratio keeps its trace id.
+/// is set when the parent's is (a remote parent's only when the calling service is followed,
+/// see [`with_parent_sampled`](super::TailSamplingBuilder::with_parent_sampled)), and when
+/// the ratio keeps its trace id.
 #[derive(Clone, Debug)]
 pub struct HeadSampler {
     pub(crate) ratio: Ratio,
+    pub(crate) follow_parent: bool,
 }
 
 impl ShouldSample for HeadSampler {
@@ -59,7 +62,9 @@ impl ShouldSample for HeadSampler {
             .map(|cx| cx.span().span_context().clone());
         let sampled = match &parent {
             Some(parent) if !parent.is_remote() => parent.is_sampled(),
-            Some(parent) => parent.is_sampled() || self.ratio.keeps(trace_id),
+            Some(parent) => {
+                (self.follow_parent && parent.is_sampled()) || self.ratio.keeps(trace_id)
+            }
             None => self.ratio.keeps(trace_id),
         };
         SamplingResult {

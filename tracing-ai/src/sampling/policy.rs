@@ -14,6 +14,8 @@ pub(crate) struct Policy {
     pub(crate) keep_errors: bool,
     pub(crate) keep_fallbacks: bool,
     pub(crate) keep_cost_above: Option<f64>,
+    /// The calling service's sampled flag keeps a trace.
+    pub(crate) follow_parent: bool,
 }
 
 /// Why a trace was kept: the value of `ai.sampling.reason` on its local root.
@@ -89,7 +91,7 @@ impl Policy {
             Some(Reason::Cost)
         } else if self.keep_fallbacks && facts.fallback {
             Some(Reason::Fallback)
-        } else if facts.parent_sampled {
+        } else if self.follow_parent && facts.parent_sampled {
             Some(Reason::Parent)
         } else if self.ratio.keeps(trace_id) {
             Some(Reason::Ratio)

@@ -21,16 +21,30 @@ use crate::attr;
 /// the rules.
 pub struct TailSamplingProcessor<P> {
     next: P,
+    /// How a kept trace is handed to `next`: span by span to any processor, whole to the
+    /// export queue `init()` builds.
+    forward: Forward<P>,
     policy: Policy,
     max_held_spans: usize,
     state: Mutex<State>,
     stats: SamplingStats,
 }
 
+/// Hands the spans of one kept trace, kept for one reason, to the next processor.
+pub(crate) type Forward<P> = fn(&P, Vec<SpanData>, Reason);
+
+/// The way to any [`SpanProcessor`]: one span at a time.
+pub(crate) fn span_by_span<P: SpanProcessor>(next: &P, spans: Vec<SpanData>, _: Reason) {
+    for span in spans {
+        next.on_end(span);
+    }
+}
+
 impl<P> TailSamplingProcessor<P> {
-    pub(crate) fn new(next: P, policy: Policy, max_held_spans: usize) -> Self {
+    pub(crate) fn new(next: P, forward: Forward<P>, policy: Policy, max_held_spans: usize) -> Self {
         Self {
             next,
+            forward,
             policy,
             max_held_spans,
             state: Mutex::new(State::default()),
@@ -70,7 +84,7 @@ struct Trace {
 /// What to do with spans once the lock is released.
 enum Outcome {
     Hold,
-    Forward(Vec<SpanData>),
+    Forward(Vec<SpanData>, Reason),
     Drop(usize),
 }
 
@@ -95,8 +109,9 @@ impl<P: SpanProcessor> TailSamplingProcessor<P> {
             // Its trace was decided already, or its root was never seen: follow the decision,
             // or decide on this span alone.
             let decided = self.stats.decision(trace_id);
-            let keep = match decided {
-                Some(decision) => decision != Decision::Dropped,
+            let kept = match decided {
+                Some(Decision::Kept(reason)) => Some(reason),
+                Some(Decision::Dropped) => None,
                 None => {
                     let mut facts = Facts {
                         parent_sampled: span.parent_span_is_remote
@@ -104,13 +119,12 @@ impl<P: SpanProcessor> TailSamplingProcessor<P> {
                         ..Facts::default()
                     };
                     facts.observe(&span);
-                    self.policy.decide(trace_id, &facts).is_some()
+                    self.policy.decide(trace_id, &facts)
                 }
             };
-            return if keep {
-                Outcome::Forward(vec![span])
-            } else {
-                Outcome::Drop(1)
+            return match kept {
+                Some(reason) => Outcome::Forward(vec![span], reason),
+                None => Outcome::Drop(1),
             };
         };
         trace.facts.observe(&span);
@@ -119,7 +133,7 @@ impl<P: SpanProcessor> TailSamplingProcessor<P> {
         }
         if trace.open_roots > 0 {
             if trace.overflowed {
-                return Outcome::Forward(vec![span]);
+                return Outcome::Forward(vec![span], Reason::Overflow);
             }
             if *held >= self.max_held_spans {
                 // Holding it would go over the bound: the trace is kept, now.
@@ -132,7 +146,7 @@ impl<P: SpanProcessor> TailSamplingProcessor<P> {
                     .overflowed_traces
                     .fetch_add(1, Ordering::Relaxed);
                 spans.push(span);
-                return Outcome::Forward(spans);
+                return Outcome::Forward(spans, Reason::Overflow);
             }
             trace.spans.push(span);
             *held += 1;
@@ -165,7 +179,7 @@ impl<P: SpanProcessor> TailSamplingProcessor<P> {
                     .push(KeyValue::new(attr::AI_SAMPLING_REASON, reason.as_str()));
                 trace.spans.push(root);
                 self.stats.0.kept_traces.fetch_add(1, Ordering::Relaxed);
-                Outcome::Forward(trace.spans)
+                Outcome::Forward(trace.spans, reason)
             }
             None => {
                 self.stats.0.dropped_traces.fetch_add(1, Ordering::Relaxed);
@@ -177,10 +191,9 @@ impl<P: SpanProcessor> TailSamplingProcessor<P> {
     fn apply(&self, outcome: Outcome) {
         match outcome {
             Outcome::Hold => {}
-            Outcome::Forward(spans) => {
-                for span in spans {
-                    self.next.on_end(sampled(span));
-                }
+            Outcome::Forward(spans, reason) => {
+                let spans = spans.into_iter().map(sampled).collect();
+                (self.forward)(&self.next, spans, reason);
             }
             Outcome::Drop(spans) => {
                 self.stats
@@ -203,9 +216,9 @@ impl<P: SpanProcessor> TailSamplingProcessor<P> {
         for (trace_id, trace) in traces {
             let outcome = match self.policy.decide(trace_id, &trace.facts) {
                 _ if trace.spans.is_empty() => continue,
-                Some(_) => {
+                Some(reason) => {
                     self.stats.0.kept_traces.fetch_add(1, Ordering::Relaxed);
-                    Outcome::Forward(trace.spans)
+                    Outcome::Forward(trace.spans, reason)
                 }
                 None => {
                     self.stats.0.dropped_traces.fetch_add(1, Ordering::Relaxed);
