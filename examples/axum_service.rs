@@ -5,7 +5,8 @@
 //! Run with `cargo run --example axum_service`, then
 //! `curl -H 'x-tenant-id: acme' 'http://127.0.0.1:3000/ask?q=What+is+a+span'`.
 //! `--port P` listens elsewhere (0 for any free port); `--self-test N` sends itself N requests
-//! and exits, for the tests. With `OTEL_EXPORTER_OTLP_ENDPOINT` set the traces go to that
+//! and exits, for the tests; `--edge` serves as the edge of the system, whose callers are
+//! outside: their sampled flag is ignored. With `OTEL_EXPORTER_OTLP_ENDPOINT` set the traces go to that
 //! backend; without, each request's tree is printed on stderr.
 
 use std::collections::HashMap;
@@ -17,11 +18,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use opentelemetry::propagation::TextMapPropagator as _;
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator as _};
 use opentelemetry_http::HeaderExtractor;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tracing::Instrument as _;
+use tracing_ai::sampling::TailSampling;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// The server span of every request: the root of its trace in this service, carrying the
@@ -53,8 +55,14 @@ async fn server_span(request: Request, next: Next) -> Response {
     if let Some(request_id) = header("x-request-id") {
         span.record("request.id", request_id);
     }
-    // Continue the caller's trace when it sent one.
-    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    // Continue the caller's trace when it sent one, with its baggage for the services this one
+    // calls: the AI layer reads no id from baggage unless told to trust it, so a caller cannot
+    // bill its requests to another tenant.
+    let propagator = TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ]);
+    let parent = propagator.extract(&HeaderExtractor(headers));
     let _ = span.set_parent(parent);
     let response = next.run(request).instrument(span.clone()).await;
     span.record("http.response.status_code", response.status().as_u16());
@@ -119,24 +127,34 @@ async fn get_ask(
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut port = 3000_u16;
     let mut self_test = None;
+    let mut edge = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--edge" {
+            edge = true;
+            continue;
+        }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--port" => port = value.parse()?,
             "--self-test" => self_test = Some(value.parse::<usize>()?),
             other => {
                 return Err(format!(
-                    "unknown flag `{other}`; the flags are --port P, --self-test N"
+                    "unknown flag `{other}`; the flags are --port P, --self-test N, --edge"
                 )
                 .into())
             }
         }
     }
-    let _guard = tracing_ai::builder()
+    let mut tracing = tracing_ai::builder()
         .with_service_name("rag-service")
-        .with_layer(tracing_ai_examples::layer())
-        .init()?;
+        .with_layer(tracing_ai_examples::layer());
+    if edge {
+        // Anyone can send a sampled `traceparent`: here it keeps nothing by itself. The ratio
+        // is TRACING_AI_SAMPLE_RATIO's (every trace when unset).
+        tracing = tracing.with_sampling(TailSampling::builder().with_parent_sampled(false));
+    }
+    let _guard = tracing.init()?;
 
     let app = Router::new()
         .route("/ask", get(ask))
