@@ -50,6 +50,42 @@ pub(crate) fn gen_function<B: ToTokens>(
         variadic,
     } = sig;
 
+    // `-> !`: the function never returns, so there is nothing to record, and the never type
+    // cannot be named in a `let` on stable Rust: the body only runs inside the span.
+    if let ReturnType::Type(_, never) = output {
+        if let Type::Never(_) = &**never {
+            if let Some(asyncness) = asyncness {
+                return syn::Error::new_spanned(
+                    asyncness,
+                    "`#[ai_span]` does not support `async fn` returning `!`; make it a plain `fn`",
+                )
+                .into_compile_error();
+            }
+            let span = gen_span(args, kind, &ident.to_string());
+            let mut result = quote!(
+                #(#outer_attrs)*
+                #vis #constness #unsafety #abi #fn_token #ident
+                #lt_token #gen_params #gt_token
+            );
+            paren_token.surround(&mut result, |tokens| {
+                params.to_tokens(tokens);
+                variadic.to_tokens(tokens);
+            });
+            output.to_tokens(&mut result);
+            where_clause.to_tokens(&mut result);
+            brace_token.surround(&mut result, |tokens| {
+                tokens.append_all(inner_attrs);
+                quote!(
+                    let __tracing_ai_span = #span;
+                    let __tracing_ai_guard = __tracing_ai_span.enter();
+                    #block
+                )
+                .to_tokens(tokens);
+            });
+            return result;
+        }
+    }
+
     let (return_type, return_span) = match output {
         ReturnType::Type(_, return_type) => (erase_impl_trait(return_type), return_type.span()),
         // Point at the function name when there is no return type to point at.

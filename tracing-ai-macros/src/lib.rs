@@ -247,6 +247,20 @@ fn expand(args: attr::AiSpanArgs, item: TokenStream) -> TokenStream {
         // user's own error and rust-analyzer keeps working in a half-typed function.
         Err(_) => match syn::parse2::<MaybeItemFn>(item.clone()) {
             Ok(item_fn) => expand::gen_function(item_fn.as_ref(), &args, kind),
+            // A method declared in a trait, without a body: say where the attribute goes.
+            Err(_)
+                if syn::parse2::<syn::TraitItemFn>(item.clone())
+                    .is_ok_and(|method| method.default.is_none()) =>
+            {
+                with_error(
+                    syn::Error::new(
+                        proc_macro2::Span::call_site(),
+                        "`#[ai_span]` needs a function body: put it on the method in each \
+                         `impl` of the trait, not on its declaration in the trait",
+                    ),
+                    item,
+                )
+            }
             Err(error) => with_error(error, item),
         },
     }
