@@ -176,3 +176,63 @@ fn cached_tokens_are_shown_and_priced_at_their_rate() {
         "{output}"
     );
 }
+
+#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+async fn plain() -> Usage {
+    Usage::new(1_000, 200)
+}
+
+/// A server span continues its caller's sampled trace after it is created (`set_parent`): the
+/// console marks it as the exporter keeps it, for its parent, not `[not exported]`.
+#[test]
+fn a_request_continued_from_a_sampled_caller_is_marked_kept_for_it() {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor};
+    use tracing_ai::sampling::TailSampling;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    let sampling = TailSampling::builder()
+        .with_sample_ratio(0.0)
+        .build()
+        .expect("valid");
+    let exporter = InMemorySpanExporter::default();
+    let processor = sampling.processor(SimpleSpanProcessor::new(exporter.clone()));
+    let stats = processor.stats();
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(sampling.sampler())
+        .with_span_processor(processor)
+        .build();
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_ai::layer(provider.tracer("console")))
+        .with(ConsoleLayer::to_writer(buffer.clone()).with_sampling(stats));
+    let caller: std::collections::HashMap<String, String> = [(
+        "traceparent".to_owned(),
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned(),
+    )]
+    .into();
+    tracing::subscriber::with_default(subscriber, || {
+        let root = tracing::info_span!("GET /ask", tenant.id = "acme");
+        root.set_parent(TraceContextPropagator::new().extract(&caller))
+            .expect("the layer sees the span");
+        tracing_ai_tests::block_on(plain().instrument(root));
+        let alone = tracing::info_span!("GET /ask (own trace)", tenant.id = "acme");
+        tracing_ai_tests::block_on(plain().instrument(alone));
+    });
+    let text = buffer.text();
+    let first_lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("GET /ask"))
+        .collect();
+    assert_eq!(first_lines.len(), 2, "{text}");
+    assert!(first_lines[0].ends_with("[kept: parent]"), "{text}");
+    // Its own trace, at a ratio of 0 and with no failure, is not exported.
+    assert!(first_lines[1].ends_with("[not exported]"), "{text}");
+    let exported = exporter.get_finished_spans().expect("spans");
+    assert!(exported.iter().any(|span| span.name == "GET /ask"));
+    assert!(!exported
+        .iter()
+        .any(|span| span.name == "GET /ask (own trace)"));
+}

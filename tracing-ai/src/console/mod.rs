@@ -249,19 +249,32 @@ where
         let mut otel_name = None;
         attrs.record(&mut OtelName(&mut otel_name));
         let span = ctx.span(id).expect("Span not found, this is a bug");
-        #[cfg(feature = "sampling")]
-        let trace_id = match span.parent() {
-            None => self.trace_id(id),
-            Some(_) => None,
-        };
+        // A root's trace id is read when it is entered, not now: asking OpenTelemetry for it
+        // would start the span, and a server span continues its caller's trace
+        // (`set_parent`) only after it is created.
         span.extensions_mut().replace(Node {
             name: attrs.metadata().name().to_owned(),
             started: Some(Instant::now()),
             otel_name,
-            #[cfg(feature = "sampling")]
-            trace_id,
             ..Node::default()
         });
+    }
+
+    /// A root's trace id, once it runs: the decision is remembered under it.
+    #[cfg(feature = "sampling")]
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if self.sampling.is_none() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        if span.parent().is_some() {
+            return;
+        }
+        if let Some(trace_id) = self.trace_id(id) {
+            if let Some(node) = span.extensions_mut().get_mut::<Node>() {
+                node.trace_id = Some(trace_id);
+            }
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
