@@ -280,3 +280,10 @@ impl<T: Streamed, E> Streamed for Result<T, E> {
         self.map(|stream| stream.__tracing_ai_streamed(span, started))
     }
 }
+
+/// The prices-file parser, for the fuzz target (feature `__bench`): how many prices `text`
+/// holds, or the error naming its line and field. Not part of any API.
+#[cfg(feature = "__bench")]
+pub fn parse_prices_file(text: &str) -> Result<usize, crate::PricesFileError> {
+    crate::pricing::parse_prices(text).map(|prices| prices.len())
+}
