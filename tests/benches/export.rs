@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanExporter};
 use tracing_ai::sampling::TailSampling;
@@ -107,10 +108,15 @@ fn cpu_seconds(prefix: &str) -> f64 {
     ticks as f64 / ticks_per_second
 }
 
-/// The threads that export: the batch processor's and the gRPC client's.
-fn export_cpu_seconds() -> f64 {
+/// The threads of the pipeline `init()` builds: the export queue's and the gRPC client's.
+fn queue_cpu_seconds() -> f64 {
     // Thread names are cut to 15 bytes.
-    cpu_seconds("OpenTelemetry.T") + cpu_seconds("tracing-ai-otlp")
+    cpu_seconds("tracing-ai-expo") + cpu_seconds("tracing-ai-otlp")
+}
+
+/// The threads of the baseline: OpenTelemetry's batch processor and its gRPC client's.
+fn batch_processor_cpu_seconds() -> f64 {
+    cpu_seconds("OpenTelemetry.T") + cpu_seconds("baseline-otlp")
 }
 
 fn mib(bytes: usize) -> f64 {
@@ -127,31 +133,23 @@ fn main() {
     export_throughput_and_memory();
 }
 
-/// What the OTLP pipeline of `init()` sustains, and what it holds when the backend is down.
-fn export_throughput_and_memory() {
-    let receiver = Receiver::start();
-    let guard = tracing_ai::builder()
-        .with_endpoint(format!("http://{}", receiver.grpc))
-        .with_protocol(Protocol::Grpc)
-        .with_console(false)
-        .with_metrics(false)
-        .with_filter("info")
-        .init()
-        .expect("tracing is set up");
-
+/// Produces at full speed for 10 s into the current pipeline, then waits until nothing more
+/// arrives; prints and returns (spans exported per CPU-second of the export threads, share
+/// of the produced spans that arrived).
+fn throughput(name: &str, receiver: &Receiver, cpu_seconds: fn() -> f64) -> (f64, f64) {
     // Warm up: callsites, prices, the connection.
     for n in 0..1_000 {
         request(n);
     }
     std::thread::sleep(Duration::from_secs(6));
     let before = receiver.spans().len();
-    let cpu_before = export_cpu_seconds();
+    let cpu_before = cpu_seconds();
 
     let started = Instant::now();
     let requests = produce_for(Duration::from_secs(10), || {});
     let produced = requests * SPANS_PER_REQUEST;
     let producing = started.elapsed();
-    // The batch processor exports every 5 s or every 512 spans: wait until nothing more comes.
+    // Both export every 5 s or every 512 spans: wait until nothing more comes.
     let mut received = receiver.spans().len() - before;
     let mut last_change = Instant::now();
     let mut finished = started.elapsed();
@@ -164,17 +162,68 @@ fn export_throughput_and_memory() {
             finished = started.elapsed();
         }
     }
-    let cpu = export_cpu_seconds() - cpu_before;
+    let cpu = cpu_seconds() - cpu_before;
+    let per_cpu_second = received as f64 / cpu;
+    let arrived = received as f64 / produced as f64;
     println!(
-        "export/throughput: the export threads used {cpu:.2} s of CPU: {:.0} spans exported per CPU-second",
-        received as f64 / cpu
-    );
-    println!("export/throughput: one thread produced {produced} spans in {producing:.2?} ({:.0} spans/s)", produced as f64 / producing.as_secs_f64());
-    println!(
-        "export/throughput: {received} spans arrived over OTLP/gRPC by {finished:.2?} ({:.0} spans/s exported); {} dropped by the full queue ({:.1}%)",
+        "export/{name}: one thread produced {produced} spans in {producing:.2?} ({:.0} spans/s); \
+         {received} arrived by {finished:.2?} ({:.0} spans/s, {:.1}% of those produced); the \
+         export threads used {cpu:.2} s of CPU: {per_cpu_second:.0} spans exported per CPU-second",
+        produced as f64 / producing.as_secs_f64(),
         received as f64 / finished.as_secs_f64(),
-        produced.saturating_sub(received as u64),
-        100.0 * produced.saturating_sub(received as u64) as f64 / produced as f64
+        100.0 * arrived,
+    );
+    (per_cpu_second, arrived)
+}
+
+/// What the OTLP pipeline of `init()` sustains against OpenTelemetry's batch processor over
+/// the same exporter in the same run, and what it holds when the backend is down.
+fn export_throughput_and_memory() {
+    let receiver = Receiver::start();
+
+    // The baseline: the batch processor, what `init()` used before the export queue.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("baseline-otlp")
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let exporter = {
+        let _entered = runtime.enter();
+        opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(format!("http://{}", receiver.grpc))
+            .build()
+            .expect("an exporter")
+    };
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(
+            opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter).build(),
+        )
+        .build();
+    let baseline = tracing_subscriber::registry().with(tracing_ai::layer(provider.tracer("bench")));
+    let (baseline_rate, baseline_arrived) = tracing::subscriber::with_default(baseline, || {
+        throughput("batch_processor", &receiver, batch_processor_cpu_seconds)
+    });
+    let _ = provider.shutdown();
+    runtime.shutdown_background();
+
+    let guard = tracing_ai::builder()
+        .with_endpoint(format!("http://{}", receiver.grpc))
+        .with_protocol(Protocol::Grpc)
+        .with_console(false)
+        .with_metrics(false)
+        .with_filter("info")
+        .init()
+        .expect("tracing is set up");
+    let stats = guard.export_stats().expect("exporting").clone();
+    let (rate, arrived) = throughput("queue", &receiver, queue_cpu_seconds);
+    println!(
+        "export/queue vs batch_processor: {:.2}x the spans exported per CPU-second, {:.2}x the \
+         share that arrived; the queue counted {} spans dropped for a full queue",
+        rate / baseline_rate,
+        arrived / baseline_arrived,
+        stats.dropped_for_queue_full()
     );
 
     // The backend goes away: the queue fills and then drops; memory must stay flat.
@@ -194,6 +243,11 @@ fn export_throughput_and_memory() {
         mib(peak.saturating_sub(baseline)),
         mib(last_second.iter().copied().min().unwrap_or(0)),
         mib(last_second.iter().copied().max().unwrap_or(0)),
+    );
+    println!(
+        "export/backend_down: the queue counted {} spans dropped for a full queue, {} in failed exports",
+        stats.dropped_for_queue_full(),
+        stats.dropped_for_export_failed()
     );
     // Shutting down against a dead endpoint waits for the export timeout: not measured.
     std::mem::forget(guard);

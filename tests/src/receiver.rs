@@ -105,7 +105,7 @@ fn keep(store: &Store, request: ExportTraceServiceRequest) {
 
 /// The trace service, answering each export after `delay`: a backend slower than the
 /// application when it is not zero.
-struct Grpc(Store, Duration);
+struct Grpc(Store, Duration, Option<Arc<std::sync::atomic::AtomicU64>>);
 
 #[tonic::async_trait]
 impl TraceService for Grpc {
@@ -114,7 +114,20 @@ impl TraceService for Grpc {
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         tokio::time::sleep(self.1).await;
-        keep(&self.0, request.into_inner());
+        match &self.2 {
+            // Counted, not kept: a soak's million spans would weigh on the process measured.
+            Some(count) => {
+                let spans: usize = request
+                    .into_inner()
+                    .resource_spans
+                    .iter()
+                    .flat_map(|resource| &resource.scope_spans)
+                    .map(|scope| scope.spans.len())
+                    .sum();
+                count.fetch_add(spans as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            None => keep(&self.0, request.into_inner()),
+        }
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }
@@ -176,6 +189,16 @@ impl Receiver {
     /// Starts both endpoints, the gRPC one answering each trace export after `delay`: a
     /// backend that accepts more slowly than the application produces.
     pub fn start_slow(delay: Duration) -> Self {
+        Self::start_with(delay, None)
+    }
+
+    /// Starts both endpoints, the gRPC one counting the spans it receives into `count` rather
+    /// than keeping them.
+    pub fn start_counting(count: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        Self::start_with(Duration::ZERO, Some(count))
+    }
+
+    fn start_with(delay: Duration, count: Option<Arc<std::sync::atomic::AtomicU64>>) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -194,7 +217,7 @@ impl Receiver {
                 grpc_listener.local_addr().expect("an address"),
                 http_listener.local_addr().expect("an address"),
             );
-            let service = TraceServiceServer::new(Grpc(store.clone(), delay));
+            let service = TraceServiceServer::new(Grpc(store.clone(), delay, count));
             tokio::spawn(
                 tonic::transport::Server::builder()
                     .add_service(service)

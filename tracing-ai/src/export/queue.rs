@@ -206,10 +206,14 @@ struct Shared {
     stats: ExportStats,
 }
 
+/// The spans of one trace, each with its size on the wire (estimated before the lock is
+/// taken, so that the worker only adds numbers while it holds it).
+type Trace = Vec<(SpanData, usize)>;
+
 #[derive(Default)]
 struct State {
-    urgent: VecDeque<Vec<SpanData>>,
-    routine: VecDeque<Vec<SpanData>>,
+    urgent: VecDeque<Trace>,
+    routine: VecDeque<Trace>,
     /// Spans in both queues.
     queued: usize,
     /// Spans handed to the exporter and not answered yet.
@@ -262,12 +266,15 @@ impl ExportQueue {
     }
 
     /// Queues the spans of one trace, all or none.
-    pub(crate) fn admit(&self, mut spans: Vec<SpanData>, priority: Priority) {
+    pub(crate) fn admit(&self, spans: Vec<SpanData>, priority: Priority) {
+        let max = self.shared.config.max_value_bytes;
+        let trace = spans.into_iter().map(|span| sized(span, max)).collect();
+        self.admit_trace(trace, priority);
+    }
+
+    fn admit_trace(&self, spans: Trace, priority: Priority) {
         let shared = &*self.shared;
         let count = spans.len();
-        for span in &mut spans {
-            limit_values(span, shared.config.max_value_bytes);
-        }
         if count == 0 {
             return;
         }
@@ -426,8 +433,7 @@ impl Shared {
             };
             let room = self.config.max_batch - batch.len();
             let mut taken = 0;
-            for span in &trace {
-                let size = estimated_size(span);
+            for (_, size) in &trace {
                 // The first span of a batch goes in whatever its size: alone, it fails alone.
                 let first = batch.is_empty() && taken == 0;
                 if taken == room || (!first && bytes + size > self.config.max_batch_bytes) {
@@ -441,13 +447,20 @@ impl Shared {
                 queue.push_front(rest);
             }
             state.queued -= trace.len();
-            batch.append(&mut trace);
+            batch.extend(trace.into_iter().map(|(span, _)| span));
             if taken == 0 || batch.len() == self.config.max_batch {
                 break;
             }
         }
         batch
     }
+}
+
+/// `span` with its values cut to `max` bytes, and its size on the wire.
+fn sized(mut span: SpanData, max: usize) -> (SpanData, usize) {
+    limit_values(&mut span, max);
+    let size = estimated_size(&span);
+    (span, size)
 }
 
 /// Cuts every string value of `span` (attributes, events, links, status) to `max` bytes: a
@@ -523,7 +536,8 @@ impl SpanProcessor for ExportQueue {
 
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
-            self.admit(vec![span], Priority::Routine);
+            let span = sized(span, self.shared.config.max_value_bytes);
+            self.admit_trace(vec![span], Priority::Routine);
         }
     }
 
