@@ -420,3 +420,40 @@ fn concurrent_requests_are_printed_each_as_one_whole_tree() {
     let expected: HashSet<String> = (0..12).map(|n| format!("req-{n:04}")).collect();
     assert_eq!(ids, expected, "{console}");
 }
+
+/// A resource attribute whose name merely ends in `service.name` names nothing: the service
+/// keeps the name its code gives (issue 12; a substring test once relabelled it
+/// `unknown_service:...`), and the attribute is exported as given.
+#[test]
+fn a_lookalike_resource_attribute_does_not_rename_the_service() {
+    let receiver = Receiver::start();
+    let output = Command::new(quickstart())
+        .args(["--requests", "1", "--seed", "3"])
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://{}", receiver.grpc),
+        )
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_RESOURCE_ATTRIBUTES", "myservice.name=x")
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .output()
+        .expect("the quickstart runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let spans = receiver.spans();
+    assert!(!spans.is_empty());
+    for span in &spans {
+        assert_eq!(
+            span.resource_attr("service.name"),
+            Some(&Value::StringValue("quickstart".to_owned()))
+        );
+        assert_eq!(
+            span.resource_attr("myservice.name"),
+            Some(&Value::StringValue("x".to_owned()))
+        );
+    }
+}

@@ -38,7 +38,10 @@ pub use queue::ExportStats;
 /// [`AiLayer`](crate::AiLayer) with default prices, and then
 ///
 /// - with `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set: OTLP
-///   export through a batch span processor, over `OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc` or
+///   export through a bounded queue that takes whole traces and counts every span it drops
+///   ([`OtelGuard::export_stats`]; sized by `OTEL_BSP_MAX_QUEUE_SIZE`,
+///   `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` and `OTEL_BSP_SCHEDULE_DELAY`, as OpenTelemetry's batch
+///   processor is), over `OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc` or
 ///   `http/protobuf`, the default), with `OTEL_EXPORTER_OTLP_HEADERS` and `_TIMEOUT`, and a
 ///   resource from `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`;
 /// - with none: the [console view](crate::ConsoleLayer), each request's tree on stderr.
@@ -49,10 +52,16 @@ pub use queue::ExportStats;
 /// [tail sampling](crate::sampling), which keeps every failed request.
 ///
 /// Keep the returned guard alive for as long as the program runs: dropping it flushes the
-/// spans not yet exported and shuts the exporter down, waiting at most five seconds.
+/// spans and metrics not yet exported and shuts the exporters down, waiting at most five
+/// seconds in all (`TRACING_AI_SHUTDOWN_TIMEOUT`), and says on stderr how many spans it could
+/// not export.
 ///
 /// A backend that is down does not make it fail, nor the application: export errors are
-/// reported once on stderr, and the spans of that time are dropped.
+/// reported once on stderr, and the spans of that time are dropped and counted.
+///
+/// Every variable it reads is checked; a malformed one is an error naming it. Besides
+/// OpenTelemetry's, it reads `TRACING_AI_SAMPLE_RATIO`, `TRACING_AI_SHUTDOWN_TIMEOUT` and
+/// `TRACING_AI_TRUSTED_BAGGAGE` (see [`AiLayerBuilder::with_trusted_baggage`](crate::AiLayerBuilder::with_trusted_baggage)).
 ///
 /// ```no_run
 /// fn main() -> Result<(), tracing_ai::InitError> {
