@@ -101,9 +101,6 @@ fn hex(text: &str) -> Vec<u8> {
 /// errors.
 #[test]
 fn the_service_keeps_the_traces_its_client_kept() {
-    use std::io::{BufRead as _, BufReader};
-    use std::process::Stdio;
-
     use opentelemetry::propagation::TextMapPropagator as _;
     use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
     use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -116,28 +113,17 @@ fn the_service_keeps_the_traces_its_client_kept() {
     const CALLS: usize = 100;
 
     let receiver = Receiver::start();
-    let mut service = Command::new(example_binary("axum_service"))
-        .args(["--port", "0"])
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            format!("http://{}", receiver.grpc),
-        )
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-        .env("TRACING_AI_SAMPLE_RATIO", RATIO)
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the service starts");
-    let mut stderr = BufReader::new(service.stderr.take().expect("its stderr"));
-    let mut line = String::new();
-    stderr
-        .read_line(&mut line)
-        .expect("the service says where it listens");
-    let address = line
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix("http://"))
-        .map(|address| address.trim_end_matches(';').to_owned())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let (mut service, address) = tracing_ai_tests::spawn_listening(
+        Command::new(example_binary("axum_service"))
+            .args(["--port", "0"])
+            .env(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://{}", receiver.grpc),
+            )
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+            .env("TRACING_AI_SAMPLE_RATIO", RATIO)
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+    );
 
     // The client: its own provider, the same ratio, spans kept in memory.
     let sampling = TailSampling::builder()

@@ -11,48 +11,33 @@
 //! bytes.
 
 use std::collections::HashSet;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use tracing_ai_tests::example_binary;
 use tracing_ai_tests::receiver::Receiver;
+use tracing_ai_tests::{example_binary, spawn_listening};
 
 const HOSTILE: usize = 1_000;
 const IN_FLIGHT: usize = 16;
 const ID_BYTES: usize = 100_000;
 
 fn start(receiver: &Receiver) -> (Child, SocketAddr) {
-    let mut service = Command::new(example_binary("axum_service"))
-        .args(["--port", "0", "--edge"])
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            format!("http://{}", receiver.grpc),
-        )
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-        .env("TRACING_AI_SAMPLE_RATIO", "0")
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "1000")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .env_remove("TRACING_AI_TRUSTED_BAGGAGE")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the service starts");
-    let mut stderr = BufReader::new(service.stderr.take().expect("its stderr"));
-    let mut line = String::new();
-    stderr
-        .read_line(&mut line)
-        .expect("the service says where it listens");
-    let address = line
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix("http://"))
-        .map(|address| address.trim_end_matches(';').to_owned())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .parse()
-        .expect("an address");
-    // Keep reading its stderr, so that it never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    (service, address)
+    let (service, address) = spawn_listening(
+        Command::new(example_binary("axum_service"))
+            .args(["--port", "0", "--edge"])
+            .env(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://{}", receiver.grpc),
+            )
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+            .env("TRACING_AI_SAMPLE_RATIO", "0")
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "1000")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .env_remove("TRACING_AI_TRUSTED_BAGGAGE"),
+    );
+    (service, address.parse().expect("an address"))
 }
 
 /// `GET /ask` with `headers`; the status code.

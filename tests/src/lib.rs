@@ -532,3 +532,26 @@ pub fn silent_backend() -> std::net::SocketAddr {
     });
     address
 }
+
+/// Spawns a service that says where it listens on the first line of its stderr
+/// (`... http://127.0.0.1:PORT ...`), and returns it with that address. Its stderr is read
+/// on from then, so that the service never blocks on a full pipe.
+pub fn spawn_listening(command: &mut std::process::Command) -> (std::process::Child, String) {
+    use std::io::BufRead as _;
+    let mut service = command
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the service starts");
+    let mut stderr = std::io::BufReader::new(service.stderr.take().expect("its stderr"));
+    let mut line = String::new();
+    stderr
+        .read_line(&mut line)
+        .expect("the service says where it listens");
+    let address = line
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("http://"))
+        .map(|address| address.trim_end_matches(';').to_owned())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (service, address)
+}

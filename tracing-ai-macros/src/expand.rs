@@ -52,40 +52,52 @@ pub(crate) fn gen_function<B: ToTokens>(
 
     // `-> !`: the function never returns, so there is nothing to record, and the never type
     // cannot be named in a `let` on stable Rust: the body only runs inside the span.
-    if let ReturnType::Type(_, never) = output {
-        if let Type::Never(_) = &**never {
-            if let Some(asyncness) = asyncness {
-                return syn::Error::new_spanned(
-                    asyncness,
-                    "`#[ai_span]` does not support `async fn` returning `!`; make it a plain `fn`",
-                )
-                .into_compile_error();
-            }
-            let span = gen_span(args, kind, &ident.to_string());
-            let mut result = quote!(
-                #(#outer_attrs)*
-                #vis #constness #unsafety #abi #fn_token #ident
-                #lt_token #gen_params #gt_token
-            );
-            paren_token.surround(&mut result, |tokens| {
-                params.to_tokens(tokens);
-                variadic.to_tokens(tokens);
-            });
-            output.to_tokens(&mut result);
-            where_clause.to_tokens(&mut result);
-            brace_token.surround(&mut result, |tokens| {
-                tokens.append_all(inner_attrs);
-                quote!(
-                    let __tracing_ai_span = #span;
-                    let __tracing_ai_guard = __tracing_ai_span.enter();
-                    #block
-                )
-                .to_tokens(tokens);
-            });
-            return result;
-        }
+    let never = matches!(output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
+    if let (true, Some(asyncness)) = (never, asyncness) {
+        return syn::Error::new_spanned(
+            asyncness,
+            "`#[ai_span]` does not support `async fn` returning `!`; make it a plain `fn`",
+        )
+        .into_compile_error();
     }
+    let body = if never {
+        let span = gen_span(args, kind, &ident.to_string());
+        quote!(
+            let __tracing_ai_span = #span;
+            let __tracing_ai_guard = __tracing_ai_span.enter();
+            #block
+        )
+    } else {
+        gen_recorded_body(block, *asyncness, args, kind, ident, output)
+    };
 
+    let mut result = quote!(
+        #(#outer_attrs)*
+        #vis #constness #asyncness #unsafety #abi #fn_token #ident
+        #lt_token #gen_params #gt_token
+    );
+    paren_token.surround(&mut result, |tokens| {
+        params.to_tokens(tokens);
+        variadic.to_tokens(tokens);
+    });
+    output.to_tokens(&mut result);
+    where_clause.to_tokens(&mut result);
+    brace_token.surround(&mut result, |tokens| {
+        tokens.append_all(inner_attrs);
+        body.to_tokens(tokens);
+    });
+    result
+}
+
+/// The body of a function that returns: run in the span, its return value recorded.
+fn gen_recorded_body<B: ToTokens>(
+    block: &B,
+    asyncness: Option<Token![async]>,
+    args: &AiSpanArgs,
+    kind: &Kind,
+    ident: &syn::Ident,
+    output: &ReturnType,
+) -> TokenStream {
     let (return_type, return_span) = match output {
         ReturnType::Type(_, return_type) => (erase_impl_trait(return_type), return_type.span()),
         // Point at the function name when there is no return type to point at.
@@ -117,7 +129,7 @@ pub(crate) fn gen_function<B: ToTokens>(
         }
     };
 
-    let body = gen_block(
+    gen_block(
         &block,
         asyncness.is_some(),
         args,
@@ -125,24 +137,7 @@ pub(crate) fn gen_function<B: ToTokens>(
         &ident.to_string(),
         return_span,
         StreamShape::of(args, output),
-    );
-
-    let mut result = quote!(
-        #(#outer_attrs)*
-        #vis #constness #asyncness #unsafety #abi #fn_token #ident
-        #lt_token #gen_params #gt_token
-    );
-    paren_token.surround(&mut result, |tokens| {
-        params.to_tokens(tokens);
-        variadic.to_tokens(tokens);
-    });
-    output.to_tokens(&mut result);
-    where_clause.to_tokens(&mut result);
-    brace_token.surround(&mut result, |tokens| {
-        tokens.append_all(inner_attrs);
-        body.to_tokens(tokens);
-    });
-    result
+    )
 }
 
 /// How a `stream` function's return value is wrapped, by the shape of its return type.
