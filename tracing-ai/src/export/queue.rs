@@ -92,6 +92,20 @@ impl Loss {
 
 /// What became of the spans handed to the exporter; readable while the program runs (from
 /// [`OtelGuard::export_stats`](crate::OtelGuard::export_stats)) and exported as metrics.
+///
+/// ```no_run
+/// let guard = tracing_ai::init()?;
+/// // ... the application
+/// if let Some(stats) = guard.export_stats() {
+///     eprintln!(
+///         "{} spans exported, {} dropped ({} for a full queue)",
+///         stats.exported_spans(),
+///         stats.dropped_spans(),
+///         stats.dropped_for_queue_full(),
+///     );
+/// }
+/// # Ok::<(), tracing_ai::InitError>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct ExportStats(Arc<Counts>);
 

@@ -133,6 +133,18 @@ impl TailSamplingBuilder {
     /// at the edge, whose callers are outside: there anyone can send a sampled `traceparent`
     /// and have every one of their requests exported, whatever the ratio. The caller's flag
     /// is then ignored, and this service's rules alone decide.
+    ///
+    /// ```
+    /// use tracing_ai::sampling::TailSampling;
+    ///
+    /// // The gateway: keeps failures and 5% of the rest, whatever its callers send.
+    /// let edge = TailSampling::builder()
+    ///     .with_sample_ratio(0.05)
+    ///     .with_parent_sampled(false)
+    ///     .build()?;
+    /// # let _ = edge;
+    /// # Ok::<(), tracing_ai::ConfigError>(())
+    /// ```
     pub fn with_parent_sampled(self, follow: bool) -> Self {
         Self {
             follow_parent: follow,
