@@ -113,7 +113,7 @@ fn the_service_keeps_the_traces_its_client_kept() {
     const CALLS: usize = 100;
 
     let receiver = Receiver::start();
-    let (mut service, address) = tracing_ai_tests::spawn_listening(
+    let (service, address) = tracing_ai_tests::spawn_listening(
         Command::new(example_binary("axum_service"))
             .args(["--port", "0"])
             .env(
@@ -171,12 +171,7 @@ fn the_service_keeps_the_traces_its_client_kept() {
         .collect();
 
     // SIGTERM: the service stops, and its guard exports what it kept.
-    let stopped = Command::new("kill")
-        .args(["-TERM", &service.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(stopped.success());
-    assert!(service.wait().expect("the service exits").success());
+    tracing_ai_tests::terminate(service);
 
     let spans = receiver.spans();
     let service_traces = by_trace(&spans);

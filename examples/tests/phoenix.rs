@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
-use tracing_ai_tests::example_binary;
+use tracing_ai_tests::exporting_example;
 
 const REQUESTS: usize = 6;
 
@@ -130,14 +130,10 @@ impl Drop for Phoenix {
 }
 
 fn run_quickstart(endpoint: String, protocol: &str, seed: &str) {
-    let output = Command::new(example_binary("quickstart"))
+    let output = exporting_example("quickstart", &endpoint, protocol)
         .args(["--requests", &REQUESTS.to_string(), "--seed", seed])
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
         // Phoenix takes traces, not metrics.
         .env("OTEL_METRICS_EXPORTER", "none")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .env_remove("OTEL_SERVICE_NAME")
         .output()
         .expect("the quickstart runs");
     assert!(
@@ -316,7 +312,7 @@ fn behind_phoenix_every_failed_request_arrives_whole() {
 
     const MANY: usize = 2_000;
     let quickstart = |endpoint: String, ratio: &str| {
-        let output = Command::new(example_binary("quickstart"))
+        let output = exporting_example("quickstart", &endpoint, "grpc")
             .args(["--requests", &MANY.to_string(), "--seed", "7"])
             .args([
                 "--error-rate",
@@ -326,14 +322,10 @@ fn behind_phoenix_every_failed_request_arrives_whole() {
                 "--sample-ratio",
                 ratio,
             ])
-            .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
             .env("OTEL_METRICS_EXPORTER", "none")
             // Phoenix may still be taking the last traces at exit: a minute to finish (with
             // the default five seconds, what it could not take is counted and printed).
             .env("TRACING_AI_SHUTDOWN_TIMEOUT", "60000")
-            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-            .env_remove("TRACING_AI_SAMPLE_RATIO")
             .output()
             .expect("the quickstart runs");
         assert!(output.status.success());

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
-use tracing_ai_tests::example_binary;
 use tracing_ai_tests::receiver::{by_trace, latest, ReceivedSpan, Receiver};
+use tracing_ai_tests::{example_binary, exporting_example};
 
 const REQUESTS: usize = 8;
 
@@ -427,16 +427,9 @@ fn concurrent_requests_are_printed_each_as_one_whole_tree() {
 #[test]
 fn a_lookalike_resource_attribute_does_not_rename_the_service() {
     let receiver = Receiver::start();
-    let output = Command::new(quickstart())
+    let output = exporting_example("quickstart", &format!("http://{}", receiver.grpc), "grpc")
         .args(["--requests", "1", "--seed", "3"])
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            format!("http://{}", receiver.grpc),
-        )
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
         .env("OTEL_RESOURCE_ATTRIBUTES", "myservice.name=x")
-        .env_remove("OTEL_SERVICE_NAME")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         .output()
         .expect("the quickstart runs");
     assert!(

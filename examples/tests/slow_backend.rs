@@ -8,32 +8,21 @@
 //! counted on stderr.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use tracing_ai_tests::receiver::{by_trace, ReceivedSpan, Receiver};
-use tracing_ai_tests::{example_binary, silent_backend};
+use tracing_ai_tests::{exporting_example, silent_backend};
 
 const REQUESTS: usize = 2_000;
 
-fn quickstart() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| example_binary("quickstart")).clone()
-}
-
 fn run(endpoint: &str, requests: usize, ratio: &str, env: &[(&str, &str)]) -> Output {
-    let output = Command::new(quickstart())
+    let output = exporting_example("quickstart", endpoint, "grpc")
         .args(["--requests", &requests.to_string()])
         .args(["--seed", "7", "--error-rate", "0.03", "--concurrency", "16"])
         .args(["--sample-ratio", ratio])
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
         .env("OTEL_METRICS_EXPORTER", "none")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .env_remove("TRACING_AI_SAMPLE_RATIO")
         .env_remove("RUST_LOG")
         .envs(env.iter().copied())
         .output()

@@ -555,3 +555,29 @@ pub fn spawn_listening(command: &mut std::process::Command) -> (std::process::Ch
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     (service, address)
 }
+
+/// A command running the example `name` (built for this test's profile), exporting over OTLP
+/// to `endpoint` with `protocol`; what in this process's environment could send it elsewhere
+/// (a traces-only endpoint or protocol, a sample ratio, a service name) is removed.
+pub fn exporting_example(name: &str, endpoint: &str, protocol: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(example_binary(name));
+    command
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("TRACING_AI_SAMPLE_RATIO");
+    command
+}
+
+/// Stops `service` with SIGTERM, as an orchestrator would, and checks that it exits cleanly
+/// (its guard has exported what it held by then).
+pub fn terminate(mut service: std::process::Child) {
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &service.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(stopped.success());
+    assert!(service.wait().expect("the service exits").success());
+}
