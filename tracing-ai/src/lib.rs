@@ -80,12 +80,14 @@
 //! 2. [`AiLayer`] reads those fields as they are recorded, by what each field of the callsite
 //!    means (decided once per callsite), into the span's extensions (`layer/fields.rs`).
 //! 3. When the span closes, the layer prices the call (`pricing/`: your prices, GPU time, the
-//!    genai-prices data), resolves its tenant, feature and request from its ancestors and the
-//!    baggage, adds it to its request's totals on the local root (`layer/rollup.rs`), records
-//!    its metrics, and writes cost and ids onto the OpenTelemetry span (`layer/write.rs`).
+//!    genai-prices data), resolves its tenant, feature and request from its ancestors (and
+//!    the baggage, for the keys the service trusts), adds it to its request's totals on the
+//!    local root (`layer/rollup.rs`), records its metrics, and writes cost and ids onto the
+//!    OpenTelemetry span (`layer/write.rs`).
 //! 4. tracing-opentelemetry ends the span; the [tail sampler](sampling) holds the trace until
-//!    its root ends and keeps it or not; the batch processor hands it to the OTLP exporter
-//!    that [`init`] built (`export/`: plan from the environment, build, install).
+//!    its root ends and keeps it or not; the export queue (`export/queue.rs`) takes a kept
+//!    trace whole, or counts it dropped, and hands it to the OTLP exporter that [`init`] built
+//!    (`export/`: plan from the environment, build, install).
 //!
 //! # Feature Flags
 //!
