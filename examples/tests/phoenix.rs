@@ -130,16 +130,11 @@ impl Drop for Phoenix {
 }
 
 fn run_quickstart(endpoint: String, protocol: &str, seed: &str) {
-    let output = exporting_example("quickstart", &endpoint, protocol)
-        .args(["--requests", &REQUESTS.to_string(), "--seed", seed])
-        // Phoenix takes traces, not metrics.
-        .env("OTEL_METRICS_EXPORTER", "none")
-        .output()
-        .expect("the quickstart runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = tracing_ai_tests::run_to_success(
+        exporting_example("quickstart", &endpoint, protocol)
+            .args(["--requests", &REQUESTS.to_string(), "--seed", seed])
+            // Phoenix takes traces, not metrics.
+            .env("OTEL_METRICS_EXPORTER", "none"),
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("could not export"), "{protocol}: {stderr}");

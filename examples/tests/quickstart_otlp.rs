@@ -427,15 +427,10 @@ fn concurrent_requests_are_printed_each_as_one_whole_tree() {
 #[test]
 fn a_lookalike_resource_attribute_does_not_rename_the_service() {
     let receiver = Receiver::start();
-    let output = exporting_example("quickstart", &format!("http://{}", receiver.grpc), "grpc")
-        .args(["--requests", "1", "--seed", "3"])
-        .env("OTEL_RESOURCE_ATTRIBUTES", "myservice.name=x")
-        .output()
-        .expect("the quickstart runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    tracing_ai_tests::run_to_success(
+        exporting_example("quickstart", &format!("http://{}", receiver.grpc), "grpc")
+            .args(["--requests", "1", "--seed", "3"])
+            .env("OTEL_RESOURCE_ATTRIBUTES", "myservice.name=x"),
     );
     let spans = receiver.spans();
     assert!(!spans.is_empty());

@@ -18,21 +18,15 @@ use tracing_ai_tests::{exporting_example, silent_backend};
 const REQUESTS: usize = 2_000;
 
 fn run(endpoint: &str, requests: usize, ratio: &str, env: &[(&str, &str)]) -> Output {
-    let output = exporting_example("quickstart", endpoint, "grpc")
-        .args(["--requests", &requests.to_string()])
-        .args(["--seed", "7", "--error-rate", "0.03", "--concurrency", "16"])
-        .args(["--sample-ratio", ratio])
-        .env("OTEL_METRICS_EXPORTER", "none")
-        .env_remove("RUST_LOG")
-        .envs(env.iter().copied())
-        .output()
-        .expect("the quickstart runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    tracing_ai_tests::run_to_success(
+        exporting_example("quickstart", endpoint, "grpc")
+            .args(["--requests", &requests.to_string()])
+            .args(["--seed", "7", "--error-rate", "0.03", "--concurrency", "16"])
+            .args(["--sample-ratio", ratio])
+            .env("OTEL_METRICS_EXPORTER", "none")
+            .env_remove("RUST_LOG")
+            .envs(env.iter().copied()),
+    )
 }
 
 /// Each request's trace, by its `request.id`: how many spans, and whether one failed.

@@ -581,3 +581,14 @@ pub fn terminate(mut service: std::process::Child) {
     assert!(stopped.success());
     assert!(service.wait().expect("the service exits").success());
 }
+
+/// Runs `command` to its end and checks that it succeeded, showing its stderr when not.
+pub fn run_to_success(command: &mut std::process::Command) -> std::process::Output {
+    let output = command.output().expect("the program runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
