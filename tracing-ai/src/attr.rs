@@ -141,6 +141,23 @@ pub const USER_ID: &str = "user.id";
 /// The user's session.
 pub const SESSION_ID: &str = "session.id";
 
+// ===== HTTP semantic conventions, on the spans of `propagation` =====
+
+/// The request's method: `GET`, `POST`, ... (`_OTHER` for a method no RFC defines).
+pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+/// The route the server matched, a template such as `/users/{id}`: never the path itself.
+pub const HTTP_ROUTE: &str = "http.route";
+/// The response's status code.
+pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+/// The path of the request a server received.
+pub const URL_PATH: &str = "url.path";
+/// The URL a client requested, without its query string or credentials.
+pub const URL_FULL: &str = "url.full";
+/// The host a client connected to.
+pub const SERVER_ADDRESS: &str = "server.address";
+/// The port a client connected to.
+pub const SERVER_PORT: &str = "server.port";
+
 // ===== tracing-opentelemetry's special fields =====
 
 /// The OpenTelemetry span name, when it differs from the `tracing` span's static name.

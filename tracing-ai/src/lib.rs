@@ -119,6 +119,9 @@ mod hash;
 pub mod integrations;
 mod layer;
 mod pricing;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod propagation;
 mod record;
 mod redact;
 #[cfg(feature = "sampling")]

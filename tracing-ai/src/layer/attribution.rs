@@ -159,6 +159,19 @@ pub(crate) fn bounded(value: &str) -> Arc<str> {
     format!("{}{TRUNCATED}", &value[..end]).into()
 }
 
+/// A value read from baggage, or `None` when it is not one a service would have sent: empty,
+/// longer than [`MAX_VALUE_BYTES`] (dropped, not cut: a cut tenant id is another tenant), or
+/// holding a control or bidirectional-override character (which rewrite what a log or a UI
+/// shows). Baggage crosses processes, so its values are the caller's, whatever was trusted.
+pub(crate) fn from_baggage(value: &str) -> Option<Arc<str>> {
+    let printable = |c: char| {
+        !c.is_control()
+            && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    };
+    (!value.is_empty() && value.len() <= MAX_VALUE_BYTES && value.chars().all(printable))
+        .then(|| value.into())
+}
+
 /// The values `span` and its ancestors carry, nearest first, and the local root of the walk
 /// (`span` itself when it has no parent), which the walk passes anyway.
 pub(crate) fn from_ancestors<'a, R>(
@@ -184,6 +197,32 @@ where
     (resolved, root)
 }
 
+/// The attribution `span` inherits, nearest value of each exported name first found, as the
+/// AI layer keeps it on the registry; empty without an AI layer on a registry.
+#[cfg(feature = "reqwest-middleware")]
+pub(crate) fn of_span(span: &tracing::Span) -> Vec<(Arc<str>, Arc<str>)> {
+    span.with_subscriber(|(id, dispatch)| {
+        let mut found: Vec<(Arc<str>, Arc<str>)> = Vec::new();
+        let Some(span) = dispatch
+            .downcast_ref::<tracing_subscriber::Registry>()
+            .and_then(|registry| tracing_subscriber::registry::LookupSpan::span(registry, id))
+        else {
+            return found;
+        };
+        for ancestor in span.scope() {
+            if let Some(values) = ancestor.extensions().get::<Attribution>() {
+                for (_, name, value) in &values.values {
+                    if !found.iter().any(|(known, _)| known == name) {
+                        found.push((name.clone(), value.clone()));
+                    }
+                }
+            }
+        }
+        found
+    })
+    .unwrap_or_default()
+}
+
 /// Fills what is still missing from the baggage of `cx`, for the keys whose baggage the
 /// service trusts.
 pub(crate) fn fill_from_baggage(
@@ -200,8 +239,8 @@ pub(crate) fn fill_from_baggage(
     }
     for (name, index) in keys.trusted_baggage() {
         if resolved[index].is_none() {
-            if let Some(value) = baggage.get(name) {
-                resolved[index] = Some(bounded(value.as_str()));
+            if let Some(value) = baggage.get(name).and_then(|v| from_baggage(v.as_str())) {
+                resolved[index] = Some(value);
             }
         }
     }
@@ -209,7 +248,29 @@ pub(crate) fn fill_from_baggage(
 
 #[cfg(test)]
 mod tests {
-    use super::{bounded, MAX_VALUE_BYTES};
+    use super::{bounded, from_baggage, MAX_VALUE_BYTES};
+
+    #[test]
+    fn baggage_values_that_no_service_would_send_are_dropped_not_cut() {
+        assert_eq!(from_baggage("acme").as_deref(), Some("acme"));
+        assert_eq!(
+            from_baggage("Société Générale").as_deref(),
+            Some("Société Générale")
+        );
+        assert_eq!(from_baggage(""), None);
+        assert_eq!(from_baggage(&"a".repeat(MAX_VALUE_BYTES + 1)), None);
+        assert!(from_baggage(&"a".repeat(MAX_VALUE_BYTES)).is_some());
+        for hostile in [
+            "acme\nglobex",
+            "acme\u{0}",
+            "acme\r",
+            "\u{202E}emca",
+            "ac\u{200B}me",
+            "\u{1b}[31macme",
+        ] {
+            assert_eq!(from_baggage(hostile), None, "{hostile:?}");
+        }
+    }
 
     #[test]
     fn a_long_value_is_cut_on_a_character_boundary_and_marked() {

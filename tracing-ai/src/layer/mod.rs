@@ -41,6 +41,8 @@ use tracing_subscriber::layer::{Context, Layer, Layered};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::pricing::Pricing;
+#[cfg(feature = "reqwest-middleware")]
+pub(crate) use attribution::of_span as attribution_of;
 pub(crate) use attribution::Attribution;
 use attribution::AttributionKeys;
 pub use builder::AiLayerBuilder;
