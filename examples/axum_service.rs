@@ -12,67 +12,36 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use axum::extract::{Query, Request};
-use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::Query;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator as _};
-use opentelemetry_http::HeaderExtractor;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tracing::Instrument as _;
+use tracing_ai::propagation::ServerSpan;
 use tracing_ai::sampling::TailSampling;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-/// The server span of every request: the root of its trace in this service, carrying the
-/// tenant the gateway authenticated, so that every AI call below is attributed to it.
-async fn server_span(request: Request, next: Next) -> Response {
-    let headers = request.headers();
+async fn ask(
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> impl IntoResponse {
+    // The server span, made by `ServerSpan`, continues the caller's trace. The tenant is the
+    // one the gateway in front authenticated; ids the caller did not send are left out,
+    // rather than exported empty.
+    let span = tracing::Span::current();
     let header = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
     };
-    let span = tracing::info_span!(
-        "GET /ask",
-        otel.kind = "server",
-        http.request.method = %request.method(),
-        url.path = %request.uri().path(),
-        http.route = "/ask",
-        tenant.id = tracing::field::Empty,
-        feature.id = "ask",
-        request.id = tracing::field::Empty,
-        http.response.status_code = tracing::field::Empty,
-        otel.status_code = tracing::field::Empty,
-    );
-    // Ids the caller did not send are left out, rather than exported empty.
     if let Some(tenant) = header("x-tenant-id") {
         span.record("tenant.id", tenant);
     }
     if let Some(request_id) = header("x-request-id") {
         span.record("request.id", request_id);
     }
-    // Continue the caller's trace when it sent one, with its baggage for the services this one
-    // calls: the AI layer reads no id from baggage unless told to trust it, so a caller cannot
-    // bill its requests to another tenant.
-    let propagator = TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
-        Box::new(BaggagePropagator::new()),
-    ]);
-    let parent = propagator.extract(&HeaderExtractor(headers));
-    let _ = span.set_parent(parent);
-    let response = next.run(request).instrument(span.clone()).await;
-    span.record("http.response.status_code", response.status().as_u16());
-    if response.status().is_server_error() {
-        span.record("otel.status_code", "ERROR");
-    }
-    response
-}
-
-async fn ask(Query(params): Query<HashMap<String, String>>) -> impl IntoResponse {
+    span.record("feature.id", "ask");
     let question = params
         .get("q")
         .map(String::as_str)
@@ -82,21 +51,6 @@ async fn ask(Query(params): Query<HashMap<String, String>>) -> impl IntoResponse
         Ok(answer) => (StatusCode::OK, answer),
         Err(error) => (StatusCode::BAD_GATEWAY, error.to_string()),
     }
-}
-
-/// Resolves on Ctrl-C, or on SIGTERM where there are signals.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    if let Ok(mut terminate) =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
-        }
-        return;
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// The caller's trace that the self-test's first request continues.
@@ -158,7 +112,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let app = Router::new()
         .route("/ask", get(ask))
-        .layer(middleware::from_fn(server_span));
+        .layer(ServerSpan::new().with_attribution().into_layer());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let address = listener.local_addr()?;
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
@@ -166,7 +120,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Some(requests) = self_test else {
         eprintln!("listening on http://{address}; try: curl -H 'x-tenant-id: acme' 'http://{address}/ask?q=What+is+a+span'");
         // On Ctrl-C or SIGTERM, stop and return, so that the guard exports the last spans.
-        shutdown_signal().await;
+        tracing_ai_examples::shutdown_signal().await;
         server.abort();
         return Ok(());
     };

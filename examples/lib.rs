@@ -29,6 +29,26 @@ pub struct Embedding {
     prompt_tokens: u64,
 }
 
+impl Embedding {
+    /// An embedding received from another service.
+    pub fn new(vector: Vec<f32>, prompt_tokens: u64) -> Self {
+        Self {
+            vector,
+            prompt_tokens,
+        }
+    }
+
+    /// Its vector.
+    pub fn vector(&self) -> &[f32] {
+        &self.vector
+    }
+
+    /// The tokens it was billed for.
+    pub fn prompt_tokens(&self) -> u64 {
+        self.prompt_tokens
+    }
+}
+
 impl ReportsUsage for Embedding {
     fn usage(&self) -> Option<Usage> {
         Some(Usage::new(self.prompt_tokens, 0))
@@ -40,6 +60,13 @@ impl ReportsUsage for Embedding {
 pub struct Completion {
     text: String,
     usage: Usage,
+}
+
+impl Completion {
+    /// The generated text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
 }
 
 impl ReportsUsage for Completion {
@@ -78,12 +105,13 @@ fn tokens(text: &str) -> u64 {
     (text.len() as u64).div_ceil(4)
 }
 
+/// Embeds `query` (simulated: a few milliseconds, a token per four characters).
 #[ai_span(
     kind = "embedding",
     model = "text-embedding-3-small",
     provider = "openai"
 )]
-async fn embed(query: &str) -> Result<Embedding, ModelError> {
+pub async fn embed(query: &str) -> Result<Embedding, ModelError> {
     tokio::time::sleep(Duration::from_millis(3)).await;
     let vector = query.bytes().map(|b| f32::from(b) / 255.0).collect();
     Ok(Embedding {
@@ -92,8 +120,10 @@ async fn embed(query: &str) -> Result<Embedding, ModelError> {
     })
 }
 
+/// The `k` chunks nearest to `embedding` in the vector store (simulated); `seen_before` makes
+/// it a semantic-cache hit.
 #[ai_span(kind = "retrieval", fields(k))]
-async fn retrieve(embedding: &Embedding, k: usize, seen_before: bool) -> Vec<String> {
+pub async fn retrieve(embedding: &Embedding, k: usize, seen_before: bool) -> Vec<String> {
     tokio::time::sleep(Duration::from_millis(2)).await;
     // The semantic cache answers questions close to earlier ones.
     record_cache_hit(if seen_before && !embedding.vector.is_empty() {
@@ -136,7 +166,7 @@ async fn generate_hosted(
 }
 
 /// The self-hosted model first; the hosted API when it fails. `fail` makes both fail.
-async fn generate(prompt: &str, fail: bool) -> Result<Completion, ModelError> {
+pub async fn generate(prompt: &str, fail: bool) -> Result<Completion, ModelError> {
     let prompt = if fail {
         prompt.repeat(4)
     } else {
@@ -157,12 +187,21 @@ pub async fn rag_query(
 ) -> Result<String, ModelError> {
     let embedding = embed(question).await?;
     let chunks = retrieve(&embedding, 10, seen_before).await;
-    let context_len = if question.len() > 40 { chunks.len() } else { 3 };
-    let prompt = format!(
+    Ok(generate(&prompt(question, &chunks), fail).await?.text)
+}
+
+/// The prompt for `question` from the chunks retrieved: a long question takes them all (and
+/// gets too long for the self-hosted model), a short one the first three.
+pub fn prompt(question: &str, chunks: &[String]) -> String {
+    let context_len = if question.len() > 40 {
+        chunks.len()
+    } else {
+        chunks.len().min(3)
+    };
+    format!(
         "{}\n\nQuestion: {question}",
         chunks[..context_len].join("\n")
-    );
-    Ok(generate(&prompt, fail).await?.text)
+    )
 }
 
 /// The questions the simulated users ask.
@@ -192,4 +231,20 @@ impl Random {
     pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there are signals: when a service should stop and
+/// return, so that its export guard sends the last spans.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    if let Ok(mut terminate) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

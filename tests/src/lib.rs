@@ -4,6 +4,7 @@
 //! its name, level, parent and each field value with its type (an `i64` stays an `i64`), so
 //! that tests assert what a layer or an exporter would see.
 
+pub mod jaeger;
 pub mod model_server;
 pub mod receiver;
 
