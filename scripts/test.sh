@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Every test of the project, on a fresh machine with only Rust and Python 3 installed.
+# Every test of the project, on a fresh machine with only Rust, Python 3 and Go installed.
 #
-# It installs its own test-only tools (tests/requirements.txt) into a Python virtual
-# environment under target/pyvenv: the Python `genai-prices` package, the independent source
-# the price fixture is checked against, and Arize Phoenix, the real OTLP backend that
-# examples/tests/phoenix.rs starts on 127.0.0.1 and stops. Then it runs
-# `cargo test --workspace --all-features`.
+# It installs its own test-only tools:
+# - into a Python virtual environment under target/pyvenv (tests/requirements.txt): the
+#   Python `genai-prices` package, the independent source the price fixture is checked
+#   against, and Arize Phoenix, the OTLP backend examples/tests/phoenix.rs starts;
+# - into target/go, built with Go from the module proxy: Jaeger (tests/jaeger, started by
+#   examples/tests/jaeger.rs) and an OpenTelemetry Collector with the OTLP receiver, the
+#   load-balancing exporter and the tail-sampling processor (tests/collector). Each is rebuilt
+#   only when its module changes, so a second run finds them there. They build while cargo
+#   compiles the tests (target/go/build.log).
+# Then it runs `cargo test --workspace --all-features`. Every service a test starts listens
+# on 127.0.0.1 and is stopped by the test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,9 +19,36 @@ if ! command -v python3 >/dev/null 2>&1; then
     echo "scripts/test.sh: python3 is needed for the test-only tools; install Python 3 (with its venv module) and run again" >&2
     exit 1
 fi
+if ! command -v go >/dev/null 2>&1; then
+    echo "scripts/test.sh: Go 1.26 or later is needed to build Jaeger and the OpenTelemetry Collector the tests run; install it (https://go.dev/dl) and run again" >&2
+    exit 1
+fi
+
+# Builds the Go program `name` of module directory `module` into target/go/name, unless the
+# binary there was built from the same module files.
+build_go() {
+    local name=$1 module=$2 package=$3
+    local binary=target/go/$name
+    local source
+    source=$(find "$module" -maxdepth 1 -type f \( -name 'go.*' -o -name '*.go' \) | sort | xargs cat | sha256sum | cut -c1-64)
+    if [ -x "$binary" ] && [ "$(cat "$binary.source" 2>/dev/null)" = "$source" ]; then
+        return
+    fi
+    local started=$SECONDS
+    (cd "$module" && go build -mod=readonly -trimpath -ldflags='-s -w' -o "../../$binary.new" "$package")
+    mv "$binary.new" "$binary"
+    echo "$source" >"$binary.source"
+    echo "built $name in $((SECONDS - started)) s"
+}
+mkdir -p target/go
+(
+    build_go jaeger tests/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+    build_go otelcol tests/collector .
+) >target/go/build.log 2>&1 &
+go_build=$!
+
 venv=target/pyvenv
 if [ ! -x "$venv/bin/python" ]; then
-    mkdir -p target
     python3 -m venv "$venv" || {
         echo "scripts/test.sh: python3 -m venv failed; install Python's venv module (Debian: apt-get install python3-venv)" >&2
         exit 1
@@ -24,4 +57,11 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 "$venv/bin/python" tests/fixtures/make_genai_prices_fixture.py --check
 
+cargo test --workspace --all-features --no-run
+if ! wait "$go_build"; then
+    cat target/go/build.log >&2
+    echo "scripts/test.sh: building Jaeger or the Collector with Go failed (above); the module proxy must serve what tests/jaeger/go.sum and tests/collector/go.sum name" >&2
+    exit 1
+fi
+cat target/go/build.log >&2
 cargo test --workspace --all-features
