@@ -53,7 +53,7 @@ func main() {
 		BuildInfo: component.BuildInfo{
 			Command:     "tracing-ai-otelcol",
 			Description: "OpenTelemetry Collector for the tests of tracing-ai",
-			Version:     "0.161.0",
+			Version:     "0.160.0",
 		},
 		Factories: components,
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{

@@ -79,7 +79,8 @@ pub const AI_FALLBACK_FROM: &str = "ai.fallback.from";
 // ===== Request roll-up, on a request's local root span =====
 //
 // Names apart from the per-call ones, so that a backend summing `gen_ai.usage.cost` over all
-// spans never counts a request twice.
+// spans never counts a request twice. They cover one process: across services, each service's
+// local root (its server span) carries the totals of that service's own calls.
 
 /// The USD cost of every model call under the request.
 pub const AI_REQUEST_COST: &str = "ai.request.cost";
