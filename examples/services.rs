@@ -303,7 +303,7 @@ async fn serve(options: Options, role: &str) -> Result<(), Box<dyn Error>> {
     }
     let _guard = tracing.with_layer(layer).init()?;
 
-    let app = app.layer(ServerSpan::new().with_attribution().into_layer());
+    let app = app.layer(ServerSpan::layer());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app)

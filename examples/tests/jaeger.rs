@@ -5,12 +5,9 @@
 //! baggage the caller sent.
 
 use std::collections::{HashMap, HashSet};
-use std::process::Command;
 
 use tracing_ai_tests::jaeger::{Jaeger, Span, Trace};
-use tracing_ai_tests::{
-    example_binary, exporting_example, run_to_success, spawn_listening, terminate,
-};
+use tracing_ai_tests::{exporting_example, run_to_success, spawn_listening, terminate};
 
 /// text-embedding-3-small and gpt-4o-mini, USD per million tokens (OpenAI's price list).
 const EMBEDDING_PER_MILLION: f64 = 0.02;
@@ -91,13 +88,12 @@ fn check_quickstart(traces: &[Trace]) {
 #[test]
 fn the_quickstart_arrives_in_jaeger_over_grpc_and_http() {
     let jaeger = Jaeger::start();
-    let quickstart = example_binary("quickstart");
     for (endpoint, protocol, service) in [
         (&jaeger.otlp_grpc, "grpc", "quickstart-grpc"),
         (&jaeger.otlp_http, "http/protobuf", "quickstart-http"),
     ] {
         run_to_success(
-            Command::new(&quickstart)
+            exporting_example("quickstart", endpoint, protocol)
                 .args([
                     "--requests",
                     &REQUESTS.to_string(),
@@ -106,10 +102,7 @@ fn the_quickstart_arrives_in_jaeger_over_grpc_and_http() {
                     "--seed",
                     "11",
                 ])
-                .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-                .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
-                .env("OTEL_SERVICE_NAME", service)
-                .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+                .env("OTEL_SERVICE_NAME", service),
         );
         let traces = jaeger.traces_when(service, |traces| traces.len() >= REQUESTS);
         check_quickstart(&traces);

@@ -56,7 +56,7 @@ fn app() -> Router {
         .route("/fail", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
         .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
         .route("/echo", any(echo))
-        .layer(ServerSpan::new().with_attribution().into_layer())
+        .layer(ServerSpan::layer())
 }
 
 /// Serves [`app`] on 127.0.0.1 under `layer`, runs `client` against its address, and returns

@@ -32,8 +32,10 @@ pub type ServerTraceLayer = TraceLayer<
 /// It follows the HTTP conventions: named `{method} {route}` (`POST /embed`; only the method
 /// without the `axum` feature, never the path, which a caller could make unique), with
 /// `http.request.method`, `http.route`, `url.path`, `http.response.status_code`, and an error
-/// status with `error.type` on a 5xx response or a failed service. Attribution ids are the
-/// service's to record on it once it knows who the request is for:
+/// status with `error.type` on a 5xx response or a failed service. It declares the
+/// attribution fields (`tenant.id`, `feature.id`, `request.id`, `user.id`, `session.id`) for
+/// the service to record once it knows who the request is for; every AI span below inherits
+/// them, and those not recorded are not exported:
 ///
 /// ```
 /// # #[cfg(feature = "axum")] {
@@ -48,13 +50,13 @@ pub type ServerTraceLayer = TraceLayer<
 ///
 /// let app: Router = Router::new()
 ///     .route("/embed", post(embed))
-///     .layer(ServerSpan::new().with_attribution().into_layer());
+///     .layer(ServerSpan::layer());
 /// # let _ = app;
 /// # }
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ServerSpan {
-    attribution: bool,
+    _private: (),
 }
 
 impl ServerSpan {
@@ -64,29 +66,14 @@ impl ServerSpan {
         Self::default()
     }
 
-    /// Also declares the attribution fields (`tenant.id`, `feature.id`, `request.id`,
-    /// `user.id`, `session.id`) empty on the span, for the handler to record once it knows
-    /// who the request is for; every AI span below inherits them.
-    #[must_use]
-    pub fn with_attribution(mut self) -> Self {
-        self.attribution = true;
-        self
-    }
-
     /// tower-http's `TraceLayer::new_for_http()` with this span, its response status and its
     /// failures: the one line a service adds to its router.
     #[must_use]
     pub fn layer() -> ServerTraceLayer {
-        Self::new().into_layer()
-    }
-
-    /// [`ServerSpan::layer`] with this configuration.
-    #[must_use]
-    pub fn into_layer(self) -> ServerTraceLayer {
         TraceLayer::new_for_http()
-            .make_span_with(self)
-            .on_response(self)
-            .on_failure(self)
+            .make_span_with(Self::new())
+            .on_response(Self::new())
+            .on_failure(Self::new())
     }
 }
 
@@ -108,36 +95,24 @@ impl<B> MakeSpan<B> for ServerSpan {
             Some(route) => format!("{method} {route}"),
             None => method.to_owned(),
         };
-        let span = if self.attribution {
-            tracing::info_span!(
-                "HTTP request",
-                { attr::OTEL_NAME } = name,
-                { attr::OTEL_KIND } = "server",
-                { attr::HTTP_REQUEST_METHOD } = method,
-                { attr::HTTP_ROUTE } = route,
-                { attr::URL_PATH } = request.uri().path(),
-                { attr::HTTP_RESPONSE_STATUS_CODE } = Empty,
-                { attr::OTEL_STATUS_CODE } = Empty,
-                { attr::ERROR_TYPE } = Empty,
-                { attr::TENANT_ID } = Empty,
-                { attr::FEATURE_ID } = Empty,
-                { attr::REQUEST_ID } = Empty,
-                { attr::USER_ID } = Empty,
-                { attr::SESSION_ID } = Empty,
-            )
-        } else {
-            tracing::info_span!(
-                "HTTP request",
-                { attr::OTEL_NAME } = name,
-                { attr::OTEL_KIND } = "server",
-                { attr::HTTP_REQUEST_METHOD } = method,
-                { attr::HTTP_ROUTE } = route,
-                { attr::URL_PATH } = request.uri().path(),
-                { attr::HTTP_RESPONSE_STATUS_CODE } = Empty,
-                { attr::OTEL_STATUS_CODE } = Empty,
-                { attr::ERROR_TYPE } = Empty,
-            )
-        };
+        // The attribution fields are declared for the handler to record once it knows who
+        // the request is for; those it does not record are not exported.
+        let span = tracing::info_span!(
+            "HTTP request",
+            { attr::OTEL_NAME } = name,
+            { attr::OTEL_KIND } = "server",
+            { attr::HTTP_REQUEST_METHOD } = method,
+            { attr::HTTP_ROUTE } = route,
+            { attr::URL_PATH } = request.uri().path(),
+            { attr::HTTP_RESPONSE_STATUS_CODE } = Empty,
+            { attr::OTEL_STATUS_CODE } = Empty,
+            { attr::ERROR_TYPE } = Empty,
+            { attr::TENANT_ID } = Empty,
+            { attr::FEATURE_ID } = Empty,
+            { attr::REQUEST_ID } = Empty,
+            { attr::USER_ID } = Empty,
+            { attr::SESSION_ID } = Empty,
+        );
         let _ = span.set_parent(super::extract(request.headers()));
         span
     }
