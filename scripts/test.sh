@@ -35,7 +35,11 @@ build_go() {
         return
     fi
     local started=$SECONDS
-    (cd "$module" && go build -mod=readonly -trimpath -ldflags='-s -w' -o "../../$binary.new" "$package")
+    # Go's own output (a line per module downloaded) is kept for a failure only.
+    if ! (cd "$module" && go build -mod=readonly -trimpath -ldflags='-s -w' -o "../../$binary.new" "$package") 2>"$binary.log"; then
+        cat "$binary.log"
+        return 1
+    fi
     mv "$binary.new" "$binary"
     echo "$source" >"$binary.source"
     echo "built $name in $((SECONDS - started)) s"
