@@ -7,7 +7,7 @@
 //! Run all three with `cargo run --example services`, then
 //! `curl -H 'authorization: Bearer acme-key' 'http://127.0.0.1:3000/ask?q=What+is+a+span'`
 //! (`globex-key` is the other tenant; `&fail=true` makes both models fail). With
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` set the three export there (Jaeger: `http://127.0.0.1:4317`);
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` set the three export there (Jaeger: `http://127.0.0.1:4318`, OTLP over HTTP);
 //! without, each prints its own part of each request on stderr.
 //!
 //! `--port P` is the gateway's port (0 for any free one). `--role gateway|embedding|llm` runs
