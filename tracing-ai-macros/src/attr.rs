@@ -24,6 +24,8 @@ pub(crate) mod kw {
     syn::custom_keyword!(target);
     syn::custom_keyword!(skip_all);
     syn::custom_keyword!(stream);
+    syn::custom_keyword!(tool);
+    syn::custom_keyword!(agent);
 }
 
 /// Everything written between the parentheses of `#[ai_span(...)]`.
@@ -43,6 +45,8 @@ pub(crate) struct AiSpanArgs {
     pub(crate) target: Option<(kw::target, LitStrOrIdent)>,
     pub(crate) skip_all: Option<kw::skip_all>,
     pub(crate) stream: Option<kw::stream>,
+    pub(crate) tool: Option<(kw::tool, StrOrExpr)>,
+    pub(crate) agent: Option<(kw::agent, StrOrExpr)>,
 }
 
 impl AiSpanArgs {
@@ -82,6 +86,23 @@ impl AiSpanArgs {
             )),
             Some(_) => {}
         }
+        let operation = self.kind.as_ref().map(|(_, kind)| kind.operation);
+        if let Some((keyword, _)) = &self.tool {
+            if operation.is_some_and(|o| o != Operation::Tool) {
+                push(syn::Error::new_spanned(
+                    keyword,
+                    "`tool = ...` names the tool a `kind = \"tool\"` span executes; this span is of another kind",
+                ));
+            }
+        }
+        if let Some((keyword, _)) = &self.agent {
+            if operation.is_some_and(|o| o != Operation::Agent) {
+                push(syn::Error::new_spanned(
+                    keyword,
+                    "`agent = ...` names the agent a `kind = \"agent\"` span invokes; this span is of another kind",
+                ));
+            }
+        }
         if let Some((_, fields)) = &self.fields {
             for field in &fields.0 {
                 if let FieldName::Punctuated(name) = &field.name {
@@ -115,6 +136,8 @@ fn reserved_field_argument(name: &Punctuated<Ident, Token![.]>) -> Option<&'stat
         | "gen_ai.usage.reasoning.output_tokens"
         | "gen_ai.response.model" => Some("usage = ..."),
         "otel.name" => Some("name = \"...\""),
+        "gen_ai.tool.name" => Some("tool = ..."),
+        "gen_ai.agent.name" => Some("agent = ..."),
         _ => None,
     }
 }
@@ -143,6 +166,10 @@ impl Parse for AiSpanArgs {
                 parse_assignment(input, &mut args.usage)?;
             } else if lookahead.peek(kw::error_type) {
                 parse_assignment(input, &mut args.error_type)?;
+            } else if lookahead.peek(kw::tool) {
+                parse_assignment(input, &mut args.tool)?;
+            } else if lookahead.peek(kw::agent) {
+                parse_assignment(input, &mut args.agent)?;
             } else if lookahead.peek(kw::level) {
                 parse_assignment(input, &mut args.level)?;
             } else if lookahead.peek(kw::target) {

@@ -8,9 +8,11 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens, TokenStreamExt as _};
 use syn::spanned::Spanned as _;
 use syn::visit_mut::VisitMut;
-use syn::{Block, Expr, ExprAsync, ExprCall, ItemFn, ReturnType, Signature, Stmt, Token, Type};
+use syn::{
+    Block, Expr, ExprAsync, ExprCall, ItemFn, LitStr, ReturnType, Signature, Stmt, Token, Type,
+};
 
-use crate::attr::{AiSpanArgs, Kind, StrOrExpr};
+use crate::attr::{AiSpanArgs, Kind, Operation, StrOrExpr};
 use crate::MaybeItemFnRef;
 
 /// Re-emits the function with its signature untouched and its body instrumented.
@@ -294,7 +296,40 @@ fn gen_span(args: &AiSpanArgs, kind: &Kind, fn_name: &str) -> TokenStream {
         quote!(::tracing_ai::__private::tracing::field::Empty)
     };
     let user_fields = args.fields.as_ref().map(|(_, fields)| fields);
-    let span = |name: TokenStream, model: TokenStream, otel_name: TokenStream| {
+    let empty = quote!(::tracing_ai::__private::tracing::field::Empty);
+    // What the span is named after: the model a model call uses, the tool a tool span
+    // executes (by default the function), the agent an agent span invokes (likewise).
+    let default_subject = StrOrExpr::Str(LitStr::new(fn_name, Span::call_site()));
+    let (subject, subject_field) = match kind.operation {
+        Operation::Tool => (
+            Some(
+                args.tool
+                    .as_ref()
+                    .map_or(&default_subject, |(_, tool)| tool),
+            ),
+            Some(quote!(::tracing_ai::attr::GEN_AI_TOOL_NAME)),
+        ),
+        Operation::Agent => (
+            Some(
+                args.agent
+                    .as_ref()
+                    .map_or(&default_subject, |(_, agent)| agent),
+            ),
+            Some(quote!(::tracing_ai::attr::GEN_AI_AGENT_NAME)),
+        ),
+        _ => (args.model.as_ref().map(|(_, model)| model), None),
+    };
+    let model_value = args
+        .model
+        .as_ref()
+        .map_or_else(|| empty.clone(), |(_, model)| as_str_value(model));
+    // `subject` is the value the subject's field records: the model's own field for a model
+    // call, a field of its own (first among the user's fields) for a tool or an agent.
+    let span = |name: TokenStream, subject: TokenStream, otel_name: TokenStream| {
+        let (model, subject_field) = match &subject_field {
+            Some(field) => (model_value.clone(), quote!({ #field } = #subject,)),
+            None => (subject, TokenStream::new()),
+        };
         quote! {
             ::tracing_ai::__private::ai_span!(
                 target: #target,
@@ -305,39 +340,36 @@ fn gen_span(args: &AiSpanArgs, kind: &Kind, fn_name: &str) -> TokenStream {
                 model: #model,
                 otel_kind: #otel_kind,
                 otel_name: #otel_name,
-                fields: { #user_fields }
+                fields: { #subject_field #user_fields }
             )
         }
     };
-    let empty = quote!(::tracing_ai::__private::tracing::field::Empty);
 
-    match (&args.name, &args.model) {
-        (Some((_, name)), model) => {
-            let model = model
-                .as_ref()
-                .map_or_else(|| empty.clone(), |(_, m)| as_str_value(m));
-            span(name.to_token_stream(), model, empty.clone())
+    match (&args.name, subject) {
+        (Some((_, name)), subject) => {
+            let subject = subject.map_or_else(|| empty.clone(), as_str_value);
+            span(name.to_token_stream(), subject, empty.clone())
         }
-        (None, Some((_, StrOrExpr::Str(model)))) => {
-            let name = format!("{operation} {}", model.value());
-            span(quote!(#name), model.to_token_stream(), empty.clone())
+        (None, Some(StrOrExpr::Str(subject))) => {
+            let name = format!("{operation} {}", subject.value());
+            span(quote!(#name), subject.to_token_stream(), empty.clone())
         }
-        (None, Some((_, StrOrExpr::Expr(model)))) => {
-            // A span's own name must be `'static`, so a model known only at run time goes
+        (None, Some(StrOrExpr::Expr(subject))) => {
+            // A span's own name must be `'static`, so a name known only at run time goes
             // into `otel.name`, which tracing-opentelemetry exports as the span name. The
             // expression is evaluated once, and only when the span is enabled.
             let level = args.level();
             let span = span(
                 quote!(#operation),
-                quote!(__tracing_ai_model),
+                quote!(__tracing_ai_subject),
                 quote!(::tracing_ai::__private::tracing::field::display(
-                    &::core::format_args!("{} {}", #operation, __tracing_ai_model)
+                    &::core::format_args!("{} {}", #operation, __tracing_ai_subject)
                 )),
             );
             quote! {
                 if ::tracing_ai::__private::tracing::level_enabled!(#level) {
-                    match ::core::convert::AsRef::<str>::as_ref(&(#model)) {
-                        __tracing_ai_model => #span,
+                    match ::core::convert::AsRef::<str>::as_ref(&(#subject)) {
+                        __tracing_ai_subject => #span,
                     }
                 } else {
                     ::tracing_ai::__private::tracing::Span::none()

@@ -60,8 +60,8 @@ mod expand;
 /// | `"completion"` | `text_completion` | yes |
 /// | `"embedding"` | `embeddings` | yes |
 /// | `"retrieval"` | `retrieval` | no |
-/// | `"tool"` | `execute_tool` | no |
-/// | `"agent"` | `invoke_agent` | no |
+/// | `"tool"` | `execute_tool`, named after `tool = ...` | no |
+/// | `"agent"` | `invoke_agent`, named after `agent = ...` | no |
 /// | `"workflow"` | `invoke_workflow` | no |
 /// | any other string | that string | no |
 ///
@@ -97,7 +97,34 @@ mod expand;
 /// The span's name is `"{operation} {model}"`, as the semantic conventions say. A span's name
 /// is fixed at compile time in `tracing`, so with a model expression the `tracing` name is the
 /// operation alone and the full name is given in `otel.name`, which is what OpenTelemetry
-/// exports. Kinds without a model are named after the function: `retrieval search_chunks`.
+/// exports. Kinds without a model are named after the function: `retrieval search_chunks`
+/// (tools and agents after `tool` / `agent`, see below).
+///
+/// # Tools and agents
+///
+/// A `kind = "tool"` span is named `execute_tool {tool}` and records `gen_ai.tool.name`; a
+/// `kind = "agent"` span `invoke_agent {agent}` with `gen_ai.agent.name`, as the GenAI
+/// conventions name them. The name is `tool = ...` / `agent = ...` (a literal, or an
+/// expression like `model`'s, for a tool the model chose at run time), else the function's.
+/// The other attributes of the conventions (`gen_ai.tool.call.id`, `gen_ai.tool.type`,
+/// `gen_ai.tool.description`, `gen_ai.agent.id`, `gen_ai.agent.version`,
+/// `gen_ai.agent.description`) go in `fields(...)`:
+///
+/// ```
+/// # use tracing_ai::ai_span;
+/// struct ToolCall { id: String, name: String, arguments: String }
+///
+/// #[ai_span(kind = "tool", tool = call.name.as_str(), fields(gen_ai.tool.call.id = call.id.as_str()))]
+/// fn run_tool(call: &ToolCall) -> String {
+///     format!("ran {}", call.arguments)
+/// }
+///
+/// #[ai_span(kind = "agent", agent = "support-bot", fields(gen_ai.agent.version = "3"))]
+/// async fn support(question: &str) -> String {
+///     // the agent's model calls and tools, each its own span under this one
+/// #   question.to_owned()
+/// }
+/// ```
 ///
 /// # Usage
 ///

@@ -57,6 +57,25 @@ pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
 /// The type of the error a failed call returned.
 pub const ERROR_TYPE: &str = "error.type";
 
+/// The tool an `execute_tool` span executes (`kind = "tool"`; from `tool = ...`, else the
+/// function's name).
+pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+/// The id the model gave the tool call, to match it with the model's request.
+pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
+/// `function`, `extension` or `datastore`.
+pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
+/// What the tool does, as described to the model.
+pub const GEN_AI_TOOL_DESCRIPTION: &str = "gen_ai.tool.description";
+/// The agent an `invoke_agent` span invokes (`kind = "agent"`; from `agent = ...`, else the
+/// function's name).
+pub const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
+/// The agent's unique id.
+pub const GEN_AI_AGENT_ID: &str = "gen_ai.agent.id";
+/// The agent's version.
+pub const GEN_AI_AGENT_VERSION: &str = "gen_ai.agent.version";
+/// What the agent does.
+pub const GEN_AI_AGENT_DESCRIPTION: &str = "gen_ai.agent.description";
+
 // ===== Not covered by a convention =====
 
 /// The cost of the call in USD, as an `f64`: what Langfuse and OpenLIT read.

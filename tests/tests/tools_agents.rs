@@ -1,0 +1,135 @@
+//! `kind = "tool"` and `kind = "agent"` spans as the GenAI conventions name them:
+//! `execute_tool {gen_ai.tool.name}` and `invoke_agent {gen_ai.agent.name}`, internal spans,
+//! their names from `tool = ...` / `agent = ...` (a literal or an expression, as `model`), else
+//! from the function.
+
+use opentelemetry::trace::SpanKind;
+use opentelemetry::Value;
+use tracing_ai::{ai_span, Usage};
+use tracing_ai_tests::otel::{attr, export, str_attr};
+
+/// A tool call as a model asks for it.
+struct ToolCall {
+    id: String,
+    name: String,
+}
+
+#[ai_span(kind = "tool")]
+fn get_weather(city: &str) -> String {
+    format!("sunny in {city}")
+}
+
+#[ai_span(
+    kind = "tool",
+    tool = "web_search",
+    fields(gen_ai.tool.call.id = call_id, gen_ai.tool.type = "function")
+)]
+fn search(call_id: &str) -> Vec<String> {
+    vec!["a result".to_owned()]
+}
+
+#[ai_span(kind = "tool", tool = call.name.as_str(), fields(gen_ai.tool.call.id = call.id.as_str()))]
+fn dispatch(call: &ToolCall) -> &'static str {
+    "done"
+}
+
+#[ai_span(kind = "agent", agent = "support-bot", fields(gen_ai.agent.id = "agent-7"))]
+async fn support(question: &str) -> String {
+    let usage = answer(question);
+    let weather = get_weather("Paris");
+    format!("{weather} ({} tokens)", usage.input_tokens)
+}
+
+#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+fn answer(question: &str) -> Usage {
+    Usage::new(question.len() as u64, 10)
+}
+
+#[ai_span(kind = "agent")]
+fn planner() {}
+
+#[test]
+fn tool_spans_are_named_after_their_tool() {
+    let (_, exported) = export(|| {
+        get_weather("Lyon");
+        search("call_1");
+        dispatch(&ToolCall {
+            id: "call_2".to_owned(),
+            name: "lookup_order".to_owned(),
+        });
+    });
+    let weather = exported.span("execute_tool get_weather");
+    assert_eq!(
+        str_attr(weather, "gen_ai.tool.name").as_deref(),
+        Some("get_weather")
+    );
+    assert_eq!(
+        str_attr(weather, "gen_ai.operation.name").as_deref(),
+        Some("execute_tool")
+    );
+    assert_eq!(weather.span_kind, SpanKind::Internal);
+    // No model, so no model attribute and no cost.
+    assert_eq!(attr(weather, "gen_ai.request.model"), None);
+    assert_eq!(attr(weather, "gen_ai.usage.cost"), None);
+
+    let search = exported.span("execute_tool web_search");
+    assert_eq!(
+        str_attr(search, "gen_ai.tool.name").as_deref(),
+        Some("web_search")
+    );
+    assert_eq!(
+        str_attr(search, "gen_ai.tool.call.id").as_deref(),
+        Some("call_1")
+    );
+    assert_eq!(
+        str_attr(search, "gen_ai.tool.type").as_deref(),
+        Some("function")
+    );
+
+    // A name known at run time: the exported name is built then.
+    let dispatched = exported.span("execute_tool lookup_order");
+    assert_eq!(
+        str_attr(dispatched, "gen_ai.tool.name").as_deref(),
+        Some("lookup_order")
+    );
+    assert_eq!(
+        str_attr(dispatched, "gen_ai.tool.call.id").as_deref(),
+        Some("call_2")
+    );
+}
+
+#[test]
+fn agent_spans_are_named_after_their_agent_and_hold_its_calls() {
+    let (_, exported) = export(|| {
+        tracing_ai_tests::block_on(support("Will it rain?"));
+        planner();
+    });
+    let agent = exported.span("invoke_agent support-bot");
+    assert_eq!(
+        str_attr(agent, "gen_ai.agent.name").as_deref(),
+        Some("support-bot")
+    );
+    assert_eq!(
+        str_attr(agent, "gen_ai.agent.id").as_deref(),
+        Some("agent-7")
+    );
+    assert_eq!(
+        str_attr(agent, "gen_ai.operation.name").as_deref(),
+        Some("invoke_agent")
+    );
+    assert_eq!(agent.span_kind, SpanKind::Internal);
+    let call = exported.span("chat gpt-4o-mini");
+    let tool = exported.span("execute_tool get_weather");
+    for child in [call, tool] {
+        assert_eq!(child.parent_span_id, agent.span_context.span_id());
+    }
+    assert_eq!(
+        attr(call, "gen_ai.usage.input_tokens"),
+        Some(&Value::I64(13))
+    );
+    let planner = exported.span("invoke_agent planner");
+    assert_eq!(
+        str_attr(planner, "gen_ai.agent.name").as_deref(),
+        Some("planner")
+    );
+}

@@ -1,0 +1,17 @@
+use tracing_ai::{ai_span, Usage};
+
+// `tool` names what a tool span executes: not an argument of a model call.
+#[ai_span(kind = "llm", model = "gpt-4o", tool = "search")]
+fn generate() -> Usage {
+    Usage::new(1, 1)
+}
+
+// Nor `agent` of a tool span.
+#[ai_span(kind = "tool", agent = "planner")]
+fn search() {}
+
+// The tool's name is the macro's to record.
+#[ai_span(kind = "tool", fields(gen_ai.tool.name = "other"))]
+fn lookup() {}
+
+fn main() {}
