@@ -133,3 +133,82 @@ fn agent_spans_are_named_after_their_agent_and_hold_its_calls() {
         Some("planner")
     );
 }
+
+#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+fn plan(tokens: u64) -> Usage {
+    Usage::new(tokens, 40)
+}
+
+#[ai_span(kind = "agent", agent = "researcher")]
+fn researcher() {
+    let _ = plan(300);
+}
+
+/// agent -> model -> tool -> model, with an agent inside the agent.
+#[ai_span(kind = "agent", agent = "orchestrator")]
+fn orchestrator() {
+    let _ = plan(1_000);
+    let _ = get_weather("Oslo");
+    researcher();
+    let _ = plan(2_000);
+}
+
+#[test]
+fn an_agent_span_carries_the_totals_of_the_model_calls_under_it() {
+    let (_, exported) = export(|| {
+        let request = tracing::info_span!("handle request", tenant.id = "acme");
+        let _entered = request.enter();
+        orchestrator();
+        // Not under any agent: in the request's totals only.
+        let _ = plan(5);
+    });
+    let cost = |span: &opentelemetry_sdk::trace::SpanData| {
+        tracing_ai_tests::otel::f64_attr(span, "gen_ai.usage.cost")
+    };
+    let calls = exported.spans_named("chat gpt-4o-mini");
+    assert_eq!(calls.len(), 4);
+    // gpt-4o-mini: $0.15 / M input, $0.60 / M output.
+    let price = |input: f64| (input * 0.15 + 40.0 * 0.60) / 1e6;
+    for call in &calls {
+        let input = match attr(call, "gen_ai.usage.input_tokens") {
+            Some(Value::I64(input)) => *input as f64,
+            other => panic!("{other:?}"),
+        };
+        assert!((cost(call) - price(input)).abs() < 1e-15);
+    }
+
+    let orchestrator = exported.span("invoke_agent orchestrator");
+    let researcher = exported.span("invoke_agent researcher");
+    let f64_of = |span, key| tracing_ai_tests::otel::f64_attr(span, key);
+    let expected = price(1_000.0) + price(300.0) + price(2_000.0);
+    assert!((f64_of(orchestrator, "ai.agent.cost") - expected).abs() < 1e-15);
+    assert_eq!(
+        attr(orchestrator, "ai.agent.ai_calls"),
+        Some(&Value::I64(3))
+    );
+    assert_eq!(
+        attr(orchestrator, "ai.agent.input_tokens"),
+        Some(&Value::I64(3_300))
+    );
+    assert_eq!(
+        attr(orchestrator, "ai.agent.output_tokens"),
+        Some(&Value::I64(120))
+    );
+    assert_eq!(
+        attr(orchestrator, "ai.agent.unpriced_calls"),
+        Some(&Value::I64(0))
+    );
+    // The inner agent: its own call only.
+    assert!((f64_of(researcher, "ai.agent.cost") - price(300.0)).abs() < 1e-15);
+    assert_eq!(attr(researcher, "ai.agent.ai_calls"), Some(&Value::I64(1)));
+    // A tool is not a model call: no totals on it, and it adds nothing.
+    let tool = exported.span("execute_tool get_weather");
+    assert_eq!(attr(tool, "ai.agent.cost"), None);
+    assert_eq!(attr(tool, "ai.request.cost"), None);
+    // The request counts every call once, the agents' included.
+    let request = exported.span("handle request");
+    assert!((f64_of(request, "ai.request.cost") - (expected + price(5.0))).abs() < 1e-15);
+    assert_eq!(attr(request, "ai.request.ai_calls"), Some(&Value::I64(4)));
+    // And the agents are attributed like any AI span.
+    assert_eq!(str_attr(orchestrator, "tenant.id").as_deref(), Some("acme"));
+}

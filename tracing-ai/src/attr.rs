@@ -116,6 +116,26 @@ pub const AI_REQUEST_AI_CALLS: &str = "ai.request.ai_calls";
 /// How many of them could not be priced (and so are missing from [`AI_REQUEST_COST`]).
 pub const AI_REQUEST_UNPRICED_CALLS: &str = "ai.request.unpriced_calls";
 
+// ===== Agent roll-up, on an `invoke_agent` span =====
+//
+// The same totals as a request's, over the model calls under one agent (an agent inside
+// another counts in both), under names of their own so that no sum counts a call twice.
+
+/// The USD cost of every model call under the agent.
+pub const AI_AGENT_COST: &str = "ai.agent.cost";
+/// [`AI_AGENT_COST`] in the reporting currency, when it is not USD.
+pub const AI_AGENT_COST_AMOUNT: &str = "ai.agent.cost.amount";
+/// The ISO 4217 code of [`AI_AGENT_COST_AMOUNT`]'s currency.
+pub const AI_AGENT_COST_CURRENCY: &str = "ai.agent.cost.currency";
+/// Input tokens of every model call under the agent.
+pub const AI_AGENT_INPUT_TOKENS: &str = "ai.agent.input_tokens";
+/// Output tokens of every model call under the agent.
+pub const AI_AGENT_OUTPUT_TOKENS: &str = "ai.agent.output_tokens";
+/// How many model calls the agent made.
+pub const AI_AGENT_AI_CALLS: &str = "ai.agent.ai_calls";
+/// How many of them could not be priced (and so are missing from [`AI_AGENT_COST`]).
+pub const AI_AGENT_UNPRICED_CALLS: &str = "ai.agent.unpriced_calls";
+
 // ===== Streams =====
 
 /// How many chunks a streamed call's stream yielded.

@@ -29,6 +29,7 @@ mod settle;
 mod write;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -49,7 +50,7 @@ pub use builder::AiLayerBuilder;
 use callsite::Callsites;
 use fields::{AiSpanData, FieldVisitor};
 use metrics::{CallMetrics, Metrics};
-use rollup::RequestTotals;
+use rollup::{AgentTotals, RequestTotals};
 use write::{Name, Writer, Written};
 
 /// [`AiLayer`] composed with tracing-opentelemetry's layer, in the order that works: the AI
@@ -121,6 +122,9 @@ struct Shared {
     describe_errors: bool,
     /// Models already warned about as unpriced: once per model, not once per call.
     warned: Mutex<HashSet<String>>,
+    /// Whether an agent's span was ever created: until then a model call looks for no agent
+    /// above it, so that applications without agents pay nothing for their totals.
+    agents_seen: AtomicBool,
 }
 
 impl std::fmt::Debug for AiLayer {
@@ -165,6 +169,7 @@ impl AiLayer {
                 callsites: Callsites::default(),
                 describe_errors,
                 warned: Mutex::new(HashSet::new()),
+                agents_seen: AtomicBool::new(false),
             }),
             dispatch: OnceLock::new(),
             tracing_fields: tracing_fields.unwrap_or(true),
@@ -275,6 +280,9 @@ where
             None => None,
         };
         if callsite.ai {
+            if rollup::is_agent(&call) && !shared.agents_seen.load(Ordering::Relaxed) {
+                shared.agents_seen.store(true, Ordering::Relaxed);
+            }
             let created =
                 (shared.pricing.needs_duration() || shared.metrics.is_some()).then(Instant::now);
             extensions.replace(AiSpanData {
@@ -363,15 +371,40 @@ where
                 }
             }
         }
+        // And every agent above the call keeps the totals of the calls under it.
+        if shared.agents_seen.load(Ordering::Relaxed) && rollup::is_model_call(&fields) {
+            for ancestor in span.scope().skip(1) {
+                let mut extensions = ancestor.extensions_mut();
+                let is_open_agent = extensions
+                    .get_mut::<AiSpanData>()
+                    .is_some_and(|data| data.settled.is_none() && rollup::is_agent(&data.fields));
+                if !is_open_agent {
+                    continue;
+                }
+                match extensions.get_mut::<AgentTotals>() {
+                    Some(totals) => totals.0.add(&fields, &priced),
+                    None => {
+                        let mut totals = AgentTotals::default();
+                        totals.0.add(&fields, &priced);
+                        extensions.insert(totals);
+                    }
+                }
+            }
+        }
         let settled = self.settle(&fields, &priced);
         let writer = self.dispatch().map(|dispatch| {
             let mut writer = Writer::new(metadata, self.tracing_fields);
             self.write_cost(&settled, &priced, &mut writer);
+            let mut extensions = span.extensions_mut();
             if is_root {
-                if let Some(totals) = span.extensions_mut().get_mut::<RequestTotals>() {
+                if let Some(totals) = extensions.get_mut::<RequestTotals>() {
                     totals.write(&shared.pricing.currencies, &mut writer);
                 }
             }
+            if let Some(totals) = extensions.get_mut::<AgentTotals>() {
+                totals.write(&shared.pricing.currencies, &mut writer);
+            }
+            drop(extensions);
             (dispatch, writer)
         });
         let usd = settled.usd;

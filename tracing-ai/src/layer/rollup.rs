@@ -1,6 +1,7 @@
 //! A request's totals: what its model calls added up to, kept on its local root span and
 //! written there when it closes, in `ai.request.*` attributes distinct from the per-call ones
-//! so that a backend summing per-call costs never counts twice.
+//! so that a backend summing per-call costs never counts twice. An agent's span keeps the
+//! same totals over the calls under it, written as `ai.agent.*`.
 
 use std::sync::Arc;
 
@@ -47,31 +48,70 @@ impl RequestTotals {
         }
     }
 
-    /// Writes the totals, and keeps the reported amount for the console.
+    /// Writes the totals as a request's, and keeps the reported amount for the console.
     pub(crate) fn write(&mut self, currencies: &Currencies, writer: &mut Writer) {
-        writer.push(attr::AI_REQUEST_COST, Written::F64(self.usd));
+        self.write_as(&REQUEST, currencies, writer);
+    }
+
+    fn write_as(&mut self, names: &TotalsNames, currencies: &Currencies, writer: &mut Writer) {
+        writer.push(names.cost, Written::F64(self.usd));
         self.reported = currencies
             .report(self.usd)
             .map(|(code, amount)| (code.clone(), amount));
         if let Some((code, amount)) = &self.reported {
-            writer.push(attr::AI_REQUEST_COST_AMOUNT, Written::F64(*amount));
-            writer.push(attr::AI_REQUEST_COST_CURRENCY, Written::Str(code.clone()));
+            writer.push(names.cost_amount, Written::F64(*amount));
+            writer.push(names.cost_currency, Written::Str(code.clone()));
         }
-        writer.push(
-            attr::AI_REQUEST_INPUT_TOKENS,
-            Written::I64(saturating_i64(self.input)),
-        );
-        writer.push(
-            attr::AI_REQUEST_OUTPUT_TOKENS,
-            Written::I64(saturating_i64(self.output)),
-        );
-        writer.push(
-            attr::AI_REQUEST_AI_CALLS,
-            Written::I64(saturating_i64(self.calls)),
-        );
-        writer.push(
-            attr::AI_REQUEST_UNPRICED_CALLS,
-            Written::I64(saturating_i64(self.unpriced)),
-        );
+        writer.push(names.input, Written::I64(saturating_i64(self.input)));
+        writer.push(names.output, Written::I64(saturating_i64(self.output)));
+        writer.push(names.calls, Written::I64(saturating_i64(self.calls)));
+        writer.push(names.unpriced, Written::I64(saturating_i64(self.unpriced)));
     }
+}
+
+/// The attributes one kind of totals is written under.
+struct TotalsNames {
+    cost: &'static str,
+    cost_amount: &'static str,
+    cost_currency: &'static str,
+    input: &'static str,
+    output: &'static str,
+    calls: &'static str,
+    unpriced: &'static str,
+}
+
+const REQUEST: TotalsNames = TotalsNames {
+    cost: attr::AI_REQUEST_COST,
+    cost_amount: attr::AI_REQUEST_COST_AMOUNT,
+    cost_currency: attr::AI_REQUEST_COST_CURRENCY,
+    input: attr::AI_REQUEST_INPUT_TOKENS,
+    output: attr::AI_REQUEST_OUTPUT_TOKENS,
+    calls: attr::AI_REQUEST_AI_CALLS,
+    unpriced: attr::AI_REQUEST_UNPRICED_CALLS,
+};
+
+const AGENT: TotalsNames = TotalsNames {
+    cost: attr::AI_AGENT_COST,
+    cost_amount: attr::AI_AGENT_COST_AMOUNT,
+    cost_currency: attr::AI_AGENT_COST_CURRENCY,
+    input: attr::AI_AGENT_INPUT_TOKENS,
+    output: attr::AI_AGENT_OUTPUT_TOKENS,
+    calls: attr::AI_AGENT_AI_CALLS,
+    unpriced: attr::AI_AGENT_UNPRICED_CALLS,
+};
+
+/// The totals of the model calls under an agent's span, in its extensions.
+#[derive(Debug, Default)]
+pub(crate) struct AgentTotals(pub(crate) RequestTotals);
+
+impl AgentTotals {
+    /// Writes them as an agent's.
+    pub(crate) fn write(&mut self, currencies: &Currencies, writer: &mut Writer) {
+        self.0.write_as(&AGENT, currencies, writer);
+    }
+}
+
+/// Whether a span is an agent's: its totals are kept.
+pub(crate) fn is_agent(fields: &CallFields) -> bool {
+    fields.operation.as_deref() == Some("invoke_agent")
 }
