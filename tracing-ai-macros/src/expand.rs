@@ -302,19 +302,11 @@ fn gen_span(args: &AiSpanArgs, kind: &Kind, fn_name: &str) -> TokenStream {
     let default_subject = StrOrExpr::Str(LitStr::new(fn_name, Span::call_site()));
     let (subject, subject_field) = match kind.operation {
         Operation::Tool => (
-            Some(
-                args.tool
-                    .as_ref()
-                    .map_or(&default_subject, |(_, tool)| tool),
-            ),
+            Some(value_or(&args.tool, &default_subject)),
             Some(quote!(::tracing_ai::attr::GEN_AI_TOOL_NAME)),
         ),
         Operation::Agent => (
-            Some(
-                args.agent
-                    .as_ref()
-                    .map_or(&default_subject, |(_, agent)| agent),
-            ),
+            Some(value_or(&args.agent, &default_subject)),
             Some(quote!(::tracing_ai::attr::GEN_AI_AGENT_NAME)),
         ),
         _ => (args.model.as_ref().map(|(_, model)| model), None),
@@ -381,6 +373,11 @@ fn gen_span(args: &AiSpanArgs, kind: &Kind, fn_name: &str) -> TokenStream {
             span(quote!(#name), empty.clone(), empty)
         }
     }
+}
+
+/// The value of a `keyword = value` argument, or `default` when it was not given.
+fn value_or<'a, K>(argument: &'a Option<(K, StrOrExpr)>, default: &'a StrOrExpr) -> &'a StrOrExpr {
+    argument.as_ref().map_or(default, |(_, value)| value)
 }
 
 /// A `model`/`provider` argument as a `&str` field value.
