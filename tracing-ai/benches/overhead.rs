@@ -17,101 +17,16 @@
 //!   (`export_all`), and through the tail sampler at a ratio of 0.05 in front of it
 //!   (`tail_0.05`): the difference, over the tree's four spans, is what the sampler adds.
 
+mod common;
+
 use std::hint::black_box;
 
+use common::{annotated, baseline, embed, in_request, retrieve, stacks, Discard};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanExporter};
-use tracing::field::Empty;
+use opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor};
 use tracing::Dispatch;
-use tracing_ai::{ai_span, Usage};
 use tracing_subscriber::layer::SubscriberExt as _;
-
-/// Receives every span and drops it: the export itself is not what is measured.
-#[derive(Debug)]
-struct Discard;
-
-impl SpanExporter for Discard {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        drop(black_box(batch));
-        Ok(())
-    }
-}
-
-/// The price a hand-written baseline would hard-code: gpt-4o-mini, USD per token.
-const INPUT_PRICE: f64 = 0.15 / 1e6;
-const OUTPUT_PRICE: f64 = 0.60 / 1e6;
-
-#[tracing::instrument(
-    name = "chat gpt-4o-mini",
-    skip_all,
-    fields(
-        gen_ai.operation.name = "chat",
-        gen_ai.request.model = "gpt-4o-mini",
-        gen_ai.provider.name = "openai",
-        otel.kind = "client",
-        gen_ai.usage.input_tokens = Empty,
-        gen_ai.usage.output_tokens = Empty,
-        gen_ai.usage.cost = Empty,
-        ai.cost.source = Empty,
-        tenant.id = Empty,
-    )
-)]
-fn baseline(input: u64, tenant: &str) -> Usage {
-    let usage = Usage::new(black_box(input), 200);
-    let span = tracing::Span::current();
-    span.record("gen_ai.usage.input_tokens", usage.input_tokens as i64);
-    span.record("gen_ai.usage.output_tokens", usage.output_tokens as i64);
-    let cost = usage.input_tokens as f64 * INPUT_PRICE + usage.output_tokens as f64 * OUTPUT_PRICE;
-    span.record("gen_ai.usage.cost", cost);
-    span.record("ai.cost.source", "hand-written");
-    span.record("tenant.id", tenant);
-    usage
-}
-
-#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
-fn annotated(input: u64) -> Usage {
-    Usage::new(black_box(input), 200)
-}
-
-#[ai_span(
-    kind = "embedding",
-    model = "text-embedding-3-small",
-    provider = "openai"
-)]
-fn embed(input: u64) -> Usage {
-    Usage::new(black_box(input), 0)
-}
-
-#[ai_span(kind = "retrieval")]
-fn retrieve(k: usize) -> usize {
-    black_box(k)
-}
-
-fn in_request<T>(f: impl FnOnce() -> T) -> T {
-    tracing::info_span!(
-        "rag.query",
-        tenant.id = "acme",
-        feature.id = "search",
-        request.id = 7_i64
-    )
-    .in_scope(f)
-}
-
-fn stacks() -> (Dispatch, Dispatch) {
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(Discard)
-        .build();
-    let otel_only = Dispatch::new(
-        tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"))),
-    );
-    let with_ai = Dispatch::new(
-        tracing_subscriber::registry().with(tracing_ai::layer(provider.tracer("bench"))),
-    );
-    (otel_only, with_ai)
-}
 
 fn llm_call(c: &mut Criterion) {
     let (otel_only, with_ai) = stacks();

@@ -9,7 +9,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
-use super::queue::ExportStats;
+use super::stats::ExportStats;
 use crate::sampling::SamplingStats;
 
 /// Flushes and shuts the exporter down when dropped; returned by [`init`](crate::init).

@@ -23,13 +23,15 @@ mod install;
 mod plan;
 mod queue;
 mod reporting;
+mod span_size;
+mod stats;
 mod transport;
 
 pub use builder::ExportBuilder;
 pub use error::InitError;
 pub use guard::OtelGuard;
 pub use plan::Protocol;
-pub use queue::ExportStats;
+pub use stats::ExportStats;
 
 /// Sets up tracing for an AI application in one call, from the standard OpenTelemetry
 /// environment variables; see [`builder`] for the options.

@@ -10,7 +10,6 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -20,6 +19,8 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
+use super::span_size::sized;
+use super::stats::{ExportStats, Loss};
 use crate::sampling::Reason;
 
 /// How the queue is sized and drained.
@@ -70,137 +71,6 @@ pub(crate) fn admit_kept(queue: &ExportQueue, spans: Vec<SpanData>, reason: Reas
         _ => Priority::Routine,
     };
     queue.admit(spans, priority);
-}
-
-/// Why spans were not exported; the `reason` attribute of `ai.export.dropped_spans`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Loss {
-    QueueFull,
-    ExportFailed,
-    Shutdown,
-}
-
-impl Loss {
-    fn as_str(self) -> &'static str {
-        match self {
-            Loss::QueueFull => "queue_full",
-            Loss::ExportFailed => "export_failed",
-            Loss::Shutdown => "shutdown",
-        }
-    }
-}
-
-/// What became of the spans handed to the exporter; readable while the program runs (from
-/// [`OtelGuard::export_stats`](crate::OtelGuard::export_stats)) and exported as metrics.
-///
-/// ```no_run
-/// let guard = tracing_ai::init()?;
-/// // ... the application
-/// if let Some(stats) = guard.export_stats() {
-///     eprintln!(
-///         "{} spans exported, {} dropped ({} for a full queue)",
-///         stats.exported_spans(),
-///         stats.dropped_spans(),
-///         stats.dropped_for_queue_full(),
-///     );
-/// }
-/// # Ok::<(), tracing_ai::InitError>(())
-/// ```
-#[derive(Clone, Debug, Default)]
-pub struct ExportStats(Arc<Counts>);
-
-#[derive(Debug, Default)]
-struct Counts {
-    exported: AtomicU64,
-    queue_full: AtomicU64,
-    export_failed: AtomicU64,
-    shutdown: AtomicU64,
-    /// Whether the first drop for want of room was said on stderr.
-    said_full: AtomicBool,
-}
-
-impl ExportStats {
-    /// Spans the backend accepted.
-    pub fn exported_spans(&self) -> u64 {
-        self.0.exported.load(Ordering::Relaxed)
-    }
-
-    /// Spans not exported, for any reason: the sum of the three counts below.
-    pub fn dropped_spans(&self) -> u64 {
-        self.dropped_for_queue_full()
-            + self.dropped_for_export_failed()
-            + self.dropped_at_shutdown()
-    }
-
-    /// Spans dropped because the queue had no room for their trace.
-    pub fn dropped_for_queue_full(&self) -> u64 {
-        self.0.queue_full.load(Ordering::Relaxed)
-    }
-
-    /// Spans of exports that failed (backend down, refused, timed out).
-    pub fn dropped_for_export_failed(&self) -> u64 {
-        self.0.export_failed.load(Ordering::Relaxed)
-    }
-
-    /// Spans still waiting, or not confirmed exported, when the shutdown deadline passed.
-    pub fn dropped_at_shutdown(&self) -> u64 {
-        self.0.shutdown.load(Ordering::Relaxed)
-    }
-
-    /// Reports these counts as metrics of `meter`, read at each collection:
-    /// `ai.export.exported_spans` and `ai.export.dropped_spans` (counters, the second by
-    /// `reason`: `queue_full`, `export_failed` or `shutdown`). [`init`](crate::init) does this
-    /// when it exports metrics.
-    pub fn report_to(&self, meter: &opentelemetry::metrics::Meter) {
-        let stats = self.clone();
-        meter
-            .u64_observable_counter("ai.export.exported_spans")
-            .with_description("Spans the backend accepted")
-            .with_unit("{span}")
-            .with_callback(move |observer| observer.observe(stats.exported_spans(), &[]))
-            .build();
-        let stats = self.clone();
-        meter
-            .u64_observable_counter("ai.export.dropped_spans")
-            .with_description("Spans not exported, by reason")
-            .with_unit("{span}")
-            .with_callback(move |observer| {
-                for loss in [Loss::QueueFull, Loss::ExportFailed, Loss::Shutdown] {
-                    let reason = opentelemetry::KeyValue::new("reason", loss.as_str());
-                    observer.observe(stats.count(loss).load(Ordering::Relaxed), &[reason]);
-                }
-            })
-            .build();
-    }
-
-    fn count(&self, loss: Loss) -> &AtomicU64 {
-        match loss {
-            Loss::QueueFull => &self.0.queue_full,
-            Loss::ExportFailed => &self.0.export_failed,
-            Loss::Shutdown => &self.0.shutdown,
-        }
-    }
-
-    fn drop_spans(&self, loss: Loss, spans: usize) {
-        if spans > 0 {
-            self.count(loss).fetch_add(spans as u64, Ordering::Relaxed);
-        }
-    }
-
-    /// One line on stderr for what was not exported, or nothing when all of it was.
-    pub(crate) fn summary(&self) -> Option<String> {
-        let dropped = self.dropped_spans();
-        (dropped > 0).then(|| {
-            format!(
-                "{dropped} spans were not exported ({} for a full queue, {} in failed exports, \
-                 {} at the shutdown deadline); the counts are the metric \
-                 ai.export.dropped_spans",
-                self.dropped_for_queue_full(),
-                self.dropped_for_export_failed(),
-                self.dropped_at_shutdown()
-            )
-        })
-    }
 }
 
 /// The [`SpanProcessor`] that queues spans for an exporter and exports them in batches from a
@@ -354,7 +224,7 @@ impl Shared {
     }
 
     fn say_full(&self) {
-        if !self.stats.0.said_full.swap(true, Ordering::Relaxed) {
+        if self.stats.first_time_full() {
             eprintln!(
                 "[tracing-ai] the export queue is full ({} spans): the backend is slower than \
                  the application, and traces are being dropped, those kept for an error last; \
@@ -408,12 +278,7 @@ impl Shared {
                 // Past the shutdown deadline these spans were counted as lost already.
                 if !state.abandoned {
                     match result {
-                        Ok(()) => {
-                            self.stats
-                                .0
-                                .exported
-                                .fetch_add(count as u64, Ordering::Relaxed);
-                        }
+                        Ok(()) => self.stats.count_exported(count),
                         Err(_) => self.stats.drop_spans(Loss::ExportFailed, count),
                     }
                 }
@@ -468,81 +333,6 @@ impl Shared {
         }
         batch
     }
-}
-
-/// `span` with its values cut to `max` bytes, and its size on the wire.
-fn sized(mut span: SpanData, max: usize) -> (SpanData, usize) {
-    limit_values(&mut span, max);
-    let size = estimated_size(&span);
-    (span, size)
-}
-
-/// Cuts every string value of `span` (attributes, events, links, status) to `max` bytes: a
-/// value a caller controls (a header recorded as an id) cannot make a span, or the batch it
-/// travels in, too large to be received.
-fn limit_values(span: &mut SpanData, max: usize) {
-    fn cut(text: &mut std::borrow::Cow<'static, str>, max: usize) {
-        if text.len() > max {
-            let mut end = max;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            *text = text[..end].to_owned().into();
-        }
-    }
-    fn limit(attributes: &mut [opentelemetry::KeyValue], max: usize) {
-        for attribute in attributes {
-            if let opentelemetry::Value::String(text) = &attribute.value {
-                if text.as_str().len() > max {
-                    let mut owned = std::borrow::Cow::Owned(text.as_str().to_owned());
-                    cut(&mut owned, max);
-                    attribute.value = opentelemetry::Value::String(owned.into_owned().into());
-                }
-            }
-        }
-    }
-    limit(&mut span.attributes, max);
-    for event in &mut span.events.events {
-        limit(&mut event.attributes, max);
-    }
-    for link in &mut span.links.links {
-        limit(&mut link.attributes, max);
-    }
-    if let opentelemetry::trace::Status::Error { description } = &mut span.status {
-        cut(description, max);
-    }
-}
-
-/// A span's size on the wire, roughly: its strings and a fixed overhead per field.
-fn estimated_size(span: &SpanData) -> usize {
-    fn value_size(value: &opentelemetry::Value) -> usize {
-        match value {
-            opentelemetry::Value::String(text) => text.as_str().len(),
-            opentelemetry::Value::Array(array) => format!("{array:?}").len(),
-            _ => 8,
-        }
-    }
-    let attributes = |attributes: &[opentelemetry::KeyValue]| -> usize {
-        attributes
-            .iter()
-            .map(|kv| kv.key.as_str().len() + value_size(&kv.value) + 8)
-            .sum()
-    };
-    let events: usize = span
-        .events
-        .iter()
-        .map(|event| event.name.len() + attributes(&event.attributes) + 24)
-        .sum();
-    let links: usize = span
-        .links
-        .iter()
-        .map(|link| attributes(&link.attributes) + 40)
-        .sum();
-    let status = match &span.status {
-        opentelemetry::trace::Status::Error { description } => description.len(),
-        _ => 0,
-    };
-    100 + span.name.len() + attributes(&span.attributes) + events + links + status
 }
 
 impl SpanProcessor for ExportQueue {
@@ -733,23 +523,6 @@ mod tests {
         assert!(batches.iter().all(|batch| batch.len() <= 4), "{batches:?}");
         let exported: Vec<&str> = batches.iter().flatten().map(String::as_str).collect();
         assert_eq!(exported, [["a"; 3].as_slice(), &["b"; 6]].concat());
-    }
-
-    #[test]
-    fn string_values_are_cut_to_the_limit_on_a_character_boundary() {
-        let mut span = new_test_export_span_data();
-        span.attributes
-            .push(KeyValue::new("tenant.id", "é".repeat(1_000)));
-        span.attributes.push(KeyValue::new("short", "acme"));
-        span.status = opentelemetry::trace::Status::error("x".repeat(5_000));
-        super::limit_values(&mut span, 1_001);
-        let value = span.attributes[0].value.as_str();
-        assert_eq!(value.len(), 1_000);
-        assert!(value.chars().all(|c| c == 'é'));
-        assert_eq!(span.attributes[1].value.as_str(), "acme");
-        assert!(
-            matches!(&span.status, opentelemetry::trace::Status::Error { description } if description.len() == 1_001)
-        );
     }
 
     #[test]

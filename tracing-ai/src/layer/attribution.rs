@@ -119,6 +119,13 @@ pub(crate) struct Attribution {
 }
 
 impl Attribution {
+    /// Room for every key at once: a request's ids are usually recorded together.
+    pub(crate) fn with_room_for(keys: &AttributionKeys) -> Self {
+        Self {
+            values: Vec::with_capacity(keys.exported.len()),
+        }
+    }
+
     pub(crate) fn set(&mut self, index: usize, name: Arc<str>, value: Arc<str>) {
         match self.values.iter_mut().find(|(i, _, _)| *i == index) {
             Some((_, _, existing)) => *existing = value,

@@ -174,7 +174,7 @@ impl<'a> FieldVisitor<'a> {
             Slot::FallbackFrom => self.call.fallback_from = Some(value.into()),
             Slot::Attribution(index) => self
                 .attribution
-                .get_or_insert_with(Attribution::default)
+                .get_or_insert_with(|| Attribution::with_room_for(self.keys))
                 .set(index, self.keys.exported()[index].clone(), bounded(value)),
             _ => {}
         }

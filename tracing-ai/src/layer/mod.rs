@@ -273,12 +273,10 @@ where
         } = visitor;
         let span = ctx.span(id).expect("Span not found, this is a bug");
         let mut extensions = span.extensions_mut();
-        match attribution {
-            Some(attribution) => extensions.replace(attribution),
-            // A span that may carry ids later is marked now: `on_record` looks no further.
-            None if callsite.attribution => extensions.replace(Attribution::default()),
-            None => None,
-        };
+        // A span whose ids are recorded later gets them in `on_record`.
+        if let Some(attribution) = attribution {
+            extensions.replace(attribution);
+        }
         if callsite.ai {
             if rollup::is_agent(&call) && !shared.agents_seen.load(Ordering::Relaxed) {
                 shared.agents_seen.store(true, Ordering::Relaxed);
@@ -361,35 +359,11 @@ where
         let priced = self.price(&fields, duration);
         // The request's totals live on its local root, whoever's thread the call ran on.
         if let Some(root) = root {
-            let mut extensions = root.extensions_mut();
-            match extensions.get_mut::<RequestTotals>() {
-                Some(totals) => totals.add(&fields, &priced),
-                None => {
-                    let mut totals = RequestTotals::default();
-                    totals.add(&fields, &priced);
-                    extensions.insert(totals);
-                }
-            }
+            rollup::add_to_request(&root, &fields, &priced);
         }
         // And every agent above the call keeps the totals of the calls under it.
-        if shared.agents_seen.load(Ordering::Relaxed) && rollup::is_model_call(&fields) {
-            for ancestor in span.scope().skip(1) {
-                let mut extensions = ancestor.extensions_mut();
-                let is_open_agent = extensions
-                    .get_mut::<AiSpanData>()
-                    .is_some_and(|data| data.settled.is_none() && rollup::is_agent(&data.fields));
-                if !is_open_agent {
-                    continue;
-                }
-                match extensions.get_mut::<AgentTotals>() {
-                    Some(totals) => totals.0.add(&fields, &priced),
-                    None => {
-                        let mut totals = AgentTotals::default();
-                        totals.0.add(&fields, &priced);
-                        extensions.insert(totals);
-                    }
-                }
-            }
+        if shared.agents_seen.load(Ordering::Relaxed) {
+            rollup::add_to_agents(&span, &fields, &priced);
         }
         let settled = self.settle(&fields, &priced);
         let writer = self.dispatch().map(|dispatch| {

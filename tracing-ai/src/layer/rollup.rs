@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use super::fields::CallFields;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+use super::fields::{AiSpanData, CallFields};
 use super::write::{Writer, Written};
 use crate::attr;
 use crate::pricing::{Currencies, Priced};
@@ -114,4 +116,49 @@ impl AgentTotals {
 /// Whether a span is an agent's: its totals are kept.
 pub(crate) fn is_agent(fields: &CallFields) -> bool {
     fields.operation.as_deref() == Some("invoke_agent")
+}
+
+/// Adds a closing call to the totals of its request's local root.
+pub(crate) fn add_to_request<'a, R: LookupSpan<'a>>(
+    root: &SpanRef<'a, R>,
+    fields: &CallFields,
+    priced: &Priced,
+) {
+    let mut extensions = root.extensions_mut();
+    match extensions.get_mut::<RequestTotals>() {
+        Some(totals) => totals.add(fields, priced),
+        None => {
+            let mut totals = RequestTotals::default();
+            totals.add(fields, priced);
+            extensions.insert(totals);
+        }
+    }
+}
+
+/// Adds a closing model call to the totals of every agent still open above it.
+pub(crate) fn add_to_agents<'a, R: LookupSpan<'a>>(
+    call: &SpanRef<'a, R>,
+    fields: &CallFields,
+    priced: &Priced,
+) {
+    if !is_model_call(fields) {
+        return;
+    }
+    for ancestor in call.scope().skip(1) {
+        let mut extensions = ancestor.extensions_mut();
+        let is_open_agent = extensions
+            .get_mut::<AiSpanData>()
+            .is_some_and(|data| data.settled.is_none() && is_agent(&data.fields));
+        if !is_open_agent {
+            continue;
+        }
+        match extensions.get_mut::<AgentTotals>() {
+            Some(totals) => totals.0.add(fields, priced),
+            None => {
+                let mut totals = AgentTotals::default();
+                totals.0.add(fields, priced);
+                extensions.insert(totals);
+            }
+        }
+    }
 }

@@ -1,0 +1,69 @@
+//! The instructions one request costs, counted by callgrind rather than timed: the figure
+//! does not move with the machine's load, so the ratios of `BENCHMARKS.md` can be checked on a
+//! shared or virtual machine where criterion's times spread.
+//!
+//! ```sh
+//! cargo bench -p tracing-ai --features __bench --bench instructions --no-run
+//! valgrind --tool=callgrind --toggle-collect='instructions::measured*' \
+//!     target/release/deps/instructions-<hash> llm_call/ai_span
+//! ```
+//!
+//! Each id runs 10,000 requests after 1,000 of warm-up (which fill the caches: callsite
+//! interest, prices); divide callgrind's total by 10,000. Run under criterion's harness (`cargo
+//! bench` without valgrind) it runs each id once, as a smoke test.
+
+mod common;
+
+use std::hint::black_box;
+
+use common::{annotated, baseline, in_request, stacks};
+use tracing::Dispatch;
+
+const REQUESTS: usize = 10_000;
+const WARM_UP: usize = 1_000;
+
+/// The one function callgrind collects in: everything it calls is counted, nothing else (not
+/// the setting of the thread's default dispatcher, not the warm-up).
+#[inline(never)]
+fn measured(request: &dyn Fn()) {
+    request()
+}
+
+fn main() {
+    let (otel_only, with_ai) = stacks();
+    let ids: [(&str, &Dispatch, &dyn Fn()); 4] = [
+        ("llm_call/baseline", &otel_only, &|| {
+            black_box(in_request(|| baseline(1_000, "acme")));
+        }),
+        ("llm_call/ai_span", &with_ai, &|| {
+            black_box(in_request(|| annotated(1_000)));
+        }),
+        ("plain_span/otel_only", &otel_only, &|| {
+            tracing::info_span!("db.query", db.system = "postgresql").in_scope(|| ())
+        }),
+        ("plain_span/ai_layer", &with_ai, &|| {
+            tracing::info_span!("db.query", db.system = "postgresql").in_scope(|| ())
+        }),
+    ];
+    // `cargo bench` passes `--bench`; the ids asked for are the other arguments.
+    let asked: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let under_valgrind = !asked.is_empty();
+    for (id, dispatch, request) in ids {
+        if under_valgrind && !asked.iter().any(|a| a == id) {
+            continue;
+        }
+        let (warm_up, requests) = if under_valgrind {
+            (WARM_UP, REQUESTS)
+        } else {
+            (0, 1)
+        };
+        tracing::dispatcher::with_default(dispatch, || {
+            (0..warm_up).for_each(|_| request());
+            (0..requests).for_each(|_| measured(request));
+        });
+        println!("{id}: {requests} requests");
+    }
+}
