@@ -75,6 +75,17 @@ pub const GEN_AI_AGENT_ID: &str = "gen_ai.agent.id";
 pub const GEN_AI_AGENT_VERSION: &str = "gen_ai.agent.version";
 /// What the agent does.
 pub const GEN_AI_AGENT_DESCRIPTION: &str = "gen_ai.agent.description";
+/// The name of the `gen_ai.evaluation.result` event: the result of evaluating a call's output
+/// (a score, a label, an explanation), on the span of the call evaluated.
+pub const GEN_AI_EVALUATION_RESULT: &str = "gen_ai.evaluation.result";
+/// `gen_ai.evaluation.result`: what was evaluated, e.g. `Relevance` (required).
+pub const GEN_AI_EVALUATION_NAME: &str = "gen_ai.evaluation.name";
+/// `gen_ai.evaluation.result`: the score the evaluator returned (a double; when it has one).
+pub const GEN_AI_EVALUATION_SCORE_VALUE: &str = "gen_ai.evaluation.score.value";
+/// `gen_ai.evaluation.result`: the score as a low-cardinality label, e.g. `relevant`.
+pub const GEN_AI_EVALUATION_SCORE_LABEL: &str = "gen_ai.evaluation.score.label";
+/// `gen_ai.evaluation.result`: the evaluator's free-form explanation (recommended).
+pub const GEN_AI_EVALUATION_EXPLANATION: &str = "gen_ai.evaluation.explanation";
 
 // ===== Not covered by a convention =====
 

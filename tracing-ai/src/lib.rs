@@ -14,6 +14,7 @@
 //! * [`Usage`] and [`ReportsUsage`], how a return value says what its call consumed;
 //! * [`record_cache_hit`] and [`record_fallback`], for the two other per-call facts;
 //! * [`ErrorType`], how an error says what kind of failure it is (`error.type`);
+//! * [`evaluation`], scores on the call they judge, during the request or long after it;
 //! * [`stream`], streamed calls: the span lives as long as the stream, with time to first
 //!   chunk and the usage of the last chunk;
 //! * [`AiLayer`] and [`layer`], the `tracing-subscriber` layer that prices every AI span,
@@ -113,6 +114,7 @@ mod console;
 mod dispatch;
 mod error;
 mod error_type;
+pub mod evaluation;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod export;
 mod hash;

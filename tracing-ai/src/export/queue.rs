@@ -65,7 +65,7 @@ pub(crate) enum Priority {
 /// Hands a trace the tail sampler kept to the queue, whole, with the priority of its reason.
 pub(crate) fn admit_kept(queue: &ExportQueue, spans: Vec<SpanData>, reason: Reason) {
     let priority = match reason {
-        Reason::Error | Reason::Cost | Reason::Fallback => Priority::Urgent,
+        Reason::Error | Reason::Cost | Reason::Fallback | Reason::Evaluation => Priority::Urgent,
         Reason::Parent | Reason::Ratio | Reason::Overflow => Priority::Routine,
         #[allow(unreachable_patterns)]
         _ => Priority::Routine,

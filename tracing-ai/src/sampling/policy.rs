@@ -28,6 +28,11 @@ pub enum Reason {
     Cost,
     /// A fallback model served a call.
     Fallback,
+    /// It is a late evaluation of a call ([`FeedbackHandle::record`]): a score someone sent
+    /// is exported.
+    ///
+    /// [`FeedbackHandle::record`]: crate::evaluation::FeedbackHandle::record
+    Evaluation,
     /// The calling service sampled it.
     Parent,
     /// Its trace id falls under the sample ratio.
@@ -47,13 +52,14 @@ pub enum Decision {
 }
 
 impl Reason {
-    /// The value of `ai.sampling.reason`: `error`, `cost`, `fallback`, `parent`, `ratio` or
-    /// `overflow`.
+    /// The value of `ai.sampling.reason`: `error`, `cost`, `fallback`, `evaluation`, `parent`,
+    /// `ratio` or `overflow`.
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Error => "error",
             Reason::Cost => "cost",
             Reason::Fallback => "fallback",
+            Reason::Evaluation => "evaluation",
             Reason::Parent => "parent",
             Reason::Ratio => "ratio",
             Reason::Overflow => "overflow",
@@ -66,6 +72,8 @@ impl Reason {
 pub(crate) struct Facts {
     pub(crate) error: bool,
     pub(crate) fallback: bool,
+    /// A span is a late evaluation (it carries `gen_ai.evaluation.name` itself).
+    pub(crate) evaluation: bool,
     pub(crate) cost: f64,
     pub(crate) parent_sampled: bool,
 }
@@ -76,6 +84,7 @@ impl Facts {
         for attribute in &span.attributes {
             match (attribute.key.as_str(), &attribute.value) {
                 (attr::AI_FALLBACK, Value::Bool(true)) => self.fallback = true,
+                (attr::GEN_AI_EVALUATION_NAME, _) => self.evaluation = true,
                 (attr::GEN_AI_USAGE_COST, Value::F64(usd)) if usd.is_finite() => self.cost += usd,
                 _ => {}
             }
@@ -91,6 +100,8 @@ impl Policy {
             Some(Reason::Cost)
         } else if self.keep_fallbacks && facts.fallback {
             Some(Reason::Fallback)
+        } else if facts.evaluation {
+            Some(Reason::Evaluation)
         } else if self.follow_parent && facts.parent_sampled {
             Some(Reason::Parent)
         } else if self.ratio.keeps(trace_id) {
