@@ -4,9 +4,9 @@
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
-    ChatCompletionRequestUserMessageArgs, ChatCompletionResponseStream,
-    ChatCompletionStreamOptions, CreateChatCompletionRequest, CreateChatCompletionRequestArgs,
-    CreateChatCompletionResponse,
+    ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
+    ChatCompletionResponseStream, ChatCompletionStreamOptions, CreateChatCompletionRequest,
+    CreateChatCompletionRequestArgs, CreateChatCompletionResponse,
 };
 use async_openai::types::embeddings::{CreateEmbeddingRequestArgs, CreateEmbeddingResponse};
 use async_openai::Client;
@@ -15,6 +15,7 @@ use opentelemetry::trace::Status;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SpanData;
 use tokio_stream::StreamExt as _;
+use tracing_ai::content::ContentCapture;
 use tracing_ai::{ai_span, AiLayer};
 use tracing_ai_tests::metrics::points;
 use tracing_ai_tests::model_server::{
@@ -50,6 +51,15 @@ fn request(model: &str, include_usage: Option<bool>) -> CreateChatCompletionRequ
 
 #[ai_span(kind = "llm", model = request.model.as_str(), provider = "openai")]
 async fn chat(
+    client: &Client<OpenAIConfig>,
+    request: CreateChatCompletionRequest,
+) -> Result<CreateChatCompletionResponse, OpenAIError> {
+    client.chat().create(request).await
+}
+
+/// The same call, its request recorded as content (when capture is on).
+#[ai_span(kind = "llm", model = request.model.as_str(), provider = "openai", input = request)]
+async fn chat_with_content(
     client: &Client<OpenAIConfig>,
     request: CreateChatCompletionRequest,
 ) -> Result<CreateChatCompletionResponse, OpenAIError> {
@@ -126,6 +136,51 @@ fn a_chat_completion_reports_its_usage_with_cached_tokens() {
         str_attr(span, "gen_ai.response.id").as_deref(),
         Some("chatcmpl-1")
     );
+}
+
+#[test]
+fn a_completions_messages_are_content_in_the_conventions_schema_when_captured() {
+    let server = ModelServer::start();
+    let mut request = request("gpt-4o-mini", None);
+    request.messages.insert(
+        0,
+        ChatCompletionRequestSystemMessageArgs::default()
+            .content("Answer in one sentence; my e-mail is ops@example.com.")
+            .build()
+            .expect("a message")
+            .into(),
+    );
+    let (_, exported) = export_with(
+        AiLayer::builder().with_content_capture(ContentCapture::SpanOnly),
+        || {
+            tracing_ai_tests::block_on(async {
+                chat_with_content(&client(&server), request)
+                    .await
+                    .expect("a completion");
+            })
+        },
+    );
+    let span = exported.span("chat gpt-4o-mini");
+    let json = |key: &str| -> serde_json::Value {
+        serde_json::from_str(&str_attr(span, key).expect("captured")).expect("JSON")
+    };
+    assert_eq!(
+        json("gen_ai.input.messages"),
+        serde_json::json!([
+            {"role": "system", "parts": [{"type": "text", "content": "Answer in one sentence; my e-mail is [REDACTED]."}]},
+            {"role": "user", "parts": [{"type": "text", "content": "What is a span?"}]},
+        ])
+    );
+    assert_eq!(
+        json("gen_ai.output.messages"),
+        serde_json::json!([{
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "A span is a unit of work."}],
+            "finish_reason": "stop",
+        }])
+    );
+    // And priced as ever.
+    assert_priced_completion(span);
 }
 
 #[test]

@@ -26,6 +26,8 @@ pub(crate) mod kw {
     syn::custom_keyword!(stream);
     syn::custom_keyword!(tool);
     syn::custom_keyword!(agent);
+    syn::custom_keyword!(input);
+    syn::custom_keyword!(arguments);
 }
 
 /// Everything written between the parentheses of `#[ai_span(...)]`.
@@ -47,6 +49,10 @@ pub(crate) struct AiSpanArgs {
     pub(crate) stream: Option<kw::stream>,
     pub(crate) tool: Option<(kw::tool, StrOrExpr)>,
     pub(crate) agent: Option<(kw::agent, StrOrExpr)>,
+    /// What the call sent, recorded as message content when capture is on.
+    pub(crate) input: Option<(kw::input, Expr)>,
+    /// A tool call's arguments, recorded as content when capture is on.
+    pub(crate) arguments: Option<(kw::arguments, Expr)>,
 }
 
 impl AiSpanArgs {
@@ -100,6 +106,14 @@ impl AiSpanArgs {
                 push(syn::Error::new_spanned(
                     keyword,
                     "`agent = ...` names the agent a `kind = \"agent\"` span invokes; this span is of another kind",
+                ));
+            }
+        }
+        if let Some((keyword, _)) = &self.arguments {
+            if operation.is_some_and(|o| o != Operation::Tool) {
+                push(syn::Error::new_spanned(
+                    keyword,
+                    "`arguments = ...` are a tool call's (`kind = \"tool\"`); for what a model call sends, use `input = ...`",
                 ));
             }
         }
@@ -170,6 +184,10 @@ impl Parse for AiSpanArgs {
                 parse_assignment(input, &mut args.tool)?;
             } else if lookahead.peek(kw::agent) {
                 parse_assignment(input, &mut args.agent)?;
+            } else if lookahead.peek(kw::input) {
+                parse_assignment(input, &mut args.input)?;
+            } else if lookahead.peek(kw::arguments) {
+                parse_assignment(input, &mut args.arguments)?;
             } else if lookahead.peek(kw::level) {
                 parse_assignment(input, &mut args.level)?;
             } else if lookahead.peek(kw::target) {

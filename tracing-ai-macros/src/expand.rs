@@ -226,6 +226,7 @@ fn gen_block<B: ToTokens>(
 ) -> TokenStream {
     let span = gen_span(args, kind, fn_name);
     let record = gen_record(args, kind, return_span);
+    let content = gen_content_input(args, kind);
     // A streamed call's time to first chunk counts from here.
     let started = (stream != StreamShape::None)
         .then(|| quote!(let __tracing_ai_started = ::std::time::Instant::now();));
@@ -242,6 +243,8 @@ fn gen_block<B: ToTokens>(
         return quote_spanned! {block.span()=>
             #started
             let __tracing_ai_span = #span;
+            // Before the future takes the arguments the input is read from.
+            #content
             let __tracing_ai_fut = async move #block;
             if !::tracing_ai::__private::is_recording(&__tracing_ai_span) {
                 #unrecorded
@@ -265,6 +268,7 @@ fn gen_block<B: ToTokens>(
     quote_spanned! {block.span()=>
         #started
         let __tracing_ai_span = #span;
+        #content
         let __tracing_ai_ret = {
             let __tracing_ai_guard = __tracing_ai_span.enter();
             // Running the body in a closure lets `return` and `?` end the body, not the
@@ -388,6 +392,68 @@ fn as_str_value(value: &StrOrExpr) -> TokenStream {
     }
 }
 
+/// Whether the expansion records message content: the call's input or a tool's arguments,
+/// what a model call or an agent returns, a tool's result.
+fn records_content(args: &AiSpanArgs, kind: &Kind) -> bool {
+    args.input.is_some()
+        || args.arguments.is_some()
+        || (args.stream.is_none()
+            && (kind.calls_a_model()
+                || matches!(kind.operation, Operation::Tool | Operation::Agent)))
+}
+
+/// Looks up the content settings once per call (nothing when no layer captures content),
+/// and records `input = ...` and `arguments = ...` before the body runs.
+fn gen_content_input(args: &AiSpanArgs, kind: &Kind) -> TokenStream {
+    if !records_content(args, kind) {
+        return TokenStream::new();
+    }
+    let input = args.input.as_ref().map(|(_, input)| {
+        quote_spanned! {input.span()=>
+            ::tracing_ai::__private::record_input(__tracing_ai_content, &__tracing_ai_span, &(#input));
+        }
+    });
+    let arguments = args.arguments.as_ref().map(|(_, arguments)| {
+        quote_spanned! {arguments.span()=>
+            ::tracing_ai::__private::record_tool_arguments(__tracing_ai_content, &__tracing_ai_span, &(#arguments));
+        }
+    });
+    quote! {
+        let __tracing_ai_content = ::tracing_ai::__private::content(&__tracing_ai_span);
+        if let ::core::option::Option::Some(__tracing_ai_content) = &__tracing_ai_content {
+            #input
+            #arguments
+        }
+    }
+}
+
+/// What the return value says of content: a model call's or an agent's output messages, a
+/// tool's result.
+fn gen_content_output(args: &AiSpanArgs, kind: &Kind) -> TokenStream {
+    if !records_content(args, kind) || args.stream.is_some() {
+        return TokenStream::new();
+    }
+    let record = if kind.operation == Operation::Tool {
+        quote! {
+            (&::tracing_ai::__private::Probe(__tracing_ai_ok))
+                .__tracing_ai_tool_result(__tracing_ai_content, __tracing_ai_span);
+        }
+    } else {
+        quote! {
+            ::tracing_ai::__private::record_output(
+                __tracing_ai_content,
+                __tracing_ai_span,
+                (&::tracing_ai::__private::Probe(__tracing_ai_ok)).__tracing_ai_output(),
+            );
+        }
+    };
+    quote! {
+        if let ::core::option::Option::Some(__tracing_ai_content) = &__tracing_ai_content {
+            #record
+        }
+    }
+}
+
 /// What runs once the body has returned `__tracing_ai_ret`: an `Err` records the error (its
 /// `error.type` from `error_type = ...`, the error's `ErrorType`, or its type name), a success
 /// records the usage the kind reports.
@@ -414,6 +480,11 @@ fn gen_record(args: &AiSpanArgs, kind: &Kind, return_span: Span) -> TokenStream 
             &*(&::tracing_ai::__private::Probe(__tracing_ai_err)).__tracing_ai_error_type()
         },
     };
+    let content = gen_content_output(args, kind);
+    let on_ok = quote! {
+        #content
+        #on_ok
+    };
     let on_err = quote! {
         #[allow(unused_variables)]
         let err = __tracing_ai_err;
@@ -428,7 +499,8 @@ fn gen_record(args: &AiSpanArgs, kind: &Kind, return_span: Span) -> TokenStream 
         #[allow(unused_imports)]
         use ::tracing_ai::__private::{
             Describe as _, DescribeFallback as _, ErrorTypeFallback as _, ErrorTypeOf as _,
-            Outcome as _, OutcomeFallback as _,
+            Outcome as _, OutcomeFallback as _, OutputFallback as _, OutputOf as _,
+            ToolResultFallback as _, ToolResultOf as _,
         };
         // The span's fields, looked up by name once for this function rather than per call.
         static __TRACING_AI_FIELDS: ::tracing_ai::__private::CallsiteFields =

@@ -109,6 +109,110 @@ pub fn record_error(
     crate::record::record_error(span, error_type, description, Some(callsite));
 }
 
+/// What the layer over a span captures of message content: looked up once per call, and
+/// only once some layer captures content.
+#[derive(Clone, Debug)]
+pub struct Content(std::sync::Arc<crate::content::ContentSettings>);
+
+/// The content settings of the layer `span` is recorded by; `None` when it captures none.
+#[inline]
+pub fn content(span: &tracing::Span) -> Option<Content> {
+    crate::content::settings_of(span).map(Content)
+}
+
+/// Records `input = ...`: the messages and system instructions sent.
+pub fn record_input<T: crate::content::InputContent + ?Sized>(
+    content: &Content,
+    span: &tracing::Span,
+    input: &T,
+) {
+    crate::content::record_input(&content.0, span, &input.input_messages());
+    crate::content::record_instructions(&content.0, span, &input.system_instructions());
+}
+
+/// Records `arguments = ...` of a tool call, serialized as JSON.
+pub fn record_tool_arguments<T: serde::Serialize + ?Sized>(
+    content: &Content,
+    span: &tracing::Span,
+    arguments: &T,
+) {
+    record_tool_json(
+        content,
+        span,
+        crate::attr::GEN_AI_TOOL_CALL_ARGUMENTS,
+        arguments,
+    );
+}
+
+fn record_tool_json<T: serde::Serialize + ?Sized>(
+    content: &Content,
+    span: &tracing::Span,
+    name: &'static str,
+    value: &T,
+) {
+    match serde_json::to_string(value) {
+        Ok(json) => crate::content::record_tool_json(&content.0, span, name, &json),
+        Err(error) => tracing::warn!(
+            target: "tracing_ai",
+            "the tool call's {name} could not be serialized as JSON, and are not captured: {error}"
+        ),
+    }
+}
+
+/// Records the messages a call's return value reports, when its type reports any.
+pub fn record_output(
+    content: &Content,
+    span: &tracing::Span,
+    messages: Option<Vec<crate::content::Message>>,
+) {
+    if let Some(messages) = messages {
+        crate::content::record_output(&content.0, span, &messages);
+    }
+}
+
+/// The messages of a return value whose type implements
+/// [`ReportsContent`](crate::content::ReportsContent).
+pub trait OutputOf {
+    fn __tracing_ai_output(&self) -> Option<Vec<crate::content::Message>>;
+}
+
+impl<T: crate::content::ReportsContent + ?Sized> OutputOf for Probe<'_, T> {
+    fn __tracing_ai_output(&self) -> Option<Vec<crate::content::Message>> {
+        Some(self.0.output_messages())
+    }
+}
+
+/// No messages, for every other type.
+pub trait OutputFallback {
+    fn __tracing_ai_output(&self) -> Option<Vec<crate::content::Message>>;
+}
+
+impl<T: ?Sized> OutputFallback for &Probe<'_, T> {
+    fn __tracing_ai_output(&self) -> Option<Vec<crate::content::Message>> {
+        None
+    }
+}
+
+/// Records a tool call's result, when its type is `serde::Serialize`.
+pub trait ToolResultOf {
+    fn __tracing_ai_tool_result(&self, content: &Content, span: &tracing::Span);
+}
+
+impl<T: serde::Serialize + ?Sized> ToolResultOf for Probe<'_, T> {
+    fn __tracing_ai_tool_result(&self, content: &Content, span: &tracing::Span) {
+        record_tool_json(content, span, crate::attr::GEN_AI_TOOL_CALL_RESULT, self.0);
+    }
+}
+
+/// Nothing recorded, for every other type.
+pub trait ToolResultFallback {
+    fn __tracing_ai_tool_result(&self, content: &Content, span: &tracing::Span);
+}
+
+impl<T: ?Sized> ToolResultFallback for &Probe<'_, T> {
+    fn __tracing_ai_tool_result(&self, _: &Content, _: &tracing::Span) {}
+}
+
 /// The layer's pricing, for the benchmarks (feature `__bench`): not part of any API.
 #[cfg(feature = "__bench")]
 #[derive(Debug)]

@@ -75,6 +75,17 @@ pub const GEN_AI_AGENT_ID: &str = "gen_ai.agent.id";
 pub const GEN_AI_AGENT_VERSION: &str = "gen_ai.agent.version";
 /// What the agent does.
 pub const GEN_AI_AGENT_DESCRIPTION: &str = "gen_ai.agent.description";
+/// The messages sent to the model, as JSON text in the conventions' schema (opt-in: see
+/// [`content`](crate::content)).
+pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
+/// The messages the model returned, as JSON text (opt-in).
+pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
+/// The instructions sent apart from the messages, as JSON text (opt-in).
+pub const GEN_AI_SYSTEM_INSTRUCTIONS: &str = "gen_ai.system_instructions";
+/// A tool call's arguments, as JSON text (opt-in).
+pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+/// A tool call's result, as JSON text (opt-in).
+pub const GEN_AI_TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
 /// The name of the `gen_ai.evaluation.result` event: the result of evaluating a call's output
 /// (a score, a label, an explanation), on the span of the call evaluated.
 pub const GEN_AI_EVALUATION_RESULT: &str = "gen_ai.evaluation.result";
@@ -219,3 +230,7 @@ pub const OTEL_KIND: &str = "otel.kind";
 pub const OTEL_STATUS_CODE: &str = "otel.status_code";
 /// The message that goes with an error status.
 pub const OTEL_STATUS_DESCRIPTION: &str = "otel.status_description";
+
+/// `true` when captured content was cut to the size cap (its JSON stays valid, and each text
+/// cut ends with `…[truncated]`).
+pub const AI_CONTENT_TRUNCATED: &str = "ai.content.truncated";

@@ -42,6 +42,8 @@ enum Kind {
     },
     PricesFile(PricesFileError),
     UntrustableBaggage(String),
+    /// A content-capture setting: what is wrong, said whole.
+    InvalidContentSetting(String),
     #[cfg_attr(not(feature = "sampling"), allow(dead_code))]
     InvalidSampling {
         setting: &'static str,
@@ -63,6 +65,12 @@ impl ConfigError {
     pub(crate) fn untrustable_baggage(message: String) -> Self {
         Self {
             kind: Kind::UntrustableBaggage(message),
+        }
+    }
+
+    pub(crate) fn invalid_content_setting(message: String) -> Self {
+        Self {
+            kind: Kind::InvalidContentSetting(message),
         }
     }
 
@@ -140,7 +148,7 @@ impl fmt::Display for ConfigError {
                  use `.with_reporting_currency(\"{code}\", <{code} per USD>)`"
             ),
             Kind::PricesFile(error) => error.fmt(f),
-            Kind::UntrustableBaggage(message) => {
+            Kind::UntrustableBaggage(message) | Kind::InvalidContentSetting(message) => {
                 f.write_str(message)
             }
             Kind::InvalidSampling { setting, value } => {

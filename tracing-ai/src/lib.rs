@@ -14,6 +14,8 @@
 //! * [`Usage`] and [`ReportsUsage`], how a return value says what its call consumed;
 //! * [`record_cache_hit`] and [`record_fallback`], for the two other per-call facts;
 //! * [`ErrorType`], how an error says what kind of failure it is (`error.type`);
+//! * [`content`], the messages sent and received, captured only when the application says so,
+//!   redacted and bounded;
 //! * [`evaluation`], scores on the call they judge, during the request or long after it;
 //! * [`stream`], streamed calls: the span lives as long as the stream, with time to first
 //!   chunk and the usage of the last chunk;
@@ -111,6 +113,7 @@
 
 pub mod attr;
 mod console;
+pub mod content;
 mod dispatch;
 mod error;
 mod error_type;

@@ -234,6 +234,19 @@ impl Plan {
                 })?;
             }
         }
+        if let Some(value) = env(crate::content::CAPTURE_MESSAGE_CONTENT) {
+            let capture = value.parse().map_err(|_| {
+                InitError::variable(
+                    crate::content::CAPTURE_MESSAGE_CONTENT,
+                    &value,
+                    "NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT, true or false",
+                )
+            })?;
+            layer = layer.with_content_capture_from_env(capture);
+        }
+        if let Some(export) = &export {
+            layer = layer.with_content_max_bytes_within(export.queue.max_value_bytes);
+        }
         Ok(Plan {
             filter,
             layer,

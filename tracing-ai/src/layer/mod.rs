@@ -41,6 +41,7 @@ use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::layer::{Context, Layer, Layered};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::content::ContentSettings;
 use crate::pricing::Pricing;
 #[cfg(feature = "reqwest-middleware")]
 pub(crate) use attribution::of_span as attribution_of;
@@ -122,6 +123,8 @@ struct Shared {
     describe_errors: bool,
     /// Models already warned about as unpriced: once per model, not once per call.
     warned: Mutex<HashSet<String>>,
+    /// What message content is captured, and how; `None` when none is.
+    content: Option<Arc<ContentSettings>>,
     /// Whether an agent's span was ever created: until then a model call looks for no agent
     /// above it, so that applications without agents pay nothing for their totals.
     agents_seen: AtomicBool,
@@ -151,6 +154,7 @@ impl AiLayer {
             None,
             None,
             true,
+            None,
         )
     }
 
@@ -160,6 +164,7 @@ impl AiLayer {
         metrics: Option<Metrics>,
         tracing_fields: Option<bool>,
         describe_errors: bool,
+        content: Option<Arc<ContentSettings>>,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -169,6 +174,7 @@ impl AiLayer {
                 callsites: Callsites::default(),
                 describe_errors,
                 warned: Mutex::new(HashSet::new()),
+                content,
                 agents_seen: AtomicBool::new(false),
             }),
             dispatch: OnceLock::new(),
@@ -201,6 +207,11 @@ impl AiLayer {
     {
         self.for_opentelemetry()
             .and_then(OpenTelemetryLayer::new(tracer))
+    }
+
+    /// What message content this layer captures, when it captures any.
+    pub(crate) fn content_settings(&self) -> Option<&Arc<ContentSettings>> {
+        self.shared.content.as_ref()
     }
 
     /// The dispatcher this layer is part of.

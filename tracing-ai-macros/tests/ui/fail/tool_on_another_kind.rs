@@ -14,4 +14,11 @@ fn search() {}
 #[ai_span(kind = "tool", fields(gen_ai.tool.name = "other"))]
 fn lookup() {}
 
+// A tool's arguments are a tool's: a model call's request is its `input`.
+#[ai_span(kind = "llm", model = "gpt-4o", arguments = prompt)]
+fn ask(prompt: &str) -> Usage {
+    let _ = prompt;
+    Usage::new(1, 1)
+}
+
 fn main() {}
