@@ -385,3 +385,115 @@ fn behind_phoenix_every_failed_request_arrives_whole() {
         "{by_ratio} kept by the ratio"
     );
 }
+
+/// The agent example (issue 14) in Phoenix, content captured: Phoenix reads the GenAI
+/// conventions itself. The agent's span is an AGENT span, the tool's a TOOL span whose
+/// parameters and output Phoenix takes from `gen_ai.tool.call.arguments` / `.result`, the
+/// model calls LLM spans whose messages (tool calls included) it takes from
+/// `gen_ai.input.messages` / `gen_ai.output.messages`. Scores arrive as
+/// `gen_ai.evaluation.result` span events, the user's late one on a span parented to the
+/// agent's; Phoenix shows them as events, not as its own annotations.
+#[test]
+fn phoenix_shows_the_agent_its_tool_its_messages_and_the_scores() {
+    let phoenix = Phoenix::start();
+    let output = tracing_ai_tests::run_to_success(
+        exporting_example(
+            "agent",
+            &format!("http://127.0.0.1:{}", phoenix.http),
+            "http/protobuf",
+        )
+        .args(["--requests", "2"])
+        .env("OTEL_METRICS_EXPORTER", "none")
+        .env(
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+            "SPAN_ONLY",
+        ),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let handle = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("feedback recorded for "))
+        .expect("the example scored a request late");
+    // 00-<trace>-<span>-01: the agent span of the first request.
+    let scored_span = &handle[36..52];
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let spans = loop {
+        let spans = phoenix.spans();
+        if spans.len() >= 11 || Instant::now() > deadline {
+            break spans;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let named = |name: &str| -> Vec<&Json> { spans.iter().filter(|s| s["name"] == name).collect() };
+    assert_eq!(
+        spans.len(),
+        11,
+        "two requests of five spans, and the late score"
+    );
+
+    let agents = named("invoke_agent trip_assistant");
+    assert_eq!(agents.len(), 2);
+    for agent in &agents {
+        assert_eq!(agent["span_kind"], "AGENT", "{agent}");
+        assert_eq!(agent["attributes"]["gen_ai.agent.name"], "trip_assistant");
+        assert_eq!(agent["attributes"]["ai.agent.ai_calls"], 2);
+        let event = &agent["events"][0];
+        assert_eq!(event["name"], "gen_ai.evaluation.result", "{agent}");
+        assert_eq!(event["attributes"]["gen_ai.evaluation.name"], "relevance");
+        assert_eq!(event["attributes"]["gen_ai.evaluation.score.value"], 0.9);
+    }
+
+    for tool in named("execute_tool get_weather") {
+        assert_eq!(tool["span_kind"], "TOOL", "{tool}");
+        let attributes = &tool["attributes"];
+        assert_eq!(attributes["tool.name"], "get_weather");
+        let city = attributes["tool.parameters.city"].as_str().expect("a city");
+        assert!(["Paris", "Oslo"].contains(&city), "{tool}");
+        let output: Json =
+            serde_json::from_str(attributes["output.value"].as_str().expect("the result"))
+                .expect("JSON");
+        assert_eq!(output["sky"], "rain", "{tool}");
+    }
+
+    let chats = named("chat gpt-4o-mini");
+    assert_eq!(chats.len(), 4);
+    for chat in &chats {
+        assert_eq!(chat["span_kind"], "LLM", "{chat}");
+        let attributes = &chat["attributes"];
+        assert_eq!(attributes["llm.input_messages.0.message.role"], "system");
+        assert_eq!(attributes["llm.input_messages.1.message.role"], "user");
+    }
+    // The first call of each request asks for the tool; the second answers.
+    let asks = chats
+        .iter()
+        .filter(|chat| {
+            chat["attributes"]["llm.output_messages.0.message.tool_calls.0.tool_call.function.name"]
+                == "get_weather"
+        })
+        .count();
+    let answers = chats
+        .iter()
+        .filter(|chat| {
+            chat["attributes"]["llm.output_messages.0.message.content"]
+                == "Take a raincoat and an umbrella."
+        })
+        .count();
+    assert_eq!((asks, answers), (2, 2));
+
+    let late = named("evaluation user_feedback");
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0]["parent_id"], scored_span, "{}", late[0]);
+    let scored = agents
+        .iter()
+        .find(|agent| agent["context"]["span_id"] == scored_span)
+        .expect("the late score's parent is an agent span Phoenix has");
+    assert_eq!(
+        late[0]["context"]["trace_id"],
+        scored["context"]["trace_id"]
+    );
+    assert_eq!(
+        late[0]["events"][0]["attributes"]["gen_ai.evaluation.score.label"],
+        "thumbs_up"
+    );
+}

@@ -25,7 +25,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::attr;
 use crate::layer::fields::AiSpanData;
-use crate::layer::rollup::RequestTotals;
+use crate::layer::rollup::{AgentTotals, RequestTotals};
 use crate::layer::Attribution;
 use render::{mark, render};
 
@@ -134,6 +134,8 @@ struct Node {
     ids: Vec<(String, String)>,
     /// A request's totals, as the AI layer rolled them up.
     totals: Option<Totals>,
+    /// An agent's totals: the model calls under its span.
+    agent: Option<Totals>,
     children: Vec<Node>,
     /// Spans below this one that did not fit in the tree.
     dropped: usize,
@@ -299,6 +301,9 @@ where
             let extensions = span.extensions();
             node.call = extensions.get::<AiSpanData>().and_then(Call::from_settled);
             node.totals = extensions.get::<RequestTotals>().map(Totals::from_rollup);
+            node.agent = extensions
+                .get::<AgentTotals>()
+                .map(|totals| Totals::from_rollup(&totals.0));
             if let Some(attribution) = extensions.get::<Attribution>() {
                 let mut ids: Vec<_> = attribution.values.iter().collect();
                 ids.sort_by_key(|(index, _, _)| *index);

@@ -3,16 +3,26 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::Node;
+use super::{Node, Totals};
 
 pub(super) fn render(root: &Node) -> String {
     let mut text = String::new();
     line(&mut text, "", root);
     children(&mut text, "", root);
-    let totals = root.totals.as_ref();
+    let mut summary = format!("= {}", summary(root.totals.as_ref()));
+    if let Some((_, tenant)) = root.ids.iter().find(|(label, _)| label == "tenant") {
+        let _ = write!(summary, " · tenant {tenant}");
+    }
+    text.push_str(&summary);
+    text.push_str("\n\n");
+    text
+}
+
+/// What model calls added up to: a request's, or an agent's.
+fn summary(totals: Option<&Totals>) -> String {
     let calls = totals.map_or(0, |t| t.calls);
     let mut summary = format!(
-        "= {calls} AI call{} · {} tokens in · {} out",
+        "{calls} AI call{} · {} tokens in · {} out",
         if calls == 1 { "" } else { "s" },
         totals.map_or(0, |t| t.input),
         totals.map_or(0, |t| t.output),
@@ -29,12 +39,7 @@ pub(super) fn render(root: &Node) -> String {
     if unpriced > 0 {
         let _ = write!(summary, " + {unpriced} unpriced");
     }
-    if let Some((_, tenant)) = root.ids.iter().find(|(label, _)| label == "tenant") {
-        let _ = write!(summary, " · tenant {tenant}");
-    }
-    text.push_str(&summary);
-    text.push_str("\n\n");
-    text
+    summary
 }
 
 /// Appends what the tail sampler decided to the request's first line.
@@ -107,6 +112,9 @@ fn line(text: &mut String, prefix: &str, node: &Node) {
         let _ = write!(text, "  {}", money(usd, call.reported.as_ref()));
     } else if call.unpriced {
         text.push_str("  unpriced");
+    }
+    if let Some(agent) = &node.agent {
+        let _ = write!(text, "  [{}]", summary(Some(agent)));
     }
     text.push('\n');
 }
