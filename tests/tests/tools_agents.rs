@@ -134,6 +134,26 @@ fn agent_spans_are_named_after_their_agent_and_hold_its_calls() {
     );
 }
 
+/// An agent run by a service of its own (OpenAI's Assistants, say): a client span.
+#[ai_span(kind = "agent", agent = "remote-researcher", remote)]
+fn research() {}
+
+#[test]
+fn a_remote_agent_is_a_client_span_an_in_process_one_internal() {
+    let (_, exported) = export(|| {
+        research();
+        planner();
+    });
+    assert_eq!(
+        exported.span("invoke_agent remote-researcher").span_kind,
+        SpanKind::Client
+    );
+    assert_eq!(
+        exported.span("invoke_agent planner").span_kind,
+        SpanKind::Internal
+    );
+}
+
 #[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
 fn plan(tokens: u64) -> Usage {
     Usage::new(tokens, 40)

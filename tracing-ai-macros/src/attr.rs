@@ -28,6 +28,7 @@ pub(crate) mod kw {
     syn::custom_keyword!(agent);
     syn::custom_keyword!(input);
     syn::custom_keyword!(arguments);
+    syn::custom_keyword!(remote);
 }
 
 /// Everything written between the parentheses of `#[ai_span(...)]`.
@@ -53,6 +54,8 @@ pub(crate) struct AiSpanArgs {
     pub(crate) input: Option<(kw::input, Expr)>,
     /// A tool call's arguments, recorded as content when capture is on.
     pub(crate) arguments: Option<(kw::arguments, Expr)>,
+    /// An agent invoked over the network (a CLIENT span), not in this process.
+    pub(crate) remote: Option<kw::remote>,
 }
 
 impl AiSpanArgs {
@@ -106,6 +109,14 @@ impl AiSpanArgs {
                 push(syn::Error::new_spanned(
                     keyword,
                     "`agent = ...` names the agent a `kind = \"agent\"` span invokes; this span is of another kind",
+                ));
+            }
+        }
+        if let Some(keyword) = &self.remote {
+            if operation.is_some_and(|o| o != Operation::Agent) {
+                push(syn::Error::new_spanned(
+                    keyword,
+                    "`remote` marks an agent invoked over the network (`kind = \"agent\"`); a model call's span is a client span already",
                 ));
             }
         }
@@ -204,6 +215,12 @@ impl Parse for AiSpanArgs {
                     return Err(duplicate(first, &keyword));
                 }
                 args.skip_all = Some(keyword);
+            } else if lookahead.peek(kw::remote) {
+                let keyword = input.parse::<kw::remote>()?;
+                if let Some(first) = &args.remote {
+                    return Err(duplicate(first, &keyword));
+                }
+                args.remote = Some(keyword);
             } else if lookahead.peek(kw::stream) {
                 let keyword = input.parse::<kw::stream>()?;
                 if let Some(first) = &args.stream {

@@ -124,6 +124,37 @@ mod expand;
 ///     // the agent's model calls and tools, each its own span under this one
 /// #   question.to_owned()
 /// }
+///
+/// // An agent that runs elsewhere (a hosted assistant): a CLIENT span, not INTERNAL.
+/// #[ai_span(kind = "agent", agent = "hosted-researcher", remote)]
+/// async fn research(topic: &str) -> String {
+/// #   topic.to_owned()
+/// }
+/// ```
+///
+/// # Message content
+///
+/// Captured only when the layer says so (`tracing_ai::content`: off by default, redacted and
+/// bounded). `input = ...` is what the call sent, anything that implements
+/// `tracing_ai::content::InputContent` (a `Vec<Message>`, a prompt as text, a client crate's
+/// request), evaluated before the body runs; the return value's messages are recorded when
+/// its type implements `tracing_ai::content::ReportsContent`. A tool's `arguments = ...` and
+/// its return value (or `Ok` value) are recorded as JSON when they are `serde::Serialize`.
+///
+/// ```
+/// use tracing_ai::content::Message;
+/// use tracing_ai::{ai_span, Usage};
+///
+/// #[ai_span(kind = "llm", model = "gpt-4o-mini", input = messages)]
+/// fn ask(messages: &[Message]) -> Usage {
+///     // send the messages
+/// #   Usage::new(1, 1)
+/// }
+///
+/// #[ai_span(kind = "tool", tool = "add", arguments = (a, b))]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
 /// ```
 ///
 /// # Usage

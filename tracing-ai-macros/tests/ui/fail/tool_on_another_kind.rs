@@ -21,4 +21,10 @@ fn ask(prompt: &str) -> Usage {
     Usage::new(1, 1)
 }
 
+// `remote` is an agent's: a model call is a client span already.
+#[ai_span(kind = "llm", model = "gpt-4o", remote)]
+fn remote_call() -> Usage {
+    Usage::new(1, 1)
+}
+
 fn main() {}
