@@ -367,3 +367,83 @@ fn the_three_services_make_one_trace_per_request_in_jaeger_over_grpc() {
 fn the_three_services_make_one_trace_per_request_in_jaeger_over_http() {
     services_in_jaeger("http/protobuf");
 }
+
+/// The agent example (issue 14), content captured, in Jaeger: the agent, its model calls and
+/// its tool nested, the messages and the tool's arguments and result as tags, the judge's
+/// score as a log of the agent's span, and the user's late score as a span under it.
+#[test]
+fn the_agent_arrives_in_jaeger_with_its_messages_and_scores() {
+    let jaeger = Jaeger::start();
+    let output = run_to_success(
+        exporting_example("agent", &jaeger.otlp_grpc, "grpc")
+            .args(["--requests", "2"])
+            .env("OTEL_METRICS_EXPORTER", "none")
+            .env(
+                "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+                "SPAN_ONLY",
+            ),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let handle = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("feedback recorded for "))
+        .expect("the example scored a request late");
+    let (scored_trace, scored_span) = (&handle[3..35], &handle[36..52]);
+
+    let traces = jaeger.traces_when("agent", |traces| {
+        traces.len() == 2 && traces.iter().map(|t| t.spans.len()).sum::<usize>() == 11
+    });
+    assert_eq!(
+        traces.len(),
+        2,
+        "one trace per request, the late score in the first"
+    );
+    for trace in &traces {
+        let agent = trace.named("invoke_agent trip_assistant");
+        assert_eq!(agent.len(), 1);
+        let agent = agent[0];
+        assert_eq!(agent.str("gen_ai.agent.name"), Some("trip_assistant"));
+        assert_eq!(agent.i64("ai.agent.ai_calls"), Some(2));
+        let judged = agent
+            .logs
+            .iter()
+            .find(|log| {
+                log.get("event").and_then(|v| v.as_str()) == Some("gen_ai.evaluation.result")
+            })
+            .expect("the judge's score on the agent's span");
+        assert_eq!(judged["gen_ai.evaluation.name"], "relevance");
+        assert_eq!(judged["gen_ai.evaluation.score.value"], 0.9);
+        for child in trace.named("chat gpt-4o-mini") {
+            assert_eq!(child.parent.as_deref(), Some(agent.id.as_str()));
+            assert_priced(child);
+            let input: serde_json::Value = serde_json::from_str(
+                child
+                    .str("gen_ai.input.messages")
+                    .expect("captured messages"),
+            )
+            .expect("JSON");
+            assert_eq!(input[0]["role"], "system");
+        }
+        let tool = trace.named("execute_tool get_weather");
+        assert_eq!(tool[0].parent.as_deref(), Some(agent.id.as_str()));
+        let arguments: serde_json::Value = serde_json::from_str(
+            tool[0]
+                .str("gen_ai.tool.call.arguments")
+                .expect("captured arguments"),
+        )
+        .expect("JSON");
+        assert!(arguments["city"].is_string(), "{arguments}");
+        let late = trace.named("evaluation user_feedback");
+        if trace.id.trim_start_matches('0') == scored_trace.trim_start_matches('0') {
+            assert_eq!(late.len(), 1);
+            assert_eq!(late[0].parent.as_deref(), Some(scored_span));
+            assert_eq!(agent.id, scored_span);
+            assert_eq!(
+                late[0].str("gen_ai.evaluation.score.label"),
+                Some("thumbs_up")
+            );
+        } else {
+            assert!(late.is_empty());
+        }
+    }
+}

@@ -156,6 +156,8 @@ pub struct Span {
     /// Its attributes (Jaeger's tags), and its kind as `span.kind`, its status as
     /// `otel.status_code`.
     pub tags: HashMap<String, Json>,
+    /// Its events (Jaeger's logs), each a map of its fields; the event's name is `event`.
+    pub logs: Vec<HashMap<String, Json>>,
 }
 
 impl Span {
@@ -231,6 +233,23 @@ impl Trace {
                     .unwrap_or_default()
                     .iter()
                     .filter_map(|tag| Some((tag["key"].as_str()?.to_owned(), tag["value"].clone())))
+                    .collect(),
+                logs: span["logs"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|log| {
+                        log["fields"]
+                            .as_array()
+                            .map(Vec::as_slice)
+                            .unwrap_or_default()
+                            .iter()
+                            .filter_map(|field| {
+                                Some((field["key"].as_str()?.to_owned(), field["value"].clone()))
+                            })
+                            .collect()
+                    })
                     .collect(),
             })
             .collect();
