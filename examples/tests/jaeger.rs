@@ -7,7 +7,9 @@
 use std::collections::{HashMap, HashSet};
 
 use tracing_ai_tests::jaeger::{Jaeger, Span, Trace};
-use tracing_ai_tests::{exporting_example, run_to_success, spawn_listening, terminate};
+use tracing_ai_tests::{
+    exporting_example, run_agent_example, run_to_success, spawn_listening, terminate,
+};
 
 /// text-embedding-3-small and gpt-4o-mini, USD per million tokens (OpenAI's price list).
 const EMBEDDING_PER_MILLION: f64 = 0.02;
@@ -374,21 +376,8 @@ fn the_three_services_make_one_trace_per_request_in_jaeger_over_http() {
 #[test]
 fn the_agent_arrives_in_jaeger_with_its_messages_and_scores() {
     let jaeger = Jaeger::start();
-    let output = run_to_success(
-        exporting_example("agent", &jaeger.otlp_grpc, "grpc")
-            .args(["--requests", "2"])
-            .env("OTEL_METRICS_EXPORTER", "none")
-            .env(
-                "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
-                "SPAN_ONLY",
-            ),
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let handle = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("feedback recorded for "))
-        .expect("the example scored a request late");
-    let (scored_trace, scored_span) = (&handle[3..35], &handle[36..52]);
+    let (scored_trace, scored_span) = run_agent_example(&jaeger.otlp_grpc, "grpc");
+    let (scored_trace, scored_span) = (scored_trace.as_str(), scored_span.as_str());
 
     let traces = jaeger.traces_when("agent", |traces| {
         traces.len() == 2 && traces.iter().map(|t| t.spans.len()).sum::<usize>() == 11

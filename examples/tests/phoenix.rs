@@ -396,26 +396,11 @@ fn behind_phoenix_every_failed_request_arrives_whole() {
 #[test]
 fn phoenix_shows_the_agent_its_tool_its_messages_and_the_scores() {
     let phoenix = Phoenix::start();
-    let output = tracing_ai_tests::run_to_success(
-        exporting_example(
-            "agent",
-            &format!("http://127.0.0.1:{}", phoenix.http),
-            "http/protobuf",
-        )
-        .args(["--requests", "2"])
-        .env("OTEL_METRICS_EXPORTER", "none")
-        .env(
-            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
-            "SPAN_ONLY",
-        ),
+    let (_, scored_span) = tracing_ai_tests::run_agent_example(
+        &format!("http://127.0.0.1:{}", phoenix.http),
+        "http/protobuf",
     );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let handle = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("feedback recorded for "))
-        .expect("the example scored a request late");
-    // 00-<trace>-<span>-01: the agent span of the first request.
-    let scored_span = &handle[36..52];
+    let scored_span = scored_span.as_str();
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let spans = loop {

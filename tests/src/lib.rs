@@ -593,3 +593,26 @@ pub fn run_to_success(command: &mut std::process::Command) -> std::process::Outp
     );
     output
 }
+
+/// Runs the agent example (two requests) exporting to `endpoint` with message content
+/// captured, and returns the trace id and span id (hex) of the span its user's late feedback
+/// scored, read from what it printed.
+pub fn run_agent_example(endpoint: &str, protocol: &str) -> (String, String) {
+    let output = run_to_success(
+        exporting_example("agent", endpoint, protocol)
+            .args(["--requests", "2"])
+            .env("OTEL_METRICS_EXPORTER", "none")
+            .env(
+                "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+                "SPAN_ONLY",
+            ),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let handle: tracing_ai::evaluation::FeedbackHandle = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("feedback recorded for "))
+        .expect("the example scored a request late")
+        .parse()
+        .expect("it printed a feedback handle");
+    (handle.trace_id().to_string(), handle.span_id().to_string())
+}
