@@ -252,6 +252,37 @@ fn a_stream_with_usage_is_priced_from_its_last_chunk() {
 }
 
 #[test]
+fn a_streams_answer_is_captured_from_its_deltas() {
+    let server = ModelServer::start();
+    let (_, exported) = export_with(
+        AiLayer::builder().with_content_capture(ContentCapture::SpanOnly),
+        || {
+            tracing_ai_tests::block_on(async {
+                let mut stream = chat_stream(&client(&server), request("gpt-4o-mini", Some(true)))
+                    .await
+                    .expect("a stream");
+                while let Some(chunk) = stream.next().await {
+                    chunk.expect("a chunk");
+                }
+            })
+        },
+    );
+    let span = exported.span("chat gpt-4o-mini");
+    let output: serde_json::Value =
+        serde_json::from_str(&str_attr(span, "gen_ai.output.messages").expect("captured"))
+            .expect("JSON");
+    assert_eq!(
+        output,
+        serde_json::json!([{
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "word0 word1 word2 word3 "}],
+            "finish_reason": "stop",
+        }])
+    );
+    assert_priced_completion(span);
+}
+
+#[test]
 fn a_stream_without_usage_or_cut_midway_is_never_free() {
     let server = ModelServer::start();
     let (_, exported) = export_with(AiLayer::builder(), || {

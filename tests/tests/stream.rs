@@ -319,3 +319,96 @@ fn the_attribute_records_a_stream_that_could_not_start_as_an_error() {
     );
     assert!(matches!(call.status, Status::Error { .. }));
 }
+
+/// A text chunk of an answer, with the usage on the last one.
+#[derive(Clone, Debug)]
+struct Text {
+    text: &'static str,
+    last: bool,
+}
+
+impl StreamChunk for Text {
+    fn usage(&self) -> Option<Usage> {
+        self.last.then(|| Usage::new(20, 4))
+    }
+
+    fn finish_reason(&self) -> Option<Cow<'_, str>> {
+        self.last.then_some(Cow::Borrowed("stop"))
+    }
+
+    fn text_delta(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(self.text))
+    }
+}
+
+fn answer(texts: &[&'static str]) -> Vec<Text> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(index, text)| Text {
+            text,
+            last: index + 1 == texts.len(),
+        })
+        .collect()
+}
+
+fn stream_to_the_end(builder: tracing_ai::AiLayerBuilder, chunks: Vec<Text>) -> SpanData {
+    let (_, exported) = export_with(builder, || {
+        tracing_ai_tests::block_on(async {
+            let mut stream =
+                instrument_stream(Paced::new(chunks, Duration::from_millis(1)), call_span());
+            while stream.next().await.is_some() {}
+        })
+    });
+    exported.span("chat gpt-4o-mini").clone()
+}
+
+#[test]
+fn a_streamed_answer_is_captured_whole_only_when_content_is_on() {
+    use tracing_ai::content::ContentCapture;
+
+    let chunks = answer(&["Spans ", "nest; ", "mail ops@example.com."]);
+    let span = stream_to_the_end(
+        AiLayer::builder().with_content_capture(ContentCapture::SpanOnly),
+        chunks.clone(),
+    );
+    let output: serde_json::Value = serde_json::from_str(
+        &str_attr(&span, "gen_ai.output.messages").expect("the answer, captured"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        output,
+        serde_json::json!([{
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "Spans nest; mail [REDACTED]."}],
+            "finish_reason": "stop",
+        }])
+    );
+    assert_eq!(
+        attr(&span, "gen_ai.usage.output_tokens"),
+        Some(&4_i64.into())
+    );
+
+    let span = stream_to_the_end(AiLayer::builder(), chunks);
+    assert_eq!(attr(&span, "gen_ai.output.messages"), None);
+}
+
+#[test]
+fn a_streamed_answer_past_the_cap_is_kept_to_the_cap_and_marked() {
+    use tracing_ai::content::ContentCapture;
+
+    let long: &'static str = Box::leak("word ".repeat(400).into_boxed_str());
+    let span = stream_to_the_end(
+        AiLayer::builder()
+            .with_content_capture(ContentCapture::SpanOnly)
+            .with_content_max_bytes(1_000),
+        answer(&[long, long, long]),
+    );
+    let text = str_attr(&span, "gen_ai.output.messages").expect("captured");
+    assert!(text.len() <= 1_000, "{}", text.len());
+    let output: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let content = output[0]["parts"][0]["content"].as_str().expect("text");
+    assert!(content.starts_with("word word"), "{content}");
+    assert!(content.ends_with("…[truncated]"), "{content}");
+    assert_eq!(attr(&span, "ai.content.truncated"), Some(&true.into()));
+}

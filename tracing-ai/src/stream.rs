@@ -105,13 +105,28 @@ pub trait StreamChunk {
     fn failure(&self) -> Option<(Cow<'static, str>, Option<String>)> {
         None
     }
+
+    /// The text this chunk adds to the model's answer. Read only when message content is
+    /// captured ([`content`](crate::content)): the answer, put together, becomes
+    /// `gen_ai.output.messages`.
+    fn text_delta(&self) -> Option<Cow<'_, str>> {
+        None
+    }
 }
 
 /// A text chunk: it carries neither usage nor a finish reason.
-impl StreamChunk for String {}
+impl StreamChunk for String {
+    fn text_delta(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(self))
+    }
+}
 
 /// A text chunk: it carries neither usage nor a finish reason.
-impl StreamChunk for &str {}
+impl StreamChunk for &str {
+    fn text_delta(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(self))
+    }
+}
 
 /// A chunk that is [`Usage`] itself.
 impl StreamChunk for Usage {
@@ -129,6 +144,10 @@ impl<T: StreamChunk, E: ErrorType + fmt::Display> StreamChunk for Result<T, E> {
 
     fn finish_reason(&self) -> Option<Cow<'_, str>> {
         self.as_ref().ok().and_then(StreamChunk::finish_reason)
+    }
+
+    fn text_delta(&self) -> Option<Cow<'_, str>> {
+        self.as_ref().ok().and_then(StreamChunk::text_delta)
     }
 
     fn failure(&self) -> Option<(Cow<'static, str>, Option<String>)> {
@@ -150,6 +169,11 @@ where
     S::Item: StreamChunk,
 {
     span.record(attr::GEN_AI_REQUEST_STREAM, true);
+    let answer = crate::content::settings_of(&span).map(|settings| Answer {
+        settings,
+        text: String::new(),
+        cut: false,
+    });
     InstrumentedStream {
         inner: stream,
         call: StreamedCall {
@@ -158,6 +182,7 @@ where
             chunks: 0,
             usage: None,
             finish_reasons: Vec::new(),
+            answer,
             ended: false,
         },
     }
@@ -234,7 +259,33 @@ struct StreamedCall {
     chunks: u64,
     usage: Option<Usage>,
     finish_reasons: Vec<String>,
+    /// The answer's text so far, when message content is captured.
+    answer: Option<Answer>,
     ended: bool,
+}
+
+/// A streamed answer put together for content capture, no longer than its cap allows: the
+/// text past it would be cut anyway, so it is not kept.
+struct Answer {
+    settings: std::sync::Arc<crate::content::ContentSettings>,
+    text: String,
+    cut: bool,
+}
+
+impl Answer {
+    fn push(&mut self, delta: &str) {
+        let room = self.settings.max_bytes.saturating_sub(self.text.len());
+        if delta.len() <= room {
+            self.text.push_str(delta);
+            return;
+        }
+        let mut end = room;
+        while !delta.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.text.push_str(&delta[..end]);
+        self.cut = true;
+    }
 }
 
 impl StreamedCall {
@@ -250,6 +301,11 @@ impl StreamedCall {
         }
         if let Some(reason) = chunk.finish_reason() {
             self.finish_reasons.push(reason.into_owned());
+        }
+        if let Some(answer) = self.answer.as_mut().filter(|answer| !answer.cut) {
+            if let Some(delta) = chunk.text_delta() {
+                answer.push(&delta);
+            }
         }
         if let Some((error_type, message)) = chunk.failure() {
             let message = message.as_ref().map(|m| m as &dyn fmt::Display);
@@ -279,6 +335,28 @@ impl StreamedCall {
         }
         if let Some(usage) = &self.usage {
             crate::record::record_usage(&span, usage, None);
+        }
+        if let Some(answer) = self.answer.take() {
+            answer.record(&span, self.finish_reasons.last().map(String::as_str));
+        }
+    }
+}
+
+impl Answer {
+    /// Records the answer as the call's output message.
+    fn record(mut self, span: &Span, finish_reason: Option<&str>) {
+        if self.cut {
+            self.text.push_str(crate::content::TRUNCATED);
+        }
+        let mut message =
+            crate::content::Message::assistant([crate::content::Part::text(self.text)]);
+        if let Some(reason) = finish_reason {
+            message = message.with_finish_reason(reason);
+        }
+        crate::content::record_output(&self.settings, span, &[message]);
+        if self.cut {
+            use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+            span.set_attribute(attr::AI_CONTENT_TRUNCATED, true);
         }
     }
 }

@@ -54,6 +54,7 @@ use opentelemetry::KeyValue;
 use serde_json::Value;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+pub(crate) use bounded::TRUNCATED;
 pub use message::{InputContent, Message, Part, ReportsContent};
 pub(crate) use redaction::Redactor;
 

@@ -72,6 +72,21 @@ impl StreamChunk for CreateChatCompletionStreamResponse {
             .find_map(|choice| choice.finish_reason)
             .map(|reason| Cow::Borrowed(finish_reason(reason)))
     }
+
+    fn text_delta(&self) -> Option<Cow<'_, str>> {
+        let mut deltas = self
+            .choices
+            .iter()
+            .filter_map(|choice| choice.delta.content.as_deref());
+        let first = deltas.next()?;
+        match deltas.next() {
+            None => Some(Cow::Borrowed(first)),
+            // Several choices in one chunk: their texts, in order.
+            Some(second) => Some(Cow::Owned(
+                [first, second].into_iter().chain(deltas).collect(),
+            )),
+        }
+    }
 }
 
 impl ReportsUsage for CreateEmbeddingResponse {
