@@ -28,6 +28,15 @@ async fn chat(client: &Ollama, model: &str) -> Result<ChatMessageResponse, Ollam
     client.send_chat_messages(request).await
 }
 
+/// A chat whose request is recorded as content (when capture is on).
+#[ai_span(kind = "llm", model = request.model_name.as_str(), provider = "ollama", input = request)]
+async fn chat_request(
+    client: &Ollama,
+    request: ChatMessageRequest,
+) -> Result<ChatMessageResponse, OllamaError> {
+    client.send_chat_messages(request).await
+}
+
 #[ai_span(kind = "completion", model = model, provider = "ollama")]
 async fn generate(client: &Ollama, model: &str) -> Result<GenerationResponse, OllamaError> {
     client
@@ -87,6 +96,47 @@ fn a_self_hosted_call_reports_its_counts_and_is_priced_by_gpu_time() {
             "{cost} not in {at_least}..={at_most}"
         );
     }
+}
+
+#[test]
+fn a_chats_messages_are_content_when_captured() {
+    let server = ModelServer::start();
+    let request = ChatMessageRequest::new(
+        "llama3.1:8b".to_owned(),
+        vec![
+            ChatMessage::system("Be brief.".to_owned()),
+            ChatMessage::user("What is a span? Key: sk-abcdefghijklmnopqrstuvwx".to_owned()),
+        ],
+    );
+    let (answer, exported) = export_with(
+        AiLayer::builder().with_content_capture(tracing_ai::content::ContentCapture::SpanOnly),
+        || {
+            tracing_ai_tests::block_on(async {
+                chat_request(&ollama(&server), request)
+                    .await
+                    .expect("an answer")
+            })
+        },
+    );
+    let span = exported.span("chat llama3.1:8b");
+    let json = |key: &str| -> serde_json::Value {
+        serde_json::from_str(&str_attr(span, key).expect("captured")).expect("JSON")
+    };
+    assert_eq!(
+        json("gen_ai.input.messages"),
+        serde_json::json!([
+            {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+            {"role": "user", "parts": [{"type": "text", "content": "What is a span? Key: [REDACTED]"}]},
+        ])
+    );
+    assert_eq!(
+        json("gen_ai.output.messages"),
+        serde_json::json!([{
+            "role": "assistant",
+            "parts": [{"type": "text", "content": answer.message.content}],
+            "finish_reason": "stop",
+        }])
+    );
 }
 
 #[test]

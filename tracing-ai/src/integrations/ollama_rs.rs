@@ -55,3 +55,58 @@ impl ErrorType for OllamaError {
         }
     }
 }
+
+mod content {
+    //! What a chat sent and answered, as message content (captured only when content capture
+    //! is on: see [`crate::content`]). Images are left out.
+
+    use ollama_rs::generation::chat::request::ChatMessageRequest;
+    use ollama_rs::generation::chat::{ChatMessage, ChatMessageResponse, MessageRole};
+
+    use crate::content::{InputContent, Message, Part, ReportsContent};
+
+    fn message(message: &ChatMessage) -> Message {
+        let role = match message.role {
+            MessageRole::User => "user",
+            MessageRole::Assistant => "assistant",
+            MessageRole::System => "system",
+            MessageRole::Tool => "tool",
+        };
+        let mut parts = Vec::new();
+        if let Some(thinking) = message.thinking.as_deref().filter(|t| !t.is_empty()) {
+            parts.push(Part::Reasoning(thinking.to_owned()));
+        }
+        if !message.content.is_empty() {
+            parts.push(match message.role {
+                MessageRole::Tool => Part::tool_call_response(None, &message.content),
+                _ => Part::text(message.content.clone()),
+            });
+        }
+        parts.extend(message.tool_calls.iter().map(|call| {
+            Part::tool_call(
+                None,
+                call.function.name.clone(),
+                &call.function.arguments.to_string(),
+            )
+        }));
+        Message::new(role, parts)
+    }
+
+    impl InputContent for ChatMessageRequest {
+        fn input_messages(&self) -> Vec<Message> {
+            self.messages.iter().map(message).collect()
+        }
+    }
+
+    /// The final answer of a chat (a streamed partial one is one chunk of it).
+    impl ReportsContent for ChatMessageResponse {
+        fn output_messages(&self) -> Vec<Message> {
+            let reason = if self.message.tool_calls.is_empty() {
+                "stop"
+            } else {
+                "tool_calls"
+            };
+            vec![message(&self.message).with_finish_reason(reason)]
+        }
+    }
+}
