@@ -67,3 +67,51 @@ fn genai_spans_are_priced_and_attributed_without_an_annotation() {
     );
     assert_eq!(str_attr(span, "tenant.id").as_deref(), Some("acme"));
 }
+
+/// genai's request and response as message content: the trait mappings, on the real client's
+/// answer (the capture itself is tested in `content.rs`).
+#[test]
+fn a_chats_request_and_answer_map_to_the_conventions_messages() {
+    use tracing_ai::content::{InputContent, ReportsContent};
+
+    let server = ModelServer::start();
+    let request = ChatRequest::from_system("Be brief.")
+        .append_message(genai::chat::ChatMessage::user("What is a span?"));
+    let response = tracing_ai_tests::block_on(async {
+        client(&server)
+            .exec_chat("gpt-4o-mini", request.clone(), None)
+            .await
+            .expect("an answer")
+    });
+    let json = |messages: Vec<tracing_ai::content::Message>| -> serde_json::Value {
+        let (_, exported) = export_with(
+            AiLayer::builder().with_content_capture(tracing_ai::content::ContentCapture::SpanOnly),
+            || {
+                tracing::info_span!("chat", gen_ai.operation.name = "chat").in_scope(|| {
+                    tracing_ai::content::record_output_messages(&messages);
+                })
+            },
+        );
+        serde_json::from_str(
+            &str_attr(&exported.spans[0], "gen_ai.output.messages").expect("captured"),
+        )
+        .expect("JSON")
+    };
+    assert_eq!(
+        json(request.input_messages()),
+        serde_json::json!([{
+            "role": "user",
+            "parts": [{"type": "text", "content": "What is a span?"}],
+            "finish_reason": "unknown",
+        }])
+    );
+    assert_eq!(request.system_instructions().len(), 1);
+    assert_eq!(
+        json(response.output_messages()),
+        serde_json::json!([{
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "A span is a unit of work."}],
+            "finish_reason": "stop",
+        }])
+    );
+}
