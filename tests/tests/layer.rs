@@ -337,3 +337,28 @@ fn a_provider_reported_cost_wins() {
         Some("provider")
     );
 }
+
+#[test]
+fn costs_are_exported_without_float_noise() {
+    #[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+    fn call(input: u64) -> Usage {
+        Usage::new(input, 0)
+    }
+    let (_, exported) = export(|| {
+        tracing::info_span!("request").in_scope(|| {
+            call(201);
+            call(7);
+        })
+    });
+    let costs: Vec<f64> = exported
+        .spans_named("chat gpt-4o-mini")
+        .into_iter()
+        .map(|span| f64_attr(span, "gen_ai.usage.cost"))
+        .collect();
+    // 201 × $0.15 a million is 0.000030149999999999998 in float arithmetic.
+    assert_eq!(costs, [3.015e-5, 1.05e-6]);
+    assert_eq!(
+        f64_attr(exported.span("request"), "ai.request.cost"),
+        3.12e-5
+    );
+}

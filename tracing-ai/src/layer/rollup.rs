@@ -56,12 +56,12 @@ impl RequestTotals {
     }
 
     fn write_as(&mut self, names: &TotalsNames, currencies: &Currencies, writer: &mut Writer) {
-        writer.push(names.cost, Written::F64(self.usd));
+        writer.push(names.cost, Written::money(self.usd));
         self.reported = currencies
             .report(self.usd)
             .map(|(code, amount)| (code.clone(), amount));
         if let Some((code, amount)) = &self.reported {
-            writer.push(names.cost_amount, Written::F64(*amount));
+            writer.push(names.cost_amount, Written::money(*amount));
             writer.push(names.cost_currency, Written::Str(code.clone()));
         }
         writer.push(names.input, Written::I64(saturating_i64(self.input)));

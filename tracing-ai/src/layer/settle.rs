@@ -71,7 +71,7 @@ impl AiLayer {
     pub(super) fn write_cost(&self, settled: &Settled, priced: &Priced, writer: &mut Writer) {
         match priced {
             Priced::Cost { usd, source } => {
-                writer.push(attr::GEN_AI_USAGE_COST, Written::F64(*usd));
+                writer.push(attr::GEN_AI_USAGE_COST, Written::money(*usd));
                 writer.push(attr::AI_COST_SOURCE, Written::Static(source.as_str()));
             }
             Priced::Unpriced { reason, .. } => {
@@ -83,7 +83,7 @@ impl AiLayer {
             Priced::Nothing => {}
         }
         if let Some((code, amount)) = &settled.reported {
-            writer.push(attr::AI_COST_AMOUNT, Written::F64(*amount));
+            writer.push(attr::AI_COST_AMOUNT, Written::money(*amount));
             writer.push(attr::AI_COST_CURRENCY, Written::Str(code.clone()));
         }
     }

@@ -55,6 +55,13 @@ pub(crate) enum Written {
 }
 
 impl Written {
+    /// An amount of money, rounded to 12 significant digits: 201 tokens at $0.15 a million
+    /// is exported as 0.00003015, not as the float sum 0.000030149999999999998, and a total is
+    /// the same number a finance team gets adding up the calls.
+    pub(crate) fn money(amount: f64) -> Self {
+        Written::F64(round_money(amount))
+    }
+
     /// As an OpenTelemetry value, without copying its text.
     fn into_otel(self) -> opentelemetry::Value {
         match self {
@@ -63,6 +70,22 @@ impl Written {
             Written::Str(v) => opentelemetry::StringValue::from(v).into(),
             Written::Static(v) => v.into(),
         }
+    }
+}
+
+/// `amount` to 12 significant digits (an f64 holds 15 to 17): what float arithmetic on
+/// per-token prices adds past them is noise, not money.
+pub(crate) fn round_money(amount: f64) -> f64 {
+    if amount == 0.0 || !amount.is_finite() {
+        return amount;
+    }
+    let magnitude = amount.abs().log10().floor();
+    let scale = 10_f64.powf(11.0 - magnitude);
+    let rounded = (amount * scale).round() / scale;
+    if rounded.is_finite() {
+        rounded
+    } else {
+        amount
     }
 }
 
@@ -164,5 +187,24 @@ impl Writer {
         }
         undeclared.clear();
         ATTRIBUTES.set(undeclared);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_money;
+
+    #[test]
+    fn money_loses_only_float_noise() {
+        assert_eq!(round_money(201.0 * 0.15e-6), 3.015e-5);
+        assert_eq!(format!("{}", round_money(201.0 * 0.15e-6)), "0.00003015");
+        assert_eq!(round_money(0.1 + 0.2), 0.3);
+        assert_eq!(round_money(0.0125), 0.0125);
+        assert_eq!(round_money(-2.5e-9), -2.5e-9);
+        assert_eq!(round_money(123_456_789.123_456_78), 123_456_789.123);
+        assert_eq!(round_money(0.0), 0.0);
+        assert!(round_money(f64::NAN).is_nan());
+        assert_eq!(round_money(f64::MAX), 1.797_693_134_86e308);
+        assert_eq!(round_money(f64::MIN_POSITIVE), f64::MIN_POSITIVE);
     }
 }
