@@ -73,20 +73,32 @@ impl Written {
     }
 }
 
+/// Powers of ten that an f64 holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
 /// `amount` to 12 significant digits (an f64 holds 15 to 17): what float arithmetic on
-/// per-token prices adds past them is noise, not money.
+/// per-token prices adds past them is noise, not money. Amounts outside 1e-10..1e11 (no
+/// call's cost) are left as they are. On the close of every AI span, so no `log10` or `powf`:
+/// the decimal magnitude comes from the binary exponent, and the scale from a table.
 pub(crate) fn round_money(amount: f64) -> f64 {
-    if amount == 0.0 || !amount.is_finite() {
+    let abs = amount.abs();
+    // Also false for NaN.
+    if !(1e-10..1e11).contains(&abs) {
         return amount;
     }
-    let magnitude = amount.abs().log10().floor();
-    let scale = 10_f64.powf(11.0 - magnitude);
-    let rounded = (amount * scale).round() / scale;
-    if rounded.is_finite() {
-        rounded
-    } else {
-        amount
+    let binary_exponent = ((abs.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+    // floor(log10(abs)), or one less.
+    let magnitude = (f64::from(binary_exponent) * std::f64::consts::LOG10_2).floor() as i32;
+    let mut digits = usize::try_from(11 - magnitude).unwrap_or(0).min(22);
+    if digits > 0 && abs * POW10[digits] >= 1e12 {
+        digits -= 1;
     }
+    let scale = POW10[digits];
+    // An exact power of ten: the division rounds to the double nearest the decimal.
+    (amount * scale).round() / scale
 }
 
 /// The name of an attribute the layer writes: one of ours, or an attribution key's.
@@ -204,7 +216,16 @@ mod tests {
         assert_eq!(round_money(123_456_789.123_456_78), 123_456_789.123);
         assert_eq!(round_money(0.0), 0.0);
         assert!(round_money(f64::NAN).is_nan());
-        assert_eq!(round_money(f64::MAX), 1.797_693_134_86e308);
+        assert_eq!(round_money(f64::MAX), f64::MAX);
+        assert_eq!(round_money(9.999_999_999_96e10), 9.999_999_999_96e10);
+        assert_eq!(round_money(0.999_999_999_999_7), 1.0);
+        assert_eq!(round_money(1.000_000_000_000_2e-10), 1e-10);
+        // Every magnitude of cost, against the decimal the arithmetic meant.
+        for exponent in -10..=10 {
+            let price = 1.5 * 10_f64.powi(exponent);
+            let meant: f64 = format!("{:.11e}", 3.0 * price).parse().expect("a number");
+            assert_eq!(round_money(price + price + price), meant, "{exponent}");
+        }
         assert_eq!(round_money(f64::MIN_POSITIVE), f64::MIN_POSITIVE);
     }
 }
