@@ -327,6 +327,18 @@ pub mod otel {
         }
     }
 
+    /// The JSON text of string attribute `key` on `span`, parsed; panics, saying which,
+    /// when it is missing or not JSON (captured message content, say).
+    #[track_caller]
+    pub fn json_attr(span: &SpanData, key: &str) -> serde_json::Value {
+        let text = match attr(span, key) {
+            Some(Value::String(text)) => text.as_str().to_owned(),
+            other => panic!("`{key}` of `{}` is {other:?}", span.name),
+        };
+        serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("`{key}` is not JSON ({error}): {text}"))
+    }
+
     /// The value of attribute `key` on `span`.
     pub fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
         span.attributes

@@ -21,7 +21,7 @@ use tracing_ai_tests::metrics::points;
 use tracing_ai_tests::model_server::{
     ModelServer, CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS,
 };
-use tracing_ai_tests::otel::{attr, export_with, f64_attr, str_attr};
+use tracing_ai_tests::otel::{attr, export_with, f64_attr, json_attr, str_attr};
 
 fn client(server: &ModelServer) -> Client<OpenAIConfig> {
     Client::with_config(
@@ -161,18 +161,15 @@ fn a_completions_messages_are_content_in_the_conventions_schema_when_captured() 
         },
     );
     let span = exported.span("chat gpt-4o-mini");
-    let json = |key: &str| -> serde_json::Value {
-        serde_json::from_str(&str_attr(span, key).expect("captured")).expect("JSON")
-    };
     assert_eq!(
-        json("gen_ai.input.messages"),
+        json_attr(span, "gen_ai.input.messages"),
         serde_json::json!([
             {"role": "system", "parts": [{"type": "text", "content": "Answer in one sentence; my e-mail is [REDACTED]."}]},
             {"role": "user", "parts": [{"type": "text", "content": "What is a span?"}]},
         ])
     );
     assert_eq!(
-        json("gen_ai.output.messages"),
+        json_attr(span, "gen_ai.output.messages"),
         serde_json::json!([{
             "role": "assistant",
             "parts": [{"type": "text", "content": "A span is a unit of work."}],

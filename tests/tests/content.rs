@@ -6,7 +6,7 @@ use opentelemetry_sdk::trace::SpanData;
 use serde_json::json;
 use tracing_ai::content::{ContentCapture, InputContent, Message, Part, ReportsContent};
 use tracing_ai::{ai_span, attr, AiLayer, AiLayerBuilder, ReportsUsage, Usage};
-use tracing_ai_tests::otel::{attr as otel_attr, export_with};
+use tracing_ai_tests::otel::{attr as otel_attr, export_with, json_attr};
 
 /// A request as an application holds it.
 struct Chat {
@@ -59,15 +59,6 @@ fn run(builder: AiLayerBuilder, question: &str, answer: &str) -> SpanData {
         complete(&chat(question), answer).expect("the call succeeds")
     });
     exported.span("chat gpt-4o-mini").clone()
-}
-
-fn json_attr(span: &SpanData, key: &str) -> serde_json::Value {
-    let text = match otel_attr(span, key) {
-        Some(Value::String(text)) => text.as_str().to_owned(),
-        other => panic!("`{key}` is {other:?}"),
-    };
-    serde_json::from_str(&text)
-        .unwrap_or_else(|error| panic!("`{key}` is not JSON ({error}): {text}"))
 }
 
 const CONTENT: [&str; 3] = [

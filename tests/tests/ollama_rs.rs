@@ -12,7 +12,7 @@ use tracing_ai::{ai_span, AiLayer, ModelPrice};
 use tracing_ai_tests::model_server::{
     ModelServer, OLLAMA_EVAL_TOKENS, OLLAMA_LATENCY, OLLAMA_PROMPT_TOKENS,
 };
-use tracing_ai_tests::otel::{attr, export_with, f64_attr, str_attr};
+use tracing_ai_tests::otel::{attr, export_with, f64_attr, json_attr, str_attr};
 
 fn ollama(server: &ModelServer) -> Ollama {
     let (host, port) = server.ollama();
@@ -119,18 +119,15 @@ fn a_chats_messages_are_content_when_captured() {
         },
     );
     let span = exported.span("chat llama3.1:8b");
-    let json = |key: &str| -> serde_json::Value {
-        serde_json::from_str(&str_attr(span, key).expect("captured")).expect("JSON")
-    };
     assert_eq!(
-        json("gen_ai.input.messages"),
+        json_attr(span, "gen_ai.input.messages"),
         serde_json::json!([
             {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
             {"role": "user", "parts": [{"type": "text", "content": "What is a span? Key: [REDACTED]"}]},
         ])
     );
     assert_eq!(
-        json("gen_ai.output.messages"),
+        json_attr(span, "gen_ai.output.messages"),
         serde_json::json!([{
             "role": "assistant",
             "parts": [{"type": "text", "content": answer.message.content}],
