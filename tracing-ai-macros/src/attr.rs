@@ -148,23 +148,29 @@ impl AiSpanArgs {
 }
 
 /// The fields a user may not set through `fields(...)` because an argument of the macro owns
-/// them, and the argument to use instead.
+/// them, with the argument to use instead. tracing-ai's call model declares the same (a test
+/// there compares it with this list through `__reserved_fields!`).
+pub(crate) const RESERVED_FIELDS: &[(&str, &str)] = &[
+    ("gen_ai.operation.name", "kind = \"...\""),
+    ("gen_ai.provider.name", "provider = ..."),
+    ("gen_ai.request.model", "model = ..."),
+    ("otel.name", "name = \"...\""),
+    ("gen_ai.response.model", "usage = ..."),
+    ("gen_ai.tool.name", "tool = ..."),
+    ("gen_ai.agent.name", "agent = ..."),
+    ("gen_ai.usage.input_tokens", "usage = ..."),
+    ("gen_ai.usage.output_tokens", "usage = ..."),
+    ("gen_ai.usage.cache_read.input_tokens", "usage = ..."),
+    ("gen_ai.usage.cache_creation.input_tokens", "usage = ..."),
+    ("gen_ai.usage.reasoning.output_tokens", "usage = ..."),
+];
+
 fn reserved_field_argument(name: &Punctuated<Ident, Token![.]>) -> Option<&'static str> {
-    match dotted(name).as_str() {
-        "gen_ai.operation.name" => Some("kind = \"...\""),
-        "gen_ai.request.model" => Some("model = ..."),
-        "gen_ai.provider.name" => Some("provider = ..."),
-        "gen_ai.usage.input_tokens"
-        | "gen_ai.usage.output_tokens"
-        | "gen_ai.usage.cache_read.input_tokens"
-        | "gen_ai.usage.cache_creation.input_tokens"
-        | "gen_ai.usage.reasoning.output_tokens"
-        | "gen_ai.response.model" => Some("usage = ..."),
-        "otel.name" => Some("name = \"...\""),
-        "gen_ai.tool.name" => Some("tool = ..."),
-        "gen_ai.agent.name" => Some("agent = ..."),
-        _ => None,
-    }
+    let name = dotted(name);
+    RESERVED_FIELDS
+        .iter()
+        .find(|(reserved, _)| *reserved == name)
+        .map(|(_, argument)| *argument)
 }
 
 fn dotted(name: &Punctuated<Ident, Token![.]>) -> String {

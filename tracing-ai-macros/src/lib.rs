@@ -255,6 +255,12 @@ mod expand;
 /// }
 /// ```
 ///
+/// # Seeing the expansion
+///
+/// With the environment variable `TRACING_AI_MACROS_DEBUG` set when the crate is compiled,
+/// every `#[ai_span]` prints the code it expands to on the compiler's standard error (as
+/// axum's `AXUM_MACROS_DEBUG` does); `cargo expand` shows the same.
+///
 /// [`tracing`]: https://docs.rs/tracing
 #[proc_macro_attribute]
 pub fn ai_span(
@@ -272,6 +278,17 @@ pub fn ai_span(
         eprintln!("{expanded}");
     }
     expanded.into()
+}
+
+/// The fields `#[ai_span]` reserves for its own arguments, as `&[(field, argument)]`: for
+/// tracing-ai's test that its call model declares the same. Not a stable API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __reserved_fields(_: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    let entries = attr::RESERVED_FIELDS
+        .iter()
+        .map(|(field, argument)| quote!((#field, #argument)));
+    quote!(&[#(#entries),*]).into()
 }
 
 fn expand(args: attr::AiSpanArgs, item: TokenStream) -> TokenStream {

@@ -233,11 +233,10 @@ impl PricingProbe {
             provider: Some(provider),
             request_model: Some(model),
             response_model: None,
-            tokens: Some(crate::pricing::TokenCounts {
-                input,
-                output,
-                ..Default::default()
-            }),
+            tokens: Some(crate::facts::TokenCounts::of(&[
+                (crate::facts::TokenKind::Input, input),
+                (crate::facts::TokenKind::Output, output),
+            ])),
             duration: std::time::Duration::ZERO,
             failed: false,
             stream: false,

@@ -2,8 +2,7 @@
 
 use std::error::Error;
 use std::fmt;
-
-use crate::pricing::PricesFileError;
+use std::path::{Path, PathBuf};
 
 /// A configuration the layer cannot work with: a bad price, currency or prices file, or a bad
 /// sampling setting.
@@ -171,3 +170,59 @@ impl Error for ConfigError {
         }
     }
 }
+
+/// A prices file that could not be loaded: where, which field, and what is wrong.
+///
+/// ```
+/// use tracing_ai::AiLayer;
+///
+/// let error = AiLayer::builder()
+///     .with_prices_toml("[models.\"m\"]\ninput = 1.0\noutput = \"cheap\"\n")
+///     .build()
+///     .unwrap_err();
+/// let error = error.prices_file().unwrap();
+/// assert_eq!(error.line(), Some(3));
+/// assert_eq!(error.field(), Some("models.\"m\".output"));
+/// ```
+#[derive(Debug)]
+pub struct PricesFileError {
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) line: Option<usize>,
+    pub(crate) field: Option<String>,
+    pub(crate) message: String,
+}
+
+impl PricesFileError {
+    /// The 1-based line of the mistake, when it has one.
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    /// The field at fault, as a TOML path such as `models."my-model".input`.
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
+    /// The file, when the prices came from one.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+}
+
+impl fmt::Display for PricesFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(path) => write!(f, "prices file `{}`", path.display())?,
+            None => f.write_str("prices")?,
+        }
+        if let Some(line) = self.line {
+            write!(f, ", line {line}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ", field `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl Error for PricesFileError {}

@@ -120,6 +120,7 @@ mod error_type;
 pub mod evaluation;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod export;
+mod facts;
 mod hash;
 pub mod integrations;
 mod layer;
@@ -134,18 +135,19 @@ mod redact;
 pub mod sampling;
 pub mod stream;
 mod usage;
+mod value_set;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use console::ConsoleLayer;
-pub use error::ConfigError;
+pub use error::{ConfigError, PricesFileError};
 pub use error_type::ErrorType;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "otlp-grpc", feature = "otlp-http"))))]
 pub use export::{builder, init, ExportBuilder, ExportStats, InitError, OtelGuard, Protocol};
 pub use layer::{layer, AiLayer, AiLayerBuilder, AiOpenTelemetryLayer};
-pub use pricing::{ModelPrice, PricesFileError};
+pub use pricing::ModelPrice;
 pub use record::{record_cache_hit, record_fallback};
 pub use usage::{CacheHit, ReportsUsage, Usage};
 

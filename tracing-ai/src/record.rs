@@ -10,8 +10,10 @@ use tracing::{Dispatch, Metadata, Span};
 use tracing_subscriber::registry::{LookupSpan, Registry};
 
 use crate::attr;
+use crate::facts::TokenKind;
 use crate::pricing::CostSource;
 use crate::usage::{CacheHit, Usage};
+use crate::value_set::{opt, record_span, saturating_i64, with_fields, with_value_set};
 
 /// Records that the application's own cache served (or missed) the current AI call.
 ///
@@ -95,19 +97,34 @@ pub(crate) fn is_ai_span(metadata: &Metadata<'_>) -> bool {
         .is_some()
 }
 
-/// The names [`record_usage`] writes, in the order of its values.
-const USAGE_FIELDS: [&str; 10] = [
-    attr::GEN_AI_USAGE_INPUT_TOKENS,
-    attr::GEN_AI_USAGE_OUTPUT_TOKENS,
-    attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-    attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-    attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+/// The facts of a [`Usage`] besides its token counts, in the order of [`record_usage`]'s
+/// values.
+const USAGE_OTHER_FIELDS: [&str; 5] = [
     attr::GEN_AI_RESPONSE_MODEL,
     attr::GEN_AI_RESPONSE_ID,
     attr::GEN_AI_USAGE_COST,
     attr::AI_COST_SOURCE,
     attr::AI_CACHE_HIT,
 ];
+
+/// How many values [`record_usage`] records.
+const USAGE_VALUES: usize = TokenKind::COUNT + USAGE_OTHER_FIELDS.len();
+
+/// The names [`record_usage`] writes, in the order of its values: every token count, then the
+/// rest.
+const USAGE_FIELDS: [&str; USAGE_VALUES] = {
+    let mut names = [""; USAGE_VALUES];
+    let mut index = 0;
+    while index < USAGE_VALUES {
+        names[index] = if index < TokenKind::COUNT {
+            TokenKind::ALL[index].name()
+        } else {
+            USAGE_OTHER_FIELDS[index - TokenKind::COUNT]
+        };
+        index += 1;
+    }
+    names
+};
 
 /// The names [`record_error`] writes, in the order of its values.
 const ERROR_FIELDS: [&str; 3] = [
@@ -124,7 +141,7 @@ pub struct CallsiteFields(OnceLock<Resolved>);
 #[derive(Debug)]
 struct Resolved {
     metadata: &'static Metadata<'static>,
-    usage: [Option<Field>; 10],
+    usage: [Option<Field>; USAGE_VALUES],
     error: [Option<Field>; 3],
 }
 
@@ -152,11 +169,7 @@ impl CallsiteFields {
 
 /// Records `usage` on `span`, in one dispatch; `callsite` spares looking its fields up.
 pub(crate) fn record_usage(span: &Span, usage: &Usage, callsite: Option<&CallsiteFields>) {
-    let input = saturating_i64(usage.input_tokens);
-    let output = saturating_i64(usage.output_tokens);
-    let cache_read = usage.cache_read_tokens.map(saturating_i64);
-    let cache_creation = usage.cache_creation_tokens.map(saturating_i64);
-    let reasoning = usage.reasoning_tokens.map(saturating_i64);
+    let tokens = TokenKind::ALL.map(|kind| kind.of_usage(usage).map(saturating_i64));
     let response_model = usage.response_model.as_deref();
     let response_id = usage.response_id.as_deref();
     // A provider's cost that is not a real amount is dropped, and the call priced from tables.
@@ -165,18 +178,18 @@ pub(crate) fn record_usage(span: &Span, usage: &Usage, callsite: Option<&Callsit
         .filter(|usd| crate::pricing::is_valid_amount(*usd));
     let cost_source = cost.map(|_| CostSource::Provider.as_str());
     let cache_hit = usage.cache_hit.map(CacheHit::as_str);
-    let values = [
-        Some(&input as &dyn Value),
-        Some(&output),
-        opt(&cache_read),
-        opt(&cache_creation),
-        opt(&reasoning),
+    let others = [
         opt(&response_model),
         opt(&response_id),
         opt(&cost),
         opt(&cost_source),
         opt(&cache_hit),
     ];
+    let values: [Option<&dyn Value>; USAGE_VALUES] =
+        std::array::from_fn(|index| match index.checked_sub(TokenKind::COUNT) {
+            None => opt(&tokens[index]),
+            Some(other) => others[other],
+        });
     record_fields(
         span,
         callsite,
@@ -236,84 +249,4 @@ fn record_fields<const N: usize>(
         }
         None => record_span::<N>(span, std::array::from_fn(|i| (names[i], values[i]))),
     }
-}
-
-/// Pairs `values` with `fields` in the form `FieldSet::value_set` takes; a value whose field
-/// the span lacks is paired with any field and no value, which visitors skip.
-fn with_fields<const N: usize>(
-    metadata: &'static Metadata<'static>,
-    fields: &[Option<Field>; N],
-    values: [Option<&dyn Value>; N],
-    record: impl FnOnce(&[(&Field, Option<&dyn Value>); N]),
-) {
-    let Some(placeholder) = metadata.fields().iter().next() else {
-        return;
-    };
-    let entries: [(&Field, Option<&dyn Value>); N] =
-        std::array::from_fn(|index| match &fields[index] {
-            Some(field) => (field, values[index]),
-            None => (&placeholder, None),
-        });
-    record(&entries);
-}
-
-fn opt<T: Value>(value: &Option<T>) -> Option<&dyn Value> {
-    value.as_ref().map(|value| value as &dyn Value)
-}
-
-/// Token counts are exported as `i64`: tracing-opentelemetry exports a `u64` that does not fit
-/// an `i64` as a string, which backends cannot sum.
-pub(crate) fn saturating_i64(count: u64) -> i64 {
-    i64::try_from(count).unwrap_or(i64::MAX)
-}
-
-/// Records several values on `span` with a single call into the subscriber. Names the span
-/// does not declare, and entries without a value, are left out.
-fn record_span<const N: usize>(span: &Span, entries: [(&str, Option<&dyn Value>); N]) {
-    if let Some(metadata) = span.metadata() {
-        let fieldset = metadata.fields();
-        with_value_set(metadata, entries, |values| {
-            span.record_all(&fieldset.value_set(values));
-        });
-    }
-}
-
-/// Records `values` on the span `id` of `metadata`'s callsite, through `dispatch`, so that
-/// every layer sees them; used where there is no `Span` handle, as in a layer's callbacks.
-pub(crate) fn record_by_id(
-    metadata: &'static Metadata<'static>,
-    id: &Id,
-    dispatch: &Dispatch,
-    values: &[(&Field, &dyn Value)],
-) {
-    const CHUNK: usize = 16;
-    let fieldset = metadata.fields();
-    let Some(placeholder) = fieldset.iter().next() else {
-        return;
-    };
-    // A value set is a fixed-size array: fill one of `CHUNK` entries at a time, padding with
-    // entries without a value, which visitors skip.
-    for chunk in values.chunks(CHUNK) {
-        let entries: [(&Field, Option<&dyn Value>); CHUNK] =
-            std::array::from_fn(|index| match chunk.get(index) {
-                Some((field, value)) => (*field, Some(*value)),
-                None => (&placeholder, None),
-            });
-        dispatch.record(id, &Record::new(&fieldset.value_set(&entries)));
-    }
-}
-
-/// Resolves `entries` against `metadata`'s fields and hands them to `record` in the form
-/// `FieldSet::value_set` takes.
-fn with_value_set<const N: usize>(
-    metadata: &'static Metadata<'static>,
-    entries: [(&str, Option<&dyn Value>); N],
-    record: impl FnOnce(&[(&Field, Option<&dyn Value>); N]),
-) {
-    let fieldset = metadata.fields();
-    let fields: [Option<Field>; N] = std::array::from_fn(|index| {
-        let (name, value) = entries[index];
-        value.and_then(|_| fieldset.field(name))
-    });
-    with_fields(metadata, &fields, entries.map(|(_, value)| value), record);
 }

@@ -322,7 +322,7 @@ impl StreamedCall {
         let span = std::mem::replace(&mut self.span, Span::none());
         span.record(
             attr::AI_STREAM_CHUNKS,
-            crate::record::saturating_i64(self.chunks),
+            crate::value_set::saturating_i64(self.chunks),
         );
         if cancelled {
             span.record(attr::AI_STREAM_CANCELLED, true);

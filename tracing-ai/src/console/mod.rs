@@ -172,9 +172,13 @@ impl Call {
                 .as_deref()
                 .or(fields.error_type.as_deref())
                 .map(str::to_owned),
-            tokens: fields
-                .tokens()
-                .map(|tokens| (tokens.input, tokens.cache_read, tokens.output)),
+            tokens: fields.tokens().map(|tokens| {
+                (
+                    tokens.input(),
+                    tokens.get(crate::facts::TokenKind::CacheRead),
+                    tokens.output(),
+                )
+            }),
             cache_hit: fields.cache_hit.as_deref().map(str::to_owned),
             fallback: match (&fields.fallback_from, fields.fallback) {
                 (Some(from), _) => Some(format!("fallback from {from}")),

@@ -34,7 +34,7 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
     let mut guard = OtelGuard::new(plan.shutdown_timeout);
     let mut layer = plan.layer;
     let mut global_provider = None;
-    let otel = match (&plan.export, &plan.sampling) {
+    let tracer = match (&plan.export, &plan.sampling) {
         (Some(export), sampling) => {
             let exporters = transport::exporters(export)?;
             guard.runtime = exporters.runtime;
@@ -82,7 +82,7 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
                 }
                 layer = layer.with_meter(meter);
             }
-            Some(tracing_opentelemetry::layer().with_tracer(provider.tracer("tracing-ai")))
+            Some(provider.tracer("tracing-ai"))
         }
         (None, Some(sampling)) if plan.console => {
             // Nothing is exported, but the console shows what would have been.
@@ -93,11 +93,16 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
                 .with_span_processor(processor);
             let provider = provider.build();
             guard.provider = Some(provider.clone());
-            Some(tracing_opentelemetry::layer().with_tracer(provider.tracer("tracing-ai")))
+            Some(provider.tracer("tracing-ai"))
         }
         (None, _) => None,
     };
-    let ai = layer.build_for_opentelemetry()?;
+    // Composed as `AiLayer::with_tracer` composes it for any user: one way, one set of
+    // exported attributes.
+    let ai = match tracer {
+        Some(tracer) => layer.with_tracer(tracer)?.boxed(),
+        None => layer.build_for_opentelemetry()?.boxed(),
+    };
     let console = match (plan.console, &guard.sampling) {
         (true, Some(stats)) => ConsoleLayer::stderr().with_sampling(stats.clone()).boxed(),
         (true, None) => ConsoleLayer::stderr().boxed(),
@@ -108,7 +113,6 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
     let subscriber = tracing_subscriber::registry()
         .with(plan.filter)
         .with(ai)
-        .with(otel)
         .with(console);
     Ok(Built {
         dispatch: Dispatch::new(subscriber),

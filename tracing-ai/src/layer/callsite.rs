@@ -9,79 +9,14 @@ use tracing::callsite::Identifier;
 use tracing::Metadata;
 
 use super::attribution::AttributionKeys;
-use crate::attr;
+use crate::facts::{self, Slot};
 use crate::hash::FastHash;
 
-/// rig-core's name (0.44) for the reasoning part of the output tokens, which the GenAI
-/// conventions call `gen_ai.usage.reasoning.output_tokens`.
-const RIG_REASONING_TOKENS: &str = "gen_ai.usage.reasoning_tokens";
-
-/// The fact a field holds, by the field's index in its callsite's field set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Slot {
-    Operation,
-    Provider,
-    RequestModel,
-    ResponseModel,
-    InputTokens,
-    OutputTokens,
-    CacheReadTokens,
-    CacheWriteTokens,
-    ReasoningTokens,
-    Cost,
-    ErrorType,
-    StatusCode,
-    StatusDescription,
-    CacheHit,
-    Fallback,
-    FallbackFrom,
-    Stream,
-    TimeToFirstChunk,
-    StreamChunks,
-    /// An attribution key, by the index of its exported name.
-    Attribution(usize),
-    /// Nothing the layer reads.
-    Ignored,
-}
-
-impl Slot {
-    fn of(name: &str, keys: &AttributionKeys) -> Self {
-        match name {
-            attr::GEN_AI_OPERATION_NAME => Slot::Operation,
-            attr::GEN_AI_PROVIDER_NAME => Slot::Provider,
-            attr::GEN_AI_REQUEST_MODEL => Slot::RequestModel,
-            attr::GEN_AI_RESPONSE_MODEL => Slot::ResponseModel,
-            attr::GEN_AI_USAGE_INPUT_TOKENS => Slot::InputTokens,
-            attr::GEN_AI_USAGE_OUTPUT_TOKENS => Slot::OutputTokens,
-            attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS => Slot::CacheReadTokens,
-            attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS => Slot::CacheWriteTokens,
-            attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS | RIG_REASONING_TOKENS => {
-                Slot::ReasoningTokens
-            }
-            attr::GEN_AI_USAGE_COST => Slot::Cost,
-            attr::ERROR_TYPE => Slot::ErrorType,
-            attr::OTEL_STATUS_CODE => Slot::StatusCode,
-            attr::OTEL_STATUS_DESCRIPTION => Slot::StatusDescription,
-            attr::AI_CACHE_HIT => Slot::CacheHit,
-            attr::AI_FALLBACK => Slot::Fallback,
-            attr::AI_FALLBACK_FROM => Slot::FallbackFrom,
-            attr::GEN_AI_REQUEST_STREAM => Slot::Stream,
-            attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK => Slot::TimeToFirstChunk,
-            attr::AI_STREAM_CHUNKS => Slot::StreamChunks,
-            name => keys.index_of(name).map_or(Slot::Ignored, Slot::Attribution),
-        }
-    }
-
-    /// Whether a count goes here: a negative value is then left out rather than priced.
-    pub(crate) fn is_count(self) -> bool {
-        matches!(
-            self,
-            Slot::InputTokens
-                | Slot::OutputTokens
-                | Slot::CacheReadTokens
-                | Slot::CacheWriteTokens
-                | Slot::ReasoningTokens
-        )
+/// What field `name` holds: a fact of the call, else an attribution key, else nothing.
+fn slot_of(name: &str, keys: &AttributionKeys) -> Slot {
+    match facts::slot_of(name) {
+        Slot::Ignored => keys.index_of(name).map_or(Slot::Ignored, Slot::Attribution),
+        slot => slot,
     }
 }
 
@@ -103,7 +38,7 @@ impl Callsite {
         let slots: Box<[Slot]> = metadata
             .fields()
             .iter()
-            .map(|field| Slot::of(field.name(), keys))
+            .map(|field| slot_of(field.name(), keys))
             .collect();
         Self {
             ai: slots.contains(&Slot::Operation),

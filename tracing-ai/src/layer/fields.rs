@@ -10,8 +10,8 @@ use std::time::Instant;
 use tracing::field::{Field, Visit};
 
 use super::attribution::{bounded, Attribution, AttributionKeys};
-use super::callsite::{Callsite, Slot};
-use crate::pricing::TokenCounts;
+use super::callsite::Callsite;
+use crate::facts::{Slot, TokenCounts, TokenKind};
 
 /// What an AI span has recorded so far, in its extensions; when it closes, what the layer
 /// settled is added for the layers over it (the console).
@@ -48,11 +48,8 @@ pub(crate) struct CallFields {
     pub(crate) provider: Option<Arc<str>>,
     pub(crate) request_model: Option<Arc<str>>,
     pub(crate) response_model: Option<Arc<str>>,
-    pub(crate) input: Option<u64>,
-    pub(crate) output: Option<u64>,
-    pub(crate) cache_read: Option<u64>,
-    pub(crate) cache_write: Option<u64>,
-    pub(crate) reasoning: Option<u64>,
+    /// The token counts recorded, by [`TokenKind::index`].
+    pub(crate) tokens: [Option<u64>; TokenKind::COUNT],
     /// A cost someone already recorded (the provider's, through `Usage::with_cost`).
     pub(crate) recorded_cost: Option<f64>,
     pub(crate) failed: bool,
@@ -78,11 +75,7 @@ impl CallFields {
             provider,
             request_model,
             response_model,
-            input,
-            output,
-            cache_read,
-            cache_write,
-            reasoning,
+            tokens,
             recorded_cost,
             failed,
             error_type,
@@ -102,11 +95,6 @@ impl CallFields {
             provider,
             request_model,
             response_model,
-            input,
-            output,
-            cache_read,
-            cache_write,
-            reasoning,
             recorded_cost,
             error_type,
             description,
@@ -115,6 +103,11 @@ impl CallFields {
             time_to_first_chunk,
             chunks
         );
+        for (count, newer) in self.tokens.iter_mut().zip(tokens) {
+            if newer.is_some() {
+                *count = newer;
+            }
+        }
         self.failed |= failed;
         self.fallback |= fallback;
         self.stream |= stream;
@@ -122,16 +115,11 @@ impl CallFields {
 
     /// The token counts, when the call recorded usage.
     pub(crate) fn tokens(&self) -> Option<TokenCounts> {
-        if self.input.is_none() && self.output.is_none() {
+        let [input, output] = [TokenKind::Input, TokenKind::Output].map(|k| self.tokens[k.index()]);
+        if input.is_none() && output.is_none() {
             return None;
         }
-        Some(TokenCounts {
-            input: self.input.unwrap_or(0),
-            output: self.output.unwrap_or(0),
-            cache_read: self.cache_read.unwrap_or(0),
-            cache_write: self.cache_write.unwrap_or(0),
-            reasoning: self.reasoning.unwrap_or(0),
-        })
+        Some(TokenCounts(self.tokens.map(|count| count.unwrap_or(0))))
     }
 }
 
@@ -182,11 +170,7 @@ impl<'a> FieldVisitor<'a> {
 
     fn count(&mut self, slot: Slot, value: u64) {
         let count = match slot {
-            Slot::InputTokens => &mut self.call.input,
-            Slot::OutputTokens => &mut self.call.output,
-            Slot::CacheReadTokens => &mut self.call.cache_read,
-            Slot::CacheWriteTokens => &mut self.call.cache_write,
-            Slot::ReasoningTokens => &mut self.call.reasoning,
+            Slot::Tokens(kind) => &mut self.call.tokens[kind.index()],
             Slot::StreamChunks => &mut self.call.chunks,
             Slot::Ignored | Slot::Cost | Slot::TimeToFirstChunk => return,
             // An id recorded as a number (`request.id = 7`): written without a `String`.

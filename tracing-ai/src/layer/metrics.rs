@@ -143,7 +143,7 @@ impl Metrics {
         }
 
         if let Some(tokens) = fields.tokens() {
-            for (kind, count) in [("input", tokens.input), ("output", tokens.output)] {
+            for (kind, count) in [("input", tokens.input()), ("output", tokens.output())] {
                 let mut attributes = common.clone();
                 attributes.push(KeyValue::new(attr::GEN_AI_TOKEN_TYPE, kind));
                 self.tokens.record(count, &attributes);

@@ -21,6 +21,7 @@
 
 mod attribution;
 mod builder;
+mod call;
 mod callsite;
 pub(crate) mod fields;
 mod metrics;
@@ -48,11 +49,12 @@ pub(crate) use attribution::of_span as attribution_of;
 pub(crate) use attribution::Attribution;
 use attribution::AttributionKeys;
 pub use builder::AiLayerBuilder;
+use call::ClosedCall;
 use callsite::Callsites;
 use fields::{AiSpanData, FieldVisitor};
-use metrics::{CallMetrics, Metrics};
-use rollup::{AgentTotals, RequestTotals};
-use write::{Name, Writer, Written};
+use metrics::Metrics;
+use rollup::RequestTotals;
+use write::Writer;
 
 /// [`AiLayer`] composed with tracing-opentelemetry's layer, in the order that works: the AI
 /// layer writes cost and attribution before the OpenTelemetry layer exports the span.
@@ -214,6 +216,12 @@ impl AiLayer {
         self.shared.content.as_ref()
     }
 
+    /// Whether an agent's span was ever created: until then a model call looks for no agent
+    /// above it.
+    fn agents_seen(&self) -> bool {
+        self.shared.agents_seen.load(Ordering::Relaxed)
+    }
+
     /// The dispatcher this layer is part of.
     fn dispatch(&self) -> Option<Dispatch> {
         crate::dispatch::of_layer(&self.dispatch, self)
@@ -337,105 +345,31 @@ where
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
-        let (open_call, has_totals) = {
-            let extensions = span.extensions();
-            let open_call = extensions
-                .get::<AiSpanData>()
-                .is_some_and(|data| data.settled.is_none());
-            (open_call, extensions.get::<RequestTotals>().is_some())
-        };
-        // The call's facts are taken out while the layer works, and put back settled.
-        let taken = open_call
-            .then(|| {
-                span.extensions_mut()
-                    .get_mut::<AiSpanData>()
-                    .map(|data| (std::mem::take(&mut data.fields), data.created))
-            })
-            .flatten();
-        let Some((fields, created)) = taken else {
-            if has_totals && span.parent().is_none() {
+        let Some((mut call, root)) = ClosedCall::take(self, &span) else {
+            // Not a model call: a request's root that is not one writes its totals.
+            if span.parent().is_none() && span.extensions().get::<RequestTotals>().is_some() {
                 let metadata = span.metadata();
                 drop(span);
                 self.write_totals(&id, metadata, &ctx);
             }
             return;
         };
-        let shared = &*self.shared;
+        call.roll_up(self, &span, root.as_ref());
+        drop(root);
+        let target = call::write_target(self, &id);
+        if let Some(cx) = target.as_ref().and_then(|(_, cx)| cx.as_ref()) {
+            call.fill_from_baggage(self, cx);
+        }
+        call.count(self);
         let metadata = span.metadata();
-        // Nearest value wins: the span's own, then its parent's, up to the root.
-        let (mut attribution, root) = attribution::from_ancestors(&shared.keys, &span);
-        let is_root = root.as_ref().is_none_or(|root| root.id() == id);
-        // Read once: the same duration prices a self-hosted call and goes into the metrics.
-        let duration = created.map(|created| created.elapsed());
-        let priced = self.price(&fields, duration);
-        // The request's totals live on its local root, whoever's thread the call ran on.
-        if let Some(root) = root {
-            rollup::add_to_request(&root, &fields, &priced);
-        }
-        // And every agent above the call keeps the totals of the calls under it.
-        if shared.agents_seen.load(Ordering::Relaxed) {
-            rollup::add_to_agents(&span, &fields, &priced);
-        }
-        let settled = self.settle(&fields, &priced);
-        let writer = self.dispatch().map(|dispatch| {
-            let mut writer = Writer::new(metadata, self.tracing_fields);
-            self.write_cost(&settled, &priced, &mut writer);
-            let mut extensions = span.extensions_mut();
-            if is_root {
-                if let Some(totals) = extensions.get_mut::<RequestTotals>() {
-                    totals.write(&shared.pricing.currencies, &mut writer);
-                }
-            }
-            if let Some(totals) = extensions.get_mut::<AgentTotals>() {
-                totals.write(&shared.pricing.currencies, &mut writer);
-            }
-            drop(extensions);
-            (dispatch, writer)
-        });
-        let usd = settled.usd;
-        // Put back before any dispatch: the span is not looked up again. Metrics read the
-        // fields again only when they are on.
-        let for_metrics = match &shared.metrics {
-            Some(_) => Some((fields, settled)),
-            None => {
-                if let Some(data) = span.extensions_mut().get_mut::<AiSpanData>() {
-                    data.fields = fields;
-                    data.settled = Some(settled);
-                }
-                None
-            }
-        };
-        drop(span);
-        let otel = writer
+        let mut writer = target
             .as_ref()
-            .and_then(|(dispatch, _)| tracing_opentelemetry::get_otel_context(&id, dispatch));
-        if let Some(cx) = &otel {
-            attribution::fill_from_baggage(&shared.keys, &mut attribution, cx);
-        }
-        if let Some((dispatch, mut writer)) = writer {
-            for (index, value) in attribution.iter().enumerate() {
-                if let Some(value) = value {
-                    writer.push_named(
-                        Name::Shared(&shared.keys.exported()[index]),
-                        Written::Str(value.clone()),
-                    );
-                }
-            }
-            writer.finish(&id, &dispatch, otel.as_ref());
-        }
-        if let (Some(metrics), Some((fields, settled))) = (&shared.metrics, for_metrics) {
-            metrics.record(&CallMetrics {
-                fields: &fields,
-                duration,
-                usd,
-                attribution: &attribution,
-            });
-            if let Some(span) = ctx.span(&id) {
-                if let Some(data) = span.extensions_mut().get_mut::<AiSpanData>() {
-                    data.fields = fields;
-                    data.settled = Some(settled);
-                }
-            }
+            .map(|_| Writer::new(metadata, self.tracing_fields));
+        let priced = call.store(self, &span, writer.as_mut());
+        // Released before writing: writing dispatches to every layer, which look it up.
+        drop(span);
+        if let (Some(writer), Some((dispatch, otel))) = (writer, &target) {
+            writer.finish(&id, dispatch, otel.as_ref());
         }
         self.warn_if_unpriced(&priced, metadata);
     }

@@ -11,7 +11,7 @@ use super::fields::{AiSpanData, CallFields};
 use super::write::{Writer, Written};
 use crate::attr;
 use crate::pricing::{Currencies, Priced};
-use crate::record::saturating_i64;
+use crate::value_set::saturating_i64;
 
 /// What a request's model calls added up to, in its local root's extensions. It stays there
 /// after the root closes, for the layers over the AI layer (the console) to show.
@@ -40,8 +40,8 @@ impl RequestTotals {
         }
         self.calls += 1;
         if let Some(tokens) = fields.tokens() {
-            self.input = self.input.saturating_add(tokens.input);
-            self.output = self.output.saturating_add(tokens.output);
+            self.input = self.input.saturating_add(tokens.input());
+            self.output = self.output.saturating_add(tokens.output());
         }
         match priced {
             Priced::Cost { usd, .. } => self.usd += usd,

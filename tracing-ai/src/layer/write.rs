@@ -191,7 +191,7 @@ impl Writer {
                 })
                 .collect();
             let _writing = WritingGuard::new();
-            crate::record::record_by_id(self.metadata, id, dispatch, &values);
+            crate::value_set::record_by_id(self.metadata, id, dispatch, &values);
         }
         let mut undeclared = self.undeclared;
         if let (Some(cx), false) = (otel, undeclared.is_empty()) {

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use genai_prices::{Calculator, ErrorKind, PriceRequest, Usage as GpUsage, UsageKey};
 
 use super::TokenCounts;
+use crate::facts::TokenKind;
 use crate::hash::FastHash;
 
 /// A cached rate is used for this long, then measured again. When it is measured, the data
@@ -52,42 +53,35 @@ enum Entry {
 #[derive(Debug, Clone, Copy)]
 struct Rates {
     fixed: f64,
-    /// Per million of: input, output, cache read, cache write, reasoning tokens, each as a
-    /// coefficient on the raw count (cached tokens are part of the input count).
-    per_million: [f64; 5],
+    /// Per million tokens of each kind, by [`TokenKind::index`], each as a coefficient on the
+    /// raw count (cached tokens are part of the input count).
+    per_million: [f64; TokenKind::COUNT],
 }
 
 impl Rates {
     fn price(&self, counts: &TokenCounts) -> f64 {
-        let values = counts.as_array();
         let mut total = self.fixed;
-        for (rate, count) in self.per_million.iter().zip(values) {
-            total += rate * count / PROBE;
+        for (rate, count) in self.per_million.iter().zip(counts.0) {
+            total += rate * count as f64 / PROBE;
         }
         total
     }
 }
 
-impl TokenCounts {
-    fn as_array(&self) -> [f64; 5] {
-        [
-            self.input as f64,
-            self.output as f64,
-            self.cache_read as f64,
-            self.cache_write as f64,
-            self.reasoning as f64,
-        ]
+/// The genai-prices unit each kind of token is counted in.
+fn genai_key(kind: TokenKind) -> UsageKey {
+    match kind {
+        TokenKind::Input => UsageKey::INPUT_TOKENS,
+        TokenKind::Output => UsageKey::OUTPUT_TOKENS,
+        TokenKind::CacheRead => UsageKey::CACHE_READ_TOKENS,
+        TokenKind::CacheWrite => UsageKey::CACHE_WRITE_TOKENS,
+        TokenKind::Reasoning => UsageKey::OUTPUT_REASONING_TOKENS,
     }
+}
 
+impl TokenCounts {
     fn to_genai(self) -> GpUsage {
-        let [input, output, cache_read, cache_write, reasoning] = self.as_array();
-        GpUsage::from([
-            (UsageKey::INPUT_TOKENS, input),
-            (UsageKey::OUTPUT_TOKENS, output),
-            (UsageKey::CACHE_READ_TOKENS, cache_read),
-            (UsageKey::CACHE_WRITE_TOKENS, cache_write),
-            (UsageKey::OUTPUT_REASONING_TOKENS, reasoning),
-        ])
+        GpUsage::from(TokenKind::ALL.map(|kind| (genai_key(kind), self.get(kind) as f64)))
     }
 }
 
@@ -169,54 +163,51 @@ impl GenaiPrices {
     }
 
     fn measure(&self, provider: Option<&str>, model: &str, now: SystemTime) -> Entry {
-        let at = |input: u64, output: u64, cache_read: u64, cache_write: u64, reasoning: u64| {
-            let counts = TokenCounts {
-                input,
-                output,
-                cache_read,
-                cache_write,
-                reasoning,
-            };
-            self.calculate(provider, model, counts, now)
-        };
-        let fixed = match at(0, 0, 0, 0, 0) {
+        let at = |counts: TokenCounts| self.calculate(provider, model, counts, now);
+        let fixed = match at(TokenCounts::default()) {
             Ok(fixed) => fixed,
             Err(reason) => return Entry::Unpriced(reason),
         };
         let million = PROBE as u64;
+        // A part (cached input, reasoning output) is measured within a million of its whole,
+        // as it is counted: what it adds is its rate minus its whole's.
         let probes = (|| -> Result<Rates, Arc<str>> {
-            let input = at(million, 0, 0, 0, 0)?;
-            let output = at(0, million, 0, 0, 0)?;
-            Ok(Rates {
-                fixed,
-                per_million: [
-                    input - fixed,
-                    output - fixed,
-                    at(million, 0, million, 0, 0)? - input,
-                    at(million, 0, 0, million, 0)? - input,
-                    at(0, million, 0, 0, million)? - output,
-                ],
-            })
+            let mut per_million = [0.0; TokenKind::COUNT];
+            for kind in TokenKind::ALL {
+                let base = match kind.part_of() {
+                    Some(whole) => TokenCounts::only(whole, million),
+                    None => TokenCounts::default(),
+                };
+                let mut probe = base;
+                probe.0[kind.index()] = million;
+                let base = if base == TokenCounts::default() {
+                    fixed
+                } else {
+                    at(base)?
+                };
+                per_million[kind.index()] = at(probe)? - base;
+            }
+            Ok(Rates { fixed, per_million })
         })();
         let Ok(rates) = probes else {
             return Entry::Direct;
         };
         let checks = [
-            TokenCounts {
-                input: 1_234,
-                output: 567,
-                cache_read: 200,
-                cache_write: 100,
-                reasoning: 50,
-            },
+            TokenCounts::of(&[
+                (TokenKind::Input, 1_234),
+                (TokenKind::Output, 567),
+                (TokenKind::CacheRead, 200),
+                (TokenKind::CacheWrite, 100),
+                (TokenKind::Reasoning, 50),
+            ]),
             // Past every long-context tier in the data, so that tiered prices fail the check.
-            TokenCounts {
-                input: 3_000_000,
-                output: 40_000,
-                cache_read: 1_000_000,
-                cache_write: 500_000,
-                reasoning: 10_000,
-            },
+            TokenCounts::of(&[
+                (TokenKind::Input, 3_000_000),
+                (TokenKind::Output, 40_000),
+                (TokenKind::CacheRead, 1_000_000),
+                (TokenKind::CacheWrite, 500_000),
+                (TokenKind::Reasoning, 10_000),
+            ]),
         ];
         let linear = checks.iter().all(|counts| {
             self.calculate(provider, model, *counts, now)
@@ -307,13 +298,11 @@ mod tests {
             *entry(&prices, "openai", "gpt-4o"),
             Entry::Linear { .. }
         ));
-        let counts = TokenCounts {
-            input: 12_345,
-            output: 678,
-            cache_read: 10_000,
-            cache_write: 0,
-            reasoning: 0,
-        };
+        let counts = TokenCounts::of(&[
+            (TokenKind::Input, 12_345),
+            (TokenKind::Output, 678),
+            (TokenKind::CacheRead, 10_000),
+        ]);
         let cached = prices
             .price(Some("openai"), "gpt-4o", &counts)
             .expect("priced");
@@ -340,11 +329,7 @@ mod tests {
         use std::time::UNIX_EPOCH;
         let prices = GenaiPrices::bundled();
         let day = UNIX_EPOCH + Duration::from_secs(1_793_577_600); // 2026-11-02T00:00Z
-        let counts = TokenCounts {
-            input: 5_000,
-            output: 1_000,
-            ..TokenCounts::default()
-        };
+        let counts = TokenCounts::of(&[(TokenKind::Input, 5_000), (TokenKind::Output, 1_000)]);
         let (mut linear, mut direct) = (0, 0);
         for minute in (0..24 * 60).step_by(5) {
             let measured_at = day + Duration::from_secs(minute * 60);

@@ -9,25 +9,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use file::PricesFileError;
 pub(crate) use file::{load as load_prices_file, parse as parse_prices};
 pub(crate) use price::is_valid_amount;
 pub use price::ModelPrice;
 
 use crate::error::ConfigError;
+pub(crate) use crate::facts::TokenCounts;
+use crate::facts::TokenKind;
 use genai::GenaiPrices;
 use price::Rate;
-
-/// Token counts of one call, as the GenAI conventions count them: cached tokens are part of
-/// `input`, reasoning tokens part of `output`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct TokenCounts {
-    pub(crate) input: u64,
-    pub(crate) output: u64,
-    pub(crate) cache_read: u64,
-    pub(crate) cache_write: u64,
-    pub(crate) reasoning: u64,
-}
 
 /// What one call is priced from.
 #[derive(Debug)]
@@ -298,12 +288,7 @@ fn price_override(model: &str, rate: Rate, call: &Call<'_>) -> Priced {
             usd: usd_per_hour * call.duration.as_secs_f64() / 3600.0,
             source: CostSource::SelfHosted,
         },
-        Rate::Tokens {
-            input,
-            output,
-            cache_read,
-            cache_write,
-        } => {
+        Rate::Tokens(rates) => {
             let Some(tokens) = call.tokens else {
                 return Priced::NoUsage {
                     reason: no_usage_reason(call),
@@ -315,17 +300,9 @@ fn price_override(model: &str, rate: Rate, call: &Call<'_>) -> Priced {
                     reason: reason.into(),
                 };
             }
-            // Checked above: the cached counts, added without overflow, are within the input.
-            let uncached = tokens
-                .input
-                .saturating_sub(tokens.cache_read.saturating_add(tokens.cache_write));
-            let usd = (uncached as f64 * input
-                + tokens.cache_read as f64 * cache_read.unwrap_or(input)
-                + tokens.cache_write as f64 * cache_write.unwrap_or(input)
-                + tokens.output as f64 * output)
-                / 1_000_000.0;
             Priced::Cost {
-                usd,
+                // Checked above: the parts, added without overflow, are within their wholes.
+                usd: rates.price(&tokens),
                 source: CostSource::Override,
             }
         }
@@ -336,20 +313,26 @@ fn price_override(model: &str, rate: Rate, call: &Call<'_>) -> Priced {
 /// otherwise were reported the provider's way (Anthropic counts cached tokens apart) and would
 /// be priced wrong.
 fn invalid_counts(tokens: &TokenCounts) -> Option<String> {
-    // A sum past u64::MAX exceeds any input count.
-    let cached = tokens.cache_read.checked_add(tokens.cache_write);
-    if cached.is_none_or(|cached| cached > tokens.input) {
-        let cached = u128::from(tokens.cache_read) + u128::from(tokens.cache_write);
-        return Some(format!(
-            "cached input tokens ({cached}) exceed input tokens ({}): `input_tokens` must include cached tokens, as in the OpenTelemetry GenAI conventions",
-            tokens.input
-        ));
-    }
-    if tokens.reasoning > tokens.output {
-        return Some(format!(
-            "reasoning tokens ({}) exceed output tokens ({}): `output_tokens` must include reasoning tokens",
-            tokens.reasoning, tokens.output
-        ));
+    for whole in [TokenKind::Input, TokenKind::Output] {
+        // A sum past u64::MAX exceeds any count.
+        let parts = tokens.parts_of(whole);
+        if parts.is_none_or(|parts| parts > tokens.get(whole)) {
+            let parts: u128 = TokenKind::ALL
+                .into_iter()
+                .filter(|kind| kind.part_of() == Some(whole))
+                .map(|kind| u128::from(tokens.get(kind)))
+                .sum();
+            return Some(match whole {
+                TokenKind::Input => format!(
+                    "cached input tokens ({parts}) exceed input tokens ({}): `input_tokens` must include cached tokens, as in the OpenTelemetry GenAI conventions",
+                    tokens.input()
+                ),
+                _ => format!(
+                    "reasoning tokens ({parts}) exceed output tokens ({}): `output_tokens` must include reasoning tokens",
+                    tokens.output()
+                ),
+            });
+        }
     }
     None
 }

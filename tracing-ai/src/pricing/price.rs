@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::facts::{TokenCounts, TokenKind};
+
 /// A price for one model that overrides the genai-prices data: a negotiated rate, a
 /// fine-tuned or self-hosted model, or a model the data does not know.
 ///
@@ -33,32 +35,57 @@ pub(crate) fn is_valid_amount(amount: f64) -> bool {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Rate {
-    /// Amounts per million tokens. Cached tokens default to the input price.
-    Tokens {
-        input: f64,
-        output: f64,
-        cache_read: Option<f64>,
-        cache_write: Option<f64>,
-    },
+    /// Amounts per million tokens.
+    Tokens(TokenRates),
     /// An amount per hour of the call's wall-clock duration.
     GpuHour(f64),
+}
+
+/// Amounts per million tokens of each kind. The input and output always have one; a part
+/// (cached input, reasoning output) without one of its own costs its whole's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct TokenRates([Option<f64>; TokenKind::COUNT]);
+
+impl TokenRates {
+    fn new(input: f64, output: f64) -> Self {
+        let mut rates = [None; TokenKind::COUNT];
+        rates[TokenKind::Input.index()] = Some(input);
+        rates[TokenKind::Output.index()] = Some(output);
+        Self(rates)
+    }
+
+    /// The amount per million tokens of `kind`: its own, or else its whole's.
+    fn of(&self, kind: TokenKind) -> f64 {
+        match (self.0[kind.index()], kind.part_of()) {
+            (Some(rate), _) => rate,
+            (None, Some(whole)) => self.of(whole),
+            (None, None) => 0.0,
+        }
+    }
+
+    /// The cost of `tokens`, whose parts must be within their wholes: each token is priced
+    /// once, at the rate of the most specific kind it is counted in.
+    pub(crate) fn price(&self, tokens: &TokenCounts) -> f64 {
+        let per_million: f64 = TokenKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let own = tokens
+                    .get(kind)
+                    .saturating_sub(tokens.parts_of(kind).unwrap_or(u64::MAX));
+                own as f64 * self.of(kind)
+            })
+            .sum();
+        per_million / 1_000_000.0
+    }
 }
 
 impl Rate {
     /// The same rate with every amount multiplied by `factor` (a conversion to USD).
     pub(crate) fn scaled(self, factor: f64) -> Self {
         match self {
-            Rate::Tokens {
-                input,
-                output,
-                cache_read,
-                cache_write,
-            } => Rate::Tokens {
-                input: input * factor,
-                output: output * factor,
-                cache_read: cache_read.map(|amount| amount * factor),
-                cache_write: cache_write.map(|amount| amount * factor),
-            },
+            Rate::Tokens(TokenRates(rates)) => Rate::Tokens(TokenRates(
+                rates.map(|rate| rate.map(|amount| amount * factor)),
+            )),
             Rate::GpuHour(rate) => Rate::GpuHour(rate * factor),
         }
     }
@@ -70,12 +97,7 @@ impl ModelPrice {
     /// [`with_cache_write`](Self::with_cache_write) set their own.
     pub fn per_million_tokens(input: f64, output: f64) -> Self {
         Self {
-            rate: Rate::Tokens {
-                input,
-                output,
-                cache_read: None,
-                cache_write: None,
-            },
+            rate: Rate::Tokens(TokenRates::new(input, output)),
             currency: "USD".to_owned(),
         }
     }
@@ -93,19 +115,20 @@ impl ModelPrice {
     /// Sets the price per million input tokens read from the provider's prompt cache.
     /// Has no effect on a GPU-hour price.
     #[must_use]
-    pub fn with_cache_read(mut self, per_million: f64) -> Self {
-        if let Rate::Tokens { cache_read, .. } = &mut self.rate {
-            *cache_read = Some(per_million);
-        }
-        self
+    pub fn with_cache_read(self, per_million: f64) -> Self {
+        self.with_part(TokenKind::CacheRead, per_million)
     }
 
     /// Sets the price per million input tokens written to the provider's prompt cache.
     /// Has no effect on a GPU-hour price.
     #[must_use]
-    pub fn with_cache_write(mut self, per_million: f64) -> Self {
-        if let Rate::Tokens { cache_write, .. } = &mut self.rate {
-            *cache_write = Some(per_million);
+    pub fn with_cache_write(self, per_million: f64) -> Self {
+        self.with_part(TokenKind::CacheWrite, per_million)
+    }
+
+    fn with_part(mut self, kind: TokenKind, per_million: f64) -> Self {
+        if let Rate::Tokens(rates) = &mut self.rate {
+            rates.0[kind.index()] = Some(per_million);
         }
         self
     }
@@ -122,17 +145,10 @@ impl ModelPrice {
     /// Every amount of the price, named as in the prices file, for validation.
     pub(crate) fn amounts(&self) -> Vec<(&'static str, f64)> {
         match self.rate {
-            Rate::Tokens {
-                input,
-                output,
-                cache_read,
-                cache_write,
-            } => {
-                let mut amounts = vec![("input", input), ("output", output)];
-                amounts.extend(cache_read.map(|v| ("cache_read", v)));
-                amounts.extend(cache_write.map(|v| ("cache_write", v)));
-                amounts
-            }
+            Rate::Tokens(TokenRates(rates)) => TokenKind::ALL
+                .into_iter()
+                .filter_map(|kind| Some((file_key(kind), rates[kind.index()]?)))
+                .collect(),
             Rate::GpuHour(rate) => vec![("gpu_hour", rate)],
         }
     }
@@ -141,12 +157,25 @@ impl ModelPrice {
 impl fmt::Display for ModelPrice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.rate {
-            Rate::Tokens { input, output, .. } => write!(
+            Rate::Tokens(rates) => write!(
                 f,
                 "{input} {currency} / M input tokens, {output} {currency} / M output tokens",
+                input = rates.of(TokenKind::Input),
+                output = rates.of(TokenKind::Output),
                 currency = self.currency
             ),
             Rate::GpuHour(rate) => write!(f, "{rate} {} / GPU-hour", self.currency),
         }
+    }
+}
+
+/// The key of a kind's price in a prices file (and in errors about one).
+pub(crate) fn file_key(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Input => "input",
+        TokenKind::Output => "output",
+        TokenKind::CacheRead => "cache_read",
+        TokenKind::CacheWrite => "cache_write",
+        TokenKind::Reasoning => "reasoning",
     }
 }

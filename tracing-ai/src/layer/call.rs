@@ -1,0 +1,146 @@
+//! A closed call, passed through plain functions: price, roll up, count, store, write.
+//!
+//! When an AI span closes, [`ClosedCall::take`] takes what the span recorded out of its
+//! extensions, once; every step after it reads the one value it builds. The call's facts go
+//! back into the span's extensions once, settled, for the layers over this one (the console),
+//! before anything is written: a layer that sees the write sees the settled call.
+
+use std::time::Duration;
+
+use tracing::span::Id;
+use tracing::Dispatch;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+use super::attribution::{self, Resolved};
+use super::fields::{AiSpanData, CallFields, Settled};
+use super::metrics::CallMetrics;
+use super::rollup::{self, AgentTotals, RequestTotals};
+use super::write::{Name, Writer, Written};
+use super::AiLayer;
+use crate::pricing::Priced;
+
+/// Everything the layer knows of a call when its span closes.
+pub(super) struct ClosedCall {
+    pub(super) fields: CallFields,
+    /// From the span's creation to its close, when the clock was read.
+    pub(super) duration: Option<Duration>,
+    /// The nearest value of each attribution key, from the span, its ancestors and the
+    /// trusted baggage.
+    pub(super) attribution: Resolved,
+    pub(super) priced: Priced,
+    pub(super) settled: Settled,
+    /// The span is its request's local root: it carries the request's totals.
+    pub(super) is_root: bool,
+}
+
+impl ClosedCall {
+    /// Takes the facts of the open AI call `span` recorded out of its extensions, and settles
+    /// them; `None` for a span that is not an open AI call.
+    pub(super) fn take<'a, R: LookupSpan<'a>>(
+        layer: &AiLayer,
+        span: &SpanRef<'a, R>,
+    ) -> Option<(Self, Option<SpanRef<'a, R>>)> {
+        let (fields, created) = {
+            let mut extensions = span.extensions_mut();
+            let data = extensions
+                .get_mut::<AiSpanData>()
+                .filter(|data| data.settled.is_none())?;
+            (std::mem::take(&mut data.fields), data.created)
+        };
+        // Nearest value wins: the span's own, then its parent's, up to the root.
+        let (attribution, root) = attribution::from_ancestors(&layer.shared.keys, span);
+        let is_root = root.as_ref().is_none_or(|root| root.id() == span.id());
+        // Read once: the same duration prices a self-hosted call and goes into the metrics.
+        let duration = created.map(|created| created.elapsed());
+        let priced = layer.price(&fields, duration);
+        let settled = layer.settle(&fields, &priced);
+        let call = Self {
+            fields,
+            duration,
+            attribution,
+            priced,
+            settled,
+            is_root,
+        };
+        Some((call, root))
+    }
+
+    /// Adds the call to its request's totals (on its local root, whoever's thread the call
+    /// ran on) and, when some agent exists, to every agent above it.
+    pub(super) fn roll_up<'a, R: LookupSpan<'a>>(
+        &self,
+        layer: &AiLayer,
+        span: &SpanRef<'a, R>,
+        root: Option<&SpanRef<'a, R>>,
+    ) {
+        if let Some(root) = root {
+            rollup::add_to_request(root, &self.fields, &self.priced);
+        }
+        if layer.agents_seen() {
+            rollup::add_to_agents(span, &self.fields, &self.priced);
+        }
+    }
+
+    /// Fills what the span and its ancestors left missing from the trusted baggage.
+    pub(super) fn fill_from_baggage(&mut self, layer: &AiLayer, cx: &opentelemetry::Context) {
+        attribution::fill_from_baggage(&layer.shared.keys, &mut self.attribution, cx);
+    }
+
+    /// Counts the call in the metrics, when they are on.
+    pub(super) fn count(&self, layer: &AiLayer) {
+        if let Some(metrics) = &layer.shared.metrics {
+            metrics.record(&CallMetrics {
+                fields: &self.fields,
+                duration: self.duration,
+                usd: self.settled.usd,
+                attribution: &self.attribution,
+            });
+        }
+    }
+
+    /// Collects what is written on the span (cost, ids, the totals it carries), then puts the
+    /// call's facts back into its extensions, settled; what is left is what the writer and
+    /// the warning need.
+    pub(super) fn store<'a, R: LookupSpan<'a>>(
+        self,
+        layer: &AiLayer,
+        span: &SpanRef<'a, R>,
+        writer: Option<&mut Writer>,
+    ) -> Priced {
+        let mut extensions = span.extensions_mut();
+        if let Some(writer) = writer {
+            layer.write_cost(&self.settled, &self.priced, writer);
+            let keys = layer.shared.keys.exported();
+            for (name, value) in keys.iter().zip(&self.attribution) {
+                if let Some(value) = value {
+                    writer.push_named(Name::Shared(name), Written::Str(value.clone()));
+                }
+            }
+            let currencies = &layer.shared.pricing.currencies;
+            if self.is_root {
+                if let Some(totals) = extensions.get_mut::<RequestTotals>() {
+                    totals.write(currencies, writer);
+                }
+            }
+            if let Some(totals) = extensions.get_mut::<AgentTotals>() {
+                totals.write(currencies, writer);
+            }
+        }
+        if let Some(data) = extensions.get_mut::<AiSpanData>() {
+            data.fields = self.fields;
+            data.settled = Some(self.settled);
+        }
+        self.priced
+    }
+}
+
+/// The dispatcher to write through and the OpenTelemetry context of span `id`, when the layer
+/// is in a dispatcher (and, for the context, composed with OpenTelemetry).
+pub(super) fn write_target(
+    layer: &AiLayer,
+    id: &Id,
+) -> Option<(Dispatch, Option<opentelemetry::Context>)> {
+    let dispatch = layer.dispatch()?;
+    let otel = tracing_opentelemetry::get_otel_context(id, &dispatch);
+    Some((dispatch, otel))
+}
