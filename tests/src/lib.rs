@@ -469,7 +469,7 @@ impl std::error::Error for Overloaded {}
 pub mod metrics {
     use std::collections::HashMap;
 
-    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData};
     use opentelemetry_sdk::metrics::InMemoryMetricExporter;
 
     /// A point's attributes, as sorted `(key, value)` text.
@@ -478,48 +478,56 @@ pub mod metrics {
     /// The points of metric `name`: attributes as text, and the value (a histogram's sum) with
     /// the count of measurements.
     pub fn points(metrics: &InMemoryMetricExporter, name: &str) -> HashMap<Attributes, (f64, u64)> {
-        let mut points = HashMap::new();
         let finished = metrics.get_finished_metrics().expect("metrics");
         // Cumulative: the last export holds the totals.
         let Some(last) = finished.last() else {
-            return points;
+            return HashMap::new();
         };
-        for scope in last.scope_metrics() {
-            for metric in scope.metrics().filter(|metric| metric.name() == name) {
-                let text = |attributes: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| {
-                    let mut text: Attributes = attributes
-                        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                        .collect();
-                    text.sort();
-                    text
-                };
-                match metric.data() {
-                    AggregatedMetrics::F64(MetricData::Sum(sum)) => {
-                        for point in sum.data_points() {
-                            points.insert(text(&mut point.attributes()), (point.value(), 1));
-                        }
-                    }
-                    AggregatedMetrics::F64(MetricData::Histogram(histogram)) => {
-                        for point in histogram.data_points() {
-                            points.insert(
-                                text(&mut point.attributes()),
-                                (point.sum(), point.count()),
-                            );
-                        }
-                    }
-                    AggregatedMetrics::U64(MetricData::Histogram(histogram)) => {
-                        for point in histogram.data_points() {
-                            points.insert(
-                                text(&mut point.attributes()),
-                                (point.sum() as f64, point.count()),
-                            );
-                        }
-                    }
-                    other => panic!("{name} is {other:?}"),
-                }
-            }
+        last.scope_metrics()
+            .flat_map(|scope| scope.metrics())
+            .filter(|metric| metric.name() == name)
+            .flat_map(metric_points)
+            .collect()
+    }
+
+    /// The attributes of each point of `metric`.
+    pub fn point_attributes(metric: &Metric) -> Vec<Attributes> {
+        metric_points(metric)
+            .into_iter()
+            .map(|(attributes, _)| attributes)
+            .collect()
+    }
+
+    /// Each point of `metric`: attributes as text, and the value (a histogram's sum) with the
+    /// count of measurements.
+    fn metric_points(metric: &Metric) -> Vec<(Attributes, (f64, u64))> {
+        let text = |attributes: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| {
+            let mut text: Attributes = attributes
+                .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                .collect();
+            text.sort();
+            text
+        };
+        match metric.data() {
+            AggregatedMetrics::F64(MetricData::Sum(sum)) => sum
+                .data_points()
+                .map(|point| (text(&mut point.attributes()), (point.value(), 1)))
+                .collect(),
+            AggregatedMetrics::F64(MetricData::Histogram(histogram)) => histogram
+                .data_points()
+                .map(|point| (text(&mut point.attributes()), (point.sum(), point.count())))
+                .collect(),
+            AggregatedMetrics::U64(MetricData::Histogram(histogram)) => histogram
+                .data_points()
+                .map(|point| {
+                    (
+                        text(&mut point.attributes()),
+                        (point.sum() as f64, point.count()),
+                    )
+                })
+                .collect(),
+            other => panic!("{} is {other:?}", metric.name()),
         }
-        points
     }
 
     pub fn attrs(pairs: &[(&str, &str)]) -> Attributes {

@@ -242,8 +242,10 @@ fn a_stream_with_usage_is_priced_from_its_last_chunk() {
     assert_eq!(attr(span, "gen_ai.request.stream"), Some(&true.into()));
     assert!(f64_attr(span, "gen_ai.response.time_to_first_chunk") > 0.0);
     assert_eq!(
-        str_attr(span, "gen_ai.response.finish_reasons").as_deref(),
-        Some("stop")
+        attr(span, "gen_ai.response.finish_reasons"),
+        Some(&opentelemetry::Value::Array(opentelemetry::Array::String(
+            vec!["stop".into()]
+        )))
     );
     assert_eq!(attr(span, "ai.stream.cancelled"), None);
 }

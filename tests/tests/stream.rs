@@ -169,8 +169,10 @@ fn a_streamed_call_lasts_as_long_as_its_stream_and_is_priced_from_its_last_chunk
     assert_eq!(attr(call, "ai.stream.chunks"), Some(&5_i64.into()));
     assert_eq!(attr(call, "ai.stream.cancelled"), None);
     assert_eq!(
-        str_attr(call, "gen_ai.response.finish_reasons").as_deref(),
-        Some("stop")
+        attr(call, "gen_ai.response.finish_reasons"),
+        Some(&opentelemetry::Value::Array(opentelemetry::Array::String(
+            vec!["stop".into()]
+        )))
     );
     assert_eq!(
         attr(call, "gen_ai.usage.input_tokens"),

@@ -319,6 +319,12 @@ impl Kind {
         )
     }
 
+    /// Whether the span is a client span, as the GenAI conventions say: a call to a model, or
+    /// to the vector store or search service a retrieval queries.
+    pub(crate) fn calls_a_service(&self) -> bool {
+        self.calls_a_model() || self.operation == Operation::Retrieval
+    }
+
     pub(crate) fn span(&self) -> Span {
         self.literal.span()
     }

@@ -294,8 +294,9 @@ fn gen_span(args: &AiSpanArgs, kind: &Kind, fn_name: &str) -> TokenStream {
         Some((_, provider)) => as_str_value(provider),
         None => quote!(::tracing_ai::__private::tracing::field::Empty),
     };
-    // A model call, or an agent invoked over the network, is a client span.
-    let otel_kind = if kind.calls_a_model() || args.remote.is_some() {
+    // A model call, a retrieval from a store, or an agent invoked over the network, is a
+    // client span.
+    let otel_kind = if kind.calls_a_service() || args.remote.is_some() {
         quote!(::tracing_ai::__private::SPAN_KIND_CLIENT)
     } else {
         quote!(::tracing_ai::__private::tracing::field::Empty)

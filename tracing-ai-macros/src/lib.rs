@@ -54,16 +54,16 @@ mod expand;
 ///
 /// `kind` is required and sets `gen_ai.operation.name`:
 ///
-/// | `kind` | operation | needs `model`, records usage |
-/// | --- | --- | --- |
-/// | `"llm"`, `"chat"` | `chat` | yes |
-/// | `"completion"` | `text_completion` | yes |
-/// | `"embedding"` | `embeddings` | yes |
-/// | `"retrieval"` | `retrieval` | no |
-/// | `"tool"` | `execute_tool`, named after `tool = ...` | no |
-/// | `"agent"` | `invoke_agent`, named after `agent = ...` | no |
-/// | `"workflow"` | `invoke_workflow` | no |
-/// | any other string | that string | no |
+/// | `kind` | operation | needs `model`, records usage | span kind |
+/// | --- | --- | --- | --- |
+/// | `"llm"`, `"chat"` | `chat` | yes | client |
+/// | `"completion"` | `text_completion` | yes | client |
+/// | `"embedding"` | `embeddings` | yes | client |
+/// | `"retrieval"` | `retrieval` | no | client (a call to a vector store or search service) |
+/// | `"tool"` | `execute_tool`, named after `tool = ...` | no | internal |
+/// | `"agent"` | `invoke_agent`, named after `agent = ...` | no | internal, client with `remote` |
+/// | `"workflow"` | `invoke_workflow` | no | internal |
+/// | any other string | that string | no | internal |
 ///
 /// The kinds that call a model need `model`, are exported as client spans, and their return
 /// type must implement `ReportsUsage` (or the usage must be given with `usage = ...`). The

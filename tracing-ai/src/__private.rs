@@ -152,8 +152,10 @@ fn record_tool_json<T: serde::Serialize + ?Sized>(
 ) {
     match serde_json::to_string(value) {
         Ok(json) => crate::content::record_tool_json(&content.0, span, name, &json),
+        // Outside any span, as the layer's own warnings: not an event of the user's trace.
         Err(error) => tracing::warn!(
             target: "tracing_ai",
+            parent: None,
             "the tool call's {name} could not be serialized as JSON, and are not captured: {error}"
         ),
     }

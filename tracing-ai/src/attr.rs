@@ -170,8 +170,13 @@ pub const AI_STREAM_CANCELLED: &str = "ai.stream.cancelled";
 /// Histogram of the tokens of each call, by [`GEN_AI_TOKEN_TYPE`], operation, provider and
 /// model.
 pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
-/// Histogram of the duration of each call in seconds, with [`ERROR_TYPE`] on failures.
+/// Histogram of the duration of each call in seconds, with [`ERROR_TYPE`] on failures; for
+/// the operations that name their provider.
 pub const GEN_AI_CLIENT_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
+/// Histogram of the duration in seconds of each GenAI operation that names no provider (a
+/// tool, an agent run in process), with [`ERROR_TYPE`] on failures:
+/// [`GEN_AI_CLIENT_OPERATION_DURATION`] requires `gen_ai.provider.name`.
+pub const AI_OPERATION_DURATION: &str = "ai.operation.duration";
 /// Counter of what calls cost in USD, by tenant, feature, model and provider.
 pub const AI_CLIENT_COST: &str = "ai.client.cost";
 /// Histogram of the seconds from a streamed call's request to its first chunk.

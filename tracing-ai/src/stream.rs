@@ -52,7 +52,6 @@
 //!         gen_ai.request.model = "gpt-4o-mini",
 //!         gen_ai.request.stream = Empty,
 //!         gen_ai.response.time_to_first_chunk = Empty,
-//!         gen_ai.response.finish_reasons = Empty,
 //!         gen_ai.usage.input_tokens = Empty,
 //!         gen_ai.usage.output_tokens = Empty,
 //!         ai.stream.chunks = Empty,
@@ -69,8 +68,9 @@
 //! # }
 //! ```
 //!
-//! `gen_ai.response.finish_reasons` is recorded as the reasons joined by commas: a `tracing`
-//! field holds no list.
+//! `gen_ai.response.finish_reasons` is written straight onto the OpenTelemetry span, as the
+//! string array the conventions say it is (a `tracing` field holds no list); it needs no
+//! field.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -328,10 +328,7 @@ impl StreamedCall {
             span.record(attr::AI_STREAM_CANCELLED, true);
         }
         if !self.finish_reasons.is_empty() {
-            span.record(
-                attr::GEN_AI_RESPONSE_FINISH_REASONS,
-                self.finish_reasons.join(","),
-            );
+            record_finish_reasons(&span, &self.finish_reasons);
         }
         if let Some(usage) = &self.usage {
             crate::record::record_usage(&span, usage, None);
@@ -340,6 +337,20 @@ impl StreamedCall {
             answer.record(&span, self.finish_reasons.last().map(String::as_str));
         }
     }
+}
+
+/// Writes `reasons` onto the call's OpenTelemetry span as the string array the conventions
+/// say `gen_ai.response.finish_reasons` is (a `tracing` field holds no list).
+fn record_finish_reasons(span: &Span, reasons: &[String]) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let reasons = reasons
+        .iter()
+        .map(|reason| opentelemetry::StringValue::from(reason.clone()))
+        .collect();
+    span.set_attribute(
+        attr::GEN_AI_RESPONSE_FINISH_REASONS,
+        opentelemetry::Value::Array(opentelemetry::Array::String(reasons)),
+    );
 }
 
 impl Answer {

@@ -39,6 +39,7 @@ pub struct AiLayerBuilder {
     meter: Option<opentelemetry::metrics::Meter>,
     cardinality: Option<usize>,
     tracing_fields: Option<bool>,
+    span_metadata: bool,
     error_descriptions: Option<bool>,
     trusted_baggage: Vec<String>,
     content: ContentSettings,
@@ -215,6 +216,36 @@ impl AiLayerBuilder {
         }
     }
 
+    /// Also exports, on every span, what tracing-opentelemetry adds by default from `tracing`'s
+    /// own metadata: `busy_ns` and `idle_ns`, `target`, and `code.file.path`,
+    /// `code.module.name` and `code.line.number` (on spans and on the events in them).
+    ///
+    /// Off by default: no OpenTelemetry convention names the first three (a conventions
+    /// checker flags them on every span), the source location of an `#[ai_span]` is the
+    /// macro's, and each costs every span something. Applies to the layers that compose
+    /// tracing-opentelemetry's for you ([`with_tracer`](Self::with_tracer),
+    /// [`init`](crate::init)).
+    ///
+    /// ```
+    /// use opentelemetry::trace::TracerProvider as _;
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    ///
+    /// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    /// let subscriber = tracing_subscriber::registry().with(
+    ///     tracing_ai::AiLayer::builder()
+    ///         .with_span_metadata(true)
+    ///         .with_tracer(provider.tracer("my-service"))?,
+    /// );
+    /// # let _ = subscriber;
+    /// # Ok::<(), tracing_ai::ConfigError>(())
+    /// ```
+    pub fn with_span_metadata(self, export: bool) -> Self {
+        Self {
+            span_metadata: export,
+            ..self
+        }
+    }
+
     /// Exports a failed call's error message as `otel.status_description`, with what looks
     /// like a secret in it (API keys, bearer tokens, passwords in URLs, `key=` / `token=`
     /// values) replaced by `[REDACTED]`; or, with `false`, only `error.type` and the error
@@ -353,14 +384,16 @@ impl AiLayerBuilder {
                 &self.keys,
             )
         });
-        Ok(AiLayer::from_parts(
+        let mut layer = AiLayer::from_parts(
             pricing,
             self.keys,
             metrics,
             self.tracing_fields,
             self.error_descriptions.unwrap_or(true),
             self.content.into_shared(),
-        ))
+        );
+        layer.span_metadata = self.span_metadata;
+        Ok(layer)
     }
 
     /// Builds the layer and composes it with tracing-opentelemetry's layer over `tracer`; see

@@ -34,6 +34,9 @@ pub(crate) const DEFAULT_CARDINALITY: usize = 1_000;
 pub(crate) struct Metrics {
     tokens: Histogram<u64>,
     duration: Histogram<f64>,
+    /// The duration of an operation with no provider (a tool, an agent run in process):
+    /// the conventions' metric requires one.
+    other_duration: Histogram<f64>,
     time_to_first_chunk: Histogram<f64>,
     time_per_output_chunk: Histogram<f64>,
     cost: Counter<f64>,
@@ -71,6 +74,14 @@ impl Metrics {
                 .f64_histogram(attr::GEN_AI_CLIENT_OPERATION_DURATION)
                 .with_unit("s")
                 .with_description("GenAI operation duration")
+                .with_boundaries(SECONDS.to_vec())
+                .build(),
+            other_duration: meter
+                .f64_histogram(attr::AI_OPERATION_DURATION)
+                .with_unit("s")
+                .with_description(
+                    "Duration of GenAI operations that name no provider (tools, in-process agents)",
+                )
                 .with_boundaries(SECONDS.to_vec())
                 .build(),
             time_to_first_chunk: meter
@@ -129,7 +140,13 @@ impl Metrics {
             if let Some(error_type) = &fields.error_type {
                 attributes.push(KeyValue::new(attr::ERROR_TYPE, error_type.clone()));
             }
-            self.duration.record(duration.as_secs_f64(), &attributes);
+            // `gen_ai.client.operation.duration` requires the provider; an operation without
+            // one goes to a metric of its own rather than break the convention.
+            let histogram = match provider {
+                Some(_) => &self.duration,
+                None => &self.other_duration,
+            };
+            histogram.record(duration.as_secs_f64(), &attributes);
         }
 
         if let Some(first) = fields.time_to_first_chunk {

@@ -114,6 +114,9 @@ pub struct AiLayer {
     tracing_fields: bool,
     /// Set by the builder; otherwise decided by how the layer is composed.
     tracing_fields_set: bool,
+    /// Whether tracing-opentelemetry's layer, when this one composes it, exports `tracing`'s
+    /// own metadata; see [`AiLayerBuilder::with_span_metadata`].
+    span_metadata: bool,
 }
 
 struct Shared {
@@ -182,6 +185,7 @@ impl AiLayer {
             dispatch: OnceLock::new(),
             tracing_fields: tracing_fields.unwrap_or(true),
             tracing_fields_set: tracing_fields.is_some(),
+            span_metadata: false,
         }
     }
 
@@ -201,14 +205,24 @@ impl AiLayer {
 
     /// Composes this layer with tracing-opentelemetry's layer over `tracer`, in the order that
     /// lets this layer write before the span is exported.
+    ///
+    /// tracing-opentelemetry's layer is made without the attributes it adds by default from
+    /// `tracing`'s own metadata (`busy_ns`, `idle_ns`, `target`, `code.*`), which no convention
+    /// names; [`AiLayerBuilder::with_span_metadata`] puts them back.
     pub fn with_tracer<S, T>(self, tracer: T) -> AiOpenTelemetryLayer<S, T>
     where
         S: Subscriber + for<'span> LookupSpan<'span>,
         T: opentelemetry::trace::Tracer + 'static,
         T::Span: Send + Sync,
     {
-        self.for_opentelemetry()
-            .and_then(OpenTelemetryLayer::new(tracer))
+        // What tracing-opentelemetry adds of `tracing`'s metadata is no convention's, and
+        // costs every span: off unless the builder asked for it.
+        let metadata = self.span_metadata;
+        let opentelemetry = OpenTelemetryLayer::new(tracer)
+            .with_tracked_inactivity(metadata)
+            .with_location(metadata)
+            .with_target(metadata);
+        self.for_opentelemetry().and_then(opentelemetry)
     }
 
     /// What message content this layer captures, when it captures any.

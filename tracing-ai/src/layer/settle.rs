@@ -137,15 +137,19 @@ impl AiLayer {
             // warned about), so that they cannot grow memory without bound.
             warned.len() < MAX_WARNED && warned.insert(key)
         };
+        // Outside any span: a warning about the configuration is no event of the request
+        // that happened to meet it first, and must not be exported in its trace.
         if first {
             match priced {
                 Priced::NoUsage { .. } => tracing::warn!(
                     target: "tracing_ai",
+                    parent: None,
                     span = %what,
                     "calls of this span are exported without a cost: {reason}"
                 ),
                 _ => tracing::warn!(
                     target: "tracing_ai",
+                    parent: None,
                     model = %what,
                     "calls to this model are exported without a cost: {reason}"
                 ),

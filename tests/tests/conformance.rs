@@ -1,0 +1,324 @@
+//! What a request exports, held to the OpenTelemetry GenAI semantic conventions (schema 1.42,
+//! the constants of `opentelemetry-semantic-conventions` with its experimental names): every
+//! `gen_ai.*` name is the conventions' or a listed extension of ours, with the conventions'
+//! type; span kinds; the required attributes of spans and metrics; none of `tracing`'s own
+//! metadata.
+//!
+//! The constants are deprecated there, as the names moved to the conventions' GenAI
+//! repository; they are still the 1.42 schema's, which is what is checked.
+#![allow(deprecated)]
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::SpanKind;
+use opentelemetry::Value;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_semantic_conventions::{attribute as semconv, metric as semconv_metric};
+use tokio_stream::StreamExt as _;
+use tracing_ai::stream::StreamChunk;
+use tracing_ai::{ai_span, AiLayer, Usage};
+use tracing_ai_tests::otel::export_with;
+use tracing_ai_tests::{block_on, Overloaded};
+
+/// Every GenAI name of the conventions this crate may export, as the conventions' constants:
+/// a name missing from `opentelemetry-semantic-conventions` does not compile here.
+const CONVENTIONS: &[&str] = &[
+    semconv::GEN_AI_OPERATION_NAME,
+    semconv::GEN_AI_PROVIDER_NAME,
+    semconv::GEN_AI_REQUEST_MODEL,
+    semconv::GEN_AI_RESPONSE_MODEL,
+    semconv::GEN_AI_RESPONSE_ID,
+    semconv::GEN_AI_USAGE_INPUT_TOKENS,
+    semconv::GEN_AI_USAGE_OUTPUT_TOKENS,
+    semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+    semconv::GEN_AI_RESPONSE_FINISH_REASONS,
+    semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+    semconv::GEN_AI_REQUEST_STREAM,
+    semconv::GEN_AI_TOOL_NAME,
+    semconv::GEN_AI_TOOL_CALL_ID,
+    semconv::GEN_AI_TOOL_TYPE,
+    semconv::GEN_AI_TOOL_DESCRIPTION,
+    semconv::GEN_AI_AGENT_NAME,
+    semconv::GEN_AI_AGENT_ID,
+    semconv::GEN_AI_AGENT_VERSION,
+    semconv::GEN_AI_AGENT_DESCRIPTION,
+    semconv::GEN_AI_TOKEN_TYPE,
+];
+
+/// The `gen_ai.*` names no convention covers yet, each exported on purpose.
+const EXTENSIONS: &[&str] = &[
+    // The call's cost in USD, as Langfuse and OpenLIT read it.
+    tracing_ai::attr::GEN_AI_USAGE_COST,
+];
+
+/// The type the conventions give each name a test request exports.
+fn expected_type(name: &str) -> Option<&'static str> {
+    Some(match name {
+        semconv::GEN_AI_USAGE_INPUT_TOKENS
+        | semconv::GEN_AI_USAGE_OUTPUT_TOKENS
+        | semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
+        | semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+        | semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS => "int",
+        semconv::GEN_AI_RESPONSE_FINISH_REASONS => "string[]",
+        semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK | tracing_ai::attr::GEN_AI_USAGE_COST => {
+            "double"
+        }
+        semconv::GEN_AI_REQUEST_STREAM => "boolean",
+        semconv::GEN_AI_OPERATION_NAME
+        | semconv::GEN_AI_PROVIDER_NAME
+        | semconv::GEN_AI_REQUEST_MODEL
+        | semconv::GEN_AI_RESPONSE_MODEL
+        | semconv::GEN_AI_RESPONSE_ID
+        | semconv::GEN_AI_TOOL_NAME
+        | semconv::GEN_AI_AGENT_NAME => "string",
+        _ => return None,
+    })
+}
+
+fn type_of(value: &Value) -> &'static str {
+    match value {
+        Value::Bool(_) => "boolean",
+        Value::I64(_) => "int",
+        Value::F64(_) => "double",
+        Value::String(_) => "string",
+        Value::Array(opentelemetry::Array::String(_)) => "string[]",
+        Value::Array(_) => "array",
+        _ => "other",
+    }
+}
+
+/// What tracing-opentelemetry adds from `tracing`'s metadata by default, named by no
+/// convention (or, for `code.*`, naming the macro's location rather than the user's).
+fn is_tracing_metadata(name: &str) -> bool {
+    matches!(name, "busy_ns" | "idle_ns" | "target") || name.starts_with("code.")
+}
+
+#[derive(Clone)]
+struct Delta {
+    usage: Option<Usage>,
+    finish_reason: Option<&'static str>,
+}
+
+impl StreamChunk for Delta {
+    fn usage(&self) -> Option<Usage> {
+        self.usage.clone()
+    }
+    fn finish_reason(&self) -> Option<Cow<'_, str>> {
+        self.finish_reason.map(Cow::Borrowed)
+    }
+}
+
+#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+fn chat(fail: bool) -> Result<Usage, Overloaded> {
+    if fail {
+        return Err(Overloaded);
+    }
+    Ok(Usage::new(1_200, 300)
+        .with_cache_read(1_000)
+        .with_reasoning(100)
+        .with_response_model("gpt-4o-mini-2024-07-18")
+        .with_response_id("chatcmpl-1"))
+}
+
+#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai", stream)]
+async fn chat_stream() -> impl futures_core::Stream<Item = Delta> {
+    tokio_stream::iter(vec![
+        Delta {
+            usage: None,
+            finish_reason: None,
+        },
+        Delta {
+            usage: Some(Usage::new(40, 8)),
+            finish_reason: Some("stop"),
+        },
+    ])
+}
+
+#[ai_span(
+    kind = "embedding",
+    model = "text-embedding-3-small",
+    provider = "openai"
+)]
+fn embed() -> Usage {
+    Usage::new(12, 0)
+}
+
+#[ai_span(kind = "retrieval")]
+fn retrieve() -> Vec<&'static str> {
+    vec!["chunk"]
+}
+
+#[ai_span(kind = "tool")]
+fn get_weather() -> &'static str {
+    "sunny"
+}
+
+#[ai_span(kind = "agent")]
+fn trip_assistant() -> &'static str {
+    let _ = retrieve();
+    let _ = get_weather();
+    let _ = chat(false);
+    "done"
+}
+
+/// One request of every kind of call; its spans and the metrics it counted.
+fn request() -> (Vec<SpanData>, InMemoryMetricExporter) {
+    let metrics = InMemoryMetricExporter::default();
+    let meters = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(metrics.clone()).build())
+        .build();
+    let layer = AiLayer::builder().with_meter(meters.meter("tracing-ai"));
+    let ((), exported) = export_with(layer, || {
+        tracing::info_span!("request", tenant.id = "acme").in_scope(|| {
+            let _ = embed();
+            let _ = trip_assistant();
+            let _ = chat(true);
+            block_on(async { chat_stream().await.collect::<Vec<_>>().await });
+        });
+    });
+    meters.force_flush().expect("metrics flush");
+    (exported.spans, metrics)
+}
+
+#[test]
+fn every_exported_gen_ai_name_is_the_conventions_with_their_type() {
+    let (spans, _) = request();
+    let mut seen = BTreeSet::new();
+    for span in &spans {
+        for kv in &span.attributes {
+            let name = kv.key.as_str();
+            assert!(
+                !is_tracing_metadata(name),
+                "`{name}` on `{}`: tracing's metadata is not exported by default",
+                span.name
+            );
+        }
+        // The library logs nothing into a user's trace: its warnings are outside any span.
+        assert!(
+            span.events.is_empty(),
+            "`{}` has events: {:?}",
+            span.name,
+            span.events
+        );
+        for kv in &span.attributes {
+            let name = kv.key.as_str();
+            if !name.starts_with("gen_ai.") {
+                continue;
+            }
+            assert!(
+                CONVENTIONS.contains(&name) || EXTENSIONS.contains(&name),
+                "`{name}` on `{}` is neither the conventions' nor a listed extension",
+                span.name
+            );
+            if let Some(expected) = expected_type(name) {
+                assert_eq!(
+                    type_of(&kv.value),
+                    expected,
+                    "`{name}` on `{}` is {:?}",
+                    span.name,
+                    kv.value
+                );
+            }
+            seen.insert(name);
+        }
+    }
+    // The request exercised what it is meant to: a test that saw none of them checks nothing.
+    for name in [
+        semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+        semconv::GEN_AI_RESPONSE_FINISH_REASONS,
+        semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+        semconv::GEN_AI_REQUEST_STREAM,
+        semconv::GEN_AI_TOOL_NAME,
+        semconv::GEN_AI_AGENT_NAME,
+        tracing_ai::attr::GEN_AI_USAGE_COST,
+    ] {
+        assert!(seen.contains(name), "no span exported `{name}`: {seen:?}");
+    }
+}
+
+#[test]
+fn span_kinds_and_required_attributes_are_the_conventions() {
+    let (spans, _) = request();
+    let operation = |span: &SpanData| {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == semconv::GEN_AI_OPERATION_NAME)
+            .map(|kv| kv.value.to_string())
+    };
+    let has =
+        |span: &SpanData, name: &str| span.attributes.iter().any(|kv| kv.key.as_str() == name);
+    let mut kinds = HashMap::new();
+    for span in &spans {
+        let Some(operation) = operation(span) else {
+            continue;
+        };
+        kinds.insert(operation.clone(), span.span_kind.clone());
+        let model_call = matches!(operation.as_str(), "chat" | "embeddings");
+        if model_call {
+            for required in [semconv::GEN_AI_PROVIDER_NAME, semconv::GEN_AI_REQUEST_MODEL] {
+                assert!(has(span, required), "`{}` lacks `{required}`", span.name);
+            }
+        }
+        let failed = matches!(span.status, opentelemetry::trace::Status::Error { .. });
+        assert_eq!(
+            has(span, semconv::ERROR_TYPE),
+            failed,
+            "`error.type` on `{}` goes with its error status",
+            span.name
+        );
+    }
+    assert_eq!(kinds["chat"], SpanKind::Client);
+    assert_eq!(kinds["embeddings"], SpanKind::Client);
+    // A call to a vector store or search service.
+    assert_eq!(kinds["retrieval"], SpanKind::Client);
+    assert_eq!(kinds["execute_tool"], SpanKind::Internal);
+    assert_eq!(kinds["invoke_agent"], SpanKind::Internal);
+}
+
+#[test]
+fn every_gen_ai_metric_point_carries_the_conventions_required_attributes() {
+    let (_, metrics) = request();
+    let conventions = [
+        semconv_metric::GEN_AI_CLIENT_OPERATION_DURATION,
+        semconv_metric::GEN_AI_CLIENT_TOKEN_USAGE,
+        semconv_metric::GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+        semconv_metric::GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
+    ];
+    let finished = metrics.get_finished_metrics().expect("metrics");
+    let last = finished.last().expect("one export");
+    let mut checked = 0;
+    for scope in last.scope_metrics() {
+        for metric in scope.metrics() {
+            let name = metric.name();
+            if !name.starts_with("gen_ai.") {
+                continue;
+            }
+            assert!(
+                conventions.contains(&name),
+                "`{name}` is no convention's metric"
+            );
+            for attributes in tracing_ai_tests::metrics::point_attributes(metric) {
+                let keys: BTreeSet<&str> = attributes.iter().map(|(k, _)| k.as_str()).collect();
+                for required in [
+                    semconv::GEN_AI_OPERATION_NAME,
+                    semconv::GEN_AI_PROVIDER_NAME,
+                ] {
+                    assert!(
+                        keys.contains(required),
+                        "a point of `{name}` lacks `{required}`: {keys:?}"
+                    );
+                }
+                if name == semconv_metric::GEN_AI_CLIENT_TOKEN_USAGE {
+                    assert!(keys.contains(semconv::GEN_AI_TOKEN_TYPE), "{keys:?}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 6, "only {checked} points checked");
+}
