@@ -465,6 +465,25 @@ impl std::fmt::Display for Overloaded {
 
 impl std::error::Error for Overloaded {}
 
+/// One server-sent event of a chat stream, as the tests stream them.
+#[derive(Clone, Debug)]
+pub struct Delta {
+    /// The call's usage, on the chunk that reports it.
+    pub usage: Option<tracing_ai::Usage>,
+    /// Why the model stopped, on the chunk that says so.
+    pub finish_reason: Option<&'static str>,
+}
+
+impl tracing_ai::stream::StreamChunk for Delta {
+    fn usage(&self) -> Option<tracing_ai::Usage> {
+        self.usage.clone()
+    }
+
+    fn finish_reason(&self) -> Option<std::borrow::Cow<'_, str>> {
+        self.finish_reason.map(std::borrow::Cow::Borrowed)
+    }
+}
+
 /// Reading metrics back from an in-memory exporter.
 pub mod metrics {
     use std::collections::HashMap;

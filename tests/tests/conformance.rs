@@ -8,7 +8,6 @@
 //! repository; they are still the 1.42 schema's, which is what is checked.
 #![allow(deprecated)]
 
-use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use opentelemetry::metrics::MeterProvider as _;
@@ -18,10 +17,9 @@ use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMete
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_semantic_conventions::{attribute as semconv, metric as semconv_metric};
 use tokio_stream::StreamExt as _;
-use tracing_ai::stream::StreamChunk;
 use tracing_ai::{ai_span, AiLayer, Usage};
 use tracing_ai_tests::otel::export_with;
-use tracing_ai_tests::{block_on, Overloaded};
+use tracing_ai_tests::{block_on, Delta, Overloaded};
 
 /// Every GenAI name of the conventions this crate may export, as the conventions' constants:
 /// a name missing from `opentelemetry-semantic-conventions` does not compile here.
@@ -96,21 +94,6 @@ fn type_of(value: &Value) -> &'static str {
 /// convention (or, for `code.*`, naming the macro's location rather than the user's).
 fn is_tracing_metadata(name: &str) -> bool {
     matches!(name, "busy_ns" | "idle_ns" | "target") || name.starts_with("code.")
-}
-
-#[derive(Clone)]
-struct Delta {
-    usage: Option<Usage>,
-    finish_reason: Option<&'static str>,
-}
-
-impl StreamChunk for Delta {
-    fn usage(&self) -> Option<Usage> {
-        self.usage.clone()
-    }
-    fn finish_reason(&self) -> Option<Cow<'_, str>> {
-        self.finish_reason.map(Cow::Borrowed)
-    }
 }
 
 #[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]

@@ -19,23 +19,7 @@ use tracing_ai::stream::{instrument_stream, StreamChunk};
 use tracing_ai::{AiLayer, ErrorType, Usage};
 use tracing_ai_tests::metrics::points;
 use tracing_ai_tests::otel::{attr, export_with, f64_attr, str_attr};
-
-/// One server-sent event of a chat stream.
-#[derive(Clone, Debug)]
-struct Delta {
-    usage: Option<Usage>,
-    finish_reason: Option<&'static str>,
-}
-
-impl StreamChunk for Delta {
-    fn usage(&self) -> Option<Usage> {
-        self.usage.clone()
-    }
-
-    fn finish_reason(&self) -> Option<Cow<'_, str>> {
-        self.finish_reason.map(Cow::Borrowed)
-    }
-}
+use tracing_ai_tests::Delta;
 
 #[derive(Debug)]
 struct RateLimited;
