@@ -90,9 +90,17 @@ pub(crate) fn stacks() -> (Dispatch, Dispatch) {
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(Discard)
         .build();
+    // Configured as `tracing_ai::layer` configures it: without the attributes taken from
+    // `tracing`'s own metadata (busy and idle time, target, source location), which neither
+    // stack's calls are about.
     let otel_only = Dispatch::new(
-        tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"))),
+        tracing_subscriber::registry().with(
+            tracing_opentelemetry::layer()
+                .with_tracked_inactivity(false)
+                .with_location(false)
+                .with_target(false)
+                .with_tracer(provider.tracer("bench")),
+        ),
     );
     let with_ai = Dispatch::new(
         tracing_subscriber::registry().with(tracing_ai::layer(provider.tracer("bench"))),
