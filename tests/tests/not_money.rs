@@ -104,7 +104,7 @@ fn counts_at_the_limit_of_u64_neither_panic_nor_overflow() {
     for span in calls {
         // Twice u64::MAX cached in u64::MAX input: the counts are not the conventions' way.
         assert!(
-            unpriced(span).contains("exceed input tokens"),
+            unpriced(span).contains("exceed gen_ai.usage.input_tokens"),
             "{:#?}",
             span.attributes
         );

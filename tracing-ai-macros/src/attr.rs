@@ -163,6 +163,8 @@ pub(crate) const RESERVED_FIELDS: &[(&str, &str)] = &[
     ("gen_ai.usage.cache_read.input_tokens", "usage = ..."),
     ("gen_ai.usage.cache_creation.input_tokens", "usage = ..."),
     ("gen_ai.usage.reasoning.output_tokens", "usage = ..."),
+    ("ai.usage.audio.input_tokens", "usage = ..."),
+    ("ai.usage.audio.output_tokens", "usage = ..."),
 ];
 
 fn reserved_field_argument(name: &Punctuated<Ident, Token![.]>) -> Option<&'static str> {

@@ -47,6 +47,8 @@ macro_rules! __tracing_ai_span {
             { $crate::attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
             { $crate::attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
             { $crate::attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_USAGE_AUDIO_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_USAGE_AUDIO_OUTPUT_TOKENS } = $crate::__private::tracing::field::Empty,
             { $crate::attr::GEN_AI_RESPONSE_FINISH_REASONS } = $crate::__private::tracing::field::Empty,
             { $crate::attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK } = $crate::__private::tracing::field::Empty,
             { $crate::attr::GEN_AI_REQUEST_STREAM } = $crate::__private::tracing::field::Empty,

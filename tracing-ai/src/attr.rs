@@ -117,6 +117,13 @@ pub const AI_FALLBACK: &str = "ai.fallback";
 /// The model that failed before the fallback served the call.
 pub const AI_FALLBACK_FROM: &str = "ai.fallback.from";
 
+/// Audio input tokens not read from the cache (part of the input tokens), priced at the
+/// model's audio rate where it has one. No convention names them yet.
+pub const AI_USAGE_AUDIO_INPUT_TOKENS: &str = "ai.usage.audio.input_tokens";
+/// Audio output tokens (part of the output tokens), priced at the model's audio rate where it
+/// has one. No convention names them yet.
+pub const AI_USAGE_AUDIO_OUTPUT_TOKENS: &str = "ai.usage.audio.output_tokens";
+
 // ===== Request roll-up, on a request's local root span =====
 //
 // Names apart from the per-call ones, so that a backend summing `gen_ai.usage.cost` over all

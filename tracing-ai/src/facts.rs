@@ -95,6 +95,18 @@ token_kinds! {
         part_of: Some(TokenKind::Output),
         from_usage: |usage| usage.reasoning_tokens,
     },
+    /// Audio input tokens not read from the cache.
+    AudioInput {
+        name: attr::AI_USAGE_AUDIO_INPUT_TOKENS,
+        part_of: Some(TokenKind::Input),
+        from_usage: |usage| usage.audio_input_tokens,
+    },
+    /// Audio output tokens.
+    AudioOutput {
+        name: attr::AI_USAGE_AUDIO_OUTPUT_TOKENS,
+        part_of: Some(TokenKind::Output),
+        from_usage: |usage| usage.audio_output_tokens,
+    },
 }
 
 impl TokenKind {

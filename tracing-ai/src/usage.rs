@@ -34,6 +34,11 @@ pub struct Usage {
     pub cache_creation_tokens: Option<u64>,
     /// Output tokens spent on reasoning.
     pub reasoning_tokens: Option<u64>,
+    /// Audio input tokens not read from the provider's prompt cache (cached ones are in
+    /// `cache_read_tokens`, so that no token is counted twice).
+    pub audio_input_tokens: Option<u64>,
+    /// Audio output tokens.
+    pub audio_output_tokens: Option<u64>,
     /// The model that answered, when the provider says (often a dated snapshot).
     pub response_model: Option<String>,
     /// The provider's identifier of the response.
@@ -53,6 +58,8 @@ impl Usage {
             cache_read_tokens: None,
             cache_creation_tokens: None,
             reasoning_tokens: None,
+            audio_input_tokens: None,
+            audio_output_tokens: None,
             response_model: None,
             response_id: None,
             cost: None,
@@ -85,6 +92,35 @@ impl Usage {
     pub fn with_reasoning(self, tokens: u64) -> Self {
         Self {
             reasoning_tokens: Some(tokens),
+            ..self
+        }
+    }
+
+    /// Sets the audio tokens among the input tokens, leaving out those read from the prompt
+    /// cache (already counted in `cache_read_tokens`): priced at the model's audio input rate
+    /// instead of its input rate.
+    ///
+    /// ```
+    /// use tracing_ai::Usage;
+    ///
+    /// // 1,000 tokens in, 400 of them audio; 100 out, 20 of them audio.
+    /// let usage = Usage::new(1_000, 100).with_audio_input(400).with_audio_output(20);
+    /// assert_eq!(usage.audio_input_tokens, Some(400));
+    /// ```
+    #[must_use]
+    pub fn with_audio_input(self, tokens: u64) -> Self {
+        Self {
+            audio_input_tokens: Some(tokens),
+            ..self
+        }
+    }
+
+    /// Sets the audio tokens among the output tokens (already counted in `output_tokens`):
+    /// priced at the model's audio output rate instead of its output rate.
+    #[must_use]
+    pub fn with_audio_output(self, tokens: u64) -> Self {
+        Self {
+            audio_output_tokens: Some(tokens),
             ..self
         }
     }
@@ -268,6 +304,8 @@ mod tests {
             .with_cache_read(600)
             .with_cache_creation(100)
             .with_reasoning(200)
+            .with_audio_input(50)
+            .with_audio_output(20)
             .with_response_model("claude-sonnet-4-5-20250929")
             .with_response_id("msg_1")
             .with_cost(0.0123)
@@ -280,6 +318,8 @@ mod tests {
                 cache_read_tokens: Some(600),
                 cache_creation_tokens: Some(100),
                 reasoning_tokens: Some(200),
+                audio_input_tokens: Some(50),
+                audio_output_tokens: Some(20),
                 response_model: Some("claude-sonnet-4-5-20250929".to_owned()),
                 response_id: Some("msg_1".to_owned()),
                 cost: Some(0.0123),

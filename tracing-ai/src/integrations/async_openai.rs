@@ -31,6 +31,26 @@ fn completion_usage(usage: &CompletionUsage) -> Usage {
     {
         counted = counted.with_reasoning(reasoning.into());
     }
+    // OpenAI counts cached audio among both the cached and the audio tokens without saying
+    // how many: audio is priced as audio up to what the cache left, never counted twice.
+    if let Some(audio) = usage
+        .prompt_tokens_details
+        .as_ref()
+        .and_then(|details| details.audio_tokens)
+        .filter(|audio| *audio > 0)
+    {
+        let cached = counted.cache_read_tokens.unwrap_or(0);
+        let uncached = counted.input_tokens.saturating_sub(cached);
+        counted = counted.with_audio_input(u64::from(audio).min(uncached));
+    }
+    if let Some(audio) = usage
+        .completion_tokens_details
+        .as_ref()
+        .and_then(|details| details.audio_tokens)
+        .filter(|audio| *audio > 0)
+    {
+        counted = counted.with_audio_output(audio.into());
+    }
     counted
 }
 

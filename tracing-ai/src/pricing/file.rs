@@ -7,6 +7,8 @@
 //! output = 1.20
 //! cache_read = 0.03    # optional, defaults to `input`
 //! cache_write = 0.375  # optional, defaults to `input`
+//! audio_input = 1.00   # optional, defaults to `input`
+//! audio_output = 4.00  # optional, defaults to `output`
 //!
 //! # A self-hosted model on a rented GPU: its calls cost their duration at this rate.
 //! [models."llama-3.1-8b-fp8"]
@@ -38,6 +40,8 @@ struct FileModel {
     output: Option<Spanned<f64>>,
     cache_read: Option<Spanned<f64>>,
     cache_write: Option<Spanned<f64>>,
+    audio_input: Option<Spanned<f64>>,
+    audio_output: Option<Spanned<f64>>,
     gpu_hour: Option<Spanned<f64>>,
     currency: Option<Spanned<String>>,
 }
@@ -99,6 +103,8 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileE
             ("output", &entry.output),
             ("cache_read", &entry.cache_read),
             ("cache_write", &entry.cache_write),
+            ("audio_input", &entry.audio_input),
+            ("audio_output", &entry.audio_output),
             ("gpu_hour", &entry.gpu_hour),
         ];
         for (name, amount) in amounts {
@@ -115,7 +121,11 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileE
         }
         let value = |amount: &Option<Spanned<f64>>| amount.as_ref().map(|a| *a.get_ref());
         let price = match (&entry.gpu_hour, &entry.input, &entry.output) {
-            (Some(gpu_hour), None, None) if entry.cache_read.is_none() && entry.cache_write.is_none() => {
+            (Some(gpu_hour), None, None)
+                if [&entry.cache_read, &entry.cache_write, &entry.audio_input, &entry.audio_output]
+                    .iter()
+                    .all(|amount| amount.is_none()) =>
+            {
                 ModelPrice::per_gpu_hour(*gpu_hour.get_ref())
             }
             (Some(gpu_hour), _, _) => {
@@ -132,6 +142,12 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileE
                 }
                 if let Some(cache_write) = value(&entry.cache_write) {
                     price = price.with_cache_write(cache_write);
+                }
+                if let Some(audio_input) = value(&entry.audio_input) {
+                    price = price.with_audio_input(audio_input);
+                }
+                if let Some(audio_output) = value(&entry.audio_output) {
+                    price = price.with_audio_output(audio_output);
                 }
                 price
             }

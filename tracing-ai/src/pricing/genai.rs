@@ -76,6 +76,8 @@ fn genai_key(kind: TokenKind) -> UsageKey {
         TokenKind::CacheRead => UsageKey::CACHE_READ_TOKENS,
         TokenKind::CacheWrite => UsageKey::CACHE_WRITE_TOKENS,
         TokenKind::Reasoning => UsageKey::OUTPUT_REASONING_TOKENS,
+        TokenKind::AudioInput => UsageKey::INPUT_AUDIO_TOKENS,
+        TokenKind::AudioOutput => UsageKey::OUTPUT_AUDIO_TOKENS,
     }
 }
 
@@ -199,6 +201,8 @@ impl GenaiPrices {
                 (TokenKind::CacheRead, 200),
                 (TokenKind::CacheWrite, 100),
                 (TokenKind::Reasoning, 50),
+                (TokenKind::AudioInput, 300),
+                (TokenKind::AudioOutput, 40),
             ]),
             // Past every long-context tier in the data, so that tiered prices fail the check.
             TokenCounts::of(&[
@@ -207,6 +211,8 @@ impl GenaiPrices {
                 (TokenKind::CacheRead, 1_000_000),
                 (TokenKind::CacheWrite, 500_000),
                 (TokenKind::Reasoning, 10_000),
+                (TokenKind::AudioInput, 200_000),
+                (TokenKind::AudioOutput, 5_000),
             ]),
         ];
         let linear = checks.iter().all(|counts| {

@@ -315,24 +315,28 @@ fn price_override(model: &str, rate: Rate, call: &Call<'_>) -> Priced {
 fn invalid_counts(tokens: &TokenCounts) -> Option<String> {
     for whole in [TokenKind::Input, TokenKind::Output] {
         // A sum past u64::MAX exceeds any count.
-        let parts = tokens.parts_of(whole);
-        if parts.is_none_or(|parts| parts > tokens.get(whole)) {
-            let parts: u128 = TokenKind::ALL
-                .into_iter()
-                .filter(|kind| kind.part_of() == Some(whole))
-                .map(|kind| u128::from(tokens.get(kind)))
-                .sum();
-            return Some(match whole {
-                TokenKind::Input => format!(
-                    "cached input tokens ({parts}) exceed input tokens ({}): `input_tokens` must include cached tokens, as in the OpenTelemetry GenAI conventions",
-                    tokens.input()
-                ),
-                _ => format!(
-                    "reasoning tokens ({parts}) exceed output tokens ({}): `output_tokens` must include reasoning tokens",
-                    tokens.output()
-                ),
-            });
+        if tokens
+            .parts_of(whole)
+            .is_some_and(|parts| parts <= tokens.get(whole))
+        {
+            continue;
         }
+        let parts: Vec<TokenKind> = TokenKind::ALL
+            .into_iter()
+            .filter(|kind| kind.part_of() == Some(whole) && tokens.get(*kind) > 0)
+            .collect();
+        let sum: u128 = parts.iter().map(|kind| u128::from(tokens.get(*kind))).sum();
+        let named: Vec<String> = parts
+            .iter()
+            .map(|kind| format!("`{}` {}", kind.name(), tokens.get(*kind)))
+            .collect();
+        return Some(format!(
+            "{} ({sum}) exceed {} ({}): `{}` must include them, as in the OpenTelemetry GenAI conventions",
+            named.join(" + "),
+            whole.name(),
+            tokens.get(whole),
+            whole.name(),
+        ));
     }
     None
 }

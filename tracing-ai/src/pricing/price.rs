@@ -126,6 +126,19 @@ impl ModelPrice {
         self.with_part(TokenKind::CacheWrite, per_million)
     }
 
+    /// Sets the price per million audio input tokens (those not read from the cache).
+    /// Has no effect on a GPU-hour price.
+    #[must_use]
+    pub fn with_audio_input(self, per_million: f64) -> Self {
+        self.with_part(TokenKind::AudioInput, per_million)
+    }
+
+    /// Sets the price per million audio output tokens. Has no effect on a GPU-hour price.
+    #[must_use]
+    pub fn with_audio_output(self, per_million: f64) -> Self {
+        self.with_part(TokenKind::AudioOutput, per_million)
+    }
+
     fn with_part(mut self, kind: TokenKind, per_million: f64) -> Self {
         if let Rate::Tokens(rates) = &mut self.rate {
             rates.0[kind.index()] = Some(per_million);
@@ -177,5 +190,7 @@ pub(crate) fn file_key(kind: TokenKind) -> &'static str {
         TokenKind::CacheRead => "cache_read",
         TokenKind::CacheWrite => "cache_write",
         TokenKind::Reasoning => "reasoning",
+        TokenKind::AudioInput => "audio_input",
+        TokenKind::AudioOutput => "audio_output",
     }
 }
