@@ -33,6 +33,15 @@ fn local() -> Usage {
     Usage::new(500, 50)
 }
 
+/// A cost the provider reported, with float noise in it.
+#[ai_span(kind = "llm", model = "claude-sonnet-4-5", provider = "anthropic")]
+fn reported() -> Usage {
+    Usage::new(10, 5)
+        .with_cost(0.1 + 0.2)
+        .with_response_id("msg_1")
+        .with_cache_hit(tracing_ai::CacheHit::Prefix)
+}
+
 #[ai_span(kind = "tool")]
 fn get_weather() -> &'static str {
     tracing_ai::record_cache_hit(tracing_ai::CacheHit::Semantic);
@@ -52,6 +61,7 @@ fn program() {
     tracing::info_span!("request", tenant.id = "acme", feature.id = "search").in_scope(|| {
         let _ = assistant();
         let _ = local();
+        let _ = reported();
         let _ = chat(true);
     });
     tracing::info_span!("request").in_scope(|| {

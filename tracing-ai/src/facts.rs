@@ -350,6 +350,14 @@ pub(crate) const FACTS: &[Fact] = &{
 /// The argument that records usage.
 const USAGE: &str = "usage = ...";
 
+/// A span is an AI span when it declares `gen_ai.operation.name`, whoever created it.
+pub(crate) fn is_ai_span(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata
+        .fields()
+        .field(attr::GEN_AI_OPERATION_NAME)
+        .is_some()
+}
+
 /// The fact a field named `name` holds, unless it is an attribution key (the layer's
 /// configuration decides those).
 pub(crate) fn slot_of(name: &str) -> Slot {

@@ -78,15 +78,19 @@
 //! # From a token to an exported cost
 //!
 //! 1. The `#[ai_span]` expansion creates the call's span, every attribute it may carry
-//!    declared up front, and records the [`Usage`] its function returned
-//!    (`__private::record_usage`, through `record.rs`).
-//! 2. [`AiLayer`] reads those fields as they are recorded, by what each field of the callsite
+//!    declared up front (each fact of a call is declared once, in `facts.rs`), and records the
+//!    [`Usage`] its function returned (`__private::record_usage`, through `record.rs`): under
+//!    an [`AiLayer`] composed with OpenTelemetry, straight into the call's facts in the span's
+//!    extensions; otherwise as `tracing` fields, which every layer sees.
+//! 2. [`AiLayer`] reads the fields recorded on any span, by what each field of the callsite
 //!    means (decided once per callsite), into the span's extensions (`layer/fields.rs`).
-//! 3. When the span closes, the layer prices the call (`pricing/`: your prices, GPU time, the
-//!    genai-prices data), resolves its tenant, feature and request from its ancestors (and
-//!    the baggage, for the keys the service trusts), adds it to its request's totals on the
-//!    local root (`layer/rollup.rs`), records its metrics, and writes cost and ids onto the
-//!    OpenTelemetry span (`layer/write.rs`).
+//! 3. When the span closes, the layer takes the call out once as a `ClosedCall`
+//!    (`layer/call.rs`) and passes it through plain functions: it prices the call
+//!    (`pricing/`: your prices, GPU time, the genai-prices data), resolves its tenant,
+//!    feature and request from its ancestors (and the baggage, for the keys the service
+//!    trusts), adds it to its request's totals on the local root (`layer/rollup.rs`), records
+//!    its metrics, stores the settled call back, and writes usage, cost and ids onto the
+//!    OpenTelemetry span in one call (`layer/write.rs`).
 //! 4. tracing-opentelemetry ends the span; the [tail sampler](sampling) holds the trace until
 //!    its root ends and keeps it or not; the export queue (`export/queue.rs`) takes a kept
 //!    trace whole, or counts it dropped, and hands it to the OTLP exporter that [`init`] built

@@ -10,6 +10,7 @@ use tracing::{Dispatch, Metadata, Span};
 use tracing_subscriber::registry::{LookupSpan, Registry};
 
 use crate::attr;
+use crate::facts::is_ai_span;
 use crate::facts::TokenKind;
 use crate::pricing::CostSource;
 use crate::usage::{CacheHit, Usage};
@@ -33,8 +34,10 @@ use crate::value_set::{opt, record_span, saturating_i64, with_fields, with_value
 /// # retrieve("q");
 /// ```
 ///
-/// Ancestors are looked up through [`tracing_subscriber::Registry`]; with a subscriber that is
-/// not built on it, only the current span is considered.
+/// Ancestors are looked up through the [`AiLayer`](crate::AiLayer) of the current subscriber,
+/// whatever subscriber it is layered onto; without an `AiLayer`, through a
+/// [`tracing_subscriber::Registry`] if the subscriber is built on one, and otherwise only the
+/// current span is considered.
 pub fn record_cache_hit(hit: CacheHit) {
     record_on_innermost_ai_span([(attr::AI_CACHE_HIT, Some(&hit.as_str() as &dyn Value))]);
 }
@@ -78,6 +81,10 @@ fn innermost_ai_span(dispatch: &Dispatch) -> Option<(Id, &'static Metadata<'stat
     if is_ai_span(metadata) {
         return Some((id, metadata));
     }
+    if let Some(found) = crate::layer::innermost_ai_span(dispatch, &id) {
+        return found;
+    }
+    // No AI layer to walk the ancestors through: a registry can still be asked directly.
     let registry = dispatch.downcast_ref::<Registry>()?;
     let span = registry.span(&id)?;
     // The span reference is dropped before anything is recorded: recording dispatches to the
@@ -87,14 +94,6 @@ fn innermost_ai_span(dispatch: &Dispatch) -> Option<(Id, &'static Metadata<'stat
         .skip(1)
         .find(|span| is_ai_span(span.metadata()))?;
     Some((ancestor.id(), ancestor.metadata()))
-}
-
-/// A span is an AI span when it declares `gen_ai.operation.name`, whoever created it.
-pub(crate) fn is_ai_span(metadata: &Metadata<'_>) -> bool {
-    metadata
-        .fields()
-        .field(attr::GEN_AI_OPERATION_NAME)
-        .is_some()
 }
 
 /// The facts of a [`Usage`] besides its token counts, in the order of [`record_usage`]'s
@@ -169,13 +168,19 @@ impl CallsiteFields {
 
 /// Records `usage` on `span`, in one dispatch; `callsite` spares looking its fields up.
 pub(crate) fn record_usage(span: &Span, usage: &Usage, callsite: Option<&CallsiteFields>) {
+    if crate::layer::record_usage_directly(span, usage) {
+        return;
+    }
     let tokens = TokenKind::ALL.map(|kind| kind.of_usage(usage).map(saturating_i64));
     let response_model = usage.response_model.as_deref();
     let response_id = usage.response_id.as_deref();
     // A provider's cost that is not a real amount is dropped, and the call priced from tables.
+    // Rounded as the layer writes every amount, so that both ways of recording usage export
+    // the same number.
     let cost = usage
         .cost
-        .filter(|usd| crate::pricing::is_valid_amount(*usd));
+        .filter(|usd| crate::pricing::is_valid_amount(*usd))
+        .map(crate::layer::round_money);
     let cost_source = cost.map(|_| CostSource::Provider.as_str());
     let cache_hit = usage.cache_hit.map(CacheHit::as_str);
     let others = [

@@ -204,32 +204,6 @@ where
     (resolved, root)
 }
 
-/// The attribution `span` inherits, nearest value of each exported name first found, as the
-/// AI layer keeps it on the registry; empty without an AI layer on a registry.
-#[cfg(feature = "reqwest-middleware")]
-pub(crate) fn of_span(span: &tracing::Span) -> Vec<(Arc<str>, Arc<str>)> {
-    span.with_subscriber(|(id, dispatch)| {
-        let mut found: Vec<(Arc<str>, Arc<str>)> = Vec::new();
-        let Some(span) = dispatch
-            .downcast_ref::<tracing_subscriber::Registry>()
-            .and_then(|registry| tracing_subscriber::registry::LookupSpan::span(registry, id))
-        else {
-            return found;
-        };
-        for ancestor in span.scope() {
-            if let Some(values) = ancestor.extensions().get::<Attribution>() {
-                for (_, name, value) in &values.values {
-                    if !found.iter().any(|(known, _)| known == name) {
-                        found.push((name.clone(), value.clone()));
-                    }
-                }
-            }
-        }
-        found
-    })
-    .unwrap_or_default()
-}
-
 /// Fills what is still missing from the baggage of `cx`, for the keys whose baggage the
 /// service trusts.
 pub(crate) fn fill_from_baggage(

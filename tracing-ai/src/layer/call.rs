@@ -17,7 +17,10 @@ use super::metrics::CallMetrics;
 use super::rollup::{self, AgentTotals, RequestTotals};
 use super::write::{Name, Writer, Written};
 use super::AiLayer;
-use crate::pricing::Priced;
+use crate::attr;
+use crate::facts::TokenKind;
+use crate::pricing::{CostSource, Priced};
+use crate::value_set::saturating_i64;
 
 /// Everything the layer knows of a call when its span closes.
 pub(super) struct ClosedCall {
@@ -109,6 +112,9 @@ impl ClosedCall {
     ) -> Priced {
         let mut extensions = span.extensions_mut();
         if let Some(writer) = writer {
+            if self.fields.usage_direct {
+                write_usage(&self.fields, writer);
+            }
             layer.write_cost(&self.settled, &self.priced, writer);
             let keys = layer.shared.keys.exported();
             for (name, value) in keys.iter().zip(&self.attribution) {
@@ -131,6 +137,32 @@ impl ClosedCall {
             data.settled = Some(self.settled);
         }
         self.priced
+    }
+}
+
+/// Writes the usage recorded straight into the call, as `record_usage` records it as fields.
+fn write_usage(fields: &CallFields, writer: &mut Writer) {
+    for kind in TokenKind::ALL {
+        if let Some(count) = fields.tokens[kind.index()] {
+            writer.push(kind.name(), Written::I64(saturating_i64(count)));
+        }
+    }
+    let texts = [
+        (attr::GEN_AI_RESPONSE_MODEL, &fields.response_model),
+        (attr::GEN_AI_RESPONSE_ID, &fields.response_id),
+        (attr::AI_CACHE_HIT, &fields.cache_hit),
+    ];
+    for (name, text) in texts {
+        if let Some(text) = text {
+            writer.push(name, Written::Str(text.clone()));
+        }
+    }
+    if let Some(usd) = fields.recorded_cost {
+        writer.push(attr::GEN_AI_USAGE_COST, Written::money(usd));
+        writer.push(
+            attr::AI_COST_SOURCE,
+            Written::Static(CostSource::Provider.as_str()),
+        );
     }
 }
 

@@ -12,6 +12,7 @@ use tracing::field::{Field, Visit};
 use super::attribution::{bounded, Attribution, AttributionKeys};
 use super::callsite::Callsite;
 use crate::facts::{Slot, TokenCounts, TokenKind};
+use crate::usage::Usage;
 
 /// What an AI span has recorded so far, in its extensions; when it closes, what the layer
 /// settled is added for the layers over it (the console).
@@ -27,6 +28,37 @@ pub(crate) struct AiSpanData {
     pub(crate) settled: Option<Settled>,
     /// The layer's setting, for the `#[ai_span]` expansion when the call fails.
     pub(crate) describe_errors: bool,
+}
+
+impl AiSpanData {
+    /// Takes what `usage` reports, as the field reader would from the fields
+    /// `record_usage` records.
+    pub(crate) fn add_usage(&mut self, usage: &Usage) {
+        let call = &mut self.fields;
+        for kind in TokenKind::ALL {
+            if let Some(count) = kind.of_usage(usage) {
+                call.tokens[kind.index()] = Some(count);
+            }
+        }
+        if let Some(model) = &usage.response_model {
+            call.response_model = Some(self.callsite.name(Slot::ResponseModel, model));
+        }
+        if let Some(id) = &usage.response_id {
+            call.response_id = Some(id.as_str().into());
+        }
+        // A provider's cost that is not a real amount is dropped, and the call priced from
+        // tables, as `record_usage` does.
+        if let Some(cost) = usage
+            .cost
+            .filter(|usd| crate::pricing::is_valid_amount(*usd))
+        {
+            call.recorded_cost = Some(cost);
+        }
+        if let Some(hit) = usage.cache_hit {
+            call.cache_hit = Some(hit.as_str().into());
+        }
+        call.usage_direct = true;
+    }
 }
 
 /// What the layer settled for a call when its span closed.
@@ -48,6 +80,11 @@ pub(crate) struct CallFields {
     pub(crate) provider: Option<Arc<str>>,
     pub(crate) request_model: Option<Arc<str>>,
     pub(crate) response_model: Option<Arc<str>>,
+    /// Kept only when the usage was recorded straight into the call ([`AiSpanData::add_usage`]),
+    /// for the layer to write at close.
+    pub(crate) response_id: Option<Arc<str>>,
+    /// The usage was recorded straight into the call, not as fields: the layer writes it.
+    pub(crate) usage_direct: bool,
     /// The token counts recorded, by [`TokenKind::index`].
     pub(crate) tokens: [Option<u64>; TokenKind::COUNT],
     /// A cost someone already recorded (the provider's, through `Usage::with_cost`).
@@ -75,6 +112,8 @@ impl CallFields {
             provider,
             request_model,
             response_model,
+            response_id,
+            usage_direct,
             tokens,
             recorded_cost,
             failed,
@@ -95,6 +134,7 @@ impl CallFields {
             provider,
             request_model,
             response_model,
+            response_id,
             recorded_cost,
             error_type,
             description,
@@ -109,6 +149,7 @@ impl CallFields {
             }
         }
         self.failed |= failed;
+        self.usage_direct |= usage_direct;
         self.fallback |= fallback;
         self.stream |= stream;
     }

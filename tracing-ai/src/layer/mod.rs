@@ -19,6 +19,7 @@
 //! means the layer must see a span close before the OpenTelemetry layer exports it:
 //! [`layer`] and [`AiLayer::with_tracer`] compose the two in that order.
 
+mod access;
 mod attribution;
 mod builder;
 mod call;
@@ -44,8 +45,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::content::ContentSettings;
 use crate::pricing::Pricing;
-#[cfg(feature = "reqwest-middleware")]
-pub(crate) use attribution::of_span as attribution_of;
+use access::SpanAccess;
 pub(crate) use attribution::Attribution;
 use attribution::AttributionKeys;
 pub use builder::AiLayerBuilder;
@@ -54,6 +54,7 @@ use callsite::Callsites;
 use fields::{AiSpanData, FieldVisitor};
 use metrics::Metrics;
 use rollup::RequestTotals;
+pub(crate) use write::round_money;
 use write::Writer;
 
 /// [`AiLayer`] composed with tracing-opentelemetry's layer, in the order that works: the AI
@@ -117,6 +118,9 @@ pub struct AiLayer {
     /// Whether tracing-opentelemetry's layer, when this one composes it, exports `tracing`'s
     /// own metadata; see [`AiLayerBuilder::with_span_metadata`].
     span_metadata: bool,
+    /// The spans of the subscriber this layer was layered onto, for code outside the `Layer`
+    /// impl; set in `on_layer`.
+    access: Option<SpanAccess>,
 }
 
 struct Shared {
@@ -186,6 +190,7 @@ impl AiLayer {
             tracing_fields: tracing_fields.unwrap_or(true),
             tracing_fields_set: tracing_fields.is_some(),
             span_metadata: false,
+            access: None,
         }
     }
 
@@ -251,36 +256,75 @@ pub(crate) struct ErrorRecording {
     pub(crate) describe: bool,
 }
 
-/// How to record a failed call on `span`: known only through an [`AiLayer`] on a registry;
-/// without one, the message is described (redacted) and no type was recorded.
+/// The [`AiLayer`] of `dispatch`, with access to its subscriber's spans.
+fn layer_of(dispatch: &Dispatch) -> Option<(&AiLayer, SpanAccess)> {
+    let layer = dispatch.downcast_ref::<AiLayer>()?;
+    Some((layer, layer.access?))
+}
+
+/// How to record a failed call on `span`: known only through an [`AiLayer`]; without one,
+/// the message is described (redacted) and no type was recorded.
 pub(crate) fn error_recording(span: &tracing::Span) -> ErrorRecording {
-    let unknown = ErrorRecording {
+    let mut recording = ErrorRecording {
         type_recorded: false,
         describe: true,
     };
     span.with_subscriber(|(id, dispatch)| {
-        let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>() else {
-            return unknown;
-        };
-        registry
-            .span(id)
-            .and_then(|span| {
-                span.extensions()
-                    .get::<AiSpanData>()
-                    .map(|data| ErrorRecording {
-                        type_recorded: data.fields.error_type.is_some(),
-                        describe: data.describe_errors,
-                    })
-            })
-            .unwrap_or(unknown)
+        if let Some((_, access)) = layer_of(dispatch) {
+            (access.with_call)(dispatch, id, &mut |data| {
+                recording = ErrorRecording {
+                    type_recorded: data.fields.error_type.is_some(),
+                    describe: data.describe_errors,
+                };
+            });
+        }
+    });
+    recording
+}
+
+/// The closest AI span among span `id` and its ancestors, through the [`AiLayer`] of
+/// `dispatch`: `None` without one, `Some(None)` when there is no such span.
+pub(crate) fn innermost_ai_span(
+    dispatch: &Dispatch,
+    id: &Id,
+) -> Option<Option<(Id, &'static Metadata<'static>)>> {
+    let (_, access) = layer_of(dispatch)?;
+    Some((access.innermost_ai_span)(dispatch, id))
+}
+
+/// The attribution `span` inherits, nearest value of each exported name first found, as the
+/// [`AiLayer`] keeps it; empty without one.
+#[cfg(feature = "reqwest-middleware")]
+pub(crate) fn attribution_of(span: &tracing::Span) -> Vec<(Arc<str>, Arc<str>)> {
+    span.with_subscriber(|(id, dispatch)| match layer_of(dispatch) {
+        Some((_, access)) => (access.attribution)(dispatch, id),
+        None => Vec::new(),
     })
-    .unwrap_or(unknown)
+    .unwrap_or_default()
+}
+
+/// Records `usage` straight into the call's facts, when `span`'s [`AiLayer`] writes onto the
+/// OpenTelemetry span rather than as `tracing` fields: no trip through the dispatcher, and
+/// the layer writes the usage at close with the cost. `false` when it did not (no such
+/// layer, or one that other layers read fields from): record it as fields then.
+pub(crate) fn record_usage_directly(span: &tracing::Span, usage: &crate::Usage) -> bool {
+    span.with_subscriber(|(id, dispatch)| {
+        let Some((layer, access)) = layer_of(dispatch) else {
+            return false;
+        };
+        !layer.tracing_fields && (access.with_call)(dispatch, id, &mut |data| data.add_usage(usage))
+    })
+    .unwrap_or(false)
 }
 
 impl<S> Layer<S> for AiLayer
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
+    fn on_layer(&mut self, _: &mut S) {
+        self.access = Some(SpanAccess::of::<S>());
+    }
+
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
         let _ = self.dispatch.set(subscriber.downgrade());
     }

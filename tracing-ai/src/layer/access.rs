@@ -1,0 +1,115 @@
+//! Reaching a span's data from outside the `Layer` impl, through the subscriber's own
+//! `LookupSpan`, whatever the subscriber.
+//!
+//! A `Span` handle only gives a `Dispatch`. Downcasting it to `Registry` would work under a
+//! registry only; instead, when the layer is layered onto its subscriber `S` (`on_layer`),
+//! it keeps functions monomorphized for `S`, which downcast the dispatcher to `S` itself, as
+//! tracing-opentelemetry's `get_otel_context` does. Any subscriber that implements
+//! `LookupSpan` (a registry, a registry under filters, a subscriber of the user's own) works;
+//! a layer never layered onto one (`Layer::with_subscriber` on a subscriber without
+//! `LookupSpan` cannot be) simply has no access.
+
+#[cfg(feature = "reqwest-middleware")]
+use std::sync::Arc;
+
+use tracing::span::Id;
+use tracing::{Dispatch, Metadata, Subscriber};
+use tracing_subscriber::registry::LookupSpan;
+
+#[cfg(feature = "reqwest-middleware")]
+use super::attribution::Attribution;
+use super::fields::AiSpanData;
+
+/// A span, by id, and the metadata of its callsite.
+pub(crate) type SpanOf = (Id, &'static Metadata<'static>);
+
+/// Attribution values: (exported name, value).
+#[cfg(feature = "reqwest-middleware")]
+pub(crate) type Ids = Vec<(Arc<str>, Arc<str>)>;
+
+/// Runs a closure on the data of an AI span, by id; `false` when the id is no AI span's.
+pub(crate) type WithCall = fn(&Dispatch, &Id, &mut dyn FnMut(&mut AiSpanData)) -> bool;
+
+/// Functions over the spans of one subscriber type.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SpanAccess {
+    /// Runs the closure on the AI span `id`'s data; `false` when `id` is no AI span.
+    pub(crate) with_call: WithCall,
+    /// The closest AI span among `id` and its ancestors.
+    pub(crate) innermost_ai_span: fn(&Dispatch, &Id) -> Option<SpanOf>,
+    /// The attribution `id` inherits: the nearest value of each exported name.
+    #[cfg(feature = "reqwest-middleware")]
+    pub(crate) attribution: fn(&Dispatch, &Id) -> Ids,
+}
+
+impl SpanAccess {
+    /// The functions for subscriber `S`.
+    pub(crate) fn of<S>() -> Self
+    where
+        S: Subscriber + for<'span> LookupSpan<'span>,
+    {
+        Self {
+            with_call: with_call::<S>,
+            innermost_ai_span: innermost_ai_span::<S>,
+            #[cfg(feature = "reqwest-middleware")]
+            attribution: attribution::<S>,
+        }
+    }
+}
+
+fn with_call<S>(dispatch: &Dispatch, id: &Id, f: &mut dyn FnMut(&mut AiSpanData)) -> bool
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    let Some(span) = dispatch
+        .downcast_ref::<S>()
+        .and_then(|subscriber| subscriber.span(id))
+    else {
+        return false;
+    };
+    let mut extensions = span.extensions_mut();
+    match extensions.get_mut::<AiSpanData>() {
+        Some(data) => {
+            f(data);
+            true
+        }
+        None => false,
+    }
+}
+
+fn innermost_ai_span<S>(dispatch: &Dispatch, id: &Id) -> Option<SpanOf>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    let span = dispatch.downcast_ref::<S>()?.span(id)?;
+    // The span reference is dropped before anything is recorded: recording dispatches to the
+    // layers, which look spans up again.
+    let found = span
+        .scope()
+        .find(|span| crate::facts::is_ai_span(span.metadata()))?;
+    Some((found.id(), found.metadata()))
+}
+
+#[cfg(feature = "reqwest-middleware")]
+fn attribution<S>(dispatch: &Dispatch, id: &Id) -> Ids
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    let mut found: Ids = Vec::new();
+    let Some(span) = dispatch
+        .downcast_ref::<S>()
+        .and_then(|subscriber| subscriber.span(id))
+    else {
+        return found;
+    };
+    for ancestor in span.scope() {
+        if let Some(values) = ancestor.extensions().get::<Attribution>() {
+            for (_, name, value) in &values.values {
+                if !found.iter().any(|(known, _)| known == name) {
+                    found.push((name.clone(), value.clone()));
+                }
+            }
+        }
+    }
+    found
+}
