@@ -41,7 +41,8 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
             let spans = Reporting::new(exporters.spans, "spans", &export.shown_endpoint);
             guard.spans_failing = spans.failing.clone();
             let resource = resource(plan.service_name, plan.service_version);
-            let mut queue_config = export.queue;
+            let mut queue_config = export.queue.clone();
+            queue_config.attribution_keys = layer.exported_attribution_keys();
             if let Some(sampling) = &sampling {
                 // Any trace the sampler hands on whole fits in the queue when it is empty.
                 queue_config.capacity = queue_config.capacity.max(sampling.max_held_spans() + 1);

@@ -24,7 +24,7 @@ use super::stats::{ExportStats, Loss};
 use crate::sampling::Reason;
 
 /// How the queue is sized and drained.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct QueueConfig {
     /// The most spans waiting at once.
     pub(crate) capacity: usize,
@@ -38,6 +38,9 @@ pub(crate) struct QueueConfig {
     /// The longest string attribute value exported, in bytes; longer ones are cut (on a
     /// character boundary), as OpenTelemetry's attribute value length limit says.
     pub(crate) max_value_bytes: usize,
+    /// The attribution names (`tenant.id`, ...): their values are bounded as the AI layer
+    /// bounds them, on every span, the application's own included.
+    pub(crate) attribution_keys: Arc<[Arc<str>]>,
 }
 
 impl Default for QueueConfig {
@@ -49,6 +52,7 @@ impl Default for QueueConfig {
             max_batch_bytes: 3 << 20,
             delay: Duration::from_secs(5),
             max_value_bytes: 8 << 10,
+            attribution_keys: Arc::from([]),
         }
     }
 }
@@ -151,8 +155,11 @@ impl ExportQueue {
 
     /// Queues the spans of one trace, all or none.
     pub(crate) fn admit(&self, spans: Vec<SpanData>, priority: Priority) {
-        let max = self.shared.config.max_value_bytes;
-        let trace = spans.into_iter().map(|span| sized(span, max)).collect();
+        let config = &self.shared.config;
+        let trace = spans
+            .into_iter()
+            .map(|span| sized(span, config.max_value_bytes, &config.attribution_keys))
+            .collect();
         self.admit_trace(trace, priority);
     }
 
@@ -340,7 +347,8 @@ impl SpanProcessor for ExportQueue {
 
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
-            let span = sized(span, self.shared.config.max_value_bytes);
+            let config = &self.shared.config;
+            let span = sized(span, config.max_value_bytes, &config.attribution_keys);
             self.admit_trace(vec![span], Priority::Routine);
         }
     }
@@ -466,6 +474,7 @@ mod tests {
             max_batch_bytes: 4_000,
             delay: Duration::from_secs(60),
             max_value_bytes: 1_000,
+            ..QueueConfig::default()
         };
         ExportQueue::new(exporter.clone(), config).expect("a thread")
     }

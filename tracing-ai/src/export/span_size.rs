@@ -1,13 +1,41 @@
 //! A span made fit for the wire: its string values cut to the configured limit, and its size
 //! estimated, so that the export queue can bound a batch in bytes as well as in spans.
 
+use std::sync::Arc;
+
 use opentelemetry_sdk::trace::SpanData;
 
-/// `span` with its values cut to `max` bytes, and its size on the wire.
-pub(super) fn sized(mut span: SpanData, max: usize) -> (SpanData, usize) {
+/// `span` with its values cut to `max` bytes (the attribution ids to the AI layer's bound),
+/// and its size on the wire.
+pub(super) fn sized(
+    mut span: SpanData,
+    max: usize,
+    attribution_keys: &[Arc<str>],
+) -> (SpanData, usize) {
+    bound_attribution(&mut span, attribution_keys);
     limit_values(&mut span, max);
     let size = estimated_size(&span);
     (span, size)
+}
+
+/// Cuts the attribution ids of `span` as the AI layer cuts them on its spans
+/// ([`crate::layer::bounded_id`]): a 100 KB tenant id recorded on the application's request
+/// span is exported as the same 256 bytes as on the AI spans below it, not as 8 KiB.
+fn bound_attribution(span: &mut SpanData, keys: &[Arc<str>]) {
+    if keys.is_empty() {
+        return;
+    }
+    for attribute in &mut span.attributes {
+        let opentelemetry::Value::String(text) = &attribute.value else {
+            continue;
+        };
+        if text.as_str().len() > crate::layer::MAX_ID_BYTES
+            && keys.iter().any(|key| **key == *attribute.key.as_str())
+        {
+            let bounded = crate::layer::bounded_id(text.as_str());
+            attribute.value = opentelemetry::Value::String(bounded.into());
+        }
+    }
 }
 
 /// Cuts every string value of `span` (attributes, events, links, status) to `max` bytes: a

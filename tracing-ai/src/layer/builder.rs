@@ -350,6 +350,13 @@ impl AiLayerBuilder {
         self
     }
 
+    /// The names attribution is exported under (`tenant.id`, ...), for the export queue to
+    /// bound them on every span.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    pub(crate) fn exported_attribution_keys(&self) -> std::sync::Arc<[std::sync::Arc<str>]> {
+        self.keys.exported().into()
+    }
+
     /// Builds the layer: checks every price and currency, loads the prices files and decodes
     /// the genai-prices data (about 30 ms).
     pub fn build(mut self) -> Result<AiLayer, ConfigError> {

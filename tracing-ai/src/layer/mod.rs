@@ -48,6 +48,7 @@ use crate::pricing::Pricing;
 use access::SpanAccess;
 pub(crate) use attribution::Attribution;
 use attribution::AttributionKeys;
+pub(crate) use attribution::{bounded as bounded_id, MAX_VALUE_BYTES as MAX_ID_BYTES};
 pub use builder::AiLayerBuilder;
 use call::ClosedCall;
 use callsite::Callsites;

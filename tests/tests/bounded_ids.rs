@@ -1,0 +1,47 @@
+//! A tenant id a caller controls is exported bounded the same on every span: the AI spans the
+//! layer writes it on, and the application's own request span it was recorded on (through
+//! `init()`'s export queue, over OTLP/gRPC to a receiver in this process).
+//!
+//! One test in this file: `init()` installs the global subscriber.
+
+use tracing_ai::{ai_span, attr, Protocol, Usage};
+use tracing_ai_tests::receiver::Receiver;
+
+#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+fn ask() -> Usage {
+    Usage::new(10, 2)
+}
+
+#[test]
+fn a_100_kb_tenant_id_is_exported_as_the_same_256_bytes_on_every_span() {
+    let receiver = Receiver::start();
+    let guard = tracing_ai::builder()
+        .with_endpoint(format!("http://{}", receiver.grpc))
+        .with_protocol(Protocol::Grpc)
+        .with_console(false)
+        .init()
+        .expect("tracing is set up");
+    let tenant = "é".repeat(50_000);
+    tracing::info_span!("request", tenant.id = tenant.as_str(), feature.id = "chat").in_scope(ask);
+    drop(guard);
+
+    let spans = receiver.spans();
+    let exported: Vec<(&str, &str)> = spans
+        .iter()
+        .filter_map(|span| Some((span.span.name.as_str(), span.str_attr(attr::TENANT_ID)?)))
+        .collect();
+    assert_eq!(exported.len(), 2, "{exported:?}");
+    let (_, on_call) = exported[0];
+    assert!(on_call.len() <= 256, "{}", on_call.len());
+    assert!(on_call.ends_with('…'), "the cut is marked");
+    assert!(tenant.starts_with(on_call.trim_end_matches('…')));
+    for (name, value) in &exported {
+        assert_eq!(*value, on_call, "`{name}` exports another tenant id");
+    }
+    // A short id is left as it is.
+    let features: Vec<&str> = spans
+        .iter()
+        .filter_map(|span| span.str_attr(attr::FEATURE_ID))
+        .collect();
+    assert_eq!(features, ["chat", "chat"]);
+}
