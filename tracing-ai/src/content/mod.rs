@@ -36,8 +36,8 @@
 //! JSON stays valid, and the span gets `ai.content.truncated = true`).
 //!
 //! `SPAN_ONLY` writes the values as attributes of the call's span; `EVENT_ONLY` as a
-//! `gen_ai.client.inference.operation.details` event on it (one for the input, one for the
-//! output); `SPAN_AND_EVENT` both. Tool arguments and results, for which the conventions
+//! `gen_ai.client.inference.operation.details` event on it (one per call, added when the call
+//! ends, with its `gen_ai.operation.name`, the input and the output); `SPAN_AND_EVENT` both. Tool arguments and results, for which the conventions
 //! define no event, are span attributes in every mode that captures. Content is written
 //! straight onto the OpenTelemetry span: other layers (`fmt`, the console) do not see it.
 
@@ -316,7 +316,9 @@ fn write(settings: &ContentSettings, span: &tracing::Span, values: &[(&'static s
             span.set_attribute(attribute.key.clone(), attribute.value.clone());
         }
     }
-    if settings.capture.as_event() {
+    // One event per call, added when it ends with its operation, as the conventions define
+    // it; a span that is no AI call of the layer gets its event now.
+    if settings.capture.as_event() && !crate::layer::add_to_details_event(span, &attributes) {
         span.add_event(OPERATION_DETAILS_EVENT, attributes);
     }
 }

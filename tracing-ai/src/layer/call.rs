@@ -32,6 +32,8 @@ pub(super) struct ClosedCall {
     pub(super) attribution: Resolved,
     pub(super) priced: Priced,
     pub(super) settled: Settled,
+    /// The captured content of its details event, if any.
+    pub(super) details: Vec<opentelemetry::KeyValue>,
     /// The span is its request's local root: it carries the request's totals.
     pub(super) is_root: bool,
 }
@@ -43,12 +45,13 @@ impl ClosedCall {
         layer: &AiLayer,
         span: &SpanRef<'a, R>,
     ) -> Option<(Self, Option<SpanRef<'a, R>>)> {
-        let (fields, created) = {
+        let (fields, created, details) = {
             let mut extensions = span.extensions_mut();
             let data = extensions
                 .get_mut::<AiSpanData>()
                 .filter(|data| data.settled.is_none())?;
-            (std::mem::take(&mut data.fields), data.created)
+            let details = std::mem::take(&mut data.details);
+            (std::mem::take(&mut data.fields), data.created, details)
         };
         // Nearest value wins: the span's own, then its parent's, up to the root.
         let (attribution, root) = attribution::from_ancestors(&layer.shared.keys, span);
@@ -63,6 +66,7 @@ impl ClosedCall {
             attribution,
             priced,
             settled,
+            details,
             is_root,
         };
         Some((call, root))
@@ -114,6 +118,15 @@ impl ClosedCall {
         if let Some(writer) = writer {
             if self.fields.usage_direct {
                 write_usage(&self.fields, writer);
+            }
+            if !self.details.is_empty() {
+                let operation = self.fields.operation.clone().unwrap_or_default();
+                let mut details = self.details;
+                details.insert(
+                    0,
+                    opentelemetry::KeyValue::new(attr::GEN_AI_OPERATION_NAME, operation),
+                );
+                writer.event(crate::content::OPERATION_DETAILS_EVENT, details);
             }
             layer.write_cost(&self.settled, &self.priced, writer);
             let keys = layer.shared.keys.exported();

@@ -28,6 +28,9 @@ pub(crate) struct AiSpanData {
     pub(crate) settled: Option<Settled>,
     /// The layer's setting, for the `#[ai_span]` expansion when the call fails.
     pub(crate) describe_errors: bool,
+    /// The captured content of the call's one `gen_ai.client.inference.operation.details`
+    /// event, gathered as it is recorded (input first, output last) and added at close.
+    pub(crate) details: Vec<opentelemetry::KeyValue>,
 }
 
 impl AiSpanData {

@@ -304,6 +304,29 @@ pub(crate) fn attribution_of(span: &tracing::Span) -> Vec<(Arc<str>, Arc<str>)> 
     .unwrap_or_default()
 }
 
+/// Adds captured content to the one details event of the open AI call `span`, which the
+/// layer adds when the call ends, with its operation; `false` when `span` is no open AI call
+/// of an [`AiLayer`] (add the event now, then).
+pub(crate) fn add_to_details_event(
+    span: &tracing::Span,
+    attributes: &[opentelemetry::KeyValue],
+) -> bool {
+    span.with_subscriber(|(id, dispatch)| {
+        let Some((_, access)) = layer_of(dispatch) else {
+            return false;
+        };
+        let mut added = false;
+        (access.with_call)(dispatch, id, &mut |data| {
+            if data.settled.is_none() {
+                data.details.extend_from_slice(attributes);
+                added = true;
+            }
+        });
+        added
+    })
+    .unwrap_or(false)
+}
+
 /// Records `usage` straight into the call's facts, when `span`'s [`AiLayer`] writes onto the
 /// OpenTelemetry span rather than as `tracing` fields: no trip through the dispatcher, and
 /// the layer writes the usage at close with the cost. `false` when it did not (no such
@@ -367,6 +390,7 @@ where
                 fields: call,
                 settled: None,
                 describe_errors: shared.describe_errors,
+                details: Vec::new(),
             });
         }
     }

@@ -130,6 +130,8 @@ pub(crate) struct Writer {
     tracing_fields: bool,
     declared: Vec<(Field, Written)>,
     undeclared: Vec<KeyValue>,
+    /// An event to add to the OpenTelemetry span, with its attributes.
+    event: Option<(&'static str, Vec<KeyValue>)>,
 }
 
 impl Writer {
@@ -140,7 +142,13 @@ impl Writer {
             declared: Vec::new(),
             // Taken, not borrowed: a writer made while this one lives gets a new list.
             undeclared: ATTRIBUTES.take(),
+            event: None,
         }
+    }
+
+    /// Adds event `name` to the OpenTelemetry span when the writer finishes.
+    pub(crate) fn event(&mut self, name: &'static str, attributes: Vec<KeyValue>) {
+        self.event = Some((name, attributes));
     }
 
     pub(crate) fn push(&mut self, name: &'static str, value: Written) {
@@ -196,6 +204,9 @@ impl Writer {
         let mut undeclared = self.undeclared;
         if let (Some(cx), false) = (otel, undeclared.is_empty()) {
             cx.span().set_attributes(undeclared.drain(..));
+        }
+        if let (Some(cx), Some((name, attributes))) = (otel, self.event) {
+            cx.span().add_event(name, attributes);
         }
         undeclared.clear();
         ATTRIBUTES.set(undeclared);
