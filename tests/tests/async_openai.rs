@@ -1,7 +1,7 @@
 //! The real async-openai client (0.43) against a local server that speaks OpenAI's wire
 //! format: its responses, stream chunks and errors need no glue (issue 11).
 
-use async_openai::config::OpenAIConfig;
+use async_openai::config::{Config as _, OpenAIConfig};
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
     ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
@@ -49,7 +49,12 @@ fn request(model: &str, include_usage: Option<bool>) -> CreateChatCompletionRequ
     request.build().expect("a request")
 }
 
-#[ai_span(kind = "llm", model = request.model.as_str(), provider = "openai")]
+#[ai_span(
+    kind = "llm",
+    model = request.model.as_str(),
+    provider = "openai",
+    endpoint = client.config().api_base()
+)]
 async fn chat(
     client: &Client<OpenAIConfig>,
     request: CreateChatCompletionRequest,
@@ -205,6 +210,15 @@ fn errors_say_what_kind_of_failure_they_are() {
     // HTTP status is the kind.
     let broken = exported.span("chat broken");
     assert_eq!(str_attr(broken, "error.type").as_deref(), Some("500"));
+    // The server the client was configured with, on the span and on the metric.
+    let port = i64::from(server.address.port());
+    for span in [limited, broken] {
+        assert_eq!(
+            str_attr(span, "server.address").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(int(span, "server.port"), port);
+    }
     // The duration metric groups the failures by the same kind.
     meters.force_flush().expect("metrics flush");
     let durations = points(&meters_out, "gen_ai.client.operation.duration");
@@ -219,6 +233,17 @@ fn errors_say_what_kind_of_failure_they_are() {
         .collect();
     assert!(kinds.contains(&"rate_limit_exceeded"), "{durations:?}");
     assert!(kinds.contains(&"500"), "{durations:?}");
+    let port = port.to_string();
+    for attributes in durations.keys() {
+        let value = |key: &str| {
+            attributes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(value("server.address"), Some("127.0.0.1"), "{attributes:?}");
+        assert_eq!(value("server.port"), Some(port.as_str()), "{attributes:?}");
+    }
 }
 
 #[test]

@@ -29,6 +29,7 @@ pub(crate) mod kw {
     syn::custom_keyword!(input);
     syn::custom_keyword!(arguments);
     syn::custom_keyword!(remote);
+    syn::custom_keyword!(endpoint);
 }
 
 /// Everything written between the parentheses of `#[ai_span(...)]`.
@@ -56,6 +57,8 @@ pub(crate) struct AiSpanArgs {
     pub(crate) arguments: Option<(kw::arguments, Expr)>,
     /// An agent invoked over the network (a CLIENT span), not in this process.
     pub(crate) remote: Option<kw::remote>,
+    /// The base URL of the service called: `server.address` and `server.port`.
+    pub(crate) endpoint: Option<(kw::endpoint, StrOrExpr)>,
 }
 
 impl AiSpanArgs {
@@ -158,6 +161,8 @@ pub(crate) const RESERVED_FIELDS: &[(&str, &str)] = &[
     ("gen_ai.response.model", "usage = ..."),
     ("gen_ai.tool.name", "tool = ..."),
     ("gen_ai.agent.name", "agent = ..."),
+    ("server.address", "endpoint = ..."),
+    ("server.port", "endpoint = ..."),
     ("gen_ai.usage.input_tokens", "usage = ..."),
     ("gen_ai.usage.output_tokens", "usage = ..."),
     ("gen_ai.usage.cache_read.input_tokens", "usage = ..."),
@@ -193,6 +198,8 @@ impl Parse for AiSpanArgs {
                 parse_assignment(input, &mut args.model)?;
             } else if lookahead.peek(kw::provider) {
                 parse_assignment(input, &mut args.provider)?;
+            } else if lookahead.peek(kw::endpoint) {
+                parse_assignment(input, &mut args.endpoint)?;
             } else if lookahead.peek(kw::name) {
                 parse_assignment(input, &mut args.name)?;
             } else if lookahead.peek(kw::usage) {

@@ -287,6 +287,26 @@ fn gen_block<B: ToTokens>(
 /// The `span!` call: every field the expansion or the layer will record is declared up front,
 /// because a span's field set is fixed when it is created.
 fn gen_span(args: &AiSpanArgs, kind: &Kind, fn_name: &str) -> TokenStream {
+    let span = gen_span_of(args, kind, fn_name);
+    let Some((_, endpoint)) = &args.endpoint else {
+        return span;
+    };
+    // The base URL is read once, and only when the span is enabled; its host and port go in
+    // the span's fields at creation.
+    let endpoint = as_str_value(endpoint);
+    let level = args.level();
+    quote! {
+        if ::tracing_ai::__private::tracing::level_enabled!(#level) {
+            match ::tracing_ai::__private::Endpoint::parse(#endpoint) {
+                __tracing_ai_endpoint => #span,
+            }
+        } else {
+            ::tracing_ai::__private::tracing::Span::none()
+        }
+    }
+}
+
+fn gen_span_of(args: &AiSpanArgs, kind: &Kind, fn_name: &str) -> TokenStream {
     let target = args.target();
     let level = args.level();
     let operation = kind.operation_name();
@@ -302,6 +322,12 @@ fn gen_span(args: &AiSpanArgs, kind: &Kind, fn_name: &str) -> TokenStream {
         quote!(::tracing_ai::__private::tracing::field::Empty)
     };
     let user_fields = args.fields.as_ref().map(|(_, fields)| fields);
+    let endpoint_fields = args.endpoint.as_ref().map(|_| {
+        quote! {
+            { ::tracing_ai::attr::SERVER_ADDRESS } = __tracing_ai_endpoint.address,
+            { ::tracing_ai::attr::SERVER_PORT } = __tracing_ai_endpoint.port,
+        }
+    });
     let empty = quote!(::tracing_ai::__private::tracing::field::Empty);
     // What the span is named after: the model a model call uses, the tool a tool span
     // executes (by default the function), the agent an agent span invokes (likewise).
@@ -338,7 +364,7 @@ fn gen_span(args: &AiSpanArgs, kind: &Kind, fn_name: &str) -> TokenStream {
                 model: #model,
                 otel_kind: #otel_kind,
                 otel_name: #otel_name,
-                fields: { #subject_field #user_fields }
+                fields: { #subject_field #endpoint_fields #user_fields }
             )
         }
     };

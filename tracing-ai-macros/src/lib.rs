@@ -100,6 +100,28 @@ mod expand;
 /// exports. Kinds without a model are named after the function: `retrieval search_chunks`
 /// (tools and agents after `tool` / `agent`, see below).
 ///
+/// # The server called
+///
+/// `endpoint = ...` takes the base URL the client is configured with (a literal or an
+/// expression giving something `AsRef<str>`, read once per call) and records its host and port
+/// as `server.address` and `server.port` (the scheme's port when the URL names none; never its
+/// credentials or path), on the span and on its metrics, as the conventions recommend:
+///
+/// ```
+/// # use tracing_ai::{ai_span, Usage};
+/// struct Client { base_url: String }
+///
+/// impl Client {
+///     #[ai_span(kind = "llm", model = "llama-3.1-8b-fp8", provider = "self-hosted",
+///               endpoint = self.base_url.as_str())]
+///     fn generate(&self, prompt: &str) -> Usage {
+///         Usage::new(prompt.len() as u64, 10)
+///     }
+/// }
+/// ```
+///
+/// With async-openai, `endpoint = client.config().api_base()` (its `Config` trait in scope).
+///
 /// # Tools and agents
 ///
 /// A `kind = "tool"` span is named `execute_tool {tool}` and records `gen_ai.tool.name`; a

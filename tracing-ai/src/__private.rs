@@ -8,6 +8,7 @@ use std::fmt;
 pub use tracing;
 
 pub use crate::__tracing_ai_span as ai_span;
+pub use crate::endpoint::Endpoint;
 
 use crate::usage::ReportsUsage;
 

@@ -227,9 +227,9 @@ pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
 pub const URL_PATH: &str = "url.path";
 /// The URL a client requested, without its query string or credentials.
 pub const URL_FULL: &str = "url.full";
-/// The host a client connected to.
+/// The host a client connected to (also on a model call with `endpoint = ...`).
 pub const SERVER_ADDRESS: &str = "server.address";
-/// The port a client connected to.
+/// The port a client connected to (also on a model call with `endpoint = ...`).
 pub const SERVER_PORT: &str = "server.port";
 
 // ===== tracing-opentelemetry's special fields =====

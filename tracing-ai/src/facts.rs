@@ -182,6 +182,8 @@ pub(crate) enum Slot {
     Stream,
     TimeToFirstChunk,
     StreamChunks,
+    ServerAddress,
+    ServerPort,
     /// An attribution key, by the index of its exported name.
     Attribution(usize),
     /// Nothing the layer reads.
@@ -241,7 +243,7 @@ const fn fact(
 /// Every fact a call's span may carry, with what the layer reads it as.
 pub(crate) const FACTS: &[Fact] = &{
     use Declared::{AtCreation, Empty, No};
-    const FIXED: [Fact; 31] = [
+    const FIXED: [Fact; 33] = [
         fact(
             attr::GEN_AI_OPERATION_NAME,
             Slot::Operation,
@@ -316,6 +318,18 @@ pub(crate) const FACTS: &[Fact] = &{
             Slot::Ignored,
             No,
             Some("agent = ..."),
+        ),
+        fact(
+            attr::SERVER_ADDRESS,
+            Slot::ServerAddress,
+            No,
+            Some("endpoint = ..."),
+        ),
+        fact(
+            attr::SERVER_PORT,
+            Slot::ServerPort,
+            No,
+            Some("endpoint = ..."),
         ),
         // rig-core's name (0.44) for the reasoning part of the output tokens.
         fact(

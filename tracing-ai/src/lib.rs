@@ -119,6 +119,7 @@ pub mod attr;
 mod console;
 pub mod content;
 mod dispatch;
+mod endpoint;
 mod error;
 mod error_type;
 pub mod evaluation;

@@ -105,6 +105,9 @@ pub(crate) struct CallFields {
     pub(crate) time_to_first_chunk: Option<f64>,
     /// How many chunks its stream yielded.
     pub(crate) chunks: Option<u64>,
+    /// The server called (`server.address`, `server.port`).
+    pub(crate) server_address: Option<Arc<str>>,
+    pub(crate) server_port: Option<u64>,
 }
 
 impl CallFields {
@@ -128,6 +131,8 @@ impl CallFields {
             stream,
             time_to_first_chunk,
             chunks,
+            server_address,
+            server_port,
         } = newer;
         macro_rules! take {
             ($($field:ident),*) => { $( if $field.is_some() { self.$field = $field; } )* };
@@ -144,7 +149,9 @@ impl CallFields {
             cache_hit,
             fallback_from,
             time_to_first_chunk,
-            chunks
+            chunks,
+            server_address,
+            server_port
         );
         for (count, newer) in self.tokens.iter_mut().zip(tokens) {
             if newer.is_some() {
@@ -204,6 +211,7 @@ impl<'a> FieldVisitor<'a> {
             Slot::Fallback => self.call.fallback |= value == "true",
             Slot::Stream => self.call.stream |= value == "true",
             Slot::FallbackFrom => self.call.fallback_from = Some(value.into()),
+            Slot::ServerAddress => self.call.server_address = Some(value.into()),
             Slot::Attribution(index) => self
                 .attribution
                 .get_or_insert_with(|| Attribution::with_room_for(self.keys))
@@ -216,6 +224,7 @@ impl<'a> FieldVisitor<'a> {
         let count = match slot {
             Slot::Tokens(kind) => &mut self.call.tokens[kind.index()],
             Slot::StreamChunks => &mut self.call.chunks,
+            Slot::ServerPort => &mut self.call.server_port,
             Slot::Ignored | Slot::Cost | Slot::TimeToFirstChunk => return,
             // An id recorded as a number (`request.id = 7`): written without a `String`.
             _ => return self.text(slot, decimal(value, &mut [0; 20])),

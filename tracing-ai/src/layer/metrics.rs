@@ -128,6 +128,16 @@ impl Metrics {
         if let Some(model) = &request_model {
             common.push(KeyValue::new(attr::GEN_AI_REQUEST_MODEL, model.clone()));
         }
+        // Conditionally required by the conventions: when the call names its server.
+        if let Some(address) = &fields.server_address {
+            common.push(KeyValue::new(attr::SERVER_ADDRESS, address.clone()));
+            if let Some(port) = fields.server_port {
+                common.push(KeyValue::new(
+                    attr::SERVER_PORT,
+                    crate::value_set::saturating_i64(port),
+                ));
+            }
+        }
         if let Some(model) = &fields.response_model {
             common.push(KeyValue::new(
                 attr::GEN_AI_RESPONSE_MODEL,
