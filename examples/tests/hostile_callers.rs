@@ -6,7 +6,8 @@
 //!
 //! What must hold: memory grows by less than the headers' own size; the forged sampled flag
 //! exports nothing (only the failed requests are kept); the forged baggage reaches no span;
-//! ids on AI spans are at most 256 bytes and marked cut, every exported value at most 8 KiB;
+//! ids on every span (the request span included) are at most 256 bytes and marked cut, every
+//! exported value at most 8 KiB;
 //! the cost metric holds at most 1,000 tenants (the rest as `other`), none longer than 256
 //! bytes.
 
@@ -139,7 +140,9 @@ fn hostile_headers_neither_grow_memory_nor_reach_what_they_should_not() {
     for root in &roots {
         assert_eq!(root.str_attr("ai.sampling.reason"), Some("error"));
         let tenant = root.str_attr("tenant.id").expect("the header's tenant");
-        assert_eq!(tenant.len(), 8 << 10, "cut to the value limit");
+        // Cut as the AI layer cuts ids on its own spans: the same 256 bytes everywhere.
+        assert!(tenant.len() <= 256, "{}", tenant.len());
+        assert!(tenant.ends_with('…'), "the cut is marked");
     }
     let mut ai_spans = 0;
     for span in &spans {
