@@ -144,6 +144,43 @@ fn a_chat_completion_reports_its_usage_with_cached_tokens() {
 }
 
 #[test]
+fn the_requests_parameters_are_recorded_without_content_capture() {
+    let server = ModelServer::start();
+    let mut request = request("gpt-4o-mini", None);
+    request.temperature = Some(0.25);
+    request.top_p = Some(0.5);
+    request.max_completion_tokens = Some(100);
+    request.n = Some(1);
+    request.stop = Some(async_openai::types::chat::StopConfiguration::StringArray(
+        vec!["\n\n".into(), "END".into()],
+    ));
+    let (_, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            chat_with_content(&client(&server), request)
+                .await
+                .expect("a completion");
+        })
+    });
+    let span = exported.span("chat gpt-4o-mini");
+    assert_eq!(f64_attr(span, "gen_ai.request.temperature"), 0.25);
+    assert_eq!(f64_attr(span, "gen_ai.request.top_p"), 0.5);
+    assert_eq!(int(span, "gen_ai.request.max_tokens"), 100);
+    assert_eq!(int(span, "gen_ai.request.choice.count"), 1);
+    assert_eq!(
+        attr(span, "gen_ai.request.stop_sequences"),
+        Some(&opentelemetry::Value::Array(opentelemetry::Array::String(
+            vec!["\n\n".into(), "END".into()]
+        )))
+    );
+    // Not set by the request: not exported.
+    assert_eq!(attr(span, "gen_ai.request.seed"), None);
+    assert_eq!(attr(span, "gen_ai.request.frequency_penalty"), None);
+    // And no content, which is off by default.
+    assert_eq!(attr(span, "gen_ai.input.messages"), None);
+    assert_priced_completion(span);
+}
+
+#[test]
 fn a_completions_messages_are_content_in_the_conventions_schema_when_captured() {
     let server = ModelServer::start();
     let mut request = request("gpt-4o-mini", None);

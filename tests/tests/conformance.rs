@@ -46,6 +46,15 @@ const CONVENTIONS: &[&str] = &[
     semconv::GEN_AI_AGENT_VERSION,
     semconv::GEN_AI_AGENT_DESCRIPTION,
     semconv::GEN_AI_TOKEN_TYPE,
+    semconv::GEN_AI_REQUEST_TEMPERATURE,
+    semconv::GEN_AI_REQUEST_MAX_TOKENS,
+    semconv::GEN_AI_REQUEST_TOP_P,
+    semconv::GEN_AI_REQUEST_TOP_K,
+    semconv::GEN_AI_REQUEST_STOP_SEQUENCES,
+    semconv::GEN_AI_REQUEST_SEED,
+    semconv::GEN_AI_REQUEST_CHOICE_COUNT,
+    semconv::GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    semconv::GEN_AI_REQUEST_PRESENCE_PENALTY,
 ];
 
 /// The `gen_ai.*` names no convention covers yet, each exported on purpose.
@@ -62,7 +71,17 @@ fn expected_type(name: &str) -> Option<&'static str> {
         | semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
         | semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
         | semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS => "int",
-        semconv::GEN_AI_RESPONSE_FINISH_REASONS => "string[]",
+        semconv::GEN_AI_RESPONSE_FINISH_REASONS | semconv::GEN_AI_REQUEST_STOP_SEQUENCES => {
+            "string[]"
+        }
+        semconv::GEN_AI_REQUEST_MAX_TOKENS
+        | semconv::GEN_AI_REQUEST_SEED
+        | semconv::GEN_AI_REQUEST_CHOICE_COUNT => "int",
+        semconv::GEN_AI_REQUEST_TEMPERATURE
+        | semconv::GEN_AI_REQUEST_TOP_P
+        | semconv::GEN_AI_REQUEST_TOP_K
+        | semconv::GEN_AI_REQUEST_FREQUENCY_PENALTY
+        | semconv::GEN_AI_REQUEST_PRESENCE_PENALTY => "double",
         semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK | tracing_ai::attr::GEN_AI_USAGE_COST => {
             "double"
         }
@@ -96,7 +115,26 @@ fn is_tracing_metadata(name: &str) -> bool {
     matches!(name, "busy_ns" | "idle_ns" | "target") || name.starts_with("code.")
 }
 
-#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+/// A request that says its messages and its parameters.
+struct Request;
+
+impl tracing_ai::content::InputContent for Request {
+    fn input_messages(&self) -> Vec<tracing_ai::content::Message> {
+        vec![tracing_ai::content::Message::user("What is a span?")]
+    }
+}
+
+impl tracing_ai::ReportsParameters for Request {
+    fn request_parameters(&self) -> tracing_ai::RequestParameters {
+        tracing_ai::RequestParameters::default()
+            .with_temperature(0.2)
+            .with_max_tokens(256)
+            .with_seed(7)
+            .with_stop_sequences(["END"])
+    }
+}
+
+#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai", input = Request)]
 fn chat(fail: bool) -> Result<Usage, Overloaded> {
     if fail {
         return Err(Overloaded);
@@ -214,6 +252,9 @@ fn every_exported_gen_ai_name_is_the_conventions_with_their_type() {
     for name in [
         semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
         semconv::GEN_AI_RESPONSE_FINISH_REASONS,
+        semconv::GEN_AI_REQUEST_TEMPERATURE,
+        semconv::GEN_AI_REQUEST_MAX_TOKENS,
+        semconv::GEN_AI_REQUEST_STOP_SEQUENCES,
         semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
         semconv::GEN_AI_REQUEST_STREAM,
         semconv::GEN_AI_TOOL_NAME,

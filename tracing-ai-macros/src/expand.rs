@@ -436,9 +436,24 @@ fn gen_content_input(args: &AiSpanArgs, kind: &Kind) -> TokenStream {
     if !records_content(args, kind) {
         return TokenStream::new();
     }
+    // `input = ...` is evaluated once: its request parameters are recorded whether content is
+    // captured or not (they are not content), its messages only when it is.
+    let read_input = args.input.as_ref().map(|(_, input)| {
+        quote_spanned! {input.span()=>
+            let __tracing_ai_input = &(#input);
+            if !__tracing_ai_span.is_disabled() {
+                #[allow(unused_imports)]
+                use ::tracing_ai::__private::{ParametersFallback as _, ParametersOf as _};
+                ::tracing_ai::__private::record_parameters(
+                    &__tracing_ai_span,
+                    (&::tracing_ai::__private::Probe(__tracing_ai_input)).__tracing_ai_parameters(),
+                );
+            }
+        }
+    });
     let input = args.input.as_ref().map(|(_, input)| {
         quote_spanned! {input.span()=>
-            ::tracing_ai::__private::record_input(__tracing_ai_content, &__tracing_ai_span, &(#input));
+            ::tracing_ai::__private::record_input(__tracing_ai_content, &__tracing_ai_span, __tracing_ai_input);
         }
     });
     let arguments = args.arguments.as_ref().map(|(_, arguments)| {
@@ -447,6 +462,7 @@ fn gen_content_input(args: &AiSpanArgs, kind: &Kind) -> TokenStream {
         }
     });
     quote! {
+        #read_input
         let __tracing_ai_content = ::tracing_ai::__private::content(&__tracing_ai_span);
         if let ::core::option::Option::Some(__tracing_ai_content) = &__tracing_ai_content {
             #input

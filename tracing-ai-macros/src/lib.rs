@@ -159,7 +159,10 @@ mod expand;
 /// Captured only when the layer says so (`tracing_ai::content`: off by default, redacted and
 /// bounded). `input = ...` is what the call sent, anything that implements
 /// `tracing_ai::content::InputContent` (a `Vec<Message>`, a prompt as text, a client crate's
-/// request), evaluated before the body runs; the return value's messages are recorded when
+/// request), evaluated once, before the body runs; the request parameters it reports
+/// (`tracing_ai::ReportsParameters`: temperature, max tokens, stop sequences, ... as
+/// `gen_ai.request.*`) are recorded whether content is captured or not, since they are not
+/// content. The return value's messages are recorded when
 /// its type implements `tracing_ai::content::ReportsContent`. A tool's `arguments = ...` and
 /// its return value (or `Ok` value) are recorded as JSON when they are `serde::Serialize`.
 ///

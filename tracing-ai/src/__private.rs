@@ -133,6 +133,40 @@ pub fn record_input<T: crate::content::InputContent + ?Sized>(
     crate::content::record_instructions(&content.0, span, &input.system_instructions());
 }
 
+/// The request parameters of an `input = ...` whose type implements
+/// [`ReportsParameters`](crate::ReportsParameters).
+pub trait ParametersOf {
+    fn __tracing_ai_parameters(&self) -> Option<crate::RequestParameters>;
+}
+
+impl<T: crate::ReportsParameters + ?Sized> ParametersOf for Probe<'_, T> {
+    fn __tracing_ai_parameters(&self) -> Option<crate::RequestParameters> {
+        Some(self.0.request_parameters())
+    }
+}
+
+/// No parameters, for every other type.
+pub trait ParametersFallback {
+    fn __tracing_ai_parameters(&self) -> Option<crate::RequestParameters>;
+}
+
+impl<T: ?Sized> ParametersFallback for &Probe<'_, T> {
+    fn __tracing_ai_parameters(&self) -> Option<crate::RequestParameters> {
+        None
+    }
+}
+
+/// Records the request parameters `input = ...` reports, for the layer to write at close.
+#[inline]
+pub fn record_parameters(span: &tracing::Span, parameters: Option<crate::RequestParameters>) {
+    if let Some(parameters) = parameters {
+        let attributes = parameters.to_attributes();
+        if !attributes.is_empty() {
+            crate::layer::write_at_close(span, attributes);
+        }
+    }
+}
+
 /// Records `arguments = ...` of a tool call, serialized as JSON.
 pub fn record_tool_arguments<T: serde::Serialize + ?Sized>(
     content: &Content,

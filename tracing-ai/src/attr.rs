@@ -54,6 +54,24 @@ pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons
 pub const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
 /// Whether the response was streamed.
 pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
+/// The temperature the call asked for.
+pub const GEN_AI_REQUEST_TEMPERATURE: &str = "gen_ai.request.temperature";
+/// The most tokens the model may return.
+pub const GEN_AI_REQUEST_MAX_TOKENS: &str = "gen_ai.request.max_tokens";
+/// The top-p the call asked for.
+pub const GEN_AI_REQUEST_TOP_P: &str = "gen_ai.request.top_p";
+/// The top-k the call asked for.
+pub const GEN_AI_REQUEST_TOP_K: &str = "gen_ai.request.top_k";
+/// The sequences that stop the model, as a string array.
+pub const GEN_AI_REQUEST_STOP_SEQUENCES: &str = "gen_ai.request.stop_sequences";
+/// The seed the call asked for.
+pub const GEN_AI_REQUEST_SEED: &str = "gen_ai.request.seed";
+/// How many candidate answers the call asked for.
+pub const GEN_AI_REQUEST_CHOICE_COUNT: &str = "gen_ai.request.choice.count";
+/// The frequency penalty the call asked for.
+pub const GEN_AI_REQUEST_FREQUENCY_PENALTY: &str = "gen_ai.request.frequency_penalty";
+/// The presence penalty the call asked for.
+pub const GEN_AI_REQUEST_PRESENCE_PENALTY: &str = "gen_ai.request.presence_penalty";
 /// The type of the error a failed call returned.
 pub const ERROR_TYPE: &str = "error.type";
 

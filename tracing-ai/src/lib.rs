@@ -135,6 +135,7 @@ mod pricing;
 pub mod propagation;
 mod record;
 mod redact;
+mod request;
 #[cfg(feature = "sampling")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sampling")))]
 pub mod sampling;
@@ -154,6 +155,7 @@ pub use export::{builder, init, ExportBuilder, ExportStats, InitError, OtelGuard
 pub use layer::{layer, AiLayer, AiLayerBuilder, AiOpenTelemetryLayer};
 pub use pricing::ModelPrice;
 pub use record::{record_cache_hit, record_fallback};
+pub use request::{ReportsParameters, RequestParameters};
 pub use usage::{CacheHit, ReportsUsage, Usage};
 
 #[cfg(feature = "macros")]

@@ -5,7 +5,8 @@ use std::borrow::Cow;
 
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
-    CompletionUsage, CreateChatCompletionResponse, CreateChatCompletionStreamResponse, FinishReason,
+    CompletionUsage, CreateChatCompletionRequest, CreateChatCompletionResponse,
+    CreateChatCompletionStreamResponse, FinishReason,
 };
 use async_openai::types::embeddings::CreateEmbeddingResponse;
 use async_openai::types::responses::Response;
@@ -52,6 +53,34 @@ fn completion_usage(usage: &CompletionUsage) -> Usage {
         counted = counted.with_audio_output(audio.into());
     }
     counted
+}
+
+impl crate::ReportsParameters for CreateChatCompletionRequest {
+    // `max_tokens` and `seed` are deprecated by OpenAI, but still sent by the callers that set
+    // them: what was sent is what is recorded.
+    #[allow(deprecated)]
+    fn request_parameters(&self) -> crate::RequestParameters {
+        use async_openai::types::chat::StopConfiguration;
+        crate::RequestParameters {
+            temperature: self.temperature.map(f64::from),
+            // `max_tokens` is deprecated in favour of `max_completion_tokens`.
+            max_tokens: self
+                .max_completion_tokens
+                .or(self.max_tokens)
+                .map(u64::from),
+            top_p: self.top_p.map(f64::from),
+            stop_sequences: match &self.stop {
+                Some(StopConfiguration::String(stop)) => vec![stop.clone()],
+                Some(StopConfiguration::StringArray(stops)) => stops.clone(),
+                None => Vec::new(),
+            },
+            seed: self.seed,
+            choice_count: self.n.map(u64::from),
+            frequency_penalty: self.frequency_penalty.map(f64::from),
+            presence_penalty: self.presence_penalty.map(f64::from),
+            ..Default::default()
+        }
+    }
 }
 
 fn finish_reason(reason: FinishReason) -> &'static str {

@@ -34,6 +34,8 @@ pub(super) struct ClosedCall {
     pub(super) settled: Settled,
     /// The captured content of its details event, if any.
     pub(super) details: Vec<opentelemetry::KeyValue>,
+    /// Attributes recorded during the call, written with the cost.
+    pub(super) at_close: Vec<opentelemetry::KeyValue>,
     /// The span is its request's local root: it carries the request's totals.
     pub(super) is_root: bool,
 }
@@ -45,13 +47,19 @@ impl ClosedCall {
         layer: &AiLayer,
         span: &SpanRef<'a, R>,
     ) -> Option<(Self, Option<SpanRef<'a, R>>)> {
-        let (fields, created, details) = {
+        let (fields, created, details, at_close) = {
             let mut extensions = span.extensions_mut();
             let data = extensions
                 .get_mut::<AiSpanData>()
                 .filter(|data| data.settled.is_none())?;
             let details = std::mem::take(&mut data.details);
-            (std::mem::take(&mut data.fields), data.created, details)
+            let at_close = std::mem::take(&mut data.at_close);
+            (
+                std::mem::take(&mut data.fields),
+                data.created,
+                details,
+                at_close,
+            )
         };
         // Nearest value wins: the span's own, then its parent's, up to the root.
         let (attribution, root) = attribution::from_ancestors(&layer.shared.keys, span);
@@ -67,6 +75,7 @@ impl ClosedCall {
             priced,
             settled,
             details,
+            at_close,
             is_root,
         };
         Some((call, root))
@@ -119,6 +128,7 @@ impl ClosedCall {
             if self.fields.usage_direct {
                 write_usage(&self.fields, writer);
             }
+            writer.extend(self.at_close);
             if !self.details.is_empty() {
                 let operation = self.fields.operation.clone().unwrap_or_default();
                 let mut details = self.details;

@@ -31,6 +31,9 @@ pub(crate) struct AiSpanData {
     /// The captured content of the call's one `gen_ai.client.inference.operation.details`
     /// event, gathered as it is recorded (input first, output last) and added at close.
     pub(crate) details: Vec<opentelemetry::KeyValue>,
+    /// Attributes recorded during the call for the layer to write at close, with the cost
+    /// (the request's parameters).
+    pub(crate) at_close: Vec<opentelemetry::KeyValue>,
 }
 
 impl AiSpanData {

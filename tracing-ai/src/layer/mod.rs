@@ -48,6 +48,7 @@ use crate::pricing::Pricing;
 use access::SpanAccess;
 pub(crate) use attribution::Attribution;
 use attribution::AttributionKeys;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use attribution::{bounded as bounded_id, MAX_VALUE_BYTES as MAX_ID_BYTES};
 pub use builder::AiLayerBuilder;
 use call::ClosedCall;
@@ -304,6 +305,29 @@ pub(crate) fn attribution_of(span: &tracing::Span) -> Vec<(Arc<str>, Arc<str>)> 
     .unwrap_or_default()
 }
 
+/// Keeps `attributes` for the layer to write onto the open AI call `span` at close, in the
+/// same `set_attributes` as its cost; `false` when `span` is no open AI call of an
+/// [`AiLayer`].
+pub(crate) fn write_at_close(
+    span: &tracing::Span,
+    attributes: Vec<opentelemetry::KeyValue>,
+) -> bool {
+    span.with_subscriber(|(id, dispatch)| {
+        let Some((_, access)) = layer_of(dispatch) else {
+            return false;
+        };
+        let mut attributes = Some(attributes);
+        (access.with_call)(dispatch, id, &mut |data| {
+            if data.settled.is_none() {
+                data.at_close
+                    .extend(attributes.take().into_iter().flatten());
+            }
+        });
+        attributes.is_none()
+    })
+    .unwrap_or(false)
+}
+
 /// Adds captured content to the one details event of the open AI call `span`, which the
 /// layer adds when the call ends, with its operation; `false` when `span` is no open AI call
 /// of an [`AiLayer`] (add the event now, then).
@@ -391,6 +415,7 @@ where
                 settled: None,
                 describe_errors: shared.describe_errors,
                 details: Vec::new(),
+                at_close: Vec::new(),
             });
         }
     }

@@ -146,6 +146,11 @@ impl Writer {
         }
     }
 
+    /// Adds attributes made elsewhere, written straight onto the OpenTelemetry span.
+    pub(crate) fn extend(&mut self, attributes: Vec<KeyValue>) {
+        self.undeclared.extend(attributes);
+    }
+
     /// Adds event `name` to the OpenTelemetry span when the writer finishes.
     pub(crate) fn event(&mut self, name: &'static str, attributes: Vec<KeyValue>) {
         self.event = Some((name, attributes));

@@ -1,0 +1,177 @@
+//! What a call asked of the model besides its messages: the request parameters the GenAI
+//! conventions name (`gen_ai.request.temperature`, `max_tokens`, ...).
+
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+
+use crate::attr;
+
+/// The parameters of a model request, as the GenAI conventions name them; what the request
+/// did not set is left out.
+///
+/// An `#[ai_span]` call records them from its `input = ...` when that value implements
+/// [`ReportsParameters`] (async-openai's `CreateChatCompletionRequest` does, with the
+/// `async-openai` feature), whether message content is captured or not: parameters are not
+/// content.
+///
+/// ```
+/// use tracing_ai::{ReportsParameters, RequestParameters};
+///
+/// struct MyRequest { temperature: f64, max_tokens: u64 }
+///
+/// impl ReportsParameters for MyRequest {
+///     fn request_parameters(&self) -> RequestParameters {
+///         RequestParameters::default()
+///             .with_temperature(self.temperature)
+///             .with_max_tokens(self.max_tokens)
+///     }
+/// }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct RequestParameters {
+    /// `gen_ai.request.temperature`.
+    pub temperature: Option<f64>,
+    /// `gen_ai.request.max_tokens`: the most tokens the model may return.
+    pub max_tokens: Option<u64>,
+    /// `gen_ai.request.top_p`.
+    pub top_p: Option<f64>,
+    /// `gen_ai.request.top_k`.
+    pub top_k: Option<f64>,
+    /// `gen_ai.request.stop_sequences`.
+    pub stop_sequences: Vec<String>,
+    /// `gen_ai.request.seed`.
+    pub seed: Option<i64>,
+    /// `gen_ai.request.choice.count`: how many candidate answers were asked for.
+    pub choice_count: Option<u64>,
+    /// `gen_ai.request.frequency_penalty`.
+    pub frequency_penalty: Option<f64>,
+    /// `gen_ai.request.presence_penalty`.
+    pub presence_penalty: Option<f64>,
+}
+
+macro_rules! setters {
+    ($($(#[doc = $doc:literal])* $setter:ident: $field:ident: $ty:ty),* $(,)?) => {
+        impl RequestParameters {
+            $(
+                $(#[doc = $doc])*
+                #[must_use]
+                pub fn $setter(self, value: $ty) -> Self {
+                    Self { $field: Some(value), ..self }
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// Sets the temperature.
+    with_temperature: temperature: f64,
+    /// Sets the most tokens the model may return.
+    with_max_tokens: max_tokens: u64,
+    /// Sets top-p.
+    with_top_p: top_p: f64,
+    /// Sets top-k.
+    with_top_k: top_k: f64,
+    /// Sets the seed.
+    with_seed: seed: i64,
+    /// Sets how many candidate answers were asked for.
+    with_choice_count: choice_count: u64,
+    /// Sets the frequency penalty.
+    with_frequency_penalty: frequency_penalty: f64,
+    /// Sets the presence penalty.
+    with_presence_penalty: presence_penalty: f64,
+}
+
+impl RequestParameters {
+    /// Sets the sequences that stop the model.
+    #[must_use]
+    pub fn with_stop_sequences<S: Into<String>>(self, stop: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            stop_sequences: stop.into_iter().map(Into::into).collect(),
+            ..self
+        }
+    }
+
+    /// The attributes the parameters are exported as: a float that is not finite, or a count
+    /// past `i64::MAX`, is left out rather than exported as a wrong number.
+    pub(crate) fn to_attributes(&self) -> Vec<KeyValue> {
+        let mut attributes = Vec::new();
+        let floats = [
+            (attr::GEN_AI_REQUEST_TEMPERATURE, self.temperature),
+            (attr::GEN_AI_REQUEST_TOP_P, self.top_p),
+            (attr::GEN_AI_REQUEST_TOP_K, self.top_k),
+            (
+                attr::GEN_AI_REQUEST_FREQUENCY_PENALTY,
+                self.frequency_penalty,
+            ),
+            (attr::GEN_AI_REQUEST_PRESENCE_PENALTY, self.presence_penalty),
+        ];
+        for (name, value) in floats {
+            if let Some(value) = value.filter(|value| value.is_finite()) {
+                attributes.push(KeyValue::new(name, value));
+            }
+        }
+        let integers = [
+            (
+                attr::GEN_AI_REQUEST_MAX_TOKENS,
+                self.max_tokens.and_then(|v| i64::try_from(v).ok()),
+            ),
+            (attr::GEN_AI_REQUEST_SEED, self.seed),
+            (
+                attr::GEN_AI_REQUEST_CHOICE_COUNT,
+                self.choice_count.and_then(|v| i64::try_from(v).ok()),
+            ),
+        ];
+        for (name, value) in integers {
+            if let Some(value) = value {
+                attributes.push(KeyValue::new(name, value));
+            }
+        }
+        if !self.stop_sequences.is_empty() {
+            let stop: Vec<StringValue> = self
+                .stop_sequences
+                .iter()
+                .map(|stop| StringValue::from(stop.clone()))
+                .collect();
+            attributes.push(KeyValue::new(
+                attr::GEN_AI_REQUEST_STOP_SEQUENCES,
+                Value::Array(Array::String(stop)),
+            ));
+        }
+        attributes
+    }
+}
+
+/// A model request that says its [`RequestParameters`]: implement it for your client's
+/// request type, and name the request with `#[ai_span(..., input = request)]`.
+pub trait ReportsParameters {
+    /// The parameters of this request.
+    fn request_parameters(&self) -> RequestParameters;
+}
+
+impl<T: ReportsParameters + ?Sized> ReportsParameters for &T {
+    fn request_parameters(&self) -> RequestParameters {
+        (**self).request_parameters()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::Value;
+
+    use super::RequestParameters;
+
+    #[test]
+    fn only_what_was_set_and_is_a_number_is_exported() {
+        let attributes = RequestParameters::default()
+            .with_temperature(f64::NAN)
+            .with_top_p(0.9)
+            .with_max_tokens(u64::MAX)
+            .with_seed(-3)
+            .to_attributes();
+        let names: Vec<&str> = attributes.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(names, ["gen_ai.request.top_p", "gen_ai.request.seed"]);
+        assert_eq!(attributes[1].value, Value::I64(-3));
+        assert!(RequestParameters::default().to_attributes().is_empty());
+    }
+}
