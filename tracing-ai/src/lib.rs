@@ -75,6 +75,21 @@
 //! `chat gpt-4o-mini`) with its token counts, under whatever span is current, so one request
 //! gives one tree.
 //!
+//! # Setting up: which way when
+//!
+//! | you have | use |
+//! | --- | --- |
+//! | nothing yet | `init()` (feature `otlp`): OTLP export from the standard `OTEL_*` variables, or a console view when no endpoint is set |
+//! | settings to give in code | `builder()` (feature `otlp`), then `.init()` |
+//! | a tracer provider of your own | [`layer`]`(tracer)`, or [`AiLayer::builder`]`()...`[`with_tracer`](AiLayerBuilder::with_tracer)`(tracer)?` to configure the layer |
+//! | no OpenTelemetry (`fmt` only) | [`AiLayer::builder`]`().build()?` under `fmt` |
+//!
+//! The first three write what the layer finds straight onto the OpenTelemetry span and give
+//! the same exported attributes for the same calls. An `AiLayer` built alone and put under a
+//! tracing-opentelemetry layer of your own exports them too, through `tracing` fields (the
+//! slower path; `tests/tests/construction.rs` holds the four to the same attributes), and that
+//! layer's own metadata (`busy_ns`, `code.*`) is then yours to configure.
+//!
 //! # From a token to an exported cost
 //!
 //! 1. The `#[ai_span]` expansion creates the call's span, every attribute it may carry

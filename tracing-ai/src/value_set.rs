@@ -6,6 +6,10 @@ use tracing::field::{Field, Value};
 use tracing::span::{Id, Record};
 use tracing::{Dispatch, Metadata, Span};
 
+/// The longest attribute value exported by default, in bytes: what the export queue cuts a
+/// value to, and so the default cap of captured content, which must not be cut anywhere.
+pub(crate) const DEFAULT_VALUE_BYTES: usize = 8 << 10;
+
 /// Pairs `values` with `fields` in the form `FieldSet::value_set` takes; a value whose field
 /// the span lacks is paired with any field and no value, which visitors skip.
 pub(crate) fn with_fields<const N: usize>(

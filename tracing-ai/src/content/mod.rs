@@ -70,7 +70,7 @@ pub const OPERATION_DETAILS_EVENT: &str = "gen_ai.client.inference.operation.det
 
 /// The default size cap of one captured value, in bytes: the export's default limit of an
 /// attribute value, past which the export queue would cut the JSON.
-pub const DEFAULT_MAX_BYTES: usize = 8 << 10;
+pub const DEFAULT_MAX_BYTES: usize = crate::value_set::DEFAULT_VALUE_BYTES;
 
 /// Set once any layer captures content: until then a call does not even look for settings.
 static CAPTURE_EVER_ON: AtomicBool = AtomicBool::new(false);

@@ -51,7 +51,7 @@ impl Default for QueueConfig {
             max_batch: 512,
             max_batch_bytes: 3 << 20,
             delay: Duration::from_secs(5),
-            max_value_bytes: 8 << 10,
+            max_value_bytes: crate::value_set::DEFAULT_VALUE_BYTES,
             attribution_keys: Arc::from([]),
         }
     }
