@@ -131,6 +131,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg), deny(rustdoc::broken_intra_doc_links))]
 
 pub mod attr;
+mod capture;
 mod console;
 pub mod content;
 mod dispatch;

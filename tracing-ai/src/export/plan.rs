@@ -234,10 +234,10 @@ impl Plan {
                 })?;
             }
         }
-        if let Some(value) = env(crate::content::CAPTURE_MESSAGE_CONTENT) {
+        if let Some(value) = env(crate::capture::CAPTURE_MESSAGE_CONTENT) {
             let capture = value.parse().map_err(|_| {
                 InitError::variable(
-                    crate::content::CAPTURE_MESSAGE_CONTENT,
+                    crate::capture::CAPTURE_MESSAGE_CONTENT,
                     &value,
                     "NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT, true or false",
                 )

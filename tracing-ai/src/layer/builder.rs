@@ -8,7 +8,7 @@ use tracing_subscriber::registry::LookupSpan;
 use super::attribution::AttributionKeys;
 use super::metrics::{self, Metrics};
 use super::{AiLayer, AiOpenTelemetryLayer};
-use crate::content::{ContentCapture, ContentSettings};
+use crate::capture::{ContentCapture, ContentSettings};
 use crate::error::ConfigError;
 use crate::pricing::{self, Currencies, ModelPrice, Pricing};
 

@@ -136,7 +136,7 @@ impl ClosedCall {
                     0,
                     opentelemetry::KeyValue::new(attr::GEN_AI_OPERATION_NAME, operation),
                 );
-                writer.event(crate::content::OPERATION_DETAILS_EVENT, details);
+                writer.event(crate::capture::OPERATION_DETAILS_EVENT, details);
             }
             layer.write_cost(&self.settled, &self.priced, writer);
             let keys = layer.shared.keys.exported();

@@ -43,7 +43,7 @@ use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::layer::{Context, Layer, Layered};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::content::ContentSettings;
+use crate::capture::ContentSettings;
 use crate::pricing::Pricing;
 use access::SpanAccess;
 pub(crate) use attribution::Attribution;
