@@ -288,6 +288,14 @@ fn span_kinds_and_required_attributes_are_the_conventions() {
                 assert!(has(span, required), "`{}` lacks `{required}`", span.name);
             }
         }
+        // The agent names no provider: it runs on its model calls' one.
+        if operation == "invoke_agent" {
+            assert!(
+                has(span, semconv::GEN_AI_PROVIDER_NAME),
+                "`{}` lacks the provider",
+                span.name
+            );
+        }
         let failed = matches!(span.status, opentelemetry::trace::Status::Error { .. });
         assert_eq!(
             has(span, semconv::ERROR_TYPE),

@@ -232,3 +232,56 @@ fn an_agent_span_carries_the_totals_of_the_model_calls_under_it() {
     // And the agents are attributed like any AI span.
     assert_eq!(str_attr(orchestrator, "tenant.id").as_deref(), Some("acme"));
 }
+
+#[ai_span(kind = "llm", model = "claude-haiku-4-5", provider = "anthropic")]
+fn second_opinion(question: &str) -> Usage {
+    Usage::new(question.len() as u64, 5)
+}
+
+#[ai_span(kind = "agent", agent = "one-provider")]
+fn one_provider() {
+    answer("a");
+    answer("b");
+}
+
+#[ai_span(kind = "agent", agent = "two-providers")]
+fn two_providers() {
+    answer("a");
+    second_opinion("b");
+}
+
+#[ai_span(kind = "agent", agent = "named", provider = "aws.bedrock")]
+fn named_provider() {
+    answer("a");
+}
+
+#[test]
+fn an_agent_runs_on_the_provider_of_its_model_calls_when_they_share_one() {
+    let (_, exported) = export(|| {
+        one_provider();
+        two_providers();
+        named_provider();
+        planner();
+    });
+    let provider = |name: &str| str_attr(exported.span(name), "gen_ai.provider.name");
+    // The conventions require the provider on an agent's span: its calls' one provider.
+    assert_eq!(
+        provider("invoke_agent one-provider").as_deref(),
+        Some("openai")
+    );
+    // Several, or none at all: no provider is made up.
+    assert_eq!(provider("invoke_agent two-providers"), None);
+    assert_eq!(provider("invoke_agent planner"), None);
+    // The agent's own says, once.
+    let named = exported.span("invoke_agent named");
+    let count = named
+        .attributes
+        .iter()
+        .filter(|kv| kv.key.as_str() == "gen_ai.provider.name")
+        .count();
+    assert_eq!(count, 1);
+    assert_eq!(
+        provider("invoke_agent named").as_deref(),
+        Some("aws.bedrock")
+    );
+}

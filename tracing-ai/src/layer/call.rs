@@ -53,13 +53,24 @@ impl ClosedCall {
                 .get_mut::<AiSpanData>()
                 .filter(|data| data.settled.is_none())?;
             let details = std::mem::take(&mut data.details);
-            let at_close = std::mem::take(&mut data.at_close);
-            (
-                std::mem::take(&mut data.fields),
-                data.created,
-                details,
-                at_close,
-            )
+            let mut at_close = std::mem::take(&mut data.at_close);
+            let mut fields = std::mem::take(&mut data.fields);
+            let created = data.created;
+            // An agent that named no provider runs on the one its model calls used, when they
+            // all used one: the conventions require the provider on its span and metrics.
+            if fields.provider.is_none() && rollup::is_agent(&fields) {
+                if let Some(provider) = extensions
+                    .get_mut::<AgentTotals>()
+                    .and_then(|totals| totals.single_provider())
+                {
+                    fields.provider = Some(provider.clone());
+                    at_close.push(opentelemetry::KeyValue::new(
+                        attr::GEN_AI_PROVIDER_NAME,
+                        opentelemetry::StringValue::from(provider.clone()),
+                    ));
+                }
+            }
+            (fields, created, details, at_close)
         };
         // Nearest value wins: the span's own, then its parent's, up to the root.
         let (attribution, root) = attribution::from_ancestors(&layer.shared.keys, span);

@@ -104,9 +104,38 @@ const AGENT: TotalsNames = TotalsNames {
 
 /// The totals of the model calls under an agent's span, in its extensions.
 #[derive(Debug, Default)]
-pub(crate) struct AgentTotals(pub(crate) RequestTotals);
+pub(crate) struct AgentTotals(pub(crate) RequestTotals, Providers);
+
+/// The providers of the model calls under an agent.
+#[derive(Debug, Default)]
+enum Providers {
+    #[default]
+    None,
+    One(Arc<str>),
+    Several,
+}
 
 impl AgentTotals {
+    fn add(&mut self, fields: &CallFields, priced: &Priced) {
+        self.0.add(fields, priced);
+        if let Some(provider) = &fields.provider {
+            self.1 = match std::mem::take(&mut self.1) {
+                Providers::None => Providers::One(provider.clone()),
+                Providers::One(one) if one == *provider => Providers::One(one),
+                _ => Providers::Several,
+            };
+        }
+    }
+
+    /// The provider every model call under the agent used, when they all used one: the
+    /// agent's `gen_ai.provider.name` (required by the conventions) when it named none.
+    pub(crate) fn single_provider(&self) -> Option<&Arc<str>> {
+        match &self.1 {
+            Providers::One(provider) => Some(provider),
+            Providers::None | Providers::Several => None,
+        }
+    }
+
     /// Writes them as an agent's.
     pub(crate) fn write(&mut self, currencies: &Currencies, writer: &mut Writer) {
         self.0.write_as(&AGENT, currencies, writer);
@@ -153,10 +182,10 @@ pub(crate) fn add_to_agents<'a, R: LookupSpan<'a>>(
             continue;
         }
         match extensions.get_mut::<AgentTotals>() {
-            Some(totals) => totals.0.add(fields, priced),
+            Some(totals) => totals.add(fields, priced),
             None => {
                 let mut totals = AgentTotals::default();
-                totals.0.add(fields, priced);
+                totals.add(fields, priced);
                 extensions.insert(totals);
             }
         }
