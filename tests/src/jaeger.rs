@@ -18,15 +18,13 @@ pub fn repository() -> PathBuf {
         .to_path_buf()
 }
 
-/// A Go program that `scripts/test.sh` built into `target/go/`.
-pub fn go_program(name: &str) -> PathBuf {
-    let path = repository().join("target/go").join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/test.sh, which builds it with Go from the module proxy",
-        path.display()
-    );
-    path
+/// A Go program that `scripts/test.sh` built into `target/go/`; `None` (the test skips) when
+/// it was never built and the run does not require it (see [`crate::installed`]).
+pub fn go_program(name: &str) -> Option<PathBuf> {
+    crate::installed(
+        repository().join("target/go").join(name),
+        "run scripts/test.sh, which builds it with Go from the module proxy",
+    )
 }
 
 /// `count` ports that were free a moment ago on 127.0.0.1.
@@ -50,10 +48,12 @@ pub struct Jaeger {
 }
 
 impl Jaeger {
-    /// Starts Jaeger with tests/jaeger/config.yaml and waits until its query API answers.
-    pub fn start() -> Self {
+    /// Starts Jaeger with tests/jaeger/config.yaml and waits until its query API answers;
+    /// `None` when it was never built (see [`go_program`]).
+    pub fn start() -> Option<Self> {
+        let program = go_program("jaeger")?;
         let [grpc, http, query, query_grpc] = free_ports();
-        let child = Command::new(go_program("jaeger"))
+        let child = Command::new(program)
             .arg("--config")
             .arg(format!(
                 "file:{}",
@@ -94,7 +94,7 @@ impl Jaeger {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        jaeger
+        Some(jaeger)
     }
 
     fn get(&self, path: &str) -> Result<Json, String> {

@@ -465,6 +465,23 @@ impl std::fmt::Display for Overloaded {
 
 impl std::error::Error for Overloaded {}
 
+/// `path`, a backend or tool `scripts/test.sh` installs, when it is there. When it is not, a
+/// run that requires every backend (`scripts/test.sh` sets `TRACING_AI_REQUIRE_BACKENDS`, and
+/// so does CI) fails saying how to install it; a plain `cargo test` on a machine without
+/// Python or Go prints that the test is skipped, and the test returns.
+pub fn installed(path: std::path::PathBuf, how: &str) -> Option<std::path::PathBuf> {
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("TRACING_AI_REQUIRE_BACKENDS").is_none(),
+        "{} is missing: {how}",
+        path.display()
+    );
+    eprintln!("skipped: {} is missing ({how})", path.display());
+    None
+}
+
 /// One server-sent event of a chat stream, as the tests stream them.
 #[derive(Clone, Debug)]
 pub struct Delta {
