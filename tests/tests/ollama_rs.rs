@@ -137,6 +137,42 @@ fn a_chats_messages_are_content_when_captured() {
 }
 
 #[test]
+fn a_chats_options_are_its_request_parameters() {
+    let server = ModelServer::start();
+    let request = ChatMessageRequest::new(
+        "llama3.1:8b".to_owned(),
+        vec![ChatMessage::user("What is a span?".to_owned())],
+    )
+    .options(
+        ollama_rs::models::ModelOptions::default()
+            .temperature(0.5)
+            .top_k(40)
+            .seed(7)
+            .num_predict(64)
+            .stop(vec!["END".to_owned()]),
+    );
+    let (_, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            chat_request(&ollama(&server), request)
+                .await
+                .expect("an answer")
+        })
+    });
+    let span = exported.span("chat llama3.1:8b");
+    assert_eq!(f64_attr(span, "gen_ai.request.temperature"), 0.5);
+    assert_eq!(f64_attr(span, "gen_ai.request.top_k"), 40.0);
+    assert_eq!(int(span, "gen_ai.request.seed"), 7);
+    assert_eq!(int(span, "gen_ai.request.max_tokens"), 64);
+    assert_eq!(
+        attr(span, "gen_ai.request.stop_sequences"),
+        Some(&opentelemetry::Value::Array(opentelemetry::Array::String(
+            vec!["END".into()]
+        )))
+    );
+    assert_eq!(attr(span, "gen_ai.request.top_p"), None);
+}
+
+#[test]
 fn a_failed_call_says_so_and_is_never_free() {
     let server = ModelServer::start();
     let (_, exported) = export_with(AiLayer::builder(), || {

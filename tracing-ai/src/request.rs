@@ -9,8 +9,8 @@ use crate::attr;
 /// did not set is left out.
 ///
 /// An `#[ai_span]` call records them from its `input = ...` when that value implements
-/// [`ReportsParameters`] (async-openai's `CreateChatCompletionRequest` does, with the
-/// `async-openai` feature), whether message content is captured or not: parameters are not
+/// [`ReportsParameters`] (async-openai's `CreateChatCompletionRequest` and ollama-rs'
+/// `ChatMessageRequest` do, with their features), whether message content is captured or not: parameters are not
 /// content.
 ///
 /// ```

@@ -56,6 +56,42 @@ impl ErrorType for OllamaError {
     }
 }
 
+/// A chat request's options as the request parameters the conventions name. Ollama's
+/// options are read as they go on the wire (its `ModelOptions` has no getters):
+/// `num_predict` is the most tokens the model may return.
+impl crate::ReportsParameters for ollama_rs::generation::chat::request::ChatMessageRequest {
+    fn request_parameters(&self) -> crate::RequestParameters {
+        let Some(options) = self
+            .options
+            .as_ref()
+            .and_then(|options| serde_json::to_value(options).ok())
+        else {
+            return crate::RequestParameters::default();
+        };
+        let float = |key: &str| options.get(key).and_then(serde_json::Value::as_f64);
+        let integer = |key: &str| options.get(key).and_then(serde_json::Value::as_i64);
+        crate::RequestParameters {
+            temperature: float("temperature"),
+            top_p: float("top_p"),
+            top_k: float("top_k"),
+            seed: integer("seed"),
+            // Ollama's -1 (no limit) and -2 (fill the context) are no maximum.
+            max_tokens: integer("num_predict").and_then(|n| u64::try_from(n).ok()),
+            stop_sequences: options
+                .get("stop")
+                .and_then(serde_json::Value::as_array)
+                .map(|stops| {
+                    stops
+                        .iter()
+                        .filter_map(|stop| stop.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+}
+
 mod content {
     //! What a chat sent and answered, as message content (captured only when content capture
     //! is on: see [`crate::content`]). Images are left out.
