@@ -374,6 +374,41 @@ fn a_stream_without_usage_or_cut_midway_is_never_free() {
 }
 
 #[test]
+fn a_stream_dropped_after_its_first_chunk_keeps_what_its_chunks_said() {
+    let server = ModelServer::start();
+    let (_, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            let mut stream = chat_stream(&client(&server), request("gpt-4o-mini", Some(true)))
+                .await
+                .expect("a stream");
+            stream
+                .next()
+                .await
+                .expect("a first chunk")
+                .expect("not an error");
+            // The client goes away, as an HTTP client that hangs up does.
+            drop(stream);
+        })
+    });
+    let span = exported.span("chat gpt-4o-mini");
+    assert_eq!(attr(span, "ai.stream.cancelled"), Some(&true.into()));
+    assert_eq!(
+        str_attr(span, "gen_ai.response.model").as_deref(),
+        Some("gpt-4o-mini")
+    );
+    assert_eq!(
+        str_attr(span, "gen_ai.response.id").as_deref(),
+        Some("chatcmpl-stream-1")
+    );
+    assert_eq!(attr(span, "gen_ai.usage.cost"), None);
+    let reason = str_attr(span, "ai.cost.unpriced").expect("unpriced, not free");
+    assert!(
+        reason.contains("cancelled before the provider reported usage"),
+        "{reason}"
+    );
+}
+
+#[test]
 fn an_embedding_reports_its_usage() {
     let server = ModelServer::start();
     let (_, exported) = export_with(AiLayer::builder(), || {

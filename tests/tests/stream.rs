@@ -194,7 +194,10 @@ fn a_stream_dropped_early_is_marked_and_not_free() {
     assert_eq!(attr(call, "ai.stream.chunks"), Some(&2_i64.into()));
     assert_eq!(attr(call, "gen_ai.usage.cost"), None);
     let reason = str_attr(call, "ai.cost.unpriced").expect("unpriced, not free");
-    assert!(reason.contains("include_usage"), "{reason}");
+    assert!(
+        reason.contains("cancelled before the provider reported usage"),
+        "{reason}"
+    );
 }
 
 #[test]

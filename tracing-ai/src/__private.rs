@@ -279,6 +279,7 @@ impl PricingProbe {
             duration: std::time::Duration::ZERO,
             failed: false,
             stream: false,
+            cancelled: false,
         };
         match self.0.price(&call) {
             crate::pricing::Priced::Cost { usd, .. } => Some(usd),

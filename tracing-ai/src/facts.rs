@@ -182,6 +182,7 @@ pub(crate) enum Slot {
     Stream,
     TimeToFirstChunk,
     StreamChunks,
+    StreamCancelled,
     ServerAddress,
     ServerPort,
     /// An attribution key, by the index of its exported name.
@@ -290,7 +291,12 @@ pub(crate) const FACTS: &[Fact] = &{
         ),
         fact(attr::GEN_AI_REQUEST_STREAM, Slot::Stream, Empty, None),
         fact(attr::AI_STREAM_CHUNKS, Slot::StreamChunks, Empty, None),
-        fact(attr::AI_STREAM_CANCELLED, Slot::Ignored, Empty, None),
+        fact(
+            attr::AI_STREAM_CANCELLED,
+            Slot::StreamCancelled,
+            Empty,
+            None,
+        ),
         fact(attr::ERROR_TYPE, Slot::ErrorType, Empty, None),
         fact(attr::GEN_AI_USAGE_COST, Slot::Cost, Empty, None),
         fact(attr::AI_COST_AMOUNT, Slot::Ignored, Empty, None),

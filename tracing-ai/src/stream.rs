@@ -15,7 +15,9 @@
 //! - records an error chunk as the call's error;
 //! - marks a stream dropped before its end with `ai.stream.cancelled = true`: its call is
 //!   priced from the usage reported so far or, when none was, exported with
-//!   `ai.cost.unpriced` (never as free).
+//!   `ai.cost.unpriced` saying it was cancelled before the provider reported usage (never as
+//!   free), and keeps the response model and id its chunks carried
+//!   ([`StreamChunk::response_model`], [`StreamChunk::response_id`]).
 //!
 //! The span must declare those fields, as every `#[ai_span]` span does; a span written by
 //! hand declares them `Empty`:
@@ -106,6 +108,18 @@ pub trait StreamChunk {
         None
     }
 
+    /// The model that answers, when the chunk names it (OpenAI's chunks all do): kept from
+    /// the first chunk that does, so that a stream dropped before its usage still says which
+    /// model it was talking to.
+    fn response_model(&self) -> Option<Cow<'_, str>> {
+        None
+    }
+
+    /// The provider's id of the response, when the chunk carries it; kept as the model is.
+    fn response_id(&self) -> Option<Cow<'_, str>> {
+        None
+    }
+
     /// The text this chunk adds to the model's answer. Read only when message content is
     /// captured ([`content`](crate::content)): the answer, put together, becomes
     /// `gen_ai.output.messages`.
@@ -150,6 +164,14 @@ impl<T: StreamChunk, E: ErrorType + fmt::Display> StreamChunk for Result<T, E> {
         self.as_ref().ok().and_then(StreamChunk::text_delta)
     }
 
+    fn response_model(&self) -> Option<Cow<'_, str>> {
+        self.as_ref().ok().and_then(StreamChunk::response_model)
+    }
+
+    fn response_id(&self) -> Option<Cow<'_, str>> {
+        self.as_ref().ok().and_then(StreamChunk::response_id)
+    }
+
     fn failure(&self) -> Option<(Cow<'static, str>, Option<String>)> {
         match self {
             Ok(chunk) => chunk.failure(),
@@ -182,6 +204,8 @@ where
             chunks: 0,
             usage: None,
             finish_reasons: Vec::new(),
+            response_model: None,
+            response_id: None,
             answer,
             ended: false,
         },
@@ -259,6 +283,9 @@ struct StreamedCall {
     chunks: u64,
     usage: Option<Usage>,
     finish_reasons: Vec<String>,
+    /// The response model and id the chunks named, first seen.
+    response_model: Option<String>,
+    response_id: Option<String>,
     /// The answer's text so far, when message content is captured.
     answer: Option<Answer>,
     ended: bool,
@@ -302,6 +329,12 @@ impl StreamedCall {
         if let Some(reason) = chunk.finish_reason() {
             self.finish_reasons.push(reason.into_owned());
         }
+        if self.response_model.is_none() {
+            self.response_model = chunk.response_model().map(Cow::into_owned);
+        }
+        if self.response_id.is_none() {
+            self.response_id = chunk.response_id().map(Cow::into_owned);
+        }
         if let Some(answer) = self.answer.as_mut().filter(|answer| !answer.cut) {
             if let Some(delta) = chunk.text_delta() {
                 answer.push(&delta);
@@ -330,8 +363,27 @@ impl StreamedCall {
         if !self.finish_reasons.is_empty() {
             record_finish_reasons(&span, &self.finish_reasons);
         }
-        if let Some(usage) = &self.usage {
-            crate::record::record_usage(&span, usage, None);
+        match self.usage.take() {
+            Some(mut usage) => {
+                // What the chunks said fills what the usage's chunk left out.
+                if usage.response_model.is_none() {
+                    usage.response_model = self.response_model.take();
+                }
+                if usage.response_id.is_none() {
+                    usage.response_id = self.response_id.take();
+                }
+                crate::record::record_usage(&span, &usage, None);
+            }
+            // No usage (a stream cancelled before its last chunk): what the chunks said of
+            // the response is still the call's.
+            None => {
+                if let Some(model) = &self.response_model {
+                    span.record(attr::GEN_AI_RESPONSE_MODEL, model.as_str());
+                }
+                if let Some(id) = &self.response_id {
+                    span.record(attr::GEN_AI_RESPONSE_ID, id.as_str());
+                }
+            }
         }
         if let Some(answer) = self.answer.take() {
             answer.record(&span, self.finish_reasons.last().map(String::as_str));

@@ -115,6 +115,14 @@ impl StreamChunk for CreateChatCompletionStreamResponse {
         reported(self.usage.as_ref(), &self.model, &self.id)
     }
 
+    fn response_model(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(self.model.as_str())).filter(|model| !model.is_empty())
+    }
+
+    fn response_id(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(self.id.as_str())).filter(|id| !id.is_empty())
+    }
+
     fn finish_reason(&self) -> Option<Cow<'_, str>> {
         self.choices
             .iter()

@@ -104,6 +104,8 @@ pub(crate) struct CallFields {
     pub(crate) fallback_from: Option<Arc<str>>,
     /// `gen_ai.request.stream`.
     pub(crate) stream: bool,
+    /// `ai.stream.cancelled`: the stream was dropped before its end.
+    pub(crate) cancelled: bool,
     /// Seconds to a streamed call's first chunk.
     pub(crate) time_to_first_chunk: Option<f64>,
     /// How many chunks its stream yielded.
@@ -132,6 +134,7 @@ impl CallFields {
             fallback,
             fallback_from,
             stream,
+            cancelled,
             time_to_first_chunk,
             chunks,
             server_address,
@@ -165,6 +168,7 @@ impl CallFields {
         self.usage_direct |= usage_direct;
         self.fallback |= fallback;
         self.stream |= stream;
+        self.cancelled |= cancelled;
     }
 
     /// The token counts, when the call recorded usage.
@@ -213,6 +217,7 @@ impl<'a> FieldVisitor<'a> {
             Slot::CacheHit => self.call.cache_hit = Some(value.into()),
             Slot::Fallback => self.call.fallback |= value == "true",
             Slot::Stream => self.call.stream |= value == "true",
+            Slot::StreamCancelled => self.call.cancelled |= value == "true",
             Slot::FallbackFrom => self.call.fallback_from = Some(value.into()),
             Slot::ServerAddress => self.call.server_address = Some(value.into()),
             Slot::Attribution(index) => self
@@ -255,6 +260,7 @@ impl Visit for FieldVisitor<'_> {
         match self.callsite.slot(field) {
             Slot::Fallback => self.call.fallback |= value,
             Slot::Stream => self.call.stream |= value,
+            Slot::StreamCancelled => self.call.cancelled |= value,
             _ => {}
         }
     }

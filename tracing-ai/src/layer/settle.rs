@@ -46,6 +46,7 @@ impl AiLayer {
             duration: duration.unwrap_or(Duration::ZERO),
             failed: fields.failed,
             stream: fields.stream,
+            cancelled: fields.cancelled,
         })
     }
 

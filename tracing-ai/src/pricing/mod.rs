@@ -33,6 +33,8 @@ pub(crate) struct Call<'a> {
     pub(crate) failed: bool,
     /// The call was streamed (`gen_ai.request.stream`).
     pub(crate) stream: bool,
+    /// Its stream was dropped before its end (`ai.stream.cancelled`).
+    pub(crate) cancelled: bool,
 }
 
 /// Where a cost comes from, exported as `ai.cost.source`.
@@ -80,6 +82,9 @@ pub(crate) enum Priced {
 pub(crate) fn no_usage_reason(call: &Call<'_>) -> &'static str {
     if call.failed {
         "the call failed before it reported token usage; whether it was billed is unknown"
+    } else if call.cancelled {
+        "cancelled before the provider reported usage: the provider may still bill the input \
+         it received"
     } else if call.stream {
         "the stream reported no token usage: ask for it (OpenAI: `stream_options.include_usage`), \
          or the stream was dropped before its last chunk"
