@@ -79,6 +79,13 @@ async fn chat_stream(
     client.chat().create_stream(request).await
 }
 
+/// A gpt-4o-mini stream from `server` that ends with its usage chunk.
+async fn stream_with_usage(server: &ModelServer) -> ChatCompletionResponseStream {
+    chat_stream(&client(server), request("gpt-4o-mini", Some(true)))
+        .await
+        .expect("a stream")
+}
+
 #[ai_span(
     kind = "embedding",
     model = "text-embedding-3-small",
@@ -288,9 +295,7 @@ fn a_stream_with_usage_is_priced_from_its_last_chunk() {
     let server = ModelServer::start();
     let (_, exported) = export_with(AiLayer::builder(), || {
         tracing_ai_tests::block_on(async {
-            let mut stream = chat_stream(&client(&server), request("gpt-4o-mini", Some(true)))
-                .await
-                .expect("a stream");
+            let mut stream = stream_with_usage(&server).await;
             let mut chunks = 0;
             while let Some(chunk) = stream.next().await {
                 chunk.expect("a chunk");
@@ -319,9 +324,7 @@ fn a_streams_answer_is_captured_from_its_deltas() {
         AiLayer::builder().with_content_capture(ContentCapture::SpanOnly),
         || {
             tracing_ai_tests::block_on(async {
-                let mut stream = chat_stream(&client(&server), request("gpt-4o-mini", Some(true)))
-                    .await
-                    .expect("a stream");
+                let mut stream = stream_with_usage(&server).await;
                 while let Some(chunk) = stream.next().await {
                     chunk.expect("a chunk");
                 }
@@ -378,9 +381,7 @@ fn a_stream_dropped_after_its_first_chunk_keeps_what_its_chunks_said() {
     let server = ModelServer::start();
     let (_, exported) = export_with(AiLayer::builder(), || {
         tracing_ai_tests::block_on(async {
-            let mut stream = chat_stream(&client(&server), request("gpt-4o-mini", Some(true)))
-                .await
-                .expect("a stream");
+            let mut stream = stream_with_usage(&server).await;
             stream
                 .next()
                 .await
