@@ -6,6 +6,7 @@
 
 pub mod jaeger;
 pub mod model_server;
+pub mod prometheus;
 pub mod receiver;
 
 use std::collections::BTreeMap;
@@ -548,6 +549,10 @@ pub mod metrics {
             AggregatedMetrics::F64(MetricData::Sum(sum)) => sum
                 .data_points()
                 .map(|point| (text(&mut point.attributes()), (point.value(), 1)))
+                .collect(),
+            AggregatedMetrics::U64(MetricData::Sum(sum)) => sum
+                .data_points()
+                .map(|point| (text(&mut point.attributes()), (point.value() as f64, 1)))
                 .collect(),
             AggregatedMetrics::F64(MetricData::Histogram(histogram)) => histogram
                 .data_points()

@@ -265,7 +265,7 @@ fn errors_say_what_kind_of_failure_they_are() {
     }
     // The duration metric groups the failures by the same kind.
     meters.force_flush().expect("metrics flush");
-    let durations = points(&meters_out, "gen_ai.client.operation.duration");
+    let durations = points(&meters_out, "gen_ai.client.inference.duration");
     let kinds: Vec<&str> = durations
         .keys()
         .filter_map(|attributes| {

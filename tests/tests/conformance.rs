@@ -5,7 +5,9 @@
 //! metadata.
 //!
 //! The constants are deprecated there, as the names moved to the conventions' GenAI
-//! repository; they are still the 1.42 schema's, which is what is checked.
+//! repository; they are still the 1.42 schema's, which is what is checked. The metrics'
+//! current names (semantic-conventions-genai, which has no Rust crate) are quoted from its
+//! model below; their 1.42 names, on opt-in, are checked against the constants.
 #![allow(deprecated)]
 
 use std::collections::{BTreeSet, HashMap};
@@ -17,7 +19,7 @@ use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMete
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_semantic_conventions::{attribute as semconv, metric as semconv_metric};
 use tokio_stream::StreamExt as _;
-use tracing_ai::{ai_span, AiLayer, Usage};
+use tracing_ai::{ai_span, AiLayer, MetricConventions, Usage};
 use tracing_ai_tests::otel::export_with;
 use tracing_ai_tests::{block_on, Delta, Overloaded};
 
@@ -189,11 +191,18 @@ fn trip_assistant() -> &'static str {
 
 /// One request of every kind of call; its spans and the metrics it counted.
 fn request() -> (Vec<SpanData>, InMemoryMetricExporter) {
+    request_under(MetricConventions::Current)
+}
+
+/// [`request`], with the metrics named after `conventions`.
+fn request_under(conventions: MetricConventions) -> (Vec<SpanData>, InMemoryMetricExporter) {
     let metrics = InMemoryMetricExporter::default();
     let meters = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(metrics.clone()).build())
         .build();
-    let layer = AiLayer::builder().with_meter(meters.meter("tracing-ai"));
+    let layer = AiLayer::builder()
+        .with_meter(meters.meter("tracing-ai"))
+        .with_metric_conventions(conventions);
     let ((), exported) = export_with(layer, || {
         tracing::info_span!("request", tenant.id = "acme").in_scope(|| {
             let _ = embed();
@@ -312,45 +321,178 @@ fn span_kinds_and_required_attributes_are_the_conventions() {
     assert_eq!(kinds["invoke_agent"], SpanKind::Internal);
 }
 
-#[test]
-fn every_gen_ai_metric_point_carries_the_conventions_required_attributes() {
-    let (_, metrics) = request();
-    let conventions = [
+/// The GenAI metrics of semantic-conventions-genai (`model/gen-ai/metrics.yaml` and
+/// `token-metrics.yaml`) this crate exports, with the attributes each requires of a call that
+/// names its provider.
+const CURRENT_METRICS: &[(&str, &[&str])] = &[
+    (
+        "gen_ai.client.inference.duration",
+        &["gen_ai.operation.name", "gen_ai.provider.name"],
+    ),
+    (
+        "gen_ai.client.operation.duration",
+        &["gen_ai.operation.name", "gen_ai.provider.name"],
+    ),
+    (
+        "gen_ai.client.inference.time_to_first_chunk",
+        &["gen_ai.operation.name", "gen_ai.provider.name"],
+    ),
+    (
+        "gen_ai.client.inference.time_per_output_chunk",
+        &["gen_ai.operation.name", "gen_ai.provider.name"],
+    ),
+    (
+        "gen_ai.client.inference.usage.input_tokens",
+        &[
+            "gen_ai.operation.name",
+            "gen_ai.provider.name",
+            "gen_ai.token.modality",
+        ],
+    ),
+    (
+        "gen_ai.client.inference.usage.output_tokens",
+        &[
+            "gen_ai.operation.name",
+            "gen_ai.provider.name",
+            "gen_ai.token.modality",
+        ],
+    ),
+    (
+        "gen_ai.client.inference.usage.cache_read.input_tokens",
+        &[
+            "gen_ai.operation.name",
+            "gen_ai.provider.name",
+            "gen_ai.token.modality",
+        ],
+    ),
+    (
+        "gen_ai.client.inference.usage.cache_write.input_tokens",
+        &[
+            "gen_ai.operation.name",
+            "gen_ai.provider.name",
+            "gen_ai.token.modality",
+        ],
+    ),
+    (
+        "gen_ai.client.inference.usage.reasoning.output_tokens",
+        &[
+            "gen_ai.operation.name",
+            "gen_ai.provider.name",
+            "gen_ai.token.modality",
+        ],
+    ),
+    (
+        "gen_ai.client.inference.operation.input_tokens",
+        &["gen_ai.operation.name", "gen_ai.provider.name"],
+    ),
+    (
+        "gen_ai.client.inference.operation.output_tokens",
+        &["gen_ai.operation.name", "gen_ai.provider.name"],
+    ),
+    ("gen_ai.execute_tool.duration", &["gen_ai.operation.name"]),
+    ("gen_ai.invoke_agent.duration", &["gen_ai.operation.name"]),
+];
+
+/// The same for semantic-conventions 1.42, as its constants.
+const PREVIOUS_METRICS: &[(&str, &[&str])] = &[
+    (
         semconv_metric::GEN_AI_CLIENT_OPERATION_DURATION,
+        &[
+            semconv::GEN_AI_OPERATION_NAME,
+            semconv::GEN_AI_PROVIDER_NAME,
+        ],
+    ),
+    (
         semconv_metric::GEN_AI_CLIENT_TOKEN_USAGE,
+        &[
+            semconv::GEN_AI_OPERATION_NAME,
+            semconv::GEN_AI_PROVIDER_NAME,
+            semconv::GEN_AI_TOKEN_TYPE,
+        ],
+    ),
+    (
         semconv_metric::GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+        &[
+            semconv::GEN_AI_OPERATION_NAME,
+            semconv::GEN_AI_PROVIDER_NAME,
+        ],
+    ),
+    (
         semconv_metric::GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
-    ];
+        &[
+            semconv::GEN_AI_OPERATION_NAME,
+            semconv::GEN_AI_PROVIDER_NAME,
+        ],
+    ),
+];
+
+/// The names of the `gen_ai.*` metrics `metrics` exported, each point checked against
+/// `conventions`: a name of theirs, with the attributes they require.
+fn check_metrics(
+    metrics: &InMemoryMetricExporter,
+    conventions: &[(&str, &[&str])],
+) -> BTreeSet<String> {
     let finished = metrics.get_finished_metrics().expect("metrics");
     let last = finished.last().expect("one export");
-    let mut checked = 0;
+    let mut exported = BTreeSet::new();
     for scope in last.scope_metrics() {
         for metric in scope.metrics() {
             let name = metric.name();
             if !name.starts_with("gen_ai.") {
                 continue;
             }
-            assert!(
-                conventions.contains(&name),
-                "`{name}` is no convention's metric"
-            );
+            let Some((_, required)) = conventions.iter().find(|(known, _)| *known == name) else {
+                panic!("`{name}` is none of these conventions' metrics");
+            };
             for attributes in tracing_ai_tests::metrics::point_attributes(metric) {
                 let keys: BTreeSet<&str> = attributes.iter().map(|(k, _)| k.as_str()).collect();
-                for required in [
-                    semconv::GEN_AI_OPERATION_NAME,
-                    semconv::GEN_AI_PROVIDER_NAME,
-                ] {
+                for required in *required {
                     assert!(
                         keys.contains(required),
                         "a point of `{name}` lacks `{required}`: {keys:?}"
                     );
                 }
-                if name == semconv_metric::GEN_AI_CLIENT_TOKEN_USAGE {
-                    assert!(keys.contains(semconv::GEN_AI_TOKEN_TYPE), "{keys:?}");
-                }
-                checked += 1;
             }
+            exported.insert(name.to_owned());
         }
     }
-    assert!(checked >= 6, "only {checked} points checked");
+    exported
+}
+
+#[test]
+fn every_gen_ai_metric_point_carries_the_current_conventions_required_attributes() {
+    let (_, metrics) = request();
+    let exported = check_metrics(&metrics, CURRENT_METRICS);
+    // Every metric the request has a call for: a chat, a stream, an embedding, a tool, an
+    // agent, cached and reasoning tokens (none of the 1.42 names).
+    let expected: BTreeSet<String> = CURRENT_METRICS
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    assert_eq!(exported, expected);
+}
+
+#[test]
+fn the_previous_conventions_metrics_on_opt_in_carry_their_required_attributes() {
+    let (_, metrics) = request_under(MetricConventions::Previous);
+    let exported = check_metrics(&metrics, PREVIOUS_METRICS);
+    assert_eq!(exported.len(), PREVIOUS_METRICS.len(), "{exported:?}");
+
+    // Under both, each name once, and a call in a histogram both share counted once.
+    let (_, metrics) = request_under(MetricConventions::Both);
+    let both: Vec<(&str, &[&str])> = CURRENT_METRICS
+        .iter()
+        .chain(PREVIOUS_METRICS)
+        .copied()
+        .collect();
+    let exported = check_metrics(&metrics, &both);
+    assert_eq!(exported.len(), both.len() - 1, "{exported:?}");
+    let durations = tracing_ai_tests::metrics::points(&metrics, "gen_ai.client.operation.duration");
+    let embeddings = durations
+        .iter()
+        .find(|(attributes, _)| {
+            attributes.contains(&("gen_ai.operation.name".to_owned(), "embeddings".to_owned()))
+        })
+        .map(|(_, (_, count))| *count);
+    assert_eq!(embeddings, Some(1), "{durations:#?}");
 }

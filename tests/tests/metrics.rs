@@ -1,5 +1,6 @@
 //! The metrics of AI calls, read back from an SDK meter provider: what is counted, under which
-//! attributes, and that tenant ids past the cap fold into `other`.
+//! attributes (the GenAI conventions' current names), that tenant ids past the cap fold into
+//! `other`, that costs sum exactly, and that calls without a cost are counted.
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -19,6 +20,18 @@ fn generate(input: u64, fail: bool) -> Result<Usage, Overloaded> {
 #[ai_span(kind = "tool")]
 fn lookup() -> u32 {
     7
+}
+
+/// A call to a model that reports no usage: it has no cost, and says why.
+#[ai_span(kind = "llm", model = "my-model", provider = "self-hosted")]
+fn silent() -> Option<Usage> {
+    None
+}
+
+/// A call to a model nobody priced.
+#[ai_span(kind = "llm", model = "nobody-priced-this", provider = "acme")]
+fn unknown() -> Usage {
+    Usage::new(100, 10)
 }
 
 #[test]
@@ -41,7 +54,11 @@ fn every_call_is_counted_by_tenant_feature_model_and_tokens() {
                 },
             );
         }
-        tracing::info_span!("request", tenant.id = "t1").in_scope(|| generate(5, true))
+        tracing::info_span!("request", tenant.id = "t1").in_scope(|| {
+            let _ = silent();
+            let _ = unknown();
+            generate(5, true)
+        })
     })
     .0
     .expect_err("the last call fails");
@@ -59,6 +76,7 @@ fn every_call_is_counted_by_tenant_feature_model_and_tokens() {
         ("gen_ai.request.model", "my-model"),
         ("gen_ai.provider.name", "self-hosted"),
         ("feature.id", "chat"),
+        ("ai.cost.source", "override"),
     ];
     let expected = [
         ("t0", usd(&[1_000, 5_000])),
@@ -76,8 +94,8 @@ fn every_call_is_counted_by_tenant_feature_model_and_tokens() {
         );
     }
 
-    // Tokens: five successful calls, by type; none for the failed call or the tool.
-    let tokens = points(&exporter, "gen_ai.client.token.usage");
+    // Tokens: the five successful calls as text; the failed call and the silent one add 0
+    // of an unknown modality, as the conventions ask; the tool none.
     let call = [
         ("gen_ai.operation.name", "chat"),
         ("gen_ai.provider.name", "self-hosted"),
@@ -88,22 +106,102 @@ fn every_call_is_counted_by_tenant_feature_model_and_tokens() {
         key.push(extra);
         attrs(&key)
     };
-    assert_eq!(tokens.len(), 2, "{tokens:#?}");
-    assert_eq!(tokens[&with(("gen_ai.token.type", "input"))], (15_000.0, 5));
-    assert_eq!(tokens[&with(("gen_ai.token.type", "output"))], (50.0, 5));
+    let text = with(("gen_ai.token.modality", "text"));
+    let unknown = with(("gen_ai.token.modality", "unknown"));
+    let input = points(&exporter, "gen_ai.client.inference.usage.input_tokens");
+    assert_eq!(input[&text].0, 15_000.0, "{input:#?}");
+    assert_eq!(input[&unknown].0, 0.0, "{input:#?}");
+    let output = points(&exporter, "gen_ai.client.inference.usage.output_tokens");
+    assert_eq!(output[&text].0, 50.0, "{output:#?}");
+    // Per call: five with usage, two with 0 (the failed one under its error type).
+    let per_call = points(&exporter, "gen_ai.client.inference.operation.input_tokens");
+    assert_eq!(per_call[&attrs(&call)], (15_000.0, 6), "{per_call:#?}");
+    assert_eq!(
+        per_call[&with(("error.type", "tracing_ai_tests::Overloaded"))],
+        (0.0, 1)
+    );
+    // The previous conventions' names are not exported by default.
+    assert!(points(&exporter, "gen_ai.client.token.usage").is_empty());
 
-    // Durations: every AI span, the failed call under its error type.
-    let durations = points(&exporter, "gen_ai.client.operation.duration");
-    assert_eq!(durations[&attrs(&call)].1, 5);
+    // Durations: every inference call, the failed one under its error type.
+    let durations = points(&exporter, "gen_ai.client.inference.duration");
+    assert_eq!(durations[&attrs(&call)].1, 6);
     assert_eq!(
         durations[&with(("error.type", "tracing_ai_tests::Overloaded"))].1,
         1
     );
     assert!(durations.values().all(|(seconds, _)| *seconds >= 0.0));
-    // The conventions' duration requires a provider: a tool's goes to a metric of its own.
+    // A tool's duration is the conventions' tool metric.
     let tool = attrs(&[("gen_ai.operation.name", "execute_tool")]);
     assert!(!durations.contains_key(&tool), "{durations:#?}");
-    let others = points(&exporter, "ai.operation.duration");
-    assert_eq!(others.len(), 1, "{others:#?}");
-    assert_eq!(others[&tool].1, 5);
+    let tools = points(&exporter, "gen_ai.execute_tool.duration");
+    assert_eq!(tools.len(), 1, "{tools:#?}");
+    assert_eq!(tools[&tool].1, 5);
+    assert!(points(&exporter, "ai.operation.duration").is_empty());
+
+    // The calls without a cost, by reason: none of them is free.
+    let unpriced = points(&exporter, "ai.client.unpriced_calls");
+    let reasons = [
+        ("failed", "my-model", "self-hosted"),
+        ("no_usage", "my-model", "self-hosted"),
+        ("unknown_model", "nobody-priced-this", "acme"),
+    ];
+    assert_eq!(unpriced.len(), reasons.len(), "{unpriced:#?}");
+    for (reason, model, provider) in reasons {
+        let key = attrs(&[
+            ("ai.unpriced.reason", reason),
+            ("gen_ai.request.model", model),
+            ("gen_ai.provider.name", provider),
+            ("tenant.id", "t1"),
+        ]);
+        assert_eq!(
+            unpriced.get(&key),
+            Some(&(1.0, 1)),
+            "{reason}: {unpriced:#?}"
+        );
+    }
+}
+
+#[ai_span(kind = "llm", model = "priced", provider = "self-hosted")]
+fn priced(input: u64) -> Usage {
+    Usage::new(input, 0)
+}
+
+#[test]
+fn the_cost_counter_sums_the_rounded_costs_exactly() {
+    let exporter = InMemoryMetricExporter::default();
+    let meters = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    // $1 per million input tokens: 100, 107 and 135 millionths of a dollar, whose float sum
+    // is 0.00034199999999999996.
+    let layer = AiLayer::builder()
+        .with_model_price("priced", ModelPrice::per_million_tokens(1.0, 0.0))
+        .with_meter(meters.meter("tracing-ai"));
+    let ((), exported) = export_with(layer, || {
+        tracing::info_span!("request", tenant.id = "t").in_scope(|| {
+            for input in [100, 107, 135] {
+                let _ = priced(input);
+            }
+        })
+    });
+    let spans: Vec<f64> = exported
+        .spans
+        .iter()
+        .filter_map(|span| {
+            span.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == "gen_ai.usage.cost")
+                .map(|kv| match kv.value {
+                    opentelemetry::Value::F64(usd) => usd,
+                    ref other => panic!("{other:?}"),
+                })
+        })
+        .collect();
+    assert_eq!(spans, [0.0001, 0.000107, 0.000135]);
+    assert_ne!(spans.iter().sum::<f64>(), 0.000342, "float addition drifts");
+    meters.force_flush().expect("metrics flush");
+    let cost = points(&exporter, "ai.client.cost");
+    let (usd, _) = cost.values().next().copied().expect("one series");
+    assert_eq!(usd.to_string(), "0.000342");
 }

@@ -249,26 +249,37 @@ fn failed_requests_arrive_whole_the_others_by_ratio_and_metrics_count_them_all()
         );
     }
 
-    // Input tokens of the chat calls that did not fail, and one duration per call.
-    let tokens = latest(
-        receiver
-            .histogram_points("gen_ai.client.token.usage")
-            .into_iter()
-            .map(|(point, _)| point)
-            .collect(),
-    );
-    let chat_input_tokens: f64 = tokens
-        .iter()
-        .filter(|(attributes, _)| {
-            attributes.contains(&("gen_ai.token.type".to_owned(), "input".to_owned()))
-                && attributes.contains(&("gen_ai.operation.name".to_owned(), "chat".to_owned()))
-        })
-        .map(|(_, sum)| sum)
-        .sum();
+    // Input tokens of the chat calls: the ones that did not fail as text, the failed ones as
+    // 0 of an unknown modality; and one duration per call.
+    let tokens = latest(receiver.sum_points("gen_ai.client.inference.usage.input_tokens"));
+    let chat_input_tokens = |modality: &str| -> f64 {
+        tokens
+            .iter()
+            .filter(|(attributes, _)| {
+                attributes.contains(&("gen_ai.token.modality".to_owned(), modality.to_owned()))
+                    && attributes.contains(&("gen_ai.operation.name".to_owned(), "chat".to_owned()))
+            })
+            .map(|(_, sum)| sum)
+            .sum()
+    };
     let expected_input: u64 = (0..REQUESTS).filter(|n| !fails(*n)).map(chat_input).sum();
-    assert_eq!(chat_input_tokens, expected_input as f64);
+    assert_eq!(chat_input_tokens("text"), expected_input as f64);
+    assert_eq!(chat_input_tokens("unknown"), 0.0);
+    assert!(
+        tokens.keys().any(|attributes| attributes
+            .contains(&("gen_ai.token.modality".to_owned(), "unknown".to_owned()))),
+        "the failed calls count 0 tokens of an unknown modality: {tokens:?}"
+    );
     let mut durations: HashMap<Vec<(String, String)>, (u64, u64)> = HashMap::new();
-    for (point, count) in receiver.histogram_points("gen_ai.client.operation.duration") {
+    // Chat calls are inference, embeddings another operation with a provider.
+    let histograms = [
+        "gen_ai.client.inference.duration",
+        "gen_ai.client.operation.duration",
+    ];
+    for (point, count) in histograms
+        .into_iter()
+        .flat_map(|name| receiver.histogram_points(name))
+    {
         let entry = durations.entry(point.attributes).or_default();
         if point.time_unix_nano >= entry.0 {
             *entry = (point.time_unix_nano, count);

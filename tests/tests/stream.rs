@@ -169,11 +169,11 @@ fn a_streamed_call_lasts_as_long_as_its_stream_and_is_priced_from_its_last_chunk
     // gpt-4o-mini: 314 uncached at $0.15 / M, 1,536 cached at $0.075 / M, 120 out at $0.60 / M.
     assert!((f64_attr(call, "gen_ai.usage.cost") - 0.0002343).abs() < 1e-12);
 
-    let first_chunk = points(&meters_out, "gen_ai.client.operation.time_to_first_chunk");
+    let first_chunk = points(&meters_out, "gen_ai.client.inference.time_to_first_chunk");
     let (sum, count) = first_chunk.values().next().copied().expect("a point");
     assert_eq!(count, 1);
     assert!((sum - first).abs() < 1e-9);
-    let per_chunk = points(&meters_out, "gen_ai.client.operation.time_per_output_chunk");
+    let per_chunk = points(&meters_out, "gen_ai.client.inference.time_per_output_chunk");
     let (per_chunk, count) = per_chunk.values().next().copied().expect("a point");
     assert_eq!(count, 1);
     assert!((0.02..0.06).contains(&per_chunk), "{per_chunk}");

@@ -191,23 +191,72 @@ pub const AI_STREAM_CHUNKS: &str = "ai.stream.chunks";
 pub const AI_STREAM_CANCELLED: &str = "ai.stream.cancelled";
 
 // ===== Metrics =====
+//
+// The conventions' current names (semantic-conventions-genai) are exported by default; the
+// names of semantic-conventions 1.41 and before on opt-in: see `MetricConventions`.
 
-/// Histogram of the tokens of each call, by [`GEN_AI_TOKEN_TYPE`], operation, provider and
-/// model.
-pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
-/// Histogram of the duration of each call in seconds, with [`ERROR_TYPE`] on failures; for
-/// the operations that name their provider.
+/// Histogram of the duration in seconds of each inference call (`chat`, `text_completion`,
+/// `generate_content`), with [`ERROR_TYPE`] on failures.
+pub const GEN_AI_CLIENT_INFERENCE_DURATION: &str = "gen_ai.client.inference.duration";
+/// Histogram of the seconds from a streamed inference call's request to its first chunk.
+pub const GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK: &str =
+    "gen_ai.client.inference.time_to_first_chunk";
+/// Histogram of the seconds between a streamed inference call's chunks, after the first.
+pub const GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK: &str =
+    "gen_ai.client.inference.time_per_output_chunk";
+/// Counter of the input tokens of inference calls, cached ones included, by
+/// [`GEN_AI_TOKEN_MODALITY`]; a call that reported no usage adds 0 under `unknown`.
+pub const GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS: &str =
+    "gen_ai.client.inference.usage.input_tokens";
+/// Counter of the output tokens of inference calls, reasoning ones included.
+pub const GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS: &str =
+    "gen_ai.client.inference.usage.output_tokens";
+/// Counter of the input tokens read from the provider's cache (part of the input).
+pub const GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_READ_INPUT_TOKENS: &str =
+    "gen_ai.client.inference.usage.cache_read.input_tokens";
+/// Counter of the input tokens written to the provider's cache (part of the input).
+pub const GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_WRITE_INPUT_TOKENS: &str =
+    "gen_ai.client.inference.usage.cache_write.input_tokens";
+/// Counter of the output tokens spent on reasoning (part of the output).
+pub const GEN_AI_CLIENT_INFERENCE_USAGE_REASONING_OUTPUT_TOKENS: &str =
+    "gen_ai.client.inference.usage.reasoning.output_tokens";
+/// Histogram of the input tokens of each inference call, with [`ERROR_TYPE`] on failures.
+pub const GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS: &str =
+    "gen_ai.client.inference.operation.input_tokens";
+/// Histogram of the output tokens of each inference call, with [`ERROR_TYPE`] on failures.
+pub const GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS: &str =
+    "gen_ai.client.inference.operation.output_tokens";
+/// `text`, `audio` or `unknown`, on the `gen_ai.client.inference.usage.*` counters.
+pub const GEN_AI_TOKEN_MODALITY: &str = "gen_ai.token.modality";
+/// Histogram of the duration in seconds of each tool execution.
+pub const GEN_AI_EXECUTE_TOOL_DURATION: &str = "gen_ai.execute_tool.duration";
+/// Histogram of the duration in seconds of each agent invocation.
+pub const GEN_AI_INVOKE_AGENT_DURATION: &str = "gen_ai.invoke_agent.duration";
+/// Histogram of the duration of each call in seconds, with [`ERROR_TYPE`] on failures: under
+/// the current conventions, the operations with a provider that are not inference
+/// (`embeddings`, say); under 1.41, every operation with a provider.
 pub const GEN_AI_CLIENT_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
-/// Histogram of the duration in seconds of each GenAI operation that names no provider (a
-/// tool, an agent run in process), with [`ERROR_TYPE`] on failures:
-/// [`GEN_AI_CLIENT_OPERATION_DURATION`] requires `gen_ai.provider.name`.
+/// Histogram of the duration in seconds of each GenAI operation that no metric of the
+/// conventions takes (one without a provider), with [`ERROR_TYPE`] on failures.
 pub const AI_OPERATION_DURATION: &str = "ai.operation.duration";
-/// Counter of what calls cost in USD, by tenant, feature, model and provider.
+/// Counter of what calls cost in USD, by tenant, feature, model, provider and
+/// [`AI_COST_SOURCE`]: counted before sampling, summed exactly (each call rounded as its
+/// span's cost is).
 pub const AI_CLIENT_COST: &str = "ai.client.cost";
-/// Histogram of the seconds from a streamed call's request to its first chunk.
+/// Counter of the calls no cost could be given to, by [`AI_UNPRICED_REASON`], model and
+/// provider: the share of spend the cost counter cannot see.
+pub const AI_CLIENT_UNPRICED_CALLS: &str = "ai.client.unpriced_calls";
+/// Why a call went unpriced, on [`AI_CLIENT_UNPRICED_CALLS`]: `failed`, `cancelled`,
+/// `no_usage`, `unknown_model`, `no_model`, `invalid_counts` or `not_money`.
+pub const AI_UNPRICED_REASON: &str = "ai.unpriced.reason";
+
+/// semantic-conventions 1.41: histogram of the tokens of each call, by
+/// [`GEN_AI_TOKEN_TYPE`], operation, provider and model.
+pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
+/// semantic-conventions 1.41: the seconds from a streamed call's request to its first chunk.
 pub const GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK: &str =
     "gen_ai.client.operation.time_to_first_chunk";
-/// Histogram of the seconds between a streamed call's chunks, after the first.
+/// semantic-conventions 1.41: the seconds between a streamed call's chunks, after the first.
 pub const GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK: &str =
     "gen_ai.client.operation.time_per_output_chunk";
 /// `input` or `output`, on [`GEN_AI_CLIENT_TOKEN_USAGE`].

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 /// An error that says what kind of failure it is: `rate_limit_exceeded`, `timeout`,
 /// `invalid_request_error`, an HTTP status such as `500`. It becomes `error.type` on the
-/// call's span and on the `gen_ai.client.operation.duration` metric, which group failures by
+/// call's span and on the duration metrics (`gen_ai.client.inference.duration`), which group failures by
 /// it: keep the values few (a kind, never a message).
 ///
 /// When a function annotated with [`#[ai_span]`](crate::ai_span) returns `Err(e)`, `error.type`

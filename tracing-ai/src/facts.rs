@@ -23,6 +23,7 @@ macro_rules! token_kinds {
         $kind:ident {
             name: $name:expr,
             part_of: $part_of:expr,
+            usage_metric: $usage_metric:expr,
             from_usage: |$usage:ident| $from_usage:expr $(,)?
         }
     ),* $(,)?) => {
@@ -51,6 +52,15 @@ macro_rules! token_kinds {
                 }
             }
 
+            /// The counter of the conventions' current metrics that sums this count over
+            /// calls (`gen_ai.client.inference.usage.*`); `None` for a count the conventions
+            /// split by `gen_ai.token.modality` instead (audio).
+            pub(crate) const fn usage_metric(self) -> Option<&'static str> {
+                match self {
+                    $(TokenKind::$kind => $usage_metric,)*
+                }
+            }
+
             /// The count `usage` reports of this kind.
             pub(crate) fn of_usage(self, usage: &Usage) -> Option<u64> {
                 match self {
@@ -69,42 +79,49 @@ token_kinds! {
     Input {
         name: attr::GEN_AI_USAGE_INPUT_TOKENS,
         part_of: None,
+        usage_metric: Some(attr::GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS),
         from_usage: |usage| Some(usage.input_tokens),
     },
     /// Output tokens, reasoning ones included.
     Output {
         name: attr::GEN_AI_USAGE_OUTPUT_TOKENS,
         part_of: None,
+        usage_metric: Some(attr::GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS),
         from_usage: |usage| Some(usage.output_tokens),
     },
     /// Input tokens read from the provider's prompt cache.
     CacheRead {
         name: attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
         part_of: Some(TokenKind::Input),
+        usage_metric: Some(attr::GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_READ_INPUT_TOKENS),
         from_usage: |usage| usage.cache_read_tokens,
     },
     /// Input tokens written to the provider's prompt cache.
     CacheWrite {
         name: attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
         part_of: Some(TokenKind::Input),
+        usage_metric: Some(attr::GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_WRITE_INPUT_TOKENS),
         from_usage: |usage| usage.cache_creation_tokens,
     },
     /// Output tokens spent on reasoning.
     Reasoning {
         name: attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
         part_of: Some(TokenKind::Output),
+        usage_metric: Some(attr::GEN_AI_CLIENT_INFERENCE_USAGE_REASONING_OUTPUT_TOKENS),
         from_usage: |usage| usage.reasoning_tokens,
     },
     /// Audio input tokens not read from the cache.
     AudioInput {
         name: attr::AI_USAGE_AUDIO_INPUT_TOKENS,
         part_of: Some(TokenKind::Input),
+        usage_metric: None,
         from_usage: |usage| usage.audio_input_tokens,
     },
     /// Audio output tokens.
     AudioOutput {
         name: attr::AI_USAGE_AUDIO_OUTPUT_TOKENS,
         part_of: Some(TokenKind::Output),
+        usage_metric: None,
         from_usage: |usage| usage.audio_output_tokens,
     },
 }

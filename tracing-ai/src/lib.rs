@@ -168,7 +168,10 @@ pub use error_type::ErrorType;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "otlp-grpc", feature = "otlp-http"))))]
 pub use export::{builder, init, ExportBuilder, ExportStats, InitError, OtelGuard, Protocol};
-pub use layer::{layer, AiLayer, AiLayerBuilder, AiOpenTelemetryLayer};
+pub use layer::{
+    layer, AiLayer, AiLayerBuilder, AiOpenTelemetryLayer, MetricConventions,
+    OTEL_SEMCONV_STABILITY_OPT_IN,
+};
 pub use pricing::ModelPrice;
 pub use record::{record_cache_hit, record_fallback};
 pub use request::{ReportsParameters, RequestParameters};

@@ -6,7 +6,7 @@ use tracing::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::attribution::AttributionKeys;
-use super::metrics::{self, Metrics};
+use super::metrics::{self, MetricConventions, Metrics};
 use super::{AiLayer, AiOpenTelemetryLayer};
 use crate::capture::{ContentCapture, ContentSettings};
 use crate::error::ConfigError;
@@ -38,6 +38,7 @@ pub struct AiLayerBuilder {
     keys: AttributionKeys,
     meter: Option<opentelemetry::metrics::Meter>,
     cardinality: Option<usize>,
+    conventions: Option<MetricConventions>,
     tracing_fields: Option<bool>,
     span_metadata: bool,
     error_descriptions: Option<bool>,
@@ -154,13 +155,20 @@ impl AiLayerBuilder {
     /// Records metrics of every AI span with `meter`, before any sampling, so that their totals
     /// are exact whatever share of the traces is exported:
     ///
-    /// - `gen_ai.client.token.usage`: a histogram of tokens by `gen_ai.token.type` (`input`,
-    ///   `output`), operation, provider and model;
-    /// - `gen_ai.client.operation.duration`: a histogram of seconds, with `error.type` on
-    ///   failed calls;
-    /// - `ai.client.cost`: a counter of USD by `tenant.id`, `feature.id`, model and provider.
+    /// - `ai.client.cost`: a counter of USD by `tenant.id`, `feature.id`, model, provider and
+    ///   `ai.cost.source`, summed exactly: each call's cost rounded as its span's is;
+    /// - `ai.client.unpriced_calls`: a counter of the calls to a model that have no cost, by
+    ///   `ai.unpriced.reason` (`failed`, `cancelled`, `no_usage`, `unknown_model`, ...),
+    ///   model, provider, tenant and feature: what the cost counter cannot see;
+    /// - the GenAI conventions' token and duration metrics, under the names
+    ///   [`with_metric_conventions`](Self::with_metric_conventions) chooses: by default
+    ///   `gen_ai.client.inference.duration`, the `gen_ai.client.inference.usage.*` token
+    ///   counters and the `gen_ai.client.inference.operation.*` token histograms (see
+    ///   [`MetricConventions`]).
     ///
-    /// [`init`](crate::init) sets this up with an OTLP meter provider.
+    /// Embeddings have no token metric in the current conventions: their tokens are on their
+    /// spans, their cost in `ai.client.cost`. [`init`](crate::init) sets this up with an OTLP
+    /// meter provider.
     ///
     /// ```
     /// use opentelemetry::metrics::MeterProvider as _;
@@ -173,6 +181,24 @@ impl AiLayerBuilder {
     /// ```
     pub fn with_meter(mut self, meter: opentelemetry::metrics::Meter) -> Self {
         self.meter = Some(meter);
+        self
+    }
+
+    /// Which version of the GenAI conventions names the metrics; by default what
+    /// [`OTEL_SEMCONV_STABILITY_OPT_IN`](crate::OTEL_SEMCONV_STABILITY_OPT_IN) says when the
+    /// layer is built ([`MetricConventions::from_env`]), the current conventions when it says
+    /// nothing.
+    ///
+    /// ```
+    /// use tracing_ai::{AiLayer, MetricConventions};
+    ///
+    /// let layer = AiLayer::builder()
+    ///     .with_metric_conventions(MetricConventions::Previous)
+    ///     .build()?;
+    /// # Ok::<(), tracing_ai::ConfigError>(())
+    /// ```
+    pub fn with_metric_conventions(mut self, conventions: MetricConventions) -> Self {
+        self.conventions = Some(conventions);
         self
     }
 
@@ -389,6 +415,7 @@ impl AiLayerBuilder {
                 &meter,
                 self.cardinality.unwrap_or(metrics::DEFAULT_CARDINALITY),
                 &self.keys,
+                self.conventions.unwrap_or_else(MetricConventions::from_env),
             )
         });
         let mut layer = AiLayer::from_parts(

@@ -116,10 +116,16 @@ impl ClosedCall {
     /// Counts the call in the metrics, when they are on.
     pub(super) fn count(&self, layer: &AiLayer) {
         if let Some(metrics) = &layer.shared.metrics {
+            let source = match &self.priced {
+                Priced::Cost { source, .. } => *source,
+                // A cost recorded by the caller is the provider's.
+                _ => CostSource::Provider,
+            };
             metrics.record(&CallMetrics {
                 fields: &self.fields,
                 duration: self.duration,
-                usd: self.settled.usd,
+                cost: self.settled.usd.map(|usd| (usd, source.as_str())),
+                unpriced: self.priced.unpriced_reason(),
                 attribution: &self.attribution,
             });
         }

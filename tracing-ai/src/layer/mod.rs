@@ -55,6 +55,7 @@ use call::ClosedCall;
 use callsite::Callsites;
 use fields::{AiSpanData, FieldVisitor};
 use metrics::Metrics;
+pub use metrics::{MetricConventions, OTEL_SEMCONV_STABILITY_OPT_IN};
 use rollup::RequestTotals;
 pub(crate) use write::round_money;
 use write::Writer;

@@ -13,7 +13,7 @@ use super::rollup::RequestTotals;
 use super::write::{Writer, Written};
 use super::AiLayer;
 use crate::attr;
-use crate::pricing::{is_valid_amount, Call, Priced};
+use crate::pricing::{is_valid_amount, Call, Priced, UnpricedReason};
 
 /// How many unpriced models and callsites are warned about, at most.
 const MAX_WARNED: usize = 1_000;
@@ -33,6 +33,7 @@ impl AiLayer {
                         "the recorded `gen_ai.usage.cost` is {cost}, not an amount of money"
                     )
                     .into(),
+                    code: UnpricedReason::NotMoney,
                 };
             }
             Some(_) => return Priced::Nothing,
@@ -78,7 +79,7 @@ impl AiLayer {
             Priced::Unpriced { reason, .. } => {
                 writer.push(attr::AI_COST_UNPRICED, Written::Str(reason.clone()));
             }
-            Priced::NoUsage { reason } => {
+            Priced::NoUsage { reason, .. } => {
                 writer.push(attr::AI_COST_UNPRICED, Written::Static(reason));
             }
             Priced::Nothing => {}
@@ -118,10 +119,10 @@ impl AiLayer {
     /// usage, with the reason: the first such call, not every one.
     pub(super) fn warn_if_unpriced(&self, priced: &Priced, metadata: &'static Metadata<'static>) {
         let (key, what, reason): (String, &str, &str) = match priced {
-            Priced::Unpriced { model, reason } => {
+            Priced::Unpriced { model, reason, .. } => {
                 (format!("model {model}"), model.as_str(), reason)
             }
-            Priced::NoUsage { reason } => (
+            Priced::NoUsage { reason, .. } => (
                 format!("callsite {}::{}", metadata.target(), metadata.name()),
                 metadata.name(),
                 reason,

@@ -81,24 +81,35 @@ const POW10: [f64; 23] = [
 
 /// `amount` to 12 significant digits (an f64 holds 15 to 17): what float arithmetic on
 /// per-token prices adds past them is noise, not money. Amounts outside 1e-10..1e11 (no
-/// call's cost) are left as they are. On the close of every AI span, so no `log10` or `powf`:
-/// the decimal magnitude comes from the binary exponent, and the scale from a table.
+/// call's cost) are left as they are.
 pub(crate) fn round_money(amount: f64) -> f64 {
+    match money_digits(amount) {
+        // Both exact in an f64 (the mantissa is below 2^53, the scale an exact power of ten):
+        // the division rounds to the double nearest the decimal.
+        Some((mantissa, places)) => mantissa as f64 / POW10[places],
+        None => amount,
+    }
+}
+
+/// `amount` to 12 significant digits, as the exact decimal `mantissa * 10^-places`
+/// (`places` <= 22); `None` outside 1e-10..1e11 and for NaN. On the close of every AI span,
+/// so no `log10` or `powf`: the decimal magnitude comes from the binary exponent, and the
+/// scale from a table.
+pub(crate) fn money_digits(amount: f64) -> Option<(i64, usize)> {
     let abs = amount.abs();
     // Also false for NaN.
     if !(1e-10..1e11).contains(&abs) {
-        return amount;
+        return None;
     }
     let binary_exponent = ((abs.to_bits() >> 52) & 0x7ff) as i32 - 1023;
     // floor(log10(abs)), or one less.
     let magnitude = (f64::from(binary_exponent) * std::f64::consts::LOG10_2).floor() as i32;
-    let mut digits = usize::try_from(11 - magnitude).unwrap_or(0).min(22);
-    if digits > 0 && abs * POW10[digits] >= 1e12 {
-        digits -= 1;
+    let mut places = usize::try_from(11 - magnitude).unwrap_or(0).min(22);
+    if places > 0 && abs * POW10[places] >= 1e12 {
+        places -= 1;
     }
-    let scale = POW10[digits];
-    // An exact power of ten: the division rounds to the double nearest the decimal.
-    (amount * scale).round() / scale
+    // Below 1e12 in magnitude: the cast is exact.
+    Some(((amount * POW10[places]).round() as i64, places))
 }
 
 /// The name of an attribute the layer writes: one of ours, or an attribution key's.

@@ -68,29 +68,87 @@ pub(crate) enum Priced {
     Unpriced {
         model: String,
         reason: Arc<str>,
+        code: UnpricedReason,
     },
     /// A call to a model that reported no usage and has no GPU-time price: never exported as
     /// free. The reason names the likely cause.
     NoUsage {
         reason: &'static str,
+        code: UnpricedReason,
     },
     /// Nothing to price: not a call to a model (no model, no usage), or a cost was recorded.
     Nothing,
 }
 
 /// Why a call to a model has no usage to price.
-pub(crate) fn no_usage_reason(call: &Call<'_>) -> &'static str {
-    if call.failed {
-        "the call failed before it reported token usage; whether it was billed is unknown"
+pub(crate) fn no_usage(call: &Call<'_>) -> Priced {
+    let (code, reason) = if call.failed {
+        (
+            UnpricedReason::Failed,
+            "the call failed before it reported token usage; whether it was billed is unknown",
+        )
     } else if call.cancelled {
-        "cancelled before the provider reported usage: the provider may still bill the input \
-         it received"
+        (
+            UnpricedReason::Cancelled,
+            "cancelled before the provider reported usage: the provider may still bill the \
+             input it received",
+        )
     } else if call.stream {
-        "the stream reported no token usage: ask for it (OpenAI: `stream_options.include_usage`), \
-         or the stream was dropped before its last chunk"
+        (
+            UnpricedReason::NoUsage,
+            "the stream reported no token usage: ask for it (OpenAI: \
+             `stream_options.include_usage`), or the stream was dropped before its last chunk",
+        )
     } else {
-        "the call reported no token usage: return a type that implements `ReportsUsage`, or \
-         give `usage = ...` to `#[ai_span]`"
+        (
+            UnpricedReason::NoUsage,
+            "the call reported no token usage: return a type that implements `ReportsUsage`, \
+             or give `usage = ...` to `#[ai_span]`",
+        )
+    };
+    Priced::NoUsage { reason, code }
+}
+
+/// Why a call has no cost, in a word: the label of the unpriced-calls metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum UnpricedReason {
+    /// It failed before reporting usage.
+    Failed,
+    /// Its stream was dropped before the provider reported usage.
+    Cancelled,
+    /// It ended without reporting usage.
+    NoUsage,
+    /// Its model has no price.
+    UnknownModel,
+    /// It recorded usage but no model.
+    NoModel,
+    /// Its token counts contradict each other.
+    InvalidCounts,
+    /// Its price or recorded cost is no amount of money.
+    NotMoney,
+}
+
+impl UnpricedReason {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            UnpricedReason::Failed => "failed",
+            UnpricedReason::Cancelled => "cancelled",
+            UnpricedReason::NoUsage => "no_usage",
+            UnpricedReason::UnknownModel => "unknown_model",
+            UnpricedReason::NoModel => "no_model",
+            UnpricedReason::InvalidCounts => "invalid_counts",
+            UnpricedReason::NotMoney => "not_money",
+        }
+    }
+}
+
+impl Priced {
+    /// Why the call has no cost, when it has none.
+    pub(crate) fn unpriced_reason(&self) -> Option<UnpricedReason> {
+        match self {
+            Priced::Unpriced { code, .. } | Priced::NoUsage { code, .. } => Some(*code),
+            Priced::Cost { .. } | Priced::Nothing => None,
+        }
     }
 }
 
@@ -225,6 +283,7 @@ impl Pricing {
                      price and the exchange rates"
                 )
                 .into(),
+                code: UnpricedReason::NotMoney,
             },
             priced => priced,
         }
@@ -241,9 +300,7 @@ impl Pricing {
         let Some(tokens) = call.tokens else {
             // A call to a model with nothing to price it by is said so, never free.
             return match models.next() {
-                Some(_) => Priced::NoUsage {
-                    reason: no_usage_reason(call),
-                },
+                Some(_) => no_usage(call),
                 None => Priced::Nothing,
             };
         };
@@ -252,12 +309,14 @@ impl Pricing {
                 model: String::new(),
                 reason: "no model was recorded (`gen_ai.request.model` or `gen_ai.response.model`)"
                     .into(),
+                code: UnpricedReason::NoModel,
             };
         };
         if let Some(reason) = invalid_counts(&tokens) {
             return Priced::Unpriced {
                 model: first.to_owned(),
                 reason: reason.into(),
+                code: UnpricedReason::InvalidCounts,
             };
         }
         match self.genai.price(call.provider, first, &tokens) {
@@ -276,11 +335,13 @@ impl Pricing {
                     Err(_) => Priced::Unpriced {
                         model: first.to_owned(),
                         reason,
+                        code: UnpricedReason::UnknownModel,
                     },
                 },
                 None => Priced::Unpriced {
                     model: first.to_owned(),
                     reason,
+                    code: UnpricedReason::UnknownModel,
                 },
             },
         }
@@ -295,14 +356,13 @@ fn price_override(model: &str, rate: Rate, call: &Call<'_>) -> Priced {
         },
         Rate::Tokens(rates) => {
             let Some(tokens) = call.tokens else {
-                return Priced::NoUsage {
-                    reason: no_usage_reason(call),
-                };
+                return no_usage(call);
             };
             if let Some(reason) = invalid_counts(&tokens) {
                 return Priced::Unpriced {
                     model: model.to_owned(),
                     reason: reason.into(),
+                    code: UnpricedReason::InvalidCounts,
                 };
             }
             Priced::Cost {
