@@ -7,7 +7,9 @@
 #   against, and Arize Phoenix, the OTLP backend examples/tests/phoenix.rs starts;
 # - into target/go, built with Go from the module proxy: Jaeger (tests/jaeger, started by
 #   examples/tests/jaeger.rs) and an OpenTelemetry Collector with the OTLP receiver, the
-#   load-balancing exporter and the tail-sampling processor (tests/collector). Each is rebuilt
+#   load-balancing exporter and the tail-sampling processor (tests/collector), and Prometheus
+#   with its OTLP receiver (tests/prometheus, the metrics backend the spend tests query with
+#   PromQL). Each is rebuilt
 #   only when its module changes, so a second run finds them there. They build while cargo
 #   compiles the tests (target/go/build.log).
 # Then it runs `cargo test --workspace --all-features`. Every service a test starts listens
@@ -20,7 +22,7 @@ if ! command -v python3 >/dev/null 2>&1; then
     exit 1
 fi
 if ! command -v go >/dev/null 2>&1; then
-    echo "scripts/test.sh: Go 1.26 or later is needed to build Jaeger and the OpenTelemetry Collector the tests run; install it (https://go.dev/dl) and run again" >&2
+    echo "scripts/test.sh: Go 1.26 or later is needed to build Jaeger, the OpenTelemetry Collector and Prometheus the tests run; install it (https://go.dev/dl) and run again" >&2
     exit 1
 fi
 
@@ -48,6 +50,7 @@ mkdir -p target/go
 (
     build_go jaeger tests/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
     build_go otelcol tests/collector .
+    build_go prometheus tests/prometheus github.com/prometheus/prometheus/cmd/prometheus
 ) >target/go/build.log 2>&1 &
 go_build=$!
 
@@ -64,7 +67,7 @@ fi
 cargo test --workspace --all-features --no-run
 if ! wait "$go_build"; then
     cat target/go/build.log >&2
-    echo "scripts/test.sh: building Jaeger or the Collector with Go failed (above); the module proxy must serve what tests/jaeger/go.sum and tests/collector/go.sum name" >&2
+    echo "scripts/test.sh: building Jaeger, the Collector or Prometheus with Go failed (above); the module proxy must serve what tests/jaeger/go.sum, tests/collector/go.sum and tests/prometheus/go.sum name" >&2
     exit 1
 fi
 cat target/go/build.log >&2

@@ -1,0 +1,227 @@
+//! "What did each tenant spend?", answered as a user would: the quickstart runs twice, as two
+//! replicas of one service, its metrics pushed over OTLP into a real Prometheus, its traces to
+//! an OTLP receiver in this process; then PromQL through Prometheus' HTTP API (the queries the
+//! README quotes) gives the spend per tenant, feature and model over the run's window.
+//!
+//! Replica `a` exports every trace: the spend Prometheus answers for it is the sum of its
+//! calls' exported costs, to 1e-9 USD. Replica `b` runs the same requests (same seed) with tail
+//! sampling at 0.05, so most of its traces are never exported: its spend on the hosted models
+//! (priced by tokens, so the same as `a`'s) is still all there. Both replicas together are one
+//! series per tenant, whatever resource attributes tell them apart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::Output;
+
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use tracing_ai_tests::example_binary;
+use tracing_ai_tests::prometheus::{Prometheus, Series};
+use tracing_ai_tests::receiver::{by_trace, ReceivedSpan, Receiver};
+
+const REQUESTS: usize = 40;
+
+/// The models priced by their tokens: the same seed spends the same on them.
+const HOSTED: [&str; 2] = ["text-embedding-3-small", "gpt-4o-mini"];
+
+/// Spend per tenant, feature and model over the last 10 minutes, from the README.
+fn spend_query(selector: &str) -> String {
+    format!(
+        "sum by (tenant_id, feature_id, gen_ai_request_model) \
+         (increase(ai_client_cost_USD_total{{{selector}}}[10m] anchored))"
+    )
+}
+
+/// The quickstart, as replica `instance`, tail sampling at `ratio` when given.
+fn run(prometheus: &Prometheus, traces: &Receiver, instance: &str, ratio: Option<f64>) -> Output {
+    let mut command = std::process::Command::new(example_binary("quickstart"));
+    command
+        .args(["--requests", &REQUESTS.to_string(), "--error-rate", "0.2"])
+        .args(["--seed", "11", "--concurrency", "4"])
+        .env(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            format!("http://{}/v1/traces", traces.http),
+        )
+        .env(
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            prometheus.otlp_metrics_endpoint(),
+        )
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env("OTEL_SERVICE_NAME", "rag")
+        .env(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            format!("service.instance.id={instance},deployment.environment.name=test"),
+        )
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_METRICS_EXPORTER")
+        .env_remove("OTEL_SEMCONV_STABILITY_OPT_IN")
+        .env_remove("TRACING_AI_SAMPLE_RATIO");
+    if let Some(ratio) = ratio {
+        command.args(["--sample-ratio", &ratio.to_string()]);
+    }
+    let output = command.output().expect("the quickstart runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+type Key = (String, String, String);
+
+/// The exported calls' costs, by tenant, feature and model.
+fn spent_on_spans(spans: &[ReceivedSpan]) -> HashMap<Key, f64> {
+    let mut spent = HashMap::new();
+    for span in spans {
+        let Some(Value::DoubleValue(usd)) = span.attr("gen_ai.usage.cost") else {
+            continue;
+        };
+        let text = |key: &str| span.str_attr(key).unwrap_or_default().to_owned();
+        let key = (
+            text("tenant.id"),
+            text("feature.id"),
+            text("gen_ai.request.model"),
+        );
+        *spent.entry(key).or_default() += usd;
+    }
+    spent
+}
+
+/// Prometheus' answer by tenant, feature and model.
+fn by_key(answer: &[Series]) -> HashMap<Key, f64> {
+    answer
+        .iter()
+        .map(|(labels, usd)| {
+            let label = |name: &str| labels.get(name).cloned().unwrap_or_default();
+            (
+                (
+                    label("tenant_id"),
+                    label("feature_id"),
+                    label("gen_ai_request_model"),
+                ),
+                *usd,
+            )
+        })
+        .collect()
+}
+
+fn assert_same(answered: &HashMap<Key, f64>, expected: &HashMap<Key, f64>, what: &str) {
+    assert_eq!(
+        answered.keys().collect::<std::collections::BTreeSet<_>>(),
+        expected.keys().collect(),
+        "{what}: the series Prometheus answers"
+    );
+    for (key, usd) in expected {
+        let got = answered[key];
+        assert!(
+            (got - usd).abs() < 1e-9,
+            "{what} {key:?}: Prometheus says {got}, the calls cost {usd}"
+        );
+    }
+}
+
+#[test]
+fn prometheus_answers_each_tenants_spend_exactly_at_any_sampling_ratio() {
+    let Some(prometheus) = Prometheus::start() else {
+        return;
+    };
+
+    // Replica a: every trace exported.
+    let traces_a = Receiver::start();
+    run(&prometheus, &traces_a, "a", None);
+    let spans_a = traces_a.spans();
+    assert_eq!(by_trace(&spans_a).len(), REQUESTS, "every trace of a");
+    let spent_a = spent_on_spans(&spans_a);
+    let tenants: std::collections::BTreeSet<&str> =
+        spent_a.keys().map(|(tenant, ..)| tenant.as_str()).collect();
+    assert_eq!(tenants, ["acme", "globex"].into());
+
+    let query_a = spend_query(r#"instance="a""#);
+    let answer = prometheus.query_until(&query_a, |answer| by_key(answer).len() >= spent_a.len());
+    assert_same(&by_key(&answer), &spent_a, "replica a");
+
+    // Replica b: the same requests, one trace in twenty kept (and every failed one).
+    let traces_b = Receiver::start();
+    run(&prometheus, &traces_b, "b", Some(0.05));
+    let exported_b = by_trace(&traces_b.spans()).len();
+    // Every trace with a failure in it is kept (a fallback from the self-hosted model is
+    // one): at least a quarter of them are not.
+    assert!(
+        exported_b <= REQUESTS * 3 / 4,
+        "sampling at 0.05 kept {exported_b} of {REQUESTS} traces"
+    );
+    let query_b = spend_query(r#"instance="b""#);
+    let answer_b =
+        by_key(&prometheus.query_until(&query_b, |answer| by_key(answer).len() >= spent_a.len()));
+    let hosted = |spent: &HashMap<Key, f64>| -> HashMap<Key, f64> {
+        spent
+            .iter()
+            .filter(|((_, _, model), _)| HOSTED.contains(&model.as_str()))
+            .map(|(key, usd)| (key.clone(), *usd))
+            .collect()
+    };
+    assert_same(
+        &hosted(&answer_b),
+        &hosted(&spent_a),
+        "replica b, hosted models",
+    );
+    // The self-hosted model is priced by the GPU time each call took: there, not equal.
+    for (key, usd) in &answer_b {
+        assert!(*usd > 0.0, "{key:?}: {usd}");
+    }
+
+    // Both replicas: one series per tenant, the sum of theirs.
+    let per_tenant =
+        prometheus.query("sum by (tenant_id) (increase(ai_client_cost_USD_total[10m] anchored))");
+    let per_tenant: BTreeMap<String, f64> = per_tenant
+        .into_iter()
+        .map(|(labels, usd)| (labels["tenant_id"].clone(), usd))
+        .collect();
+    assert_eq!(
+        per_tenant.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["acme", "globex"],
+        "one series per tenant"
+    );
+    for (tenant, usd) in &per_tenant {
+        let of = |spent: &HashMap<Key, f64>| -> f64 {
+            spent
+                .iter()
+                .filter(|((t, ..), _)| t == tenant)
+                .map(|(_, usd)| usd)
+                .sum()
+        };
+        let expected = of(&spent_a) + of(&answer_b);
+        assert!(
+            (usd - expected).abs() < 1e-9,
+            "{tenant}: {usd} for both replicas, {expected} from each"
+        );
+    }
+
+    // Nothing billed left out: the failed generations, which have no cost, are counted by
+    // reason and model, as many as replica a's spans say.
+    let failed_a = spans_a
+        .iter()
+        .filter(|span| {
+            span.str_attr("gen_ai.operation.name").is_some()
+                && span.attr("gen_ai.usage.cost").is_none()
+                && span
+                    .span
+                    .status
+                    .as_ref()
+                    .is_some_and(|status| status.code == StatusCode::Error as i32)
+        })
+        .count();
+    assert!(failed_a > 0, "--error-rate 0.2 failed no call");
+    let unpriced = prometheus.query(
+        "sum by (ai_unpriced_reason) \
+         (increase(ai_client_unpriced_calls_total{instance=\"a\"}[10m] anchored))",
+    );
+    let failed: f64 = unpriced
+        .iter()
+        .filter(|(labels, _)| {
+            labels.get("ai_unpriced_reason").map(String::as_str) == Some("failed")
+        })
+        .map(|(_, calls)| calls)
+        .sum();
+    assert_eq!(failed, failed_a as f64, "{unpriced:?}");
+}
