@@ -448,6 +448,7 @@ fn gen_content_input(args: &AiSpanArgs, kind: &Kind) -> TokenStream {
                     &__tracing_ai_span,
                     (&::tracing_ai::__private::Probe(__tracing_ai_input)).__tracing_ai_parameters(),
                 );
+                ::tracing_ai::__private::keep_input_for_estimate(&__tracing_ai_span, __tracing_ai_input);
             }
         }
     });

@@ -133,6 +133,18 @@ pub fn record_input<T: crate::content::InputContent + ?Sized>(
     crate::content::record_instructions(&content.0, span, &input.system_instructions());
 }
 
+/// Keeps the text of `input = ...` for an estimate of the call's usage, when the layer over
+/// `span` has a token estimator (see [`estimate`](crate::estimate)); nothing otherwise.
+#[inline]
+pub fn keep_input_for_estimate<T: crate::content::InputContent + ?Sized>(
+    span: &tracing::Span,
+    input: &T,
+) {
+    if crate::estimate::is_ever_on() && !span.is_disabled() {
+        crate::layer::keep_for_estimate(span, || crate::estimate::text_of(input));
+    }
+}
+
 /// The request parameters of an `input = ...` whose type implements
 /// [`ReportsParameters`](crate::ReportsParameters).
 pub trait ParametersOf {

@@ -128,6 +128,14 @@ pub const AI_COST_CURRENCY: &str = "ai.cost.currency";
 pub const AI_COST_SOURCE: &str = "ai.cost.source";
 /// Why no cost could be computed; set instead of a cost, never beside a cost of 0.
 pub const AI_COST_UNPRICED: &str = "ai.cost.unpriced";
+/// Why a call's cost is an estimate: the reason it reported no usage (see
+/// [`estimate`](crate::estimate)); with [`AI_COST_SOURCE`] `estimated`.
+pub const AI_COST_ESTIMATED_BECAUSE: &str = "ai.cost.estimated_because";
+/// The input tokens an estimated cost was priced by, counted by the layer's estimator: never
+/// the provider's `gen_ai.usage.input_tokens`.
+pub const AI_USAGE_ESTIMATED_INPUT_TOKENS: &str = "ai.usage.estimated.input_tokens";
+/// The output tokens an estimated cost was priced by: one per chunk the stream yielded.
+pub const AI_USAGE_ESTIMATED_OUTPUT_TOKENS: &str = "ai.usage.estimated.output_tokens";
 /// The application's own cache (not the provider's): `prefix`, `semantic` or `miss`.
 pub const AI_CACHE_HIT: &str = "ai.cache_hit";
 /// `true` when a fallback model or hosted API served this call.
@@ -150,6 +158,9 @@ pub const AI_USAGE_AUDIO_OUTPUT_TOKENS: &str = "ai.usage.audio.output_tokens";
 
 /// The USD cost of every model call under the request.
 pub const AI_REQUEST_COST: &str = "ai.request.cost";
+/// The part of [`AI_REQUEST_COST`] that is estimated (calls that reported no usage, priced
+/// by the layer's [estimator](crate::estimate)), in USD: 0 when all of it was reported.
+pub const AI_REQUEST_COST_ESTIMATED: &str = "ai.request.cost.estimated";
 /// [`AI_REQUEST_COST`] in the reporting currency, when it is not USD.
 pub const AI_REQUEST_COST_AMOUNT: &str = "ai.request.cost.amount";
 /// The ISO 4217 code of [`AI_REQUEST_COST_AMOUNT`]'s currency.
@@ -170,6 +181,8 @@ pub const AI_REQUEST_UNPRICED_CALLS: &str = "ai.request.unpriced_calls";
 
 /// The USD cost of every model call under the agent.
 pub const AI_AGENT_COST: &str = "ai.agent.cost";
+/// The part of [`AI_AGENT_COST`] that is estimated, in USD.
+pub const AI_AGENT_COST_ESTIMATED: &str = "ai.agent.cost.estimated";
 /// [`AI_AGENT_COST`] in the reporting currency, when it is not USD.
 pub const AI_AGENT_COST_AMOUNT: &str = "ai.agent.cost.amount";
 /// The ISO 4217 code of [`AI_AGENT_COST_AMOUNT`]'s currency.

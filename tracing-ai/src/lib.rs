@@ -123,6 +123,7 @@
 //! | `async-openai` | async-openai's responses and errors need no glue: see [`integrations`] | No |
 //! | `ollama-rs` | ollama-rs's responses and errors need no glue: see [`integrations`] | No |
 //! | `genai` | genai's `ChatResponse` needs no glue: see [`integrations`] | No |
+//! | `tiktoken-rs` | [`estimate::Tiktoken`]: OpenAI's tokenizers, to estimate the usage of calls that reported none | No |
 //!
 //! # Supported Rust Versions
 //!
@@ -138,6 +139,7 @@ mod dispatch;
 mod endpoint;
 mod error;
 mod error_type;
+pub mod estimate;
 pub mod evaluation;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod export;

@@ -74,6 +74,11 @@ impl Message {
 
     /// The message as the schema's JSON object; `output` adds the `finish_reason` it requires
     /// (`"unknown"` when the model's was not given).
+    /// Its parts.
+    pub(crate) fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
     pub(crate) fn to_json(&self, output: bool) -> Value {
         let mut object = Map::new();
         object.insert("role".into(), Value::String(self.role.clone()));

@@ -1,6 +1,7 @@
 //! Configuring an [`AiLayer`]: prices, currencies, attribution keys, metrics.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tracing::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
@@ -10,6 +11,7 @@ use super::metrics::{self, MetricConventions, Metrics};
 use super::{AiLayer, AiOpenTelemetryLayer};
 use crate::capture::{ContentCapture, ContentSettings};
 use crate::error::ConfigError;
+use crate::estimate::{Estimator, TokenEstimator};
 use crate::pricing::{self, Currencies, ModelPrice, Pricing};
 
 /// Configures an [`AiLayer`]; created by [`AiLayer::builder`].
@@ -39,6 +41,7 @@ pub struct AiLayerBuilder {
     meter: Option<opentelemetry::metrics::Meter>,
     cardinality: Option<usize>,
     conventions: Option<MetricConventions>,
+    estimator: Option<Estimator>,
     tracing_fields: Option<bool>,
     span_metadata: bool,
     error_descriptions: Option<bool>,
@@ -181,6 +184,25 @@ impl AiLayerBuilder {
     /// ```
     pub fn with_meter(mut self, meter: opentelemetry::metrics::Meter) -> Self {
         self.meter = Some(meter);
+        self
+    }
+
+    /// Estimates the usage of a call that ended without any (a stream dropped before its last
+    /// chunk, a server that reports no counts) with `estimator`, from the text of its
+    /// `input = ...`: its cost is then exported, marked `ai.cost.source = estimated`, rather
+    /// than missing from the spend. See [`estimate`](crate::estimate); with the
+    /// `tiktoken-rs` feature, [`Tiktoken`](crate::estimate::Tiktoken) counts OpenAI's
+    /// models' tokens.
+    ///
+    /// ```
+    /// let layer = tracing_ai::AiLayer::builder()
+    ///     // One token per four bytes, for every model: a rough estimate is better than none.
+    ///     .with_token_estimator(|_model: &str, text: &str| Some(text.len() as u64 / 4))
+    ///     .build()?;
+    /// # Ok::<(), tracing_ai::ConfigError>(())
+    /// ```
+    pub fn with_token_estimator(mut self, estimator: impl TokenEstimator) -> Self {
+        self.estimator = Some(Estimator(Arc::new(estimator)));
         self
     }
 
@@ -425,6 +447,7 @@ impl AiLayerBuilder {
             self.tracing_fields,
             self.error_descriptions.unwrap_or(true),
             self.content.into_shared(),
+            self.estimator,
         );
         layer.span_metadata = self.span_metadata;
         Ok(layer)

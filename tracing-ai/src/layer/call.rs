@@ -18,6 +18,7 @@ use super::rollup::{self, AgentTotals, RequestTotals};
 use super::write::{Name, Writer, Written};
 use super::AiLayer;
 use crate::attr;
+use crate::estimate::Estimate;
 use crate::facts::TokenKind;
 use crate::pricing::{CostSource, Priced};
 use crate::value_set::saturating_i64;
@@ -31,6 +32,8 @@ pub(super) struct ClosedCall {
     /// trusted baggage.
     pub(super) attribution: Resolved,
     pub(super) priced: Priced,
+    /// The usage it was priced by, when it reported none and the layer estimated it.
+    pub(super) estimate: Option<Estimate>,
     pub(super) settled: Settled,
     /// The captured content of its details event, if any.
     pub(super) details: Vec<opentelemetry::KeyValue>,
@@ -47,12 +50,13 @@ impl ClosedCall {
         layer: &AiLayer,
         span: &SpanRef<'a, R>,
     ) -> Option<(Self, Option<SpanRef<'a, R>>)> {
-        let (fields, created, details, at_close) = {
+        let (fields, created, details, at_close, estimate_input) = {
             let mut extensions = span.extensions_mut();
             let data = extensions
                 .get_mut::<AiSpanData>()
                 .filter(|data| data.settled.is_none())?;
             let details = std::mem::take(&mut data.details);
+            let estimate_input = data.estimate_input.take();
             let mut at_close = std::mem::take(&mut data.at_close);
             let mut fields = std::mem::take(&mut data.fields);
             let created = data.created;
@@ -70,7 +74,7 @@ impl ClosedCall {
                     ));
                 }
             }
-            (fields, created, details, at_close)
+            (fields, created, details, at_close, estimate_input)
         };
         // Nearest value wins: the span's own, then its parent's, up to the root.
         let (attribution, root) = attribution::from_ancestors(&layer.shared.keys, span);
@@ -78,12 +82,17 @@ impl ClosedCall {
         // Read once: the same duration prices a self-hosted call and goes into the metrics.
         let duration = created.map(|created| created.elapsed());
         let priced = layer.price(&fields, duration);
+        let (priced, estimate) = match estimate_input {
+            Some(input) => layer.estimate(priced, &fields, duration, &input),
+            None => (priced, None),
+        };
         let settled = layer.settle(&fields, &priced);
         let call = Self {
             fields,
             duration,
             attribution,
             priced,
+            estimate,
             settled,
             details,
             at_close,
@@ -156,6 +165,19 @@ impl ClosedCall {
                 writer.event(crate::capture::OPERATION_DETAILS_EVENT, details);
             }
             layer.write_cost(&self.settled, &self.priced, writer);
+            if let Some(estimate) = &self.estimate {
+                let counts = [
+                    (attr::AI_USAGE_ESTIMATED_INPUT_TOKENS, estimate.input),
+                    (attr::AI_USAGE_ESTIMATED_OUTPUT_TOKENS, estimate.output),
+                ];
+                for (name, count) in counts {
+                    writer.push(name, Written::I64(saturating_i64(count)));
+                }
+                writer.push(
+                    attr::AI_COST_ESTIMATED_BECAUSE,
+                    Written::Static(estimate.reason),
+                );
+            }
             let keys = layer.shared.keys.exported();
             for (name, value) in keys.iter().zip(&self.attribution) {
                 if let Some(value) = value {

@@ -34,6 +34,9 @@ pub(crate) struct AiSpanData {
     /// Attributes recorded during the call for the layer to write at close, with the cost
     /// (the request's parameters).
     pub(crate) at_close: Vec<opentelemetry::KeyValue>,
+    /// The text of the call's input, kept when the layer has a token estimator, for the
+    /// estimate of a call that ends without usage.
+    pub(crate) estimate_input: Option<String>,
 }
 
 impl AiSpanData {

@@ -44,6 +44,7 @@ use tracing_subscriber::layer::{Context, Layer, Layered};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::capture::ContentSettings;
+use crate::estimate::Estimator;
 use crate::pricing::Pricing;
 use access::SpanAccess;
 pub(crate) use attribution::Attribution;
@@ -137,6 +138,8 @@ struct Shared {
     warned: Mutex<HashSet<String>>,
     /// What message content is captured, and how; `None` when none is.
     content: Option<Arc<ContentSettings>>,
+    /// Counts the tokens of a call that reported no usage, when the application gave one.
+    estimator: Option<Estimator>,
     /// Whether an agent's span was ever created: until then a model call looks for no agent
     /// above it, so that applications without agents pay nothing for their totals.
     agents_seen: AtomicBool,
@@ -167,6 +170,7 @@ impl AiLayer {
             None,
             true,
             None,
+            None,
         )
     }
 
@@ -177,7 +181,11 @@ impl AiLayer {
         tracing_fields: Option<bool>,
         describe_errors: bool,
         content: Option<Arc<ContentSettings>>,
+        estimator: Option<Estimator>,
     ) -> Self {
+        if estimator.is_some() {
+            crate::estimate::set_ever_on();
+        }
         Self {
             shared: Arc::new(Shared {
                 pricing,
@@ -187,6 +195,7 @@ impl AiLayer {
                 describe_errors,
                 warned: Mutex::new(HashSet::new()),
                 content,
+                estimator,
                 agents_seen: AtomicBool::new(false),
             }),
             dispatch: OnceLock::new(),
@@ -329,6 +338,25 @@ pub(crate) fn write_at_close(
     .unwrap_or(false)
 }
 
+/// Keeps the text of the open AI call `span`'s input, for an estimate if it ends without
+/// usage, when its layer has an estimator; `text` is only called then.
+pub(crate) fn keep_for_estimate(span: &tracing::Span, text: impl FnOnce() -> String) {
+    span.with_subscriber(|(id, dispatch)| {
+        let Some((layer, access)) = layer_of(dispatch) else {
+            return;
+        };
+        if layer.shared.estimator.is_none() {
+            return;
+        }
+        let mut text = Some(text);
+        (access.with_call)(dispatch, id, &mut |data| {
+            if data.settled.is_none() {
+                data.estimate_input = text.take().map(|text| text());
+            }
+        });
+    });
+}
+
 /// Adds captured content to the one details event of the open AI call `span`, which the
 /// layer adds when the call ends, with its operation; `false` when `span` is no open AI call
 /// of an [`AiLayer`] (add the event now, then).
@@ -417,6 +445,7 @@ where
                 describe_errors: shared.describe_errors,
                 details: Vec::new(),
                 at_close: Vec::new(),
+                estimate_input: None,
             });
         }
     }

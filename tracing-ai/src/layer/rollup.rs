@@ -10,7 +10,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use super::fields::{AiSpanData, CallFields};
 use super::write::{Writer, Written};
 use crate::attr;
-use crate::pricing::{Currencies, Priced};
+use crate::pricing::{CostSource, Currencies, Priced};
 use crate::value_set::saturating_i64;
 
 /// What a request's model calls added up to, in its local root's extensions. It stays there
@@ -18,6 +18,8 @@ use crate::value_set::saturating_i64;
 #[derive(Debug, Default)]
 pub(crate) struct RequestTotals {
     pub(crate) usd: f64,
+    /// The part of `usd` that is estimated.
+    pub(crate) estimated_usd: f64,
     pub(crate) input: u64,
     pub(crate) output: u64,
     pub(crate) calls: u64,
@@ -44,7 +46,12 @@ impl RequestTotals {
             self.output = self.output.saturating_add(tokens.output());
         }
         match priced {
-            Priced::Cost { usd, .. } => self.usd += usd,
+            Priced::Cost { usd, source } => {
+                self.usd += usd;
+                if *source == CostSource::Estimated {
+                    self.estimated_usd += usd;
+                }
+            }
             Priced::Unpriced { .. } | Priced::NoUsage { .. } => self.unpriced += 1,
             Priced::Nothing => self.usd += fields.recorded_cost.unwrap_or(0.0),
         }
@@ -57,6 +64,7 @@ impl RequestTotals {
 
     fn write_as(&mut self, names: &TotalsNames, currencies: &Currencies, writer: &mut Writer) {
         writer.push(names.cost, Written::money(self.usd));
+        writer.push(names.cost_estimated, Written::money(self.estimated_usd));
         self.reported = currencies
             .report(self.usd)
             .map(|(code, amount)| (code.clone(), amount));
@@ -74,6 +82,7 @@ impl RequestTotals {
 /// The attributes one kind of totals is written under.
 struct TotalsNames {
     cost: &'static str,
+    cost_estimated: &'static str,
     cost_amount: &'static str,
     cost_currency: &'static str,
     input: &'static str,
@@ -84,6 +93,7 @@ struct TotalsNames {
 
 const REQUEST: TotalsNames = TotalsNames {
     cost: attr::AI_REQUEST_COST,
+    cost_estimated: attr::AI_REQUEST_COST_ESTIMATED,
     cost_amount: attr::AI_REQUEST_COST_AMOUNT,
     cost_currency: attr::AI_REQUEST_COST_CURRENCY,
     input: attr::AI_REQUEST_INPUT_TOKENS,
@@ -94,6 +104,7 @@ const REQUEST: TotalsNames = TotalsNames {
 
 const AGENT: TotalsNames = TotalsNames {
     cost: attr::AI_AGENT_COST,
+    cost_estimated: attr::AI_AGENT_COST_ESTIMATED,
     cost_amount: attr::AI_AGENT_COST_AMOUNT,
     cost_currency: attr::AI_AGENT_COST_CURRENCY,
     input: attr::AI_AGENT_INPUT_TOKENS,

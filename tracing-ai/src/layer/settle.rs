@@ -13,7 +13,9 @@ use super::rollup::RequestTotals;
 use super::write::{Writer, Written};
 use super::AiLayer;
 use crate::attr;
-use crate::pricing::{is_valid_amount, Call, Priced, UnpricedReason};
+use crate::estimate::Estimate;
+use crate::facts::{TokenCounts, TokenKind};
+use crate::pricing::{is_valid_amount, Call, CostSource, Priced, UnpricedReason};
 
 /// How many unpriced models and callsites are warned about, at most.
 const MAX_WARNED: usize = 1_000;
@@ -67,6 +69,66 @@ impl AiLayer {
             usd,
             reported,
             unpriced: matches!(priced, Priced::Unpriced { .. } | Priced::NoUsage { .. }),
+        }
+    }
+
+    /// Prices `priced`, a call that ended without usage, from the usage the layer's estimator
+    /// counts in its `input` (and one output token per chunk its stream yielded), when the
+    /// estimator knows the model. A failed call is left unpriced: most failures are refused
+    /// before any work, and not billed.
+    pub(super) fn estimate(
+        &self,
+        priced: Priced,
+        fields: &CallFields,
+        duration: Option<Duration>,
+        input: &str,
+    ) -> (Priced, Option<Estimate>) {
+        let (Priced::NoUsage { reason, code }, Some(estimator)) = (&priced, &self.shared.estimator)
+        else {
+            return (priced, None);
+        };
+        if *code == UnpricedReason::Failed {
+            return (priced, None);
+        }
+        let model = fields
+            .request_model
+            .as_deref()
+            .or(fields.response_model.as_deref());
+        let Some(input_tokens) = model.and_then(|model| estimator.0.count_tokens(model, input))
+        else {
+            return (priced, None);
+        };
+        let output_tokens = fields.chunks.unwrap_or(0);
+        let mut counts = TokenCounts::default();
+        counts.0[TokenKind::Input.index()] = input_tokens;
+        counts.0[TokenKind::Output.index()] = output_tokens;
+        let estimated = self.shared.pricing.price(&Call {
+            provider: fields.provider.as_deref(),
+            request_model: fields.request_model.as_deref(),
+            response_model: fields.response_model.as_deref(),
+            tokens: Some(counts),
+            duration: duration.unwrap_or(Duration::ZERO),
+            failed: false,
+            stream: fields.stream,
+            cancelled: false,
+        });
+        match estimated {
+            Priced::Cost { usd, .. } => {
+                let estimate = Estimate {
+                    input: input_tokens,
+                    output: output_tokens,
+                    reason,
+                };
+                (
+                    Priced::Cost {
+                        usd,
+                        source: CostSource::Estimated,
+                    },
+                    Some(estimate),
+                )
+            }
+            // A model with no price stays unpriced, for the reason it has.
+            _ => (priced, None),
         }
     }
 

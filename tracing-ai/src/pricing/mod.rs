@@ -44,6 +44,8 @@ pub(crate) enum CostSource {
     Override,
     SelfHosted,
     Provider,
+    /// Priced from usage the layer's estimator counted: the call reported none.
+    Estimated,
 }
 
 impl CostSource {
@@ -53,6 +55,7 @@ impl CostSource {
             CostSource::Override => "override",
             CostSource::SelfHosted => "self-hosted",
             CostSource::Provider => "provider",
+            CostSource::Estimated => "estimated",
         }
     }
 }
