@@ -6,6 +6,11 @@
 //! speaks OpenAI's wire format (the one the tests use), so it needs no key and no network;
 //! with `OPENAI_API_BASE` and `OPENAI_API_KEY` set it calls that endpoint instead. With no OTLP
 //! endpoint set, the request's tree is printed on stderr with each call's tokens and cost.
+//!
+//! `--abandon-stream` drops the streamed answer after its first chunk, as a client whose user
+//! closed the page: the provider reported no usage, so the layer prices the call from an
+//! estimate (its prompt's tokens as tiktoken counts them, one output token per chunk read),
+//! marked `ai.cost.source = estimated`.
 
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
@@ -19,6 +24,7 @@ use async_openai::Client;
 use tokio_stream::StreamExt as _;
 use tracing::Instrument as _;
 use tracing_ai::ai_span;
+use tracing_ai::estimate::Tiktoken;
 use tracing_ai_tests::model_server::ModelServer;
 
 #[ai_span(
@@ -45,8 +51,15 @@ async fn answer(
     client.chat().create(request).await
 }
 
-/// A streamed answer: the span lasts until the last chunk, whose usage prices the call.
-#[ai_span(kind = "llm", model = request.model.as_str(), provider = "openai", stream)]
+/// A streamed answer: the span lasts until the last chunk, whose usage prices the call. Its
+/// request is its input: what an estimate counts when the stream ends without usage.
+#[ai_span(
+    kind = "llm",
+    model = request.model.as_str(),
+    provider = "openai",
+    stream,
+    input = request
+)]
 async fn answer_streamed(
     client: &Client<OpenAIConfig>,
     request: CreateChatCompletionRequest,
@@ -73,7 +86,16 @@ fn chat_request(question: &str, stream: bool) -> Result<CreateChatCompletionRequ
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _guard = tracing_ai::init()?;
+    let abandon_stream = match std::env::args().nth(1).as_deref() {
+        None => false,
+        Some("--abandon-stream") => true,
+        Some(other) => {
+            return Err(format!("unknown flag `{other}`; the flag is --abandon-stream").into())
+        }
+    };
+    // A call that ends without usage (a dropped stream) is priced from an estimate.
+    let layer = tracing_ai::AiLayer::builder().with_token_estimator(Tiktoken);
+    let _guard = tracing_ai::builder().with_layer(layer).init()?;
     // A local stand-in for the API unless a real endpoint is configured; it runs its own
     // runtime, so it starts before this one.
     let (_server, api_base, api_key) = match std::env::var("OPENAI_API_BASE") {
@@ -93,11 +115,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with_api_base(api_base)
             .with_api_key(api_key),
     );
-    tokio::runtime::Runtime::new()?.block_on(ask(&client))?;
+    tokio::runtime::Runtime::new()?.block_on(ask(&client, abandon_stream))?;
     Ok(())
 }
 
-async fn ask(client: &Client<OpenAIConfig>) -> Result<(), OpenAIError> {
+async fn ask(client: &Client<OpenAIConfig>, abandon_stream: bool) -> Result<(), OpenAIError> {
     // The request's span carries who the calls are for: every AI span below inherits it.
     let request = tracing::info_span!(
         "ask",
@@ -117,6 +139,10 @@ async fn ask(client: &Client<OpenAIConfig>) -> Result<(), OpenAIError> {
         let mut chunks = answer_streamed(client, chat_request(&text, true)?).await?;
         while let Some(chunk) = chunks.next().await {
             chunk?;
+            if abandon_stream {
+                // Dropped here: the provider's last chunk, with the usage, never arrives.
+                break;
+            }
         }
         Ok(())
     }

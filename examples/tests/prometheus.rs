@@ -8,6 +8,10 @@
 //! sampling at 0.05, so most of its traces are never exported: its spend on the hosted models
 //! (priced by tokens, so the same as `a`'s) is still all there. Both replicas together are one
 //! series per tenant, whatever resource attributes tell them apart.
+//!
+//! Then the async-openai example drops a streamed answer after its first chunk, as a user
+//! closing the page: the provider billed it, no usage arrived, and its estimated cost is in
+//! Prometheus under `ai_cost_source="estimated"`, what its span says to 1e-9 USD.
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::Output;
@@ -31,12 +35,16 @@ fn spend_query(selector: &str) -> String {
     )
 }
 
-/// The quickstart, as replica `instance`, tail sampling at `ratio` when given.
-fn run(prometheus: &Prometheus, traces: &Receiver, instance: &str, ratio: Option<f64>) -> Output {
-    let mut command = std::process::Command::new(example_binary("quickstart"));
+/// `example`, exporting its traces to `traces` and its metrics to `prometheus` as replica
+/// `instance` of service `rag`.
+fn exporting(
+    example: &str,
+    prometheus: &Prometheus,
+    traces: &Receiver,
+    instance: &str,
+) -> std::process::Command {
+    let mut command = std::process::Command::new(example_binary(example));
     command
-        .args(["--requests", &REQUESTS.to_string(), "--error-rate", "0.2"])
-        .args(["--seed", "11", "--concurrency", "4"])
         .env(
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
             format!("http://{}/v1/traces", traces.http),
@@ -54,7 +62,17 @@ fn run(prometheus: &Prometheus, traces: &Receiver, instance: &str, ratio: Option
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .env_remove("OTEL_METRICS_EXPORTER")
         .env_remove("OTEL_SEMCONV_STABILITY_OPT_IN")
-        .env_remove("TRACING_AI_SAMPLE_RATIO");
+        .env_remove("TRACING_AI_SAMPLE_RATIO")
+        .env_remove("OPENAI_API_BASE");
+    command
+}
+
+/// The quickstart, as replica `instance`, tail sampling at `ratio` when given.
+fn run(prometheus: &Prometheus, traces: &Receiver, instance: &str, ratio: Option<f64>) -> Output {
+    let mut command = exporting("quickstart", prometheus, traces, instance);
+    command
+        .args(["--requests", &REQUESTS.to_string(), "--error-rate", "0.2"])
+        .args(["--seed", "11", "--concurrency", "4"]);
     if let Some(ratio) = ratio {
         command.args(["--sample-ratio", &ratio.to_string()]);
     }
@@ -224,4 +242,53 @@ fn prometheus_answers_each_tenants_spend_exactly_at_any_sampling_ratio() {
         .map(|(_, calls)| calls)
         .sum();
     assert_eq!(failed, failed_a as f64, "{unpriced:?}");
+
+    // A stream abandoned after its first chunk: priced from an estimate, and labelled so.
+    let traces_c = Receiver::start();
+    let output = exporting("openai_client", &prometheus, &traces_c, "c")
+        .arg("--abandon-stream")
+        .output()
+        .expect("the example runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let spans_c = traces_c.spans();
+    let abandoned = spans_c
+        .iter()
+        .find(|span| span.attr("ai.stream.cancelled") == Some(&Value::BoolValue(true)))
+        .expect("the abandoned stream's span");
+    assert_eq!(abandoned.str_attr("ai.cost.source"), Some("estimated"));
+    let Some(Value::DoubleValue(estimated)) = abandoned.attr("gen_ai.usage.cost") else {
+        panic!("the abandoned stream has no cost");
+    };
+    let by_source = prometheus.query_until(
+        "sum by (ai_cost_source) \
+         (increase(ai_client_cost_USD_total{instance=\"c\"}[10m] anchored))",
+        |answer| answer.len() >= 2,
+    );
+    let source = |name: &str| {
+        by_source
+            .iter()
+            .find(|(labels, _)| labels.get("ai_cost_source").map(String::as_str) == Some(name))
+            .map(|(_, usd)| *usd)
+    };
+    let in_prometheus = source("estimated").expect("an estimated series");
+    assert!(
+        (in_prometheus - estimated).abs() < 1e-9,
+        "{in_prometheus} estimated in Prometheus, {estimated} on the span"
+    );
+    // The share of the tenant's spend that is estimated, as the README asks it.
+    let share = prometheus.query(
+        "sum by (tenant_id) \
+         (increase(ai_client_cost_USD_total{instance=\"c\", ai_cost_source=\"estimated\"}[10m] anchored)) \
+         / sum by (tenant_id) (increase(ai_client_cost_USD_total{instance=\"c\"}[10m] anchored))",
+    );
+    let reported = source("genai-prices").expect("the reported calls' series");
+    assert_eq!(share.len(), 1, "{share:?}");
+    assert!(
+        (share[0].1 - estimated / (estimated + reported)).abs() < 1e-9,
+        "{share:?}"
+    );
 }

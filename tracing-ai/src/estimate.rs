@@ -45,6 +45,11 @@ pub trait TokenEstimator: Send + Sync + 'static {
     /// The tokens `text` makes for `model`; `None` when this estimator does not know the
     /// model's tokenizer (the call then stays unpriced).
     fn count_tokens(&self, model: &str, text: &str) -> Option<u64>;
+
+    /// Called once when the layer is built: load what the first count would otherwise load
+    /// when a span closes (a tokenizer's tables), off the thread that builds the layer. Does
+    /// nothing by default.
+    fn warm_up(&self) {}
 }
 
 impl<F> TokenEstimator for F
@@ -76,6 +81,18 @@ impl TokenEstimator for Tiktoken {
     fn count_tokens(&self, model: &str, text: &str) -> Option<u64> {
         let bpe = tiktoken_rs::bpe_for_model(model).ok()?;
         u64::try_from(bpe.encode_ordinary(text).len()).ok()
+    }
+
+    /// Loads o200k_base and cl100k_base (a few hundred milliseconds in a debug build) on a
+    /// thread of its own: the first estimate then finds them loaded rather than stalling the
+    /// thread that closes its span.
+    fn warm_up(&self) {
+        let _ = std::thread::Builder::new()
+            .name("tracing-ai-tiktoken".to_owned())
+            .spawn(|| {
+                tiktoken_rs::o200k_base_singleton();
+                tiktoken_rs::cl100k_base_singleton();
+            });
     }
 }
 

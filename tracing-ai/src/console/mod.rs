@@ -158,6 +158,8 @@ struct Call {
     usd: Option<f64>,
     reported: Option<(String, f64)>,
     unpriced: bool,
+    /// The input and output tokens its estimated cost was priced by.
+    estimated: Option<(u64, u64)>,
 }
 
 impl Call {
@@ -191,6 +193,7 @@ impl Call {
                 .as_ref()
                 .map(|(code, amount)| (code.to_string(), *amount)),
             unpriced: settled.unpriced,
+            estimated: settled.estimated,
         })
     }
 }

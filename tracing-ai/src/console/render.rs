@@ -102,6 +102,9 @@ fn line(text: &mut String, prefix: &str, node: &Node) {
         }
         None => {}
     }
+    if let Some((input, output)) = call.estimated {
+        let _ = write!(text, "  ~{input} in · ~{output} out (estimated)");
+    }
     if let Some(hit) = &call.cache_hit {
         let _ = write!(text, "  cache {hit}");
     }

@@ -440,6 +440,9 @@ impl AiLayerBuilder {
                 self.conventions.unwrap_or_else(MetricConventions::from_env),
             )
         });
+        if let Some(estimator) = &self.estimator {
+            estimator.0.warm_up();
+        }
         let mut layer = AiLayer::from_parts(
             pricing,
             self.keys,

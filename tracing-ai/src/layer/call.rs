@@ -86,7 +86,8 @@ impl ClosedCall {
             Some(input) => layer.estimate(priced, &fields, duration, &input),
             None => (priced, None),
         };
-        let settled = layer.settle(&fields, &priced);
+        let mut settled = layer.settle(&fields, &priced);
+        settled.estimated = estimate.as_ref().map(|e| (e.input, e.output));
         let call = Self {
             fields,
             duration,

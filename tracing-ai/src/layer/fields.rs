@@ -79,6 +79,8 @@ pub(crate) struct Settled {
     pub(crate) reported: Option<(Arc<str>, f64)>,
     /// No cost could be computed.
     pub(crate) unpriced: bool,
+    /// The input and output tokens an estimated cost was priced by.
+    pub(crate) estimated: Option<(u64, u64)>,
 }
 
 /// The facts of one call that pricing, export and metrics need. Texts are shared, so that

@@ -69,6 +69,7 @@ impl AiLayer {
             usd,
             reported,
             unpriced: matches!(priced, Priced::Unpriced { .. } | Priced::NoUsage { .. }),
+            estimated: None,
         }
     }
 
