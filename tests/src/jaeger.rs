@@ -124,14 +124,12 @@ impl Jaeger {
     /// [`traces`](Self::traces), once `done` holds of them (Jaeger stores what it receives
     /// after a batching delay) or a minute has passed; what is there then.
     pub fn traces_when(&self, service: &str, done: impl Fn(&[Trace]) -> bool) -> Vec<Trace> {
-        let started = Instant::now();
-        loop {
-            let traces = self.traces(service);
-            if done(&traces) || started.elapsed() > Duration::from_secs(60) {
-                return traces;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        crate::poll_until(
+            Duration::from_secs(60),
+            Duration::from_millis(250),
+            || self.traces(service),
+            |traces| done(traces),
+        )
     }
 }
 

@@ -483,6 +483,24 @@ pub fn installed(path: std::path::PathBuf, how: &str) -> Option<std::path::PathB
     None
 }
 
+/// `read()`, asked again every `every` until `done` holds of its answer or `within` has
+/// passed; the last answer. A backend stores what it receives a moment after it accepts it.
+pub fn poll_until<T>(
+    within: std::time::Duration,
+    every: std::time::Duration,
+    mut read: impl FnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let started = std::time::Instant::now();
+    loop {
+        let answer = read();
+        if done(&answer) || started.elapsed() > within {
+            return answer;
+        }
+        std::thread::sleep(every);
+    }
+}
+
 /// One server-sent event of a chat stream, as the tests stream them.
 #[derive(Clone, Debug)]
 pub struct Delta {
@@ -508,6 +526,21 @@ pub mod metrics {
 
     use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData};
     use opentelemetry_sdk::metrics::InMemoryMetricExporter;
+
+    /// A meter provider whose metrics are read back from the exporter it returns, after a
+    /// `force_flush`.
+    pub fn in_memory() -> (
+        opentelemetry_sdk::metrics::SdkMeterProvider,
+        InMemoryMetricExporter,
+    ) {
+        let exporter = InMemoryMetricExporter::default();
+        let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+            .with_reader(
+                opentelemetry_sdk::metrics::PeriodicReader::builder(exporter.clone()).build(),
+            )
+            .build();
+        (meters, exporter)
+    }
 
     /// A point's attributes, as sorted `(key, value)` text.
     pub type Attributes = Vec<(String, String)>;

@@ -117,14 +117,12 @@ impl Prometheus {
     /// [`query`](Self::query), asked again until `done` holds of the answer (the last push
     /// is stored a moment after it is accepted), for at most 30 seconds.
     pub fn query_until(&self, promql: &str, done: impl Fn(&[Series]) -> bool) -> Vec<Series> {
-        let started = Instant::now();
-        loop {
-            let answer = self.query(promql);
-            if done(&answer) || started.elapsed() > Duration::from_secs(30) {
-                return answer;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        crate::poll_until(
+            Duration::from_secs(30),
+            Duration::from_millis(200),
+            || self.query(promql),
+            |answer| done(answer),
+        )
     }
 }
 

@@ -12,7 +12,6 @@ use async_openai::types::embeddings::{CreateEmbeddingRequestArgs, CreateEmbeddin
 use async_openai::Client;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::Status;
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SpanData;
 use tokio_stream::StreamExt as _;
 use tracing_ai::content::ContentCapture;
@@ -232,10 +231,7 @@ fn a_completions_messages_are_content_in_the_conventions_schema_when_captured() 
 #[test]
 fn errors_say_what_kind_of_failure_they_are() {
     let server = ModelServer::start();
-    let meters_out = InMemoryMetricExporter::default();
-    let meters = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(meters_out.clone()).build())
-        .build();
+    let (meters, meters_out) = tracing_ai_tests::metrics::in_memory();
     let layer = AiLayer::builder().with_meter(meters.meter("test"));
     let (_, exported) = export_with(layer, || {
         tracing_ai_tests::block_on(async {

@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::SpanKind;
 use opentelemetry::Value;
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::metrics::InMemoryMetricExporter;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_semantic_conventions::{attribute as semconv, metric as semconv_metric};
 use tokio_stream::StreamExt as _;
@@ -196,10 +196,7 @@ fn request() -> (Vec<SpanData>, InMemoryMetricExporter) {
 
 /// [`request`], with the metrics named after `conventions`.
 fn request_under(conventions: MetricConventions) -> (Vec<SpanData>, InMemoryMetricExporter) {
-    let metrics = InMemoryMetricExporter::default();
-    let meters = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(metrics.clone()).build())
-        .build();
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
     let layer = AiLayer::builder()
         .with_meter(meters.meter("tracing-ai"))
         .with_metric_conventions(conventions);

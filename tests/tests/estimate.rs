@@ -4,7 +4,7 @@
 //! written as reported usage; without one, or for a failed call, it stays unpriced and counted.
 
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use tokio_stream::StreamExt as _;
 use tracing_ai::estimate::{Tiktoken, TokenEstimator};
 use tracing_ai::{ai_span, AiLayer, AiLayerBuilder, ModelPrice};
@@ -63,17 +63,9 @@ fn stream_span(exported: &Exported) -> &opentelemetry_sdk::trace::SpanData {
         .expect("the streamed call")
 }
 
-fn meters() -> (SdkMeterProvider, InMemoryMetricExporter) {
-    let exporter = InMemoryMetricExporter::default();
-    let meters = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(exporter.clone()).build())
-        .build();
-    (meters, exporter)
-}
-
 #[test]
 fn a_cancelled_stream_is_priced_from_its_estimated_usage_and_says_so() {
-    let (meters, metrics) = meters();
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
     let input = Tiktoken
         .count_tokens("gpt-4o-mini", PROMPT)
         .expect("gpt-4o-mini is o200k_base");
@@ -150,7 +142,7 @@ fn without_an_estimator_or_a_known_tokenizer_a_cancelled_stream_stays_unpriced()
         (model == "llama-3.1-8b-fp8").then(|| text.split_whitespace().count() as u64)
     };
     for with_estimator in [false, true] {
-        let (meters, metrics) = meters();
+        let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
         let mut builder = builder(&meters);
         if with_estimator {
             // An estimator that knows another model only.

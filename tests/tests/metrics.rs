@@ -3,7 +3,6 @@
 //! `other`, that costs sum exactly, and that calls without a cost are counted.
 
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use tracing_ai::{ai_span, AiLayer, ModelPrice, Usage};
 use tracing_ai_tests::metrics::{attrs, points};
 use tracing_ai_tests::otel::export_with;
@@ -36,10 +35,7 @@ fn unknown() -> Usage {
 
 #[test]
 fn every_call_is_counted_by_tenant_feature_model_and_tokens() {
-    let exporter = InMemoryMetricExporter::default();
-    let meters = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(exporter.clone()).build())
-        .build();
+    let (meters, exporter) = tracing_ai_tests::metrics::in_memory();
     let layer = AiLayer::builder()
         // $1 per million input tokens, $2 per million output tokens.
         .with_model_price("my-model", ModelPrice::per_million_tokens(1.0, 2.0))
@@ -169,10 +165,7 @@ fn priced(input: u64) -> Usage {
 
 #[test]
 fn the_cost_counter_sums_the_rounded_costs_exactly() {
-    let exporter = InMemoryMetricExporter::default();
-    let meters = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(exporter.clone()).build())
-        .build();
+    let (meters, exporter) = tracing_ai_tests::metrics::in_memory();
     // $1 per million input tokens: 100, 107 and 135 millionths of a dollar, whose float sum
     // is 0.00034199999999999996.
     let layer = AiLayer::builder()

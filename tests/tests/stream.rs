@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::Status;
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SpanData;
 use tokio_stream::StreamExt as _;
 use tracing::field::Empty;
@@ -118,10 +117,7 @@ fn seconds(span: &SpanData) -> f64 {
 
 #[test]
 fn a_streamed_call_lasts_as_long_as_its_stream_and_is_priced_from_its_last_chunk() {
-    let meters_out = InMemoryMetricExporter::default();
-    let meters = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(meters_out.clone()).build())
-        .build();
+    let (meters, meters_out) = tracing_ai_tests::metrics::in_memory();
     let layer = AiLayer::builder().with_meter(meters.meter("test"));
     let (streamed, exported) = export_with(layer, || {
         tracing_ai_tests::block_on(async {
