@@ -292,3 +292,27 @@ fn prometheus_answers_each_tenants_spend_exactly_at_any_sampling_ratio() {
         "{share:?}"
     );
 }
+
+#[test]
+fn the_readme_quotes_the_configuration_and_flags_the_test_runs() {
+    let root = tracing_ai_tests::jaeger::repository();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("the README");
+    let config = std::fs::read_to_string(root.join("tests/prometheus/prometheus.yml"))
+        .expect("the configuration");
+    // The file's own header (how it is started) aside, the README shows it as it is.
+    let body: String = config
+        .lines()
+        .skip_while(|line| line.starts_with('#'))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(
+        readme.contains(&format!("```yaml\n{body}```")),
+        "the README's Prometheus configuration is not tests/prometheus/prometheus.yml:\n{body}"
+    );
+    for flag in tracing_ai_tests::prometheus::FLAGS {
+        assert!(
+            readme.contains(flag),
+            "the README does not start Prometheus with {flag}"
+        );
+    }
+}
