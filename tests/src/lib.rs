@@ -289,13 +289,30 @@ pub mod otel {
     where
         L: tracing_subscriber::Layer<Inner> + Send + Sync + 'static,
     {
+        let layer = builder
+            .build()
+            .expect("the test's layer configuration is valid");
+        export_built_with_layer(layer, extra, f)
+    }
+
+    /// [`export_with`], for a layer already built (whose handles the test keeps).
+    pub fn export_built<T>(layer: tracing_ai::AiLayer, f: impl FnOnce() -> T) -> (T, Exported) {
+        export_built_with_layer(layer, tracing_subscriber::layer::Identity::new(), f)
+    }
+
+    fn export_built_with_layer<T, L>(
+        layer: tracing_ai::AiLayer,
+        extra: L,
+        f: impl FnOnce() -> T,
+    ) -> (T, Exported)
+    where
+        L: tracing_subscriber::Layer<Inner> + Send + Sync + 'static,
+    {
         let exporter = InMemorySpanExporter::default();
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(exporter.clone())
             .build();
-        let layer = builder
-            .with_tracer(provider.tracer("tracing-ai-tests"))
-            .expect("the test's layer configuration is valid");
+        let layer = layer.with_tracer(provider.tracer("tracing-ai-tests"));
         let subscriber = tracing_subscriber::registry().with(layer).with(extra);
         let value = tracing::subscriber::with_default(subscriber, f);
         provider.force_flush().expect("spans flush");

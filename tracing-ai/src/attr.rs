@@ -128,6 +128,15 @@ pub const AI_COST_CURRENCY: &str = "ai.cost.currency";
 pub const AI_COST_SOURCE: &str = "ai.cost.source";
 /// Why no cost could be computed; set instead of a cost, never beside a cost of 0.
 pub const AI_COST_UNPRICED: &str = "ai.cost.unpriced";
+/// Which price data priced a call: `genai-prices 0.2.1` (the version of the bundled data),
+/// a prices file's name and SHA-256 (`prices.toml sha256:…`, what `sha256sum` prints),
+/// `prices text sha256:…` for TOML given in code, or `code` for a price set on the builder.
+pub const AI_COST_PRICES: &str = "ai.cost.prices";
+/// The exchange rate a cost was converted to [`AI_COST_CURRENCY`] at: units per USD.
+pub const AI_COST_EXCHANGE_RATE: &str = "ai.cost.exchange_rate";
+/// The day that rate was taken (`YYYY-MM-DD`), when the application said
+/// (`with_exchange_rate_date`).
+pub const AI_COST_EXCHANGE_RATE_DATE: &str = "ai.cost.exchange_rate.date";
 /// Why a call's cost is an estimate: the reason it reported no usage (see
 /// [`estimate`](crate::estimate)); with [`AI_COST_SOURCE`] `estimated`.
 pub const AI_COST_ESTIMATED_BECAUSE: &str = "ai.cost.estimated_because";

@@ -39,6 +39,10 @@ enum Kind {
         code: String,
         model: Option<String>,
     },
+    InvalidRateDate {
+        code: String,
+        date: String,
+    },
     PricesFile(PricesFileError),
     UntrustableBaggage(String),
     /// A content-capture setting: what is wrong, said whole.
@@ -84,6 +88,16 @@ impl ConfigError {
             kind: Kind::InvalidExchangeRate {
                 code: code.to_owned(),
                 per_usd,
+            },
+        }
+    }
+
+    pub(crate) fn invalid_rate_date(code: &str, date: &str) -> Self {
+        Self {
+            kind: Kind::InvalidRateDate {
+                code: code.to_owned(),
+                // Said back bounded: the value may be anything.
+                date: date.chars().take(40).collect(),
             },
         }
     }
@@ -135,6 +149,11 @@ impl fmt::Display for ConfigError {
             Kind::InvalidExchangeRate { code, per_usd } => write!(
                 f,
                 "the exchange rate of {code} is {per_usd}; give how many {code} one USD buys, a finite number above zero"
+            ),
+            Kind::InvalidRateDate { code, date } => write!(
+                f,
+                "the date of the {code} exchange rate is `{date}`; give the day it was taken as \
+                 YYYY-MM-DD, such as 2026-11-30"
             ),
             Kind::MissingExchangeRate { code, model: Some(model) } => write!(
                 f,

@@ -174,7 +174,7 @@ pub use layer::{
     layer, AiLayer, AiLayerBuilder, AiOpenTelemetryLayer, MetricConventions,
     OTEL_SEMCONV_STABILITY_OPT_IN,
 };
-pub use pricing::ModelPrice;
+pub use pricing::{ModelPrice, PricesHandle, PricesWatch};
 pub use record::{record_cache_hit, record_fallback};
 pub use request::{ReportsParameters, RequestParameters};
 pub use usage::{CacheHit, ReportsUsage, Usage};

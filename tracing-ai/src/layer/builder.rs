@@ -12,7 +12,7 @@ use super::{AiLayer, AiOpenTelemetryLayer};
 use crate::capture::{ContentCapture, ContentSettings};
 use crate::error::ConfigError;
 use crate::estimate::{Estimator, TokenEstimator};
-use crate::pricing::{self, Currencies, ModelPrice, Pricing};
+use crate::pricing::{LivePrices, ModelPrice, PriceSources, PricesSource};
 
 /// Configures an [`AiLayer`]; created by [`AiLayer::builder`].
 ///
@@ -33,10 +33,7 @@ use crate::pricing::{self, Currencies, ModelPrice, Pricing};
 #[derive(Debug, Default)]
 #[must_use]
 pub struct AiLayerBuilder {
-    prices: Vec<(String, ModelPrice)>,
-    files: Vec<PricesSource>,
-    rates: Vec<(String, f64)>,
-    reporting: Option<String>,
+    prices: PriceSources,
     keys: AttributionKeys,
     meter: Option<opentelemetry::metrics::Meter>,
     cardinality: Option<usize>,
@@ -52,17 +49,11 @@ pub struct AiLayerBuilder {
     content_errors: Vec<String>,
 }
 
-#[derive(Debug)]
-enum PricesSource {
-    File(PathBuf),
-    Text(String),
-}
-
 impl AiLayerBuilder {
     /// Sets the price of `model`, checked before the genai-prices data. It applies when the
     /// request or the response model of a call is exactly `model`.
     pub fn with_model_price(mut self, model: impl Into<String>, price: ModelPrice) -> Self {
-        self.prices.push((model.into(), price));
+        self.prices.code.push((model.into(), price));
         self
     }
 
@@ -86,21 +77,37 @@ impl AiLayerBuilder {
     /// A file that cannot be read or has a mistake makes [`build`](Self::build) fail with a
     /// [`PricesFileError`](crate::PricesFileError) that names the line and the field.
     pub fn with_prices_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.files.push(PricesSource::File(path.into()));
+        self.prices.files.push(PricesSource::File(path.into()));
         self
     }
 
     /// Loads model prices from TOML text, in the format of
     /// [`with_prices_file`](Self::with_prices_file).
     pub fn with_prices_toml(mut self, toml: impl Into<String>) -> Self {
-        self.files.push(PricesSource::Text(toml.into()));
+        self.prices.files.push(PricesSource::Text(toml.into()));
         self
     }
 
     /// Sets the exchange rate of a currency prices are given in: how many units of `code`
     /// one USD buys. Rates are fixed: the layer never makes a network call.
     pub fn with_exchange_rate(mut self, code: impl Into<String>, per_usd: f64) -> Self {
-        self.rates.push((code.into(), per_usd));
+        self.prices.rates.push((code.into(), per_usd));
+        self
+    }
+
+    /// Says on which day the exchange rate of `code` was taken (`YYYY-MM-DD`): a converted
+    /// cost then says it beside the rate (`ai.cost.exchange_rate.date`), so that a finance team
+    /// can check it later.
+    ///
+    /// ```
+    /// let layer = tracing_ai::AiLayer::builder()
+    ///     .with_reporting_currency("GBP", 0.79)
+    ///     .with_exchange_rate_date("GBP", "2026-11-30")
+    ///     .build()?;
+    /// # Ok::<(), tracing_ai::ConfigError>(())
+    /// ```
+    pub fn with_exchange_rate_date(mut self, code: impl Into<String>, date: &str) -> Self {
+        self.prices.rate_dates.push((code.into(), date.to_owned()));
         self
     }
 
@@ -109,8 +116,8 @@ impl AiLayerBuilder {
     /// reported in USD only.
     pub fn with_reporting_currency(mut self, code: impl Into<String>, per_usd: f64) -> Self {
         let code = code.into();
-        self.rates.push((code.clone(), per_usd));
-        self.reporting = Some(code);
+        self.prices.rates.push((code.clone(), per_usd));
+        self.prices.reporting = Some(code);
         self
     }
 
@@ -416,22 +423,10 @@ impl AiLayerBuilder {
                 .trust_baggage(key)
                 .map_err(ConfigError::untrustable_baggage)?;
         }
-        let mut currencies = Currencies::default();
-        for (code, per_usd) in &self.rates {
-            currencies.set_rate(code, *per_usd)?;
+        let prices = Arc::new(LivePrices::new(self.prices.load()?, self.prices));
+        if let Some(meter) = &self.meter {
+            report_reloads(meter, &prices);
         }
-        if let Some(code) = &self.reporting {
-            currencies.set_reporting(code);
-        }
-        let mut prices = Vec::new();
-        for source in &self.files {
-            prices.extend(match source {
-                PricesSource::File(path) => pricing::load_prices_file(path)?,
-                PricesSource::Text(text) => pricing::parse_prices(text)?,
-            });
-        }
-        prices.extend(self.prices);
-        let pricing = Pricing::new(prices, currencies)?;
         let metrics = self.meter.map(|meter| {
             Metrics::new(
                 &meter,
@@ -444,7 +439,7 @@ impl AiLayerBuilder {
             estimator.0.warm_up();
         }
         let mut layer = AiLayer::from_parts(
-            pricing,
+            prices,
             self.keys,
             metrics,
             self.tracing_fields,
@@ -473,4 +468,23 @@ impl AiLayerBuilder {
     pub(crate) fn build_for_opentelemetry(self) -> Result<AiLayer, ConfigError> {
         Ok(self.build()?.for_opentelemetry())
     }
+}
+
+/// Counts the prices' reloads in `ai.prices.reloads`, by `outcome` (`applied`, `refused`).
+fn report_reloads(meter: &opentelemetry::metrics::Meter, prices: &Arc<LivePrices>) {
+    let prices = Arc::downgrade(prices);
+    meter
+        .u64_observable_counter("ai.prices.reloads")
+        .with_unit("{reload}")
+        .with_description("Reloads of the prices: applied, or refused with the old prices kept")
+        .with_callback(move |observer| {
+            if let Some(prices) = prices.upgrade() {
+                for (outcome, count) in
+                    [("applied", prices.applied()), ("refused", prices.refused())]
+                {
+                    observer.observe(count, &[opentelemetry::KeyValue::new("outcome", outcome)]);
+                }
+            }
+        })
+        .build();
 }

@@ -185,7 +185,8 @@ impl ClosedCall {
                     writer.push_named(Name::Shared(name), Written::Str(value.clone()));
                 }
             }
-            let currencies = &layer.shared.pricing.currencies;
+            let prices = layer.shared.prices.now();
+            let currencies = &prices.currencies;
             if self.is_root {
                 if let Some(totals) = extensions.get_mut::<RequestTotals>() {
                     totals.write(currencies, writer);

@@ -45,7 +45,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::capture::ContentSettings;
 use crate::estimate::Estimator;
-use crate::pricing::Pricing;
+use crate::pricing::{LivePrices, PriceSources, PricesHandle, Pricing};
 use access::SpanAccess;
 pub(crate) use attribution::Attribution;
 use attribution::AttributionKeys;
@@ -128,7 +128,7 @@ pub struct AiLayer {
 }
 
 struct Shared {
-    pricing: Pricing,
+    prices: Arc<LivePrices>,
     keys: AttributionKeys,
     metrics: Option<Metrics>,
     callsites: Callsites,
@@ -160,11 +160,20 @@ impl Default for AiLayer {
 }
 
 impl AiLayer {
+    /// A handle on this layer's prices, to read them again without a restart: see
+    /// [`PricesHandle`].
+    pub fn prices(&self) -> PricesHandle {
+        PricesHandle(self.shared.prices.clone())
+    }
+
     /// An `AiLayer` with default settings: genai-prices prices, costs in USD, the default
     /// attribution keys.
     pub fn new() -> Self {
         Self::from_parts(
-            Pricing::with_defaults(),
+            Arc::new(LivePrices::new(
+                Pricing::with_defaults(),
+                PriceSources::default(),
+            )),
             AttributionKeys::default(),
             None,
             None,
@@ -175,7 +184,7 @@ impl AiLayer {
     }
 
     fn from_parts(
-        pricing: Pricing,
+        prices: Arc<LivePrices>,
         keys: AttributionKeys,
         metrics: Option<Metrics>,
         tracing_fields: Option<bool>,
@@ -188,7 +197,7 @@ impl AiLayer {
         }
         Self {
             shared: Arc::new(Shared {
-                pricing,
+                prices,
                 keys,
                 metrics,
                 callsites: Callsites::default(),
@@ -436,7 +445,7 @@ where
                 shared.agents_seen.store(true, Ordering::Relaxed);
             }
             let created =
-                (shared.pricing.needs_duration() || shared.metrics.is_some()).then(Instant::now);
+                (shared.prices.needs_duration() || shared.metrics.is_some()).then(Instant::now);
             extensions.replace(AiSpanData {
                 callsite: callsite.clone(),
                 created,

@@ -46,7 +46,7 @@ impl RequestTotals {
             self.output = self.output.saturating_add(tokens.output());
         }
         match priced {
-            Priced::Cost { usd, source } => {
+            Priced::Cost { usd, source, .. } => {
                 self.usd += usd;
                 if *source == CostSource::Estimated {
                     self.estimated_usd += usd;

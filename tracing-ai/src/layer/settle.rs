@@ -41,7 +41,7 @@ impl AiLayer {
             Some(_) => return Priced::Nothing,
             None => {}
         }
-        self.shared.pricing.price(&Call {
+        self.shared.prices.now().price(&Call {
             provider: fields.provider.as_deref(),
             request_model: fields.request_model.as_deref(),
             response_model: fields.response_model.as_deref(),
@@ -61,8 +61,9 @@ impl AiLayer {
             // A provider-reported cost was recorded with its source by whoever recorded it.
             Priced::Nothing => fields.recorded_cost,
         };
+        let prices = self.shared.prices.now();
         let reported = usd
-            .and_then(|usd| self.shared.pricing.currencies.report(usd))
+            .and_then(|usd| prices.currencies.report(usd))
             .filter(|(_, amount)| amount.is_finite())
             .map(|(code, amount)| (code.clone(), amount));
         Settled {
@@ -103,7 +104,7 @@ impl AiLayer {
         let mut counts = TokenCounts::default();
         counts.0[TokenKind::Input.index()] = input_tokens;
         counts.0[TokenKind::Output.index()] = output_tokens;
-        let estimated = self.shared.pricing.price(&Call {
+        let estimated = self.shared.prices.now().price(&Call {
             provider: fields.provider.as_deref(),
             request_model: fields.request_model.as_deref(),
             response_model: fields.response_model.as_deref(),
@@ -114,7 +115,7 @@ impl AiLayer {
             cancelled: false,
         });
         match estimated {
-            Priced::Cost { usd, .. } => {
+            Priced::Cost { usd, data, .. } => {
                 let estimate = Estimate {
                     input: input_tokens,
                     output: output_tokens,
@@ -124,6 +125,7 @@ impl AiLayer {
                     Priced::Cost {
                         usd,
                         source: CostSource::Estimated,
+                        data,
                     },
                     Some(estimate),
                 )
@@ -135,9 +137,10 @@ impl AiLayer {
 
     pub(super) fn write_cost(&self, settled: &Settled, priced: &Priced, writer: &mut Writer) {
         match priced {
-            Priced::Cost { usd, source } => {
+            Priced::Cost { usd, source, data } => {
                 writer.push(attr::GEN_AI_USAGE_COST, Written::money(*usd));
                 writer.push(attr::AI_COST_SOURCE, Written::Static(source.as_str()));
+                writer.push(attr::AI_COST_PRICES, Written::Str(data.clone()));
             }
             Priced::Unpriced { reason, .. } => {
                 writer.push(attr::AI_COST_UNPRICED, Written::Str(reason.clone()));
@@ -150,6 +153,13 @@ impl AiLayer {
         if let Some((code, amount)) = &settled.reported {
             writer.push(attr::AI_COST_AMOUNT, Written::money(*amount));
             writer.push(attr::AI_COST_CURRENCY, Written::Str(code.clone()));
+            // The rate it was converted at, and its day: a finance team checks them later.
+            if let Some((per_usd, date)) = self.shared.prices.now().currencies.reporting_rate() {
+                writer.push(attr::AI_COST_EXCHANGE_RATE, Written::F64(per_usd));
+                if let Some(date) = date {
+                    writer.push(attr::AI_COST_EXCHANGE_RATE_DATE, Written::Str(date.clone()));
+                }
+            }
         }
     }
 
@@ -173,7 +183,7 @@ impl AiLayer {
             let Some(totals) = extensions.get_mut::<RequestTotals>() else {
                 return;
             };
-            totals.write(&self.shared.pricing.currencies, &mut writer);
+            totals.write(&self.shared.prices.now().currencies, &mut writer);
         }
         writer.finish(id, &dispatch, otel.as_ref());
     }

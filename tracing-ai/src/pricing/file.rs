@@ -51,8 +51,8 @@ struct FileModel {
 /// than filling memory.
 pub(crate) const MAX_FILE_BYTES: u64 = 4 << 20;
 
-/// Reads prices from a TOML file.
-pub(crate) fn load(path: &Path) -> Result<Vec<(String, ModelPrice)>, PricesFileError> {
+/// Reads prices from a TOML file; with them, the SHA-256 of the file's bytes, in hex.
+pub(crate) fn load(path: &Path) -> Result<(Vec<(String, ModelPrice)>, String), PricesFileError> {
     let failed = |message: String| PricesFileError {
         path: Some(path.to_owned()),
         line: None,
@@ -74,10 +74,23 @@ pub(crate) fn load(path: &Path) -> Result<Vec<(String, ModelPrice)>, PricesFileE
             MAX_FILE_BYTES >> 20
         )));
     }
-    parse(&text).map_err(|error| PricesFileError {
+    let prices = parse(&text).map_err(|error| PricesFileError {
         path: Some(path.to_owned()),
         ..error
-    })
+    })?;
+    Ok((prices, sha256(&text)))
+}
+
+/// The SHA-256 of `text`'s bytes, in lowercase hex, as `sha256sum` prints it.
+pub(crate) fn sha256(text: &str) -> String {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 /// Reads prices from TOML text.

@@ -3,15 +3,21 @@
 
 mod file;
 mod genai;
+mod live;
 mod price;
+mod sources;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) use file::{load as load_prices_file, parse as parse_prices};
+#[cfg(feature = "__bench")]
+pub(crate) use file::parse as parse_prices;
+pub(crate) use live::LivePrices;
+pub use live::{PricesHandle, PricesWatch};
 pub(crate) use price::is_valid_amount;
 pub use price::ModelPrice;
+pub(crate) use sources::{PriceSources, PricesSource};
 
 use crate::error::ConfigError;
 pub(crate) use crate::facts::TokenCounts;
@@ -66,6 +72,8 @@ pub(crate) enum Priced {
     Cost {
         usd: f64,
         source: CostSource,
+        /// Which price data priced it (`ai.cost.prices`).
+        data: Arc<str>,
     },
     /// The model of the call has no price; the reason says why and what to do.
     Unpriced {
@@ -162,6 +170,8 @@ pub(crate) struct Currencies {
     per_usd: HashMap<String, f64>,
     /// Shared, so that every span reporting in it takes it without a copy.
     reporting: Option<Arc<str>>,
+    /// The day a rate was taken, by currency, when the application said.
+    dates: HashMap<String, Arc<str>>,
 }
 
 impl Currencies {
@@ -172,6 +182,32 @@ impl Currencies {
         }
         self.per_usd.insert(code.to_owned(), per_usd);
         Ok(())
+    }
+
+    /// Says on which day the rate of `code` was taken: `YYYY-MM-DD`.
+    pub(crate) fn set_rate_date(&mut self, code: &str, date: &str) -> Result<(), ConfigError> {
+        check_currency_code(code)?;
+        let bytes = date.as_bytes();
+        let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
+        let is_date = bytes.len() == 10
+            && bytes[4] == b'-'
+            && bytes[7] == b'-'
+            && digits(0..4)
+            && digits(5..7)
+            && digits(8..10);
+        if !is_date {
+            return Err(ConfigError::invalid_rate_date(code, date));
+        }
+        self.dates.insert(code.to_owned(), date.into());
+        Ok(())
+    }
+
+    /// The reporting currency's rate (units per USD) and the day it was taken, when the
+    /// reporting currency is not USD.
+    pub(crate) fn reporting_rate(&self) -> Option<(f64, Option<&Arc<str>>)> {
+        let code = self.reporting.as_ref().filter(|code| &***code != "USD")?;
+        let per_usd = *self.per_usd.get(&**code)?;
+        Some((per_usd, self.dates.get(&**code)))
     }
 
     pub(crate) fn set_reporting(&mut self, code: &str) {
@@ -203,15 +239,26 @@ pub(crate) fn check_currency_code(code: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// A user's price, checked, with its amounts converted to USD.
-#[derive(Clone, Copy, Debug)]
-struct UsdRate(Rate);
+/// A user's price, checked, with its amounts converted to USD, and where it was given.
+#[derive(Clone, Debug)]
+struct UsdRate {
+    rate: Rate,
+    data: Arc<str>,
+}
+
+/// What the genai-prices data is, on the spans it priced: the version of the crate that
+/// bundles it (a test holds it to Cargo.lock).
+pub(crate) const GENAI_PRICES_DATA: &str = "genai-prices 0.2.1";
+
+/// What a price given in code is, on the spans it priced.
+pub(crate) const CODE_DATA: &str = "code";
 
 /// Prices calls: the user's prices first, then the genai-prices data.
 #[derive(Debug)]
 pub(crate) struct Pricing {
     overrides: HashMap<String, UsdRate>,
     genai: GenaiPrices,
+    genai_data: Arc<str>,
     pub(crate) currencies: Currencies,
 }
 
@@ -221,13 +268,14 @@ impl Pricing {
         Self {
             overrides: HashMap::new(),
             genai: GenaiPrices::bundled(),
+            genai_data: GENAI_PRICES_DATA.into(),
             currencies: Currencies::default(),
         }
     }
 
-    /// Checks every price and converts it to USD. Decodes the genai-prices data.
+    /// Checks every price and converts it to USD; each comes with the data it was given in.
     pub(crate) fn new(
-        prices: Vec<(String, ModelPrice)>,
+        prices: Vec<(String, ModelPrice, Arc<str>)>,
         currencies: Currencies,
     ) -> Result<Self, ConfigError> {
         if let Some(reporting) = &currencies.reporting {
@@ -236,7 +284,7 @@ impl Pricing {
             }
         }
         let mut overrides = HashMap::new();
-        for (model, price) in prices {
+        for (model, price, data) in prices {
             for (field, amount) in price.amounts() {
                 if !price::is_valid_amount(amount) {
                     return Err(ConfigError::invalid_price(&model, field, amount));
@@ -249,11 +297,12 @@ impl Pricing {
                 ));
             };
             let rate = price.rate.scaled(usd);
-            overrides.insert(model, UsdRate(rate));
+            overrides.insert(model, UsdRate { rate, data });
         }
         Ok(Self {
             overrides,
             genai: GenaiPrices::bundled(),
+            genai_data: GENAI_PRICES_DATA.into(),
             currencies,
         })
     }
@@ -262,7 +311,7 @@ impl Pricing {
     pub(crate) fn needs_duration(&self) -> bool {
         self.overrides
             .values()
-            .any(|rate| matches!(rate.0, Rate::GpuHour(_)))
+            .any(|rate| matches!(rate.rate, Rate::GpuHour(_)))
     }
 
     /// Forgets what every model resolved to (for the benchmarks of a first call).
@@ -297,7 +346,7 @@ impl Pricing {
         let mut models = models.into_iter().flatten();
         for model in models.clone() {
             if let Some(rate) = self.overrides.get(model) {
-                return price_override(model, rate.0, call);
+                return price_override(model, rate, call);
             }
         }
         let Some(tokens) = call.tokens else {
@@ -326,6 +375,7 @@ impl Pricing {
             Ok(usd) => Priced::Cost {
                 usd,
                 source: CostSource::GenaiPrices,
+                data: self.genai_data.clone(),
             },
             // A dated response model the data does not know may still be priced by the
             // request's alias.
@@ -334,6 +384,7 @@ impl Pricing {
                     Ok(usd) => Priced::Cost {
                         usd,
                         source: CostSource::GenaiPrices,
+                        data: self.genai_data.clone(),
                     },
                     Err(_) => Priced::Unpriced {
                         model: first.to_owned(),
@@ -351,11 +402,12 @@ impl Pricing {
     }
 }
 
-fn price_override(model: &str, rate: Rate, call: &Call<'_>) -> Priced {
-    match rate {
+fn price_override(model: &str, price: &UsdRate, call: &Call<'_>) -> Priced {
+    match price.rate {
         Rate::GpuHour(usd_per_hour) => Priced::Cost {
             usd: usd_per_hour * call.duration.as_secs_f64() / 3600.0,
             source: CostSource::SelfHosted,
+            data: price.data.clone(),
         },
         Rate::Tokens(rates) => {
             let Some(tokens) = call.tokens else {
@@ -372,6 +424,7 @@ fn price_override(model: &str, rate: Rate, call: &Call<'_>) -> Priced {
                 // Checked above: the parts, added without overflow, are within their wholes.
                 usd: rates.price(&tokens),
                 source: CostSource::Override,
+                data: price.data.clone(),
             }
         }
     }
