@@ -6,6 +6,10 @@
 //! tests/collector/*.yaml, the files the README quotes; the Collector is built by
 //! scripts/test.sh (tests/collector). Without the routing by trace id (each replica exporting
 //! to its own sampler), this test fails on partial traces.
+//!
+//! The load balancer also passes the six processes' metrics on to Prometheus: whatever share of
+//! the traces was kept, each tenant's spend there is all of its requests', one series per
+//! tenant across the services and replicas.
 
 use std::collections::{HashMap, HashSet};
 use std::net::TcpStream;
@@ -14,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tracing_ai_tests::jaeger::{free_ports, go_program, repository, Jaeger, Trace};
+use tracing_ai_tests::prometheus::Prometheus;
 use tracing_ai_tests::{exporting_example, spawn_listening, terminate};
 
 /// A running Collector with one of tests/collector's configurations; stopped when dropped.
@@ -141,6 +146,9 @@ fn behind_the_collectors_every_failed_request_arrives_whole_and_about_5_percent_
     let Some(jaeger) = Jaeger::start() else {
         return;
     };
+    let Some(prometheus) = Prometheus::start() else {
+        return;
+    };
     let [balancer_port, sampler_1, sampler_2] = free_ports();
     let backend = jaeger.otlp_grpc.trim_start_matches("http://").to_owned();
     let _samplers = [sampler_1, sampler_2]
@@ -151,6 +159,7 @@ fn behind_the_collectors_every_failed_request_arrives_whole_and_about_5_percent_
         &[
             ("SAMPLER_1", format!("127.0.0.1:{sampler_1}")),
             ("SAMPLER_2", format!("127.0.0.1:{sampler_2}")),
+            ("PROMETHEUS_OTLP", prometheus.otlp_metrics_endpoint()),
         ],
     );
     // Two replicas of the three services, every process exporting to the load balancer, with
@@ -275,6 +284,59 @@ fn behind_the_collectors_every_failed_request_arrives_whole_and_about_5_percent_
         (others as f64 - mean).abs() <= spread,
         "{others} of {succeeded} successful requests kept, expected {mean} ± {spread:.0}"
     );
+
+    // Spend in Prometheus, counted before the samplers dropped most traces. The embeddings
+    // are priced by their tokens: each question costs what its kept spans say, every time.
+    let mut per_question: HashMap<bool, f64> = HashMap::new();
+    for (id, trace) in &kept {
+        let n: usize = id.trim_start_matches("req-").parse().expect("req-N");
+        let embedding = trace
+            .spans
+            .iter()
+            .find(|span| span.name == "embeddings text-embedding-3-small")
+            .and_then(|span| span.f64("gen_ai.usage.cost"))
+            .expect("a priced embedding");
+        let known = per_question.entry(recovers(n)).or_insert(embedding);
+        assert_eq!(*known, embedding, "{id}: the same question, another cost");
+    }
+    let mut expected: HashMap<&str, f64> = HashMap::new();
+    for n in 0..REQUESTS {
+        *expected.entry(["acme", "globex"][n % 2]).or_default() += per_question[&recovers(n)];
+    }
+    let embeddings = |answer: &[tracing_ai_tests::prometheus::Series]| -> HashMap<String, f64> {
+        answer
+            .iter()
+            .map(|(labels, usd)| (labels["tenant_id"].clone(), *usd))
+            .collect()
+    };
+    let close = |answer: &HashMap<String, f64>| {
+        expected.iter().all(|(tenant, usd)| {
+            answer
+                .get(*tenant)
+                .is_some_and(|got| (got - usd).abs() < 1e-9)
+        })
+    };
+    // The services pushed their last metrics as they stopped; the balancer passes them on.
+    let answer = prometheus.query_until(
+        "sum by (tenant_id) (increase(ai_client_cost_USD_total\
+         {gen_ai_request_model=\"text-embedding-3-small\"}[10m] anchored))",
+        |answer| close(&embeddings(answer)),
+    );
+    let answer = embeddings(&answer);
+    assert_eq!(answer.len(), 2, "one series per tenant: {answer:?}");
+    assert!(
+        close(&answer),
+        "Prometheus {answer:?}, the requests {expected:?}"
+    );
+    // All of a tenant's spend, from three services of two replicas each: one series.
+    let tenants =
+        prometheus.query("sum by (tenant_id) (increase(ai_client_cost_USD_total[10m] anchored))");
+    let mut names: Vec<&str> = tenants
+        .iter()
+        .map(|(labels, _)| labels["tenant_id"].as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["acme", "globex"], "{tenants:?}");
 }
 
 #[test]

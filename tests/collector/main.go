@@ -1,6 +1,7 @@
 // The OpenTelemetry Collector that the tests run past one process: the OTLP receiver, the
 // `loadbalancing` exporter (routing each trace, by its id, to one sampling replica), the
-// `tail_sampling` processor and the OTLP exporter, nothing else. Built by scripts/test.sh into
+// `tail_sampling` processor, the OTLP exporter and the OTLP/HTTP one (the services' metrics, on
+// to Prometheus), nothing else. Built by scripts/test.sh into
 // target/ from the Collector's published modules, all at one release (go.mod).
 package main
 
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/otlpexporter"
+	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/processor"
@@ -38,6 +40,7 @@ func components() (otelcol.Factories, error) {
 	}
 	if factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
 		otlpexporter.NewFactory(),
+		otlphttpexporter.NewFactory(),
 		loadbalancingexporter.NewFactory(),
 	); err != nil {
 		return otelcol.Factories{}, err
