@@ -5,6 +5,7 @@
 //! back into the span's extensions once, settled, for the layers over this one (the console),
 //! before anything is written: a layer that sees the write sees the settled call.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::span::Id;
@@ -20,7 +21,7 @@ use super::AiLayer;
 use crate::attr;
 use crate::estimate::Estimate;
 use crate::facts::TokenKind;
-use crate::pricing::{CostSource, Priced};
+use crate::pricing::{CostSource, Priced, Pricing};
 use crate::value_set::saturating_i64;
 
 /// Everything the layer knows of a call when its span closes.
@@ -32,6 +33,8 @@ pub(super) struct ClosedCall {
     /// trusted baggage.
     pub(super) attribution: Resolved,
     pub(super) priced: Priced,
+    /// The prices it was priced with.
+    pub(super) prices: Arc<Pricing>,
     /// The usage it was priced by, when it reported none and the layer estimated it.
     pub(super) estimate: Option<Estimate>,
     pub(super) settled: Settled,
@@ -81,18 +84,21 @@ impl ClosedCall {
         let is_root = root.as_ref().is_none_or(|root| root.id() == span.id());
         // Read once: the same duration prices a self-hosted call and goes into the metrics.
         let duration = created.map(|created| created.elapsed());
-        let priced = layer.price(&fields, duration);
+        // One price table for the whole call, whatever a reload swaps meanwhile.
+        let prices = layer.shared.prices.now();
+        let priced = layer.price(&prices, &fields, duration);
         let (priced, estimate) = match estimate_input {
-            Some(input) => layer.estimate(priced, &fields, duration, &input),
+            Some(input) => layer.estimate(&prices, priced, &fields, duration, &input),
             None => (priced, None),
         };
-        let mut settled = layer.settle(&fields, &priced);
+        let mut settled = AiLayer::settle(&prices, &fields, &priced);
         settled.estimated = estimate.as_ref().map(|e| (e.input, e.output));
         let call = Self {
             fields,
             duration,
             attribution,
             priced,
+            prices,
             estimate,
             settled,
             details,
@@ -165,7 +171,7 @@ impl ClosedCall {
                 );
                 writer.event(crate::capture::OPERATION_DETAILS_EVENT, details);
             }
-            layer.write_cost(&self.settled, &self.priced, writer);
+            AiLayer::write_cost(&self.prices, &self.settled, &self.priced, writer);
             if let Some(estimate) = &self.estimate {
                 let counts = [
                     (attr::AI_USAGE_ESTIMATED_INPUT_TOKENS, estimate.input),
@@ -185,8 +191,7 @@ impl ClosedCall {
                     writer.push_named(Name::Shared(name), Written::Str(value.clone()));
                 }
             }
-            let prices = layer.shared.prices.now();
-            let currencies = &prices.currencies;
+            let currencies = &self.prices.currencies;
             if self.is_root {
                 if let Some(totals) = extensions.get_mut::<RequestTotals>() {
                     totals.write(currencies, writer);

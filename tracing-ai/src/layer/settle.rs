@@ -15,13 +15,18 @@ use super::AiLayer;
 use crate::attr;
 use crate::estimate::Estimate;
 use crate::facts::{TokenCounts, TokenKind};
-use crate::pricing::{is_valid_amount, Call, CostSource, Priced, UnpricedReason};
+use crate::pricing::{is_valid_amount, Call, CostSource, Priced, Pricing, UnpricedReason};
 
 /// How many unpriced models and callsites are warned about, at most.
 const MAX_WARNED: usize = 1_000;
 
 impl AiLayer {
-    pub(super) fn price(&self, fields: &CallFields, duration: Option<Duration>) -> Priced {
+    pub(super) fn price(
+        &self,
+        prices: &Pricing,
+        fields: &CallFields,
+        duration: Option<Duration>,
+    ) -> Priced {
         match fields.recorded_cost {
             // NaN, infinite or negative: not money, and it must not poison the request's sum.
             Some(cost) if !is_valid_amount(cost) => {
@@ -41,7 +46,7 @@ impl AiLayer {
             Some(_) => return Priced::Nothing,
             None => {}
         }
-        self.shared.prices.now().price(&Call {
+        prices.price(&Call {
             provider: fields.provider.as_deref(),
             request_model: fields.request_model.as_deref(),
             response_model: fields.response_model.as_deref(),
@@ -54,14 +59,13 @@ impl AiLayer {
     }
 
     /// The call as priced, in USD and in the reporting currency.
-    pub(super) fn settle(&self, fields: &CallFields, priced: &Priced) -> Settled {
+    pub(super) fn settle(prices: &Pricing, fields: &CallFields, priced: &Priced) -> Settled {
         let usd = match priced {
             Priced::Cost { usd, .. } => Some(*usd),
             Priced::Unpriced { .. } | Priced::NoUsage { .. } => None,
             // A provider-reported cost was recorded with its source by whoever recorded it.
             Priced::Nothing => fields.recorded_cost,
         };
-        let prices = self.shared.prices.now();
         let reported = usd
             .and_then(|usd| prices.currencies.report(usd))
             .filter(|(_, amount)| amount.is_finite())
@@ -80,6 +84,7 @@ impl AiLayer {
     /// before any work, and not billed.
     pub(super) fn estimate(
         &self,
+        prices: &Pricing,
         priced: Priced,
         fields: &CallFields,
         duration: Option<Duration>,
@@ -104,7 +109,7 @@ impl AiLayer {
         let mut counts = TokenCounts::default();
         counts.0[TokenKind::Input.index()] = input_tokens;
         counts.0[TokenKind::Output.index()] = output_tokens;
-        let estimated = self.shared.prices.now().price(&Call {
+        let estimated = prices.price(&Call {
             provider: fields.provider.as_deref(),
             request_model: fields.request_model.as_deref(),
             response_model: fields.response_model.as_deref(),
@@ -135,7 +140,12 @@ impl AiLayer {
         }
     }
 
-    pub(super) fn write_cost(&self, settled: &Settled, priced: &Priced, writer: &mut Writer) {
+    pub(super) fn write_cost(
+        prices: &Pricing,
+        settled: &Settled,
+        priced: &Priced,
+        writer: &mut Writer,
+    ) {
         match priced {
             Priced::Cost { usd, source, data } => {
                 writer.push(attr::GEN_AI_USAGE_COST, Written::money(*usd));
@@ -154,7 +164,7 @@ impl AiLayer {
             writer.push(attr::AI_COST_AMOUNT, Written::money(*amount));
             writer.push(attr::AI_COST_CURRENCY, Written::Str(code.clone()));
             // The rate it was converted at, and its day: a finance team checks them later.
-            if let Some((per_usd, date)) = self.shared.prices.now().currencies.reporting_rate() {
+            if let Some((per_usd, date)) = prices.currencies.reporting_rate() {
                 writer.push(attr::AI_COST_EXCHANGE_RATE, Written::F64(per_usd));
                 if let Some(date) = date {
                     writer.push(attr::AI_COST_EXCHANGE_RATE_DATE, Written::Str(date.clone()));
