@@ -18,9 +18,9 @@ use std::process::Output;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
-use tracing_ai_tests::example_binary;
 use tracing_ai_tests::prometheus::{Prometheus, Series};
 use tracing_ai_tests::receiver::{by_trace, ReceivedSpan, Receiver};
+use tracing_ai_tests::{example_binary, run_to_success};
 
 const REQUESTS: usize = 40;
 
@@ -76,13 +76,7 @@ fn run(prometheus: &Prometheus, traces: &Receiver, instance: &str, ratio: Option
     if let Some(ratio) = ratio {
         command.args(["--sample-ratio", &ratio.to_string()]);
     }
-    let output = command.output().expect("the quickstart runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    run_to_success(&mut command)
 }
 
 type Key = (String, String, String);
@@ -245,15 +239,7 @@ fn prometheus_answers_each_tenants_spend_exactly_at_any_sampling_ratio() {
 
     // A stream abandoned after its first chunk: priced from an estimate, and labelled so.
     let traces_c = Receiver::start();
-    let output = exporting("openai_client", &prometheus, &traces_c, "c")
-        .arg("--abandon-stream")
-        .output()
-        .expect("the example runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_to_success(exporting("openai_client", &prometheus, &traces_c, "c").arg("--abandon-stream"));
     let spans_c = traces_c.spans();
     let abandoned = spans_c
         .iter()
