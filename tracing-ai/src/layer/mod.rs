@@ -268,6 +268,18 @@ impl AiLayer {
     }
 }
 
+/// Marks each of `ancestors` as active until now: tracing-opentelemetry ends a span at its last
+/// exit, so a request span whose handler returned before its stream was drained would end
+/// before the stream in the export, while the console (which ends it at its close) showed it
+/// lasting as long. An enter and an exit through the whole subscriber is the one way its
+/// public API offers; the span stack is as it was after.
+fn extend_to_now(dispatch: &Dispatch, ancestors: &[Id]) {
+    for ancestor in ancestors {
+        dispatch.enter(ancestor);
+        dispatch.exit(ancestor);
+    }
+}
+
 /// How the `#[ai_span]` expansion records a failed call on a span.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ErrorRecording {
@@ -508,6 +520,13 @@ where
             call.fill_from_baggage(self, cx);
         }
         call.count(self);
+        // A stream can outlive the handler that returned it (axum drains a body after the
+        // handler's future is done): its ancestors must not end before it does.
+        let ancestors: Vec<Id> = if call.fields.stream {
+            span.scope().skip(1).map(|ancestor| ancestor.id()).collect()
+        } else {
+            Vec::new()
+        };
         let metadata = span.metadata();
         let mut writer = target
             .as_ref()
@@ -517,6 +536,9 @@ where
         drop(span);
         if let (Some(writer), Some((dispatch, otel))) = (writer, &target) {
             writer.finish(&id, dispatch, otel.as_ref());
+        }
+        if let Some((dispatch, _)) = &target {
+            extend_to_now(dispatch, &ancestors);
         }
         self.warn_if_unpriced(&priced, metadata);
     }
