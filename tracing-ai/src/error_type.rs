@@ -40,6 +40,14 @@ use std::borrow::Cow;
 /// }
 /// # let _ = generate();
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not say what kind of failure it is",
+    label = "a failed stream chunk carries this error",
+    note = "if `{Self}` is the error of async-openai, ollama-rs or genai, enable tracing-ai's cargo \
+            feature of that name: `tracing-ai = {{ version = \"0.1\", features = [\"async-openai\"] }}`",
+    note = "otherwise implement `tracing_ai::ErrorType` for `{Self}`: a low-cardinality kind such as \
+            `rate_limit_exceeded`, exported as `error.type`"
+)]
 pub trait ErrorType {
     /// The kind of failure, e.g. `rate_limit_exceeded`.
     fn error_type(&self) -> Cow<'static, str>;

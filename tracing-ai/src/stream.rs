@@ -91,6 +91,14 @@ use crate::usage::Usage;
 
 /// What a chunk of a streamed response says about its call. Every method has a default that
 /// says nothing, so a chunk type implements only what it carries.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a chunk `#[ai_span(..., stream)]` can read",
+    label = "the stream yields this",
+    note = "if `{Self}` is a stream chunk of async-openai, enable tracing-ai's cargo feature \
+            `async-openai`: `tracing-ai = {{ version = \"0.1\", features = [\"async-openai\"] }}`",
+    note = "otherwise implement `tracing_ai::stream::StreamChunk` for `{Self}`: its usage, finish \
+            reason and response model, each optional"
+)]
 pub trait StreamChunk {
     /// The call's token usage, on the chunk that reports it (usually the last). When several
     /// chunks report usage, the last one wins.

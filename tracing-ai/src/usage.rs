@@ -223,8 +223,12 @@ impl fmt::Display for CacheHit {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not report token usage",
     label = "`#[ai_span]` reads token usage from this",
-    note = "implement `tracing_ai::ReportsUsage` for `{Self}`, or say where the usage is with `usage = ...`, \
-            e.g. `#[ai_span(kind = \"llm\", model = \"...\", usage = Usage::new(ret.prompt_tokens, ret.completion_tokens))]`"
+    note = "if this function returns a stream of chunks, add `stream` to the attribute: \
+            `#[ai_span(kind = \"llm\", model = \"...\", stream)]`",
+    note = "if `{Self}` is a response of async-openai, ollama-rs or genai, enable tracing-ai's \
+            cargo feature of that name: `tracing-ai = {{ version = \"0.1\", features = [\"async-openai\"] }}`",
+    note = "otherwise implement `tracing_ai::ReportsUsage` for `{Self}`, or say where the usage is with \
+            `usage = ...`, e.g. `#[ai_span(kind = \"llm\", model = \"...\", usage = Usage::new(ret.prompt_tokens, ret.completion_tokens))]`"
 )]
 pub trait ReportsUsage {
     /// The usage of the call, or `None` if it is not known.
