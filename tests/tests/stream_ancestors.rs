@@ -61,6 +61,52 @@ fn a_request_whose_stream_is_drained_after_its_handler_ends_after_its_stream() {
     );
 }
 
+/// What the console writes, kept for the test to read.
+#[derive(Clone, Default)]
+struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("the buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_console_and_the_export_give_a_streaming_request_the_same_duration() {
+    let console = Buffer::default();
+    let ((), exported) = tracing_ai_tests::otel::export_with_layer(
+        AiLayer::builder(),
+        tracing_ai::ConsoleLayer::to_writer(console.clone()),
+        || {
+            block_on(async {
+                let stream = async { chat().await }
+                    .instrument(tracing::info_span!("req", tenant.id = "acme"))
+                    .await;
+                Box::pin(stream).collect::<Vec<_>>().await;
+            });
+        },
+    );
+    let text = String::from_utf8(console.0.lock().expect("the buffer").clone()).expect("text");
+    let shown: f64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix("req  "))
+        .and_then(|rest| rest.split(" ms").next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("the request's line in {text}"));
+    let (start, end) = ends(exported.span("req"));
+    let exported_ms = end.duration_since(start).expect("ordered").as_secs_f64() * 1_000.0;
+    assert!(shown >= 150.0, "{text}");
+    assert!(
+        (shown - exported_ms).abs() < 5.0,
+        "the console shows {shown} ms, the export {exported_ms} ms"
+    );
+}
+
 #[test]
 fn a_dropped_stream_ends_its_request_when_it_is_dropped() {
     let ((), exported) = export_with(AiLayer::builder(), || {
@@ -78,4 +124,71 @@ fn a_dropped_stream_ends_its_request_when_it_is_dropped() {
     let (_, chat_end) = ends(exported.span("chat gpt-4o-mini"));
     assert!(req_end >= chat_end);
     assert!(req_end.duration_since(chat_end).expect("ordered") < Duration::from_millis(5));
+}
+
+/// Serves `app` on 127.0.0.1, GETs `/chat` and reads its body to the end; every span exported.
+fn serve_and_read(app: axum::Router) -> tracing_ai_tests::otel::Exported {
+    let ((), exported) = export_with(AiLayer::builder(), || {
+        block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("binds");
+            let address = listener.local_addr().expect("an address");
+            let server = tokio::spawn(async move { axum::serve(listener, app).await });
+            let body = reqwest::get(format!("http://{address}/chat"))
+                .await
+                .expect("the service answers")
+                .text()
+                .await
+                .expect("the whole body");
+            assert_eq!(body.lines().count(), 5, "{body}");
+            server.abort();
+        });
+    });
+    exported
+}
+
+/// The handler's response: the chat's chunks as lines of the body, drained by axum after the
+/// handler returned.
+fn streamed_body(
+    stream: impl futures_core::Stream<Item = Delta> + Send + 'static,
+) -> axum::body::Body {
+    axum::body::Body::from_stream(
+        stream.map(|_| Ok::<_, std::convert::Infallible>("chunk\n".to_owned())),
+    )
+}
+
+#[test]
+fn an_axum_handler_under_a_plain_request_span_ends_after_the_body_it_streamed() {
+    // The README's earlier pattern: a request span entered by `.instrument` around the handler.
+    let app = axum::Router::new().route(
+        "/chat",
+        axum::routing::get(|| {
+            async { streamed_body(chat().await) }
+                .instrument(tracing::info_span!("req", tenant.id = "acme"))
+        }),
+    );
+    let exported = serve_and_read(app);
+    let (_, req_end) = ends(exported.span("req"));
+    let (_, chat_end) = ends(exported.span("chat gpt-4o-mini"));
+    assert!(req_end >= chat_end, "the request ends before its stream");
+    assert!(req_end.duration_since(chat_end).expect("ordered") < Duration::from_millis(5));
+}
+
+#[test]
+fn an_axum_handler_under_the_server_span_ends_after_the_body_it_streamed() {
+    let app = axum::Router::new()
+        .route(
+            "/chat",
+            axum::routing::get(|| async { streamed_body(chat().await) }),
+        )
+        .layer(tracing_ai::propagation::ServerSpan::layer());
+    let exported = serve_and_read(app);
+    let (_, server_end) = ends(exported.span("GET /chat"));
+    let (_, chat_end) = ends(exported.span("chat gpt-4o-mini"));
+    assert!(
+        server_end >= chat_end,
+        "the server span ends before its stream"
+    );
+    assert!(server_end.duration_since(chat_end).expect("ordered") < Duration::from_millis(5));
 }
