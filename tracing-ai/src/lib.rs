@@ -151,6 +151,7 @@
 )]
 
 pub mod attr;
+pub mod attribution;
 mod capture;
 mod console;
 pub mod content;

@@ -9,23 +9,23 @@
 //! a layer never layered onto one (`Layer::with_subscriber` on a subscriber without
 //! `LookupSpan` cannot be) simply has no access.
 
-#[cfg(feature = "reqwest-middleware")]
 use std::sync::Arc;
 
 use tracing::span::Id;
 use tracing::{Dispatch, Metadata, Subscriber};
 use tracing_subscriber::registry::LookupSpan;
 
-#[cfg(feature = "reqwest-middleware")]
-use super::attribution::Attribution;
+use super::attribution::{Attribution, AttributionKeys};
 use super::fields::AiSpanData;
 
 /// A span, by id, and the metadata of its callsite.
 pub(crate) type SpanOf = (Id, &'static Metadata<'static>);
 
 /// Attribution values: (exported name, value).
-#[cfg(feature = "reqwest-middleware")]
 pub(crate) type Ids = Vec<(Arc<str>, Arc<str>)>;
+
+/// Gives a span, by id, attribution values (exported name, value) of its own.
+pub(crate) type Attribute = fn(&Dispatch, &Id, &AttributionKeys, &[(Arc<str>, Arc<str>)]);
 
 /// Runs a closure on the data of an AI span, by id; `false` when the id is no AI span's.
 pub(crate) type WithCall = fn(&Dispatch, &Id, &mut dyn FnMut(&mut AiSpanData)) -> bool;
@@ -38,8 +38,9 @@ pub(crate) struct SpanAccess {
     /// The closest AI span among `id` and its ancestors.
     pub(crate) innermost_ai_span: fn(&Dispatch, &Id) -> Option<SpanOf>,
     /// The attribution `id` inherits: the nearest value of each exported name.
-    #[cfg(feature = "reqwest-middleware")]
     pub(crate) attribution: fn(&Dispatch, &Id) -> Ids,
+    /// Gives span `id` attribution values of its own, for the spans below it.
+    pub(crate) attribute: Attribute,
 }
 
 impl SpanAccess {
@@ -51,8 +52,8 @@ impl SpanAccess {
         Self {
             with_call: with_call::<S>,
             innermost_ai_span: innermost_ai_span::<S>,
-            #[cfg(feature = "reqwest-middleware")]
             attribution: attribution::<S>,
+            attribute: attribute::<S>,
         }
     }
 }
@@ -90,7 +91,6 @@ where
     Some((found.id(), found.metadata()))
 }
 
-#[cfg(feature = "reqwest-middleware")]
 fn attribution<S>(dispatch: &Dispatch, id: &Id) -> Ids
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
@@ -112,4 +112,29 @@ where
         }
     }
     found
+}
+
+fn attribute<S>(dispatch: &Dispatch, id: &Id, keys: &AttributionKeys, ids: &[(Arc<str>, Arc<str>)])
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    let Some(span) = dispatch
+        .downcast_ref::<S>()
+        .and_then(|subscriber| subscriber.span(id))
+    else {
+        return;
+    };
+    let mut extensions = span.extensions_mut();
+    if extensions.get_mut::<Attribution>().is_none() {
+        extensions.insert(Attribution::with_room_for(keys));
+    }
+    if let Some(attribution) = extensions.get_mut::<Attribution>() {
+        for (name, value) in ids {
+            // Only the names this layer attributes by; each bounded as a field's value is.
+            if let Some(index) = keys.index_of_exported(name) {
+                let exported = keys.exported()[index].clone();
+                attribution.set(index, exported, super::attribution::bounded(value));
+            }
+        }
+    }
 }

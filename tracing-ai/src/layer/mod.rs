@@ -327,13 +327,22 @@ pub(crate) fn innermost_ai_span(
 
 /// The attribution `span` inherits, nearest value of each exported name first found, as the
 /// [`AiLayer`] keeps it; empty without one.
-#[cfg(feature = "reqwest-middleware")]
 pub(crate) fn attribution_of(span: &tracing::Span) -> Vec<(Arc<str>, Arc<str>)> {
     span.with_subscriber(|(id, dispatch)| match layer_of(dispatch) {
         Some((_, access)) => (access.attribution)(dispatch, id),
         None => Vec::new(),
     })
     .unwrap_or_default()
+}
+
+/// Gives `span` the attribution `ids` (exported name, value), for every AI span below it, through
+/// its [`AiLayer`]; nothing without one.
+pub(crate) fn attribute(span: &tracing::Span, ids: &[(Arc<str>, Arc<str>)]) {
+    span.with_subscriber(|(id, dispatch)| {
+        if let Some((layer, access)) = layer_of(dispatch) {
+            (access.attribute)(dispatch, id, &layer.shared.keys, ids);
+        }
+    });
 }
 
 /// Keeps `attributes` for the layer to write onto the open AI call `span` at close, in the
