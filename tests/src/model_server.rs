@@ -12,6 +12,7 @@
 //! | `rate-limited` | 429 with `{"error": {"code": "rate_limit_exceeded", ...}}` |
 //! | `broken` | 500 with `{"error": {"type": "server_error", ...}}` |
 //! | `cut-midway` | a stream of two chunks whose connection then closes, without `[DONE]` |
+//! | `flaky-...` | 429 for the first [`FLAKY_FAILURES`] requests naming that model, then the completion |
 //! | anything else | the completion: 1,850 prompt tokens of which 1,536 cached, 120 completion tokens |
 
 use std::net::SocketAddr;
@@ -36,6 +37,28 @@ pub const EMBEDDING_TOKENS: u64 = 8;
 pub const STREAM_CHUNKS: usize = 4;
 /// The time between two chunks of a stream.
 pub const CHUNK_INTERVAL: Duration = Duration::from_millis(25);
+
+/// How many requests a `flaky-...` model refuses before it answers.
+pub const FLAKY_FAILURES: u32 = 2;
+
+/// The requests each `flaky-...` model has had.
+static FLAKY: std::sync::Mutex<Vec<(String, u32)>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether this request of `model`, a flaky one, is refused.
+fn refuses(model: &str) -> bool {
+    let mut seen = FLAKY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let count = match seen.iter_mut().find(|(known, _)| known == model) {
+        Some((_, count)) => count,
+        None => {
+            seen.push((model.to_owned(), 0));
+            &mut seen.last_mut().expect("just pushed").1
+        }
+    };
+    *count += 1;
+    *count <= FLAKY_FAILURES
+}
 
 /// The prompt tokens of every Ollama answer.
 pub const OLLAMA_PROMPT_TOKENS: u64 = 26;
@@ -142,6 +165,14 @@ async fn chat(Json(request): Json<Value>) -> Response {
     let model = request["model"].as_str().unwrap_or_default().to_owned();
     match model.as_str() {
         "rate-limited" => {
+            return error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "requests",
+                Some("rate_limit_exceeded"),
+                "Rate limit reached for requests",
+            )
+        }
+        flaky if flaky.starts_with("flaky-") && refuses(flaky) => {
             return error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "requests",

@@ -205,6 +205,16 @@ pub const AI_AGENT_AI_CALLS: &str = "ai.agent.ai_calls";
 /// How many of them could not be priced (and so are missing from [`AI_AGENT_COST`]).
 pub const AI_AGENT_UNPRICED_CALLS: &str = "ai.agent.unpriced_calls";
 
+// ===== Retries =====
+
+/// How many attempts a call took, on its span, when they were marked (see
+/// [`retry`](crate::retry)).
+pub const AI_ATTEMPTS: &str = "ai.attempts";
+/// The number of an attempt (1 for the first), on its `attempt {n}` span.
+pub const AI_ATTEMPT: &str = "ai.attempt";
+/// Seconds from the end of the previous attempt to the start of this one: the retry's wait.
+pub const AI_ATTEMPT_WAIT: &str = "ai.attempt.wait";
+
 // ===== Streams =====
 
 /// How many chunks a streamed call's stream yielded.

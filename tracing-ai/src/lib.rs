@@ -174,6 +174,7 @@ pub mod propagation;
 mod record;
 mod redact;
 mod request;
+pub mod retry;
 #[cfg(feature = "sampling")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sampling")))]
 pub mod sampling;

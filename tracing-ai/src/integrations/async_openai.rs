@@ -1,5 +1,6 @@
 //! async-openai 0.43: chat completions, their stream chunks, embeddings and responses report
-//! their usage; `OpenAIError` says what kind of failure it is.
+//! their usage; `OpenAIError` says what kind of failure it is; [`AttemptLayer`] makes each HTTP
+//! attempt under its retry layer a span of its own.
 
 use std::borrow::Cow;
 
@@ -360,5 +361,82 @@ mod content {
                 })
                 .collect()
         }
+    }
+}
+
+/// A Tower layer for async-openai's HTTP stack (its `middleware` feature): under its retry
+/// layer, every HTTP attempt of a call becomes a child span of the call's, with its number, its
+/// status, its `error.type` and the wait before it, and the call's span counts them
+/// (`ai.attempts`). See [`retry`](crate::retry).
+///
+/// ```
+/// use async_openai::config::OpenAIConfig;
+/// use async_openai::middleware::{retry::OpenAIRetryLayer, ReqwestService};
+/// use tower_layer::Layer as _; // or tower's `ServiceBuilder`
+/// use tracing_ai::integrations::async_openai::AttemptLayer;
+///
+/// // The retry layer over the attempt layer: each HTTP attempt passes through the latter.
+/// let service = OpenAIRetryLayer::default()
+///     .layer(AttemptLayer.layer(ReqwestService::new(reqwest::Client::new())));
+/// let client = async_openai::Client::with_config(OpenAIConfig::default()).with_http_service(service);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AttemptLayer;
+
+impl<S> tower_layer::Layer<S> for AttemptLayer {
+    type Service = Attempts<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Attempts(inner)
+    }
+}
+
+/// The service [`AttemptLayer`] makes.
+#[derive(Clone, Debug)]
+pub struct Attempts<S>(S);
+
+impl<S> tower_service::Service<async_openai::middleware::HttpRequestFactory> for Attempts<S>
+where
+    S: tower_service::Service<
+        async_openai::middleware::HttpRequestFactory,
+        Response = reqwest::Response,
+        Error = OpenAIError,
+    >,
+    S::Future: Send + 'static,
+{
+    type Response = reqwest::Response;
+    type Error = OpenAIError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<reqwest::Response, OpenAIError>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: async_openai::middleware::HttpRequestFactory) -> Self::Future {
+        use tracing::Instrument as _;
+        // Called within the call's span: the `#[ai_span]` future is what polls the client.
+        let attempt = crate::retry::Attempt::of(tracing::Span::current());
+        let future = self.0.call(request).instrument(attempt.span().clone());
+        Box::pin(async move {
+            let result = future.await;
+            match &result {
+                Ok(response) => {
+                    let status = response.status();
+                    attempt.record_status(status.as_u16());
+                    if status.is_success() {
+                        attempt.succeeded();
+                    } else {
+                        attempt.failed(status.as_str());
+                    }
+                }
+                Err(error) => attempt.failed(&error.error_type()),
+            }
+            result
+        })
     }
 }

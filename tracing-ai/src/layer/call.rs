@@ -60,7 +60,14 @@ impl ClosedCall {
                 .filter(|data| data.settled.is_none())?;
             let details = std::mem::take(&mut data.details);
             let estimate_input = data.estimate_input.take();
+            let attempts = data.attempts;
             let mut at_close = std::mem::take(&mut data.at_close);
+            if attempts > 0 {
+                at_close.push(opentelemetry::KeyValue::new(
+                    attr::AI_ATTEMPTS,
+                    i64::from(attempts),
+                ));
+            }
             let mut fields = std::mem::take(&mut data.fields);
             let created = data.created;
             // An agent that named no provider runs on the one its model calls used, when they

@@ -37,6 +37,9 @@ pub(crate) struct AiSpanData {
     /// The text of the call's input, kept when the layer has a token estimator, for the
     /// estimate of a call that ends without usage.
     pub(crate) estimate_input: Option<String>,
+    /// How many attempts the call made (see `crate::retry`), and when the last one ended.
+    pub(crate) attempts: u32,
+    pub(crate) last_attempt_end: Option<Instant>,
 }
 
 impl AiSpanData {

@@ -368,6 +368,35 @@ pub(crate) fn write_at_close(
     .unwrap_or(false)
 }
 
+/// Counts one more attempt of the open AI call `span`: its number, and the time since the
+/// previous attempt ended; `None` when `span` is no open AI call of an [`AiLayer`].
+pub(crate) fn begin_attempt(span: &tracing::Span) -> Option<(u32, Option<std::time::Duration>)> {
+    span.with_subscriber(|(id, dispatch)| {
+        let (_, access) = layer_of(dispatch)?;
+        let mut begun = None;
+        (access.with_call)(dispatch, id, &mut |data| {
+            data.attempts = data.attempts.saturating_add(1);
+            begun = Some((
+                data.attempts,
+                data.last_attempt_end.map(|end| end.elapsed()),
+            ));
+        });
+        begun
+    })
+    .flatten()
+}
+
+/// Marks the current attempt of the open AI call `span` ended, now.
+pub(crate) fn end_attempt(span: &tracing::Span) {
+    span.with_subscriber(|(id, dispatch)| {
+        if let Some((_, access)) = layer_of(dispatch) {
+            (access.with_call)(dispatch, id, &mut |data| {
+                data.last_attempt_end = Some(Instant::now());
+            });
+        }
+    });
+}
+
 /// Keeps the text of the open AI call `span`'s input, for an estimate if it ends without
 /// usage, when its layer has an estimator; `text` is only called then.
 pub(crate) fn keep_for_estimate(span: &tracing::Span, text: impl FnOnce() -> String) {
@@ -476,6 +505,8 @@ where
                 details: Vec::new(),
                 at_close: Vec::new(),
                 estimate_input: None,
+                attempts: 0,
+                last_attempt_end: None,
             });
         }
     }
