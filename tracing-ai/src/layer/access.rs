@@ -58,14 +58,22 @@ impl SpanAccess {
     }
 }
 
+/// Span `id` of the subscriber `dispatch` is, when it is an `S`.
+fn span_of<'a, S>(
+    dispatch: &'a Dispatch,
+    id: &Id,
+) -> Option<tracing_subscriber::registry::SpanRef<'a, S>>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    dispatch.downcast_ref::<S>()?.span(id)
+}
+
 fn with_call<S>(dispatch: &Dispatch, id: &Id, f: &mut dyn FnMut(&mut AiSpanData)) -> bool
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
-    let Some(span) = dispatch
-        .downcast_ref::<S>()
-        .and_then(|subscriber| subscriber.span(id))
-    else {
+    let Some(span) = span_of::<S>(dispatch, id) else {
         return false;
     };
     let mut extensions = span.extensions_mut();
@@ -82,7 +90,7 @@ fn innermost_ai_span<S>(dispatch: &Dispatch, id: &Id) -> Option<SpanOf>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
-    let span = dispatch.downcast_ref::<S>()?.span(id)?;
+    let span = span_of::<S>(dispatch, id)?;
     // The span reference is dropped before anything is recorded: recording dispatches to the
     // layers, which look spans up again.
     let found = span
@@ -96,10 +104,7 @@ where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
     let mut found: Ids = Vec::new();
-    let Some(span) = dispatch
-        .downcast_ref::<S>()
-        .and_then(|subscriber| subscriber.span(id))
-    else {
+    let Some(span) = span_of::<S>(dispatch, id) else {
         return found;
     };
     for ancestor in span.scope() {
