@@ -198,3 +198,43 @@ fn the_cost_counter_sums_the_rounded_costs_exactly() {
     let (usd, _) = cost.values().next().copied().expect("one series");
     assert_eq!(usd.to_string(), "0.000342");
 }
+
+#[ai_span(kind = "llm", model = "gpt-4o-audio-preview", provider = "openai")]
+fn spoken() -> Usage {
+    Usage::new(1_000, 300)
+        .with_audio_input(400)
+        .with_audio_output(200)
+        .with_cache_read(100)
+}
+
+#[test]
+fn the_audio_share_of_a_calls_tokens_goes_under_its_own_modality() {
+    let (meters, exporter) = tracing_ai_tests::metrics::in_memory();
+    let layer = AiLayer::builder().with_meter(meters.meter("tracing-ai"));
+    export_with(layer, spoken);
+    meters.force_flush().expect("metrics flush");
+    let call = [
+        ("gen_ai.operation.name", "chat"),
+        ("gen_ai.provider.name", "openai"),
+        ("gen_ai.request.model", "gpt-4o-audio-preview"),
+    ];
+    let with = |modality: &'static str| {
+        let mut key = call.to_vec();
+        key.push(("gen_ai.token.modality", modality));
+        attrs(&key)
+    };
+    for (metric, text, audio) in [
+        ("gen_ai.client.inference.usage.input_tokens", 600.0, 400.0),
+        ("gen_ai.client.inference.usage.output_tokens", 100.0, 200.0),
+    ] {
+        let points = points(&exporter, metric);
+        assert_eq!(points[&with("text")].0, text, "{metric}: {points:#?}");
+        assert_eq!(points[&with("audio")].0, audio, "{metric}: {points:#?}");
+    }
+    // The cached tokens of a call with audio may be either.
+    let cached = points(
+        &exporter,
+        "gen_ai.client.inference.usage.cache_read.input_tokens",
+    );
+    assert_eq!(cached[&with("unknown")].0, 100.0, "{cached:#?}");
+}

@@ -196,19 +196,22 @@ impl Current {
         let counts = fields.tokens();
         let count = |kind: TokenKind| counts.map_or(0, |counts| counts.get(kind));
         let audio = |kind: TokenKind| fields.tokens[kind.index()].is_some();
-        let with_modality = |modality: &'static str| {
-            let mut attributes = common.to_vec();
-            attributes.push(KeyValue::new(attr::GEN_AI_TOKEN_MODALITY, modality));
-            attributes
+        // One set of attributes, its last the modality, set before each count.
+        let mut attributes = common.to_vec();
+        attributes.push(KeyValue::new(attr::GEN_AI_TOKEN_MODALITY, "text"));
+        let mut add = |counter: &Counter<u64>, value: u64, modality: &'static str| {
+            if let Some(last) = attributes.last_mut() {
+                *last = KeyValue::new(attr::GEN_AI_TOKEN_MODALITY, modality);
+            }
+            counter.add(value, &attributes);
         };
-        let (text, unknown) = (with_modality("text"), with_modality("unknown"));
         let any_audio = audio(TokenKind::AudioInput) || audio(TokenKind::AudioOutput);
         for kind in TokenKind::ALL {
             let Some(counter) = &self.usage[kind.index()] else {
                 continue;
             };
             if counts.is_none() {
-                counter.add(0, &unknown);
+                add(counter, 0, "unknown");
                 continue;
             }
             // The audio share of the input and output goes under its own modality.
@@ -221,12 +224,14 @@ impl Current {
             match audio_part {
                 Some(part) => {
                     let audio = count(part);
-                    counter.add(count(kind).saturating_sub(audio), &text);
-                    counter.add(audio, &with_modality("audio"));
+                    add(counter, count(kind).saturating_sub(audio), "text");
+                    add(counter, audio, "audio");
                 }
                 // A cached or reasoning count of a call that had audio may be either.
-                None if any_audio && kind.part_of().is_some() => counter.add(count(kind), &unknown),
-                None => counter.add(count(kind), &text),
+                None if any_audio && kind.part_of().is_some() => {
+                    add(counter, count(kind), "unknown");
+                }
+                None => add(counter, count(kind), "text"),
             }
         }
         self.input_tokens.record(count(TokenKind::Input), failed);
@@ -350,10 +355,15 @@ impl Metrics {
                 self.models.admit(model),
             ));
         }
-        let mut failed = common.clone();
-        if let Some(error_type) = &fields.error_type {
-            failed.push(KeyValue::new(attr::ERROR_TYPE, error_type.clone()));
-        }
+        // The common attributes, with `error.type` for a failed call: a copy only then.
+        let failed: std::borrow::Cow<'_, [KeyValue]> = match &fields.error_type {
+            Some(error_type) => {
+                let mut failed = common.clone();
+                failed.push(KeyValue::new(attr::ERROR_TYPE, error_type.clone()));
+                failed.into()
+            }
+            None => common.as_slice().into(),
+        };
         let inference = operation.is_some_and(|operation| INFERENCE.contains(&operation));
 
         if let Some(duration) = call.duration {
