@@ -166,3 +166,35 @@ fn without_an_estimator_or_a_known_tokenizer_a_cancelled_stream_stays_unpriced()
         assert!(points(&metrics, "ai.client.cost").is_empty());
     }
 }
+
+#[test]
+fn the_console_shows_an_estimated_call_and_its_requests_estimated_share() {
+    let (meters, _) = tracing_ai_tests::metrics::in_memory();
+    let console = tracing_ai_tests::Buffer::default();
+    tracing_ai_tests::otel::export_with_layer(
+        builder(&meters).with_token_estimator(Tiktoken),
+        tracing_ai::ConsoleLayer::to_writer(console.clone()),
+        || {
+            tracing::info_span!("request", tenant.id = "acme").in_scope(|| {
+                block_on(async {
+                    let mut stream = chat_stream(PROMPT).await;
+                    stream.next().await;
+                    stream.next().await;
+                });
+            })
+        },
+    );
+    let input = Tiktoken
+        .count_tokens("gpt-4o-mini", PROMPT)
+        .expect("gpt-4o-mini is o200k_base");
+    let text = console.text();
+    assert!(
+        text.contains(&format!("~{input} in · ~2 out (estimated)")),
+        "{text}"
+    );
+    let summary = text
+        .lines()
+        .find(|line| line.starts_with("= "))
+        .expect("the request's summary");
+    assert!(summary.contains(" estimated)"), "{summary}");
+}

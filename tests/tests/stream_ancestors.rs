@@ -61,24 +61,9 @@ fn a_request_whose_stream_is_drained_after_its_handler_ends_after_its_stream() {
     );
 }
 
-/// What the console writes, kept for the test to read.
-#[derive(Clone, Default)]
-struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("the buffer").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn the_console_and_the_export_give_a_streaming_request_the_same_duration() {
-    let console = Buffer::default();
+    let console = tracing_ai_tests::Buffer::default();
     let ((), exported) = tracing_ai_tests::otel::export_with_layer(
         AiLayer::builder(),
         tracing_ai::ConsoleLayer::to_writer(console.clone()),
@@ -91,7 +76,7 @@ fn the_console_and_the_export_give_a_streaming_request_the_same_duration() {
             });
         },
     );
-    let text = String::from_utf8(console.0.lock().expect("the buffer").clone()).expect("text");
+    let text = console.text();
     let shown: f64 = text
         .lines()
         .find_map(|line| line.strip_prefix("req  "))

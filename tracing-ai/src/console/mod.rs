@@ -205,6 +205,8 @@ struct Totals {
     input: u64,
     output: u64,
     usd: f64,
+    /// The part of `usd` that is estimated.
+    estimated_usd: f64,
     reported: Option<(String, f64)>,
     unpriced: u64,
 }
@@ -216,6 +218,7 @@ impl Totals {
             input: totals.input,
             output: totals.output,
             usd: totals.usd,
+            estimated_usd: totals.estimated_usd,
             reported: totals
                 .reported
                 .as_ref()

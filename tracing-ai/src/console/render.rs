@@ -35,6 +35,10 @@ fn summary(totals: Option<&Totals>) -> String {
             totals.and_then(|t| t.reported.as_ref())
         )
     );
+    let estimated = totals.map_or(0.0, |t| t.estimated_usd);
+    if estimated > 0.0 {
+        let _ = write!(summary, " (${} estimated)", decimal(estimated));
+    }
     let unpriced = totals.map_or(0, |t| t.unpriced);
     if unpriced > 0 {
         let _ = write!(summary, " + {unpriced} unpriced");
