@@ -30,7 +30,7 @@ const CHAT_OUTPUT: f64 = 0.60e-6;
 const EMBEDDING_INPUT: f64 = 0.02e-6;
 
 fn tenant(n: usize) -> &'static str {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         "acme"
     } else {
         "globex"

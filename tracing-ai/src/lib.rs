@@ -131,7 +131,8 @@
 //!
 //! # Supported Rust Versions
 //!
-//! The minimum supported Rust version is 1.85, that of `genai-prices`.
+//! The minimum supported Rust version is 1.89 (the default features alone need 1.88;
+//! `genai`'s `uuid` needs 1.89).
 #![doc(html_root_url = "https://docs.rs/tracing-ai/0.1.0")]
 #![cfg_attr(docsrs, feature(doc_cfg), deny(rustdoc::broken_intra_doc_links))]
 // Built without some feature, a link to an item of that feature (`init`, `#[ai_span]`,
