@@ -30,6 +30,7 @@ pub(crate) mod kw {
     syn::custom_keyword!(arguments);
     syn::custom_keyword!(remote);
     syn::custom_keyword!(endpoint);
+    syn::custom_keyword!(budget);
 }
 
 /// Everything written between the parentheses of `#[ai_span(...)]`.
@@ -59,6 +60,8 @@ pub(crate) struct AiSpanArgs {
     pub(crate) remote: Option<kw::remote>,
     /// The base URL of the service called: `server.address` and `server.port`.
     pub(crate) endpoint: Option<(kw::endpoint, StrOrExpr)>,
+    /// Reserve the call's estimated cost in the layer's budgets before the body runs.
+    pub(crate) budget: Option<kw::budget>,
 }
 
 impl AiSpanArgs {
@@ -112,6 +115,22 @@ impl AiSpanArgs {
                 push(syn::Error::new_spanned(
                     keyword,
                     "`agent = ...` names the agent a `kind = \"agent\"` span invokes; this span is of another kind",
+                ));
+            }
+        }
+        if let Some(keyword) = &self.budget {
+            if operation.is_some_and(|o| {
+                !matches!(
+                    o,
+                    Operation::Chat
+                        | Operation::Completion
+                        | Operation::Embedding
+                        | Operation::Custom
+                )
+            }) {
+                push(syn::Error::new_spanned(
+                    keyword,
+                    "`budget` reserves what a model call will cost (`kind = \"llm\"`, \"completion\" or \"embedding\"); this span calls no model",
                 ));
             }
         }
@@ -236,6 +255,12 @@ impl Parse for AiSpanArgs {
                     return Err(duplicate(first, &keyword));
                 }
                 args.remote = Some(keyword);
+            } else if lookahead.peek(kw::budget) {
+                let keyword = input.parse::<kw::budget>()?;
+                if let Some(first) = &args.budget {
+                    return Err(duplicate(first, &keyword));
+                }
+                args.budget = Some(keyword);
             } else if lookahead.peek(kw::stream) {
                 let keyword = input.parse::<kw::stream>()?;
                 if let Some(first) = &args.stream {

@@ -231,6 +231,16 @@ fn gen_block<B: ToTokens>(
     let started = (stream != StreamShape::None)
         .then(|| quote!(let __tracing_ai_started = ::std::time::Instant::now();));
     let returned = stream.wrap(quote!(__tracing_ai_span));
+    // After the input is read (its tokens and `max_tokens` are the estimate), before the body.
+    let reserve = args.budget.as_ref().map(|keyword| {
+        quote_spanned! {keyword.span=>
+            if let ::core::result::Result::Err(__tracing_ai_refused) =
+                ::tracing_ai::budget::reserve(&__tracing_ai_span)
+            {
+                return ::tracing_ai::__private::refused(__tracing_ai_refused);
+            }
+        }
+    });
 
     if async_context {
         let unrecorded = match stream {
@@ -245,6 +255,7 @@ fn gen_block<B: ToTokens>(
             let __tracing_ai_span = #span;
             // Before the future takes the arguments the input is read from.
             #content
+            #reserve
             let __tracing_ai_fut = async move #block;
             if !::tracing_ai::__private::is_recording(&__tracing_ai_span) {
                 #unrecorded
@@ -269,6 +280,7 @@ fn gen_block<B: ToTokens>(
         #started
         let __tracing_ai_span = #span;
         #content
+        #reserve
         let __tracing_ai_ret = {
             let __tracing_ai_guard = __tracing_ai_span.enter();
             // Running the body in a closure lets `return` and `?` end the body, not the

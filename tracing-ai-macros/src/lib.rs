@@ -228,6 +228,27 @@ mod expand;
 /// # let _ = generate();
 /// ```
 ///
+/// # Budgets
+///
+/// With `budget`, a model call reserves its estimated cost in the layer's budgets (see
+/// `tracing_ai::budget`) after its `input` is read and before its body runs, and the layer
+/// settles the reservation when the call ends. When a budget refuses, the body does not run:
+/// the function returns `Err(BudgetExceeded.into())`, so its return type must be a
+/// `Result<_, E>` with `E: From<tracing_ai::budget::BudgetExceeded>`, and the span records
+/// `error.type = "budget_exceeded"`.
+///
+/// ```
+/// use tracing_ai::budget::BudgetExceeded;
+/// use tracing_ai::{ai_span, Usage};
+///
+/// #[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai", budget)]
+/// async fn chat(prompt: &str) -> Result<Usage, Box<dyn std::error::Error + Send + Sync>> {
+///     Ok(Usage::new(prompt.len() as u64, 10))
+/// }
+/// # let _ = chat("q");
+/// # let _: Option<BudgetExceeded> = None;
+/// ```
+///
 /// # Streams
 ///
 /// With `stream`, the function returns a stream of the call's chunks (`impl Stream`, a

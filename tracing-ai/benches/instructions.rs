@@ -16,7 +16,7 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{annotated, baseline, in_request, stacks};
+use common::{annotated, annotated_with_budget, baseline, budget_stack, in_request, stacks};
 use tracing::Dispatch;
 
 const REQUESTS: usize = 10_000;
@@ -31,12 +31,16 @@ fn measured(request: &dyn Fn()) {
 
 fn main() {
     let (otel_only, with_ai) = stacks();
-    let ids: [(&str, &Dispatch, &dyn Fn()); 4] = [
+    let with_budget = budget_stack();
+    let ids: [(&str, &Dispatch, &dyn Fn()); 5] = [
         ("llm_call/baseline", &otel_only, &|| {
             black_box(in_request(|| baseline(1_000, "acme")));
         }),
         ("llm_call/ai_span", &with_ai, &|| {
             black_box(in_request(|| annotated(1_000)));
+        }),
+        ("llm_call/ai_span_budget", &with_budget, &|| {
+            let _ = black_box(in_request(|| annotated_with_budget(1_000)));
         }),
         ("plain_span/otel_only", &otel_only, &|| {
             tracing::info_span!("db.query", db.system = "postgresql").in_scope(|| ())

@@ -174,7 +174,7 @@ pub fn record_parameters(span: &tracing::Span, parameters: Option<crate::Request
     if let Some(parameters) = parameters {
         let attributes = parameters.to_attributes();
         if !attributes.is_empty() {
-            crate::layer::write_at_close(span, attributes);
+            crate::layer::write_at_close(span, attributes, parameters.max_tokens);
         }
     }
 }
@@ -441,4 +441,28 @@ impl<T: Streamed, E> Streamed for Result<T, E> {
 #[cfg(feature = "__bench")]
 pub fn parse_prices_file(text: &str) -> Result<usize, crate::PricesFileError> {
     crate::pricing::parse_prices(text).map(|prices| prices.len())
+}
+
+/// A return type a call refused by a budget can return: `Result<T, E>` with
+/// `E: From<BudgetExceeded>`.
+#[diagnostic::on_unimplemented(
+    message = "`#[ai_span(budget)]` cannot return a refusal as `{Self}`",
+    label = "a call refused by a budget returns `Err(BudgetExceeded.into())` from here",
+    note = "return `Result<_, E>` where `E: From<tracing_ai::budget::BudgetExceeded>`, e.g. \
+            `impl From<BudgetExceeded> for MyError {{ .. }}`, or a `Box<dyn Error>`"
+)]
+pub trait Refusable {
+    fn refused(refused: crate::budget::BudgetExceeded) -> Self;
+}
+
+impl<T, E: From<crate::budget::BudgetExceeded>> Refusable for Result<T, E> {
+    fn refused(refused: crate::budget::BudgetExceeded) -> Self {
+        Err(E::from(refused))
+    }
+}
+
+/// What an `#[ai_span(budget)]` function returns when a budget refuses its call.
+#[inline]
+pub fn refused<R: Refusable>(refused: crate::budget::BudgetExceeded) -> R {
+    R::refused(refused)
 }

@@ -282,6 +282,24 @@ pub const AI_CLIENT_UNPRICED_CALLS: &str = "ai.client.unpriced_calls";
 /// `no_usage`, `unknown_model`, `no_model`, `invalid_counts` or `not_money`.
 pub const AI_UNPRICED_REASON: &str = "ai.unpriced.reason";
 
+/// The name of a [`Budget`](crate::budget::Budget): a label of the budget metrics, and an
+/// attribute of a span's `ai.budget.exceeded` event.
+pub const AI_BUDGET_NAME: &str = "ai.budget.name";
+/// Gauge of what each budget's scope spent in its window (by [`AI_BUDGET_NAME`], the scope's
+/// attributes and [`AI_BUDGET_CURRENCY`]); on an `ai.budget.exceeded` event, what was spent
+/// or reserved when the call asked.
+pub const AI_BUDGET_SPENT: &str = "ai.budget.spent";
+/// Gauge of each budget's limit, with the labels of [`AI_BUDGET_SPENT`], so that an alert can
+/// divide one by the other; on an `ai.budget.exceeded` event, the limit.
+pub const AI_BUDGET_LIMIT: &str = "ai.budget.limit";
+/// The currency of a budget's amounts, on its gauges.
+pub const AI_BUDGET_CURRENCY: &str = "ai.budget.currency";
+/// Counter of the calls past a budget's limit, by [`AI_BUDGET_OUTCOME`].
+pub const AI_BUDGET_CALLS: &str = "ai.budget.calls";
+/// What happened to a call past a budget's limit, on [`AI_BUDGET_CALLS`]: `refused` or
+/// `warned`.
+pub const AI_BUDGET_OUTCOME: &str = "ai.budget.outcome";
+
 /// semantic-conventions 1.41: histogram of the tokens of each call, by
 /// [`GEN_AI_TOKEN_TYPE`], operation, provider and model.
 pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";

@@ -44,6 +44,7 @@ enum Kind {
         date: String,
     },
     PricesFile(PricesFileError),
+    Budget(crate::budget::BudgetError),
     UntrustableBaggage(String),
     /// A content-capture setting: what is wrong, said whole.
     InvalidContentSetting(String),
@@ -118,11 +119,27 @@ impl ConfigError {
         }
     }
 
+    /// The budget error behind this one, if a budget (or a budgets file) was the problem.
+    pub fn budget(&self) -> Option<&crate::budget::BudgetError> {
+        match &self.kind {
+            Kind::Budget(error) => Some(error),
+            _ => None,
+        }
+    }
+
     /// The prices file error behind this one, if a prices file was the problem.
     pub fn prices_file(&self) -> Option<&PricesFileError> {
         match &self.kind {
             Kind::PricesFile(error) => Some(error),
             _ => None,
+        }
+    }
+}
+
+impl From<crate::budget::BudgetError> for ConfigError {
+    fn from(error: crate::budget::BudgetError) -> Self {
+        Self {
+            kind: Kind::Budget(error),
         }
     }
 }
@@ -166,6 +183,7 @@ impl fmt::Display for ConfigError {
                  use `.with_reporting_currency(\"{code}\", <{code} per USD>)`"
             ),
             Kind::PricesFile(error) => error.fmt(f),
+            Kind::Budget(error) => error.fmt(f),
             Kind::UntrustableBaggage(message) | Kind::InvalidContentSetting(message) => {
                 f.write_str(message)
             }
@@ -185,6 +203,7 @@ impl Error for ConfigError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match &self.kind {
             Kind::PricesFile(error) => Some(error),
+            Kind::Budget(error) => Some(error),
             _ => None,
         }
     }

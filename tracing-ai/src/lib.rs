@@ -26,6 +26,8 @@
 //!   [`AiLayerBuilder::with_tracing_fields`] also shows cost and ids to `fmt` and other layers;
 //! * `init` and `builder` (feature `otlp`), the whole OTLP set-up in one call, or a
 //!   [`ConsoleLayer`] view of each request when no endpoint is set;
+//! * [`budget`], limits on spend per tenant, feature, user or model that a call checks
+//!   before it is made (`#[ai_span(..., budget)]`), with gauges to alert on;
 //! * `sampling` (feature `sampling`), tail sampling that keeps every failed request;
 //! * [`attr`], the names of every attribute it exports, for spans written by hand.
 //!
@@ -153,6 +155,7 @@
 
 pub mod attr;
 pub mod attribution;
+pub mod budget;
 mod capture;
 mod console;
 pub mod content;
@@ -168,6 +171,7 @@ mod facts;
 mod hash;
 pub mod integrations;
 mod layer;
+mod money;
 mod pricing;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]

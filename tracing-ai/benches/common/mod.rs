@@ -12,6 +12,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use tracing::field::Empty;
 use tracing::Dispatch;
+use tracing_ai::budget::{Budget, BudgetExceeded, Scope, Window};
 use tracing_ai::{ai_span, Usage};
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -62,6 +63,12 @@ pub(crate) fn annotated(input: u64) -> Usage {
     Usage::new(black_box(input), 200)
 }
 
+/// [`annotated`], reserving its cost in the layer's budgets before it runs.
+#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai", budget)]
+pub(crate) fn annotated_with_budget(input: u64) -> Result<Usage, BudgetExceeded> {
+    Ok(Usage::new(black_box(input), 200))
+}
+
 #[ai_span(
     kind = "embedding",
     model = "text-embedding-3-small",
@@ -106,4 +113,21 @@ pub(crate) fn stacks() -> (Dispatch, Dispatch) {
         tracing_subscriber::registry().with(tracing_ai::layer(provider.tracer("bench"))),
     );
     (otel_only, with_ai)
+}
+
+/// The AI stack of [`stacks`], with a budget per tenant that never runs out: every call
+/// reserves in it and settles.
+pub(crate) fn budget_stack() -> Dispatch {
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(Discard)
+        .build();
+    let layer = tracing_ai::AiLayer::builder()
+        .with_budget(
+            Budget::new("tenant-daily", 1e9, Window::Day)
+                .per(Scope::Tenant)
+                .per_call(0.01),
+        )
+        .with_tracer(provider.tracer("bench"))
+        .expect("a valid budget");
+    Dispatch::new(tracing_subscriber::registry().with(layer))
 }

@@ -9,6 +9,7 @@ use tracing_subscriber::registry::LookupSpan;
 use super::attribution::AttributionKeys;
 use super::metrics::{self, MetricConventions, Metrics};
 use super::{AiLayer, AiOpenTelemetryLayer};
+use crate::budget::{Budget, BudgetSources, LiveBudgets};
 use crate::capture::{ContentCapture, ContentSettings};
 use crate::error::ConfigError;
 use crate::estimate::{Estimator, TokenEstimator};
@@ -47,6 +48,7 @@ pub struct AiLayerBuilder {
     /// Whether the capture mode was set here (the environment does not override it).
     content_capture_set: bool,
     content_errors: Vec<String>,
+    budgets: BudgetSources,
 }
 
 impl AiLayerBuilder {
@@ -78,6 +80,33 @@ impl AiLayerBuilder {
     /// [`PricesFileError`](crate::PricesFileError) that names the line and the field.
     pub fn with_prices_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.prices.files.push(PricesSource::File(path.into()));
+        self
+    }
+
+    /// Adds a [budget](crate::budget): calls annotated `#[ai_span(..., budget)]` reserve in it
+    /// before they run, every call debits it when it ends.
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budgets.inline.push(budget);
+        self
+    }
+
+    /// Loads budgets from a TOML file when the layer is built, and again on
+    /// [`BudgetsHandle::reload`](crate::budget::BudgetsHandle::reload); the format is that of
+    /// [`crate::budget`]'s files:
+    ///
+    /// ```toml
+    /// [[budget]]
+    /// name = "tenant-daily"
+    /// limit = 25.0
+    /// window = "day"
+    /// per = ["tenant"]
+    /// on_limit = "refuse"
+    /// ```
+    ///
+    /// A file that cannot be read or has a mistake makes [`build`](Self::build) fail with
+    /// the line and what to write instead.
+    pub fn with_budgets_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.budgets.files.push(path.into());
         self
     }
 
@@ -423,9 +452,15 @@ impl AiLayerBuilder {
                 .trust_baggage(key)
                 .map_err(ConfigError::untrustable_baggage)?;
         }
-        let prices = Arc::new(LivePrices::new(self.prices.load()?, self.prices));
+        let pricing = self.prices.load()?;
+        let budgets = Arc::new(LiveBudgets::new(
+            self.budgets,
+            pricing.currencies.reporting_code(),
+        )?);
+        let prices = Arc::new(LivePrices::new(pricing, self.prices));
         if let Some(meter) = &self.meter {
             report_reloads(meter, &prices);
+            LiveBudgets::report(&budgets, meter);
         }
         let metrics = self.meter.map(|meter| {
             Metrics::new(
@@ -446,6 +481,7 @@ impl AiLayerBuilder {
             self.error_descriptions.unwrap_or(true),
             self.content.into_shared(),
             self.estimator,
+            budgets,
         );
         layer.span_metadata = self.span_metadata;
         Ok(layer)

@@ -19,6 +19,7 @@ use super::rollup::{self, AgentTotals, RequestTotals};
 use super::write::{Name, Writer, Written};
 use super::AiLayer;
 use crate::attr;
+use crate::budget::{CallScope, Reservation};
 use crate::estimate::Estimate;
 use crate::facts::TokenKind;
 use crate::pricing::{CostSource, Priced, Pricing};
@@ -44,6 +45,8 @@ pub(super) struct ClosedCall {
     pub(super) at_close: Vec<opentelemetry::KeyValue>,
     /// The span is its request's local root: it carries the request's totals.
     pub(super) is_root: bool,
+    /// What it reserved in its budgets, to settle.
+    pub(super) reservation: Option<Reservation>,
 }
 
 impl ClosedCall {
@@ -53,13 +56,14 @@ impl ClosedCall {
         layer: &AiLayer,
         span: &SpanRef<'a, R>,
     ) -> Option<(Self, Option<SpanRef<'a, R>>)> {
-        let (fields, created, details, at_close, estimate_input) = {
+        let (fields, created, details, at_close, estimate_input, reservation) = {
             let mut extensions = span.extensions_mut();
             let data = extensions
                 .get_mut::<AiSpanData>()
                 .filter(|data| data.settled.is_none())?;
             let details = std::mem::take(&mut data.details);
             let estimate_input = data.estimate_input.take();
+            let reservation = data.reservation.take();
             let attempts = data.attempts;
             let mut at_close = std::mem::take(&mut data.at_close);
             if attempts > 0 {
@@ -84,7 +88,14 @@ impl ClosedCall {
                     ));
                 }
             }
-            (fields, created, details, at_close, estimate_input)
+            (
+                fields,
+                created,
+                details,
+                at_close,
+                estimate_input,
+                reservation,
+            )
         };
         // Nearest value wins: the span's own, then its parent's, up to the root.
         let (attribution, root) = attribution::from_ancestors(&layer.shared.keys, span);
@@ -93,7 +104,12 @@ impl ClosedCall {
         let duration = created.map(|created| created.elapsed());
         // One price table for the whole call, whatever a reload swaps meanwhile.
         let prices = layer.shared.prices.now();
-        let priced = layer.price(&prices, &fields, duration);
+        let priced = if fields.error_type.as_deref() == Some(crate::budget::BUDGET_EXCEEDED) {
+            // Refused before it was made: nothing was billed, nothing is left out.
+            Priced::Nothing
+        } else {
+            layer.price(&prices, &fields, duration)
+        };
         let (priced, estimate) = match estimate_input {
             Some(input) => layer.estimate(&prices, priced, &fields, duration, &input),
             None => (priced, None),
@@ -111,6 +127,7 @@ impl ClosedCall {
             details,
             at_close,
             is_root,
+            reservation,
         };
         Some((call, root))
     }
@@ -151,6 +168,39 @@ impl ClosedCall {
                 unpriced: self.priced.unpriced_reason(),
                 attribution: &self.attribution,
             });
+        }
+    }
+
+    /// Settles what the call reserved in its budgets with what it cost, or debits the budgets
+    /// that cover it when it reserved nothing.
+    pub(super) fn spend(&mut self, layer: &AiLayer) {
+        let live = &layer.shared.budgets;
+        let reservation = self.reservation.take();
+        if reservation.is_none() && (!live.any() || self.settled.usd.is_none()) {
+            return;
+        }
+        let settled = &self.settled;
+        let cost = |currency: &str| match &settled.reported {
+            Some((code, amount)) if &**code == currency => Some(*amount),
+            _ if currency == "USD" => settled.usd,
+            _ => None,
+        };
+        let budgets = live.now();
+        let now = std::time::SystemTime::now();
+        match reservation {
+            Some(reservation) => live.ledger.settle(&budgets, reservation, &cost, now),
+            None => {
+                let mut scope = CallScope::default();
+                for (name, value) in layer.shared.keys.exported().iter().zip(&self.attribution) {
+                    if let Some(value) = value {
+                        scope.set(name, value);
+                    }
+                }
+                if let Some(model) = &self.fields.request_model {
+                    scope.set(attr::GEN_AI_REQUEST_MODEL, model);
+                }
+                live.ledger.debit(&budgets, &scope, &cost, now);
+            }
         }
     }
 

@@ -40,6 +40,11 @@ pub(crate) struct AiSpanData {
     /// How many attempts the call made (see `crate::retry`), and when the last one ended.
     pub(crate) attempts: u32,
     pub(crate) last_attempt_end: Option<Instant>,
+    /// The most output tokens the request allows (`gen_ai.request.max_tokens`), for what a
+    /// budget reserves.
+    pub(crate) max_output_tokens: Option<u64>,
+    /// What the call holds in its budgets until it settles.
+    pub(crate) reservation: Option<crate::budget::Reservation>,
 }
 
 impl AiSpanData {

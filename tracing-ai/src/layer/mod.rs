@@ -43,8 +43,10 @@ use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::layer::{Context, Layer, Layered};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::budget::{BudgetExceeded, BudgetsHandle, CallScope, LiveBudgets, Passed};
 use crate::capture::ContentSettings;
 use crate::estimate::Estimator;
+pub(crate) use crate::money::round_money;
 use crate::pricing::{LivePrices, PriceSources, PricesHandle, Pricing};
 use access::SpanAccess;
 pub(crate) use attribution::Attribution;
@@ -58,7 +60,6 @@ use fields::{AiSpanData, FieldVisitor};
 use metrics::Metrics;
 pub use metrics::{MetricConventions, OTEL_SEMCONV_STABILITY_OPT_IN};
 use rollup::RequestTotals;
-pub(crate) use write::round_money;
 use write::Writer;
 
 /// [`AiLayer`] composed with tracing-opentelemetry's layer, in the order that works: the AI
@@ -143,6 +144,8 @@ struct Shared {
     /// Whether an agent's span was ever created: until then a model call looks for no agent
     /// above it, so that applications without agents pay nothing for their totals.
     agents_seen: AtomicBool,
+    /// The budgets calls reserve in and debit, and their ledger.
+    budgets: Arc<LiveBudgets>,
 }
 
 impl std::fmt::Debug for AiLayer {
@@ -166,6 +169,15 @@ impl AiLayer {
         PricesHandle(self.shared.prices.clone())
     }
 
+    /// A handle on this layer's [budgets](crate::budget), to change them without a restart
+    /// and read what a scope spent: see [`BudgetsHandle`].
+    pub fn budgets(&self) -> BudgetsHandle {
+        BudgetsHandle {
+            budgets: self.shared.budgets.clone(),
+            reporting: self.shared.prices.now().currencies.reporting_code().into(),
+        }
+    }
+
     /// An `AiLayer` with default settings: genai-prices prices, costs in USD, the default
     /// attribution keys.
     pub fn new() -> Self {
@@ -180,9 +192,11 @@ impl AiLayer {
             true,
             None,
             None,
+            Arc::new(LiveBudgets::default()),
         )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn from_parts(
         prices: Arc<LivePrices>,
         keys: AttributionKeys,
@@ -191,6 +205,7 @@ impl AiLayer {
         describe_errors: bool,
         content: Option<Arc<ContentSettings>>,
         estimator: Option<Estimator>,
+        budgets: Arc<LiveBudgets>,
     ) -> Self {
         if estimator.is_some() {
             crate::estimate::set_ever_on();
@@ -206,6 +221,7 @@ impl AiLayer {
                 content,
                 estimator,
                 agents_seen: AtomicBool::new(false),
+                budgets,
             }),
             dispatch: OnceLock::new(),
             tracing_fields: tracing_fields.unwrap_or(true),
@@ -351,6 +367,7 @@ pub(crate) fn attribute(span: &tracing::Span, ids: &[(Arc<str>, Arc<str>)]) {
 pub(crate) fn write_at_close(
     span: &tracing::Span,
     attributes: Vec<opentelemetry::KeyValue>,
+    max_output_tokens: Option<u64>,
 ) -> bool {
     span.with_subscriber(|(id, dispatch)| {
         let Some((_, access)) = layer_of(dispatch) else {
@@ -361,6 +378,7 @@ pub(crate) fn write_at_close(
             if data.settled.is_none() {
                 data.at_close
                     .extend(attributes.take().into_iter().flatten());
+                data.max_output_tokens = max_output_tokens;
             }
         });
         attributes.is_none()
@@ -414,6 +432,70 @@ pub(crate) fn keep_for_estimate(span: &tracing::Span, text: impl FnOnce() -> Str
             }
         });
     });
+}
+
+/// Reserves the estimated cost of the open AI call `span` in every budget of its layer that
+/// covers it (see [`crate::budget::reserve`]); the `warn` budgets it goes past are returned.
+/// A call reserves once: a second reservation of the same span reserves nothing.
+pub(crate) fn reserve_budget(span: &tracing::Span) -> Result<Vec<Passed>, BudgetExceeded> {
+    span.with_subscriber(|(id, dispatch)| {
+        let Some((layer, access)) = layer_of(dispatch) else {
+            return Ok(Vec::new());
+        };
+        let budgets = &layer.shared.budgets;
+        if !budgets.any() {
+            return Ok(Vec::new());
+        }
+        let prices = layer.shared.prices.now();
+        let mut call = None;
+        (access.with_call)(dispatch, id, &mut |data| {
+            if data.settled.is_none() && data.reservation.is_none() {
+                call = Some((
+                    data.fields.request_model.clone(),
+                    layer.cost_ceiling(&prices, data),
+                ));
+            }
+        });
+        let Some((model, ceiling)) = call else {
+            return Ok(Vec::new());
+        };
+        let mut scope = CallScope::default();
+        for (name, value) in (access.attribution)(dispatch, id) {
+            scope.set(&name, &value);
+        }
+        if let Some(model) = &model {
+            scope.set(crate::attr::GEN_AI_REQUEST_MODEL, model);
+        }
+        let estimate = |budget: &crate::budget::Budget| match ceiling {
+            Some(usd) if budget.currency() == "USD" => usd,
+            Some(usd) => prices
+                .currencies
+                .report(usd)
+                .map_or(usd, |(_, amount)| amount),
+            None => budget.per_call_cost().unwrap_or(0.0),
+        };
+        let now = std::time::SystemTime::now();
+        match budgets
+            .ledger
+            .reserve(&budgets.now(), &scope, &estimate, now)
+        {
+            Ok((reservation, passed)) => {
+                let mut reservation = Some(reservation);
+                (access.with_call)(dispatch, id, &mut |data| {
+                    data.reservation = reservation.take();
+                });
+                for _ in &passed {
+                    budgets.counted(false);
+                }
+                Ok(passed)
+            }
+            Err(refused) => {
+                budgets.counted(true);
+                Err(refused)
+            }
+        }
+    })
+    .unwrap_or(Ok(Vec::new()))
 }
 
 /// Adds captured content to the one details event of the open AI call `span`, which the
@@ -507,6 +589,8 @@ where
                 estimate_input: None,
                 attempts: 0,
                 last_attempt_end: None,
+                max_output_tokens: None,
+                reservation: None,
             });
         }
     }
@@ -560,6 +644,7 @@ where
             call.fill_from_baggage(self, cx);
         }
         call.count(self);
+        call.spend(self);
         // A stream can outlive the handler that returned it (axum drains a body after the
         // handler's future is done): its ancestors must not end before it does.
         let ancestors: Vec<Id> = if call.fields.stream {

@@ -8,7 +8,7 @@ use tracing::{Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::fields::{CallFields, Settled};
+use super::fields::{AiSpanData, CallFields, Settled};
 use super::rollup::RequestTotals;
 use super::write::{Writer, Written};
 use super::AiLayer;
@@ -78,6 +78,23 @@ impl AiLayer {
         }
     }
 
+    /// The most the open call `data` should cost, in USD, for a budget to reserve: its input's
+    /// tokens (counted by the layer's estimator) and the request's `max_tokens` of output;
+    /// `None` when its input cannot be counted or its model has no token price.
+    pub(super) fn cost_ceiling(&self, prices: &Pricing, data: &AiSpanData) -> Option<f64> {
+        let estimator = self.shared.estimator.as_ref()?;
+        let fields = &data.fields;
+        let model = fields.request_model.as_deref()?;
+        let input_tokens = estimator
+            .0
+            .count_tokens(model, data.estimate_input.as_deref()?)?;
+        let output_tokens = data.max_output_tokens.unwrap_or(0);
+        match price_tokens(prices, fields, input_tokens, output_tokens, None) {
+            Priced::Cost { usd, .. } => Some(usd),
+            _ => None,
+        }
+    }
+
     /// Prices `priced`, a call that ended without usage, from the usage the layer's estimator
     /// counts in its `input` (and one output token per chunk its stream yielded), when the
     /// estimator knows the model. A failed call is left unpriced: most failures are refused
@@ -106,19 +123,7 @@ impl AiLayer {
             return (priced, None);
         };
         let output_tokens = fields.chunks.unwrap_or(0);
-        let mut counts = TokenCounts::default();
-        counts.0[TokenKind::Input.index()] = input_tokens;
-        counts.0[TokenKind::Output.index()] = output_tokens;
-        let estimated = prices.price(&Call {
-            provider: fields.provider.as_deref(),
-            request_model: fields.request_model.as_deref(),
-            response_model: fields.response_model.as_deref(),
-            tokens: Some(counts),
-            duration: duration.unwrap_or(Duration::ZERO),
-            failed: false,
-            stream: fields.stream,
-            cancelled: false,
-        });
+        let estimated = price_tokens(prices, fields, input_tokens, output_tokens, duration);
         match estimated {
             Priced::Cost { usd, data, .. } => {
                 let estimate = Estimate {
@@ -241,4 +246,27 @@ impl AiLayer {
             }
         }
     }
+}
+
+/// What `input` and `output` tokens of the call `fields` cost, priced as its usage would be.
+fn price_tokens(
+    prices: &Pricing,
+    fields: &CallFields,
+    input: u64,
+    output: u64,
+    duration: Option<Duration>,
+) -> Priced {
+    let mut counts = TokenCounts::default();
+    counts.0[TokenKind::Input.index()] = input;
+    counts.0[TokenKind::Output.index()] = output;
+    prices.price(&Call {
+        provider: fields.provider.as_deref(),
+        request_model: fields.request_model.as_deref(),
+        response_model: fields.response_model.as_deref(),
+        tokens: Some(counts),
+        duration: duration.unwrap_or(Duration::ZERO),
+        failed: false,
+        stream: fields.stream,
+        cancelled: false,
+    })
 }

@@ -6,6 +6,7 @@
 //! what a standalone [`AiLayer`](super::AiLayer) does, and what
 //! [`with_tracing_fields`](super::AiLayerBuilder::with_tracing_fields) turns on.
 
+use crate::money::round_money;
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
@@ -71,45 +72,6 @@ impl Written {
             Written::Static(v) => v.into(),
         }
     }
-}
-
-/// Powers of ten that an f64 holds exactly.
-const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-];
-
-/// `amount` to 12 significant digits (an f64 holds 15 to 17): what float arithmetic on
-/// per-token prices adds past them is noise, not money. Amounts outside 1e-10..1e11 (no
-/// call's cost) are left as they are.
-pub(crate) fn round_money(amount: f64) -> f64 {
-    match money_digits(amount) {
-        // Both exact in an f64 (the mantissa is below 2^53, the scale an exact power of ten):
-        // the division rounds to the double nearest the decimal.
-        Some((mantissa, places)) => mantissa as f64 / POW10[places],
-        None => amount,
-    }
-}
-
-/// `amount` to 12 significant digits, as the exact decimal `mantissa * 10^-places`
-/// (`places` <= 22); `None` outside 1e-10..1e11 and for NaN. On the close of every AI span,
-/// so no `log10` or `powf`: the decimal magnitude comes from the binary exponent, and the
-/// scale from a table.
-pub(crate) fn money_digits(amount: f64) -> Option<(i64, usize)> {
-    let abs = amount.abs();
-    // Also false for NaN.
-    if !(1e-10..1e11).contains(&abs) {
-        return None;
-    }
-    let binary_exponent = ((abs.to_bits() >> 52) & 0x7ff) as i32 - 1023;
-    // floor(log10(abs)), or one less.
-    let magnitude = (f64::from(binary_exponent) * std::f64::consts::LOG10_2).floor() as i32;
-    let mut places = usize::try_from(11 - magnitude).unwrap_or(0).min(22);
-    if places > 0 && abs * POW10[places] >= 1e12 {
-        places -= 1;
-    }
-    // Below 1e12 in magnitude: the cast is exact.
-    Some(((amount * POW10[places]).round() as i64, places))
 }
 
 /// The name of an attribute the layer writes: one of ours, or an attribution key's.
@@ -231,7 +193,7 @@ impl Writer {
 
 #[cfg(test)]
 mod tests {
-    use super::round_money;
+    use crate::money::round_money;
 
     #[test]
     fn money_loses_only_float_noise() {

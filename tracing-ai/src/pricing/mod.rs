@@ -210,6 +210,11 @@ impl Currencies {
         Some((per_usd, self.dates.get(&**code)))
     }
 
+    /// The currency costs are reported in besides USD; USD when none is.
+    pub(crate) fn reporting_code(&self) -> &str {
+        self.reporting.as_deref().unwrap_or("USD")
+    }
+
     pub(crate) fn set_reporting(&mut self, code: &str) {
         self.reporting = Some(code.into());
     }

@@ -12,10 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use opentelemetry::metrics::Meter;
 use opentelemetry::KeyValue;
 
-use crate::layer::write::money_digits;
-
-/// The finest unit a rounded amount needs: 10^-22 USD.
-const PLACES: usize = 22;
+use crate::money::{to_f64, to_units};
 
 /// Sums of money by a key of labels, read by an observable counter.
 pub(super) struct MoneyCounter<K> {
@@ -64,54 +61,5 @@ where
         let mut sums = self.sums.lock().unwrap_or_else(PoisonError::into_inner);
         let sum = sums.entry(key).or_insert(0);
         *sum = sum.saturating_add(units);
-    }
-}
-
-/// `usd`, rounded as spans write it, in units of 10^-22 USD.
-fn to_units(usd: f64) -> Option<i128> {
-    if usd.abs() < 1e-10 {
-        // Below 10^12 units: whole units are exact enough. Also 0.
-        return Some((usd * 1e22).round() as i128);
-    }
-    let (mantissa, places) = money_digits(usd)?;
-    Some(i128::from(mantissa) * 10_i128.pow((PLACES - places) as u32))
-}
-
-/// The double nearest `units` * 10^-22: parsed from its decimal, which Rust rounds correctly.
-fn to_f64(units: i128) -> f64 {
-    let sign = if units < 0 { "-" } else { "" };
-    let digits = units.unsigned_abs();
-    let scale = 10_u128.pow(PLACES as u32);
-    format!("{sign}{}.{:022}", digits / scale, digits % scale)
-        .parse()
-        .unwrap_or(f64::NAN)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sums_are_the_decimal_sums_of_the_rounded_amounts() {
-        let amounts = [0.00013, 0.00029, 0.0003653];
-        let float: f64 = amounts.iter().sum();
-        assert_ne!(float, 0.0007853, "float addition drifts: {float}");
-        let units: i128 = amounts
-            .iter()
-            .map(|usd| to_units(*usd).expect("money"))
-            .sum();
-        assert_eq!(to_f64(units), 0.0007853);
-        assert_eq!(to_f64(units).to_string(), "0.0007853");
-    }
-
-    #[test]
-    fn tiny_and_large_amounts_keep_their_digits() {
-        for usd in [1.23e-10, 4.5e-7, 0.123456789012, 12_345.678_901_2, 9.9e10] {
-            assert_eq!(to_f64(to_units(usd).expect("money")), usd, "{usd}");
-        }
-        assert_eq!(to_units(f64::NAN), None);
-        assert_eq!(to_units(1e11), None);
-        assert_eq!(to_f64(to_units(1.5e-12).expect("money")), 1.5e-12);
-        assert_eq!(to_units(0.0), Some(0));
     }
 }

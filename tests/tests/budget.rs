@@ -1,0 +1,501 @@
+//! Budgets in-process (issue 22, items 1 and 2): a call reserves its estimate before it runs
+//! and settles with its cost when it ends; past a `refuse` budget it is not made, returns
+//! `BudgetExceeded` and exports `error.type = budget_exceeded` with no cost; past a `warn`
+//! budget it goes on with an event; 1,000 concurrent calls never spend past the limit.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::metrics::MeterProvider as _;
+use tracing::instrument::WithSubscriber as _;
+use tracing_ai::budget::{Budget, BudgetExceeded, Scope, Window};
+use tracing_ai::content::{InputContent, Message};
+use tracing_ai::{ai_span, AiLayer, AiLayerBuilder, ModelPrice, ReportsParameters, Usage};
+use tracing_ai_tests::block_on;
+use tracing_ai_tests::metrics::{attrs, points};
+use tracing_ai_tests::otel::{export_built, f64_attr, str_attr, Exported};
+
+thread_local! {
+    /// How many times a model was called on this thread (each test runs on its own).
+    static CALLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn calls() -> usize {
+    CALLS.with(std::cell::Cell::get)
+}
+
+#[derive(Debug)]
+enum ChatError {
+    OverBudget(BudgetExceeded),
+    Provider,
+}
+
+impl From<BudgetExceeded> for ChatError {
+    fn from(refused: BudgetExceeded) -> Self {
+        ChatError::OverBudget(refused)
+    }
+}
+
+impl std::fmt::Display for ChatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChatError::OverBudget(refused) => refused.fmt(f),
+            ChatError::Provider => f.write_str("the provider failed"),
+        }
+    }
+}
+
+impl std::error::Error for ChatError {}
+
+/// 10,000 input tokens at $1 per million: $0.01 a call.
+#[ai_span(kind = "llm", model = "budget-model", provider = "openai", budget)]
+async fn chat(counter: &AtomicUsize) -> Result<Usage, ChatError> {
+    counter.fetch_add(1, Ordering::SeqCst);
+    // In flight long enough for the other calls to reserve meanwhile.
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    Ok(Usage::new(10_000, 0))
+}
+
+#[ai_span(kind = "llm", model = "budget-model", provider = "openai", budget)]
+fn chat_sync() -> Result<Usage, ChatError> {
+    CALLS.with(|calls| calls.set(calls.get() + 1));
+    Ok(Usage::new(10_000, 0))
+}
+
+#[ai_span(kind = "llm", model = "budget-model", provider = "openai", budget)]
+fn chat_failing() -> Result<Usage, ChatError> {
+    Err(ChatError::Provider)
+}
+
+/// Not annotated with `budget`: it is not checked, but it debits.
+#[ai_span(kind = "llm", model = "budget-model", provider = "openai")]
+fn chat_unchecked() -> Result<Usage, ChatError> {
+    Ok(Usage::new(10_000, 0))
+}
+
+fn builder() -> AiLayerBuilder {
+    AiLayer::builder().with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
+}
+
+fn in_request<T>(tenant: &str, f: impl FnOnce() -> T) -> T {
+    tracing::info_span!("request", tenant.id = tenant).in_scope(f)
+}
+
+fn calls_named(exported: &Exported) -> Vec<&opentelemetry_sdk::trace::SpanData> {
+    exported.spans_named("chat budget-model")
+}
+
+#[test]
+fn a_refused_call_is_not_made_and_exports_budget_exceeded_with_no_cost() {
+    let layer = builder()
+        .with_budget(Budget::new("tenant-daily", 0.03, Window::Day).per(Scope::Tenant))
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let before = calls();
+    let (results, exported) = export_built(layer, || {
+        in_request("acme", || (0..4).map(|_| chat_sync()).collect::<Vec<_>>())
+    });
+    // Three calls of $0.01 fit in $0.03; the fourth is refused without running.
+    assert_eq!(calls() - before, 3);
+    let refused = match &results[3] {
+        Err(ChatError::OverBudget(refused)) => refused,
+        other => panic!("the fourth call was not refused: {other:?}"),
+    };
+    assert!(results[..3].iter().all(Result::is_ok));
+    assert_eq!(refused.budget(), "tenant-daily");
+    assert_eq!(refused.scope().collect::<Vec<_>>(), [("tenant.id", "acme")]);
+    assert_eq!(refused.spent(), 0.03);
+    assert_eq!(refused.limit(), 0.03);
+    assert_eq!(refused.window(), Window::Day);
+    let message = refused.to_string();
+    assert!(
+        message.starts_with("budget \"tenant-daily\" for tenant.id=acme: 0.03 of 0.03 USD spent or reserved this UTC day; the call was not made."),
+        "{message}"
+    );
+
+    let spans = calls_named(&exported);
+    assert_eq!(spans.len(), 4, "the refused call has its span");
+    let refused_span = spans
+        .iter()
+        .find(|span| str_attr(span, "error.type").as_deref() == Some("budget_exceeded"))
+        .expect("a span says budget_exceeded");
+    assert_eq!(
+        refused_span.status,
+        opentelemetry::trace::Status::error(message)
+    );
+    for absent in [
+        "gen_ai.usage.cost",
+        "ai.cost.source",
+        "gen_ai.usage.input_tokens",
+    ] {
+        assert!(
+            !refused_span
+                .attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == absent),
+            "a refused call has no {absent}"
+        );
+    }
+    // The request's roll-up is what was made: three calls, $0.03.
+    assert_eq!(f64_attr(exported.span("request"), "ai.request.cost"), 0.03);
+    assert_eq!(
+        budgets.spent("tenant-daily", &[(Scope::Tenant, "acme")]),
+        Some(0.03)
+    );
+}
+
+#[test]
+fn each_tenant_has_its_own_budget_and_unattributed_calls_are_not_covered() {
+    let layer = builder()
+        .with_budget(Budget::new("tenant-daily", 0.01, Window::Day).per(Scope::Tenant))
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let (results, _) = export_built(layer, || {
+        [
+            in_request("acme", chat_sync).is_ok(),
+            in_request("acme", chat_sync).is_ok(),
+            in_request("globex", chat_sync).is_ok(),
+            // no tenant: not covered by a per-tenant budget
+            chat_sync().is_ok(),
+            chat_sync().is_ok(),
+        ]
+    });
+    assert_eq!(results, [true, false, true, true, true]);
+    assert_eq!(
+        budgets.spent("tenant-daily", &[(Scope::Tenant, "globex")]),
+        Some(0.01)
+    );
+}
+
+#[test]
+fn a_failed_call_releases_its_reservation_and_unchecked_calls_still_debit() {
+    let layer = builder()
+        .with_budget(
+            Budget::new("tenant-daily", 0.02, Window::Day)
+                .per(Scope::Tenant)
+                .per_call(0.02),
+        )
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let (results, _) = export_built(layer, || {
+        in_request("acme", || {
+            // Reserves the whole budget, fails: nothing billed, the room comes back.
+            let failed = chat_failing().is_err();
+            let after_failure = chat_sync().is_ok();
+            // Spends $0.01 more without asking: the budget is now spent.
+            let unchecked = chat_unchecked().is_ok();
+            let refused = matches!(chat_sync(), Err(ChatError::OverBudget(_)));
+            [failed, after_failure, unchecked, refused]
+        })
+    });
+    assert_eq!(results, [true; 4]);
+    assert_eq!(
+        budgets.spent("tenant-daily", &[(Scope::Tenant, "acme")]),
+        Some(0.02)
+    );
+}
+
+#[test]
+fn a_warn_budget_lets_the_call_go_on_with_an_event() {
+    let layer = builder()
+        .with_budget(
+            Budget::new(
+                "model-alert",
+                0.01,
+                Window::Rolling(Duration::from_secs(3600)),
+            )
+            .only(Scope::Model, "budget-model")
+            .warn(),
+        )
+        .build()
+        .expect("valid");
+    let (results, exported) = export_built(layer, || {
+        in_request("acme", || [chat_sync().is_ok(), chat_sync().is_ok()])
+    });
+    assert_eq!(results, [true, true]);
+    let spans = calls_named(&exported);
+    let events: Vec<_> = spans
+        .iter()
+        .flat_map(|span| span.events.iter())
+        .filter(|event| event.name == "ai.budget.exceeded")
+        .collect();
+    assert_eq!(events.len(), 1, "the second call went past the limit");
+    let attribute = |key: &str| {
+        events[0]
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.to_string())
+    };
+    assert_eq!(attribute("ai.budget.name").as_deref(), Some("model-alert"));
+    assert_eq!(attribute("ai.budget.spent").as_deref(), Some("0.01"));
+    assert_eq!(attribute("ai.budget.limit").as_deref(), Some("0.01"));
+    assert!(spans
+        .iter()
+        .all(|span| str_attr(span, "error.type").is_none()));
+}
+
+/// 1,000 calls at once against a budget with room for 100: the check and the reservation
+/// are one step, so exactly 100 are made and the spend is the limit, to the cent.
+#[test]
+fn a_thousand_concurrent_calls_never_spend_past_the_limit() {
+    let layer = builder()
+        .with_budget(
+            Budget::new("burst", 1.0, Window::Day)
+                .per(Scope::Tenant)
+                .per_call(0.01),
+        )
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let made = Arc::new(AtomicUsize::new(0));
+    let (outcomes, exported) = export_built(layer, || {
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_time()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let tasks: Vec<_> = (0..1_000)
+                .map(|_| {
+                    let made = made.clone();
+                    let call = async move {
+                        let request = tracing::info_span!("request", tenant.id = "acme");
+                        tracing::Instrument::instrument(
+                            async move { chat(&made).await.is_ok() },
+                            request,
+                        )
+                        .await
+                    };
+                    tokio::spawn(call.with_subscriber(dispatch.clone()))
+                })
+                .collect();
+            let mut outcomes = Vec::new();
+            for task in tasks {
+                outcomes.push(task.await.expect("the task ends"));
+            }
+            outcomes
+        })
+    });
+    let allowed = outcomes.iter().filter(|ok| **ok).count();
+    assert_eq!(allowed, 100);
+    assert_eq!(made.load(Ordering::SeqCst), 100, "refused calls never ran");
+    assert_eq!(
+        budgets.spent("burst", &[(Scope::Tenant, "acme")]),
+        Some(1.0)
+    );
+    let refused = calls_named(&exported)
+        .iter()
+        .filter(|span| str_attr(span, "error.type").as_deref() == Some("budget_exceeded"))
+        .count();
+    assert_eq!(refused, 900);
+}
+
+/// A request whose input and `max_tokens` the call knows.
+struct ChatRequest {
+    prompt: &'static str,
+    max_tokens: u64,
+}
+
+impl InputContent for ChatRequest {
+    fn input_messages(&self) -> Vec<Message> {
+        vec![Message::user(self.prompt)]
+    }
+}
+
+impl ReportsParameters for ChatRequest {
+    fn request_parameters(&self) -> tracing_ai::RequestParameters {
+        tracing_ai::RequestParameters::default().with_max_tokens(self.max_tokens)
+    }
+}
+
+#[ai_span(kind = "llm", model = "budget-model", provider = "openai", input = request, budget)]
+fn chat_request(request: &ChatRequest) -> Result<Usage, ChatError> {
+    let _ = request;
+    Ok(Usage::new(1_000, 100))
+}
+
+/// With a token estimator, a call reserves its input's tokens and `max_tokens` of output:
+/// 1,000 tokens in ($0.001) and 4,000 out ($0.008), $0.009; it spends what it reports,
+/// 1,000 in and 100 out, $0.0012.
+#[test]
+fn the_reservation_is_the_inputs_tokens_and_max_tokens_of_output() {
+    // One token per character of the prompt.
+    let estimator = |_model: &str, text: &str| Some(text.chars().count() as u64);
+    let prompt: &'static str = Box::leak("x".repeat(1_000).into_boxed_str());
+    let request = ChatRequest {
+        prompt,
+        max_tokens: 4_000,
+    };
+    let layer = builder()
+        .with_token_estimator(estimator)
+        .with_budget(Budget::new("tenant", 0.01, Window::Day).per(Scope::Tenant))
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let (results, _) = export_built(layer, || {
+        in_request("acme", || {
+            [chat_request(&request), chat_request(&request)].map(|result| match result {
+                Ok(_) => "made".to_owned(),
+                Err(ChatError::OverBudget(refused)) => {
+                    format!(
+                        "refused: {} spent, {} more",
+                        refused.spent(),
+                        refused.estimate()
+                    )
+                }
+                Err(other) => format!("{other}"),
+            })
+        })
+    });
+    // The first holds $0.009 of $0.01 and spends $0.0012; the second would hold
+    // 0.0012 + 0.009 = 0.0102.
+    assert_eq!(results, ["made", "refused: 0.0012 spent, 0.009 more"]);
+    assert_eq!(
+        budgets.spent("tenant", &[(Scope::Tenant, "acme")]),
+        Some(0.0012)
+    );
+}
+
+#[test]
+fn budgets_change_at_run_time_and_keep_what_was_spent() {
+    let layer = builder()
+        .with_budget(Budget::new("tenant-daily", 0.01, Window::Day).per(Scope::Tenant))
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let handle = budgets.clone();
+    let (results, _) = export_built(layer, || {
+        in_request("acme", || {
+            let first = chat_sync().is_ok();
+            let refused = chat_sync().is_err();
+            handle
+                .replace(vec![
+                    Budget::new("tenant-daily", 0.02, Window::Day).per(Scope::Tenant)
+                ])
+                .expect("valid");
+            let after_raise = chat_sync().is_ok();
+            let refused_again = chat_sync().is_err();
+            handle.replace(Vec::new()).expect("no budget is valid");
+            let without = chat_sync().is_ok();
+            [first, refused, after_raise, refused_again, without]
+        })
+    });
+    assert_eq!(results, [true; 5]);
+    let error = budgets
+        .replace(vec![Budget::new("x", -1.0, Window::Day)])
+        .expect_err("a negative limit");
+    assert!(error.to_string().contains("0 or more"), "{error}");
+}
+
+#[test]
+fn budgets_read_from_a_file_and_a_bad_file_says_where() {
+    let dir = std::env::temp_dir().join(format!("tracing-ai-budgets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let path = dir.join("budgets.toml");
+    std::fs::write(
+        &path,
+        "[[budget]]\nname = \"tenant-daily\"\nlimit = 0.01\nwindow = \"day\"\nper = [\"tenant\"]\n",
+    )
+    .expect("written");
+    let layer = builder().with_budgets_file(&path).build().expect("valid");
+    let budgets = layer.budgets();
+    let (results, _) = export_built(layer, || {
+        in_request("acme", || [chat_sync().is_ok(), chat_sync().is_ok()])
+    });
+    assert_eq!(results, [true, false]);
+    // A mistake in the file on reload: refused, the budgets kept.
+    std::fs::write(
+        &path,
+        "[[budget]]\nname = \"tenant-daily\"\nlimit = 0.01\nwindow = \"fortnight\"\n",
+    )
+    .expect("written");
+    let error = budgets.reload().expect_err("a bad window").to_string();
+    assert!(
+        error.contains("budgets.toml") && error.contains("\"30m\""),
+        "{error}"
+    );
+    assert_eq!(budgets.budgets().len(), 1);
+    let error = builder()
+        .with_budgets_file(&path)
+        .build()
+        .expect_err("refused at build too");
+    assert!(error.budget().is_some(), "{error}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_gauges_show_each_scopes_spend_and_limit_and_refusals_are_counted() {
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
+    let layer = builder()
+        .with_meter(meters.meter("tracing-ai"))
+        .with_budget(Budget::new("tenant-daily", 0.02, Window::Day).per(Scope::Tenant))
+        .build()
+        .expect("valid");
+    // The gauges read the ledger for as long as the layer (or a handle on it) lives.
+    let _budgets = layer.budgets();
+    let (_, _) = export_built(layer, || {
+        in_request("acme", || (0..3).for_each(|_| drop(chat_sync())));
+        in_request("globex", || drop(chat_sync()));
+    });
+    meters.force_flush().expect("metrics flush");
+    let labels = |tenant: &str| {
+        attrs(&[
+            ("ai.budget.name", "tenant-daily"),
+            ("tenant.id", tenant),
+            ("ai.budget.currency", "USD"),
+        ])
+    };
+    let spent = gauge_points(&metrics, "ai.budget.spent");
+    assert_eq!(spent.get(&labels("acme")), Some(&0.02));
+    assert_eq!(spent.get(&labels("globex")), Some(&0.01));
+    let limit = gauge_points(&metrics, "ai.budget.limit");
+    assert_eq!(limit.get(&labels("acme")), Some(&0.02));
+    let calls = points(&metrics, "ai.budget.calls");
+    assert_eq!(
+        calls.get(&attrs(&[("ai.budget.outcome", "refused")])),
+        Some(&(1.0, 1))
+    );
+    // A refused call is not a call nothing was billed for that the cost counter misses.
+    assert!(points(&metrics, "ai.client.unpriced_calls").is_empty());
+}
+
+fn gauge_points(
+    metrics: &opentelemetry_sdk::metrics::InMemoryMetricExporter,
+    name: &str,
+) -> std::collections::HashMap<tracing_ai_tests::metrics::Attributes, f64> {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    let finished = metrics.get_finished_metrics().expect("metrics");
+    let last = finished.last().expect("an export");
+    last.scope_metrics()
+        .flat_map(|scope| scope.metrics())
+        .filter(|metric| metric.name() == name)
+        .flat_map(|metric| match metric.data() {
+            AggregatedMetrics::F64(MetricData::Gauge(gauge)) => gauge
+                .data_points()
+                .map(|point| {
+                    let mut labels: Vec<(String, String)> = point
+                        .attributes()
+                        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                        .collect();
+                    labels.sort();
+                    (labels, point.value())
+                })
+                .collect::<Vec<_>>(),
+            other => panic!("{name} is {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn without_a_layer_a_budget_call_runs() {
+    let before = calls();
+    assert!(chat_sync().is_ok());
+    assert!(block_on(chat(&AtomicUsize::new(0))).is_ok());
+    assert_eq!(calls() - before, 1);
+}

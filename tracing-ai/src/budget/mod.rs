@@ -1,0 +1,744 @@
+//! Budgets: stop a tenant's (or a feature's, a user's, a model's) runaway spend before the
+//! call, with the same costs the spans and metrics show.
+//!
+//! A [`Budget`] is a limit in USD (or the reporting currency) over a [`Window`] for a scope:
+//! each tenant, each tenant and feature, one model... An `#[ai_span(..., budget)]` call (or a
+//! hand-written span that calls [`reserve`]) reserves its estimated cost in every budget that
+//! covers it before its body runs, and the layer settles the reservation with the real cost
+//! when the call ends, cancelled and failed calls included. A budget that `refuse`s makes the
+//! call return [`BudgetExceeded`] (its error type must be `From<BudgetExceeded>`) without
+//! running, and record `error.type = budget_exceeded` on its span; one that `warn`s lets it go
+//! on and adds an `ai.budget.exceeded` event to its span. Every priced call debits the budgets
+//! that cover it, annotated with `budget` or not.
+//!
+//! ```
+//! use tracing_ai::budget::{Budget, BudgetExceeded, Scope, Window};
+//! use tracing_ai::{ai_span, AiLayer, Usage};
+//!
+//! #[derive(Debug)]
+//! enum ChatError {
+//!     OverBudget(BudgetExceeded),
+//!     Provider(String),
+//! }
+//!
+//! impl From<BudgetExceeded> for ChatError {
+//!     fn from(error: BudgetExceeded) -> Self {
+//!         ChatError::OverBudget(error)
+//!     }
+//! }
+//!
+//! #[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai", budget)]
+//! async fn chat(prompt: &str) -> Result<Usage, ChatError> {
+//!     Ok(Usage::new(1200, 300))
+//! }
+//!
+//! let layer = AiLayer::builder()
+//!     // $25 a day for each tenant; past it, calls are refused.
+//!     .with_budget(Budget::new("tenant-daily", 25.0, Window::Day).per(Scope::Tenant))
+//!     // Alert only: $500 a month on one model, across tenants.
+//!     .with_budget(
+//!         Budget::new("gpt-4o-mini-monthly", 500.0, Window::Month)
+//!             .only(Scope::Model, "gpt-4o-mini")
+//!             .warn(),
+//!     )
+//!     .build()?;
+//! # let _ = chat("q");
+//! # Ok::<(), tracing_ai::ConfigError>(())
+//! ```
+//!
+//! # What a budget guarantees, and what it does not
+//!
+//! - **Per process.** The ledger is in this process: a service on three replicas with a $25
+//!   budget can spend $75. Give each replica its share, or alert on the gauges (below).
+//! - **No overspend under concurrency, as far as the estimates go.** A call reserves before
+//!   it runs and the check and the reservation are one step, so concurrent calls cannot all
+//!   see the same room. What a call reserves is its estimate: the input's tokens (counted by
+//!   the layer's [`TokenEstimator`](crate::estimate::TokenEstimator), from `input = ...`)
+//!   and the request's `max_tokens` of output, priced as the call will be; without a token
+//!   count, the budget's [`Budget::per_call`]; without either, nothing (the call is still
+//!   refused once the limit is reached). A call that costs more than it reserved can take the
+//!   budget past its limit by that difference.
+//! - **Scopes.** A call is covered by a budget when it has a value for each of the budget's
+//!   [`per`](Budget::per) scopes and the values the budget is [`only`](Budget::only) for;
+//!   tenant, feature, user and session come from the request's attribution (as on the spans).
+//! - **Windows** are calendar days and months in UTC, or rolling durations kept in 60
+//!   buckets (a cost leaves a rolling window up to 1/60 of it late).
+//!
+//! With metrics on ([`AiLayerBuilder::with_meter`](crate::AiLayerBuilder::with_meter)), the
+//! gauges `ai.budget.spent` and `ai.budget.limit` (labels `ai.budget.name` and the scope's
+//! attributes) and the counter `ai.budget.calls` (`ai.budget.outcome` = `refused` or `warned`)
+//! let Prometheus alert before a budget is reached.
+
+mod file;
+mod ledger;
+mod window;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::SystemTime;
+
+pub use window::Window;
+
+pub(crate) use file::BudgetSources;
+use ledger::{AccountKey, Balance};
+pub(crate) use ledger::{Ledger, Passed, Reservation};
+
+use crate::attr;
+
+/// What a [`Budget`] counts spend by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scope {
+    /// `tenant.id`.
+    Tenant,
+    /// `feature.id`.
+    Feature,
+    /// `user.id`.
+    User,
+    /// `session.id`.
+    Session,
+    /// The model the call asked for, `gen_ai.request.model`.
+    Model,
+}
+
+impl Scope {
+    pub(crate) const ALL: [Scope; 5] = [
+        Scope::Tenant,
+        Scope::Feature,
+        Scope::User,
+        Scope::Session,
+        Scope::Model,
+    ];
+
+    /// The attribute the scope's value is exported as.
+    pub fn attribute(&self) -> &'static str {
+        match self {
+            Scope::Tenant => attr::TENANT_ID,
+            Scope::Feature => attr::FEATURE_ID,
+            Scope::User => attr::USER_ID,
+            Scope::Session => attr::SESSION_ID,
+            Scope::Model => attr::GEN_AI_REQUEST_MODEL,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::str::FromStr for Scope {
+    type Err = BudgetError;
+
+    /// `tenant`, `feature`, `user`, `session` or `model`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "tenant" => Ok(Scope::Tenant),
+            "feature" => Ok(Scope::Feature),
+            "user" => Ok(Scope::User),
+            "session" => Ok(Scope::Session),
+            "model" => Ok(Scope::Model),
+            other => Err(BudgetError::new(format!(
+                "scope {other:?} is not one: write \"tenant\", \"feature\", \"user\", \
+                 \"session\" or \"model\""
+            ))),
+        }
+    }
+}
+
+/// What happens to a call that would take a [`Budget`] past its limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnLimit {
+    /// The call goes on; its span gets an `ai.budget.exceeded` event and
+    /// `ai.budget.calls{ai.budget.outcome="warned"}` counts it.
+    Warn,
+    /// The call is not made: it returns [`BudgetExceeded`].
+    #[default]
+    Refuse,
+}
+
+/// A limit on spend over a window, for a scope. See [the module](self).
+///
+/// ```
+/// use std::time::Duration;
+/// use tracing_ai::budget::{Budget, Scope, Window};
+///
+/// // Each tenant's use of each feature: $2 an hour, rolling; a call that cannot be estimated
+/// // holds $0.05 until it ends.
+/// let budget = Budget::new("feature-hourly", 2.0, Window::Rolling(Duration::from_secs(3600)))
+///     .per(Scope::Tenant)
+///     .per(Scope::Feature)
+///     .per_call(0.05);
+/// assert_eq!(budget.name(), "feature-hourly");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Budget {
+    name: Arc<str>,
+    limit: f64,
+    currency: Arc<str>,
+    window: Window,
+    per: Vec<Scope>,
+    only: Vec<(Scope, Arc<str>)>,
+    on_limit: OnLimit,
+    per_call: Option<f64>,
+}
+
+impl Budget {
+    /// A budget named `name` (its label on the gauges; unique among a layer's budgets) of
+    /// `limit` USD over `window`, that refuses calls past it. Without [`per`](Self::per) or
+    /// [`only`](Self::only), it covers every call.
+    pub fn new(name: impl Into<String>, limit: f64, window: Window) -> Self {
+        Self {
+            name: name.into().into(),
+            limit,
+            currency: "USD".into(),
+            window,
+            per: Vec::new(),
+            only: Vec::new(),
+            on_limit: OnLimit::Refuse,
+            per_call: None,
+        }
+    }
+
+    /// Counts each value of `scope` apart (each tenant its own `limit`); with several, each
+    /// combination (each tenant's each feature).
+    #[must_use]
+    pub fn per(mut self, scope: Scope) -> Self {
+        if !self.per.contains(&scope) {
+            self.per.push(scope);
+        }
+        self
+    }
+
+    /// Covers only the calls whose `scope` is `value` (`only(Scope::Tenant, "acme")`).
+    #[must_use]
+    pub fn only(mut self, scope: Scope, value: impl Into<String>) -> Self {
+        self.only.push((scope, value.into().into()));
+        self
+    }
+
+    /// Lets calls past the limit go on, with an event and a metric.
+    #[must_use]
+    pub fn warn(mut self) -> Self {
+        self.on_limit = OnLimit::Warn;
+        self
+    }
+
+    /// Refuses calls past the limit (the default).
+    #[must_use]
+    pub fn refuse(mut self) -> Self {
+        self.on_limit = OnLimit::Refuse;
+        self
+    }
+
+    /// The limit is in `code`, the layer's reporting currency
+    /// ([`AiLayerBuilder::with_currency`](crate::AiLayerBuilder::with_currency)), not USD.
+    #[must_use]
+    pub fn in_currency(mut self, code: &str) -> Self {
+        self.currency = code.into();
+        self
+    }
+
+    /// What a call reserves when its cost cannot be estimated from tokens (no token
+    /// estimator, no `input`, a model priced by GPU time): its most likely maximum, in the
+    /// budget's currency.
+    #[must_use]
+    pub fn per_call(mut self, cost: f64) -> Self {
+        self.per_call = Some(cost);
+        self
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its limit, in [`currency`](Self::currency).
+    pub fn limit(&self) -> f64 {
+        self.limit
+    }
+
+    /// The currency of its limit.
+    pub fn currency(&self) -> &str {
+        &self.currency
+    }
+
+    /// Its window.
+    pub fn window(&self) -> Window {
+        self.window
+    }
+
+    /// What happens past its limit.
+    pub fn on_limit(&self) -> OnLimit {
+        self.on_limit
+    }
+
+    /// What a call reserves when its cost cannot be estimated from tokens, if set.
+    pub fn per_call_cost(&self) -> Option<f64> {
+        self.per_call
+    }
+
+    /// The account of the call of `scope` in this budget; `None` when it does not cover it.
+    fn account(&self, scope: &CallScope) -> Option<AccountKey> {
+        for (only, value) in &self.only {
+            if scope.values[only.index()].as_deref() != Some(&**value) {
+                return None;
+            }
+        }
+        let values = self
+            .per
+            .iter()
+            .map(|per| scope.values[per.index()].clone())
+            .collect::<Option<Box<[Arc<str>]>>>()?;
+        Some(AccountKey {
+            budget: self.name.clone(),
+            scope: values,
+        })
+    }
+
+    /// The scope of `key` as attribute names and values.
+    fn scope_of(&self, key: &AccountKey) -> ScopeLabels {
+        self.only
+            .iter()
+            .map(|(scope, value)| (scope.attribute(), value.clone()))
+            .chain(
+                self.per
+                    .iter()
+                    .zip(key.scope.iter())
+                    .map(|(scope, value)| (scope.attribute(), value.clone())),
+            )
+            .collect()
+    }
+
+    fn exceeded(
+        &self,
+        key: &AccountKey,
+        used: f64,
+        estimate: f64,
+        now: SystemTime,
+    ) -> BudgetExceeded {
+        BudgetExceeded {
+            budget: self.name.clone(),
+            scope: self.scope_of(key),
+            limit: self.limit,
+            used,
+            estimate: crate::money::round_money(estimate),
+            currency: self.currency.clone(),
+            window: self.window,
+            ends: self.window.period(now).ends,
+        }
+    }
+
+    pub(crate) fn validate(&self, reporting: &str) -> Result<(), BudgetError> {
+        let named =
+            |problem: String| BudgetError::new(format!("budget {:?}: {problem}", &*self.name));
+        if self.name.trim().is_empty() {
+            return Err(BudgetError::new(
+                "a budget has an empty name; name it (its label on the gauges)".to_owned(),
+            ));
+        }
+        if !(self.limit.is_finite() && self.limit >= 0.0) {
+            return Err(named(format!(
+                "limit {} is not an amount; give a number of {} of 0 or more",
+                self.limit, self.currency
+            )));
+        }
+        if let Some(per_call) = self.per_call {
+            if !(per_call.is_finite() && per_call >= 0.0) {
+                return Err(named(format!(
+                    "per_call {per_call} is not an amount; give a number of {} of 0 or more",
+                    self.currency
+                )));
+            }
+        }
+        if &*self.currency != "USD" && &*self.currency != reporting {
+            return Err(named(format!(
+                "its limit is in {}, but costs are counted in USD and {reporting}; give the \
+                 limit in one of them",
+                self.currency
+            )));
+        }
+        if let Some((scope, _)) = self.only.iter().find(|(scope, _)| self.per.contains(scope)) {
+            return Err(named(format!(
+                "it is both per {scope:?} and only for one {scope:?}; keep one of the two"
+            )));
+        }
+        self.window.validate().map_err(named)
+    }
+}
+
+/// A scope as attribute names and values (`[("tenant.id", "acme")]`).
+type ScopeLabels = Vec<(&'static str, Arc<str>)>;
+
+/// The values of a call's scopes, by [`Scope`].
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CallScope {
+    pub(crate) values: [Option<Arc<str>>; 5],
+}
+
+impl CallScope {
+    pub(crate) fn set(&mut self, attribute: &str, value: &Arc<str>) {
+        if let Some(scope) = Scope::ALL
+            .iter()
+            .find(|scope| scope.attribute() == attribute)
+        {
+            self.values[scope.index()].get_or_insert_with(|| value.clone());
+        }
+    }
+}
+
+/// A budget that is wrong, said whole: which, what, and what to write instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BudgetError {
+    message: String,
+}
+
+impl BudgetError {
+    pub(crate) fn new(message: String) -> Self {
+        Self { message }
+    }
+}
+
+impl fmt::Display for BudgetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BudgetError {}
+
+/// A call was not made: it would have taken a budget past its limit.
+///
+/// An `#[ai_span(..., budget)]` function returns it through its error type, which must
+/// implement `From<BudgetExceeded>`. Its `Display` says which budget, for which scope, how
+/// much of it is spent or reserved, and when its window ends.
+#[derive(Clone, Debug)]
+pub struct BudgetExceeded {
+    budget: Arc<str>,
+    scope: ScopeLabels,
+    limit: f64,
+    used: f64,
+    estimate: f64,
+    currency: Arc<str>,
+    window: Window,
+    ends: SystemTime,
+}
+
+impl BudgetExceeded {
+    /// The name of the budget.
+    pub fn budget(&self) -> &str {
+        &self.budget
+    }
+
+    /// The scope the budget was reached for, as attribute names and values
+    /// (`[("tenant.id", "acme")]`).
+    pub fn scope(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.scope.iter().map(|(name, value)| (*name, &**value))
+    }
+
+    /// The budget's limit, in [`currency`](Self::currency).
+    pub fn limit(&self) -> f64 {
+        self.limit
+    }
+
+    /// What was spent in the window, and reserved by calls in flight, when the call asked.
+    pub fn spent(&self) -> f64 {
+        self.used
+    }
+
+    /// What the refused call would have reserved.
+    pub fn estimate(&self) -> f64 {
+        self.estimate
+    }
+
+    /// The currency of the amounts.
+    pub fn currency(&self) -> &str {
+        &self.currency
+    }
+
+    /// The budget's window.
+    pub fn window(&self) -> Window {
+        self.window
+    }
+
+    /// When the window ends (a rolling window: when its oldest bucket leaves it).
+    pub fn resets_at(&self) -> SystemTime {
+        self.ends
+    }
+}
+
+impl fmt::Display for BudgetExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "budget {:?}", &*self.budget)?;
+        if !self.scope.is_empty() {
+            f.write_str(" for ")?;
+            for (index, (name, value)) in self.scope.iter().enumerate() {
+                let comma = if index > 0 { ", " } else { "" };
+                write!(f, "{comma}{name}={value}")?;
+            }
+        }
+        let currency = &self.currency;
+        write!(
+            f,
+            ": {:.2} of {:.2} {currency} spent or reserved {}",
+            self.used, self.limit, self.window
+        )?;
+        if self.estimate > 0.0 {
+            write!(
+                f,
+                ", and this call may cost up to {:.4} {currency}",
+                self.estimate
+            )?;
+        }
+        f.write_str(
+            "; the call was not made. Raise the budget's limit, or wait for its window to end",
+        )
+    }
+}
+
+impl std::error::Error for BudgetExceeded {}
+
+/// A layer's budgets now, their sources, and their ledger.
+#[derive(Debug)]
+pub(crate) struct LiveBudgets {
+    current: RwLock<Arc<[Budget]>>,
+    /// Whether there is any budget: read on every call's close, apart from the lock.
+    any: AtomicBool,
+    sources: BudgetSources,
+    pub(crate) ledger: Ledger,
+    refused: AtomicU64,
+    warned: AtomicU64,
+}
+
+impl Default for LiveBudgets {
+    /// No budget, none to reload.
+    fn default() -> Self {
+        Self {
+            current: RwLock::new(Vec::new().into()),
+            any: AtomicBool::new(false),
+            sources: BudgetSources::default(),
+            ledger: Ledger::default(),
+            refused: AtomicU64::new(0),
+            warned: AtomicU64::new(0),
+        }
+    }
+}
+
+impl LiveBudgets {
+    pub(crate) fn new(sources: BudgetSources, reporting: &str) -> Result<Self, crate::ConfigError> {
+        let budgets = sources.load(reporting)?;
+        Ok(Self {
+            any: AtomicBool::new(!budgets.is_empty()),
+            current: RwLock::new(budgets.into()),
+            sources,
+            ledger: Ledger::default(),
+            refused: AtomicU64::new(0),
+            warned: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn any(&self) -> bool {
+        self.any.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn now(&self) -> Arc<[Budget]> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn replace(&self, budgets: Vec<Budget>) {
+        self.any.store(!budgets.is_empty(), Ordering::Relaxed);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = budgets.into();
+    }
+
+    pub(crate) fn counted(&self, refused: bool) {
+        let counter = if refused { &self.refused } else { &self.warned };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn balances(&self) -> Vec<(Balance, ScopeLabels)> {
+        let budgets = self.now();
+        self.ledger
+            .balances(&budgets, SystemTime::now())
+            .into_iter()
+            .filter_map(|balance| {
+                let budget = budgets
+                    .iter()
+                    .find(|budget| budget.name == balance.key.budget)?;
+                let scope = budget.scope_of(&balance.key);
+                Some((balance, scope))
+            })
+            .collect()
+    }
+
+    /// Registers the gauges and the counter of [the module docs](self) on `meter`.
+    pub(crate) fn report(budgets: &Arc<Self>, meter: &opentelemetry::metrics::Meter) {
+        use opentelemetry::KeyValue;
+        let labels = |balance: &Balance, scope: &[(&'static str, Arc<str>)]| {
+            let mut labels = vec![KeyValue::new(
+                attr::AI_BUDGET_NAME,
+                balance.key.budget.clone(),
+            )];
+            labels.extend(
+                scope
+                    .iter()
+                    .map(|(name, value)| KeyValue::new(*name, value.clone())),
+            );
+            labels.push(KeyValue::new(
+                attr::AI_BUDGET_CURRENCY,
+                balance.currency.clone(),
+            ));
+            labels
+        };
+        let weak = Arc::downgrade(budgets);
+        meter
+            .f64_observable_gauge(attr::AI_BUDGET_SPENT)
+            .with_description("What each budget's scope spent in its window, in its currency")
+            .with_callback(move |observer| {
+                if let Some(budgets) = weak.upgrade() {
+                    for (balance, scope) in budgets.balances() {
+                        observer.observe(balance.spent, &labels(&balance, &scope));
+                    }
+                }
+            })
+            .build();
+        let weak = Arc::downgrade(budgets);
+        meter
+            .f64_observable_gauge(attr::AI_BUDGET_LIMIT)
+            .with_description("Each budget's limit, with the labels of its scopes' spend")
+            .with_callback(move |observer| {
+                if let Some(budgets) = weak.upgrade() {
+                    for (balance, scope) in budgets.balances() {
+                        observer.observe(balance.limit, &labels(&balance, &scope));
+                    }
+                }
+            })
+            .build();
+        let weak = Arc::downgrade(budgets);
+        meter
+            .u64_observable_counter(attr::AI_BUDGET_CALLS)
+            .with_unit("{call}")
+            .with_description("Calls past a budget's limit: refused, or warned and made")
+            .with_callback(move |observer| {
+                if let Some(budgets) = weak.upgrade() {
+                    for (outcome, counter) in
+                        [("refused", &budgets.refused), ("warned", &budgets.warned)]
+                    {
+                        observer.observe(
+                            counter.load(Ordering::Relaxed),
+                            &[KeyValue::new(attr::AI_BUDGET_OUTCOME, outcome)],
+                        );
+                    }
+                }
+            })
+            .build();
+    }
+}
+
+/// A handle on a layer's budgets, from [`AiLayer::budgets`](crate::AiLayer::budgets): change
+/// them without a restart, and read what a scope spent.
+///
+/// ```
+/// use tracing_ai::budget::{Budget, Scope, Window};
+///
+/// let layer = tracing_ai::AiLayer::builder().build()?;
+/// let budgets = layer.budgets();
+/// budgets.replace(vec![Budget::new("tenant-daily", 10.0, Window::Day).per(Scope::Tenant)])?;
+/// assert_eq!(budgets.spent("tenant-daily", &[(Scope::Tenant, "acme")]), Some(0.0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct BudgetsHandle {
+    pub(crate) budgets: Arc<LiveBudgets>,
+    pub(crate) reporting: Arc<str>,
+}
+
+impl BudgetsHandle {
+    /// Puts `budgets` in place of the current ones, for the calls that start after. What a
+    /// scope spent stays with the budget's name: raising a limit keeps the day's spend.
+    pub fn replace(&self, budgets: Vec<Budget>) -> Result<(), BudgetError> {
+        file::check(&budgets, &self.reporting)?;
+        self.budgets.replace(budgets);
+        Ok(())
+    }
+
+    /// Reads the budgets files and budgets given to the builder again and puts them in place
+    /// of the current ones; a file that does not read is refused with the error, and the
+    /// current budgets kept.
+    pub fn reload(&self) -> Result<(), crate::ConfigError> {
+        let budgets = self.budgets.sources.load(&self.reporting)?;
+        self.budgets.replace(budgets);
+        Ok(())
+    }
+
+    /// The budgets now.
+    pub fn budgets(&self) -> Vec<Budget> {
+        self.budgets.now().to_vec()
+    }
+
+    /// What the scope `scope` (each of the budget's `per` scopes with its value) spent in
+    /// budget `name`'s window so far, reservations left out; `None` when there is no such
+    /// budget or `scope` does not name its scopes.
+    pub fn spent(&self, name: &str, scope: &[(Scope, &str)]) -> Option<f64> {
+        let budgets = self.budgets.now();
+        let budget = budgets.iter().find(|budget| &*budget.name == name)?;
+        let mut call = CallScope::default();
+        for (scope, value) in scope {
+            call.values[scope.index()] = Some((*value).into());
+        }
+        let key = budget.account(&call)?;
+        Some(self.budgets.ledger.used(budget, &key, SystemTime::now()).0)
+    }
+}
+
+/// Reserves the estimated cost of the AI call `span` in every budget of its layer that covers
+/// it, before the call is made, for a span written by hand (`#[ai_span(..., budget)]` does it
+/// itself); the layer settles the reservation when the span closes. On `Err`, do not make the
+/// call: the span already records `error.type = budget_exceeded`.
+///
+/// Under no [`AiLayer`](crate::AiLayer), or with no budget covering the call, it reserves
+/// nothing and returns `Ok`.
+///
+/// ```
+/// use tracing_ai::budget::{self, Budget, Window};
+///
+/// let span = tracing::info_span!(
+///     "chat gpt-4o-mini",
+///     gen_ai.operation.name = "chat",
+///     gen_ai.request.model = "gpt-4o-mini",
+///     gen_ai.usage.input_tokens = tracing::field::Empty,
+///     gen_ai.usage.output_tokens = tracing::field::Empty,
+///     error.type = tracing::field::Empty,
+/// );
+/// match budget::reserve(&span) {
+///     Ok(()) => { /* make the call, record its usage on `span` */ }
+///     Err(refused) => eprintln!("{refused}"),
+/// }
+/// ```
+pub fn reserve(span: &tracing::Span) -> Result<(), BudgetExceeded> {
+    let passed = match crate::layer::reserve_budget(span) {
+        Ok(passed) => passed,
+        Err(refused) => {
+            crate::record::record_error(span, BUDGET_EXCEEDED, Some(&refused), None);
+            return Err(refused);
+        }
+    };
+    for Passed { over } in passed {
+        tracing::event!(
+            target: "tracing_ai",
+            parent: span,
+            tracing::Level::WARN,
+            { attr::AI_BUDGET_NAME } = &*over.budget,
+            { attr::AI_BUDGET_LIMIT } = over.limit,
+            { attr::AI_BUDGET_SPENT } = over.used,
+            "ai.budget.exceeded"
+        );
+    }
+    Ok(())
+}
+
+/// The `error.type` of a refused call.
+pub const BUDGET_EXCEEDED: &str = "budget_exceeded";
