@@ -1,10 +1,15 @@
 //! The in-process ledger: what each budget's scopes spent in their window and hold reserved
-//! for calls in flight. One lock around the whole ledger, so that a call covered by several
-//! budgets reserves in all of them or in none; it is held for a few hash lookups, never
-//! across a call.
+//! for calls in flight.
+//!
+//! A call checks and reserves under the ledger's lock, so that a call covered by several
+//! budgets reserves in all of them or in none and two calls never see the same room; the lock
+//! is held for a hash lookup per budget, never across a call. A reservation keeps its accounts
+//! (shared), so that settling it takes no lookup and not that lock: only each account's own.
+//! A settle running during a check can only release room (or add what an estimate missed).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use super::{Budget, BudgetExceeded, CallScope, OnLimit, Window};
@@ -17,11 +22,23 @@ pub(crate) const MAX_ACCOUNTS: usize = 100_000;
 const OTHER: &str = "other";
 
 /// One budget's account for one scope (`tenant.id = acme`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct AccountKey {
+    /// The budget's name, and its hash (computed once: hashing the name on every call is
+    /// what a lookup would spend most on).
     pub(crate) budget: Arc<str>,
-    /// The values of the budget's `per` scopes, in their order.
-    pub(crate) scope: Box<[Arc<str>]>,
+    pub(crate) budget_hash: u64,
+    /// The values of the budget's `per` scopes, by [`Scope`](super::Scope) index.
+    pub(crate) scope: [Option<Arc<str>>; 5],
+}
+
+impl Hash for AccountKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.budget_hash);
+        for value in self.scope.iter().flatten() {
+            value.hash(state);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -55,16 +72,43 @@ impl Account {
             _ => self.spent.push_back((index, units)),
         }
     }
-
-    fn is_idle(&mut self, window: &Window, now: SystemTime) -> bool {
-        self.reserved == 0 && self.spent(window, now) == 0
-    }
 }
 
-/// What a call holds in the ledger until it settles.
+type Shared = Arc<Mutex<Account>>;
+
+fn lock(account: &Mutex<Account>) -> MutexGuard<'_, Account> {
+    account.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What a call holds in one account until it settles.
+#[derive(Debug)]
+struct Hold {
+    account: Shared,
+    window: Window,
+    currency: Arc<str>,
+    units: i128,
+}
+
+/// What a call holds in the ledger until it settles: most calls are covered by one budget,
+/// which takes no allocation.
 #[derive(Debug, Default)]
 pub(crate) struct Reservation {
-    holds: Vec<(AccountKey, Arc<str>, i128)>,
+    first: Option<Hold>,
+    rest: Vec<Hold>,
+}
+
+impl Reservation {
+    fn push(&mut self, hold: Hold) {
+        if self.first.is_none() {
+            self.first = Some(hold);
+        } else {
+            self.rest.push(hold);
+        }
+    }
+
+    fn holds(&self) -> impl Iterator<Item = &Hold> {
+        self.first.iter().chain(&self.rest)
+    }
 }
 
 /// A budget with the `warn` action that a call went past.
@@ -84,7 +128,7 @@ pub(crate) struct Balance {
 
 #[derive(Debug, Default)]
 pub(crate) struct Ledger {
-    accounts: Mutex<HashMap<AccountKey, Account>>,
+    accounts: Mutex<HashMap<AccountKey, Shared>>,
 }
 
 impl Ledger {
@@ -96,61 +140,57 @@ impl Ledger {
         &self,
         budgets: &[Budget],
         scope: &CallScope,
-        estimate: &dyn Fn(&Budget) -> f64,
+        estimate: &mut dyn FnMut(&Budget) -> f64,
         now: SystemTime,
     ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
         let mut accounts = self.lock();
-        let mut wanted = Vec::new();
+        let mut reservation = Reservation::default();
         let mut passed = Vec::new();
         for budget in budgets {
             let Some(key) = budget.account(scope) else {
                 continue;
             };
-            let key = admit(&accounts, key);
             let amount = estimate(budget);
             let units = to_units(amount).unwrap_or(0).max(0);
-            let limit = to_units(budget.limit).unwrap_or(i128::MAX);
-            let account = accounts.entry(key.clone()).or_default();
-            let used = account.spent(&budget.window, now) + account.reserved;
-            if used >= limit || used.saturating_add(units) > limit {
+            let key = admit(&accounts, key);
+            let account = accounts.entry(key.clone()).or_default().clone();
+            let used = {
+                let mut account = lock(&account);
+                account.spent(&budget.window, now) + account.reserved
+            };
+            if used >= budget.limit_units || used.saturating_add(units) > budget.limit_units {
                 let over = budget.exceeded(&key, to_f64(used), amount, now);
                 match budget.on_limit {
                     OnLimit::Refuse => return Err(over),
                     OnLimit::Warn => passed.push(Passed { over }),
                 }
             }
-            wanted.push((key, budget.currency.clone(), units));
+            reservation.push(Hold {
+                account,
+                window: budget.window,
+                currency: budget.currency.clone(),
+                units,
+            });
         }
-        for (key, _, units) in &wanted {
-            if let Some(account) = accounts.get_mut(key) {
-                account.reserved = account.reserved.saturating_add(*units);
-            }
+        for hold in reservation.holds() {
+            let mut account = lock(&hold.account);
+            account.reserved = account.reserved.saturating_add(hold.units);
         }
-        Ok((Reservation { holds: wanted }, passed))
+        Ok((reservation, passed))
     }
 
     /// Releases what `reservation` held and debits what the call cost (`cost(currency)`;
     /// `None` for a call nothing was billed for) in the window of now.
     pub(crate) fn settle(
-        &self,
-        budgets: &[Budget],
         reservation: Reservation,
         cost: &dyn Fn(&str) -> Option<f64>,
         now: SystemTime,
     ) {
-        let mut accounts = self.lock();
-        for (key, currency, units) in reservation.holds {
-            let window = budgets
-                .iter()
-                .find(|budget| budget.name == key.budget)
-                .map(|budget| budget.window);
-            let Some(account) = accounts.get_mut(&key) else {
-                continue;
-            };
-            account.reserved = account.reserved.saturating_sub(units).max(0);
-            // A budget removed meanwhile has nothing left to debit.
-            if let (Some(window), Some(units)) = (window, cost(&currency).and_then(to_units)) {
-                account.add(&window, now, units);
+        for hold in reservation.holds() {
+            let mut account = lock(&hold.account);
+            account.reserved = account.reserved.saturating_sub(hold.units).max(0);
+            if let Some(units) = cost(&hold.currency).and_then(to_units) {
+                account.add(&hold.window, now, units);
             }
         }
     }
@@ -172,28 +212,28 @@ impl Ledger {
                 continue;
             };
             let key = admit(&accounts, key);
-            accounts
-                .entry(key)
-                .or_default()
-                .add(&budget.window, now, units);
+            lock(accounts.entry(key).or_default()).add(&budget.window, now, units);
         }
     }
 
     /// Every account of `budgets` with its spend now (reservations left out); idle accounts
-    /// and those of removed budgets are dropped.
+    /// that no call holds and those of removed budgets are dropped.
     pub(crate) fn balances(&self, budgets: &[Budget], now: SystemTime) -> Vec<Balance> {
         let mut accounts = self.lock();
         let mut balances = Vec::new();
-        accounts.retain(|key, account| {
+        accounts.retain(|key, shared| {
+            let held = Arc::strong_count(shared) > 1;
             let Some(budget) = budgets.iter().find(|budget| budget.name == key.budget) else {
-                return account.reserved > 0;
+                return held;
             };
-            if account.is_idle(&budget.window, now) {
+            let mut account = lock(shared);
+            let spent = account.spent(&budget.window, now);
+            if spent == 0 && account.reserved == 0 && !held {
                 return false;
             }
             balances.push(Balance {
                 key: key.clone(),
-                spent: to_f64(account.spent(&budget.window, now)),
+                spent: to_f64(spent),
                 limit: budget.limit,
                 currency: budget.currency.clone(),
             });
@@ -204,8 +244,9 @@ impl Ledger {
 
     /// What `key` spent and holds reserved now, in its budget's currency.
     pub(crate) fn used(&self, budget: &Budget, key: &AccountKey, now: SystemTime) -> (f64, f64) {
-        let mut accounts = self.lock();
-        accounts.get_mut(key).map_or((0.0, 0.0), |account| {
+        let accounts = self.lock();
+        accounts.get(key).map_or((0.0, 0.0), |shared| {
+            let mut account = lock(shared);
             (
                 to_f64(account.spent(&budget.window, now)),
                 to_f64(account.reserved),
@@ -213,19 +254,19 @@ impl Ledger {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AccountKey, Account>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<AccountKey, Shared>> {
         self.accounts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// `key`, or its budget's `other` account once the ledger is full.
-fn admit(accounts: &HashMap<AccountKey, Account>, key: AccountKey) -> AccountKey {
+/// `key`, or its budget's `other` account once the ledger is full (a second lookup only then).
+fn admit(accounts: &HashMap<AccountKey, Shared>, key: AccountKey) -> AccountKey {
     if accounts.len() < MAX_ACCOUNTS || accounts.contains_key(&key) {
         return key;
     }
     let other: Arc<str> = OTHER.into();
     AccountKey {
-        scope: key.scope.iter().map(|_| other.clone()).collect(),
-        budget: key.budget,
+        scope: key.scope.map(|value| value.map(|_| other.clone())),
+        ..key
     }
 }

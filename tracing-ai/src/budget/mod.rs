@@ -125,6 +125,13 @@ impl Scope {
     fn index(self) -> usize {
         self as usize
     }
+
+    /// The scope exported as `attribute`, if any.
+    pub(crate) fn of_attribute(attribute: &str) -> Option<Scope> {
+        Scope::ALL
+            .into_iter()
+            .find(|scope| scope.attribute() == attribute)
+    }
 }
 
 impl std::str::FromStr for Scope {
@@ -175,7 +182,11 @@ pub enum OnLimit {
 #[derive(Clone, Debug)]
 pub struct Budget {
     name: Arc<str>,
+    /// The name's hash, for the ledger's keys.
+    name_hash: u64,
     limit: f64,
+    /// The limit in the ledger's units (10^-22 of the currency).
+    limit_units: i128,
     currency: Arc<str>,
     window: Window,
     per: Vec<Scope>,
@@ -189,9 +200,14 @@ impl Budget {
     /// `limit` USD over `window`, that refuses calls past it. Without [`per`](Self::per) or
     /// [`only`](Self::only), it covers every call.
     pub fn new(name: impl Into<String>, limit: f64, window: Window) -> Self {
+        let name: Arc<str> = name.into().into();
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&*name, &mut hasher);
         Self {
-            name: name.into().into(),
+            name_hash: std::hash::Hasher::finish(&hasher),
+            name,
             limit,
+            limit_units: crate::money::to_units(limit).unwrap_or(i128::MAX),
             currency: "USD".into(),
             window,
             per: Vec::new(),
@@ -286,13 +302,13 @@ impl Budget {
                 return None;
             }
         }
-        let values = self
-            .per
-            .iter()
-            .map(|per| scope.values[per.index()].clone())
-            .collect::<Option<Box<[Arc<str>]>>>()?;
+        let mut values: [Option<Arc<str>>; 5] = Default::default();
+        for per in &self.per {
+            values[per.index()] = Some(scope.values[per.index()].clone()?);
+        }
         Some(AccountKey {
             budget: self.name.clone(),
+            budget_hash: self.name_hash,
             scope: values,
         })
     }
@@ -302,12 +318,10 @@ impl Budget {
         self.only
             .iter()
             .map(|(scope, value)| (scope.attribute(), value.clone()))
-            .chain(
-                self.per
-                    .iter()
-                    .zip(key.scope.iter())
-                    .map(|(scope, value)| (scope.attribute(), value.clone())),
-            )
+            .chain(self.per.iter().filter_map(|scope| {
+                let value = key.scope[scope.index()].clone()?;
+                Some((scope.attribute(), value))
+            }))
             .collect()
     }
 
@@ -378,13 +392,9 @@ pub(crate) struct CallScope {
 }
 
 impl CallScope {
-    pub(crate) fn set(&mut self, attribute: &str, value: &Arc<str>) {
-        if let Some(scope) = Scope::ALL
-            .iter()
-            .find(|scope| scope.attribute() == attribute)
-        {
-            self.values[scope.index()].get_or_insert_with(|| value.clone());
-        }
+    /// Sets `scope`'s value, unless it has one (the nearest span's value wins).
+    pub(crate) fn set_scope(&mut self, scope: Scope, value: &Arc<str>) {
+        self.values[scope.index()].get_or_insert_with(|| value.clone());
     }
 }
 

@@ -30,6 +30,18 @@ pub(crate) type Attribute = fn(&Dispatch, &Id, &AttributionKeys, &[(Arc<str>, Ar
 /// Runs a closure on the data of an AI span, by id; `false` when the id is no AI span's.
 pub(crate) type WithCall = fn(&Dispatch, &Id, &mut dyn FnMut(&mut AiSpanData)) -> bool;
 
+/// One step of booking a call in one lookup of its span (a reservation in its budgets): its
+/// data read (`Plan`: answer `false` to stop there), each attribution value of it and its
+/// ancestors, nearest first (the key's index and the value), then its data written (`Book`).
+pub(crate) enum BookStep<'a> {
+    Plan(&'a mut AiSpanData),
+    Id(usize, &'a Arc<str>),
+    Book(&'a mut AiSpanData),
+}
+
+/// Books the AI span `id`: see [`BookStep`].
+pub(crate) type Book = fn(&Dispatch, &Id, &mut dyn FnMut(BookStep<'_>) -> bool);
+
 /// Functions over the spans of one subscriber type.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SpanAccess {
@@ -41,6 +53,8 @@ pub(crate) struct SpanAccess {
     pub(crate) attribution: fn(&Dispatch, &Id) -> Ids,
     /// Gives span `id` attribution values of its own, for the spans below it.
     pub(crate) attribute: Attribute,
+    /// Plans and books a call's reservation: see [`Book`].
+    pub(crate) book: Book,
 }
 
 impl SpanAccess {
@@ -54,6 +68,7 @@ impl SpanAccess {
             innermost_ai_span: innermost_ai_span::<S>,
             attribution: attribution::<S>,
             attribute: attribute::<S>,
+            book: book::<S>,
         }
     }
 }
@@ -83,6 +98,33 @@ where
             true
         }
         None => false,
+    }
+}
+
+fn book<S>(dispatch: &Dispatch, id: &Id, step: &mut dyn FnMut(BookStep<'_>) -> bool)
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    let Some(span) = span_of::<S>(dispatch, id) else {
+        return;
+    };
+    let planned = span
+        .extensions_mut()
+        .get_mut::<AiSpanData>()
+        .is_some_and(|data| step(BookStep::Plan(data)));
+    if !planned {
+        return;
+    }
+    for ancestor in span.scope() {
+        if let Some(values) = ancestor.extensions().get::<Attribution>() {
+            for (index, _, value) in &values.values {
+                step(BookStep::Id(*index, value));
+            }
+        }
+    }
+    let mut extensions = span.extensions_mut();
+    if let Some(data) = extensions.get_mut::<AiSpanData>() {
+        step(BookStep::Book(data));
     }
 }
 

@@ -19,7 +19,7 @@ use super::rollup::{self, AgentTotals, RequestTotals};
 use super::write::{Name, Writer, Written};
 use super::AiLayer;
 use crate::attr;
-use crate::budget::{CallScope, Reservation};
+use crate::budget::{CallScope, Ledger, Reservation, Scope};
 use crate::estimate::Estimate;
 use crate::facts::TokenKind;
 use crate::pricing::{CostSource, Priced, Pricing};
@@ -185,21 +185,22 @@ impl ClosedCall {
             _ if currency == "USD" => settled.usd,
             _ => None,
         };
-        let budgets = live.now();
         let now = std::time::SystemTime::now();
         match reservation {
-            Some(reservation) => live.ledger.settle(&budgets, reservation, &cost, now),
+            Some(reservation) => Ledger::settle(reservation, &cost, now),
             None => {
                 let mut scope = CallScope::default();
-                for (name, value) in layer.shared.keys.exported().iter().zip(&self.attribution) {
-                    if let Some(value) = value {
-                        scope.set(name, value);
+                for (scope_of_key, value) in
+                    layer.shared.budget_scopes.iter().zip(&self.attribution)
+                {
+                    if let (Some(scope_of_key), Some(value)) = (scope_of_key, value) {
+                        scope.set_scope(*scope_of_key, value);
                     }
                 }
                 if let Some(model) = &self.fields.request_model {
-                    scope.set(attr::GEN_AI_REQUEST_MODEL, model);
+                    scope.set_scope(Scope::Model, model);
                 }
-                live.ledger.debit(&budgets, &scope, &cost, now);
+                live.ledger.debit(&live.now(), &scope, &cost, now);
             }
         }
     }

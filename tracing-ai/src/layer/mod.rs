@@ -43,12 +43,12 @@ use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::layer::{Context, Layer, Layered};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::budget::{BudgetExceeded, BudgetsHandle, CallScope, LiveBudgets, Passed};
+use crate::budget::{Budget, BudgetExceeded, BudgetsHandle, CallScope, LiveBudgets, Passed, Scope};
 use crate::capture::ContentSettings;
 use crate::estimate::Estimator;
 pub(crate) use crate::money::round_money;
 use crate::pricing::{LivePrices, PriceSources, PricesHandle, Pricing};
-use access::SpanAccess;
+use access::{BookStep, SpanAccess};
 pub(crate) use attribution::Attribution;
 use attribution::AttributionKeys;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
@@ -146,6 +146,8 @@ struct Shared {
     agents_seen: AtomicBool,
     /// The budgets calls reserve in and debit, and their ledger.
     budgets: Arc<LiveBudgets>,
+    /// The budget scope each attribution key is, by the key's index.
+    budget_scopes: Box<[Option<Scope>]>,
 }
 
 impl std::fmt::Debug for AiLayer {
@@ -210,6 +212,11 @@ impl AiLayer {
         if estimator.is_some() {
             crate::estimate::set_ever_on();
         }
+        let budget_scopes = keys
+            .exported()
+            .iter()
+            .map(|name| Scope::of_attribute(name))
+            .collect();
         Self {
             shared: Arc::new(Shared {
                 prices,
@@ -222,6 +229,7 @@ impl AiLayer {
                 estimator,
                 agents_seen: AtomicBool::new(false),
                 budgets,
+                budget_scopes,
             }),
             dispatch: OnceLock::new(),
             tracing_fields: tracing_fields.unwrap_or(true),
@@ -442,58 +450,69 @@ pub(crate) fn reserve_budget(span: &tracing::Span) -> Result<Vec<Passed>, Budget
         let Some((layer, access)) = layer_of(dispatch) else {
             return Ok(Vec::new());
         };
-        let budgets = &layer.shared.budgets;
-        if !budgets.any() {
+        let shared = &layer.shared;
+        if !shared.budgets.any() {
             return Ok(Vec::new());
         }
-        let prices = layer.shared.prices.now();
-        let mut call = None;
-        (access.with_call)(dispatch, id, &mut |data| {
-            if data.settled.is_none() && data.reservation.is_none() {
-                call = Some((
-                    data.fields.request_model.clone(),
-                    layer.cost_ceiling(&prices, data),
-                ));
-            }
-        });
-        let Some((model, ceiling)) = call else {
-            return Ok(Vec::new());
-        };
+        // Read only when a call's tokens can be priced, or an estimate converted.
+        let mut prices = None;
+        let mut ceiling = None;
         let mut scope = CallScope::default();
-        for (name, value) in (access.attribution)(dispatch, id) {
-            scope.set(&name, &value);
-        }
-        if let Some(model) = &model {
-            scope.set(crate::attr::GEN_AI_REQUEST_MODEL, model);
-        }
-        let estimate = |budget: &crate::budget::Budget| match ceiling {
-            Some(usd) if budget.currency() == "USD" => usd,
-            Some(usd) => prices
-                .currencies
-                .report(usd)
-                .map_or(usd, |(_, amount)| amount),
-            None => budget.per_call_cost().unwrap_or(0.0),
-        };
-        let now = std::time::SystemTime::now();
-        match budgets
-            .ledger
-            .reserve(&budgets.now(), &scope, &estimate, now)
-        {
-            Ok((reservation, passed)) => {
-                let mut reservation = Some(reservation);
-                (access.with_call)(dispatch, id, &mut |data| {
-                    data.reservation = reservation.take();
-                });
-                for _ in &passed {
-                    budgets.counted(false);
+        let mut outcome = Ok(Vec::new());
+        (access.book)(dispatch, id, &mut |step| {
+            match step {
+                BookStep::Plan(data) => {
+                    if data.settled.is_some() || data.reservation.is_some() {
+                        return false;
+                    }
+                    if shared.estimator.is_some() {
+                        let prices = prices.get_or_insert_with(|| shared.prices.now());
+                        ceiling = layer.cost_ceiling(prices, data);
+                    }
+                    if let Some(model) = &data.fields.request_model {
+                        scope.set_scope(Scope::Model, model);
+                    }
                 }
-                Ok(passed)
+                BookStep::Id(index, value) => {
+                    if let Some(Some(scope_of_key)) = shared.budget_scopes.get(index) {
+                        scope.set_scope(*scope_of_key, value);
+                    }
+                }
+                BookStep::Book(data) => {
+                    let mut estimate = |budget: &Budget| match ceiling {
+                        Some(usd) if budget.currency() == "USD" => usd,
+                        Some(usd) => prices
+                            .get_or_insert_with(|| shared.prices.now())
+                            .currencies
+                            .report(usd)
+                            .map_or(usd, |(_, amount)| amount),
+                        None => budget.per_call_cost().unwrap_or(0.0),
+                    };
+                    let now = std::time::SystemTime::now();
+                    let budgets = shared.budgets.now();
+                    outcome =
+                        match shared
+                            .budgets
+                            .ledger
+                            .reserve(&budgets, &scope, &mut estimate, now)
+                        {
+                            Ok((reservation, passed)) => {
+                                data.reservation = Some(reservation);
+                                for _ in &passed {
+                                    shared.budgets.counted(false);
+                                }
+                                Ok(passed)
+                            }
+                            Err(refused) => {
+                                shared.budgets.counted(true);
+                                Err(refused)
+                            }
+                        };
+                }
             }
-            Err(refused) => {
-                budgets.counted(true);
-                Err(refused)
-            }
-        }
+            true
+        });
+        outcome
     })
     .unwrap_or(Ok(Vec::new()))
 }
