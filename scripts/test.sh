@@ -12,6 +12,8 @@
 #   PromQL). Each is rebuilt
 #   only when its module changes, so a second run finds them there. They build while cargo
 #   compiles the tests (target/go/build.log).
+# - Debian's redis-server (the shared store of the budget tests), with apt-get when it is
+#   missing.
 # Then it runs `cargo test --workspace --all-features`. Every service a test starts listens
 # on 127.0.0.1 and is stopped by the test.
 set -euo pipefail
@@ -53,6 +55,19 @@ mkdir -p target/go
     build_go prometheus tests/prometheus github.com/prometheus/prometheus/cmd/prometheus
 ) >target/go/build.log 2>&1 &
 go_build=$!
+
+if ! command -v redis-server >/dev/null 2>&1; then
+    sudo=
+    if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+    echo "scripts/test.sh: installing redis-server (Debian's package) for the budget tests" >&2
+    if ! { DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends redis-server >target/apt.log 2>&1 \
+        || { $sudo apt-get update >>target/apt.log 2>&1 \
+            && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends redis-server >>target/apt.log 2>&1; }; }; then
+        cat target/apt.log >&2
+        echo "scripts/test.sh: installing redis-server failed (above); install it (apt-get install redis-server) and run again" >&2
+        exit 1
+    fi
+fi
 
 venv=target/pyvenv
 if [ ! -x "$venv/bin/python" ]; then

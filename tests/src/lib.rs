@@ -8,6 +8,7 @@ pub mod jaeger;
 pub mod model_server;
 pub mod prometheus;
 pub mod receiver;
+pub mod redis;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -294,6 +294,10 @@ pub const AI_BUDGET_SPENT: &str = "ai.budget.spent";
 pub const AI_BUDGET_LIMIT: &str = "ai.budget.limit";
 /// The currency of a budget's amounts, on its gauges.
 pub const AI_BUDGET_CURRENCY: &str = "ai.budget.currency";
+/// Counter of the budget store's failures (feature `redis`), by `ai.budget.operation`:
+/// `reserve` (the store did not answer in time; the failure policy applied) or `debit` (a
+/// cost never reached it).
+pub const AI_BUDGET_STORE_FAILURES: &str = "ai.budget.store_failures";
 /// Counter of the calls past a budget's limit, by [`AI_BUDGET_OUTCOME`].
 pub const AI_BUDGET_CALLS: &str = "ai.budget.calls";
 /// What happened to a call past a budget's limit, on [`AI_BUDGET_CALLS`]: `refused` or

@@ -88,7 +88,7 @@ pub(crate) fn redact(text: &str) -> Cow<'_, str> {
 
 /// An endpoint as it may be printed: scheme, host, port and path, without user-info, query
 /// or fragment.
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http", feature = "redis"))]
 pub(crate) fn endpoint(url: &str) -> String {
     let url = url.trim();
     let end = url.find(['?', '#']).unwrap_or(url.len());

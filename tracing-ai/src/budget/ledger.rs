@@ -95,9 +95,20 @@ struct Hold {
 pub(crate) struct Reservation {
     first: Option<Hold>,
     rest: Vec<Hold>,
+    /// Held in a shared store instead.
+    #[cfg(feature = "redis")]
+    pub(crate) remote: Option<Box<super::redis::RemoteHold>>,
 }
 
 impl Reservation {
+    #[cfg(feature = "redis")]
+    pub(crate) fn remote(hold: super::redis::RemoteHold) -> Self {
+        Self {
+            remote: Some(Box::new(hold)),
+            ..Self::default()
+        }
+    }
+
     fn push(&mut self, hold: Hold) {
         if self.first.is_none() {
             self.first = Some(hold);

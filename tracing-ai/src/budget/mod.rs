@@ -71,6 +71,8 @@
 
 mod file;
 mod ledger;
+#[cfg(feature = "redis")]
+mod redis;
 mod window;
 
 use std::fmt;
@@ -78,6 +80,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
+#[cfg(feature = "redis")]
+pub(crate) use self::redis::RedisStore;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::{OnStoreFailure, RedisBudgets};
 pub use window::Window;
 
 pub(crate) use file::BudgetSources;
@@ -332,7 +339,7 @@ impl Budget {
         estimate: f64,
         now: SystemTime,
     ) -> BudgetExceeded {
-        BudgetExceeded {
+        BudgetExceeded(Box::new(Exceeded {
             budget: self.name.clone(),
             scope: self.scope_of(key),
             limit: self.limit,
@@ -341,7 +348,8 @@ impl Budget {
             currency: self.currency.clone(),
             window: self.window,
             ends: self.window.period(now).ends,
-        }
+            store_failure: None,
+        }))
     }
 
     pub(crate) fn validate(&self, reporting: &str) -> Result<(), BudgetError> {
@@ -424,7 +432,12 @@ impl std::error::Error for BudgetError {}
 /// implement `From<BudgetExceeded>`. Its `Display` says which budget, for which scope, how
 /// much of it is spent or reserved, and when its window ends.
 #[derive(Clone, Debug)]
-pub struct BudgetExceeded {
+pub struct BudgetExceeded(Box<Exceeded>);
+
+/// What a [`BudgetExceeded`] says, boxed: the error stays one pointer in the `Result`s it is
+/// returned in.
+#[derive(Clone, Debug)]
+struct Exceeded {
     budget: Arc<str>,
     scope: ScopeLabels,
     limit: f64,
@@ -433,72 +446,99 @@ pub struct BudgetExceeded {
     currency: Arc<str>,
     window: Window,
     ends: SystemTime,
+    /// Why the budget store could not answer, when that is why the call was refused.
+    store_failure: Option<Arc<str>>,
 }
 
 impl BudgetExceeded {
+    /// Whether the call was refused because the budget store (Redis) could not answer in time
+    /// and its policy is fail-closed, not because the budget was spent.
+    pub fn is_store_failure(&self) -> bool {
+        self.0.store_failure.is_some()
+    }
+
+    /// The `error.type` a refused call records: `budget_exceeded`, or `budget_unavailable`
+    /// when the store could not answer.
+    pub fn error_type(&self) -> &'static str {
+        if self.is_store_failure() {
+            BUDGET_UNAVAILABLE
+        } else {
+            BUDGET_EXCEEDED
+        }
+    }
+
     /// The name of the budget.
     pub fn budget(&self) -> &str {
-        &self.budget
+        &self.0.budget
     }
 
     /// The scope the budget was reached for, as attribute names and values
     /// (`[("tenant.id", "acme")]`).
     pub fn scope(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.scope.iter().map(|(name, value)| (*name, &**value))
+        self.0.scope.iter().map(|(name, value)| (*name, &**value))
     }
 
     /// The budget's limit, in [`currency`](Self::currency).
     pub fn limit(&self) -> f64 {
-        self.limit
+        self.0.limit
     }
 
     /// What was spent in the window, and reserved by calls in flight, when the call asked.
     pub fn spent(&self) -> f64 {
-        self.used
+        self.0.used
     }
 
     /// What the refused call would have reserved.
     pub fn estimate(&self) -> f64 {
-        self.estimate
+        self.0.estimate
     }
 
     /// The currency of the amounts.
     pub fn currency(&self) -> &str {
-        &self.currency
+        &self.0.currency
     }
 
     /// The budget's window.
     pub fn window(&self) -> Window {
-        self.window
+        self.0.window
     }
 
     /// When the window ends (a rolling window: when its oldest bucket leaves it).
     pub fn resets_at(&self) -> SystemTime {
-        self.ends
+        self.0.ends
     }
 }
 
 impl fmt::Display for BudgetExceeded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "budget {:?}", &*self.budget)?;
-        if !self.scope.is_empty() {
+        if let Some(failure) = &self.0.store_failure {
+            return write!(
+                f,
+                "budget {:?} could not be checked: the budget store did not answer ({failure}), \
+                 and its policy is fail-closed; the call was not made. Check that Redis is up, or \
+                 choose OnStoreFailure::Open",
+                &*self.0.budget
+            );
+        }
+        write!(f, "budget {:?}", &*self.0.budget)?;
+        if !self.0.scope.is_empty() {
             f.write_str(" for ")?;
-            for (index, (name, value)) in self.scope.iter().enumerate() {
+            for (index, (name, value)) in self.0.scope.iter().enumerate() {
                 let comma = if index > 0 { ", " } else { "" };
                 write!(f, "{comma}{name}={value}")?;
             }
         }
-        let currency = &self.currency;
+        let currency = &self.0.currency;
         write!(
             f,
             ": {:.2} of {:.2} {currency} spent or reserved {}",
-            self.used, self.limit, self.window
+            self.0.used, self.0.limit, self.0.window
         )?;
-        if self.estimate > 0.0 {
+        if self.0.estimate > 0.0 {
             write!(
                 f,
                 ", and this call may cost up to {:.4} {currency}",
-                self.estimate
+                self.0.estimate
             )?;
         }
         f.write_str(
@@ -517,6 +557,9 @@ pub(crate) struct LiveBudgets {
     any: AtomicBool,
     sources: BudgetSources,
     pub(crate) ledger: Ledger,
+    /// Where budgets are kept when not in this process.
+    #[cfg(feature = "redis")]
+    pub(crate) store: Option<RedisStore>,
     refused: AtomicU64,
     warned: AtomicU64,
 }
@@ -529,6 +572,8 @@ impl Default for LiveBudgets {
             any: AtomicBool::new(false),
             sources: BudgetSources::default(),
             ledger: Ledger::default(),
+            #[cfg(feature = "redis")]
+            store: None,
             refused: AtomicU64::new(0),
             warned: AtomicU64::new(0),
         }
@@ -536,13 +581,19 @@ impl Default for LiveBudgets {
 }
 
 impl LiveBudgets {
-    pub(crate) fn new(sources: BudgetSources, reporting: &str) -> Result<Self, crate::ConfigError> {
+    pub(crate) fn new(
+        sources: BudgetSources,
+        reporting: &str,
+        #[cfg(feature = "redis")] store: Option<RedisBudgets>,
+    ) -> Result<Self, crate::ConfigError> {
         let budgets = sources.load(reporting)?;
         Ok(Self {
             any: AtomicBool::new(!budgets.is_empty()),
             current: RwLock::new(budgets.into()),
             sources,
             ledger: Ledger::default(),
+            #[cfg(feature = "redis")]
+            store: store.map(RedisStore::start),
             refused: AtomicU64::new(0),
             warned: AtomicU64::new(0),
         })
@@ -562,6 +613,44 @@ impl LiveBudgets {
     fn replace(&self, budgets: Vec<Budget>) {
         self.any.store(!budgets.is_empty(), Ordering::Relaxed);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = budgets.into();
+    }
+
+    /// Reserves in the store the budgets are kept in: see [`Ledger::reserve`].
+    pub(crate) fn reserve(
+        &self,
+        scope: &CallScope,
+        estimate: &mut dyn FnMut(&Budget) -> f64,
+    ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
+        let budgets = self.now();
+        let now = SystemTime::now();
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.store {
+            return store.reserve(&budgets, scope, estimate, now);
+        }
+        self.ledger.reserve(&budgets, scope, estimate, now)
+    }
+
+    /// Settles `reservation` with what the call cost (`cost(currency)`).
+    pub(crate) fn settle(&self, reservation: Reservation, cost: &dyn Fn(&str) -> Option<f64>) {
+        let now = SystemTime::now();
+        #[cfg(feature = "redis")]
+        let mut reservation = reservation;
+        #[cfg(feature = "redis")]
+        if let (Some(store), Some(remote)) = (&self.store, reservation.remote.take()) {
+            store.settle(*remote, cost, now);
+        }
+        Ledger::settle(reservation, cost, now);
+    }
+
+    /// Debits a call that reserved nothing in every budget covering `scope`.
+    pub(crate) fn debit(&self, scope: &CallScope, cost: &dyn Fn(&str) -> Option<f64>) {
+        let budgets = self.now();
+        let now = SystemTime::now();
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.store {
+            return store.debit(&budgets, scope, cost, now);
+        }
+        self.ledger.debit(&budgets, scope, cost, now);
     }
 
     pub(crate) fn counted(&self, refused: bool) {
@@ -645,6 +734,29 @@ impl LiveBudgets {
                 }
             })
             .build();
+        #[cfg(feature = "redis")]
+        if let Some(store) = &budgets.store {
+            let failures = store.failures.clone();
+            meter
+                .u64_observable_counter(attr::AI_BUDGET_STORE_FAILURES)
+                .with_unit("{operation}")
+                .with_description(
+                    "Reservations the budget store did not answer in time, and debits it never \
+                     received",
+                )
+                .with_callback(move |observer| {
+                    for (operation, counter) in [
+                        ("reserve", &failures.reservations),
+                        ("debit", &failures.debits),
+                    ] {
+                        observer.observe(
+                            counter.load(Ordering::Relaxed),
+                            &[KeyValue::new("ai.budget.operation", operation)],
+                        );
+                    }
+                })
+                .build();
+        }
     }
 }
 
@@ -700,6 +812,10 @@ impl BudgetsHandle {
             call.values[scope.index()] = Some((*value).into());
         }
         let key = budget.account(&call)?;
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.budgets.store {
+            return store.spent(budget, &key);
+        }
         Some(self.budgets.ledger.used(budget, &key, SystemTime::now()).0)
     }
 }
@@ -732,7 +848,7 @@ pub fn reserve(span: &tracing::Span) -> Result<(), BudgetExceeded> {
     let passed = match crate::layer::reserve_budget(span) {
         Ok(passed) => passed,
         Err(refused) => {
-            crate::record::record_error(span, BUDGET_EXCEEDED, Some(&refused), None);
+            crate::record::record_error(span, refused.error_type(), Some(&refused), None);
             return Err(refused);
         }
     };
@@ -741,14 +857,16 @@ pub fn reserve(span: &tracing::Span) -> Result<(), BudgetExceeded> {
             target: "tracing_ai",
             parent: span,
             tracing::Level::WARN,
-            { attr::AI_BUDGET_NAME } = &*over.budget,
-            { attr::AI_BUDGET_LIMIT } = over.limit,
-            { attr::AI_BUDGET_SPENT } = over.used,
+            { attr::AI_BUDGET_NAME } = &*over.0.budget,
+            { attr::AI_BUDGET_LIMIT } = over.0.limit,
+            { attr::AI_BUDGET_SPENT } = over.0.used,
             "ai.budget.exceeded"
         );
     }
     Ok(())
 }
 
-/// The `error.type` of a refused call.
+/// The `error.type` of a call a budget refused.
 pub const BUDGET_EXCEEDED: &str = "budget_exceeded";
+/// The `error.type` of a call refused because the budget store could not answer (fail-closed).
+pub const BUDGET_UNAVAILABLE: &str = "budget_unavailable";

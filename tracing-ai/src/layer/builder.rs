@@ -49,6 +49,8 @@ pub struct AiLayerBuilder {
     content_capture_set: bool,
     content_errors: Vec<String>,
     budgets: BudgetSources,
+    #[cfg(feature = "redis")]
+    budget_store: Option<crate::budget::RedisBudgets>,
 }
 
 impl AiLayerBuilder {
@@ -87,6 +89,16 @@ impl AiLayerBuilder {
     /// before they run, every call debits it when it ends.
     pub fn with_budget(mut self, budget: Budget) -> Self {
         self.budgets.inline.push(budget);
+        self
+    }
+
+    /// Keeps the budgets in Redis, shared by every replica that uses the same server and
+    /// prefix, instead of in this process (feature `redis`): see
+    /// [`RedisBudgets`](crate::budget::RedisBudgets).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn with_budget_store(mut self, store: crate::budget::RedisBudgets) -> Self {
+        self.budget_store = Some(store);
         self
     }
 
@@ -456,6 +468,8 @@ impl AiLayerBuilder {
         let budgets = Arc::new(LiveBudgets::new(
             self.budgets,
             pricing.currencies.reporting_code(),
+            #[cfg(feature = "redis")]
+            self.budget_store,
         )?);
         let prices = Arc::new(LivePrices::new(pricing, self.prices));
         if let Some(meter) = &self.meter {

@@ -19,7 +19,7 @@ use super::rollup::{self, AgentTotals, RequestTotals};
 use super::write::{Name, Writer, Written};
 use super::AiLayer;
 use crate::attr;
-use crate::budget::{CallScope, Ledger, Reservation, Scope};
+use crate::budget::{CallScope, Reservation, Scope};
 use crate::estimate::Estimate;
 use crate::facts::TokenKind;
 use crate::pricing::{CostSource, Priced, Pricing};
@@ -185,9 +185,8 @@ impl ClosedCall {
             _ if currency == "USD" => settled.usd,
             _ => None,
         };
-        let now = std::time::SystemTime::now();
         match reservation {
-            Some(reservation) => Ledger::settle(reservation, &cost, now),
+            Some(reservation) => live.settle(reservation, &cost),
             None => {
                 let mut scope = CallScope::default();
                 for (scope_of_key, value) in
@@ -200,7 +199,7 @@ impl ClosedCall {
                 if let Some(model) = &self.fields.request_model {
                     scope.set_scope(Scope::Model, model);
                 }
-                live.ledger.debit(&live.now(), &scope, &cost, now);
+                live.debit(&scope, &cost);
             }
         }
     }

@@ -488,26 +488,19 @@ pub(crate) fn reserve_budget(span: &tracing::Span) -> Result<Vec<Passed>, Budget
                             .map_or(usd, |(_, amount)| amount),
                         None => budget.per_call_cost().unwrap_or(0.0),
                     };
-                    let now = std::time::SystemTime::now();
-                    let budgets = shared.budgets.now();
-                    outcome =
-                        match shared
-                            .budgets
-                            .ledger
-                            .reserve(&budgets, &scope, &mut estimate, now)
-                        {
-                            Ok((reservation, passed)) => {
-                                data.reservation = Some(reservation);
-                                for _ in &passed {
-                                    shared.budgets.counted(false);
-                                }
-                                Ok(passed)
+                    outcome = match shared.budgets.reserve(&scope, &mut estimate) {
+                        Ok((reservation, passed)) => {
+                            data.reservation = Some(reservation);
+                            for _ in &passed {
+                                shared.budgets.counted(false);
                             }
-                            Err(refused) => {
-                                shared.budgets.counted(true);
-                                Err(refused)
-                            }
-                        };
+                            Ok(passed)
+                        }
+                        Err(refused) => {
+                            shared.budgets.counted(true);
+                            Err(refused)
+                        }
+                    };
                 }
             }
             true

@@ -1,0 +1,161 @@
+//! Budgets shared across replicas through a real Redis (issue 22, item 3): two replicas (two
+//! layers, each its own subscriber and threads, as two processes would be) against one budget
+//! stop together at its limit; with Redis killed mid-run, a fail-open replica goes on and
+//! counts the failures, a fail-closed one refuses with `budget_unavailable`. Skipped when
+//! `scripts/test.sh` did not install redis-server.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::metrics::MeterProvider as _;
+use tracing_ai::budget::{Budget, BudgetExceeded, OnStoreFailure, RedisBudgets, Scope, Window};
+use tracing_ai::{ai_span, AiLayer, ModelPrice, Usage};
+use tracing_ai_tests::metrics::{attrs, points};
+use tracing_ai_tests::otel::{export_built, str_attr};
+use tracing_ai_tests::poll_until;
+use tracing_ai_tests::redis::Redis;
+
+/// 10,000 input tokens at $1 per million: $0.01 a call.
+#[ai_span(kind = "llm", model = "budget-model", provider = "openai", budget)]
+fn chat(made: &AtomicUsize) -> Result<Usage, BudgetExceeded> {
+    made.fetch_add(1, Ordering::SeqCst);
+    // In flight for a moment, as a real call is, so that the replicas' calls overlap.
+    std::thread::sleep(Duration::from_millis(1));
+    Ok(Usage::new(10_000, 0))
+}
+
+fn replica(redis: &Redis, prefix: &str, policy: OnStoreFailure) -> tracing_ai::AiLayerBuilder {
+    AiLayer::builder()
+        .with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
+        .with_budget(
+            Budget::new("tenant-daily", 1.0, Window::Day)
+                .per(Scope::Tenant)
+                .per_call(0.01),
+        )
+        .with_budget_store(
+            RedisBudgets::new(&redis.url)
+                .expect("a Redis URL")
+                .with_prefix(prefix)
+                .with_timeout(Duration::from_millis(200))
+                .on_failure(policy),
+        )
+}
+
+fn call_as(tenant: &str, made: &AtomicUsize) -> Result<Usage, BudgetExceeded> {
+    tracing::info_span!("request", tenant.id = tenant).in_scope(|| chat(made))
+}
+
+/// Runs `calls` calls on each of `threads` threads under `layer`'s subscriber; how many were
+/// allowed.
+fn run_replica(layer: AiLayer, threads: usize, calls: usize, made: Arc<AtomicUsize>) -> usize {
+    let allowed = Arc::new(AtomicUsize::new(0));
+    let ((), _) = export_built(layer, || {
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let (dispatch, allowed, made) = (dispatch.clone(), allowed.clone(), made.clone());
+                scope.spawn(move || {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        for _ in 0..calls {
+                            if call_as("acme", &made).is_ok() {
+                                allowed.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                    })
+                });
+            }
+        });
+    });
+    allowed.load(Ordering::SeqCst)
+}
+
+#[test]
+fn two_replicas_stop_together_at_the_limit() {
+    let Some(redis) = Redis::start() else { return };
+    let a = replica(&redis, "two-replicas", OnStoreFailure::Open)
+        .build()
+        .expect("valid");
+    let b = replica(&redis, "two-replicas", OnStoreFailure::Open)
+        .build()
+        .expect("valid");
+    let budgets = a.budgets();
+    let made = Arc::new(AtomicUsize::new(0));
+    // 2 replicas x 4 threads x 40 calls = 320 calls of $0.01 against $1.00.
+    let (allowed_a, allowed_b) = std::thread::scope(|scope| {
+        let made_a = made.clone();
+        let made_b = made.clone();
+        let a = scope.spawn(move || run_replica(a, 4, 40, made_a));
+        let b = scope.spawn(move || run_replica(b, 4, 40, made_b));
+        (a.join().expect("replica a"), b.join().expect("replica b"))
+    });
+    assert_eq!(allowed_a + allowed_b, 100, "a {allowed_a}, b {allowed_b}");
+    assert!(
+        allowed_a > 0 && allowed_b > 0,
+        "a {allowed_a}, b {allowed_b}"
+    );
+    assert_eq!(made.load(Ordering::SeqCst), 100, "refused calls never ran");
+    // The settlements reach Redis from each replica's writer thread.
+    let spent = poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || budgets.spent("tenant-daily", &[(Scope::Tenant, "acme")]),
+        |spent| *spent == Some(1.0),
+    );
+    assert_eq!(spent, Some(1.0));
+    // globex has its own account.
+    assert_eq!(
+        budgets.spent("tenant-daily", &[(Scope::Tenant, "globex")]),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn with_redis_down_fail_open_goes_on_and_counts_and_fail_closed_refuses() {
+    let Some(mut redis) = Redis::start() else {
+        return;
+    };
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
+    let open = replica(&redis, "killed", OnStoreFailure::Open)
+        .with_meter(meters.meter("tracing-ai"))
+        .build()
+        .expect("valid");
+    let closed = replica(&redis, "killed", OnStoreFailure::Closed)
+        .build()
+        .expect("valid");
+    let made = AtomicUsize::new(0);
+    // Both work while Redis is up: 30 calls spend $0.30.
+    let (before, _) = export_built(open, || {
+        let before: Vec<bool> = (0..30).map(|_| call_as("acme", &made).is_ok()).collect();
+        assert!(before.iter().all(|ok| *ok));
+        redis.kill();
+        assert!(!redis.answers());
+        // Redis is gone: fail-open calls go on, each waiting at most the timeout.
+        (0..5)
+            .map(|_| call_as("acme", &made).is_ok())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(before, [true; 5]);
+    meters.force_flush().expect("metrics flush");
+    let failures = points(&metrics, "ai.budget.store_failures");
+    assert_eq!(
+        failures.get(&attrs(&[("ai.budget.operation", "reserve")])),
+        Some(&(5.0, 1)),
+        "{failures:?}"
+    );
+
+    let (refused, exported) = export_built(closed, || call_as("acme", &made));
+    let refused = refused.expect_err("fail-closed refuses without Redis");
+    assert!(refused.is_store_failure());
+    assert!(refused.to_string().contains("fail-closed"), "{refused}");
+    let span = exported.span("chat budget-model");
+    assert_eq!(
+        str_attr(span, "error.type").as_deref(),
+        Some("budget_unavailable")
+    );
+    assert_eq!(
+        made.load(Ordering::SeqCst),
+        35,
+        "the refused call never ran"
+    );
+}
