@@ -72,6 +72,7 @@ pub struct ModelServer {
     /// Where it listens.
     pub address: SocketAddr,
     runtime: Option<tokio::runtime::Runtime>,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for ModelServer {
@@ -90,6 +91,8 @@ impl ModelServer {
             .enable_all()
             .build()
             .expect("a runtime for the server");
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = requests.clone();
         let address = runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
@@ -99,14 +102,27 @@ impl ModelServer {
                 .route("/v1/chat/completions", post(chat))
                 .route("/v1/embeddings", post(embeddings))
                 .route("/api/chat", post(ollama_chat))
-                .route("/api/generate", post(ollama_generate));
+                .route("/api/generate", post(ollama_generate))
+                // Every request counted: a call refused before it was made never arrives.
+                .layer(axum::middleware::from_fn(
+                    move |request: axum::extract::Request, next: axum::middleware::Next| {
+                        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        next.run(request)
+                    },
+                ));
             tokio::spawn(async move { axum::serve(listener, app).await });
             address
         });
         Self {
             address,
             runtime: Some(runtime),
+            requests,
         }
+    }
+
+    /// How many requests it has received.
+    pub fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Ollama's host and port, as `ollama_rs::Ollama::new` takes them.

@@ -499,3 +499,133 @@ fn without_a_layer_a_budget_call_runs() {
     assert!(block_on(chat(&AtomicUsize::new(0))).is_ok());
     assert_eq!(calls() - before, 1);
 }
+
+/// A real client's call: refused before the request is sent, so the model server never sees it.
+#[ai_span(kind = "llm", model = request.model.as_str(), provider = "openai", input = request, budget)]
+async fn openai_chat(
+    client: &async_openai::Client<async_openai::config::OpenAIConfig>,
+    request: async_openai::types::chat::CreateChatCompletionRequest,
+) -> Result<
+    async_openai::types::chat::CreateChatCompletionResponse,
+    Box<dyn std::error::Error + Send + Sync>,
+> {
+    Ok(client.chat().create(request).await?)
+}
+
+#[test]
+fn a_refused_call_never_reaches_the_model() {
+    use async_openai::types::chat::{
+        ChatCompletionRequestUserMessageArgs, CreateChatCompletionRequestArgs,
+    };
+    let server = tracing_ai_tests::model_server::ModelServer::start();
+    let client = async_openai::Client::with_config(
+        async_openai::config::OpenAIConfig::new()
+            .with_api_base(server.api_base())
+            .with_api_key("test"),
+    );
+    let request = CreateChatCompletionRequestArgs::default()
+        .model("gpt-4o-mini")
+        .messages([ChatCompletionRequestUserMessageArgs::default()
+            .content("What is a span?")
+            .build()
+            .expect("a message")
+            .into()])
+        .build()
+        .expect("a request");
+    // Room for one call's $0.001 reservation; what it costs (well under that) stays spent.
+    let layer = AiLayer::builder()
+        .with_budget(
+            Budget::new("tenant-daily", 0.001, Window::Day)
+                .per(Scope::Tenant)
+                .per_call(0.001),
+        )
+        .build()
+        .expect("valid");
+    let ((first, second), _) = export_built(layer, || {
+        in_request("acme", || {
+            block_on(async {
+                (
+                    openai_chat(&client, request.clone()).await.is_ok(),
+                    openai_chat(&client, request.clone()).await,
+                )
+            })
+        })
+    });
+    assert!(first);
+    let refused = second.expect_err("the budget has no room for a second call");
+    assert!(
+        refused.downcast_ref::<BudgetExceeded>().is_some(),
+        "{refused}"
+    );
+    assert_eq!(server.requests(), 1, "the refused call was never sent");
+}
+
+#[test]
+fn the_console_shows_a_refused_call_and_the_budgets_state_on_the_request_line() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let buffer = tracing_ai_tests::Buffer::default();
+    let layer = builder()
+        .with_budget(Budget::new("tenant-daily", 0.02, Window::Day).per(Scope::Tenant))
+        .build()
+        .expect("valid");
+    let subscriber = tracing_subscriber::registry()
+        .with(layer)
+        .with(tracing_ai::ConsoleLayer::to_writer(buffer.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        in_request("acme", || (0..3).for_each(|_| drop(chat_sync())));
+    });
+    let output = buffer.text();
+    assert!(
+        output.contains(
+            "  REFUSED budget \"tenant-daily\" for tenant.id=acme: 0.02 of 0.02 USD spent or reserved this UTC day\n"
+        ),
+        "{output}"
+    );
+    assert!(
+        output.contains(
+            "= 3 AI calls · 20000 tokens in · 0 out · $0.02 · 1 refused by a budget · budget tenant-daily 100% (0.02 of 0.02 USD) · tenant acme\n"
+        ),
+        "{output}"
+    );
+}
+
+/// A call covered by two budgets reserves in both or in neither: refused by the second, it
+/// gives back what the first held.
+#[test]
+fn a_call_refused_by_one_of_its_budgets_holds_nothing_in_the_others() {
+    let tenant = || {
+        Budget::new("tenant-daily", 0.02, Window::Day)
+            .per(Scope::Tenant)
+            .per_call(0.01)
+    };
+    let layer = builder()
+        .with_budget(tenant())
+        .with_budget(
+            Budget::new("model-daily", 0.01, Window::Day)
+                .only(Scope::Model, "budget-model")
+                .per_call(0.01),
+        )
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let handle = budgets.clone();
+    let (results, _) = export_built(layer, || {
+        in_request("acme", || {
+            let first = chat_sync().is_ok();
+            let refused_by_model = match chat_sync() {
+                Err(ChatError::OverBudget(refused)) => refused.budget() == "model-daily",
+                _ => false,
+            };
+            // Without the model's budget, the tenant's has room for one more call: $0.01
+            // spent, nothing left held by the refused call.
+            handle.replace(vec![tenant()]).expect("valid");
+            let third = chat_sync().is_ok();
+            [first, refused_by_model, third]
+        })
+    });
+    assert_eq!(results, [true; 3]);
+    assert_eq!(
+        budgets.spent("tenant-daily", &[(Scope::Tenant, "acme")]),
+        Some(0.02)
+    );
+}

@@ -12,6 +12,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
+use super::window::epoch_secs;
 use super::{Budget, BudgetExceeded, CallScope, OnLimit, Window};
 use crate::money::{to_f64, to_units};
 
@@ -51,10 +52,10 @@ struct Account {
 }
 
 impl Account {
-    /// What was spent in `window` as of `now`; older periods are dropped.
-    fn spent(&mut self, window: &Window, now: SystemTime) -> i128 {
-        let index = window.period(now).index;
-        let oldest = index.saturating_sub(window.buckets() - 1);
+    /// What was spent in the window whose newest period is `index`, `buckets` periods long;
+    /// older periods are dropped.
+    fn spent(&mut self, index: u64, buckets: u64) -> i128 {
+        let oldest = index.saturating_sub(buckets - 1);
         while self
             .spent
             .front()
@@ -65,8 +66,7 @@ impl Account {
         self.spent.iter().map(|(_, units)| units).sum()
     }
 
-    fn add(&mut self, window: &Window, now: SystemTime, units: i128) {
-        let index = window.period(now).index;
+    fn add(&mut self, index: u64, units: i128) {
         match self.spent.back_mut() {
             Some((period, spent)) if *period == index => *spent = spent.saturating_add(units),
             _ => self.spent.push_back((index, units)),
@@ -85,8 +85,43 @@ fn lock(account: &Mutex<Account>) -> MutexGuard<'_, Account> {
 struct Hold {
     account: Shared,
     window: Window,
+    /// The period the call started in, which its cost counts in.
+    index: u64,
     currency: Arc<str>,
     units: i128,
+    /// The budget's name and limit, for what the console shows of it.
+    budget: Arc<str>,
+    limit: f64,
+}
+
+/// How far a budget is spent, after a call settled: what the console shows on its lines.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct BudgetState {
+    pub(crate) budget: Arc<str>,
+    /// Spent and reserved, in the ledger's units: turned into a decimal only when shown.
+    used_units: i128,
+    pub(crate) limit: f64,
+    pub(crate) currency: Arc<str>,
+}
+
+impl BudgetState {
+    /// Spent and reserved, in `currency`.
+    pub(crate) fn used(&self) -> f64 {
+        to_f64(self.used_units)
+    }
+
+    /// How much of the limit is used (1 = all of it).
+    pub(crate) fn share(&self) -> f64 {
+        share(self.used_units, self.limit)
+    }
+}
+
+fn share(used_units: i128, limit: f64) -> f64 {
+    if limit > 0.0 {
+        used_units as f64 / 1e22 / limit
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// What a call holds in the ledger until it settles: most calls are covered by one budget,
@@ -154,6 +189,7 @@ impl Ledger {
         estimate: &mut dyn FnMut(&Budget) -> f64,
         now: SystemTime,
     ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
+        let secs = epoch_secs(now);
         let mut accounts = self.lock();
         let mut reservation = Reservation::default();
         let mut passed = Vec::new();
@@ -162,48 +198,80 @@ impl Ledger {
                 continue;
             };
             let amount = estimate(budget);
-            let units = to_units(amount).unwrap_or(0).max(0);
+            // An estimate need not be exact to the last digit, as a cost must: no rounding to
+            // the spans' 12 digits here (a negative or NaN amount holds nothing).
+            let units = if amount > 0.0 {
+                (amount * 1e22) as i128
+            } else {
+                0
+            };
             let key = admit(&accounts, key);
             let account = accounts.entry(key.clone()).or_default().clone();
-            let used = {
-                let mut account = lock(&account);
-                account.spent(&budget.window, now) + account.reserved
-            };
-            if used >= budget.limit_units || used.saturating_add(units) > budget.limit_units {
-                let over = budget.exceeded(&key, to_f64(used), amount, now);
-                match budget.on_limit {
-                    OnLimit::Refuse => return Err(over),
-                    OnLimit::Warn => passed.push(Passed { over }),
+            let index = budget.window.index_at(secs);
+            {
+                let mut held = lock(&account);
+                let used = held.spent(index, budget.window.buckets()) + held.reserved;
+                if used >= budget.limit_units || used.saturating_add(units) > budget.limit_units {
+                    let over = budget.exceeded(&key, to_f64(used), amount, now);
+                    if budget.on_limit == OnLimit::Refuse {
+                        drop(held);
+                        // What the budgets before this one took, given back: all or nothing.
+                        for hold in reservation.holds() {
+                            let mut account = lock(&hold.account);
+                            account.reserved = account.reserved.saturating_sub(hold.units);
+                        }
+                        return Err(over);
+                    }
+                    passed.push(Passed { over });
                 }
+                // Taken at once, under the account's lock: most calls have one budget, and
+                // a refusal by a later one gives it back above.
+                held.reserved = held.reserved.saturating_add(units);
             }
             reservation.push(Hold {
                 account,
                 window: budget.window,
+                index,
                 currency: budget.currency.clone(),
                 units,
+                budget: budget.name.clone(),
+                limit: budget.limit,
             });
-        }
-        for hold in reservation.holds() {
-            let mut account = lock(&hold.account);
-            account.reserved = account.reserved.saturating_add(hold.units);
         }
         Ok((reservation, passed))
     }
 
     /// Releases what `reservation` held and debits what the call cost (`cost(currency)`;
-    /// `None` for a call nothing was billed for) in the window of now.
+    /// `None` for a call nothing was billed for) in the period the call started in (a call
+    /// across midnight counts in the day it was made, as it was checked); the state of the
+    /// most spent of its budgets after that.
     pub(crate) fn settle(
         reservation: Reservation,
         cost: &dyn Fn(&str) -> Option<f64>,
-        now: SystemTime,
-    ) {
-        for hold in reservation.holds() {
-            let mut account = lock(&hold.account);
-            account.reserved = account.reserved.saturating_sub(hold.units).max(0);
-            if let Some(units) = cost(&hold.currency).and_then(to_units) {
-                account.add(&hold.window, now, units);
+    ) -> Option<BudgetState> {
+        let mut most: Option<(f64, Hold, i128)> = None;
+        let Reservation { first, rest, .. } = reservation;
+        for hold in first.into_iter().chain(rest) {
+            let used = {
+                let mut account = lock(&hold.account);
+                account.reserved = account.reserved.saturating_sub(hold.units).max(0);
+                if let Some(units) = cost(&hold.currency).and_then(to_units) {
+                    account.add(hold.index, units);
+                }
+                account.spent(hold.index, hold.window.buckets()) + account.reserved
+            };
+            let share = share(used, hold.limit);
+            if most.as_ref().is_none_or(|(most, _, _)| share > *most) {
+                most = Some((share, hold, used));
             }
         }
+        // The hold's names move into the state: no copy for a call of one budget.
+        most.map(|(_, hold, used_units)| BudgetState {
+            budget: hold.budget,
+            used_units,
+            limit: hold.limit,
+            currency: hold.currency,
+        })
     }
 
     /// Debits a call that reserved nothing in every budget covering `scope`.
@@ -214,6 +282,7 @@ impl Ledger {
         cost: &dyn Fn(&str) -> Option<f64>,
         now: SystemTime,
     ) {
+        let secs = epoch_secs(now);
         let mut accounts = self.lock();
         for budget in budgets {
             let (Some(key), Some(units)) = (
@@ -223,13 +292,14 @@ impl Ledger {
                 continue;
             };
             let key = admit(&accounts, key);
-            lock(accounts.entry(key).or_default()).add(&budget.window, now, units);
+            lock(accounts.entry(key).or_default()).add(budget.window.index_at(secs), units);
         }
     }
 
     /// Every account of `budgets` with its spend now (reservations left out); idle accounts
     /// that no call holds and those of removed budgets are dropped.
     pub(crate) fn balances(&self, budgets: &[Budget], now: SystemTime) -> Vec<Balance> {
+        let secs = epoch_secs(now);
         let mut accounts = self.lock();
         let mut balances = Vec::new();
         accounts.retain(|key, shared| {
@@ -238,7 +308,7 @@ impl Ledger {
                 return held;
             };
             let mut account = lock(shared);
-            let spent = account.spent(&budget.window, now);
+            let spent = account.spent(budget.window.index_at(secs), budget.window.buckets());
             if spent == 0 && account.reserved == 0 && !held {
                 return false;
             }
@@ -258,8 +328,9 @@ impl Ledger {
         let accounts = self.lock();
         accounts.get(key).map_or((0.0, 0.0), |shared| {
             let mut account = lock(shared);
+            let index = budget.window.index_at(epoch_secs(now));
             (
-                to_f64(account.spent(&budget.window, now)),
+                to_f64(account.spent(index, budget.window.buckets())),
                 to_f64(account.reserved),
             )
         })

@@ -89,7 +89,7 @@ pub use window::Window;
 
 pub(crate) use file::BudgetSources;
 use ledger::{AccountKey, Balance};
-pub(crate) use ledger::{Ledger, Passed, Reservation};
+pub(crate) use ledger::{BudgetState, Ledger, Passed, Reservation};
 
 use crate::attr;
 
@@ -630,16 +630,20 @@ impl LiveBudgets {
         self.ledger.reserve(&budgets, scope, estimate, now)
     }
 
-    /// Settles `reservation` with what the call cost (`cost(currency)`).
-    pub(crate) fn settle(&self, reservation: Reservation, cost: &dyn Fn(&str) -> Option<f64>) {
-        let now = SystemTime::now();
+    /// Settles `reservation` with what the call cost (`cost(currency)`); the state of its most
+    /// spent budget after, when it is kept in this process.
+    pub(crate) fn settle(
+        &self,
+        reservation: Reservation,
+        cost: &dyn Fn(&str) -> Option<f64>,
+    ) -> Option<BudgetState> {
         #[cfg(feature = "redis")]
         let mut reservation = reservation;
         #[cfg(feature = "redis")]
         if let (Some(store), Some(remote)) = (&self.store, reservation.remote.take()) {
-            store.settle(*remote, cost, now);
+            store.settle(*remote, cost, SystemTime::now());
         }
-        Ledger::settle(reservation, cost, now);
+        Ledger::settle(reservation, cost)
     }
 
     /// Debits a call that reserved nothing in every budget covering `scope`.

@@ -39,7 +39,27 @@ pub(crate) struct Period {
     pub(crate) ends: SystemTime,
 }
 
+/// Whole seconds since 1970-01-01 UTC.
+pub(crate) fn epoch_secs(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}
+
 impl Window {
+    /// The index of the period (or rolling bucket) `secs` (since the epoch) is in: what
+    /// [`period`](Self::period) gives, without its end.
+    pub(crate) fn index_at(&self, secs: u64) -> u64 {
+        match self {
+            Window::Day => secs / DAY,
+            Window::Month => {
+                let (year, month) = year_month(secs / DAY);
+                year * 12 + (month - 1)
+            }
+            Window::Rolling(_) => secs / self.bucket_secs(),
+        }
+    }
+
     pub(crate) fn period(&self, now: SystemTime) -> Period {
         let secs = now
             .duration_since(UNIX_EPOCH)

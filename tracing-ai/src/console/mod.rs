@@ -160,6 +160,10 @@ struct Call {
     unpriced: bool,
     /// The input and output tokens its estimated cost was priced by.
     estimated: Option<(u64, u64)>,
+    /// Refused by a budget (or its store): not made.
+    refused: bool,
+    /// The most spent of its budgets, after it settled.
+    budget: Option<crate::budget::BudgetState>,
 }
 
 impl Call {
@@ -194,6 +198,11 @@ impl Call {
                 .map(|(code, amount)| (code.to_string(), *amount)),
             unpriced: settled.unpriced,
             estimated: settled.estimated,
+            refused: matches!(
+                fields.error_type.as_deref(),
+                Some(crate::budget::BUDGET_EXCEEDED | crate::budget::BUDGET_UNAVAILABLE)
+            ),
+            budget: settled.budget.clone(),
         })
     }
 }

@@ -10,12 +10,44 @@ pub(super) fn render(root: &Node) -> String {
     line(&mut text, "", root);
     children(&mut text, "", root);
     let mut summary = format!("= {}", summary(root.totals.as_ref()));
+    let (refused, budget) = budgets(root);
+    if refused > 0 {
+        let _ = write!(summary, " · {refused} refused by a budget");
+    }
+    if let Some(budget) = budget {
+        let _ = write!(
+            summary,
+            " · budget {} {:.0}% ({} of {} {})",
+            budget.budget,
+            budget.share() * 100.0,
+            decimal(budget.used()),
+            decimal(budget.limit),
+            budget.currency
+        );
+    }
     if let Some((_, tenant)) = root.ids.iter().find(|(label, _)| label == "tenant") {
         let _ = write!(summary, " · tenant {tenant}");
     }
     text.push_str(&summary);
     text.push_str("\n\n");
     text
+}
+
+/// How many calls of the tree under `node` a budget refused, and the most spent budget its
+/// calls settled in.
+fn budgets(node: &Node) -> (usize, Option<&crate::budget::BudgetState>) {
+    let mut refused = usize::from(node.call.as_ref().is_some_and(|call| call.refused));
+    let mut most = node.call.as_ref().and_then(|call| call.budget.as_ref());
+    for child in &node.children {
+        let (below, budget) = budgets(child);
+        refused += below;
+        if let Some(budget) = budget {
+            if most.is_none_or(|most| budget.share() > most.share()) {
+                most = Some(budget);
+            }
+        }
+    }
+    (refused, most)
 }
 
 /// What model calls added up to: a request's, or an agent's.
@@ -91,7 +123,17 @@ fn line(text: &mut String, prefix: &str, node: &Node) {
         text.push('\n');
         return;
     };
-    if call.failed {
+    if call.refused {
+        // The budget's message without its advice: which budget, and how far it is spent.
+        text.push_str("  REFUSED");
+        if let Some(error) = &call.error {
+            let reason = error
+                .split("; the call was not made")
+                .next()
+                .unwrap_or(error);
+            let _ = write!(text, " {reason}");
+        }
+    } else if call.failed {
         text.push_str("  FAILED");
         if let Some(error) = &call.error {
             let _ = write!(text, " {error}");

@@ -30,9 +30,9 @@ pub(crate) type Attribute = fn(&Dispatch, &Id, &AttributionKeys, &[(Arc<str>, Ar
 /// Runs a closure on the data of an AI span, by id; `false` when the id is no AI span's.
 pub(crate) type WithCall = fn(&Dispatch, &Id, &mut dyn FnMut(&mut AiSpanData)) -> bool;
 
-/// One step of booking a call in one lookup of its span (a reservation in its budgets): its
-/// data read (`Plan`: answer `false` to stop there), each attribution value of it and its
-/// ancestors, nearest first (the key's index and the value), then its data written (`Book`).
+/// One step of booking a call in one lookup of its span (a reservation in its budgets): each
+/// attribution value of it and its ancestors, nearest first (the key's index and the value),
+/// then its data read (`Plan`: answer `false` to stop there) and written (`Book`).
 pub(crate) enum BookStep<'a> {
     Plan(&'a mut AiSpanData),
     Id(usize, &'a Arc<str>),
@@ -108,13 +108,8 @@ where
     let Some(span) = span_of::<S>(dispatch, id) else {
         return;
     };
-    let planned = span
-        .extensions_mut()
-        .get_mut::<AiSpanData>()
-        .is_some_and(|data| step(BookStep::Plan(data)));
-    if !planned {
-        return;
-    }
+    // The ancestors first, then the span's own data once, for the plan and the booking: the
+    // ledger's lock may be taken under a span's, never the other way round.
     for ancestor in span.scope() {
         if let Some(values) = ancestor.extensions().get::<Attribution>() {
             for (index, _, value) in &values.values {
@@ -124,7 +119,9 @@ where
     }
     let mut extensions = span.extensions_mut();
     if let Some(data) = extensions.get_mut::<AiSpanData>() {
-        step(BookStep::Book(data));
+        if step(BookStep::Plan(data)) {
+            step(BookStep::Book(data));
+        }
     }
 }
 

@@ -186,7 +186,10 @@ impl ClosedCall {
             _ => None,
         };
         match reservation {
-            Some(reservation) => live.settle(reservation, &cost),
+            Some(reservation) => {
+                let state = live.settle(reservation, &cost);
+                self.settled.budget = state;
+            }
             None => {
                 let mut scope = CallScope::default();
                 for (scope_of_key, value) in

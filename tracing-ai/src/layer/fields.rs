@@ -89,6 +89,8 @@ pub(crate) struct Settled {
     pub(crate) unpriced: bool,
     /// The input and output tokens an estimated cost was priced by.
     pub(crate) estimated: Option<(u64, u64)>,
+    /// The most spent of the budgets it reserved in, once it settled there.
+    pub(crate) budget: Option<crate::budget::BudgetState>,
 }
 
 /// The facts of one call that pricing, export and metrics need. Texts are shared, so that

@@ -75,6 +75,7 @@ impl AiLayer {
             reported,
             unpriced: matches!(priced, Priced::Unpriced { .. } | Priced::NoUsage { .. }),
             estimated: None,
+            budget: None,
         }
     }
 
