@@ -85,6 +85,14 @@ pub enum ModelError {
     },
     /// The hosted API refused the request.
     RateLimited,
+    /// A budget refused the call before it was made.
+    OverBudget(tracing_ai::budget::BudgetExceeded),
+}
+
+impl From<tracing_ai::budget::BudgetExceeded> for ModelError {
+    fn from(refused: tracing_ai::budget::BudgetExceeded) -> Self {
+        ModelError::OverBudget(refused)
+    }
 }
 
 impl fmt::Display for ModelError {
@@ -94,6 +102,7 @@ impl fmt::Display for ModelError {
                 write!(f, "GPU out of memory on a {prompt_tokens}-token prompt")
             }
             ModelError::RateLimited => f.write_str("rate limited (429), retries exhausted"),
+            ModelError::OverBudget(refused) => refused.fmt(f),
         }
     }
 }
@@ -109,7 +118,8 @@ fn tokens(text: &str) -> u64 {
 #[ai_span(
     kind = "embedding",
     model = "text-embedding-3-small",
-    provider = "openai"
+    provider = "openai",
+    budget
 )]
 pub async fn embed(query: &str) -> Result<Embedding, ModelError> {
     tokio::time::sleep(Duration::from_millis(3)).await;
@@ -136,7 +146,12 @@ pub async fn retrieve(embedding: &Embedding, k: usize, seen_before: bool) -> Vec
         .collect()
 }
 
-#[ai_span(kind = "llm", model = "llama-3.1-8b-fp8", provider = "self-hosted")]
+#[ai_span(
+    kind = "llm",
+    model = "llama-3.1-8b-fp8",
+    provider = "self-hosted",
+    budget
+)]
 async fn generate_self_hosted(prompt: &str) -> Result<Completion, ModelError> {
     tokio::time::sleep(Duration::from_millis(8)).await;
     let prompt_tokens = tokens(prompt);
@@ -148,7 +163,7 @@ async fn generate_self_hosted(prompt: &str) -> Result<Completion, ModelError> {
     Ok(Completion { text, usage })
 }
 
-#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai", budget)]
 async fn generate_hosted(
     prompt: &str,
     failed_model: &str,
@@ -174,6 +189,8 @@ pub async fn generate(prompt: &str, fail: bool) -> Result<Completion, ModelError
     };
     match generate_self_hosted(&prompt).await {
         Ok(completion) => Ok(completion),
+        // Over budget is over budget on any model: no fallback.
+        Err(ModelError::OverBudget(refused)) => Err(ModelError::OverBudget(refused)),
         Err(_) => generate_hosted(&prompt, "llama-3.1-8b-fp8", fail).await,
     }
 }

@@ -15,6 +15,13 @@
 //! where the others listen); `--lifeline` stops a service when its standard input closes, so
 //! that the launcher's children stop with it.
 //!
+//! `--budget USD` gives each tenant a daily budget that the embedding and LLM services check
+//! before every model call (a refused call is answered 429 and never made); with
+//! `--budget-redis redis://127.0.0.1:6379/` the budget is kept in Redis and shared by every
+//! replica, `--budget-fail open|closed` says what a call does when Redis does not answer, and
+//! `--budget-per-call USD` what a call holds while it runs (the self-hosted model is priced by
+//! its GPU time, which no token count foretells).
+//!
 //! How the trace crosses the processes: the gateway's HTTP client ([`PropagateContext`])
 //! sends `traceparent` and the request's ids as `baggage`; the two services continue the
 //! trace ([`ServerSpan`]) and trust that baggage, for the keys they were told to. The gateway
@@ -33,6 +40,7 @@ use axum::{Json, Router};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
+use tracing_ai::budget::{Budget, OnStoreFailure, RedisBudgets, Scope, Window};
 use tracing_ai::propagation::{PropagateContext, ServerSpan};
 use tracing_ai::sampling::TailSampling;
 
@@ -71,7 +79,7 @@ async fn embed(Json(request): Json<EmbedRequest>) -> Response {
             tokens: embedding.prompt_tokens(),
         })
         .into_response(),
-        Err(error) => (StatusCode::BAD_GATEWAY, error.to_string()).into_response(),
+        Err(error) => model_error(&error),
     }
 }
 
@@ -81,8 +89,18 @@ async fn generate(Json(request): Json<GenerateRequest>) -> Response {
             text: completion.text().to_owned(),
         })
         .into_response(),
-        Err(error) => (StatusCode::BAD_GATEWAY, error.to_string()).into_response(),
+        Err(error) => model_error(&error),
     }
+}
+
+/// A model call's failure as an answer: a call a budget refused is the caller's 429 (it was
+/// not made), any other the model's 502.
+fn model_error(error: &tracing_ai_examples::ModelError) -> Response {
+    let status = match error {
+        tracing_ai_examples::ModelError::OverBudget(_) => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    (status, error.to_string()).into_response()
 }
 
 /// Where the gateway finds the other two, and the client it calls them with.
@@ -98,6 +116,8 @@ struct Upstreams {
 enum GatewayError {
     Unauthenticated,
     Upstream(String),
+    /// A service behind refused the request's model call: its budget is spent.
+    OverBudget(String),
 }
 
 impl IntoResponse for GatewayError {
@@ -109,6 +129,7 @@ impl IntoResponse for GatewayError {
             )
                 .into_response(),
             GatewayError::Upstream(why) => (StatusCode::BAD_GATEWAY, why).into_response(),
+            GatewayError::OverBudget(why) => (StatusCode::TOO_MANY_REQUESTS, why).into_response(),
         }
     }
 }
@@ -146,6 +167,11 @@ async fn call<Req: Serialize, Resp: for<'de> Deserialize<'de>>(
         .bytes()
         .await
         .map_err(|e| GatewayError::Upstream(format!("{url}: {e}")))?;
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(GatewayError::OverBudget(
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ));
+    }
     if !status.is_success() {
         return Err(GatewayError::Upstream(format!(
             "{url}: {status}: {}",
@@ -208,6 +234,13 @@ struct Options {
     embedding: Option<String>,
     llm: Option<String>,
     lifeline: bool,
+    /// The budget flags, as given: the launcher hands them to the services that call models.
+    budget_flags: Vec<String>,
+    /// Each tenant's daily budget in USD, and where it is kept.
+    budget: Option<f64>,
+    budget_redis: Option<String>,
+    budget_per_call: Option<f64>,
+    budget_fail_closed: bool,
 }
 
 fn options() -> Result<Options, Box<dyn Error>> {
@@ -217,6 +250,11 @@ fn options() -> Result<Options, Box<dyn Error>> {
         embedding: None,
         llm: None,
         lifeline: false,
+        budget_flags: Vec::new(),
+        budget: None,
+        budget_redis: None,
+        budget_per_call: None,
+        budget_fail_closed: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -225,7 +263,22 @@ fn options() -> Result<Options, Box<dyn Error>> {
             continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        if flag.starts_with("--budget") {
+            options.budget_flags.extend([flag.clone(), value.clone()]);
+        }
         match flag.as_str() {
+            "--budget" => options.budget = Some(value.parse()?),
+            "--budget-redis" => options.budget_redis = Some(value),
+            "--budget-per-call" => options.budget_per_call = Some(value.parse()?),
+            "--budget-fail" => {
+                options.budget_fail_closed = match value.as_str() {
+                    "open" => false,
+                    "closed" => true,
+                    other => {
+                        return Err(format!("--budget-fail is open or closed, not `{other}`").into())
+                    }
+                }
+            }
             "--role" => options.role = Some(value),
             "--port" => options.port = value.parse()?,
             "--embedding" => options.embedding = Some(value),
@@ -233,7 +286,8 @@ fn options() -> Result<Options, Box<dyn Error>> {
             other => {
                 return Err(format!(
                     "unknown flag `{other}`; the flags are --port P, --role gateway|embedding|llm, \
-                     --embedding URL, --llm URL, --lifeline"
+                     --embedding URL, --llm URL, --lifeline, --budget USD, --budget-redis URL, \
+                     --budget-per-call USD, --budget-fail open|closed"
                 )
                 .into())
             }
@@ -300,6 +354,22 @@ async fn serve(options: Options, role: &str) -> Result<(), Box<dyn Error>> {
         for key in HANDED_ON {
             layer = layer.with_trusted_baggage(key);
         }
+        // The services that call models check each tenant's budget before every call.
+        if let Some(limit) = options.budget {
+            let mut budget = Budget::new("tenant-daily", limit, Window::Day).per(Scope::Tenant);
+            if let Some(per_call) = options.budget_per_call {
+                budget = budget.per_call(per_call);
+            }
+            layer = layer.with_budget(budget);
+            if let Some(url) = &options.budget_redis {
+                let policy = if options.budget_fail_closed {
+                    OnStoreFailure::Closed
+                } else {
+                    OnStoreFailure::Open
+                };
+                layer = layer.with_budget_store(RedisBudgets::new(url)?.on_failure(policy));
+            }
+        }
     }
     let _guard = tracing.with_layer(layer).init()?;
 
@@ -338,9 +408,10 @@ async fn spawn(
 }
 
 /// Starts the three services, then stops them (gateway first) when this process is stopped.
-async fn launch(port: u16) -> Result<(), Box<dyn Error>> {
-    let (embedding, embedding_url) = spawn("embedding", 0, &[]).await?;
-    let (llm, llm_url) = spawn("llm", 0, &[]).await?;
+async fn launch(port: u16, budget: &[String]) -> Result<(), Box<dyn Error>> {
+    let budget: Vec<&str> = budget.iter().map(String::as_str).collect();
+    let (embedding, embedding_url) = spawn("embedding", 0, &budget).await?;
+    let (llm, llm_url) = spawn("llm", 0, &budget).await?;
     let (gateway, gateway_url) = spawn(
         "gateway",
         port,
@@ -365,6 +436,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let options = options()?;
     match options.role.clone() {
         Some(role) => serve(options, &role).await,
-        None => launch(options.port).await,
+        None => launch(options.port, &options.budget_flags).await,
     }
 }

@@ -78,6 +78,13 @@ fn builder() -> AiLayerBuilder {
     AiLayer::builder().with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
 }
 
+/// The layer `builder` builds, and a handle on its budgets (which outlives the layer).
+fn built(builder: AiLayerBuilder) -> (AiLayer, tracing_ai::budget::BudgetsHandle) {
+    let layer = builder.build().expect("valid");
+    let budgets = layer.budgets();
+    (layer, budgets)
+}
+
 fn in_request<T>(tenant: &str, f: impl FnOnce() -> T) -> T {
     tracing::info_span!("request", tenant.id = tenant).in_scope(f)
 }
@@ -88,11 +95,9 @@ fn calls_named(exported: &Exported) -> Vec<&opentelemetry_sdk::trace::SpanData> 
 
 #[test]
 fn a_refused_call_is_not_made_and_exports_budget_exceeded_with_no_cost() {
-    let layer = builder()
-        .with_budget(Budget::new("tenant-daily", 0.03, Window::Day).per(Scope::Tenant))
-        .build()
-        .expect("valid");
-    let budgets = layer.budgets();
+    let (layer, budgets) = built(
+        builder().with_budget(Budget::new("tenant-daily", 0.03, Window::Day).per(Scope::Tenant)),
+    );
     let before = calls();
     let (results, exported) = export_built(layer, || {
         in_request("acme", || (0..4).map(|_| chat_sync()).collect::<Vec<_>>())
@@ -148,11 +153,9 @@ fn a_refused_call_is_not_made_and_exports_budget_exceeded_with_no_cost() {
 
 #[test]
 fn each_tenant_has_its_own_budget_and_unattributed_calls_are_not_covered() {
-    let layer = builder()
-        .with_budget(Budget::new("tenant-daily", 0.01, Window::Day).per(Scope::Tenant))
-        .build()
-        .expect("valid");
-    let budgets = layer.budgets();
+    let (layer, budgets) = built(
+        builder().with_budget(Budget::new("tenant-daily", 0.01, Window::Day).per(Scope::Tenant)),
+    );
     let (results, _) = export_built(layer, || {
         [
             in_request("acme", chat_sync).is_ok(),
@@ -172,15 +175,13 @@ fn each_tenant_has_its_own_budget_and_unattributed_calls_are_not_covered() {
 
 #[test]
 fn a_failed_call_releases_its_reservation_and_unchecked_calls_still_debit() {
-    let layer = builder()
-        .with_budget(
+    let (layer, budgets) = built(
+        builder().with_budget(
             Budget::new("tenant-daily", 0.02, Window::Day)
                 .per(Scope::Tenant)
                 .per_call(0.02),
-        )
-        .build()
-        .expect("valid");
-    let budgets = layer.budgets();
+        ),
+    );
     let (results, _) = export_built(layer, || {
         in_request("acme", || {
             // Reserves the whole budget, fails: nothing billed, the room comes back.
@@ -243,15 +244,13 @@ fn a_warn_budget_lets_the_call_go_on_with_an_event() {
 /// are one step, so exactly 100 are made and the spend is the limit, to the cent.
 #[test]
 fn a_thousand_concurrent_calls_never_spend_past_the_limit() {
-    let layer = builder()
-        .with_budget(
+    let (layer, budgets) = built(
+        builder().with_budget(
             Budget::new("burst", 1.0, Window::Day)
                 .per(Scope::Tenant)
                 .per_call(0.01),
-        )
-        .build()
-        .expect("valid");
-    let budgets = layer.budgets();
+        ),
+    );
     let made = Arc::new(AtomicUsize::new(0));
     let (outcomes, exported) = export_built(layer, || {
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
@@ -332,12 +331,11 @@ fn the_reservation_is_the_inputs_tokens_and_max_tokens_of_output() {
         prompt,
         max_tokens: 4_000,
     };
-    let layer = builder()
-        .with_token_estimator(estimator)
-        .with_budget(Budget::new("tenant", 0.01, Window::Day).per(Scope::Tenant))
-        .build()
-        .expect("valid");
-    let budgets = layer.budgets();
+    let (layer, budgets) = built(
+        builder()
+            .with_token_estimator(estimator)
+            .with_budget(Budget::new("tenant", 0.01, Window::Day).per(Scope::Tenant)),
+    );
     let (results, _) = export_built(layer, || {
         in_request("acme", || {
             [chat_request(&request), chat_request(&request)].map(|result| match result {
@@ -364,11 +362,9 @@ fn the_reservation_is_the_inputs_tokens_and_max_tokens_of_output() {
 
 #[test]
 fn budgets_change_at_run_time_and_keep_what_was_spent() {
-    let layer = builder()
-        .with_budget(Budget::new("tenant-daily", 0.01, Window::Day).per(Scope::Tenant))
-        .build()
-        .expect("valid");
-    let budgets = layer.budgets();
+    let (layer, budgets) = built(
+        builder().with_budget(Budget::new("tenant-daily", 0.01, Window::Day).per(Scope::Tenant)),
+    );
     let handle = budgets.clone();
     let (results, _) = export_built(layer, || {
         in_request("acme", || {
@@ -598,16 +594,13 @@ fn a_call_refused_by_one_of_its_budgets_holds_nothing_in_the_others() {
             .per(Scope::Tenant)
             .per_call(0.01)
     };
-    let layer = builder()
-        .with_budget(tenant())
-        .with_budget(
+    let (layer, budgets) = built(
+        builder().with_budget(tenant()).with_budget(
             Budget::new("model-daily", 0.01, Window::Day)
                 .only(Scope::Model, "budget-model")
                 .per_call(0.01),
-        )
-        .build()
-        .expect("valid");
-    let budgets = layer.budgets();
+        ),
+    );
     let handle = budgets.clone();
     let (results, _) = export_built(layer, || {
         in_request("acme", || {

@@ -410,8 +410,7 @@ impl RedisStore {
         now: SystemTime,
     ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
         let count = self.failures.reservations.fetch_add(1, Ordering::Relaxed) + 1;
-        // The first failure, and then one in a thousand: a down store must not flood the log.
-        if count == 1 || count.is_multiple_of(1_000) {
+        if worth_a_warning(count) {
             tracing::warn!(
                 target: "tracing_ai",
                 parent: None,
@@ -489,7 +488,7 @@ impl RedisStore {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 let lost = self.failures.debits.fetch_add(1, Ordering::Relaxed) + 1;
-                if lost == 1 || lost.is_multiple_of(1_000) {
+                if worth_a_warning(lost) {
                     tracing::warn!(
                         target: "tracing_ai",
                         parent: None,
@@ -605,7 +604,7 @@ impl Worker {
             }
             if !written {
                 let lost = self.failures.debits.fetch_add(1, Ordering::Relaxed) + 1;
-                if lost == 1 || lost.is_multiple_of(1_000) {
+                if worth_a_warning(lost) {
                     tracing::warn!(
                         target: "tracing_ai",
                         parent: None,
@@ -616,6 +615,11 @@ impl Worker {
             }
         }
     }
+}
+
+/// The first failure, and then one in a thousand: a store that is down must not flood the log.
+fn worth_a_warning(count: u64) -> bool {
+    count == 1 || count.is_multiple_of(1_000)
 }
 
 /// `amount` in the store's units (10^-10), rounded; 0 for what is no amount.

@@ -96,6 +96,14 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
             guard.provider = Some(provider.clone());
             Some(provider.tracer("tracing-ai"))
         }
+        // Nothing exported and nothing sampled, but the service trusts its callers' baggage:
+        // an OpenTelemetry layer (exporting nowhere) is what continues a caller's context,
+        // without which the console would show no tenant and budgets would not know it.
+        (None, None) if plan.console && layer.trusts_baggage() => {
+            let provider = SdkTracerProvider::builder().build();
+            guard.provider = Some(provider.clone());
+            Some(provider.tracer("tracing-ai"))
+        }
         (None, _) => None,
     };
     // Composed as `AiLayer::with_tracer` composes it for any user: one way, one set of

@@ -446,6 +446,12 @@ impl AiLayerBuilder {
         self
     }
 
+    /// Whether some attribution key is read from the callers' baggage.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    pub(crate) fn trusts_baggage(&self) -> bool {
+        !self.trusted_baggage.is_empty()
+    }
+
     /// The names attribution is exported under (`tenant.id`, ...), for the export queue to
     /// bound them on every span.
     #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]

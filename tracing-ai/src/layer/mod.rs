@@ -459,11 +459,32 @@ pub(crate) fn reserve_budget(span: &tracing::Span) -> Result<Vec<Passed>, Budget
         let mut ceiling = None;
         let mut scope = CallScope::default();
         let mut outcome = Ok(Vec::new());
+        // A service behind a gateway knows its tenant from the trusted baggage: read before
+        // the span's data is locked (the OpenTelemetry layer reads its own).
+        let baggage = shared
+            .keys
+            .trusted_baggage()
+            .next()
+            .and_then(|_| tracing_opentelemetry::get_otel_context(id, dispatch));
         (access.book)(dispatch, id, &mut |step| {
             match step {
                 BookStep::Plan(data) => {
                     if data.settled.is_some() || data.reservation.is_some() {
                         return false;
+                    }
+                    // After the spans' own values, which win.
+                    if let Some(cx) = &baggage {
+                        let baggage = opentelemetry::baggage::BaggageExt::baggage(cx);
+                        for (name, index) in shared.keys.trusted_baggage() {
+                            let value = baggage
+                                .get(name)
+                                .and_then(|value| attribution::from_baggage(value.as_str()));
+                            if let (Some(Some(scope_of_key)), Some(value)) =
+                                (shared.budget_scopes.get(index), value)
+                            {
+                                scope.set_scope(*scope_of_key, &value);
+                            }
+                        }
                     }
                     if shared.estimator.is_some() {
                         let prices = prices.get_or_insert_with(|| shared.prices.now());

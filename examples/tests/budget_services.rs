@@ -1,0 +1,181 @@
+//! Budgets across replicas of the three services (examples/services.rs, issue 22 item 3): two
+//! replicas, each its gateway, embedding and LLM processes, check one per-tenant budget kept in
+//! a real Redis. Together they stop at its limit (a refused call is answered 429 and never
+//! made); another tenant goes on; with Redis killed, fail-open replicas go on unchecked and a
+//! fail-closed one refuses. Skipped when `scripts/test.sh` did not install redis-server.
+
+use std::time::Duration;
+
+use tracing_ai::budget::{Budget, RedisBudgets, Scope, Window};
+use tracing_ai_tests::receiver::Receiver;
+use tracing_ai_tests::redis::Redis;
+use tracing_ai_tests::{exporting_example, spawn_listening, terminate};
+
+/// Each tenant's daily budget, and what a model call reserves: the calls themselves cost far
+/// less (the self-hosted model's GPU time, a few tokens of embedding), so the limit is reached
+/// when what is spent leaves no room for one more reservation.
+const LIMIT: &str = "0.0002";
+const PER_CALL: &str = "0.00002";
+
+/// The launcher of one replica (it starts the three services), exporting to `receiver`: the
+/// services behind the gateway learn the tenant from the request's baggage, which their
+/// OpenTelemetry layer carries (a service in console mode has none).
+fn replica(receiver: &Receiver, redis: &str, policy: &str) -> Replica {
+    let (launcher, gateway) = spawn_listening(
+        exporting_example("services", &format!("http://{}", receiver.grpc), "grpc")
+            .args([
+                "--port",
+                "0",
+                "--budget",
+                LIMIT,
+                "--budget-per-call",
+                PER_CALL,
+            ])
+            .args(["--budget-redis", redis, "--budget-fail", policy])
+            .stdin(std::process::Stdio::null()),
+    );
+    Replica {
+        launcher: Some(launcher),
+        gateway,
+    }
+}
+
+/// A replica's launcher, stopped (SIGTERM: it stops its three services) when dropped, also
+/// when an assertion fails: no service outlives the test.
+struct Replica {
+    launcher: Option<std::process::Child>,
+    gateway: String,
+}
+
+impl Replica {
+    fn stop(mut self) {
+        if let Some(launcher) = self.launcher.take() {
+            terminate(launcher);
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(mut launcher) = self.launcher.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &launcher.id().to_string()])
+                .status();
+            let _ = launcher.wait();
+        }
+    }
+}
+
+/// `GET /ask` as `tenant`: the status, and the body.
+fn ask(gateway: &str, tenant: &str) -> (u16, String) {
+    let response = reqwest::blocking::Client::new()
+        .get(format!("http://{gateway}/ask?q=What+is+a+span"))
+        .header("authorization", format!("Bearer {tenant}-key"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .expect("the gateway answers");
+    let status = response.status().as_u16();
+    (status, response.text().unwrap_or_default())
+}
+
+#[test]
+fn two_replicas_of_the_services_stop_together_at_one_budget_in_redis() {
+    let Some(mut redis) = Redis::start() else {
+        return;
+    };
+    let receiver = Receiver::start();
+    let replicas = [
+        replica(&receiver, &redis.url, "open"),
+        replica(&receiver, &redis.url, "open"),
+    ];
+    let gateways: Vec<&str> = replicas.iter().map(|r| r.gateway.as_str()).collect();
+
+    // acme's requests, one replica then the other, until its budget refuses.
+    let mut answers = Vec::new();
+    for n in 0..200 {
+        let replica = n % 2;
+        let (status, body) = ask(gateways[replica], "acme");
+        answers.push((replica, status, body));
+        if answers
+            .iter()
+            .rev()
+            .take(4)
+            .filter(|(_, s, _)| *s == 429)
+            .count()
+            == 4
+        {
+            break;
+        }
+    }
+    let allowed = |replica: usize| {
+        answers
+            .iter()
+            .filter(|(r, s, _)| *r == replica && *s == 200)
+            .count()
+    };
+    assert!(
+        allowed(0) > 0 && allowed(1) > 0,
+        "both replicas served acme before the budget ran out: {} and {}",
+        allowed(0),
+        allowed(1)
+    );
+    let first_refusal = answers
+        .iter()
+        .position(|(_, status, _)| *status == 429)
+        .expect("the budget refused acme");
+    assert!(
+        answers[first_refusal..]
+            .iter()
+            .all(|(_, status, _)| *status == 429),
+        "once spent, the budget refuses on both replicas: {:?}",
+        answers.iter().map(|(_, s, _)| s).collect::<Vec<_>>()
+    );
+    let (_, _, refusal) = &answers[first_refusal];
+    assert!(
+        refusal.contains("budget \"tenant-daily\" for tenant.id=acme"),
+        "{refusal}"
+    );
+    assert!(answers
+        .iter()
+        .all(|(_, status, _)| [200, 429].contains(status)));
+
+    // What both replicas spent, as Redis holds it: within the limit, and near it.
+    let limit: f64 = LIMIT.parse().expect("a number");
+    let per_call: f64 = PER_CALL.parse().expect("a number");
+    let reader = tracing_ai::AiLayer::builder()
+        .with_budget(Budget::new("tenant-daily", limit, Window::Day).per(Scope::Tenant))
+        .with_budget_store(RedisBudgets::new(&redis.url).expect("a Redis URL"))
+        .build()
+        .expect("valid");
+    let spent = tracing_ai_tests::poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            reader
+                .budgets()
+                .spent("tenant-daily", &[(Scope::Tenant, "acme")])
+        },
+        |spent| spent.is_some_and(|spent| spent > limit - 2.0 * per_call),
+    )
+    .expect("Redis answers");
+    assert!(
+        spent <= limit && spent > limit - 2.0 * per_call,
+        "acme spent {spent} of {limit}"
+    );
+
+    // Another tenant has its own budget.
+    assert_eq!(ask(gateways[0], "globex").0, 200);
+
+    // Redis dies: these replicas are fail-open, so acme goes on, unchecked.
+    redis.kill();
+    assert_eq!(ask(gateways[1], "acme").0, 200);
+    // A fail-closed replica refuses what it cannot check.
+    let closed = replica(&receiver, &redis.url, "closed");
+    let (status, body) = ask(&closed.gateway, "globex");
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("fail-closed"), "{body}");
+
+    for replica in replicas.into_iter().chain([closed]) {
+        replica.stop();
+    }
+}
