@@ -73,6 +73,32 @@ impl Redis {
             && &answer == b"+PONG\r\n"
     }
 
+    /// Sends one command (RESP), and returns the answer as Redis wrote it, in lines (an
+    /// array's items each on its own): enough for `KEYS` and `PTTL`.
+    pub fn command(&self, args: &[&str]) -> Vec<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("Redis answers");
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(300)));
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        stream.write_all(request.as_bytes()).expect("sends");
+        let mut answer = Vec::new();
+        let mut buffer = [0; 4096];
+        // Until Redis stops writing: the answers asked for are small.
+        while let Ok(read) = stream.read(&mut buffer) {
+            if read == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buffer[..read]);
+        }
+        String::from_utf8_lossy(&answer)
+            .lines()
+            .filter(|line| !line.starts_with('*') && !line.starts_with('$'))
+            .map(|line| line.trim_start_matches([':', '+']).to_owned())
+            .collect()
+    }
+
     /// Kills it, as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

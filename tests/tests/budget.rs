@@ -452,6 +452,9 @@ fn the_gauges_show_each_scopes_spend_and_limit_and_refusals_are_counted() {
     assert_eq!(spent.get(&labels("globex")), Some(&0.01));
     let limit = gauge_points(&metrics, "ai.budget.limit");
     assert_eq!(limit.get(&labels("acme")), Some(&0.02));
+    let remaining = gauge_points(&metrics, "ai.budget.remaining");
+    assert_eq!(remaining.get(&labels("acme")), Some(&0.0));
+    assert_eq!(remaining.get(&labels("globex")), Some(&0.01));
     let calls = points(&metrics, "ai.budget.calls");
     assert_eq!(
         calls.get(&attrs(&[("ai.budget.outcome", "refused")])),
@@ -620,5 +623,57 @@ fn a_call_refused_by_one_of_its_budgets_holds_nothing_in_the_others() {
     assert_eq!(
         budgets.spent("tenant-daily", &[(Scope::Tenant, "acme")]),
         Some(0.02)
+    );
+}
+
+#[ai_span(
+    kind = "llm",
+    model = "budget-model",
+    provider = "openai",
+    stream,
+    budget
+)]
+async fn chat_stream(
+) -> Result<impl futures_core::Stream<Item = tracing_ai_tests::Delta>, ChatError> {
+    let chunk = tracing_ai_tests::Delta {
+        usage: None,
+        finish_reason: None,
+    };
+    Ok(tokio_stream::iter(vec![
+        chunk.clone(),
+        chunk.clone(),
+        chunk,
+    ]))
+}
+
+/// A streamed call holds its reservation for as long as its stream lives, and gives it back
+/// when the stream is dropped before its usage came (cancelled: nothing is known billed).
+#[test]
+fn a_stream_holds_its_reservation_until_it_ends_cancelled_or_not() {
+    use tokio_stream::StreamExt as _;
+    let (layer, budgets) = built(
+        builder().with_budget(
+            Budget::new("tenant-daily", 0.01, Window::Day)
+                .per(Scope::Tenant)
+                .per_call(0.01),
+        ),
+    );
+    let (results, _) = export_built(layer, || {
+        in_request("acme", || {
+            block_on(async {
+                let mut first = chat_stream().await.expect("room for one stream");
+                first.next().await;
+                // The first stream is still open: it holds the whole budget.
+                let while_open = matches!(chat_stream().await, Err(ChatError::OverBudget(_)));
+                drop(first);
+                let after_cancel = chat_stream().await.is_ok();
+                [while_open, after_cancel]
+            })
+        })
+    });
+    assert_eq!(results, [true, true]);
+    assert_eq!(
+        budgets.spent("tenant-daily", &[(Scope::Tenant, "acme")]),
+        Some(0.0)
     );
 }

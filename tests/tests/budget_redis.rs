@@ -103,6 +103,28 @@ fn two_replicas_stop_together_at_the_limit() {
         |spent| *spent == Some(1.0),
     );
     assert_eq!(spent, Some(1.0));
+    // One account, which expires an hour after its UTC day.
+    let keys = redis.command(&["KEYS", "two-replicas:*"]);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(
+        keys[0].starts_with("two-replicas:tenant-daily:acme:"),
+        "{keys:?}"
+    );
+    let ttl: u64 = redis.command(&["PTTL", &keys[0]])[0]
+        .parse()
+        .expect("milliseconds");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    let day_ends = (now / 86_400_000 + 1) * 86_400_000;
+    // Written a moment before `now`: up to a minute earlier.
+    let expected = day_ends - now + 3_600_000;
+    assert!(
+        ttl <= expected + 60_000 && ttl + 60_000 > expected,
+        "expires in {ttl} ms; the day ends in {} ms",
+        day_ends - now
+    );
     // globex has its own account.
     assert_eq!(
         budgets.spent("tenant-daily", &[(Scope::Tenant, "globex")]),

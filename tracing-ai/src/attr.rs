@@ -292,6 +292,9 @@ pub const AI_BUDGET_SPENT: &str = "ai.budget.spent";
 /// Gauge of each budget's limit, with the labels of [`AI_BUDGET_SPENT`], so that an alert can
 /// divide one by the other; on an `ai.budget.exceeded` event, the limit.
 pub const AI_BUDGET_LIMIT: &str = "ai.budget.limit";
+/// Gauge of what is left of each budget's limit in its window (never below 0), with the
+/// labels of [`AI_BUDGET_SPENT`].
+pub const AI_BUDGET_REMAINING: &str = "ai.budget.remaining";
 /// The currency of a budget's amounts, on its gauges.
 pub const AI_BUDGET_CURRENCY: &str = "ai.budget.currency";
 /// Counter of the budget store's failures (feature `redis`), by `ai.budget.operation`:

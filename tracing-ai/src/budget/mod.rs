@@ -65,8 +65,8 @@
 //!   buckets (a cost leaves a rolling window up to 1/60 of it late).
 //!
 //! With metrics on ([`AiLayerBuilder::with_meter`](crate::AiLayerBuilder::with_meter)), the
-//! gauges `ai.budget.spent` and `ai.budget.limit` (labels `ai.budget.name` and the scope's
-//! attributes) and the counter `ai.budget.calls` (`ai.budget.outcome` = `refused` or `warned`)
+//! gauges `ai.budget.spent`, `ai.budget.remaining` and `ai.budget.limit` (labels
+//! `ai.budget.name` and the scope's attributes) and the counter `ai.budget.calls` (`ai.budget.outcome` = `refused` or `warned`)
 //! let Prometheus alert before a budget is reached.
 
 mod file;
@@ -704,6 +704,20 @@ impl LiveBudgets {
                 if let Some(budgets) = weak.upgrade() {
                     for (balance, scope) in budgets.balances() {
                         observer.observe(balance.spent, &labels(&balance, &scope));
+                    }
+                }
+            })
+            .build();
+        let weak = Arc::downgrade(budgets);
+        meter
+            .f64_observable_gauge(attr::AI_BUDGET_REMAINING)
+            .with_description("What is left of each budget's limit in its window, in its currency")
+            .with_callback(move |observer| {
+                if let Some(budgets) = weak.upgrade() {
+                    for (balance, scope) in budgets.balances() {
+                        let left =
+                            crate::money::round_money((balance.limit - balance.spent).max(0.0));
+                        observer.observe(left, &labels(&balance, &scope));
                     }
                 }
             })
