@@ -256,7 +256,8 @@ impl Budget {
     }
 
     /// The limit is in `code`, the layer's reporting currency
-    /// ([`AiLayerBuilder::with_currency`](crate::AiLayerBuilder::with_currency)), not USD.
+    /// ([`AiLayerBuilder::with_reporting_currency`](crate::AiLayerBuilder::with_reporting_currency)),
+    /// not USD.
     #[must_use]
     pub fn in_currency(mut self, code: &str) -> Self {
         self.currency = code.into();
