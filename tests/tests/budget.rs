@@ -202,7 +202,9 @@ fn a_failed_call_releases_its_reservation_and_unchecked_calls_still_debit() {
 
 #[test]
 fn a_warn_budget_lets_the_call_go_on_with_an_event() {
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
     let layer = builder()
+        .with_meter(meters.meter("tracing-ai"))
         .with_budget(
             Budget::new(
                 "model-alert",
@@ -214,6 +216,8 @@ fn a_warn_budget_lets_the_call_go_on_with_an_event() {
         )
         .build()
         .expect("valid");
+    // The counters are read for as long as the layer (or a handle on it) lives.
+    let _budgets = layer.budgets();
     let (results, exported) = export_built(layer, || {
         in_request("acme", || [chat_sync().is_ok(), chat_sync().is_ok()])
     });
@@ -238,6 +242,16 @@ fn a_warn_budget_lets_the_call_go_on_with_an_event() {
     assert!(spans
         .iter()
         .all(|span| str_attr(span, "error.type").is_none()));
+    meters.force_flush().expect("metrics flush");
+    let calls = points(&metrics, "ai.budget.calls");
+    assert_eq!(
+        calls.get(&attrs(&[("ai.budget.outcome", "warned")])),
+        Some(&(1.0, 1))
+    );
+    assert_eq!(
+        calls.get(&attrs(&[("ai.budget.outcome", "refused")])),
+        Some(&(0.0, 1))
+    );
 }
 
 /// 1,000 calls at once against a budget with room for 100: the check and the reservation

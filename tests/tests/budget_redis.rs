@@ -165,6 +165,19 @@ fn with_redis_down_fail_open_goes_on_and_counts_and_fail_closed_refuses() {
         Some(&(5.0, 1)),
         "{failures:?}"
     );
+    // Their costs could not be debited either: the writer retries, then counts each.
+    let debits = poll_until(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || {
+            meters.force_flush().expect("metrics flush");
+            points(&metrics, "ai.budget.store_failures")
+                .get(&attrs(&[("ai.budget.operation", "debit")]))
+                .map(|(count, _)| *count)
+        },
+        |count| *count == Some(5.0),
+    );
+    assert_eq!(debits, Some(5.0));
 
     let (refused, exported) = export_built(closed, || call_as("acme", &made));
     let refused = refused.expect_err("fail-closed refuses without Redis");
@@ -179,5 +192,38 @@ fn with_redis_down_fail_open_goes_on_and_counts_and_fail_closed_refuses() {
         made.load(Ordering::SeqCst),
         35,
         "the refused call never ran"
+    );
+}
+
+/// A Redis that accepts connections and never answers: a reservation waits the timeout, no
+/// more, then follows the policy (fail-open: the call is made), and the failure is counted.
+#[test]
+fn a_redis_that_never_answers_costs_a_call_the_timeout_not_more() {
+    let silent = tracing_ai_tests::silent_backend();
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
+    let layer = AiLayer::builder()
+        .with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
+        .with_meter(meters.meter("tracing-ai"))
+        .with_budget(Budget::new("tenant-daily", 1.0, Window::Day).per(Scope::Tenant))
+        .with_budget_store(
+            RedisBudgets::new(&format!("redis://{silent}/"))
+                .expect("a Redis URL")
+                .with_timeout(Duration::from_millis(100)),
+        )
+        .build()
+        .expect("valid");
+    let made = AtomicUsize::new(0);
+    let (results, _) = export_built(layer, || {
+        (0..3)
+            .map(|_| call_as("acme", &made).is_ok())
+            .collect::<Vec<_>>()
+    });
+    // Had a reservation waited for an answer, this test would never end.
+    assert_eq!(results, [true; 3]);
+    meters.force_flush().expect("metrics flush");
+    assert_eq!(
+        points(&metrics, "ai.budget.store_failures")
+            .get(&attrs(&[("ai.budget.operation", "reserve")])),
+        Some(&(3.0, 1))
     );
 }

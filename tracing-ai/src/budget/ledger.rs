@@ -152,6 +152,16 @@ impl Reservation {
         }
     }
 
+    /// Whether it holds nothing: no budget covered the call, or the store could not be asked
+    /// (fail-open). Such a call debits at its close, as one that reserved nothing.
+    pub(crate) fn is_empty(&self) -> bool {
+        #[cfg(feature = "redis")]
+        if self.remote.is_some() {
+            return false;
+        }
+        self.first.is_none()
+    }
+
     fn holds(&self) -> impl Iterator<Item = &Hold> {
         self.first.iter().chain(&self.rest)
     }

@@ -511,7 +511,7 @@ pub(crate) fn reserve_budget(span: &tracing::Span) -> Result<Vec<Passed>, Budget
                     };
                     outcome = match shared.budgets.reserve(&scope, &mut estimate) {
                         Ok((reservation, passed)) => {
-                            data.reservation = Some(reservation);
+                            data.reservation = (!reservation.is_empty()).then_some(reservation);
                             for _ in &passed {
                                 shared.budgets.counted(false);
                             }
