@@ -48,8 +48,10 @@
 //!
 //! # What a budget guarantees, and what it does not
 //!
-//! - **Per process.** The ledger is in this process: a service on three replicas with a $25
-//!   budget can spend $75. Give each replica its share, or alert on the gauges (below).
+//! - **Per process, unless kept in Redis.** By default the ledger is in this process: a
+//!   service on three replicas with a $25 budget can spend $75. Give each replica its share,
+//!   alert on the gauges (below), or keep the budgets in Redis, shared by every replica
+//!   (`RedisBudgets`, feature `redis`, given to `AiLayerBuilder::with_budget_store`).
 //! - **No overspend under concurrency, as far as the estimates go.** A call reserves before
 //!   it runs and the check and the reservation are one step, so concurrent calls cannot all
 //!   see the same room. What a call reserves is its estimate: the input's tokens (counted by
