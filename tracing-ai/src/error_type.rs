@@ -43,8 +43,9 @@ use std::borrow::Cow;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not say what kind of failure it is",
     label = "a failed stream chunk carries this error",
-    note = "if `{Self}` is the error of async-openai, ollama-rs or genai, enable tracing-ai's cargo \
-            feature of that name: `tracing-ai = {{ version = \"0.1\", features = [\"async-openai\"] }}`",
+    note = "if `{Self}` is the error of async-openai, ollama-rs, genai or reqwest, enable tracing-ai's \
+            cargo feature `async-openai`, `ollama-rs`, `genai` or `reqwest-middleware`: \
+            `tracing-ai = {{ version = \"0.1\", features = [\"async-openai\"] }}`",
     note = "otherwise implement `tracing_ai::ErrorType` for `{Self}`: a low-cardinality kind such as \
             `rate_limit_exceeded`, exported as `error.type`"
 )]

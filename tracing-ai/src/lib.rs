@@ -130,7 +130,7 @@
 //! | `http` | [`propagation::extract`] and [`propagation::inject`]: a trace in from `http` headers and out onto them | No |
 //! | `tower-http` | `propagation::ServerSpan`: the server span of tower-http's `TraceLayer`, continuing the caller's trace | No |
 //! | `axum` | `ServerSpan` named after axum's matched route | No |
-//! | `reqwest-middleware` | `propagation::PropagateContext`: a client span per request, its trace (and ids) in the headers | No |
+//! | `reqwest-middleware` | `propagation::PropagateContext`: a client span per request, its trace (and ids) in the headers; `retry::AttemptMiddleware`: a span per attempt under reqwest-retry | No |
 //!
 //! # Supported Rust Versions
 //!

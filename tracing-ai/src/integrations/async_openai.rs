@@ -425,15 +425,7 @@ where
         Box::pin(async move {
             let result = future.await;
             match &result {
-                Ok(response) => {
-                    let status = response.status();
-                    attempt.record_status(status.as_u16());
-                    if status.is_success() {
-                        attempt.succeeded();
-                    } else {
-                        attempt.failed(status.as_str());
-                    }
-                }
+                Ok(response) => attempt.responded(response.status().as_u16()),
                 Err(error) => attempt.failed(&error.error_type()),
             }
             result

@@ -394,13 +394,15 @@ pub(crate) fn write_at_close(
     .unwrap_or(false)
 }
 
-/// Counts one more attempt of the open AI call `span`: its number, and the time since the
-/// previous attempt ended; `None` when `span` is no open AI call of an [`AiLayer`].
+/// Counts one more attempt of the open AI call `span` is (or is under, as an HTTP client span
+/// may be): its number, and the time since the previous attempt ended; `None` when there is
+/// no open AI call of an [`AiLayer`] there.
 pub(crate) fn begin_attempt(span: &tracing::Span) -> Option<(u32, Option<std::time::Duration>)> {
     span.with_subscriber(|(id, dispatch)| {
         let (_, access) = layer_of(dispatch)?;
+        let (call, _) = (access.innermost_ai_span)(dispatch, id)?;
         let mut begun = None;
-        (access.with_call)(dispatch, id, &mut |data| {
+        (access.with_call)(dispatch, &call, &mut |data| {
             data.attempts = data.attempts.saturating_add(1);
             begun = Some((
                 data.attempts,
@@ -412,11 +414,14 @@ pub(crate) fn begin_attempt(span: &tracing::Span) -> Option<(u32, Option<std::ti
     .flatten()
 }
 
-/// Marks the current attempt of the open AI call `span` ended, now.
+/// Marks the current attempt of the open AI call `span` is (or is under) ended, now.
 pub(crate) fn end_attempt(span: &tracing::Span) {
     span.with_subscriber(|(id, dispatch)| {
-        if let Some((_, access)) = layer_of(dispatch) {
-            (access.with_call)(dispatch, id, &mut |data| {
+        let Some((_, access)) = layer_of(dispatch) else {
+            return;
+        };
+        if let Some((call, _)) = (access.innermost_ai_span)(dispatch, id) {
+            (access.with_call)(dispatch, &call, &mut |data| {
                 data.last_attempt_end = Some(Instant::now());
             });
         }

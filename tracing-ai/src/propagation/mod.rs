@@ -71,6 +71,8 @@ mod reqwest_middleware;
 mod tower_http;
 
 #[cfg(feature = "reqwest-middleware")]
+pub(crate) use reqwest_middleware::error_type as reqwest_error_type;
+#[cfg(feature = "reqwest-middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 pub use reqwest_middleware::PropagateContext;
 #[cfg(feature = "tower-http")]

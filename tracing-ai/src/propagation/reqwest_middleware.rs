@@ -1,5 +1,7 @@
 //! reqwest-middleware: a client span per request, whose context goes out in its headers.
 
+use std::borrow::Cow;
+
 use opentelemetry::baggage::{Baggage, BaggageExt as _};
 use opentelemetry::KeyValue;
 use reqwest_middleware::reqwest::{Request, Response};
@@ -112,7 +114,7 @@ impl Middleware for PropagateContext {
             }
             Err(error) => {
                 span.record(attr::OTEL_STATUS_CODE, "ERROR");
-                span.record(attr::ERROR_TYPE, error_type(error));
+                span.record(attr::ERROR_TYPE, error_type(error).as_ref());
             }
         }
         result
@@ -120,11 +122,38 @@ impl Middleware for PropagateContext {
 }
 
 /// A failed request's `error.type`: low-cardinality, never the message (which may hold the
-/// URL and its secrets).
-fn error_type(error: &reqwest_middleware::Error) -> &'static str {
+/// URL and its secrets): `timeout`, `connect`, the status code of an `error_for_status`
+/// error, else `_OTHER`.
+pub(crate) fn error_type(error: &reqwest_middleware::Error) -> Cow<'static, str> {
     match error {
-        reqwest_middleware::Error::Reqwest(error) if error.is_timeout() => "timeout",
-        reqwest_middleware::Error::Reqwest(error) if error.is_connect() => "connect",
-        _ => "_OTHER",
+        reqwest_middleware::Error::Reqwest(error) => reqwest_error_type(error),
+        reqwest_middleware::Error::Middleware(_) => Cow::Borrowed("_OTHER"),
+    }
+}
+
+fn reqwest_error_type(error: &reqwest_middleware::reqwest::Error) -> Cow<'static, str> {
+    if error.is_timeout() {
+        Cow::Borrowed("timeout")
+    } else if error.is_connect() {
+        Cow::Borrowed("connect")
+    } else if let Some(status) = error.status() {
+        Cow::Owned(status.as_u16().to_string())
+    } else {
+        Cow::Borrowed("_OTHER")
+    }
+}
+
+/// A model call made over reqwest-middleware says what failed, as the middlewares' spans do.
+impl crate::ErrorType for reqwest_middleware::Error {
+    fn error_type(&self) -> Cow<'static, str> {
+        error_type(self)
+    }
+}
+
+/// A model call made over reqwest says what failed: `timeout`, `connect`, the status code of
+/// an `error_for_status` error, else `_OTHER`.
+impl crate::ErrorType for reqwest_middleware::reqwest::Error {
+    fn error_type(&self) -> Cow<'static, str> {
+        reqwest_error_type(self)
     }
 }

@@ -5,7 +5,9 @@
 //!
 //! async-openai's retries come through its `middleware` feature: put
 //! [`AttemptLayer`](crate::integrations::async_openai::AttemptLayer) under its retry layer.
-//! A retry loop of your own marks each attempt with [`attempt`]:
+//! reqwest-middleware's (reqwest-retry's `RetryTransientMiddleware`, or any middleware that
+//! runs the rest of the chain once per attempt): put `AttemptMiddleware` after it (feature
+//! `reqwest-middleware`). A retry loop of your own marks each attempt with [`attempt`]:
 //!
 //! ```
 //! use tracing::Instrument as _;
@@ -30,6 +32,12 @@
 //! ```
 
 use tracing::field::Empty;
+
+#[cfg(feature = "reqwest-middleware")]
+mod reqwest_middleware;
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+pub use reqwest_middleware::AttemptMiddleware;
 
 /// One attempt of the current AI call, from [`attempt`]: instrument the attempt with
 /// [`span`](Self::span), then say how it ended.
@@ -73,6 +81,23 @@ impl Attempt {
     pub fn record_status(&self, status: u16) {
         self.span
             .record("http.response.status_code", i64::from(status));
+    }
+
+    /// The attempt got an HTTP response with `status`, recorded: it succeeded below 400, and
+    /// failed as its status code (`error.type` `429`, `503`, ...) from there.
+    ///
+    /// ```
+    /// # let _span = tracing::info_span!("call").entered();
+    /// let attempt = tracing_ai::retry::attempt();
+    /// attempt.responded(503);
+    /// ```
+    pub fn responded(self, status: u16) {
+        self.record_status(status);
+        if status < 400 {
+            self.succeeded();
+        } else {
+            self.failed(&status.to_string());
+        }
     }
 
     /// The attempt succeeded.
