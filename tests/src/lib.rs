@@ -344,6 +344,34 @@ pub mod otel {
         pub fn spans_named(&self, name: &str) -> Vec<&SpanData> {
             self.spans.iter().filter(|s| s.name == name).collect()
         }
+
+        /// The spans whose parent is `parent`, in the order they started.
+        pub fn children_of(&self, parent: &SpanData) -> Vec<&SpanData> {
+            let mut children: Vec<&SpanData> = self
+                .spans
+                .iter()
+                .filter(|span| span.parent_span_id == parent.span_context.span_id())
+                .collect();
+            children.sort_by_key(|span| span.start_time);
+            children
+        }
+    }
+
+    /// Retry attempts waited what their client's backoff says: none before the first, then
+    /// each of `backoffs` (seconds), give or take `slack` above (which only catches a wait
+    /// read from the wrong attempt: the client never waits less than its backoff).
+    #[track_caller]
+    pub fn assert_waits(attempts: &[&SpanData], backoffs: &[f64], slack: f64) {
+        assert_eq!(attr(attempts[0], "ai.attempt.wait"), None);
+        for (attempt, backoff) in attempts[1..].iter().zip(backoffs) {
+            let wait = f64_attr(attempt, "ai.attempt.wait");
+            assert!(
+                (*backoff..backoff + slack).contains(&wait),
+                "{}: waited {wait} s, the backoff is {backoff} s",
+                attempt.name
+            );
+        }
+        assert_eq!(attempts.len(), backoffs.len() + 1, "one wait per retry");
     }
 
     /// The JSON text of string attribute `key` on `span`, parsed; panics, saying which,

@@ -311,3 +311,50 @@ async fn ollama_generate(Json(request): Json<Value>) -> Response {
     }))
     .into_response()
 }
+
+/// The call `call_name` of a `flaky-...` model priced at $1 / $2 per million tokens, retried
+/// until it answered: it took one attempt per refusal plus one, each a child span `attempt n`
+/// (429 and an error, then 200), and was billed once, for the answer. Returns the attempts, in
+/// order.
+#[track_caller]
+pub fn assert_retried_flaky_call<'a>(
+    exported: &'a crate::otel::Exported,
+    call_name: &str,
+) -> Vec<&'a opentelemetry_sdk::trace::SpanData> {
+    use crate::otel::{attr, f64_attr, str_attr};
+    use opentelemetry::trace::Status;
+
+    let call = exported.span(call_name);
+    let tries = i64::from(FLAKY_FAILURES) + 1;
+    assert_eq!(attr(call, "ai.attempts"), Some(&tries.into()));
+    // Billed once, for the answer: the 429s cost nothing.
+    let usd = (PROMPT_TOKENS as f64 * 1.0 + COMPLETION_TOKENS as f64 * 2.0) / 1e6;
+    assert!((f64_attr(call, "gen_ai.usage.cost") - usd).abs() < 1e-12);
+    assert_eq!(call.status, Status::Unset);
+
+    let attempts = exported.children_of(call);
+    let names: Vec<String> = attempts.iter().map(|span| span.name.to_string()).collect();
+    let expected: Vec<String> = (1..=tries).map(|n| format!("attempt {n}")).collect();
+    assert_eq!(names, expected);
+    for (n, attempt) in (1..).zip(&attempts) {
+        let refused = n < tries;
+        let status = if refused { 429_i64 } else { 200 };
+        assert_eq!(attr(attempt, "ai.attempt"), Some(&n.into()));
+        assert_eq!(
+            attr(attempt, "http.response.status_code"),
+            Some(&status.into()),
+            "attempt {n}"
+        );
+        assert_eq!(
+            str_attr(attempt, "error.type").as_deref(),
+            refused.then_some("429"),
+            "attempt {n}"
+        );
+        assert_eq!(
+            matches!(attempt.status, Status::Error { .. }),
+            refused,
+            "attempt {n}"
+        );
+    }
+    attempts
+}

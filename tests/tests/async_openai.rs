@@ -425,7 +425,7 @@ fn retries_are_one_span_per_attempt_with_the_waits_between_them() {
     use async_openai::middleware::ReqwestService;
     use tower_layer::Layer as _;
     use tracing_ai::integrations::async_openai::AttemptLayer;
-    use tracing_ai_tests::model_server::FLAKY_FAILURES;
+    use tracing_ai_tests::model_server::assert_retried_flaky_call;
 
     let server = ModelServer::start();
     // The retry layer over the attempt layer: each HTTP attempt passes through the latter.
@@ -441,50 +441,7 @@ fn retries_are_one_span_per_attempt_with_the_waits_between_them() {
     });
     answer.expect("the third attempt answers");
 
-    let call = exported.span("chat flaky-retries");
-    assert_eq!(int(call, "ai.attempts"), i64::from(FLAKY_FAILURES) + 1);
-    // One call, billed once: what the answer reported, not three times.
-    let usd = (PROMPT_TOKENS as f64 * 1.0 + COMPLETION_TOKENS as f64 * 2.0) / 1e6;
-    assert!((f64_attr(call, "gen_ai.usage.cost") - usd).abs() < 1e-12);
-    assert_eq!(call.status, Status::Unset);
-
-    let mut attempts: Vec<&SpanData> = exported
-        .spans
-        .iter()
-        .filter(|span| span.parent_span_id == call.span_context.span_id())
-        .collect();
-    attempts.sort_by_key(|span| span.start_time);
-    let names: Vec<&str> = attempts.iter().map(|span| span.name.as_ref()).collect();
-    assert_eq!(names, ["attempt 1", "attempt 2", "attempt 3"]);
-    for (n, attempt) in attempts.iter().enumerate() {
-        assert_eq!(int(attempt, "ai.attempt"), n as i64 + 1);
-        let refused = n < FLAKY_FAILURES as usize;
-        assert_eq!(
-            int(attempt, "http.response.status_code"),
-            if refused { 429 } else { 200 }
-        );
-        assert_eq!(
-            str_attr(attempt, "error.type").as_deref(),
-            refused.then_some("429"),
-            "attempt {}",
-            n + 1
-        );
-        assert_eq!(
-            matches!(attempt.status, Status::Error { .. }),
-            refused,
-            "attempt {}",
-            n + 1
-        );
-    }
-    // The waits are async-openai's backoff: 100 ms, then 200 ms. Lower bounds from the client's
-    // own timing; the upper bounds only catch a wait read from the wrong attempt.
-    assert_eq!(attr(attempts[0], "ai.attempt.wait"), None);
-    for (attempt, backoff) in [(attempts[1], 0.1), (attempts[2], 0.2)] {
-        let wait = f64_attr(attempt, "ai.attempt.wait");
-        assert!(
-            (backoff..backoff + 0.25).contains(&wait),
-            "{}: waited {wait} s, the backoff is {backoff} s",
-            attempt.name
-        );
-    }
+    let attempts = assert_retried_flaky_call(&exported, "chat flaky-retries");
+    // The waits are async-openai's backoff: 100 ms, then 200 ms.
+    tracing_ai_tests::otel::assert_waits(&attempts, &[0.1, 0.2], 0.25);
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use opentelemetry::trace::Status;
 use tracing::Instrument as _;
 use tracing_ai::{ai_span, retry, AiLayer, Usage};
-use tracing_ai_tests::otel::{attr, export_with, f64_attr, str_attr};
+use tracing_ai_tests::otel::{assert_waits, attr, export_with, f64_attr, str_attr};
 use tracing_ai_tests::Overloaded;
 
 async fn send(attempt: u32) -> Result<Usage, Overloaded> {
@@ -89,14 +89,11 @@ async fn chat_over_http(
 
 #[test]
 fn reqwest_retry_attempts_are_spans_under_the_call_each_with_its_client_span() {
-    use opentelemetry_sdk::trace::SpanData;
     use reqwest_retry::policies::ExponentialBackoff;
     use reqwest_retry::{Jitter, RetryTransientMiddleware};
     use tracing_ai::propagation::PropagateContext;
     use tracing_ai::retry::AttemptMiddleware;
-    use tracing_ai_tests::model_server::{
-        ModelServer, COMPLETION_TOKENS, FLAKY_FAILURES, PROMPT_TOKENS,
-    };
+    use tracing_ai_tests::model_server::{assert_retried_flaky_call, ModelServer, FLAKY_FAILURES};
 
     let server = ModelServer::start();
     // Waits of exactly 100 ms, then 200 ms: no jitter.
@@ -122,61 +119,20 @@ fn reqwest_retry_attempts_are_spans_under_the_call_each_with_its_client_span() {
     answer.expect("the third attempt answers");
     assert_eq!(server.requests(), FLAKY_FAILURES as usize + 1);
 
-    let call = exported.span("chat flaky-reqwest-retry");
-    assert_eq!(
-        attr(call, "ai.attempts"),
-        Some(&(i64::from(FLAKY_FAILURES) + 1).into())
-    );
-    // Billed once, for the answer: the 429s cost nothing.
-    let usd = (PROMPT_TOKENS as f64 * 1.0 + COMPLETION_TOKENS as f64 * 2.0) / 1e6;
-    assert!((f64_attr(call, "gen_ai.usage.cost") - usd).abs() < 1e-12);
-    assert_eq!(call.status, Status::Unset);
-
-    let children_of = |parent: &SpanData| -> Vec<&SpanData> {
-        let mut children: Vec<&SpanData> = exported
-            .spans
-            .iter()
-            .filter(|span| span.parent_span_id == parent.span_context.span_id())
-            .collect();
-        children.sort_by_key(|span| span.start_time);
-        children
-    };
-    let attempts = children_of(call);
-    let names: Vec<&str> = attempts.iter().map(|span| span.name.as_ref()).collect();
-    assert_eq!(names, ["attempt 1", "attempt 2", "attempt 3"]);
-    for (n, attempt) in attempts.iter().enumerate() {
-        let refused = n < FLAKY_FAILURES as usize;
-        let status = if refused { 429_i64 } else { 200 };
-        assert_eq!(attr(attempt, "ai.attempt"), Some(&(n as i64 + 1).into()));
-        assert_eq!(
-            attr(attempt, "http.response.status_code"),
-            Some(&status.into())
-        );
-        assert_eq!(
-            str_attr(attempt, "error.type").as_deref(),
-            refused.then_some("429")
-        );
-        assert_eq!(matches!(attempt.status, Status::Error { .. }), refused);
+    let attempts = assert_retried_flaky_call(&exported, "chat flaky-reqwest-retry");
+    for (n, attempt) in (1..).zip(&attempts) {
+        let status = if n <= FLAKY_FAILURES { 429_i64 } else { 200 };
         // Each attempt is its own HTTP request, with its own client span (and traceparent).
-        let requests = children_of(attempt);
-        assert_eq!(requests.len(), 1, "attempt {}", n + 1);
+        let requests = exported.children_of(attempt);
+        assert_eq!(requests.len(), 1, "{}", attempt.name);
         assert_eq!(requests[0].name, "POST");
         assert_eq!(
             attr(requests[0], "http.response.status_code"),
             Some(&status.into())
         );
     }
-    // The waits are the policy's, 100 ms then 200 ms; the upper bounds only catch a wait read
-    // from the wrong attempt.
-    assert_eq!(attr(attempts[0], "ai.attempt.wait"), None);
-    for (attempt, backoff) in [(attempts[1], 0.1), (attempts[2], 0.2)] {
-        let wait = f64_attr(attempt, "ai.attempt.wait");
-        assert!(
-            (backoff..backoff + 0.1).contains(&wait),
-            "{}: waited {wait} s, the policy's backoff is {backoff} s",
-            attempt.name
-        );
-    }
+    // The waits are the policy's: 100 ms, then 200 ms.
+    assert_waits(&attempts, &[0.1, 0.2], 0.1);
 }
 
 #[test]
