@@ -103,7 +103,7 @@ impl GenaiPrices {
         }
     }
 
-    #[cfg(any(test, feature = "__bench"))]
+    #[cfg(feature = "__bench")]
     pub(crate) fn forget(&self) {
         self.cache
             .write()

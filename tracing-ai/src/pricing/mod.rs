@@ -320,7 +320,7 @@ impl Pricing {
     }
 
     /// Forgets what every model resolved to (for the benchmarks of a first call).
-    #[cfg(any(test, feature = "__bench"))]
+    #[cfg(feature = "__bench")]
     pub(crate) fn forget(&self) {
         self.genai.forget();
     }
