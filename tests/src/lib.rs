@@ -606,6 +606,32 @@ pub mod metrics {
             .collect()
     }
 
+    /// The points of gauge `name` in the last export: attributes as text, and the value.
+    pub fn gauge_points(metrics: &InMemoryMetricExporter, name: &str) -> HashMap<Attributes, f64> {
+        let finished = metrics.get_finished_metrics().expect("metrics");
+        let Some(last) = finished.last() else {
+            return HashMap::new();
+        };
+        last.scope_metrics()
+            .flat_map(|scope| scope.metrics())
+            .filter(|metric| metric.name() == name)
+            .flat_map(|metric| match metric.data() {
+                AggregatedMetrics::F64(MetricData::Gauge(gauge)) => gauge
+                    .data_points()
+                    .map(|point| {
+                        let mut labels: Attributes = point
+                            .attributes()
+                            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                            .collect();
+                        labels.sort();
+                        (labels, point.value())
+                    })
+                    .collect::<Vec<_>>(),
+                other => panic!("{name} is {other:?}"),
+            })
+            .collect()
+    }
+
     /// The attributes of each point of `metric`.
     pub fn point_attributes(metric: &Metric) -> Vec<Attributes> {
         metric_points(metric)

@@ -13,7 +13,7 @@ use tracing_ai::budget::{Budget, BudgetExceeded, Scope, Window};
 use tracing_ai::content::{InputContent, Message};
 use tracing_ai::{ai_span, AiLayer, AiLayerBuilder, ModelPrice, ReportsParameters, Usage};
 use tracing_ai_tests::block_on;
-use tracing_ai_tests::metrics::{attrs, points};
+use tracing_ai_tests::metrics::{attrs, gauge_points, points};
 use tracing_ai_tests::otel::{export_built, f64_attr, str_attr, Exported};
 
 thread_local! {
@@ -476,33 +476,6 @@ fn the_gauges_show_each_scopes_spend_and_limit_and_refusals_are_counted() {
     );
     // A refused call is not a call nothing was billed for that the cost counter misses.
     assert!(points(&metrics, "ai.client.unpriced_calls").is_empty());
-}
-
-fn gauge_points(
-    metrics: &opentelemetry_sdk::metrics::InMemoryMetricExporter,
-    name: &str,
-) -> std::collections::HashMap<tracing_ai_tests::metrics::Attributes, f64> {
-    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-    let finished = metrics.get_finished_metrics().expect("metrics");
-    let last = finished.last().expect("an export");
-    last.scope_metrics()
-        .flat_map(|scope| scope.metrics())
-        .filter(|metric| metric.name() == name)
-        .flat_map(|metric| match metric.data() {
-            AggregatedMetrics::F64(MetricData::Gauge(gauge)) => gauge
-                .data_points()
-                .map(|point| {
-                    let mut labels: Vec<(String, String)> = point
-                        .attributes()
-                        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                        .collect();
-                    labels.sort();
-                    (labels, point.value())
-                })
-                .collect::<Vec<_>>(),
-            other => panic!("{name} is {other:?}"),
-        })
-        .collect()
 }
 
 #[test]

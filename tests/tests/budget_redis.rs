@@ -11,7 +11,7 @@ use std::time::Duration;
 use opentelemetry::metrics::MeterProvider as _;
 use tracing_ai::budget::{Budget, BudgetExceeded, OnStoreFailure, RedisBudgets, Scope, Window};
 use tracing_ai::{ai_span, AiLayer, ModelPrice, Usage};
-use tracing_ai_tests::metrics::{attrs, points};
+use tracing_ai_tests::metrics::{attrs, gauge_points, points};
 use tracing_ai_tests::otel::{export_built, str_attr};
 use tracing_ai_tests::poll_until;
 use tracing_ai_tests::redis::Redis;
@@ -193,6 +193,60 @@ fn with_redis_down_fail_open_goes_on_and_counts_and_fail_closed_refuses() {
         35,
         "the refused call never ran"
     );
+}
+
+/// Each replica's gauges show the shared spend: what the account had spent, every replica's
+/// calls included, when that replica last settled in it (the alert rule works on any of them).
+#[test]
+fn each_replicas_gauges_show_what_all_replicas_spent() {
+    let Some(redis) = Redis::start() else { return };
+    let (meters_a, metrics_a) = tracing_ai_tests::metrics::in_memory();
+    let (meters_b, metrics_b) = tracing_ai_tests::metrics::in_memory();
+    let a = replica(&redis, "gauges", OnStoreFailure::Open)
+        .with_meter(meters_a.meter("tracing-ai"))
+        .build()
+        .expect("valid");
+    let b = replica(&redis, "gauges", OnStoreFailure::Open)
+        .with_meter(meters_b.meter("tracing-ai"))
+        .build()
+        .expect("valid");
+    // The gauges read the budgets for as long as a layer or a handle on them lives.
+    let (_budgets_a, _budgets_b) = (a.budgets(), b.budgets());
+    let labels = attrs(&[
+        ("ai.budget.name", "tenant-daily"),
+        ("tenant.id", "acme"),
+        ("ai.budget.currency", "USD"),
+    ]);
+    let gauge = |meters: &opentelemetry_sdk::metrics::SdkMeterProvider,
+                 metrics: &opentelemetry_sdk::metrics::InMemoryMetricExporter,
+                 name: &str| {
+        meters.force_flush().expect("metrics flush");
+        gauge_points(metrics, name).get(&labels).copied()
+    };
+    let made = AtomicUsize::new(0);
+    // a: 30 calls, $0.30; its gauge says so once its writer has settled them.
+    let ((), _) = export_built(a, || (0..30).for_each(|_| drop(call_as("acme", &made))));
+    let seen_by_a = poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || gauge(&meters_a, &metrics_a, "ai.budget.spent"),
+        |spent| *spent == Some(0.3),
+    );
+    assert_eq!(seen_by_a, Some(0.3));
+    // b: 10 calls, $0.10; its gauges show the $0.40 both spent, not its own $0.10.
+    let ((), _) = export_built(b, || (0..10).for_each(|_| drop(call_as("acme", &made))));
+    let seen_by_b = poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || gauge(&meters_b, &metrics_b, "ai.budget.spent"),
+        |spent| *spent == Some(0.4),
+    );
+    assert_eq!(seen_by_b, Some(0.4));
+    assert_eq!(
+        gauge(&meters_b, &metrics_b, "ai.budget.remaining"),
+        Some(0.6)
+    );
+    assert_eq!(gauge(&meters_b, &metrics_b, "ai.budget.limit"), Some(1.0));
 }
 
 /// A Redis that accepts connections and never answers: a reservation waits the timeout, no

@@ -69,7 +69,9 @@
 //! With metrics on ([`AiLayerBuilder::with_meter`](crate::AiLayerBuilder::with_meter)), the
 //! gauges `ai.budget.spent`, `ai.budget.remaining` and `ai.budget.limit` (labels
 //! `ai.budget.name` and the scope's attributes) and the counter `ai.budget.calls` (`ai.budget.outcome` = `refused` or `warned`)
-//! let Prometheus alert before a budget is reached.
+//! let Prometheus alert before a budget is reached. With the Redis store the gauges show the
+//! shared spend, every replica's, as Redis answered this replica's last settlement in each
+//! scope.
 
 mod file;
 mod ledger;
@@ -665,10 +667,19 @@ impl LiveBudgets {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The balances the gauges show: the ledger's, or with a shared store what each account
+    /// had spent (every replica's spend) when this replica last settled in it.
     pub(crate) fn balances(&self) -> Vec<(Balance, ScopeLabels)> {
         let budgets = self.now();
-        self.ledger
-            .balances(&budgets, SystemTime::now())
+        let now = SystemTime::now();
+        #[cfg(feature = "redis")]
+        let balances = match &self.store {
+            Some(store) => store.seen.balances(&budgets, now),
+            None => self.ledger.balances(&budgets, now),
+        };
+        #[cfg(not(feature = "redis"))]
+        let balances = self.ledger.balances(&budgets, now);
+        balances
             .into_iter()
             .filter_map(|balance| {
                 let budget = budgets

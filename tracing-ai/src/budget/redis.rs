@@ -14,13 +14,14 @@
 //! through a queue to a thread of their own, so that closing a span never waits on Redis; a
 //! debit that cannot be written after retries, or finds the queue full, is counted and logged.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::ledger::{AccountKey, Passed, Reservation};
+use super::ledger::{AccountKey, Balance, Passed, Reservation, MAX_ACCOUNTS};
 use super::{Budget, BudgetError, BudgetExceeded, CallScope, OnLimit, Window};
 
 /// The finest amount kept in Redis: 10^-10 of the currency.
@@ -79,9 +80,11 @@ return answer
 
 const SETTLE: &str = r"
 -- KEYS: the accounts. ARGV: the reservation's id (empty for a debit), then for each account:
--- the period, the cost (an integer, maybe 0), time to live (ms).
+-- the period, the cost (an integer, maybe 0), time to live (ms), oldest period counted.
+-- Returns what each account spent in its window, every replica's settlements included.
+local spent = {}
 for i, key in ipairs(KEYS) do
-  local base = 1 + (i - 1) * 3
+  local base = 1 + (i - 1) * 4
   if ARGV[1] ~= '' then
     redis.call('HDEL', key, 'r:' .. ARGV[1])
   end
@@ -89,8 +92,18 @@ for i, key in ipairs(KEYS) do
     redis.call('HINCRBY', key, 'b:' .. ARGV[base + 1], ARGV[base + 2])
   end
   redis.call('PEXPIRE', key, ARGV[base + 3])
+  local oldest = tonumber(ARGV[base + 4])
+  local fields = redis.call('HGETALL', key)
+  local total = 0
+  for j = 1, #fields, 2 do
+    local field = fields[j]
+    if string.sub(field, 1, 2) == 'b:' and tonumber(string.sub(field, 3)) >= oldest then
+      total = total + tonumber(fields[j + 1])
+    end
+  end
+  spent[i] = string.format('%.0f', total)
 end
-return 1
+return spent
 ";
 
 const SPENT: &str = r"
@@ -219,7 +232,15 @@ impl std::fmt::Debug for RedisBudgets {
 #[derive(Debug)]
 pub(crate) struct RemoteHold {
     id: String,
-    accounts: Vec<(String, Window, Arc<str>)>,
+    accounts: Vec<(Account, Arc<str>)>,
+}
+
+/// An account in Redis: its key there, and the budget's.
+#[derive(Debug)]
+struct Account {
+    name: String,
+    window: Window,
+    key: AccountKey,
 }
 
 enum Write {
@@ -227,8 +248,59 @@ enum Write {
     /// of each account, in units.
     Settle {
         id: String,
-        accounts: Vec<(String, Window, i64)>,
+        accounts: Vec<(Account, i64)>,
     },
+}
+
+/// What each account this replica settled in had spent, every replica's spend included, as
+/// Redis answered the last settlement: what the gauges show.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    accounts: Mutex<HashMap<AccountKey, SeenSpend>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SeenSpend {
+    /// In the store's units.
+    spent: i64,
+    /// The window's period it was read in: a calendar account starts again at 0 past it.
+    period: u64,
+}
+
+impl Seen {
+    fn record(&self, key: &AccountKey, spend: SeenSpend) {
+        let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        if accounts.len() < MAX_ACCOUNTS || accounts.contains_key(key) {
+            accounts.insert(key.clone(), spend);
+        }
+    }
+
+    /// The balances of the accounts seen, for `budgets` as they are now; the accounts of
+    /// budgets no longer there or of a period past are forgotten.
+    pub(crate) fn balances(&self, budgets: &[Budget], now: SystemTime) -> Vec<Balance> {
+        let mut balances = Vec::new();
+        self.accounts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|key, seen| {
+                let Some(budget) = budgets.iter().find(|budget| budget.name == key.budget) else {
+                    return false;
+                };
+                // A rolling window's spend is as of the last settlement (it may be lower now).
+                let current = matches!(budget.window, Window::Rolling(_))
+                    || budget.window.period(now).index == seen.period;
+                if current {
+                    balances.push(Balance {
+                        key: key.clone(),
+                        spent: crate::money::round_money(seen.spent as f64 / UNIT),
+                        limit: budget.limit,
+                        currency: budget.currency.clone(),
+                    });
+                }
+                current
+            });
+        balances
+    }
 }
 
 /// The live store: connections for reservations, and the queue of settlements.
@@ -241,6 +313,7 @@ pub(crate) struct RedisStore {
     next_id: AtomicU64,
     process: u64,
     pub(crate) failures: Arc<StoreCounts>,
+    pub(crate) seen: Arc<Seen>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -270,11 +343,13 @@ impl RedisStore {
     pub(crate) fn start(config: RedisBudgets) -> Self {
         let (writes, queue) = sync_channel(QUEUE);
         let failures = Arc::new(StoreCounts::default());
+        let seen = Arc::new(Seen::default());
         let worker = Worker {
             client: config.client.clone(),
             timeout: config.timeout.max(Duration::from_millis(500)),
             script: redis::Script::new(SETTLE),
             failures: failures.clone(),
+            seen: seen.clone(),
         };
         let spawned = std::thread::Builder::new()
             .name("tracing-ai-budgets".to_owned())
@@ -299,6 +374,7 @@ impl RedisStore {
             next_id: AtomicU64::new(0),
             process,
             failures,
+            seen,
         }
     }
 
@@ -359,7 +435,12 @@ impl RedisStore {
                 .arg(units(*amount))
                 .arg(u8::from(budget.on_limit == OnLimit::Refuse))
                 .arg(ttl(&budget.window, period.ends, now));
-            accounts.push((name, budget.window, budget.currency.clone()));
+            let account = Account {
+                name,
+                window: budget.window,
+                key: key.clone(),
+            };
+            accounts.push((account, budget.currency.clone()));
         }
         let answer: Result<Vec<String>, redis::RedisError> =
             self.with_connection(|connection| invocation.invoke(connection));
@@ -442,9 +523,9 @@ impl RedisStore {
         let accounts = hold
             .accounts
             .into_iter()
-            .map(|(name, window, currency)| {
+            .map(|(account, currency)| {
                 let units = cost(&currency).map_or(0, units);
-                (name, window, units)
+                (account, units)
             })
             .collect();
         self.write(
@@ -464,12 +545,17 @@ impl RedisStore {
         cost: &dyn Fn(&str) -> Option<f64>,
         now: SystemTime,
     ) {
-        let accounts: Vec<(String, Window, i64)> = budgets
+        let accounts: Vec<(Account, i64)> = budgets
             .iter()
             .filter_map(|budget| {
                 let key = budget.account(scope)?;
                 let units = cost(&budget.currency).map(units)?;
-                Some((self.key(&key, &budget.window, now), budget.window, units))
+                let account = Account {
+                    name: self.key(&key, &budget.window, now),
+                    window: budget.window,
+                    key,
+                };
+                Some((account, units))
             })
             .collect();
         if !accounts.is_empty() {
@@ -557,6 +643,7 @@ struct Worker {
     timeout: Duration,
     script: redis::Script,
     failures: Arc<StoreCounts>,
+    seen: Arc<Seen>,
 }
 
 impl Worker {
@@ -567,13 +654,15 @@ impl Worker {
             let mut invocation = self.script.prepare_invoke();
             invocation.arg(&id);
             let now = SystemTime::now();
-            for (name, window, units) in &accounts {
+            for (account, units) in &accounts {
+                let window = &account.window;
                 let period = window.period(now);
-                invocation.key(name).arg(period.index).arg(*units).arg(ttl(
-                    window,
-                    period.ends,
-                    now,
-                ));
+                invocation
+                    .key(&account.name)
+                    .arg(period.index)
+                    .arg(*units)
+                    .arg(ttl(window, period.ends, now))
+                    .arg(period.index.saturating_sub(window.buckets() - 1));
             }
             // A few tries, a moment apart: a restarting Redis takes the debit a second later.
             let mut written = false;
@@ -593,10 +682,17 @@ impl Worker {
                         continue;
                     }
                 };
-                match invocation.invoke::<i64>(&mut connected) {
-                    Ok(_) => {
+                match invocation.invoke::<Vec<String>>(&mut connected) {
+                    Ok(spent) => {
                         connection = Some(connected);
                         written = true;
+                        for ((account, _), spent) in accounts.iter().zip(&spent) {
+                            let spend = SeenSpend {
+                                spent: spent.parse().unwrap_or(0),
+                                period: account.window.period(now).index,
+                            };
+                            self.seen.record(&account.key, spend);
+                        }
                         break;
                     }
                     Err(error) => last_error = Some(error),
