@@ -608,27 +608,9 @@ pub mod metrics {
 
     /// The points of gauge `name` in the last export: attributes as text, and the value.
     pub fn gauge_points(metrics: &InMemoryMetricExporter, name: &str) -> HashMap<Attributes, f64> {
-        let finished = metrics.get_finished_metrics().expect("metrics");
-        let Some(last) = finished.last() else {
-            return HashMap::new();
-        };
-        last.scope_metrics()
-            .flat_map(|scope| scope.metrics())
-            .filter(|metric| metric.name() == name)
-            .flat_map(|metric| match metric.data() {
-                AggregatedMetrics::F64(MetricData::Gauge(gauge)) => gauge
-                    .data_points()
-                    .map(|point| {
-                        let mut labels: Attributes = point
-                            .attributes()
-                            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                            .collect();
-                        labels.sort();
-                        (labels, point.value())
-                    })
-                    .collect::<Vec<_>>(),
-                other => panic!("{name} is {other:?}"),
-            })
+        points(metrics, name)
+            .into_iter()
+            .map(|(attributes, (value, _))| (attributes, value))
             .collect()
     }
 
@@ -641,7 +623,7 @@ pub mod metrics {
     }
 
     /// Each point of `metric`: attributes as text, and the value (a histogram's sum) with the
-    /// count of measurements.
+    /// count of measurements (1 for a sum's or a gauge's).
     fn metric_points(metric: &Metric) -> Vec<(Attributes, (f64, u64))> {
         let text = |attributes: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| {
             let mut text: Attributes = attributes
@@ -658,6 +640,10 @@ pub mod metrics {
             AggregatedMetrics::U64(MetricData::Sum(sum)) => sum
                 .data_points()
                 .map(|point| (text(&mut point.attributes()), (point.value() as f64, 1)))
+                .collect(),
+            AggregatedMetrics::F64(MetricData::Gauge(gauge)) => gauge
+                .data_points()
+                .map(|point| (text(&mut point.attributes()), (point.value(), 1)))
                 .collect(),
             AggregatedMetrics::F64(MetricData::Histogram(histogram)) => histogram
                 .data_points()
