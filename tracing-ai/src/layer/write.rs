@@ -114,7 +114,7 @@ impl Writer {
             tracing_fields,
             declared: Vec::new(),
             // Taken, not borrowed: a writer made while this one lives gets a new list.
-            undeclared: ATTRIBUTES.take(),
+            undeclared: ATTRIBUTES.with_borrow_mut(std::mem::take),
             event: None,
         }
     }
@@ -187,7 +187,12 @@ impl Writer {
             cx.span().add_event(name, attributes);
         }
         undeclared.clear();
-        ATTRIBUTES.set(undeclared);
+        // Swapped back rather than `set`: no drop of the old value, no lazy initialisation.
+        ATTRIBUTES.with_borrow_mut(|kept| {
+            if kept.capacity() < undeclared.capacity() {
+                *kept = undeclared;
+            }
+        });
     }
 }
 
