@@ -16,7 +16,10 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{annotated, annotated_with_budget, baseline, budget_stack, in_request, stacks};
+use common::{
+    annotated, annotated_with_budget, baseline, budget_stack, in_request, in_request_by_hand,
+    same_output_by_hand, stacks,
+};
 use tracing::Dispatch;
 
 const REQUESTS: usize = 10_000;
@@ -32,9 +35,14 @@ fn measured(request: &dyn Fn()) {
 fn main() {
     let (otel_only, with_ai) = stacks();
     let with_budget = budget_stack();
-    let ids: [(&str, &Dispatch, &dyn Fn()); 5] = [
+    let ids: [(&str, &Dispatch, &dyn Fn()); 6] = [
         ("llm_call/baseline", &otel_only, &|| {
             black_box(in_request(|| baseline(1_000, "acme")));
+        }),
+        ("llm_call/same_output_by_hand", &otel_only, &|| {
+            black_box(in_request_by_hand(|ids, totals| {
+                same_output_by_hand(1_000, ids, totals)
+            }));
         }),
         ("llm_call/ai_span", &with_ai, &|| {
             black_box(in_request(|| annotated(1_000)));
@@ -55,6 +63,23 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let under_valgrind = !asked.is_empty();
+    if !under_valgrind {
+        // The hand-written request exports what the annotated one does, or its count means
+        // nothing.
+        let annotated = common::exported(|| drop(in_request(|| annotated(1_000))), true);
+        let by_hand = common::exported(
+            || {
+                drop(in_request_by_hand(|ids, totals| {
+                    same_output_by_hand(1_000, ids, totals)
+                }))
+            },
+            false,
+        );
+        assert_eq!(
+            annotated, by_hand,
+            "llm_call/same_output_by_hand exports something else"
+        );
+    }
     for (id, dispatch, request) in ids {
         if under_valgrind && !asked.iter().any(|a| a == id) {
             continue;
