@@ -216,7 +216,12 @@ impl Ledger {
                 0
             };
             let key = admit(&accounts, key);
-            let account = accounts.entry(key.clone()).or_default().clone();
+            // Looked up by reference first: most calls find their account, and need no copy
+            // of its key.
+            let account = match accounts.get(&key) {
+                Some(account) => account.clone(),
+                None => accounts.entry(key.clone()).or_default().clone(),
+            };
             let index = budget.window.index_at(secs);
             {
                 let mut held = lock(&account);
