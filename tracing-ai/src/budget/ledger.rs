@@ -33,6 +33,19 @@ pub(crate) struct AccountKey {
     pub(crate) scope: [Option<Arc<str>>; 5],
 }
 
+impl AccountKey {
+    /// The budget's account that scopes share once there are too many of them: each of the
+    /// budget's scopes valued `other`.
+    pub(crate) fn other(&self) -> AccountKey {
+        let other: Arc<str> = OTHER.into();
+        AccountKey {
+            budget: self.budget.clone(),
+            budget_hash: self.budget_hash,
+            scope: self.scope.clone().map(|value| value.map(|_| other.clone())),
+        }
+    }
+}
+
 impl Hash for AccountKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u64(self.budget_hash);
@@ -361,9 +374,66 @@ fn admit(accounts: &HashMap<AccountKey, Shared>, key: AccountKey) -> AccountKey 
     if accounts.len() < MAX_ACCOUNTS || accounts.contains_key(&key) {
         return key;
     }
-    let other: Arc<str> = OTHER.into();
-    AccountKey {
-        scope: key.scope.map(|value| value.map(|_| other.clone())),
-        ..key
+    key.other()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use super::{Ledger, MAX_ACCOUNTS, OTHER};
+    use crate::budget::{Budget, CallScope, Scope, Window};
+
+    fn tenant(id: &str) -> CallScope {
+        let mut scope = CallScope::default();
+        scope.set_scope(Scope::Tenant, &Arc::from(id));
+        scope
+    }
+
+    /// Reserves `usd` for `id` and settles it at that cost; whether it was let through.
+    fn spend(ledger: &Ledger, budget: &Budget, id: &str, usd: f64) -> bool {
+        let budgets = std::slice::from_ref(budget);
+        match ledger.reserve(budgets, &tenant(id), &mut |_| usd, SystemTime::now()) {
+            Ok((reservation, _)) => {
+                Ledger::settle(reservation, &|_| Some(usd));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn spent(ledger: &Ledger, budget: &Budget, id: &str) -> Option<f64> {
+        let balances = ledger.balances(std::slice::from_ref(budget), SystemTime::now());
+        balances
+            .iter()
+            .find(|b| b.key.scope[Scope::Tenant.index()].as_deref() == Some(id))
+            .map(|b| b.spent)
+    }
+
+    #[test]
+    fn past_the_cap_new_tenants_share_one_account_and_known_ones_keep_theirs() {
+        let budget = Budget::new("daily", 1.0, Window::Day).per(Scope::Tenant);
+        let ledger = Ledger::default();
+        for n in 0..MAX_ACCOUNTS {
+            assert!(spend(&ledger, &budget, &format!("t{n}"), 0.01));
+        }
+        // Made-up ids past the cap: one `other` account between them, under one limit.
+        assert!(spend(&ledger, &budget, "new-1", 0.60));
+        assert!(
+            !spend(&ledger, &budget, "new-2", 0.60),
+            "other has 0.40 left"
+        );
+        assert!(spend(&ledger, &budget, "new-3", 0.40));
+        assert_eq!(spent(&ledger, &budget, OTHER), Some(1.0));
+        assert_eq!(spent(&ledger, &budget, "new-1"), None);
+        // A tenant the ledger knows keeps its own account, and its own limit.
+        assert!(spend(&ledger, &budget, "t7", 0.90));
+        assert_eq!(spent(&ledger, &budget, "t7"), Some(0.91));
+        assert!(!spend(&ledger, &budget, "t7", 0.10));
+        assert_eq!(
+            ledger.balances(&[budget], SystemTime::now()).len(),
+            MAX_ACCOUNTS + 1
+        );
     }
 }
