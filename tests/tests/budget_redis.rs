@@ -103,16 +103,24 @@ fn two_replicas_stop_together_at_the_limit() {
         |spent| *spent == Some(1.0),
     );
     assert_eq!(spent, Some(1.0));
-    // One account, which expires an hour after its UTC day.
-    let keys = redis.command(&["KEYS", "two-replicas:*"]);
-    assert_eq!(keys.len(), 1, "{keys:?}");
+    // One account, and the budget's count of accounts for the day; both expire an hour after
+    // the UTC day.
+    let mut keys = redis.command(&["KEYS", "two-replicas:*"]);
+    keys.sort();
+    assert_eq!(keys.len(), 2, "{keys:?}");
     assert!(
-        keys[0].starts_with("two-replicas:tenant-daily:acme:"),
+        keys[0].starts_with("two-replicas:tenant-daily:#accounts:")
+            && keys[1].starts_with("two-replicas:tenant-daily:acme:"),
         "{keys:?}"
     );
-    let ttl: u64 = redis.command(&["PTTL", &keys[0]])[0]
+    assert_eq!(redis.command(&["GET", &keys[0]]), ["1"]);
+    let ttl: u64 = redis.command(&["PTTL", &keys[1]])[0]
         .parse()
         .expect("milliseconds");
+    let count_ttl: u64 = redis.command(&["PTTL", &keys[0]])[0]
+        .parse()
+        .expect("milliseconds");
+    assert!(count_ttl.abs_diff(ttl) < 60_000, "{count_ttl} {ttl}");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
@@ -247,6 +255,99 @@ fn each_replicas_gauges_show_what_all_replicas_spent() {
         Some(0.6)
     );
     assert_eq!(gauge(&meters_b, &metrics_b, "ai.budget.limit"), Some(1.0));
+}
+
+/// Records what it reports without reserving first: its cost is debited after the call.
+#[ai_span(kind = "llm", model = "budget-model", provider = "openai")]
+fn unchecked_chat() -> Usage {
+    Usage::new(10_000, 0)
+}
+
+/// Past its most accounts, a budget's new tenants share one account, `other`, under one limit
+/// (made-up ids cannot fill Redis); the tenants it has keep theirs. Both ways into an account
+/// are capped: a reservation, and the debit of a call that reserved nothing.
+#[test]
+fn past_its_max_accounts_new_tenants_share_other_under_one_limit() {
+    let Some(redis) = Redis::start() else { return };
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
+    let layer = AiLayer::builder()
+        .with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
+        .with_meter(meters.meter("tracing-ai"))
+        .with_budget(
+            Budget::new("tenant-daily", 1.0, Window::Day)
+                .per(Scope::Tenant)
+                .per_call(0.01),
+        )
+        .with_budget_store(
+            RedisBudgets::new(&redis.url)
+                .expect("a Redis URL")
+                .with_prefix("cap")
+                .with_max_accounts(2),
+        )
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let made = AtomicUsize::new(0);
+    let allowed = |tenant: &str, calls: usize| {
+        (0..calls)
+            .filter(|_| call_as(tenant, &made).is_ok())
+            .count()
+    };
+    let ((t1, new_1, new_2, t1_again, refusal), _) = export_built(layer, || {
+        let t1 = allowed("t1", 1);
+        assert_eq!(allowed("t2", 1), 1);
+        // $0.60 of other's $1.00, then new-2 has the $0.40 left.
+        let new_1 = allowed("new-1", 60);
+        let new_2 = allowed("new-2", 60);
+        let refusal = call_as("new-2", &made).expect_err("other is spent");
+        // t1 has its own dollar.
+        let t1_again = allowed("t1", 50);
+        tracing::info_span!("request", tenant.id = "new-3").in_scope(unchecked_chat);
+        (t1, new_1, new_2, t1_again, refusal)
+    });
+    assert_eq!((t1, new_1, new_2, t1_again), (1, 60, 40, 50));
+    assert_eq!(
+        refusal.scope().collect::<Vec<_>>(),
+        [("tenant.id", "other")],
+        "{refusal}"
+    );
+    // Settled by the writer thread: other holds new-1's, new-2's and new-3's spend.
+    let spent = |tenant: &str| budgets.spent("tenant-daily", &[(Scope::Tenant, tenant)]);
+    let other = poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || spent("other"),
+        |spent| *spent == Some(1.01),
+    );
+    assert_eq!(other, Some(1.01));
+    assert_eq!(spent("t1"), Some(0.51));
+    assert_eq!(spent("new-1"), Some(0.0));
+    let mut keys = redis.command(&["KEYS", "cap:*"]);
+    keys.sort();
+    let accounts: Vec<&str> = keys
+        .iter()
+        .map(|key| key.split(':').nth(2).unwrap_or_default())
+        .collect();
+    assert_eq!(accounts, ["#accounts", "other", "t1", "t2"], "{keys:?}");
+    assert_eq!(redis.command(&["GET", &keys[0]]), ["2"]);
+    // The gauges say which account the spend is in.
+    let labels = attrs(&[
+        ("ai.budget.name", "tenant-daily"),
+        ("tenant.id", "other"),
+        ("ai.budget.currency", "USD"),
+    ]);
+    let gauge = poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || {
+            meters.force_flush().expect("metrics flush");
+            gauge_points(&metrics, "ai.budget.spent")
+                .get(&labels)
+                .copied()
+        },
+        |spent| *spent == Some(1.01),
+    );
+    assert_eq!(gauge, Some(1.01));
 }
 
 /// A Redis that accepts connections and never answers: a reservation waits the timeout, no

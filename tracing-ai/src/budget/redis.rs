@@ -32,12 +32,26 @@ const QUEUE: usize = 10_000;
 const GRACE_MS: u64 = 3_600_000;
 
 const RESERVE: &str = r"
--- KEYS: the accounts. ARGV: id, now (ms), lease end (ms), then for each account: oldest
--- period counted, limit, amount, refuse (1 or 0), time to live (ms).
+-- KEYS: for each account, its key, its budget's `other` account and the count of the
+-- budget's accounts (in the period). ARGV: id, now (ms), lease end (ms), the most accounts a
+-- budget has, then for each account: oldest period counted, limit, amount, refuse (1 or 0),
+-- time to live (ms). A new scope past the most goes to `other`: the answer's last item says
+-- which did ('1').
 local now = tonumber(ARGV[2])
-local used = {}
-for i, key in ipairs(KEYS) do
-  local base = 3 + (i - 1) * 5
+local most = tonumber(ARGV[4])
+local used, chosen, new, folded = {}, {}, {}, ''
+for i = 1, #KEYS / 3 do
+  local base = 4 + (i - 1) * 5
+  local key = KEYS[3 * i - 2]
+  new[i] = redis.call('EXISTS', key) == 0
+  if new[i] and tonumber(redis.call('GET', KEYS[3 * i]) or '0') >= most then
+    key = KEYS[3 * i - 1]
+    new[i] = false
+    folded = folded .. '1'
+  else
+    folded = folded .. '0'
+  end
+  chosen[i] = key
   local oldest = tonumber(ARGV[base + 1])
   local limit = tonumber(ARGV[base + 2])
   local amount = tonumber(ARGV[base + 3])
@@ -63,11 +77,15 @@ for i, key in ipairs(KEYS) do
   end
   used[i] = total
   if ARGV[base + 4] == '1' and (total >= limit or total + amount > limit) then
-    return {'refused', tostring(i), string.format('%.0f', total)}
+    return {'refused', tostring(i), string.format('%.0f', total), folded}
   end
 end
-for i, key in ipairs(KEYS) do
-  local base = 3 + (i - 1) * 5
+for i, key in ipairs(chosen) do
+  local base = 4 + (i - 1) * 5
+  if new[i] then
+    redis.call('INCR', KEYS[3 * i])
+    redis.call('PEXPIRE', KEYS[3 * i], ARGV[base + 5])
+  end
   redis.call('HSET', key, 'r:' .. ARGV[1], ARGV[base + 3] .. ':' .. ARGV[3])
   redis.call('PEXPIRE', key, ARGV[base + 5])
 end
@@ -75,18 +93,37 @@ local answer = {'reserved'}
 for i = 1, #used do
   answer[#answer + 1] = string.format('%.0f', used[i])
 end
+answer[#answer + 1] = folded
 return answer
 ";
 
 const SETTLE: &str = r"
--- KEYS: the accounts. ARGV: the reservation's id (empty for a debit), then for each account:
--- the period, the cost (an integer, maybe 0), time to live (ms), oldest period counted.
--- Returns what each account spent in its window, every replica's settlements included.
-local spent = {}
-for i, key in ipairs(KEYS) do
-  local base = 1 + (i - 1) * 4
+-- KEYS: for each account, as for RESERVE: its key, `other`, the count. ARGV: the
+-- reservation's id (empty for a debit), the most accounts a budget has, then for each
+-- account: the period, the cost (an integer, maybe 0), time to live (ms), oldest period
+-- counted. Returns what each account spent in its window, every replica's settlements
+-- included, then which accounts went to `other` ('1'), as RESERVE does.
+local most = tonumber(ARGV[2])
+local spent, folded = {}, ''
+for i = 1, #KEYS / 3 do
+  local base = 2 + (i - 1) * 4
+  local key = KEYS[3 * i - 2]
+  -- Before the reservation leaves it: an account whose only field it was is deleted then.
+  local exists = redis.call('EXISTS', key) == 1
   if ARGV[1] ~= '' then
     redis.call('HDEL', key, 'r:' .. ARGV[1])
+  end
+  if ARGV[base + 2] ~= '0' and not exists then
+    if tonumber(redis.call('GET', KEYS[3 * i]) or '0') >= most then
+      key = KEYS[3 * i - 1]
+      folded = folded .. '1'
+    else
+      redis.call('INCR', KEYS[3 * i])
+      redis.call('PEXPIRE', KEYS[3 * i], ARGV[base + 3])
+      folded = folded .. '0'
+    end
+  else
+    folded = folded .. '0'
   end
   if ARGV[base + 2] ~= '0' then
     redis.call('HINCRBY', key, 'b:' .. ARGV[base + 1], ARGV[base + 2])
@@ -103,6 +140,7 @@ for i, key in ipairs(KEYS) do
   end
   spent[i] = string.format('%.0f', total)
 end
+spent[#spent + 1] = folded
 return spent
 ";
 
@@ -160,6 +198,7 @@ pub struct RedisBudgets {
     on_failure: OnStoreFailure,
     prefix: String,
     lease: Duration,
+    max_accounts: u64,
 }
 
 impl RedisBudgets {
@@ -181,6 +220,7 @@ impl RedisBudgets {
             on_failure: OnStoreFailure::Open,
             prefix: "tracing-ai:budget".to_owned(),
             lease: Duration::from_secs(600),
+            max_accounts: MAX_ACCOUNTS as u64,
         })
     }
 
@@ -213,6 +253,24 @@ impl RedisBudgets {
         self.lease = lease;
         self
     }
+
+    /// How many accounts one budget opens in Redis in one period (a calendar window's day or
+    /// month; for a rolling window, until no new one has been opened for a window) before new
+    /// scopes share its account `other`, under one limit, as they do in-process: ids a caller
+    /// makes up cannot fill Redis. Scopes that have an account keep it. 100,000 by default;
+    /// an account takes about 200 bytes of Redis memory.
+    ///
+    /// ```no_run
+    /// use tracing_ai::budget::RedisBudgets;
+    ///
+    /// let store = RedisBudgets::new("redis://127.0.0.1:6379/")?.with_max_accounts(10_000);
+    /// # Ok::<(), tracing_ai::budget::BudgetError>(())
+    /// ```
+    #[must_use]
+    pub fn with_max_accounts(mut self, accounts: u64) -> Self {
+        self.max_accounts = accounts;
+        self
+    }
 }
 
 impl std::fmt::Debug for RedisBudgets {
@@ -224,6 +282,7 @@ impl std::fmt::Debug for RedisBudgets {
             .field("on_failure", &self.on_failure)
             .field("prefix", &self.prefix)
             .field("lease", &self.lease)
+            .field("max_accounts", &self.max_accounts)
             .finish()
     }
 }
@@ -235,12 +294,28 @@ pub(crate) struct RemoteHold {
     accounts: Vec<(Account, Arc<str>)>,
 }
 
-/// An account in Redis: its key there, and the budget's.
+/// An account in Redis: its key there, and the budget's; the key of the budget's `other`
+/// account and of its count of accounts, for a scope that has none yet.
 #[derive(Debug)]
 struct Account {
     name: String,
+    other: String,
+    count: String,
     window: Window,
     key: AccountKey,
+}
+
+impl Account {
+    /// This account's scope went to the budget's `other` account (the script said so).
+    fn fold(&mut self) {
+        std::mem::swap(&mut self.name, &mut self.other);
+        self.key = self.key.other();
+    }
+}
+
+/// Which accounts of an answer went to `other`, from the flags it ends with.
+fn folded(flags: Option<&String>, index: usize) -> bool {
+    flags.and_then(|flags| flags.as_bytes().get(index)) == Some(&b'1')
 }
 
 enum Write {
@@ -347,6 +422,7 @@ impl RedisStore {
         let worker = Worker {
             client: config.client.clone(),
             timeout: config.timeout.max(Duration::from_millis(500)),
+            max_accounts: config.max_accounts,
             script: redis::Script::new(SETTLE),
             failures: failures.clone(),
             seen: seen.clone(),
@@ -387,10 +463,21 @@ impl RedisStore {
                 name.push_str(&escape(value));
             }
         }
-        if !matches!(window, Window::Rolling(_)) {
-            let _ = write!(name, ":{}", window.period(now).index);
+        with_period(name, window, now)
+    }
+
+    /// `key`'s account with the keys the scripts need to open it (see [`Account`]).
+    fn account(&self, key: AccountKey, window: Window, now: SystemTime) -> Account {
+        // One `:` after the budget's name, where an account has one per scope: no account's
+        // key can be the count's.
+        let count = format!("{}:{}:#accounts", self.config.prefix, escape(&key.budget));
+        Account {
+            name: self.key(&key, &window, now),
+            other: self.key(&key.other(), &window, now),
+            count: with_period(count, &window, now),
+            window,
+            key,
         }
-        name
     }
 
     /// Reserves as [`Ledger::reserve`](super::Ledger::reserve) does, in Redis; `Ok` with no
@@ -423,23 +510,21 @@ impl RedisStore {
         invocation
             .arg(&id)
             .arg(now_ms)
-            .arg(now_ms + self.config.lease.as_millis() as u64);
+            .arg(now_ms + self.config.lease.as_millis() as u64)
+            .arg(self.config.max_accounts);
         let mut accounts = Vec::with_capacity(covering.len());
         for (budget, key, amount) in &covering {
-            let name = self.key(key, &budget.window, now);
+            let account = self.account(key.clone(), budget.window, now);
             let period = budget.window.period(now);
             invocation
-                .key(&name)
+                .key(&account.name)
+                .key(&account.other)
+                .key(&account.count)
                 .arg(period.index.saturating_sub(budget.window.buckets() - 1))
                 .arg(units(budget.limit))
                 .arg(units(*amount))
                 .arg(u8::from(budget.on_limit == OnLimit::Refuse))
                 .arg(ttl(&budget.window, period.ends, now));
-            let account = Account {
-                name,
-                window: budget.window,
-                key: key.clone(),
-            };
             accounts.push((account, budget.currency.clone()));
         }
         let answer: Result<Vec<String>, redis::RedisError> =
@@ -458,7 +543,13 @@ impl RedisStore {
                     .get(1)
                     .and_then(|text| text.parse().ok())
                     .unwrap_or(1);
-                let (budget, key, amount) = &covering[index.clamp(1, covering.len()) - 1];
+                let index = index.clamp(1, covering.len()) - 1;
+                let (budget, key, amount) = &covering[index];
+                let key = if folded(answer.get(3), index) {
+                    &key.other()
+                } else {
+                    key
+                };
                 Err(budget.exceeded(
                     key,
                     crate::money::round_money(used(answer.get(2))),
@@ -467,14 +558,23 @@ impl RedisStore {
                 ))
             }
             _ => {
+                let flags = answer.get(covering.len() + 1);
                 let mut passed = Vec::new();
-                for (index, (budget, key, amount)) in covering.iter().enumerate() {
+                for (index, (budget, _, amount)) in covering.iter().enumerate() {
+                    let account = &mut accounts[index].0;
+                    if folded(flags, index) {
+                        account.fold();
+                    }
                     let spent = used(answer.get(index + 1));
                     if budget.on_limit == OnLimit::Warn
                         && (spent >= budget.limit || spent + amount > budget.limit)
                     {
-                        let over =
-                            budget.exceeded(key, crate::money::round_money(spent), *amount, now);
+                        let over = budget.exceeded(
+                            &account.key,
+                            crate::money::round_money(spent),
+                            *amount,
+                            now,
+                        );
                         passed.push(Passed { over });
                     }
                 }
@@ -550,12 +650,7 @@ impl RedisStore {
             .filter_map(|budget| {
                 let key = budget.account(scope)?;
                 let units = cost(&budget.currency).map(units)?;
-                let account = Account {
-                    name: self.key(&key, &budget.window, now),
-                    window: budget.window,
-                    key,
-                };
-                Some((account, units))
+                Some((self.account(key, budget.window, now), units))
             })
             .collect();
         if !accounts.is_empty() {
@@ -642,6 +737,7 @@ struct Worker {
     client: redis::Client,
     timeout: Duration,
     script: redis::Script,
+    max_accounts: u64,
     failures: Arc<StoreCounts>,
     seen: Arc<Seen>,
 }
@@ -652,13 +748,15 @@ impl Worker {
         for write in queue {
             let Write::Settle { id, accounts } = write;
             let mut invocation = self.script.prepare_invoke();
-            invocation.arg(&id);
+            invocation.arg(&id).arg(self.max_accounts);
             let now = SystemTime::now();
             for (account, units) in &accounts {
                 let window = &account.window;
                 let period = window.period(now);
                 invocation
                     .key(&account.name)
+                    .key(&account.other)
+                    .key(&account.count)
                     .arg(period.index)
                     .arg(*units)
                     .arg(ttl(window, period.ends, now))
@@ -686,12 +784,19 @@ impl Worker {
                     Ok(spent) => {
                         connection = Some(connected);
                         written = true;
-                        for ((account, _), spent) in accounts.iter().zip(&spent) {
+                        let flags = spent.get(accounts.len());
+                        for (index, ((account, _), spent)) in
+                            accounts.iter().zip(&spent).enumerate()
+                        {
                             let spend = SeenSpend {
                                 spent: spent.parse().unwrap_or(0),
                                 period: account.window.period(now).index,
                             };
-                            self.seen.record(&account.key, spend);
+                            if folded(flags, index) {
+                                self.seen.record(&account.key.other(), spend);
+                            } else {
+                                self.seen.record(&account.key, spend);
+                            }
                         }
                         break;
                     }
@@ -744,6 +849,14 @@ fn ttl(window: &Window, ends: SystemTime, now: SystemTime) -> u64 {
                 + GRACE_MS
         }
     }
+}
+
+/// `name`, with `window`'s period as of `now` when it is a calendar window.
+fn with_period(mut name: String, window: &Window, now: SystemTime) -> String {
+    if !matches!(window, Window::Rolling(_)) {
+        let _ = write!(name, ":{}", window.period(now).index);
+    }
+    name
 }
 
 /// A scope value or budget name in a key: `:` and `%` escaped, so that keys cannot collide.
