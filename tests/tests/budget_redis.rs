@@ -350,6 +350,53 @@ fn past_its_max_accounts_new_tenants_share_other_under_one_limit() {
     assert_eq!(gauge, Some(1.01));
 }
 
+/// A rolling window in Redis: the spend is counted for the whole window after it (the calls
+/// stay refused), then leaves it (they go through again); the account expires soon after.
+#[test]
+fn a_rolling_window_in_redis_lets_calls_through_once_the_spend_has_left_it() {
+    let Some(redis) = Redis::start() else { return };
+    let layer = AiLayer::builder()
+        .with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
+        .with_budget(
+            Budget::new("burst", 0.05, Window::Rolling(Duration::from_secs(2)))
+                .per(Scope::Tenant)
+                .per_call(0.01),
+        )
+        .with_budget_store(
+            RedisBudgets::new(&redis.url)
+                .expect("a Redis URL")
+                .with_prefix("rolling"),
+        )
+        .build()
+        .expect("valid");
+    let made = AtomicUsize::new(0);
+    let allowed = |calls: usize| {
+        (0..calls)
+            .filter(|_| call_as("acme", &made).is_ok())
+            .count()
+    };
+    let (counts, _) = export_built(layer, || {
+        let started = std::time::Instant::now();
+        let first = allowed(8);
+        // Still in the window: the writer thread has settled the five by then.
+        std::thread::sleep(Duration::from_millis(1_500).saturating_sub(started.elapsed()));
+        let within = allowed(1);
+        // Past it: 2 s of buckets and the one the calls were made in (with room for slow
+        // calls: those made up to 0.5 s in have left it too).
+        std::thread::sleep(Duration::from_millis(3_500).saturating_sub(started.elapsed()));
+        let after = allowed(8);
+        (first, within, after)
+    });
+    assert_eq!(counts, (5, 0, 5));
+    let keys = redis.command(&["KEYS", "rolling:burst:acme:*"]);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let ttl: u64 = redis.command(&["PTTL", &keys[0]])[0]
+        .parse()
+        .expect("milliseconds");
+    // Kept no longer than a cost written now can count: 3 s.
+    assert!(ttl > 0 && ttl <= 3_000, "expires in {ttl} ms");
+}
+
 /// A Redis that accepts connections and never answers: a reservation waits the timeout, no
 /// more, then follows the policy (fail-open: the call is made), and the failure is counted.
 #[test]

@@ -65,10 +65,10 @@ struct Account {
 }
 
 impl Account {
-    /// What was spent in the window whose newest period is `index`, `buckets` periods long;
-    /// older periods are dropped.
-    fn spent(&mut self, index: u64, buckets: u64) -> i128 {
-        let oldest = index.saturating_sub(buckets - 1);
+    /// What was spent in `window` when its newest period is `index`; older periods are
+    /// dropped.
+    fn spent(&mut self, index: u64, window: &Window) -> i128 {
+        let oldest = window.oldest_counted(index);
         while self
             .spent
             .front()
@@ -238,7 +238,7 @@ impl Ledger {
             let index = budget.window.index_at(secs);
             {
                 let mut held = lock(&account);
-                let used = held.spent(index, budget.window.buckets()) + held.reserved;
+                let used = held.spent(index, &budget.window) + held.reserved;
                 if used >= budget.limit_units || used.saturating_add(units) > budget.limit_units {
                     let over = budget.exceeded(&key, to_f64(used), amount, now);
                     if budget.on_limit == OnLimit::Refuse {
@@ -286,7 +286,7 @@ impl Ledger {
                 if let Some(units) = cost(&hold.currency).and_then(to_units) {
                     account.add(hold.index, units);
                 }
-                account.spent(hold.index, hold.window.buckets()) + account.reserved
+                account.spent(hold.index, &hold.window) + account.reserved
             };
             let share = share(used, hold.limit);
             if most.as_ref().is_none_or(|(most, _, _)| share > *most) {
@@ -336,7 +336,7 @@ impl Ledger {
                 return held;
             };
             let mut account = lock(shared);
-            let spent = account.spent(budget.window.index_at(secs), budget.window.buckets());
+            let spent = account.spent(budget.window.index_at(secs), &budget.window);
             if spent == 0 && account.reserved == 0 && !held {
                 return false;
             }
@@ -358,7 +358,7 @@ impl Ledger {
             let mut account = lock(shared);
             let index = budget.window.index_at(epoch_secs(now));
             (
-                to_f64(account.spent(index, budget.window.buckets())),
+                to_f64(account.spent(index, &budget.window)),
                 to_f64(account.reserved),
             )
         })
@@ -391,16 +391,8 @@ mod tests {
         scope
     }
 
-    /// Reserves `usd` for `id` and settles it at that cost; whether it was let through.
     fn spend(ledger: &Ledger, budget: &Budget, id: &str, usd: f64) -> bool {
-        let budgets = std::slice::from_ref(budget);
-        match ledger.reserve(budgets, &tenant(id), &mut |_| usd, SystemTime::now()) {
-            Ok((reservation, _)) => {
-                Ledger::settle(reservation, &|_| Some(usd));
-                true
-            }
-            Err(_) => false,
-        }
+        spend_at(ledger, budget, id, usd, SystemTime::now())
     }
 
     fn spent(ledger: &Ledger, budget: &Budget, id: &str) -> Option<f64> {
@@ -409,6 +401,54 @@ mod tests {
             .iter()
             .find(|b| b.key.scope[Scope::Tenant.index()].as_deref() == Some(id))
             .map(|b| b.spent)
+    }
+
+    fn at(secs: f64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(secs)
+    }
+
+    /// Reserves `usd` for `id` at `now`; whether it was let through (and then settled).
+    fn spend_at(ledger: &Ledger, budget: &Budget, id: &str, usd: f64, now: SystemTime) -> bool {
+        let budgets = std::slice::from_ref(budget);
+        match ledger.reserve(budgets, &tenant(id), &mut |_| usd, now) {
+            Ok((reservation, _)) => {
+                Ledger::settle(reservation, &|_| Some(usd));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// A cost is counted for the whole rolling window after it, never less, and leaves at
+    /// most a bucket later: made at 100.9 s in a 3 s window of 1 s buckets, it is counted up
+    /// to 104 s.
+    #[test]
+    fn a_rolling_window_counts_a_cost_for_its_whole_duration() {
+        let budget = Budget::new(
+            "burst",
+            1.0,
+            Window::Rolling(std::time::Duration::from_secs(3)),
+        )
+        .per(Scope::Tenant);
+        let ledger = Ledger::default();
+        assert!(spend_at(&ledger, &budget, "acme", 1.0, at(100.9)));
+        for still_counted in [101.0, 102.5, 103.5, 103.95] {
+            assert!(
+                !spend_at(&ledger, &budget, "acme", 0.5, at(still_counted)),
+                "{still_counted}: 1.0 spent in the last 3 s"
+            );
+        }
+        assert!(spend_at(&ledger, &budget, "acme", 0.5, at(104.0)));
+        // The 90 s window holds a cost for 90 s, not the 60 s of 60 one-second buckets.
+        let slow = Budget::new(
+            "slow",
+            1.0,
+            Window::Rolling(std::time::Duration::from_secs(90)),
+        )
+        .per(Scope::Tenant);
+        assert!(spend_at(&ledger, &slow, "acme", 1.0, at(1_000.0)));
+        assert!(!spend_at(&ledger, &slow, "acme", 0.5, at(1_089.9)));
+        assert!(spend_at(&ledger, &slow, "acme", 0.5, at(1_092.0)));
     }
 
     #[test]

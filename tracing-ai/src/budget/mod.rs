@@ -63,8 +63,9 @@
 //! - **Scopes.** A call is covered by a budget when it has a value for each of the budget's
 //!   [`per`](Budget::per) scopes and the values the budget is [`only`](Budget::only) for;
 //!   tenant, feature, user and session come from the request's attribution (as on the spans).
-//! - **Windows** are calendar days and months in UTC, or rolling durations kept in 60
-//!   buckets (a cost leaves a rolling window up to 1/60 of it late).
+//! - **Windows** are calendar days and months in UTC, or rolling durations kept in at most
+//!   60 buckets (a cost is counted for the whole duration after it, and leaves a rolling
+//!   window up to about 1/60 of it late, never early).
 //!
 //! With metrics on ([`AiLayerBuilder::with_meter`](crate::AiLayerBuilder::with_meter)), the
 //! gauges `ai.budget.spent`, `ai.budget.remaining` and `ai.budget.limit` (labels

@@ -520,7 +520,7 @@ impl RedisStore {
                 .key(&account.name)
                 .key(&account.other)
                 .key(&account.count)
-                .arg(period.index.saturating_sub(budget.window.buckets() - 1))
+                .arg(budget.window.oldest_counted(period.index))
                 .arg(units(budget.limit))
                 .arg(units(*amount))
                 .arg(u8::from(budget.on_limit == OnLimit::Refuse))
@@ -686,9 +686,7 @@ impl RedisStore {
         let name = self.key(key, &budget.window, now);
         let oldest = budget
             .window
-            .period(now)
-            .index
-            .saturating_sub(budget.window.buckets() - 1);
+            .oldest_counted(budget.window.period(now).index);
         let mut invocation = self.spent.prepare_invoke();
         invocation.key(&name).arg(oldest);
         let answer: Result<String, redis::RedisError> =
@@ -760,7 +758,7 @@ impl Worker {
                     .arg(period.index)
                     .arg(*units)
                     .arg(ttl(window, period.ends, now))
-                    .arg(period.index.saturating_sub(window.buckets() - 1));
+                    .arg(window.oldest_counted(period.index));
             }
             // A few tries, a moment apart: a restarting Redis takes the debit a second later.
             let mut written = false;
@@ -839,10 +837,11 @@ fn millis(time: SystemTime) -> u64 {
 }
 
 /// How long an account of `window` is kept after a write: past its period for a calendar
-/// window, a window and a bucket for a rolling one.
+/// window; for a rolling one, as long as a cost written now can be counted (its buckets and
+/// the one it is written in).
 fn ttl(window: &Window, ends: SystemTime, now: SystemTime) -> u64 {
     match window {
-        Window::Rolling(duration) => duration.as_millis() as u64 + window.bucket_secs() * 1_000,
+        Window::Rolling(_) => (window.buckets() + 1) * window.bucket_secs() * 1_000,
         Window::Day | Window::Month => {
             ends.duration_since(now)
                 .map_or(0, |left| left.as_millis() as u64)

@@ -1,12 +1,12 @@
 //! The windows a budget's spend is counted over: a calendar day or month in UTC, or a rolling
-//! duration kept as 60 buckets.
+//! duration kept as at most 60 buckets.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const DAY: u64 = 86_400;
-/// A rolling window is counted in this many buckets: a debit leaves it up to one bucket
-/// (1/60 of the window) late, never early.
+/// A rolling window is counted in at most this many buckets: a debit leaves it up to one
+/// bucket (about 1/60 of the window) late, never early.
 pub(crate) const BUCKETS: u64 = 60;
 
 /// The time a [`Budget`](super::Budget)'s spend is counted over.
@@ -26,8 +26,10 @@ pub enum Window {
     Day,
     /// The calendar month in UTC.
     Month,
-    /// The last `duration`, kept in 60 buckets of `duration / 60` (at least a second each):
-    /// a cost leaves the window up to one bucket after `duration`.
+    /// The last `duration`, kept in at most 60 buckets of `duration / 60` rounded up to a
+    /// whole second: a cost is counted for at least `duration` after it was made, and leaves
+    /// the window up to one bucket after that (two when `duration` is not a whole number of
+    /// buckets).
     Rolling(Duration),
 }
 
@@ -99,17 +101,26 @@ impl Window {
     /// The length of one bucket of a rolling window.
     pub(crate) fn bucket_secs(&self) -> u64 {
         match self {
-            Window::Rolling(duration) => (duration.as_secs() / BUCKETS).max(1),
+            // Rounded up, so that 60 buckets hold the whole window (90 s is 45 of 2 s).
+            Window::Rolling(duration) => duration.as_secs().div_ceil(BUCKETS).max(1),
             Window::Day | Window::Month => 0,
+        }
+    }
+
+    /// The oldest period (or bucket) counted when the newest is `index`: the period itself,
+    /// or, for a rolling window, its buckets and the one it started in (so that a cost is
+    /// counted for the whole window after it, and at most one bucket longer).
+    pub(crate) fn oldest_counted(&self, index: u64) -> u64 {
+        match self {
+            Window::Rolling(_) => index.saturating_sub(self.buckets()),
+            Window::Day | Window::Month => index,
         }
     }
 
     /// How long a rolling window is in buckets (60, or fewer for a window under a minute).
     pub(crate) fn buckets(&self) -> u64 {
         match self {
-            Window::Rolling(duration) => {
-                (duration.as_secs().div_ceil(self.bucket_secs())).clamp(1, BUCKETS)
-            }
+            Window::Rolling(duration) => duration.as_secs().div_ceil(self.bucket_secs()).max(1),
             Window::Day | Window::Month => 1,
         }
     }
@@ -278,5 +289,15 @@ mod tests {
         assert_eq!((hour.bucket_secs(), hour.buckets()), (60, 60));
         let short = Window::Rolling(Duration::from_secs(10));
         assert_eq!((short.bucket_secs(), short.buckets()), (1, 10));
+        // Not 60 buckets of 1 s: that would count 60 s of a 90 s window.
+        let odd = Window::Rolling(Duration::from_secs(90));
+        assert_eq!((odd.bucket_secs(), odd.buckets()), (2, 45));
+        let uneven = Window::Rolling(Duration::from_secs(3630));
+        assert_eq!((uneven.bucket_secs(), uneven.buckets()), (61, 60));
+        for secs in [1, 59, 61, 90, 119, 3_599, 3_630, 86_400, 7 * 86_400] {
+            let window = Window::Rolling(Duration::from_secs(secs));
+            assert!(window.buckets() <= BUCKETS, "{secs}");
+            assert!(window.buckets() * window.bucket_secs() >= secs, "{secs}");
+        }
     }
 }
