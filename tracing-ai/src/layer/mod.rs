@@ -666,13 +666,24 @@ where
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
-        let Some((mut call, root)) = ClosedCall::take(self, &span) else {
+        // Most spans are neither: one read of the extensions tells.
+        let (is_call, has_totals) = {
+            let extensions = span.extensions();
+            (
+                extensions.get::<AiSpanData>().is_some(),
+                extensions.get::<RequestTotals>().is_some(),
+            )
+        };
+        if !is_call {
             // Not a model call: a request's root that is not one writes its totals.
-            if span.parent().is_none() && span.extensions().get::<RequestTotals>().is_some() {
+            if has_totals && span.parent().is_none() {
                 let metadata = span.metadata();
                 drop(span);
                 self.write_totals(&id, metadata, &ctx);
             }
+            return;
+        }
+        let Some((mut call, root)) = ClosedCall::take(self, &span) else {
             return;
         };
         call.roll_up(self, &span, root.as_ref());
