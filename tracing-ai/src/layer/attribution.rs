@@ -91,6 +91,11 @@ impl AttributionKeys {
         Ok(())
     }
 
+    /// Whether any baggage is read: most services trust none, and skip the baggage at once.
+    pub(crate) fn trusts_baggage(&self) -> bool {
+        !self.trusted_baggage.is_empty()
+    }
+
     /// The baggage names read, with the index of what each fills.
     pub(crate) fn trusted_baggage(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
         self.names()
@@ -211,7 +216,7 @@ pub(crate) fn fill_from_baggage(
     resolved: &mut Resolved,
     cx: &opentelemetry::Context,
 ) {
-    if resolved.iter().all(Option::is_some) {
+    if !keys.trusts_baggage() || resolved.iter().all(Option::is_some) {
         return;
     }
     let baggage = opentelemetry::baggage::BaggageExt::baggage(cx);

@@ -468,9 +468,9 @@ pub(crate) fn reserve_budget(span: &tracing::Span) -> Result<Vec<Passed>, Budget
         // the span's data is locked (the OpenTelemetry layer reads its own).
         let baggage = shared
             .keys
-            .trusted_baggage()
-            .next()
-            .and_then(|_| tracing_opentelemetry::get_otel_context(id, dispatch));
+            .trusts_baggage()
+            .then(|| tracing_opentelemetry::get_otel_context(id, dispatch))
+            .flatten();
         (access.book)(dispatch, id, &mut |step| {
             match step {
                 BookStep::Plan(data) => {
