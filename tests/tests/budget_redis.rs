@@ -26,6 +26,21 @@ fn chat(made: &AtomicUsize) -> Result<Usage, BudgetExceeded> {
 }
 
 fn replica(redis: &Redis, prefix: &str, policy: OnStoreFailure) -> tracing_ai::AiLayerBuilder {
+    with_store(
+        store(redis, prefix)
+            .with_timeout(Duration::from_millis(200))
+            .on_failure(policy),
+    )
+}
+
+fn store(redis: &Redis, prefix: &str) -> RedisBudgets {
+    RedisBudgets::new(&redis.url)
+        .expect("a Redis URL")
+        .with_prefix(prefix)
+}
+
+/// A replica with $1.00 a day per tenant in `store`, each call reserving $0.01.
+fn with_store(store: RedisBudgets) -> tracing_ai::AiLayerBuilder {
     AiLayer::builder()
         .with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
         .with_budget(
@@ -33,13 +48,7 @@ fn replica(redis: &Redis, prefix: &str, policy: OnStoreFailure) -> tracing_ai::A
                 .per(Scope::Tenant)
                 .per_call(0.01),
         )
-        .with_budget_store(
-            RedisBudgets::new(&redis.url)
-                .expect("a Redis URL")
-                .with_prefix(prefix)
-                .with_timeout(Duration::from_millis(200))
-                .on_failure(policy),
-        )
+        .with_budget_store(store)
 }
 
 fn call_as(tenant: &str, made: &AtomicUsize) -> Result<Usage, BudgetExceeded> {
@@ -270,20 +279,8 @@ fn unchecked_chat() -> Usage {
 fn past_its_max_accounts_new_tenants_share_other_under_one_limit() {
     let Some(redis) = Redis::start() else { return };
     let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
-    let layer = AiLayer::builder()
-        .with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
+    let layer = with_store(store(&redis, "cap").with_max_accounts(2))
         .with_meter(meters.meter("tracing-ai"))
-        .with_budget(
-            Budget::new("tenant-daily", 1.0, Window::Day)
-                .per(Scope::Tenant)
-                .per_call(0.01),
-        )
-        .with_budget_store(
-            RedisBudgets::new(&redis.url)
-                .expect("a Redis URL")
-                .with_prefix("cap")
-                .with_max_accounts(2),
-        )
         .build()
         .expect("valid");
     let budgets = layer.budgets();
@@ -362,11 +359,7 @@ fn a_rolling_window_in_redis_lets_calls_through_once_the_spend_has_left_it() {
                 .per(Scope::Tenant)
                 .per_call(0.01),
         )
-        .with_budget_store(
-            RedisBudgets::new(&redis.url)
-                .expect("a Redis URL")
-                .with_prefix("rolling"),
-        )
+        .with_budget_store(store(&redis, "rolling"))
         .build()
         .expect("valid");
     let made = AtomicUsize::new(0);
