@@ -123,6 +123,8 @@ fn two_replicas_stop_together_at_the_limit() {
         "{keys:?}"
     );
     assert_eq!(redis.command(&["GET", &keys[0]]), ["1"]);
+    // Every reservation given back: nothing held, no reservation left.
+    assert_eq!(redis.command(&["HGET", &keys[1], "held"]), ["0"]);
     let ttl: u64 = redis.command(&["PTTL", &keys[1]])[0]
         .parse()
         .expect("milliseconds");
@@ -388,6 +390,57 @@ fn a_rolling_window_in_redis_lets_calls_through_once_the_spend_has_left_it() {
         .expect("milliseconds");
     // Kept no longer than a cost written now can count: 3 s.
     assert!(ttl > 0 && ttl <= 3_000, "expires in {ttl} ms");
+}
+
+/// A call whose replica died mid-call never settles: what it reserved is held until its lease
+/// ends, then given back, and what the calls in flight hold (`held`) comes back to zero.
+#[test]
+fn a_reservation_never_settled_is_given_back_when_its_lease_ends() {
+    let Some(redis) = Redis::start() else { return };
+    let lease = Duration::from_millis(500);
+    let layer = with_store(store(&redis, "lease").with_lease(lease))
+        .build()
+        .expect("valid");
+    let made = AtomicUsize::new(0);
+    let allowed = |calls: usize| {
+        (0..calls)
+            .filter(|_| call_as("acme", &made).is_ok())
+            .count()
+    };
+    let ((during, after), _) = export_built(layer, || {
+        let started = std::time::Instant::now();
+        tracing::info_span!("request", tenant.id = "acme").in_scope(|| {
+            for _ in 0..60 {
+                let call = tracing::info_span!(
+                    "chat budget-model",
+                    gen_ai.operation.name = "chat",
+                    gen_ai.request.model = "budget-model",
+                    gen_ai.usage.input_tokens = tracing::field::Empty,
+                    gen_ai.usage.output_tokens = tracing::field::Empty,
+                    error.type = tracing::field::Empty,
+                );
+                tracing_ai::budget::reserve(&call).expect("room for it");
+                // Its replica died: the span never closes, the reservation never settles.
+                std::mem::forget(call);
+            }
+        });
+        // $0.60 held, $0.40 left.
+        let during = allowed(60);
+        std::thread::sleep((lease + Duration::from_millis(200)).saturating_sub(started.elapsed()));
+        // The leases have ended: the $0.60 is back.
+        (during, allowed(80))
+    });
+    assert_eq!((during, after), (40, 60));
+    let account = redis.command(&["KEYS", "lease:tenant-daily:acme:*"]);
+    let account: Vec<&String> = account.iter().filter(|key| !key.ends_with(":#r")).collect();
+    assert_eq!(account.len(), 1, "{account:?}");
+    let held = poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || redis.command(&["HGET", account[0], "held"]),
+        |held| held == &["0"],
+    );
+    assert_eq!(held, ["0"]);
 }
 
 /// A Redis that accepts connections and never answers: a reservation waits the timeout, no

@@ -3,11 +3,13 @@
 //! and its reservation are atomic across all replicas.
 //!
 //! An account is the hash `{prefix}:{budget}:{scope values}[:{period}]`: its fields are the
-//! spend of each period or rolling bucket (`b:{index}`) and the reservations of calls in
-//! flight (`r:{id}` = `{amount}:{lease end, ms}`). A reservation whose replica died is dropped
-//! when its lease ends. Amounts are integers of 10^-10 of the budget's currency (the scripts
-//! sum them as Lua numbers, exact up to 900,000 USD a window). A key expires when its window
-//! has passed.
+//! spend of each period or rolling bucket (`b:{index}`), what the calls in flight hold
+//! (`held`) and the earliest end of their leases (`next`). The calls' reservations are the
+//! hash `{account}:#r` (`{id}` = `{amount}:{lease end, ms}`), read whole only when a lease has
+//! ended: a reservation whose replica died is given back then. So a reservation reads a few
+//! fields however many calls are in flight. Amounts are integers of 10^-10 of the budget's
+//! currency (the scripts sum them as Lua numbers, exact up to 900,000 USD a window). A key
+//! expires when its window has passed.
 //!
 //! A reservation is one round trip, with a bounded timeout; what the store cannot answer in
 //! time follows the [`OnStoreFailure`] policy, counted and logged. Settling and debiting go
@@ -32,62 +34,95 @@ const QUEUE: usize = 10_000;
 const GRACE_MS: u64 = 3_600_000;
 
 const RESERVE: &str = r"
--- KEYS: for each account, its key, its budget's `other` account and the count of the
--- budget's accounts (in the period). ARGV: id, now (ms), lease end (ms), the most accounts a
--- budget has, then for each account: oldest period counted, limit, amount, refuse (1 or 0),
--- time to live (ms). A new scope past the most goes to `other`: the answer's last item says
--- which did ('1').
+-- KEYS: for each account, five: its key, its reservations, its budget's `other` account and
+-- that one's reservations, and the count of the budget's accounts (in the period).
+-- ARGV: id, now (ms), lease end (ms), the most accounts a budget has, then for each account:
+-- oldest period counted, limit, amount, refuse (1 or 0), time to live (ms).
+-- A new scope past the most goes to `other`: the answer's last item says which did ('1').
 local now = tonumber(ARGV[2])
 local most = tonumber(ARGV[4])
-local used, chosen, new, folded = {}, {}, {}, ''
-for i = 1, #KEYS / 3 do
+local used, chosen, leases, new, folded = {}, {}, {}, {}, ''
+for i = 1, #KEYS / 5 do
+  local k = (i - 1) * 5
   local base = 4 + (i - 1) * 5
-  local key = KEYS[3 * i - 2]
+  local key, held = KEYS[k + 1], KEYS[k + 2]
   new[i] = redis.call('EXISTS', key) == 0
-  if new[i] and tonumber(redis.call('GET', KEYS[3 * i]) or '0') >= most then
-    key = KEYS[3 * i - 1]
+  if new[i] and tonumber(redis.call('GET', KEYS[k + 5]) or '0') >= most then
+    key, held = KEYS[k + 3], KEYS[k + 4]
     new[i] = false
     folded = folded .. '1'
   else
     folded = folded .. '0'
   end
-  chosen[i] = key
+  chosen[i], leases[i] = key, held
   local oldest = tonumber(ARGV[base + 1])
   local limit = tonumber(ARGV[base + 2])
   local amount = tonumber(ARGV[base + 3])
+  -- The account holds the spend of its periods, the sum of what calls in flight hold
+  -- ('held') and the earliest lease end ('next'): a reservation reads a few fields, however
+  -- many calls are in flight.
   local fields = redis.call('HGETALL', key)
-  local total = 0
+  local total, reserved, next_end = 0, 0, nil
   for j = 1, #fields, 2 do
     local field, value = fields[j], fields[j + 1]
-    local kind = string.sub(field, 1, 2)
-    if kind == 'b:' then
+    if string.sub(field, 1, 2) == 'b:' then
       if tonumber(string.sub(field, 3)) < oldest then
         redis.call('HDEL', key, field)
       else
         total = total + tonumber(value)
       end
-    elseif kind == 'r:' then
-      local sep = string.find(value, ':', 1, true)
-      if tonumber(string.sub(value, sep + 1)) < now then
-        redis.call('HDEL', key, field)
-      else
-        total = total + tonumber(string.sub(value, 1, sep - 1))
-      end
+    elseif field == 'held' then
+      reserved = tonumber(value)
+    elseif field == 'next' then
+      next_end = tonumber(value)
     end
   end
+  -- A lease has ended (its replica died mid-call): what it held is given back. Rare: the
+  -- only time the reservations are read whole.
+  if next_end and next_end < now then
+    local calls = redis.call('HGETALL', held)
+    local freed, earliest = 0, nil
+    for j = 1, #calls, 2 do
+      local value = calls[j + 1]
+      local sep = string.find(value, ':', 1, true)
+      local ends = tonumber(string.sub(value, sep + 1))
+      if ends < now then
+        redis.call('HDEL', held, calls[j])
+        freed = freed + tonumber(string.sub(value, 1, sep - 1))
+      elseif not earliest or ends < earliest then
+        earliest = ends
+      end
+    end
+    reserved = math.max(reserved - freed, 0)
+    redis.call('HSET', key, 'held', string.format('%.0f', reserved))
+    if earliest then
+      redis.call('HSET', key, 'next', string.format('%.0f', earliest))
+    else
+      redis.call('HDEL', key, 'next')
+    end
+  end
+  total = total + reserved
   used[i] = total
   if ARGV[base + 4] == '1' and (total >= limit or total + amount > limit) then
     return {'refused', tostring(i), string.format('%.0f', total), folded}
   end
 end
+local lease_end = tonumber(ARGV[3])
 for i, key in ipairs(chosen) do
+  local k = (i - 1) * 5
   local base = 4 + (i - 1) * 5
   if new[i] then
-    redis.call('INCR', KEYS[3 * i])
-    redis.call('PEXPIRE', KEYS[3 * i], ARGV[base + 5])
+    redis.call('INCR', KEYS[k + 5])
+    redis.call('PEXPIRE', KEYS[k + 5], ARGV[base + 5])
   end
-  redis.call('HSET', key, 'r:' .. ARGV[1], ARGV[base + 3] .. ':' .. ARGV[3])
+  redis.call('HSET', leases[i], ARGV[1], ARGV[base + 3] .. ':' .. ARGV[3])
+  redis.call('HINCRBY', key, 'held', ARGV[base + 3])
+  local next_end = tonumber(redis.call('HGET', key, 'next') or '')
+  if not next_end or lease_end < next_end then
+    redis.call('HSET', key, 'next', ARGV[3])
+  end
   redis.call('PEXPIRE', key, ARGV[base + 5])
+  redis.call('PEXPIRE', leases[i], ARGV[base + 5])
 end
 local answer = {'reserved'}
 for i = 1, #used do
@@ -98,28 +133,36 @@ return answer
 ";
 
 const SETTLE: &str = r"
--- KEYS: for each account, as for RESERVE: its key, `other`, the count. ARGV: the
--- reservation's id (empty for a debit), the most accounts a budget has, then for each
--- account: the period, the cost (an integer, maybe 0), time to live (ms), oldest period
--- counted. Returns what each account spent in its window, every replica's settlements
--- included, then which accounts went to `other` ('1'), as RESERVE does.
+-- KEYS: for each account, the five of RESERVE. ARGV: the reservation's id (empty for a
+-- debit), the most accounts a budget has, then for each account: the period, the cost (an
+-- integer, maybe 0), time to live (ms), oldest period counted. Returns what each account
+-- spent in its window, every replica's settlements included, then which accounts went to
+-- `other` ('1'), as RESERVE does.
 local most = tonumber(ARGV[2])
 local spent, folded = {}, ''
-for i = 1, #KEYS / 3 do
+for i = 1, #KEYS / 5 do
+  local k = (i - 1) * 5
   local base = 2 + (i - 1) * 4
-  local key = KEYS[3 * i - 2]
-  -- Before the reservation leaves it: an account whose only field it was is deleted then.
-  local exists = redis.call('EXISTS', key) == 1
+  local key, held = KEYS[k + 1], KEYS[k + 2]
   if ARGV[1] ~= '' then
-    redis.call('HDEL', key, 'r:' .. ARGV[1])
+    -- Given back once: a lease that ended gave it back already.
+    local hold = redis.call('HGET', held, ARGV[1])
+    if hold then
+      redis.call('HDEL', held, ARGV[1])
+      local amount = string.sub(hold, 1, string.find(hold, ':', 1, true) - 1)
+      -- Not '-0': Redis takes it for no integer.
+      if amount ~= '0' then
+        redis.call('HINCRBY', key, 'held', '-' .. amount)
+      end
+    end
   end
-  if ARGV[base + 2] ~= '0' and not exists then
-    if tonumber(redis.call('GET', KEYS[3 * i]) or '0') >= most then
-      key = KEYS[3 * i - 1]
+  if ARGV[base + 2] ~= '0' and redis.call('EXISTS', key) == 0 then
+    if tonumber(redis.call('GET', KEYS[k + 5]) or '0') >= most then
+      key, held = KEYS[k + 3], KEYS[k + 4]
       folded = folded .. '1'
     else
-      redis.call('INCR', KEYS[3 * i])
-      redis.call('PEXPIRE', KEYS[3 * i], ARGV[base + 3])
+      redis.call('INCR', KEYS[k + 5])
+      redis.call('PEXPIRE', KEYS[k + 5], ARGV[base + 3])
       folded = folded .. '0'
     end
   else
@@ -129,6 +172,7 @@ for i = 1, #KEYS / 3 do
     redis.call('HINCRBY', key, 'b:' .. ARGV[base + 1], ARGV[base + 2])
   end
   redis.call('PEXPIRE', key, ARGV[base + 3])
+  redis.call('PEXPIRE', held, ARGV[base + 3])
   local oldest = tonumber(ARGV[base + 4])
   local fields = redis.call('HGETALL', key)
   local total = 0
@@ -294,12 +338,14 @@ pub(crate) struct RemoteHold {
     accounts: Vec<(Account, Arc<str>)>,
 }
 
-/// An account in Redis: its key there, and the budget's; the key of the budget's `other`
-/// account and of its count of accounts, for a scope that has none yet.
+/// An account in Redis: its key there and its reservations', and the budget's; the keys of
+/// the budget's `other` account and of its count of accounts, for a scope that has none yet.
 #[derive(Debug)]
 struct Account {
     name: String,
+    held: String,
     other: String,
+    other_held: String,
     count: String,
     window: Window,
     key: AccountKey,
@@ -309,7 +355,19 @@ impl Account {
     /// This account's scope went to the budget's `other` account (the script said so).
     fn fold(&mut self) {
         std::mem::swap(&mut self.name, &mut self.other);
+        std::mem::swap(&mut self.held, &mut self.other_held);
         self.key = self.key.other();
+    }
+
+    /// Its five keys, in the scripts' order.
+    fn keys(&self) -> [&str; 5] {
+        [
+            &self.name,
+            &self.held,
+            &self.other,
+            &self.other_held,
+            &self.count,
+        ]
     }
 }
 
@@ -471,9 +529,13 @@ impl RedisStore {
         // One `:` after the budget's name, where an account has one per scope: no account's
         // key can be the count's.
         let count = format!("{}:{}:#accounts", self.config.prefix, escape(&key.budget));
+        let name = self.key(&key, &window, now);
+        let other = self.key(&key.other(), &window, now);
         Account {
-            name: self.key(&key, &window, now),
-            other: self.key(&key.other(), &window, now),
+            held: format!("{name}:#r"),
+            other_held: format!("{other}:#r"),
+            name,
+            other,
             count: with_period(count, &window, now),
             window,
             key,
@@ -516,10 +578,10 @@ impl RedisStore {
         for (budget, key, amount) in &covering {
             let account = self.account(key.clone(), budget.window, now);
             let period = budget.window.period(now);
+            for name in account.keys() {
+                invocation.key(name);
+            }
             invocation
-                .key(&account.name)
-                .key(&account.other)
-                .key(&account.count)
                 .arg(budget.window.oldest_counted(period.index))
                 .arg(units(budget.limit))
                 .arg(units(*amount))
@@ -751,10 +813,10 @@ impl Worker {
             for (account, units) in &accounts {
                 let window = &account.window;
                 let period = window.period(now);
+                for name in account.keys() {
+                    invocation.key(name);
+                }
                 invocation
-                    .key(&account.name)
-                    .key(&account.other)
-                    .key(&account.count)
                     .arg(period.index)
                     .arg(*units)
                     .arg(ttl(window, period.ends, now))
