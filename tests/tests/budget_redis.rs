@@ -392,6 +392,41 @@ fn a_rolling_window_in_redis_lets_calls_through_once_the_spend_has_left_it() {
     assert!(ttl > 0 && ttl <= 3_000, "expires in {ttl} ms");
 }
 
+/// A call of 1.2 s, as a long answer takes.
+#[ai_span(kind = "llm", model = "budget-model", provider = "openai", budget)]
+fn slow_chat() -> Result<Usage, BudgetExceeded> {
+    std::thread::sleep(Duration::from_millis(1_200));
+    Ok(Usage::new(10_000, 0))
+}
+
+/// A call's cost counts in the rolling bucket it started in, as in-process, not the one it
+/// ended in: it leaves the window 2 s (and at most a bucket) after it was checked.
+#[test]
+fn in_redis_a_calls_cost_counts_when_the_call_started() {
+    let Some(redis) = Redis::start() else { return };
+    let layer = AiLayer::builder()
+        .with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
+        .with_budget(
+            Budget::new("burst", 0.01, Window::Rolling(Duration::from_secs(2)))
+                .per(Scope::Tenant)
+                .per_call(0.01),
+        )
+        .with_budget_store(store(&redis, "started"))
+        .build()
+        .expect("valid");
+    let made = AtomicUsize::new(0);
+    let (results, _) = export_built(layer, || {
+        let started = std::time::Instant::now();
+        let slow = tracing::info_span!("request", tenant.id = "acme").in_scope(slow_chat);
+        let after_it = call_as("acme", &made).is_ok();
+        // 3.05 s after it started: past its bucket and the window's two; 1.85 s after it
+        // ended, which a cost counted at its end would not have left.
+        std::thread::sleep(Duration::from_millis(3_050).saturating_sub(started.elapsed()));
+        (slow.is_ok(), after_it, call_as("acme", &made).is_ok())
+    });
+    assert_eq!(results, (true, false, true));
+}
+
 /// A call whose replica died mid-call never settles: what it reserved is held until its lease
 /// ends, then given back, and what the calls in flight hold (`held`) comes back to zero.
 #[test]

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::ledger::{AccountKey, Balance, Passed, Reservation, MAX_ACCOUNTS};
+use super::window::Period;
 use super::{Budget, BudgetError, BudgetExceeded, CallScope, OnLimit, Window};
 
 /// The finest amount kept in Redis: 10^-10 of the currency.
@@ -348,6 +349,9 @@ struct Account {
     other_held: String,
     count: String,
     window: Window,
+    /// The period (or rolling bucket) of the reservation or debit: its cost counts there, as
+    /// in-process, however long the call took.
+    period: Period,
     key: AccountKey,
 }
 
@@ -538,6 +542,7 @@ impl RedisStore {
             other,
             count: with_period(count, &window, now),
             window,
+            period: window.period(now),
             key,
         }
     }
@@ -812,15 +817,14 @@ impl Worker {
             let now = SystemTime::now();
             for (account, units) in &accounts {
                 let window = &account.window;
-                let period = window.period(now);
                 for name in account.keys() {
                     invocation.key(name);
                 }
                 invocation
-                    .arg(period.index)
+                    .arg(account.period.index)
                     .arg(*units)
-                    .arg(ttl(window, period.ends, now))
-                    .arg(window.oldest_counted(period.index));
+                    .arg(ttl(window, account.period.ends, now))
+                    .arg(window.oldest_counted(window.period(now).index));
             }
             // A few tries, a moment apart: a restarting Redis takes the debit a second later.
             let mut written = false;
