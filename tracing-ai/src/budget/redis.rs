@@ -220,6 +220,9 @@ pub enum OnStoreFailure {
 /// Budgets kept in Redis, shared by every replica that uses the same server and prefix (feature
 /// `redis`): give it to [`AiLayerBuilder::with_budget_store`](crate::AiLayerBuilder::with_budget_store).
 ///
+/// One Redis server, not Redis Cluster: a reservation is one script over the keys of every
+/// budget and scope the call is in, which Cluster refuses when they are in several slots.
+///
 /// ```no_run
 /// use std::time::Duration;
 /// use tracing_ai::budget::{Budget, OnStoreFailure, RedisBudgets, Scope, Window};
