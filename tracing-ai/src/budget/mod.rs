@@ -694,6 +694,11 @@ impl LiveBudgets {
 
     /// Registers the gauges and the counter of [the module docs](self) on `meter`.
     pub(crate) fn report(budgets: &Arc<Self>, meter: &opentelemetry::metrics::Meter) {
+        // What Redis answers is kept for the gauges only: now that there are some.
+        #[cfg(feature = "redis")]
+        if let Some(store) = &budgets.store {
+            store.seen.wanted();
+        }
         use opentelemetry::KeyValue;
         let labels = |balance: &Balance, scope: &[(&'static str, Arc<str>)]| {
             let mut labels = vec![KeyValue::new(

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -397,6 +397,8 @@ enum Write {
 #[derive(Debug, Default)]
 pub(crate) struct Seen {
     accounts: Mutex<HashMap<AccountKey, SeenSpend>>,
+    /// Some gauge reads it: without metrics, nothing is kept.
+    wanted: AtomicBool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -408,7 +410,14 @@ struct SeenSpend {
 }
 
 impl Seen {
+    pub(crate) fn wanted(&self) {
+        self.wanted.store(true, Ordering::Relaxed);
+    }
+
     fn record(&self, key: &AccountKey, spend: SeenSpend) {
+        if !self.wanted.load(Ordering::Relaxed) {
+            return;
+        }
         let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
         if accounts.len() < MAX_ACCOUNTS || accounts.contains_key(key) {
             accounts.insert(key.clone(), spend);
@@ -935,6 +944,27 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_redis_answers_is_kept_only_for_gauges() {
+        let budget = Budget::new("daily", 1.0, Window::Day).per(crate::budget::Scope::Tenant);
+        let mut scope = CallScope::default();
+        scope.set_scope(crate::budget::Scope::Tenant, &Arc::from("acme"));
+        let key = budget.account(&scope).expect("covered");
+        let now = SystemTime::now();
+        let spend = SeenSpend {
+            spent: 5 * UNIT as i64,
+            period: Window::Day.period(now).index,
+        };
+        let seen = Seen::default();
+        seen.record(&key, spend);
+        assert!(seen.balances(std::slice::from_ref(&budget), now).is_empty());
+        seen.wanted();
+        seen.record(&key, spend);
+        let balances = seen.balances(&[budget], now);
+        assert_eq!(balances.len(), 1);
+        assert_eq!(balances[0].spent, 5.0);
+    }
 
     #[test]
     fn keys_cannot_collide_and_amounts_are_units() {
