@@ -410,6 +410,7 @@ struct SeenSpend {
 }
 
 impl Seen {
+    /// Some gauge reads the accounts from now on: keep them.
     pub(crate) fn wanted(&self) {
         self.wanted.store(true, Ordering::Relaxed);
     }
