@@ -199,8 +199,8 @@ pub(crate) struct Balance {
 #[derive(Debug, Default)]
 pub(crate) struct Ledger {
     accounts: Mutex<HashMap<AccountKey, Shared>>,
-    /// When (seconds since the epoch) a full ledger last dropped its idle accounts.
-    swept: AtomicU64,
+    /// When (seconds since the epoch) a full ledger may next drop its idle accounts.
+    next_sweep: AtomicU64,
 }
 
 /// How often, at most, a full ledger reads every account to drop the idle ones: a sweep of
@@ -385,16 +385,37 @@ impl Ledger {
         if accounts.len() < MAX_ACCOUNTS || accounts.contains_key(&key) {
             return key;
         }
-        let swept = self.swept.load(Ordering::Relaxed);
-        if swept == 0 || secs >= swept.saturating_add(SWEEP_EVERY_SECS) {
-            self.swept.store(secs.max(1), Ordering::Relaxed);
+        if secs >= self.next_sweep.load(Ordering::Relaxed) {
             drop_idle(accounts, budgets, secs, &mut |_, _, _| {});
-            if accounts.len() < MAX_ACCOUNTS {
+            let room = accounts.len() < MAX_ACCOUNTS;
+            let next = if room {
+                secs.saturating_add(SWEEP_EVERY_SECS)
+            } else {
+                next_idle(budgets, secs)
+            };
+            self.next_sweep.store(next, Ordering::Relaxed);
+            if room {
                 return key;
             }
         }
         key.other()
     }
+}
+
+/// When a sweep that freed nothing may free something: a calendar account that spent stays
+/// busy until its period ends, so with calendar budgets only, not before the first end; a
+/// rolling window's spend leaves it any time, so a minute later.
+fn next_idle(budgets: &[Budget], secs: u64) -> u64 {
+    let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    budgets
+        .iter()
+        .map(|budget| match budget.window {
+            Window::Rolling(_) => secs.saturating_add(SWEEP_EVERY_SECS),
+            Window::Day | Window::Month => epoch_secs(budget.window.period(now).ends),
+        })
+        .min()
+        .unwrap_or(secs.saturating_add(SWEEP_EVERY_SECS))
+        .max(secs.saturating_add(1))
 }
 
 /// Drops the accounts that spent nothing in their window, hold no reservation and that no
@@ -525,6 +546,27 @@ mod tests {
             .collect();
         tenants.sort_unstable();
         assert_eq!(tenants, ["fresh", "fresher"]);
+    }
+
+    /// A full ledger whose accounts all spent this period does not read them all again before
+    /// the period ends, when they can first be idle; with a rolling window, a minute later.
+    #[test]
+    fn a_sweep_that_freed_nothing_waits_for_the_first_account_that_can_be_idle() {
+        use super::next_idle;
+        let day = Budget::new("daily", 1.0, Window::Day);
+        let month = Budget::new("monthly", 1.0, Window::Month);
+        let rolling = Budget::new(
+            "hourly",
+            1.0,
+            Window::Rolling(std::time::Duration::from_secs(3_600)),
+        );
+        // 2026-12-05T07:00:00Z: the day ends at 2026-12-06T00:00:00Z.
+        let now = 1_796_454_000;
+        let midnight = 1_796_515_200;
+        assert_eq!(next_idle(&[day.clone(), month.clone()], now), midnight);
+        assert_eq!(next_idle(&[month, day.clone(), rolling], now), now + 60);
+        assert_eq!(next_idle(&[], now), now + 60);
+        assert_eq!(next_idle(&[day], midnight - 1), midnight);
     }
 
     #[test]
