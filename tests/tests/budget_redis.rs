@@ -55,6 +55,11 @@ fn call_as(tenant: &str, made: &AtomicUsize) -> Result<Usage, BudgetExceeded> {
     tracing::info_span!("request", tenant.id = tenant).in_scope(|| chat(made))
 }
 
+/// How many of `calls` calls as `tenant` its budgets let through.
+fn allowed_of(tenant: &str, calls: usize, made: &AtomicUsize) -> usize {
+    (0..calls).filter(|_| call_as(tenant, made).is_ok()).count()
+}
+
 /// Runs `calls` calls on each of `threads` threads under `layer`'s subscriber; how many were
 /// allowed.
 fn run_replica(layer: AiLayer, threads: usize, calls: usize, made: Arc<AtomicUsize>) -> usize {
@@ -287,11 +292,7 @@ fn past_its_max_accounts_new_tenants_share_other_under_one_limit() {
         .expect("valid");
     let budgets = layer.budgets();
     let made = AtomicUsize::new(0);
-    let allowed = |tenant: &str, calls: usize| {
-        (0..calls)
-            .filter(|_| call_as(tenant, &made).is_ok())
-            .count()
-    };
+    let allowed = |tenant: &str, calls: usize| allowed_of(tenant, calls, &made);
     let ((t1, new_1, new_2, t1_again, refusal), _) = export_built(layer, || {
         let t1 = allowed("t1", 1);
         assert_eq!(allowed("t2", 1), 1);
@@ -349,27 +350,29 @@ fn past_its_max_accounts_new_tenants_share_other_under_one_limit() {
     assert_eq!(gauge, Some(1.01));
 }
 
+/// A layer with `limit` per tenant over the last 2 s (buckets of 1 s), in Redis under
+/// `prefix`, each call reserving $0.01.
+fn burst(redis: &Redis, prefix: &str, limit: f64) -> AiLayer {
+    AiLayer::builder()
+        .with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
+        .with_budget(
+            Budget::new("burst", limit, Window::Rolling(Duration::from_secs(2)))
+                .per(Scope::Tenant)
+                .per_call(0.01),
+        )
+        .with_budget_store(store(redis, prefix))
+        .build()
+        .expect("valid")
+}
+
 /// A rolling window in Redis: the spend is counted for the whole window after it (the calls
 /// stay refused), then leaves it (they go through again); the account expires soon after.
 #[test]
 fn a_rolling_window_in_redis_lets_calls_through_once_the_spend_has_left_it() {
     let Some(redis) = Redis::start() else { return };
-    let layer = AiLayer::builder()
-        .with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
-        .with_budget(
-            Budget::new("burst", 0.05, Window::Rolling(Duration::from_secs(2)))
-                .per(Scope::Tenant)
-                .per_call(0.01),
-        )
-        .with_budget_store(store(&redis, "rolling"))
-        .build()
-        .expect("valid");
+    let layer = burst(&redis, "rolling", 0.05);
     let made = AtomicUsize::new(0);
-    let allowed = |calls: usize| {
-        (0..calls)
-            .filter(|_| call_as("acme", &made).is_ok())
-            .count()
-    };
+    let allowed = |calls: usize| allowed_of("acme", calls, &made);
     let (counts, _) = export_built(layer, || {
         let started = std::time::Instant::now();
         let first = allowed(8);
@@ -404,16 +407,7 @@ fn slow_chat() -> Result<Usage, BudgetExceeded> {
 #[test]
 fn in_redis_a_calls_cost_counts_when_the_call_started() {
     let Some(redis) = Redis::start() else { return };
-    let layer = AiLayer::builder()
-        .with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
-        .with_budget(
-            Budget::new("burst", 0.01, Window::Rolling(Duration::from_secs(2)))
-                .per(Scope::Tenant)
-                .per_call(0.01),
-        )
-        .with_budget_store(store(&redis, "started"))
-        .build()
-        .expect("valid");
+    let layer = burst(&redis, "started", 0.01);
     let made = AtomicUsize::new(0);
     let (results, _) = export_built(layer, || {
         let started = std::time::Instant::now();
@@ -437,11 +431,7 @@ fn a_reservation_never_settled_is_given_back_when_its_lease_ends() {
         .build()
         .expect("valid");
     let made = AtomicUsize::new(0);
-    let allowed = |calls: usize| {
-        (0..calls)
-            .filter(|_| call_as("acme", &made).is_ok())
-            .count()
-    };
+    let allowed = |calls: usize| allowed_of("acme", calls, &made);
     let ((during, after), _) = export_built(layer, || {
         let started = std::time::Instant::now();
         tracing::info_span!("request", tenant.id = "acme").in_scope(|| {
