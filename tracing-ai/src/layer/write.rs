@@ -187,7 +187,8 @@ impl Writer {
             cx.span().add_event(name, attributes);
         }
         undeclared.clear();
-        // Swapped back rather than `set`: no drop of the old value, no lazy initialisation.
+        // Put back through a borrow rather than `set` (which initialises the key again and
+        // drops what it replaces); the larger of the two lists stays for the next span.
         ATTRIBUTES.with_borrow_mut(|kept| {
             if kept.capacity() < undeclared.capacity() {
                 *kept = undeclared;
