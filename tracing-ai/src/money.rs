@@ -47,6 +47,17 @@ pub(crate) fn money_digits(amount: f64) -> Option<(i64, usize)> {
     Some(((amount * POW10[places]).round() as i64, places))
 }
 
+/// `amount` as people read it: at least two decimals, up to 8, so that a fraction of a cent
+/// stays visible, without trailing zeros (`25.00`, `0.0002`, `0.00003015`).
+pub(crate) fn decimal(amount: f64) -> String {
+    let text = format!("{amount:.8}");
+    let trimmed = text.trim_end_matches('0');
+    match trimmed.split_once('.') {
+        Some((_, decimals)) if decimals.len() >= 2 => trimmed.to_owned(),
+        _ => format!("{amount:.2}"),
+    }
+}
+
 /// `usd`, rounded as spans write it, in units of 10^-22 of its currency.
 pub(crate) fn to_units(usd: f64) -> Option<i128> {
     if usd.abs() < 1e-10 {

@@ -569,6 +569,31 @@ mod tests {
         assert_eq!(next_idle(&[day], midnight - 1), midnight);
     }
 
+    /// A small budget's refusal says its amounts, not `0.00 of 0.00 USD`.
+    #[test]
+    fn a_refusal_shows_a_small_budgets_amounts() {
+        let budget = Budget::new("tiny", 0.0002, Window::Day).per(Scope::Tenant);
+        let ledger = Ledger::default();
+        assert!(spend(&ledger, &budget, "acme", 0.00015));
+        let refused = ledger
+            .reserve(
+                std::slice::from_ref(&budget),
+                &tenant("acme"),
+                &mut |_| 0.0001,
+                SystemTime::now(),
+            )
+            .map(|_| ())
+            .expect_err("over the limit")
+            .to_string();
+        assert!(
+            refused.starts_with(
+                "budget \"tiny\" for tenant.id=acme: 0.00015 of 0.0002 USD spent or reserved \
+                 this UTC day, and this call may cost up to 0.0001 USD; the call was not made."
+            ),
+            "{refused}"
+        );
+    }
+
     #[test]
     fn past_the_cap_new_tenants_share_one_account_and_known_ones_keep_theirs() {
         let budget = Budget::new("daily", 1.0, Window::Day).per(Scope::Tenant);

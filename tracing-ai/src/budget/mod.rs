@@ -97,6 +97,7 @@ use ledger::{AccountKey, Balance};
 pub(crate) use ledger::{BudgetState, Ledger, Passed, Reservation};
 
 use crate::attr;
+use crate::money::decimal;
 
 /// What a [`Budget`] counts spend by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -535,16 +536,19 @@ impl fmt::Display for BudgetExceeded {
             }
         }
         let currency = &self.0.currency;
+        // A small budget's amounts as they are, not `0.00 of 0.00`.
         write!(
             f,
-            ": {:.2} of {:.2} {currency} spent or reserved {}",
-            self.0.used, self.0.limit, self.0.window
+            ": {} of {} {currency} spent or reserved {}",
+            decimal(self.0.used),
+            decimal(self.0.limit),
+            self.0.window
         )?;
         if self.0.estimate > 0.0 {
             write!(
                 f,
-                ", and this call may cost up to {:.4} {currency}",
-                self.0.estimate
+                ", and this call may cost up to {} {currency}",
+                decimal(self.0.estimate)
             )?;
         }
         f.write_str(

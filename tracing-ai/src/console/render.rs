@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::{Node, Totals};
+use crate::money::decimal;
 
 pub(super) fn render(root: &Node) -> String {
     let mut text = String::new();
@@ -176,15 +177,5 @@ fn money(usd: f64, reported: Option<&(String, f64)>) -> String {
     match reported {
         Some((currency, amount)) => format!("${} ({} {currency})", decimal(usd), decimal(*amount)),
         None => format!("${}", decimal(usd)),
-    }
-}
-
-/// Up to 8 decimals, so that a fraction of a cent stays visible, without trailing zeros.
-fn decimal(amount: f64) -> String {
-    let text = format!("{amount:.8}");
-    let trimmed = text.trim_end_matches('0');
-    match trimmed.split_once('.') {
-        Some((_, decimals)) if decimals.len() >= 2 => trimmed.to_owned(),
-        _ => format!("{amount:.2}"),
     }
 }
