@@ -83,9 +83,19 @@ fn an_evaluation_is_an_event_on_the_span_it_judges_with_the_conventions_types() 
         explanation,
         "cites the right document; key [REDACTED] leaked"
     );
-    // Not given, not exported.
-    assert_eq!(value(event, attr::GEN_AI_RESPONSE_ID), None);
-    assert_eq!(value(event, attr::ERROR_TYPE), None);
+    // Not given, not exported; and nothing the conventions do not define: a `tracing` event
+    // would add its `level` and `target`.
+    let mut names: Vec<&str> = event.iter().map(|kv| kv.key.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            attr::GEN_AI_EVALUATION_EXPLANATION,
+            attr::GEN_AI_EVALUATION_NAME,
+            attr::GEN_AI_EVALUATION_SCORE_LABEL,
+            attr::GEN_AI_EVALUATION_SCORE_VALUE,
+        ]
+    );
     // On the call's span only, and the call is still priced.
     assert!(exported.span("request").events.is_empty());
     assert!(tracing_ai_tests::otel::f64_attr(call, attr::GEN_AI_USAGE_COST) > 0.0);
@@ -200,4 +210,58 @@ fn no_handle_without_opentelemetry() {
     let handle = tracing_ai_tests::capture(|| request(None)).0;
     assert_eq!(handle, None);
     assert_eq!(request(None), None, "no subscriber at all");
+}
+
+/// The fields of every `tracing` event, as `name=value` text.
+#[derive(Clone, Default)]
+struct Events(std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Fields(Vec<String>);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push(format!("{}={value:?}", field.name()));
+            }
+        }
+        let mut fields = Fields(Vec::new());
+        event.record(&mut fields);
+        self.0.lock().expect("not poisoned").push(fields.0);
+    }
+}
+
+#[test]
+fn without_opentelemetry_an_evaluation_is_a_tracing_event_other_layers_see() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let events = Events::default();
+    let subscriber = tracing_subscriber::registry().with(events.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        request(Some(&Evaluation::new("relevance").with_score(0.5)));
+    });
+    let events = events.0.lock().expect("not poisoned").clone();
+    assert_eq!(
+        events,
+        [[
+            "message=gen_ai.evaluation.result",
+            "gen_ai.evaluation.name=\"relevance\"",
+            "gen_ai.evaluation.score.value=0.5",
+        ]]
+    );
+}
+
+#[test]
+fn an_evaluation_filtered_out_by_its_target_is_not_exported() {
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::Level::TRACE)
+        .with_target(
+            tracing_ai::evaluation::TARGET,
+            tracing::level_filters::LevelFilter::OFF,
+        );
+    let (_, exported) =
+        tracing_ai_tests::otel::export_with_layer(tracing_ai::AiLayer::builder(), filter, || {
+            request(Some(&Evaluation::new("relevance").with_score(0.5)))
+        });
+    let call = exported.span("chat gpt-4o-mini");
+    assert!(call.events.is_empty(), "{:?}", call.events);
 }

@@ -52,6 +52,7 @@ use std::str::FromStr;
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
 };
+use opentelemetry::{KeyValue, Value};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::attr;
@@ -145,12 +146,51 @@ impl Evaluation {
     }
 
     /// Records this evaluation on `span`, the call it evaluates. Nothing is recorded on a
-    /// disabled span.
+    /// disabled span, nor when [`TARGET`] is filtered out at `INFO`.
+    ///
+    /// Under an OpenTelemetry layer the event is written onto the exported span as the
+    /// conventions define it, with their attributes only; a `tracing` event would carry
+    /// `level` and `target` too, which no convention defines (Weaver's live-check reports
+    /// them). Without one, it is a `tracing` event your other layers see.
     pub fn record_on(&self, span: &tracing::Span) {
-        if span.is_disabled() {
+        if span.is_disabled() || !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
             return;
         }
         let explanation = self.explanation.as_deref().map(crate::redact::redact);
+        if span.context().span().span_context().is_valid() {
+            let mut attributes = vec![KeyValue::new(
+                attr::GEN_AI_EVALUATION_NAME,
+                self.name.clone(),
+            )];
+            let optional = [
+                (
+                    attr::GEN_AI_EVALUATION_SCORE_VALUE,
+                    self.finite_score().map(Value::F64),
+                ),
+                (
+                    attr::GEN_AI_EVALUATION_SCORE_LABEL,
+                    self.label.clone().map(Value::from),
+                ),
+                (
+                    attr::GEN_AI_EVALUATION_EXPLANATION,
+                    explanation
+                        .as_deref()
+                        .map(|text| Value::from(text.to_owned())),
+                ),
+                (
+                    attr::GEN_AI_RESPONSE_ID,
+                    self.response_id.clone().map(Value::from),
+                ),
+                (attr::ERROR_TYPE, self.error_type.clone().map(Value::from)),
+            ];
+            attributes.extend(
+                optional
+                    .into_iter()
+                    .filter_map(|(name, value)| Some(KeyValue::new(name, value?))),
+            );
+            span.add_event(attr::GEN_AI_EVALUATION_RESULT, attributes);
+            return;
+        }
         tracing::event!(
             target: TARGET,
             parent: span,
