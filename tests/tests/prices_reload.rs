@@ -167,7 +167,10 @@ fn a_changed_prices_file_takes_effect_on_reload_and_a_bad_one_is_refused() {
     meters.force_flush().expect("metrics flush");
     let counted = points(&metrics, "ai.prices.reloads");
     for (outcome, count) in [("applied", 1.0), ("refused", 1.0)] {
-        let key = vec![("outcome".to_owned(), outcome.to_owned())];
+        let key = vec![(
+            tracing_ai::attr::AI_PRICES_RELOAD_OUTCOME.to_owned(),
+            outcome.to_owned(),
+        )];
         assert_eq!(
             counted.get(&key).map(|(n, _)| *n),
             Some(count),

@@ -297,7 +297,7 @@ pub const AI_BUDGET_LIMIT: &str = "ai.budget.limit";
 pub const AI_BUDGET_REMAINING: &str = "ai.budget.remaining";
 /// The currency of a budget's amounts, on its gauges.
 pub const AI_BUDGET_CURRENCY: &str = "ai.budget.currency";
-/// Counter of the budget store's failures (feature `redis`), by `ai.budget.operation`:
+/// Counter of the budget store's failures (feature `redis`), by [`AI_BUDGET_OPERATION`]:
 /// `reserve` (the store did not answer in time; the failure policy applied) or `debit` (a
 /// cost never reached it).
 pub const AI_BUDGET_STORE_FAILURES: &str = "ai.budget.store_failures";
@@ -306,6 +306,14 @@ pub const AI_BUDGET_CALLS: &str = "ai.budget.calls";
 /// What happened to a call past a budget's limit, on [`AI_BUDGET_CALLS`]: `refused` or
 /// `warned`.
 pub const AI_BUDGET_OUTCOME: &str = "ai.budget.outcome";
+/// Which store operation failed, on [`AI_BUDGET_STORE_FAILURES`]: `reserve` or `debit`.
+pub const AI_BUDGET_OPERATION: &str = "ai.budget.operation";
+/// Why spans were not exported, on `ai.export.dropped_spans`: `queue_full`,
+/// `export_failed` or `shutdown`.
+pub const AI_EXPORT_DROP_REASON: &str = "ai.export.drop.reason";
+/// What became of a reload of the prices, on `ai.prices.reloads`: `applied`, or `refused`
+/// (the old prices kept).
+pub const AI_PRICES_RELOAD_OUTCOME: &str = "ai.prices.reload.outcome";
 
 /// semantic-conventions 1.41: histogram of the tokens of each call, by
 /// [`GEN_AI_TOKEN_TYPE`], operation, provider and model.

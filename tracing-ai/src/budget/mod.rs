@@ -793,7 +793,7 @@ impl LiveBudgets {
                     ] {
                         observer.observe(
                             counter.load(Ordering::Relaxed),
-                            &[KeyValue::new("ai.budget.operation", operation)],
+                            &[KeyValue::new(crate::attr::AI_BUDGET_OPERATION, operation)],
                         );
                     }
                 })

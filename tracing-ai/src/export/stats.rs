@@ -80,7 +80,8 @@ impl ExportStats {
 
     /// Reports these counts as metrics of `meter`, read at each collection:
     /// `ai.export.exported_spans` and `ai.export.dropped_spans` (counters, the second by
-    /// `reason`: `queue_full`, `export_failed` or `shutdown`). [`init`](crate::init) does this
+    /// [`ai.export.drop.reason`](crate::attr::AI_EXPORT_DROP_REASON): `queue_full`,
+    /// `export_failed` or `shutdown`). [`init`](crate::init) does this
     /// when it exports metrics.
     pub fn report_to(&self, meter: &opentelemetry::metrics::Meter) {
         let stats = self.clone();
@@ -97,7 +98,10 @@ impl ExportStats {
             .with_unit("{span}")
             .with_callback(move |observer| {
                 for loss in [Loss::QueueFull, Loss::ExportFailed, Loss::Shutdown] {
-                    let reason = opentelemetry::KeyValue::new("reason", loss.as_str());
+                    let reason = opentelemetry::KeyValue::new(
+                        crate::attr::AI_EXPORT_DROP_REASON,
+                        loss.as_str(),
+                    );
                     observer.observe(stats.count(loss).load(Ordering::Relaxed), &[reason]);
                 }
             })

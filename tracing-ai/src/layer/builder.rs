@@ -526,7 +526,8 @@ impl AiLayerBuilder {
     }
 }
 
-/// Counts the prices' reloads in `ai.prices.reloads`, by `outcome` (`applied`, `refused`).
+/// Counts the prices' reloads in `ai.prices.reloads`, by `ai.prices.reload.outcome`
+/// (`applied`, `refused`).
 fn report_reloads(meter: &opentelemetry::metrics::Meter, prices: &Arc<LivePrices>) {
     let prices = Arc::downgrade(prices);
     meter
@@ -538,7 +539,11 @@ fn report_reloads(meter: &opentelemetry::metrics::Meter, prices: &Arc<LivePrices
                 for (outcome, count) in
                     [("applied", prices.applied()), ("refused", prices.refused())]
                 {
-                    observer.observe(count, &[opentelemetry::KeyValue::new("outcome", outcome)]);
+                    let outcome = opentelemetry::KeyValue::new(
+                        crate::attr::AI_PRICES_RELOAD_OUTCOME,
+                        outcome,
+                    );
+                    observer.observe(count, &[outcome]);
                 }
             }
         })
