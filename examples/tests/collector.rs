@@ -341,8 +341,7 @@ fn behind_the_collectors_every_failed_request_arrives_whole_and_about_5_percent_
 
 #[test]
 fn the_readme_quotes_the_collector_configurations_the_tests_run() {
-    let readme =
-        std::fs::read_to_string(repository().join("tracing-ai/README.md")).expect("the README");
+    let readme = std::fs::read_to_string(repository().join("README.md")).expect("the README");
     for config in ["loadbalancing.yaml", "sampling.yaml"] {
         let file = std::fs::read_to_string(repository().join("tests/collector").join(config))
             .expect("the configuration");
