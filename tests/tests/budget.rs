@@ -239,6 +239,8 @@ fn a_warn_budget_lets_the_call_go_on_with_an_event() {
     assert_eq!(attribute("ai.budget.name").as_deref(), Some("model-alert"));
     assert_eq!(attribute("ai.budget.spent").as_deref(), Some("0.01"));
     assert_eq!(attribute("ai.budget.limit").as_deref(), Some("0.01"));
+    // Those three only: no `level` or `target` of a `tracing` event.
+    assert_eq!(events[0].attributes.len(), 3, "{:?}", events[0].attributes);
     assert!(spans
         .iter()
         .all(|span| str_attr(span, "error.type").is_none()));

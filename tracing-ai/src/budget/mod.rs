@@ -895,14 +895,31 @@ pub fn reserve(span: &tracing::Span) -> Result<(), BudgetExceeded> {
         }
     };
     for Passed { over } in passed {
+        // On the call's span, with its own attributes only (a `tracing` event would add
+        // `level` and `target`, which Weaver's live-check reports); and a line for the logs,
+        // outside the trace as the library's other warnings.
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        span.add_event(
+            "ai.budget.exceeded",
+            vec![
+                opentelemetry::KeyValue::new(attr::AI_BUDGET_NAME, over.0.budget.clone()),
+                opentelemetry::KeyValue::new(attr::AI_BUDGET_LIMIT, over.0.limit),
+                opentelemetry::KeyValue::new(attr::AI_BUDGET_SPENT, over.0.used),
+            ],
+        );
         tracing::event!(
             target: "tracing_ai",
-            parent: span,
+            parent: None,
             tracing::Level::WARN,
             { attr::AI_BUDGET_NAME } = &*over.0.budget,
             { attr::AI_BUDGET_LIMIT } = over.0.limit,
             { attr::AI_BUDGET_SPENT } = over.0.used,
-            "ai.budget.exceeded"
+            "a call went past budget {:?} ({} of {} {} spent or reserved); it warns, so the \
+             call was made",
+            &*over.0.budget,
+            decimal(over.0.used),
+            decimal(over.0.limit),
+            over.0.currency,
         );
     }
     Ok(())
