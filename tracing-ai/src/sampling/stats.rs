@@ -71,32 +71,37 @@ impl SamplingStats {
     /// [`init`](crate::init) does this when it exports metrics.
     pub fn report_to(&self, meter: &opentelemetry::metrics::Meter) {
         type Read = fn(&SamplingStats) -> u64;
-        let counters: [(&str, &str, Read); 4] = [
+        let counters: [(&str, &str, &str, Read); 4] = [
             (
                 "ai.sampling.kept_traces",
+                "{trace}",
                 "Traces the tail sampler exported",
                 SamplingStats::kept_traces,
             ),
             (
                 "ai.sampling.dropped_traces",
+                "{trace}",
                 "Traces the tail sampler dropped",
                 SamplingStats::dropped_traces,
             ),
             (
                 "ai.sampling.dropped_spans",
+                "{span}",
                 "Spans of the traces the tail sampler dropped",
                 SamplingStats::dropped_spans,
             ),
             (
                 "ai.sampling.overflowed_traces",
+                "{trace}",
                 "Traces exported early because holding them would have gone over the bound",
                 SamplingStats::overflowed_traces,
             ),
         ];
-        for (name, description, read) in counters {
+        for (name, unit, description, read) in counters {
             let stats = self.clone();
             meter
                 .u64_observable_counter(name)
+                .with_unit(unit)
                 .with_description(description)
                 .with_callback(move |observer| observer.observe(read(&stats), &[]))
                 .build();
@@ -104,6 +109,7 @@ impl SamplingStats {
         let stats = self.clone();
         meter
             .u64_observable_gauge("ai.sampling.held_spans")
+            .with_unit("{span}")
             .with_description("Spans held by the tail sampler, waiting for their trace's decision")
             .with_callback(move |observer| observer.observe(stats.held_spans() as u64, &[]))
             .build();
