@@ -144,7 +144,7 @@ fn check(spans: &[ReceivedSpan]) {
                     );
                     let expected = (input as f64 * 0.15 + output as f64 * 0.60) / 1e6;
                     assert!((double(span, "gen_ai.usage.cost") - expected).abs() < 1e-15);
-                    assert_eq!(span.attr("ai.fallback"), Some(&Value::BoolValue(true)));
+                    assert_eq!(span.attr("ai.fallback.used"), Some(&Value::BoolValue(true)));
                     assert_eq!(span.str_attr("ai.cost.currency"), Some("GBP"));
                 }
                 "chat llama-3.1-8b-fp8" => {

@@ -339,7 +339,7 @@ pub fn assert_retried_flaky_call<'a>(
     for (n, attempt) in (1..).zip(&attempts) {
         let refused = n < tries;
         let status = if refused { 429_i64 } else { 200 };
-        assert_eq!(attr(attempt, "ai.attempt"), Some(&n.into()));
+        assert_eq!(attr(attempt, "ai.attempt.number"), Some(&n.into()));
         assert_eq!(
             attr(attempt, "http.response.status_code"),
             Some(&status.into()),

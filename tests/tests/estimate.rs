@@ -116,7 +116,7 @@ fn a_cancelled_stream_is_priced_from_its_estimated_usage_and_says_so() {
     // The request says how much of its cost is estimated: all of it.
     let root = exported.span("request");
     assert!((f64_attr(root, "ai.request.cost") - usd).abs() < 1e-15);
-    assert!((f64_attr(root, "ai.request.cost.estimated") - usd).abs() < 1e-15);
+    assert!((f64_attr(root, "ai.request.cost_estimated") - usd).abs() < 1e-15);
     assert_eq!(attr(root, "ai.request.unpriced_calls"), Some(&1_i64.into()));
 
     // The cost metric labels it estimated; only the failed call is counted unpriced.

@@ -149,7 +149,7 @@ fn every_attribute_the_layer_fills_is_declared_empty() {
         "ai.cost.source",
         "ai.cost.unpriced",
         "ai.cache_hit",
-        "ai.fallback",
+        "ai.fallback.used",
         "ai.fallback.from",
         "tenant.id",
         "feature.id",

@@ -96,7 +96,7 @@ fn each_priced_span_says_which_price_data_priced_it() {
     for span in [file, hosted] {
         assert_eq!(f64_attr(span, "ai.cost.exchange_rate"), 0.79);
         assert_eq!(
-            str_attr(span, "ai.cost.exchange_rate.date").as_deref(),
+            str_attr(span, "ai.cost.exchange_rate_date").as_deref(),
             Some("2026-11-30")
         );
         let usd = f64_attr(span, "gen_ai.usage.cost");

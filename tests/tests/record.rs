@@ -70,13 +70,15 @@ fn fallback_marks_the_call_that_served_and_names_the_model_that_failed() {
         generate(true).await.expect("the fallback serves");
     });
     let hosted = captured.span("chat gpt-4o-mini");
-    assert_eq!(hosted.field("ai.fallback"), &FieldValue::Bool(true));
+    assert_eq!(hosted.field("ai.fallback.used"), &FieldValue::Bool(true));
     assert_eq!(hosted.field("ai.fallback.from"), &s("llama-3.1-8b-fp8"));
     let local = captured.span("chat llama-3.1-8b-fp8");
-    assert_eq!(local.get("ai.fallback"), None);
+    assert_eq!(local.get("ai.fallback.used"), None);
     assert_eq!(local.field("otel.status_code"), &s("ERROR"));
     assert_eq!(
-        captured.span("invoke_workflow generate").get("ai.fallback"),
+        captured
+            .span("invoke_workflow generate")
+            .get("ai.fallback.used"),
         None
     );
 }
@@ -85,7 +87,9 @@ fn fallback_marks_the_call_that_served_and_names_the_model_that_failed() {
 fn no_fallback_no_mark() {
     let (_, captured) = capture_async(generate(false));
     assert_eq!(
-        captured.span("chat llama-3.1-8b-fp8").get("ai.fallback"),
+        captured
+            .span("chat llama-3.1-8b-fp8")
+            .get("ai.fallback.used"),
         None
     );
     assert!(captured.spans_named("chat gpt-4o-mini").is_empty());
@@ -119,5 +123,5 @@ fn a_hand_written_ai_span_receives_the_facts_it_declares() {
     });
     let span = captured.span("my.llm.call");
     assert_eq!(span.field("ai.cache_hit"), &s("prefix"));
-    assert_eq!(span.get("ai.fallback"), None);
+    assert_eq!(span.get("ai.fallback.used"), None);
 }

@@ -46,7 +46,7 @@ fn a_hand_written_retry_loop_is_one_span_per_attempt() {
     for n in 1..=3_i64 {
         let attempt = exported.span(&format!("attempt {n}"));
         assert_eq!(attempt.parent_span_id, call.span_context.span_id());
-        assert_eq!(attr(attempt, "ai.attempt"), Some(&n.into()));
+        assert_eq!(attr(attempt, "ai.attempt.number"), Some(&n.into()));
         let failed = n < 3;
         assert_eq!(
             str_attr(attempt, "error.type").as_deref(),
@@ -200,6 +200,6 @@ fn attempts_are_counted_on_the_call_when_the_client_span_is_outside_the_retries(
     for n in 1..=i64::from(FLAKY_FAILURES) + 1 {
         let attempt = exported.span(&format!("attempt {n}"));
         assert_eq!(attempt.parent_span_id, request.span_context.span_id());
-        assert_eq!(attr(attempt, "ai.attempt"), Some(&n.into()));
+        assert_eq!(attr(attempt, "ai.attempt.number"), Some(&n.into()));
     }
 }

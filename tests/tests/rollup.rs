@@ -97,7 +97,7 @@ fn the_root_carries_the_totals_of_its_calls_and_no_per_call_cost() {
         "no per-call name on the root"
     );
     assert_eq!(
-        attr(root, "ai.request.cost.amount"),
+        attr(root, "ai.request.cost_amount"),
         None,
         "reported in USD only"
     );
@@ -183,9 +183,9 @@ fn calls_on_other_threads_and_tasks_add_to_their_request() {
             (f64_attr(root, "ai.request.cost") - usd).abs() < 1e-15,
             "request {n}"
         );
-        assert!((f64_attr(root, "ai.request.cost.amount") - usd * 0.8).abs() < 1e-15);
+        assert!((f64_attr(root, "ai.request.cost_amount") - usd * 0.8).abs() < 1e-15);
         assert_eq!(
-            str_attr(root, "ai.request.cost.currency").as_deref(),
+            str_attr(root, "ai.request.cost_currency").as_deref(),
             Some("GBP")
         );
     }

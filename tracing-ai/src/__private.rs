@@ -62,7 +62,7 @@ macro_rules! __tracing_ai_span {
             { $crate::attr::AI_COST_SOURCE } = $crate::__private::tracing::field::Empty,
             { $crate::attr::AI_COST_UNPRICED } = $crate::__private::tracing::field::Empty,
             { $crate::attr::AI_CACHE_HIT } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_FALLBACK } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_FALLBACK_USED } = $crate::__private::tracing::field::Empty,
             { $crate::attr::AI_FALLBACK_FROM } = $crate::__private::tracing::field::Empty,
             { $crate::attr::TENANT_ID } = $crate::__private::tracing::field::Empty,
             { $crate::attr::FEATURE_ID } = $crate::__private::tracing::field::Empty,

@@ -136,7 +136,7 @@ pub const AI_COST_PRICES: &str = "ai.cost.prices";
 pub const AI_COST_EXCHANGE_RATE: &str = "ai.cost.exchange_rate";
 /// The day that rate was taken (`YYYY-MM-DD`), when the application said
 /// (`with_exchange_rate_date`).
-pub const AI_COST_EXCHANGE_RATE_DATE: &str = "ai.cost.exchange_rate.date";
+pub const AI_COST_EXCHANGE_RATE_DATE: &str = "ai.cost.exchange_rate_date";
 /// Why a call's cost is an estimate: the reason it reported no usage (see
 /// [`estimate`](crate::estimate)); with [`AI_COST_SOURCE`] `estimated`.
 pub const AI_COST_ESTIMATED_BECAUSE: &str = "ai.cost.estimated_because";
@@ -148,7 +148,7 @@ pub const AI_USAGE_ESTIMATED_OUTPUT_TOKENS: &str = "ai.usage.estimated.output_to
 /// The application's own cache (not the provider's): `prefix`, `semantic` or `miss`.
 pub const AI_CACHE_HIT: &str = "ai.cache_hit";
 /// `true` when a fallback model or hosted API served this call.
-pub const AI_FALLBACK: &str = "ai.fallback";
+pub const AI_FALLBACK_USED: &str = "ai.fallback.used";
 /// The model that failed before the fallback served the call.
 pub const AI_FALLBACK_FROM: &str = "ai.fallback.from";
 
@@ -169,11 +169,11 @@ pub const AI_USAGE_AUDIO_OUTPUT_TOKENS: &str = "ai.usage.audio.output_tokens";
 pub const AI_REQUEST_COST: &str = "ai.request.cost";
 /// The part of [`AI_REQUEST_COST`] that is estimated (calls that reported no usage, priced
 /// by the layer's [estimator](crate::estimate)), in USD: 0 when all of it was reported.
-pub const AI_REQUEST_COST_ESTIMATED: &str = "ai.request.cost.estimated";
+pub const AI_REQUEST_COST_ESTIMATED: &str = "ai.request.cost_estimated";
 /// [`AI_REQUEST_COST`] in the reporting currency, when it is not USD.
-pub const AI_REQUEST_COST_AMOUNT: &str = "ai.request.cost.amount";
+pub const AI_REQUEST_COST_AMOUNT: &str = "ai.request.cost_amount";
 /// The ISO 4217 code of [`AI_REQUEST_COST_AMOUNT`]'s currency.
-pub const AI_REQUEST_COST_CURRENCY: &str = "ai.request.cost.currency";
+pub const AI_REQUEST_COST_CURRENCY: &str = "ai.request.cost_currency";
 /// Input tokens of every model call under the request.
 pub const AI_REQUEST_INPUT_TOKENS: &str = "ai.request.input_tokens";
 /// Output tokens of every model call under the request.
@@ -191,11 +191,11 @@ pub const AI_REQUEST_UNPRICED_CALLS: &str = "ai.request.unpriced_calls";
 /// The USD cost of every model call under the agent.
 pub const AI_AGENT_COST: &str = "ai.agent.cost";
 /// The part of [`AI_AGENT_COST`] that is estimated, in USD.
-pub const AI_AGENT_COST_ESTIMATED: &str = "ai.agent.cost.estimated";
+pub const AI_AGENT_COST_ESTIMATED: &str = "ai.agent.cost_estimated";
 /// [`AI_AGENT_COST`] in the reporting currency, when it is not USD.
-pub const AI_AGENT_COST_AMOUNT: &str = "ai.agent.cost.amount";
+pub const AI_AGENT_COST_AMOUNT: &str = "ai.agent.cost_amount";
 /// The ISO 4217 code of [`AI_AGENT_COST_AMOUNT`]'s currency.
-pub const AI_AGENT_COST_CURRENCY: &str = "ai.agent.cost.currency";
+pub const AI_AGENT_COST_CURRENCY: &str = "ai.agent.cost_currency";
 /// Input tokens of every model call under the agent.
 pub const AI_AGENT_INPUT_TOKENS: &str = "ai.agent.input_tokens";
 /// Output tokens of every model call under the agent.
@@ -211,7 +211,7 @@ pub const AI_AGENT_UNPRICED_CALLS: &str = "ai.agent.unpriced_calls";
 /// [`retry`](crate::retry)).
 pub const AI_ATTEMPTS: &str = "ai.attempts";
 /// The number of an attempt (1 for the first), on its `attempt {n}` span.
-pub const AI_ATTEMPT: &str = "ai.attempt";
+pub const AI_ATTEMPT_NUMBER: &str = "ai.attempt.number";
 /// Seconds from the end of the previous attempt to the start of this one: the retry's wait.
 pub const AI_ATTEMPT_WAIT: &str = "ai.attempt.wait";
 

@@ -16,7 +16,7 @@
 //!
 //! The reported usage attributes (`gen_ai.usage.*_tokens`) are never written from an
 //! estimate, and the request's roll-up says which share of its cost is estimated
-//! (`ai.request.cost.estimated`). A call that failed is not estimated: most failures (a rate
+//! (`ai.request.cost_estimated`). A call that failed is not estimated: most failures (a rate
 //! limit, a bad request) are refused before any work and not billed; it stays unpriced, and
 //! counted in `ai.client.unpriced_calls`.
 //!

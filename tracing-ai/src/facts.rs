@@ -321,7 +321,7 @@ pub(crate) const FACTS: &[Fact] = &{
         fact(attr::AI_COST_SOURCE, Slot::Ignored, Empty, None),
         fact(attr::AI_COST_UNPRICED, Slot::Ignored, Empty, None),
         fact(attr::AI_CACHE_HIT, Slot::CacheHit, Empty, None),
-        fact(attr::AI_FALLBACK, Slot::Fallback, Empty, None),
+        fact(attr::AI_FALLBACK_USED, Slot::Fallback, Empty, None),
         fact(attr::AI_FALLBACK_FROM, Slot::FallbackFrom, Empty, None),
         fact(attr::OTEL_STATUS_CODE, Slot::StatusCode, Empty, None),
         fact(

@@ -44,7 +44,7 @@ pub fn record_cache_hit(hit: CacheHit) {
 
 /// Records that a fallback served the current AI call after `from_model` failed.
 ///
-/// Sets `ai.fallback = true` and `ai.fallback.from = from_model` on the innermost enclosing AI
+/// Sets `ai.fallback.used = true` and `ai.fallback.from = from_model` on the innermost enclosing AI
 /// span, found as [`record_cache_hit`] finds it.
 ///
 /// ```
@@ -59,7 +59,7 @@ pub fn record_cache_hit(hit: CacheHit) {
 /// ```
 pub fn record_fallback(from_model: &str) {
     record_on_innermost_ai_span([
-        (attr::AI_FALLBACK, Some(&true as &dyn Value)),
+        (attr::AI_FALLBACK_USED, Some(&true as &dyn Value)),
         (attr::AI_FALLBACK_FROM, Some(&from_model as &dyn Value)),
     ]);
 }

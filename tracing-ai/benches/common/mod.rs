@@ -143,7 +143,7 @@ pub(crate) fn in_request_by_hand<T>(f: impl FnOnce(&RequestIds, &RequestTotals) 
         request.id = 7_i64,
         ai.request.ai_calls = Empty,
         ai.request.cost = Empty,
-        ai.request.cost.estimated = Empty,
+        ai.request.cost_estimated = Empty,
         ai.request.input_tokens = Empty,
         ai.request.output_tokens = Empty,
         ai.request.unpriced_calls = Empty,
@@ -151,7 +151,7 @@ pub(crate) fn in_request_by_hand<T>(f: impl FnOnce(&RequestIds, &RequestTotals) 
     let out = root.in_scope(|| f(&ids, &totals));
     root.record("ai.request.ai_calls", totals.calls.get() as i64);
     root.record("ai.request.cost", totals.usd.get());
-    root.record("ai.request.cost.estimated", 0.0);
+    root.record("ai.request.cost_estimated", 0.0);
     root.record("ai.request.input_tokens", totals.input.get() as i64);
     root.record("ai.request.output_tokens", totals.output.get() as i64);
     root.record("ai.request.unpriced_calls", 0_i64);

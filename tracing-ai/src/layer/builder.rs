@@ -137,7 +137,7 @@ impl AiLayerBuilder {
     }
 
     /// Says on which day the exchange rate of `code` was taken (`YYYY-MM-DD`): a converted
-    /// cost then says it beside the rate (`ai.cost.exchange_rate.date`), so that a finance team
+    /// cost then says it beside the rate (`ai.cost.exchange_rate_date`), so that a finance team
     /// can check it later.
     ///
     /// ```

@@ -49,7 +49,7 @@ pub struct Attempt {
 }
 
 /// The next attempt of the AI call the current span is (or is under): a child span
-/// `attempt {n}` with `ai.attempt = n` and `ai.attempt.wait` (seconds since the previous
+/// `attempt {n}` with `ai.attempt.number = n` and `ai.attempt.wait` (seconds since the previous
 /// attempt ended, from the second on), counted in the call's `ai.attempts`.
 pub fn attempt() -> Attempt {
     Attempt::of(tracing::Span::current())
@@ -63,7 +63,7 @@ impl Attempt {
             parent: &call,
             "attempt",
             otel.name = %format_args!("attempt {number}"),
-            ai.attempt = i64::from(number),
+            ai.attempt.number = i64::from(number),
             ai.attempt.wait = wait.map(|wait| wait.as_secs_f64()),
             http.response.status_code = Empty,
             error.type = Empty,

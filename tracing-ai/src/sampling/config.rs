@@ -112,7 +112,7 @@ impl TailSamplingBuilder {
         }
     }
 
-    /// Keeps every trace where a fallback model served a call (`ai.fallback`). By default, on.
+    /// Keeps every trace where a fallback model served a call (`ai.fallback.used`). By default, on.
     pub fn with_keep_fallbacks(self, keep: bool) -> Self {
         Self {
             keep_fallbacks: keep,

@@ -8,7 +8,7 @@
 //!
 //! - `error`: one of its spans has error status (every failed `#[ai_span]` call does);
 //! - `cost`: its model calls cost more than a threshold, in USD (`gen_ai.usage.cost`);
-//! - `fallback`: a call was served by a fallback model (`ai.fallback`);
+//! - `fallback`: a call was served by a fallback model (`ai.fallback.used`);
 //! - `parent`: the service that called this one sampled the trace (the sampled flag of the
 //!   incoming `traceparent`);
 //! - `ratio`: its trace id falls under the sample ratio, the way OpenTelemetry's

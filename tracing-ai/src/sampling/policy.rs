@@ -83,7 +83,7 @@ impl Facts {
         self.error |= matches!(span.status, Status::Error { .. });
         for attribute in &span.attributes {
             match (attribute.key.as_str(), &attribute.value) {
-                (attr::AI_FALLBACK, Value::Bool(true)) => self.fallback = true,
+                (attr::AI_FALLBACK_USED, Value::Bool(true)) => self.fallback = true,
                 (attr::GEN_AI_EVALUATION_NAME, _) => self.evaluation = true,
                 (attr::GEN_AI_USAGE_COST, Value::F64(usd)) if usd.is_finite() => self.cost += usd,
                 _ => {}
