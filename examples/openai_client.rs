@@ -12,7 +12,7 @@
 //! estimate (its prompt's tokens as tiktoken counts them, one output token per chunk read),
 //! marked `ai.cost.source = estimated`.
 
-use async_openai::config::OpenAIConfig;
+use async_openai::config::{Config as _, OpenAIConfig};
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
     ChatCompletionRequestUserMessageArgs, ChatCompletionResponseStream,
@@ -27,10 +27,13 @@ use tracing_ai::ai_span;
 use tracing_ai::estimate::Tiktoken;
 use tracing_ai_tests::model_server::ModelServer;
 
+// `endpoint` gives the spans and the duration metrics the server's address and port, as the
+// conventions recommend.
 #[ai_span(
     kind = "embedding",
     model = "text-embedding-3-small",
-    provider = "openai"
+    provider = "openai",
+    endpoint = client.config().api_base()
 )]
 async fn embed(
     client: &Client<OpenAIConfig>,
@@ -43,7 +46,15 @@ async fn embed(
     client.embeddings().create(request).await
 }
 
-#[ai_span(kind = "llm", model = request.model.as_str(), provider = "openai")]
+/// A chat completion: its request is its input, so that the span carries the parameters the
+/// request set (`gen_ai.request.temperature`, `max_tokens`, ...).
+#[ai_span(
+    kind = "llm",
+    model = request.model.as_str(),
+    provider = "openai",
+    endpoint = client.config().api_base(),
+    input = request
+)]
 async fn answer(
     client: &Client<OpenAIConfig>,
     request: CreateChatCompletionRequest,
@@ -57,6 +68,7 @@ async fn answer(
     kind = "llm",
     model = request.model.as_str(),
     provider = "openai",
+    endpoint = client.config().api_base(),
     stream,
     input = request
 )]
@@ -71,6 +83,8 @@ fn chat_request(question: &str, stream: bool) -> Result<CreateChatCompletionRequ
     let mut request = CreateChatCompletionRequestArgs::default();
     request
         .model("gpt-4o-mini")
+        .temperature(0.2)
+        .max_completion_tokens(256_u32)
         .messages([ChatCompletionRequestUserMessageArgs::default()
             .content(question)
             .build()?
