@@ -257,11 +257,72 @@ pub fn s(text: &str) -> FieldValue {
 }
 
 /// Running code under [`tracing_ai::layer`] and reading what OpenTelemetry exported.
+/// Every GenAI name of the conventions this crate may export, as the conventions' constants
+/// (deprecated there since the names moved to semantic-conventions-genai; still the 1.42
+/// schema's): a name missing from `opentelemetry-semantic-conventions` does not compile here.
+#[allow(deprecated)]
+pub const GEN_AI_CONVENTIONS: &[&str] = &[
+    opentelemetry_semantic_conventions::attribute::GEN_AI_OPERATION_NAME,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_PROVIDER_NAME,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_REQUEST_MODEL,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_RESPONSE_MODEL,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_RESPONSE_ID,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_USAGE_INPUT_TOKENS,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_USAGE_OUTPUT_TOKENS,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_RESPONSE_FINISH_REASONS,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_REQUEST_STREAM,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_TOOL_NAME,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_TOOL_CALL_ID,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_TOOL_TYPE,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_TOOL_DESCRIPTION,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_AGENT_NAME,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_AGENT_ID,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_AGENT_VERSION,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_AGENT_DESCRIPTION,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_TOKEN_TYPE,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_REQUEST_TEMPERATURE,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_REQUEST_MAX_TOKENS,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_REQUEST_TOP_P,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_REQUEST_TOP_K,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_REQUEST_STOP_SEQUENCES,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_REQUEST_SEED,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_REQUEST_CHOICE_COUNT,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_REQUEST_PRESENCE_PENALTY,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_INPUT_MESSAGES,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_OUTPUT_MESSAGES,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_SYSTEM_INSTRUCTIONS,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_TOOL_CALL_ARGUMENTS,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_TOOL_CALL_RESULT,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_EVALUATION_NAME,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_EVALUATION_SCORE_VALUE,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_EVALUATION_SCORE_LABEL,
+    opentelemetry_semantic_conventions::attribute::GEN_AI_EVALUATION_EXPLANATION,
+];
+
 pub mod otel {
     use opentelemetry::trace::TracerProvider as _;
     use opentelemetry::{Key, Value};
     use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
     use tracing_subscriber::layer::SubscriberExt as _;
+
+    /// The type of `value` as the conventions name attribute types (`string`, `int`,
+    /// `double`, `boolean`, `string[]`).
+    pub fn value_type(value: &Value) -> &'static str {
+        match value {
+            Value::Bool(_) => "boolean",
+            Value::I64(_) => "int",
+            Value::F64(_) => "double",
+            Value::String(_) => "string",
+            Value::Array(opentelemetry::Array::String(_)) => "string[]",
+            Value::Array(_) => "array",
+            _ => "other",
+        }
+    }
 
     /// Runs `f` under a registry with `tracing_ai`'s layer (built by `builder`) over an SDK
     /// tracer provider that exports to memory, and returns every exported span once flushed.

@@ -14,50 +14,13 @@ use std::collections::{BTreeSet, HashMap};
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::SpanKind;
-use opentelemetry::Value;
 use opentelemetry_sdk::metrics::InMemoryMetricExporter;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_semantic_conventions::{attribute as semconv, metric as semconv_metric};
 use tokio_stream::StreamExt as _;
 use tracing_ai::{ai_span, AiLayer, MetricConventions, Usage};
-use tracing_ai_tests::otel::export_with;
-use tracing_ai_tests::{block_on, Delta, Overloaded};
-
-/// Every GenAI name of the conventions this crate may export, as the conventions' constants:
-/// a name missing from `opentelemetry-semantic-conventions` does not compile here.
-const CONVENTIONS: &[&str] = &[
-    semconv::GEN_AI_OPERATION_NAME,
-    semconv::GEN_AI_PROVIDER_NAME,
-    semconv::GEN_AI_REQUEST_MODEL,
-    semconv::GEN_AI_RESPONSE_MODEL,
-    semconv::GEN_AI_RESPONSE_ID,
-    semconv::GEN_AI_USAGE_INPUT_TOKENS,
-    semconv::GEN_AI_USAGE_OUTPUT_TOKENS,
-    semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-    semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-    semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-    semconv::GEN_AI_RESPONSE_FINISH_REASONS,
-    semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-    semconv::GEN_AI_REQUEST_STREAM,
-    semconv::GEN_AI_TOOL_NAME,
-    semconv::GEN_AI_TOOL_CALL_ID,
-    semconv::GEN_AI_TOOL_TYPE,
-    semconv::GEN_AI_TOOL_DESCRIPTION,
-    semconv::GEN_AI_AGENT_NAME,
-    semconv::GEN_AI_AGENT_ID,
-    semconv::GEN_AI_AGENT_VERSION,
-    semconv::GEN_AI_AGENT_DESCRIPTION,
-    semconv::GEN_AI_TOKEN_TYPE,
-    semconv::GEN_AI_REQUEST_TEMPERATURE,
-    semconv::GEN_AI_REQUEST_MAX_TOKENS,
-    semconv::GEN_AI_REQUEST_TOP_P,
-    semconv::GEN_AI_REQUEST_TOP_K,
-    semconv::GEN_AI_REQUEST_STOP_SEQUENCES,
-    semconv::GEN_AI_REQUEST_SEED,
-    semconv::GEN_AI_REQUEST_CHOICE_COUNT,
-    semconv::GEN_AI_REQUEST_FREQUENCY_PENALTY,
-    semconv::GEN_AI_REQUEST_PRESENCE_PENALTY,
-];
+use tracing_ai_tests::otel::{export_with, value_type};
+use tracing_ai_tests::{block_on, Delta, Overloaded, GEN_AI_CONVENTIONS};
 
 /// The `gen_ai.*` names no convention covers yet, each exported on purpose.
 const EXTENSIONS: &[&str] = &[
@@ -97,18 +60,6 @@ fn expected_type(name: &str) -> Option<&'static str> {
         | semconv::GEN_AI_AGENT_NAME => "string",
         _ => return None,
     })
-}
-
-fn type_of(value: &Value) -> &'static str {
-    match value {
-        Value::Bool(_) => "boolean",
-        Value::I64(_) => "int",
-        Value::F64(_) => "double",
-        Value::String(_) => "string",
-        Value::Array(opentelemetry::Array::String(_)) => "string[]",
-        Value::Array(_) => "array",
-        _ => "other",
-    }
 }
 
 /// What tracing-opentelemetry adds from `tracing`'s metadata by default, named by no
@@ -238,13 +189,13 @@ fn every_exported_gen_ai_name_is_the_conventions_with_their_type() {
                 continue;
             }
             assert!(
-                CONVENTIONS.contains(&name) || EXTENSIONS.contains(&name),
+                GEN_AI_CONVENTIONS.contains(&name) || EXTENSIONS.contains(&name),
                 "`{name}` on `{}` is neither the conventions' nor a listed extension",
                 span.name
             );
             if let Some(expected) = expected_type(name) {
                 assert_eq!(
-                    type_of(&kv.value),
+                    value_type(&kv.value),
                     expected,
                     "`{name}` on `{}` is {:?}",
                     span.name,

@@ -21,7 +21,8 @@ use serde::Deserialize;
 use tracing_ai::budget::{Budget, Scope, Window};
 use tracing_ai::evaluation::Evaluation;
 use tracing_ai::{ai_span, AiLayer, MetricConventions, Usage};
-use tracing_ai_tests::otel::export_built;
+use tracing_ai_tests::otel::{export_built, value_type};
+use tracing_ai_tests::GEN_AI_CONVENTIONS;
 
 #[derive(Deserialize)]
 struct File {
@@ -105,50 +106,9 @@ fn registry() -> Registry {
     registry
 }
 
-/// The conventions' names (semantic-conventions 1.41) the library may export, as the
-/// constants of `opentelemetry-semantic-conventions`, and tracing-opentelemetry's thread
-/// attributes.
-const CONVENTIONS: &[&str] = &[
-    semconv::GEN_AI_OPERATION_NAME,
-    semconv::GEN_AI_PROVIDER_NAME,
-    semconv::GEN_AI_REQUEST_MODEL,
-    semconv::GEN_AI_RESPONSE_MODEL,
-    semconv::GEN_AI_RESPONSE_ID,
-    semconv::GEN_AI_USAGE_INPUT_TOKENS,
-    semconv::GEN_AI_USAGE_OUTPUT_TOKENS,
-    semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-    semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-    semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-    semconv::GEN_AI_RESPONSE_FINISH_REASONS,
-    semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-    semconv::GEN_AI_REQUEST_STREAM,
-    semconv::GEN_AI_REQUEST_TEMPERATURE,
-    semconv::GEN_AI_REQUEST_MAX_TOKENS,
-    semconv::GEN_AI_REQUEST_TOP_P,
-    semconv::GEN_AI_REQUEST_TOP_K,
-    semconv::GEN_AI_REQUEST_STOP_SEQUENCES,
-    semconv::GEN_AI_REQUEST_SEED,
-    semconv::GEN_AI_REQUEST_CHOICE_COUNT,
-    semconv::GEN_AI_REQUEST_FREQUENCY_PENALTY,
-    semconv::GEN_AI_REQUEST_PRESENCE_PENALTY,
-    semconv::GEN_AI_TOOL_NAME,
-    semconv::GEN_AI_TOOL_CALL_ID,
-    semconv::GEN_AI_TOOL_TYPE,
-    semconv::GEN_AI_TOOL_DESCRIPTION,
-    semconv::GEN_AI_AGENT_NAME,
-    semconv::GEN_AI_AGENT_ID,
-    semconv::GEN_AI_AGENT_VERSION,
-    semconv::GEN_AI_AGENT_DESCRIPTION,
-    semconv::GEN_AI_INPUT_MESSAGES,
-    semconv::GEN_AI_OUTPUT_MESSAGES,
-    semconv::GEN_AI_SYSTEM_INSTRUCTIONS,
-    semconv::GEN_AI_TOOL_CALL_ARGUMENTS,
-    semconv::GEN_AI_TOOL_CALL_RESULT,
-    semconv::GEN_AI_TOKEN_TYPE,
-    semconv::GEN_AI_EVALUATION_NAME,
-    semconv::GEN_AI_EVALUATION_SCORE_VALUE,
-    semconv::GEN_AI_EVALUATION_SCORE_LABEL,
-    semconv::GEN_AI_EVALUATION_EXPLANATION,
+/// The conventions' names besides the GenAI ones ([`GEN_AI_CONVENTIONS`]) that the library
+/// may export, and tracing-opentelemetry's thread attributes.
+const OTHER_CONVENTIONS: &[&str] = &[
     semconv::ERROR_TYPE,
     semconv::USER_ID,
     semconv::SESSION_ID,
@@ -162,6 +122,10 @@ const CONVENTIONS: &[&str] = &[
     semconv::THREAD_ID,
     semconv::THREAD_NAME,
 ];
+
+fn is_conventions(name: &str) -> bool {
+    GEN_AI_CONVENTIONS.contains(&name) || OTHER_CONVENTIONS.contains(&name)
+}
 
 /// The conventions' events the library writes.
 const CONVENTION_EVENTS: &[&str] = &["gen_ai.evaluation.result"];
@@ -290,17 +254,6 @@ fn request(conventions: MetricConventions) -> (Vec<SpanData>, Vec<ResourceMetric
     (exported.spans, metrics)
 }
 
-fn type_of(value: &Value) -> &'static str {
-    match value {
-        Value::Bool(_) => "boolean",
-        Value::I64(_) => "int",
-        Value::F64(_) => "double",
-        Value::String(_) => "string",
-        Value::Array(opentelemetry::Array::String(_)) => "string[]",
-        _ => "other",
-    }
-}
-
 /// Checks one exported attribute: the conventions', or declared with its type.
 fn check_attribute(
     registry: &Registry,
@@ -309,7 +262,7 @@ fn check_attribute(
     on: &str,
     seen: &mut BTreeSet<String>,
 ) {
-    if CONVENTIONS.contains(&name) {
+    if is_conventions(name) {
         return;
     }
     let declared = registry.attributes.get(name).unwrap_or_else(|| {
@@ -317,7 +270,7 @@ fn check_attribute(
     });
     if let Some(value) = value {
         assert_eq!(
-            type_of(value),
+            value_type(value),
             declared,
             "`{name}` on `{on}` is {value:?}, semconv/ says {declared}"
         );
@@ -438,7 +391,8 @@ fn no_declared_name_is_the_namespace_of_another() {
         .attributes
         .keys()
         .map(String::as_str)
-        .chain(CONVENTIONS.iter().copied())
+        .chain(GEN_AI_CONVENTIONS.iter().copied())
+        .chain(OTHER_CONVENTIONS.iter().copied())
         .collect();
     for name in &names {
         assert!(name.contains('.'), "`{name}` has no namespace");
