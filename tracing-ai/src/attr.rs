@@ -282,8 +282,11 @@ pub const AI_CLIENT_UNPRICED_CALLS: &str = "ai.client.unpriced_calls";
 /// `no_usage`, `unknown_model`, `no_model`, `invalid_counts` or `not_money`.
 pub const AI_UNPRICED_REASON: &str = "ai.unpriced.reason";
 
+/// The event on a call's span when the call went past a budget that warns rather than
+/// refuses, with [`AI_BUDGET_NAME`], [`AI_BUDGET_LIMIT`] and [`AI_BUDGET_SPENT`].
+pub const AI_BUDGET_EXCEEDED: &str = "ai.budget.exceeded";
 /// The name of a [`Budget`](crate::budget::Budget): a label of the budget metrics, and an
-/// attribute of a span's `ai.budget.exceeded` event.
+/// attribute of a span's [`AI_BUDGET_EXCEEDED`] event.
 pub const AI_BUDGET_NAME: &str = "ai.budget.name";
 /// Gauge of what each budget's scope spent in its window (by [`AI_BUDGET_NAME`], the scope's
 /// attributes and [`AI_BUDGET_CURRENCY`]); on an `ai.budget.exceeded` event, what was spent

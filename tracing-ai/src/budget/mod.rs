@@ -900,7 +900,7 @@ pub fn reserve(span: &tracing::Span) -> Result<(), BudgetExceeded> {
         // outside the trace as the library's other warnings.
         use tracing_opentelemetry::OpenTelemetrySpanExt as _;
         span.add_event(
-            "ai.budget.exceeded",
+            attr::AI_BUDGET_EXCEEDED,
             vec![
                 opentelemetry::KeyValue::new(attr::AI_BUDGET_NAME, over.0.budget.clone()),
                 opentelemetry::KeyValue::new(attr::AI_BUDGET_LIMIT, over.0.limit),
