@@ -198,7 +198,7 @@ pub use error_type::ErrorType;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "otlp-grpc", feature = "otlp-http"))))]
 pub use export::{builder, init, ExportBuilder, ExportStats, InitError, OtelGuard, Protocol};
 pub use layer::{
-    layer, AiLayer, AiLayerBuilder, AiOpenTelemetryLayer, MetricConventions,
+    layer, AiLayer, AiLayerBuilder, AiOpenTelemetryLayer, MetricConventions, OpenTelemetrySpans,
     OTEL_SEMCONV_STABILITY_OPT_IN,
 };
 pub use pricing::{ModelPrice, PricesHandle, PricesWatch};

@@ -42,6 +42,7 @@ pub struct AiLayerBuilder {
     estimator: Option<Estimator>,
     tracing_fields: Option<bool>,
     span_metadata: bool,
+    span_events: bool,
     error_descriptions: Option<bool>,
     trusted_baggage: Vec<String>,
     content: ContentSettings,
@@ -342,6 +343,35 @@ impl AiLayerBuilder {
         }
     }
 
+    /// Puts `tracing` events (log lines such as `tracing::info!`) on the exported spans as
+    /// span events, as tracing-opentelemetry does on its own. Off by default: each such event
+    /// carries `level`, `target` and the event's own fields, which no convention names
+    /// (OpenTelemetry's checker flags them), and OpenTelemetry sends events as log records
+    /// rather than span events. With it off an `ERROR` event still marks its span failed, its
+    /// error or message as the status description, so the tail sampler keeps the trace.
+    /// Applies to the layers that compose tracing-opentelemetry's for you
+    /// ([`with_tracer`](Self::with_tracer), [`init`](crate::init)).
+    ///
+    /// ```
+    /// use opentelemetry::trace::TracerProvider as _;
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    ///
+    /// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    /// let subscriber = tracing_subscriber::registry().with(
+    ///     tracing_ai::AiLayer::builder()
+    ///         .with_span_events(true)
+    ///         .with_tracer(provider.tracer("my-service"))?,
+    /// );
+    /// # let _ = subscriber;
+    /// # Ok::<(), tracing_ai::ConfigError>(())
+    /// ```
+    pub fn with_span_events(self, export: bool) -> Self {
+        Self {
+            span_events: export,
+            ..self
+        }
+    }
+
     /// Exports a failed call's error message as `otel.status_description`, with what looks
     /// like a secret in it (API keys, bearer tokens, passwords in URLs, `key=` / `token=`
     /// values) replaced by `[REDACTED]`; or, with `false`, only `error.type` and the error
@@ -504,6 +534,7 @@ impl AiLayerBuilder {
             budgets,
         );
         layer.span_metadata = self.span_metadata;
+        layer.span_events = self.span_events;
         Ok(layer)
     }
 

@@ -28,6 +28,7 @@ pub(crate) mod fields;
 mod metrics;
 pub(crate) mod rollup;
 mod settle;
+mod span_events;
 mod write;
 
 use std::collections::HashSet;
@@ -60,17 +61,17 @@ use fields::{AiSpanData, FieldVisitor};
 use metrics::Metrics;
 pub use metrics::{MetricConventions, OTEL_SEMCONV_STABILITY_OPT_IN};
 use rollup::RequestTotals;
+pub use span_events::OpenTelemetrySpans;
 use write::Writer;
 
 /// [`AiLayer`] composed with tracing-opentelemetry's layer, in the order that works: the AI
 /// layer writes cost and attribution before the OpenTelemetry layer exports the span.
 ///
 /// This is a type alias of tracing-subscriber's `Layered` over tracing-opentelemetry's
-/// `OpenTelemetryLayer`, so those crates' versions are part of this crate's API: this release
-/// works with tracing-opentelemetry 0.34 and tracing-subscriber 0.3. (A wrapper type would
-/// hide them, but could not pass on `downcast_raw`, an `unsafe` method, which this crate
-/// does not write: tracing-opentelemetry finds its context through it.)
-pub type AiOpenTelemetryLayer<S, T> = Layered<OpenTelemetryLayer<S, T>, AiLayer, S>;
+/// `OpenTelemetryLayer` (in [`OpenTelemetrySpans`], which decides what becomes of `tracing`
+/// events), so those crates' versions are part of this crate's API: this release works with
+/// tracing-opentelemetry 0.34 and tracing-subscriber 0.3.
+pub type AiOpenTelemetryLayer<S, T> = Layered<OpenTelemetrySpans<S, T>, AiLayer, S>;
 
 /// The default layer: [`AiLayer`] with default settings, composed with tracing-opentelemetry's
 /// layer over `tracer`.
@@ -123,6 +124,9 @@ pub struct AiLayer {
     /// Whether tracing-opentelemetry's layer, when this one composes it, exports `tracing`'s
     /// own metadata; see [`AiLayerBuilder::with_span_metadata`].
     span_metadata: bool,
+    /// Whether `tracing` events go onto the exported spans when this layer composes
+    /// tracing-opentelemetry's; see [`AiLayerBuilder::with_span_events`].
+    span_events: bool,
     /// The spans of the subscriber this layer was layered onto, for code outside the `Layer`
     /// impl; set in `on_layer`.
     access: Option<SpanAccess>,
@@ -235,6 +239,7 @@ impl AiLayer {
             tracing_fields: tracing_fields.unwrap_or(true),
             tracing_fields_set: tracing_fields.is_some(),
             span_metadata: false,
+            span_events: false,
             access: None,
         }
     }
@@ -258,7 +263,9 @@ impl AiLayer {
     ///
     /// tracing-opentelemetry's layer is made without the attributes it adds by default from
     /// `tracing`'s own metadata (`busy_ns`, `idle_ns`, `target`, `code.*`), which no convention
-    /// names; [`AiLayerBuilder::with_span_metadata`] puts them back.
+    /// names; [`AiLayerBuilder::with_span_metadata`] puts them back. `tracing` events are not
+    /// put on the spans as span events (an `ERROR` event still marks its span failed);
+    /// [`AiLayerBuilder::with_span_events`] puts them back.
     pub fn with_tracer<S, T>(self, tracer: T) -> AiOpenTelemetryLayer<S, T>
     where
         S: Subscriber + for<'span> LookupSpan<'span>,
@@ -272,7 +279,9 @@ impl AiLayer {
             .with_tracked_inactivity(metadata)
             .with_location(metadata)
             .with_target(metadata);
-        self.for_opentelemetry().and_then(opentelemetry)
+        let span_events = self.span_events;
+        self.for_opentelemetry()
+            .and_then(OpenTelemetrySpans::new(opentelemetry, span_events))
     }
 
     /// What message content this layer captures, when it captures any.
