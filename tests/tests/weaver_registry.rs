@@ -189,6 +189,8 @@ async fn chat_stream() -> impl futures_core::Stream<Item = tracing_ai_tests::Del
 
 #[ai_span(kind = "retrieval")]
 fn retrieve() -> usize {
+    // A user's log line inside a call: no span event, so no `level`, `target` or `chunks`.
+    tracing::info!(chunks = 3, "retrieved");
     3
 }
 
