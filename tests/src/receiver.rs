@@ -1,11 +1,17 @@
 //! An OTLP receiver in the test process: gRPC (tonic) and HTTP/protobuf (axum) on 127.0.0.1,
-//! decoding with `opentelemetry-proto`, keeping every span and every metric it receives.
+//! decoding with `opentelemetry-proto`, keeping every span, metric and log record it receives.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -20,6 +26,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, Metric};
 use opentelemetry_proto::tonic::trace::v1::Span;
 
@@ -52,6 +59,35 @@ impl ReceivedSpan {
     }
 }
 
+/// A log record as it arrived, with its resource's attributes.
+#[derive(Clone, Debug)]
+pub struct ReceivedLog {
+    /// The record.
+    pub record: LogRecord,
+    /// The attributes of the resource it came with.
+    pub resource: Vec<KeyValue>,
+}
+
+impl ReceivedLog {
+    /// The value of attribute `key`.
+    pub fn attr(&self, key: &str) -> Option<&Value> {
+        find(&self.record.attributes, key)
+    }
+
+    /// The body, when it is a string.
+    pub fn body(&self) -> Option<&str> {
+        match self
+            .record
+            .body
+            .as_ref()
+            .and_then(|body| body.value.as_ref())
+        {
+            Some(Value::StringValue(text)) => Some(text),
+            _ => None,
+        }
+    }
+}
+
 fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
     attributes
         .iter()
@@ -62,6 +98,38 @@ fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
 
 type Store = Arc<Mutex<Vec<ReceivedSpan>>>;
 type MetricStore = Arc<Mutex<Vec<Metric>>>;
+type LogStore = Arc<Mutex<Vec<ReceivedLog>>>;
+
+fn keep_logs(store: &LogStore, request: ExportLogsServiceRequest) {
+    let mut logs = store.lock().unwrap_or_else(PoisonError::into_inner);
+    for resource_logs in request.resource_logs {
+        let resource = resource_logs
+            .resource
+            .map(|resource| resource.attributes)
+            .unwrap_or_default();
+        for scope_logs in resource_logs.scope_logs {
+            for record in scope_logs.log_records {
+                logs.push(ReceivedLog {
+                    record,
+                    resource: resource.clone(),
+                });
+            }
+        }
+    }
+}
+
+struct GrpcLogs(LogStore);
+
+#[tonic::async_trait]
+impl LogsService for GrpcLogs {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        keep_logs(&self.0, request.into_inner());
+        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+    }
+}
 
 fn keep_metrics(store: &MetricStore, request: ExportMetricsServiceRequest) {
     let mut metrics = store.lock().unwrap_or_else(PoisonError::into_inner);
@@ -168,6 +236,7 @@ pub struct Receiver {
     pub http: SocketAddr,
     store: Store,
     metrics: MetricStore,
+    logs: LogStore,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -206,6 +275,7 @@ impl Receiver {
             .expect("a runtime for the receiver");
         let store = Store::default();
         let metrics = MetricStore::default();
+        let logs = LogStore::default();
         let (grpc, http) = runtime.block_on(async {
             let grpc_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
@@ -222,11 +292,13 @@ impl Receiver {
                 tonic::transport::Server::builder()
                     .add_service(service)
                     .add_service(MetricsServiceServer::new(GrpcMetrics(metrics.clone())))
+                    .add_service(LogsServiceServer::new(GrpcLogs(logs.clone())))
                     .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(
                         grpc_listener,
                     )),
             );
-            let (http_store, http_metrics) = (store.clone(), metrics.clone());
+            let (http_store, http_metrics, http_logs) =
+                (store.clone(), metrics.clone(), logs.clone());
             let app = axum::Router::new()
                 .route(
                     "/v1/traces",
@@ -241,6 +313,13 @@ impl Receiver {
                         keep_metrics(&http_metrics, request);
                         ExportMetricsServiceResponse::default()
                     }),
+                )
+                .route(
+                    "/v1/logs",
+                    protobuf_endpoint(move |request: ExportLogsServiceRequest| {
+                        keep_logs(&http_logs, request);
+                        ExportLogsServiceResponse::default()
+                    }),
                 );
             tokio::spawn(async move { axum::serve(http_listener, app).await });
             addresses
@@ -250,6 +329,7 @@ impl Receiver {
             http,
             store,
             metrics,
+            logs,
             runtime: Some(runtime),
         }
     }
@@ -300,6 +380,14 @@ impl Receiver {
     /// Every span received so far.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
         self.store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every log record received so far.
+    pub fn logs(&self) -> Vec<ReceivedLog> {
+        self.logs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()

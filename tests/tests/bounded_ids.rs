@@ -22,8 +22,19 @@ fn a_100_kb_tenant_id_is_exported_as_the_same_256_bytes_on_every_span() {
         .init()
         .expect("tracing is set up");
     let tenant = "é".repeat(50_000);
-    tracing::info_span!("request", tenant.id = tenant.as_str(), feature.id = "chat").in_scope(ask);
+    tracing::info_span!("request", tenant.id = tenant.as_str(), feature.id = "chat").in_scope(
+        || {
+            tracing::info!("asking");
+            ask()
+        },
+    );
     drop(guard);
+    // Logs are opt-in (`with_logs`), and a log line is no span event by default.
+    assert!(receiver.logs().is_empty());
+    assert!(receiver
+        .spans()
+        .iter()
+        .all(|span| span.span.events.is_empty()));
 
     let spans = receiver.spans();
     let exported: Vec<(&str, &str)> = spans

@@ -122,6 +122,7 @@
 //! | `otlp-grpc` | [`init`] with OTLP over gRPC (tonic) only | via `otlp` |
 //! | `otlp-http` | [`init`] with OTLP over HTTP/protobuf only | via `otlp` |
 //! | `sampling` | [`sampling`]: the tail-sampling span processor (implied by `otlp`) | Yes |
+//! | `opentelemetry-appender-tracing` | `ExportBuilder::with_logs`: `tracing` events exported as OTLP log records in their trace (with `otlp-grpc` or `otlp-http`) | No |
 //! | `async-openai` | async-openai's responses and errors need no glue: see [`integrations`] | No |
 //! | `ollama-rs` | ollama-rs's responses and errors need no glue: see [`integrations`] | No |
 //! | `genai` | genai's `ChatResponse` needs no glue: see [`integrations`] | No |

@@ -34,6 +34,9 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
     let mut guard = OtelGuard::new(plan.shutdown_timeout);
     let mut layer = plan.layer;
     let mut global_provider = None;
+    // `tracing` events as OTLP log records, when asked for (`ExportBuilder::with_logs`).
+    #[cfg_attr(not(feature = "opentelemetry-appender-tracing"), allow(unused_mut))]
+    let mut logs_layer: Option<Box<dyn tracing_subscriber::Layer<_> + Send + Sync>> = None;
     let tracer = match (&plan.export, &plan.sampling) {
         (Some(export), sampling) => {
             let exporters = transport::exporters(export)?;
@@ -70,7 +73,7 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
                 let metrics = Reporting::new(metrics, "metrics", &export.shown_endpoint);
                 guard.metrics_failing = metrics.failing.clone();
                 let meters = SdkMeterProvider::builder()
-                    .with_resource(resource)
+                    .with_resource(resource.clone())
                     .with_reader(PeriodicReader::builder(metrics).build())
                     .build();
                 guard.meters = Some(meters.clone());
@@ -82,6 +85,22 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
                     stats.report_to(&meter);
                 }
                 layer = layer.with_meter(meter);
+            }
+            #[cfg(feature = "opentelemetry-appender-tracing")]
+            if let Some(logs) = exporters.logs {
+                let logs = Reporting::new(logs, "logs", &export.shown_endpoint);
+                guard.logs_failing = logs.failing.clone();
+                let loggers = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+                    .with_resource(resource)
+                    .with_batch_exporter(logs)
+                    .build();
+                logs_layer = Some(
+                    opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(
+                        &loggers,
+                    )
+                    .boxed(),
+                );
+                guard.loggers = Some(loggers);
             }
             Some(provider.tracer("tracing-ai"))
         }
@@ -122,6 +141,7 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
     let subscriber = tracing_subscriber::registry()
         .with(plan.filter)
         .with(ai)
+        .with(logs_layer)
         .with(console);
     Ok(Built {
         dispatch: Dispatch::new(subscriber),

@@ -19,6 +19,7 @@ pub struct ExportBuilder {
     pub(crate) filter: Option<String>,
     pub(crate) sampling: Option<TailSamplingBuilder>,
     pub(crate) metrics: Option<bool>,
+    pub(crate) logs: bool,
     pub(crate) shutdown_timeout: Option<Duration>,
 }
 
@@ -113,6 +114,30 @@ impl ExportBuilder {
             metrics: Some(metrics),
             ..self
         }
+    }
+
+    /// Exports `tracing` events (log lines such as `tracing::info!`, and tracing-ai's own
+    /// warnings) as OTLP log records, to the endpoint and with the protocol of the spans. A
+    /// line logged inside a span carries that span's trace and span ids, so a backend that
+    /// takes logs (the Collector, Loki through it, Datadog, Honeycomb) shows it with the
+    /// request; it is not a span event (see [`AiLayerBuilder::with_span_events`]). Off by
+    /// default: Jaeger and Phoenix take no logs.
+    ///
+    /// The global filter ([`with_filter`](Self::with_filter), `RUST_LOG`) decides which
+    /// events are exported. Log records are not tail-sampled: a line of a request the sampler
+    /// drops is still exported, with the ids of a trace the backend will not have.
+    ///
+    /// ```no_run
+    /// let _guard = tracing_ai::builder()
+    ///     .with_endpoint("http://127.0.0.1:4317")
+    ///     .with_logs(true)
+    ///     .init()?;
+    /// # Ok::<(), tracing_ai::InitError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry-appender-tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry-appender-tracing")))]
+    pub fn with_logs(self, logs: bool) -> Self {
+        Self { logs, ..self }
     }
 
     /// Sets how long dropping the guard may wait for the last spans and metrics to be

@@ -20,11 +20,15 @@ use crate::sampling::SamplingStats;
 pub struct OtelGuard {
     pub(crate) provider: Option<SdkTracerProvider>,
     pub(crate) meters: Option<SdkMeterProvider>,
+    #[cfg(feature = "opentelemetry-appender-tracing")]
+    pub(crate) loggers: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
     pub(crate) runtime: Option<Runtime>,
     pub(crate) sampling: Option<SamplingStats>,
     pub(crate) export: Option<ExportStats>,
     pub(crate) spans_failing: Arc<AtomicBool>,
     pub(crate) metrics_failing: Arc<AtomicBool>,
+    #[cfg(feature = "opentelemetry-appender-tracing")]
+    pub(crate) logs_failing: Arc<AtomicBool>,
     pub(crate) shutdown_timeout: Duration,
 }
 
@@ -59,33 +63,37 @@ impl OtelGuard {
 }
 
 impl Drop for OtelGuard {
-    /// Flushes and shuts down spans and metrics side by side, within one deadline (the
+    /// Flushes and shuts down spans, metrics and logs side by side, within one deadline (the
     /// shutdown timeout), then says on stderr how many spans were not exported, if any.
     fn drop(&mut self) {
         let timeout = self.shutdown_timeout;
         let deadline = Instant::now() + timeout;
-        // The metrics shut down on a thread of their own, so that a backend that never
+        // Metrics and logs shut down on threads of their own, so that a backend that never
         // answers costs the timeout once, not once per signal.
-        let metrics = self.meters.take().and_then(|meters| {
-            let (done, wait) = mpsc::sync_channel(1);
-            std::thread::Builder::new()
-                .name("tracing-ai-shutdown".into())
-                .spawn(move || {
-                    let _ = done.send(meters.shutdown_with_timeout(timeout));
-                })
-                .ok()
-                .map(|_| wait)
-        });
+        let metrics = self
+            .meters
+            .take()
+            .and_then(|meters| on_thread(move || meters.shutdown_with_timeout(timeout)));
+        #[cfg(feature = "opentelemetry-appender-tracing")]
+        let logs = self
+            .loggers
+            .take()
+            .and_then(|loggers| on_thread(move || loggers.shutdown_with_timeout(timeout)));
         if let Some(provider) = self.provider.take() {
             let result = provider.shutdown_with_timeout(timeout);
             report_shutdown("spans", result, &self.spans_failing);
         }
-        if let Some(wait) = metrics {
+        let wait_until_deadline = |wait: mpsc::Receiver<OTelSdkResult>| {
             let left = deadline.saturating_duration_since(Instant::now());
-            let result = wait
-                .recv_timeout(left)
-                .unwrap_or(Err(OTelSdkError::Timeout(timeout)));
-            report_shutdown("metrics", result, &self.metrics_failing);
+            wait.recv_timeout(left)
+                .unwrap_or(Err(OTelSdkError::Timeout(timeout)))
+        };
+        if let Some(wait) = metrics {
+            report_shutdown("metrics", wait_until_deadline(wait), &self.metrics_failing);
+        }
+        #[cfg(feature = "opentelemetry-appender-tracing")]
+        if let Some(wait) = logs {
+            report_shutdown("logs", wait_until_deadline(wait), &self.logs_failing);
         }
         if let Some(summary) = self.export.as_ref().and_then(ExportStats::summary) {
             eprintln!("[tracing-ai] {summary}");
@@ -96,6 +104,21 @@ impl Drop for OtelGuard {
             runtime.shutdown_background();
         }
     }
+}
+
+/// Runs a shutdown on a thread of its own; `None` if no thread could be started (the
+/// provider is then dropped, which shuts it down on this one).
+fn on_thread(
+    shutdown: impl FnOnce() -> OTelSdkResult + Send + 'static,
+) -> Option<mpsc::Receiver<OTelSdkResult>> {
+    let (done, wait) = mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("tracing-ai-shutdown".into())
+        .spawn(move || {
+            let _ = done.send(shutdown());
+        })
+        .ok()
+        .map(|_| wait)
 }
 
 /// Says that the last spans or metrics may be lost, unless their export was already reported
@@ -115,11 +138,15 @@ impl OtelGuard {
         Self {
             provider: None,
             meters: None,
+            #[cfg(feature = "opentelemetry-appender-tracing")]
+            loggers: None,
             runtime: None,
             sampling: None,
             export: None,
             spans_failing: Arc::default(),
             metrics_failing: Arc::default(),
+            #[cfg(feature = "opentelemetry-appender-tracing")]
+            logs_failing: Arc::default(),
             shutdown_timeout,
         }
     }

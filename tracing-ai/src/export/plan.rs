@@ -145,6 +145,8 @@ pub(crate) struct Export {
     /// The endpoint as given, without user-info or query, for messages.
     pub(crate) shown_endpoint: String,
     pub(crate) metrics: bool,
+    /// Whether `tracing` events go out as OTLP log records; see `ExportBuilder::with_logs`.
+    pub(crate) logs: bool,
     /// The export queue, as `OTEL_BSP_*` set it; `build` widens it to the sampler's bound.
     pub(crate) queue: QueueConfig,
 }
@@ -197,6 +199,7 @@ impl Plan {
                     base_url,
                     shown_endpoint,
                     metrics,
+                    logs: builder.logs,
                     queue: queue(env)?,
                 })
             }

@@ -12,11 +12,14 @@ use super::plan::{Export, Protocol};
 pub(crate) struct Exporters {
     pub(crate) spans: opentelemetry_otlp::SpanExporter,
     pub(crate) metrics: Option<opentelemetry_otlp::MetricExporter>,
+    #[cfg(feature = "opentelemetry-appender-tracing")]
+    pub(crate) logs: Option<opentelemetry_otlp::LogExporter>,
     /// The runtime the gRPC clients run on; handed to the guard, which stops it last.
     pub(crate) runtime: Option<Runtime>,
 }
 
-/// The span exporter and, when asked for, the metric exporter of `export`'s transport.
+/// The span exporter and, when asked for, the metric and log exporters of `export`'s
+/// transport.
 pub(crate) fn exporters(export: &Export) -> Result<Exporters, InitError> {
     // The plan checked that the transport is compiled in.
     match export.protocol {
@@ -50,9 +53,24 @@ fn http(export: &Export) -> Result<Exporters, InitError> {
         .then(|| meters.build())
         .transpose()
         .map_err(|e| InitError::new(Kind::Exporter(e)))?;
+    #[cfg(feature = "opentelemetry-appender-tracing")]
+    let logs = export
+        .logs
+        .then(|| {
+            let mut logs = opentelemetry_otlp::LogExporter::builder().with_http();
+            if let Some(base) = &export.base_url {
+                let base = base.trim_end_matches('/');
+                logs = logs.with_endpoint(format!("{base}/v1/logs"));
+            }
+            logs.build()
+        })
+        .transpose()
+        .map_err(|e| InitError::new(Kind::Exporter(e)))?;
     Ok(Exporters {
         spans,
         metrics,
+        #[cfg(feature = "opentelemetry-appender-tracing")]
+        logs,
         runtime: None,
     })
 }
@@ -76,15 +94,28 @@ fn grpc(export: &Export) -> Result<Exporters, InitError> {
             meters = meters.with_endpoint(base.clone());
         }
         spans.build().and_then(|spans| {
-            let metrics = export.metrics.then(|| meters.build()).transpose()?;
-            Ok((spans, metrics))
+            Ok(Exporters {
+                spans,
+                metrics: export.metrics.then(|| meters.build()).transpose()?,
+                #[cfg(feature = "opentelemetry-appender-tracing")]
+                logs: export
+                    .logs
+                    .then(|| {
+                        let mut logs = opentelemetry_otlp::LogExporter::builder().with_tonic();
+                        if let Some(base) = &export.base_url {
+                            logs = logs.with_endpoint(base.clone());
+                        }
+                        logs.build()
+                    })
+                    .transpose()?,
+                runtime: None,
+            })
         })
     };
     match built {
-        Ok((spans, metrics)) => Ok(Exporters {
-            spans,
-            metrics,
+        Ok(exporters) => Ok(Exporters {
             runtime: Some(runtime),
+            ..exporters
         }),
         Err(error) => {
             runtime.shutdown_background();
