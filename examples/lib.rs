@@ -191,7 +191,14 @@ pub async fn generate(prompt: &str, fail: bool) -> Result<Completion, ModelError
         Ok(completion) => Ok(completion),
         // Over budget is over budget on any model: no fallback.
         Err(ModelError::OverBudget(refused)) => Err(ModelError::OverBudget(refused)),
-        Err(_) => generate_hosted(&prompt, "llama-3.1-8b-fp8", fail).await,
+        Err(error) => {
+            // A log line of the request: with `OTEL_LOGS_EXPORTER=otlp`, a log record in its
+            // trace (the feature `opentelemetry-appender-tracing`).
+            tracing::warn!(
+                "the self-hosted model failed ({error}); falling back to the hosted API"
+            );
+            generate_hosted(&prompt, "llama-3.1-8b-fp8", fail).await
+        }
     }
 }
 

@@ -68,6 +68,7 @@ PY
 }
 
 run quickstart "$examples/quickstart" --requests 8 --error-rate 0.3
+run quickstart-logs env OTEL_LOGS_EXPORTER=otlp "$examples/quickstart" --requests 8 --error-rate 0.3
 run quickstart-1.41 env OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_1.41 "$examples/quickstart" --requests 8 --error-rate 0.3
 run agent "$examples/agent"
 run openai_client "$examples/openai_client"

@@ -47,6 +47,7 @@ fn log_lines_are_log_records_in_the_trace_they_were_logged_in() {
             tracing::error!(documents = 12, "reranker timed out");
         });
         tracing::debug!("below the filter");
+        tracing::warn!(name: "cache.miss", "cache cold");
     });
     drop(guard);
 
@@ -79,6 +80,11 @@ fn log_lines_are_log_records_in_the_trace_they_were_logged_in() {
         "the error still fails its span"
     );
     assert_eq!(status.message, "reranker timed out");
+
+    // A line is no OpenTelemetry event unless it was named: not after its source line.
+    assert_eq!(retrieved.record.event_name, "");
+    assert_eq!(timed_out.record.event_name, "");
+    assert_eq!(log(&logs, "cache cold").record.event_name, "cache.miss");
 
     let started = log(&logs, "service started");
     assert!(

@@ -92,7 +92,9 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
                 guard.logs_failing = logs.failing.clone();
                 let loggers = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
                     .with_resource(resource)
-                    .with_batch_exporter(logs)
+                    .with_log_processor(super::log_lines::PlainLogLines::new(
+                        opentelemetry_sdk::logs::BatchLogProcessor::builder(logs).build(),
+                    ))
                     .build();
                 logs_layer = Some(
                     opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(

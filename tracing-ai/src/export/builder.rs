@@ -19,7 +19,7 @@ pub struct ExportBuilder {
     pub(crate) filter: Option<String>,
     pub(crate) sampling: Option<TailSamplingBuilder>,
     pub(crate) metrics: Option<bool>,
-    pub(crate) logs: bool,
+    pub(crate) logs: Option<bool>,
     pub(crate) shutdown_timeout: Option<Duration>,
 }
 
@@ -120,8 +120,9 @@ impl ExportBuilder {
     /// warnings) as OTLP log records, to the endpoint and with the protocol of the spans. A
     /// line logged inside a span carries that span's trace and span ids, so a backend that
     /// takes logs (the Collector, Loki through it, Datadog, Honeycomb) shows it with the
-    /// request; it is not a span event (see [`AiLayerBuilder::with_span_events`]). Off by
-    /// default: Jaeger and Phoenix take no logs.
+    /// request; it is not a span event (see [`AiLayerBuilder::with_span_events`]). By default
+    /// they are when `OTEL_LOGS_EXPORTER` lists `otlp`, and not otherwise: Jaeger and Phoenix
+    /// take no logs. (Without this feature, `OTEL_LOGS_EXPORTER` is not read.)
     ///
     /// The global filter ([`with_filter`](Self::with_filter), `RUST_LOG`) decides which
     /// events are exported. Log records are not tail-sampled: a line of a request the sampler
@@ -137,7 +138,10 @@ impl ExportBuilder {
     #[cfg(feature = "opentelemetry-appender-tracing")]
     #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry-appender-tracing")))]
     pub fn with_logs(self, logs: bool) -> Self {
-        Self { logs, ..self }
+        Self {
+            logs: Some(logs),
+            ..self
+        }
     }
 
     /// Sets how long dropping the guard may wait for the last spans and metrics to be

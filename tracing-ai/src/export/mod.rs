@@ -20,6 +20,8 @@ mod builder;
 mod error;
 mod guard;
 mod install;
+#[cfg(feature = "opentelemetry-appender-tracing")]
+mod log_lines;
 mod plan;
 mod queue;
 mod reporting;

@@ -23,6 +23,7 @@ const TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
 const METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
 const TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
 const METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+const LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
 const RUST_LOG: &str = "RUST_LOG";
 /// The header variables opentelemetry-otlp reads, checked here because it drops a malformed
 /// entry silently (and the backend then answers 401 with no hint).
@@ -199,7 +200,12 @@ impl Plan {
                     base_url,
                     shown_endpoint,
                     metrics,
-                    logs: builder.logs,
+                    logs: builder.logs.unwrap_or_else(|| {
+                        cfg!(feature = "opentelemetry-appender-tracing")
+                            && env(LOGS_EXPORTER).is_some_and(|value| {
+                                value.split(',').any(|exporter| exporter.trim() == "otlp")
+                            })
+                    }),
                     queue: queue(env)?,
                 })
             }
@@ -449,6 +455,39 @@ mod tests {
         assert_eq!(export.protocol, Protocol::default_compiled());
         assert!(export.metrics);
         assert!(!plan.console);
+    }
+
+    #[test]
+    fn logs_are_exported_when_the_builder_or_otel_logs_exporter_says_so() {
+        let endpoint = (OTEL_EXPORTER_OTLP_ENDPOINT, "http://127.0.0.1:4318");
+        let logs = |builder: ExportBuilder, variables: &[(&str, &str)]| {
+            resolve(builder, variables)
+                .expect("valid")
+                .export
+                .expect("exports")
+                .logs
+        };
+        assert!(
+            !logs(ExportBuilder::default(), &[endpoint]),
+            "off by default"
+        );
+        assert!(!logs(
+            ExportBuilder::default(),
+            &[endpoint, (LOGS_EXPORTER, "none")]
+        ));
+        let from_env = logs(
+            ExportBuilder::default(),
+            &[endpoint, (LOGS_EXPORTER, "console, otlp")],
+        );
+        assert_eq!(from_env, cfg!(feature = "opentelemetry-appender-tracing"));
+        #[cfg(feature = "opentelemetry-appender-tracing")]
+        {
+            assert!(logs(ExportBuilder::default().with_logs(true), &[endpoint]));
+            assert!(!logs(
+                ExportBuilder::default().with_logs(false),
+                &[endpoint, (LOGS_EXPORTER, "otlp")]
+            ));
+        }
     }
 
     #[test]

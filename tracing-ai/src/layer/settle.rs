@@ -232,16 +232,18 @@ impl AiLayer {
         // that happened to meet it first, and must not be exported in its trace.
         if first {
             match priced {
+                // The conventions' names for the fields, or none: exported as logs
+                // (`ExportBuilder::with_logs`), they are checked as any attribute is.
                 Priced::NoUsage { .. } => tracing::warn!(
                     target: "tracing_ai",
                     parent: None,
-                    span = %what,
-                    "calls of this span are exported without a cost: {reason}"
+                    "calls of span {what} are exported without a cost: {reason}"
                 ),
-                _ => tracing::warn!(
+                _ => tracing::event!(
                     target: "tracing_ai",
                     parent: None,
-                    model = %what,
+                    tracing::Level::WARN,
+                    { attr::GEN_AI_REQUEST_MODEL } = tracing::field::display(&what),
                     "calls to this model are exported without a cost: {reason}"
                 ),
             }
