@@ -351,3 +351,91 @@ fn the_readme_quotes_the_collector_configurations_the_tests_run() {
         );
     }
 }
+
+/// Logs through a real Collector: the quickstart with `OTEL_LOGS_EXPORTER=otlp` exports, over
+/// gRPC to a Collector (tests/collector/logs.yaml), a log record for each fallback to the
+/// hosted model, which the Collector hands on with the spans to a backend (the OTLP/HTTP
+/// receiver of this process); each record in the trace of its request, in the span it was
+/// logged in.
+#[test]
+fn log_records_pass_a_collector_in_the_trace_and_span_they_were_logged_in() {
+    use tracing_ai_tests::receiver::Receiver;
+
+    if go_program("otelcol").is_none() {
+        return;
+    }
+    let backend = Receiver::start();
+    let [listen] = free_ports();
+    let _collector = Collector::start(
+        "logs.yaml",
+        listen,
+        &[("BACKEND", format!("http://{}", backend.http))],
+    );
+    tracing_ai_tests::run_to_success(
+        exporting_example("quickstart", &format!("http://127.0.0.1:{listen}"), "grpc")
+            .env("OTEL_LOGS_EXPORTER", "otlp")
+            .args(["--requests", "8", "--error-rate", "0.3"]),
+    );
+    let fallbacks = |spans: &[tracing_ai_tests::receiver::ReceivedSpan]| {
+        spans
+            .iter()
+            .filter(|span| span.span.name == "chat gpt-4o-mini")
+            .count()
+    };
+    // The quickstart has handed everything to the Collector when it exits; the Collector
+    // forwards spans and logs on their own pipelines: wait until neither count moves.
+    let last = std::cell::Cell::new((0, 0));
+    let (spans, logs) = tracing_ai_tests::poll_until(
+        Duration::from_secs(30),
+        Duration::from_millis(500),
+        || (backend.spans(), backend.logs()),
+        |(spans, logs)| {
+            let now = (spans.len(), logs.len());
+            fallbacks(spans) > 0 && last.replace(now) == now
+        },
+    );
+    let hosted: Vec<_> = spans
+        .iter()
+        .filter(|span| span.span.name == "chat gpt-4o-mini")
+        .collect();
+    assert!(
+        !hosted.is_empty(),
+        "the quickstart fell back at least once; {} spans {:?}, {} logs",
+        spans.len(),
+        spans.iter().map(|s| &s.span.name).collect::<Vec<_>>(),
+        logs.len()
+    );
+    let warnings: Vec<_> = logs
+        .iter()
+        .filter(|log| {
+            log.body()
+                .is_some_and(|body| body.starts_with("the self-hosted model failed"))
+        })
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        hosted.len(),
+        "one line per fallback: {logs:#?}"
+    );
+    for call in hosted {
+        let line = warnings
+            .iter()
+            .find(|log| log.record.trace_id == call.span.trace_id)
+            .unwrap_or_else(|| panic!("no log record in the trace of {:?}", call.span.trace_id));
+        assert_eq!(
+            line.record.span_id, call.span.parent_span_id,
+            "logged in the span the fallback was called from"
+        );
+        assert_eq!(line.record.severity_text, "WARN");
+        assert_eq!(
+            line.record.event_name, "",
+            "no event named after a source line"
+        );
+        assert!(
+            line.resource
+                .iter()
+                .any(|kv| kv.key == "service.name"
+                    && format!("{:?}", kv.value).contains("quickstart"))
+        );
+    }
+}
