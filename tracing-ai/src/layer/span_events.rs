@@ -36,6 +36,23 @@ use tracing_subscriber::registry::LookupSpan;
 /// With span events off, an `ERROR` event inside a span still marks the span failed (as
 /// tracing-opentelemetry does), its message as the status description, so that a failure
 /// logged rather than returned is still kept by the tail sampler and shown as failed.
+///
+/// ```
+/// use opentelemetry::trace::TracerProvider as _;
+/// use tracing_subscriber::layer::SubscriberExt as _;
+///
+/// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+/// // `with_tracer` wraps tracing-opentelemetry's layer in it; so do `layer()` and `init()`.
+/// let layer: tracing_ai::AiOpenTelemetryLayer<tracing_subscriber::Registry, _> =
+///     tracing_ai::AiLayer::new().with_tracer(provider.tracer("my-service"));
+/// let subscriber = tracing_subscriber::registry().with(layer);
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info_span!("request").in_scope(|| {
+///         tracing::info!("not a span event");
+///         tracing::error!("fails the span, with this message as its status");
+///     });
+/// });
+/// ```
 pub struct OpenTelemetrySpans<S, T> {
     inner: OpenTelemetryLayer<S, T>,
     span_events: bool,
