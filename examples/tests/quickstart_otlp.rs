@@ -23,7 +23,15 @@ fn quickstart() -> PathBuf {
 }
 
 fn run(endpoint: &str, protocol: &str) -> Output {
-    Command::new(quickstart())
+    command(endpoint, protocol)
+        .output()
+        .expect("the quickstart runs")
+}
+
+/// The quickstart's run of [`run`], to be given more settings.
+fn command(endpoint: &str, protocol: &str) -> Command {
+    let mut command = Command::new(quickstart());
+    command
         .args([
             "--requests",
             &REQUESTS.to_string(),
@@ -41,9 +49,9 @@ fn run(endpoint: &str, protocol: &str) -> Output {
         )
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the quickstart runs")
+        .env_remove("OTEL_LOGS_EXPORTER")
+        .env_remove("RUST_LOG");
+    command
 }
 
 fn int(span: &ReceivedSpan, key: &str) -> i64 {
@@ -279,6 +287,53 @@ fn with_the_backend_down_the_quickstart_finishes_and_says_so_once() {
             !stderr.contains("rag.query"),
             "{protocol}: the console view is for no endpoint"
         );
+    }
+}
+
+#[test]
+fn with_the_backend_down_every_log_record_it_could_not_export_is_counted_at_exit() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("binds")
+        .local_addr()
+        .expect("an address");
+    for protocol in ["grpc", "http/protobuf"] {
+        // What the same run logs to a backend that is up: its fallbacks' warnings.
+        let logged = {
+            let receiver = Receiver::start();
+            let endpoint = match protocol {
+                "grpc" => receiver.grpc,
+                _ => receiver.http,
+            };
+            let output = command(&format!("http://{endpoint}"), protocol)
+                .env("OTEL_LOGS_EXPORTER", "otlp")
+                .output()
+                .expect("the quickstart runs");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{protocol}: {stderr}");
+            assert!(
+                !stderr.contains("log records were not exported"),
+                "{protocol}: {stderr}"
+            );
+            receiver.logs().len()
+        };
+        assert!(logged > 0, "{protocol}: the quickstart logs its fallbacks");
+
+        let output = command(&format!("http://{closed}"), protocol)
+            .env("OTEL_LOGS_EXPORTER", "otlp")
+            .output()
+            .expect("the quickstart runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{protocol}: {stderr}");
+        assert_eq!(
+            stderr.matches("could not export logs").count(),
+            1,
+            "{protocol}: {stderr}"
+        );
+        let lost = format!(
+            "[tracing-ai] {logged} log records were not exported ({logged} in failed exports, 0 \
+             dropped for a full queue or left at the shutdown deadline)"
+        );
+        assert!(stderr.contains(&lost), "{protocol}: {stderr}");
     }
 }
 

@@ -128,3 +128,38 @@ fn a_backend_that_never_answers_costs_the_shutdown_timeout_once_and_every_span_i
         "exit took {took:?}: {stderr}"
     );
 }
+
+#[test]
+fn log_records_a_backend_never_took_are_counted_at_the_deadline() {
+    // Half the requests fall back, and each fallback logs a warning.
+    let run = |endpoint: &str| {
+        tracing_ai_tests::run_to_success(
+            exporting_example("quickstart", endpoint, "grpc")
+                .args(["--requests", "20", "--seed", "7", "--error-rate", "0.5"])
+                .env("OTEL_METRICS_EXPORTER", "none")
+                .env("OTEL_LOGS_EXPORTER", "otlp")
+                .env_remove("RUST_LOG"),
+        )
+    };
+    let reference = Receiver::start();
+    run(&format!("http://{}", reference.grpc));
+    let logged = reference.logs().len();
+    assert!(logged > 0, "the fallbacks log");
+
+    let silent = silent_backend();
+    let started = Instant::now();
+    let output = run(&format!("http://{silent}"));
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Not refused, not exported: left in the log pipeline when the deadline passed.
+    let lost = format!(
+        "[tracing-ai] {logged} log records were not exported (0 in failed exports, {logged} \
+         dropped for a full queue or left at the shutdown deadline)"
+    );
+    assert!(stderr.contains(&lost), "{stderr}");
+    // Spans and logs wait out one deadline together (a bound only waiting twice would break).
+    assert!(
+        took < Duration::from_secs(9),
+        "exit took {took:?}: {stderr}"
+    );
+}

@@ -31,6 +31,10 @@ fn a_100_kb_tenant_id_is_exported_as_the_same_256_bytes_on_every_span() {
     drop(guard);
     // Logs are opt-in (`with_logs`), and a log line is no span event by default.
     assert!(receiver.logs().is_empty());
+    // ...and without them no log counts among the export's metrics.
+    assert!(!receiver.sum_points("ai.export.exported_spans").is_empty());
+    assert!(receiver.sum_points("ai.export.exported_logs").is_empty());
+    assert!(receiver.sum_points("ai.export.dropped_logs").is_empty());
     assert!(receiver
         .spans()
         .iter()

@@ -35,7 +35,7 @@ fn log_lines_are_log_records_in_the_trace_they_were_logged_in() {
         .with_protocol(Protocol::Grpc)
         .with_service_name("logs-test")
         .with_console(false)
-        .with_metrics(false)
+        .with_metrics(true)
         .with_filter("info")
         .with_logs(true)
         .init()
@@ -49,10 +49,32 @@ fn log_lines_are_log_records_in_the_trace_they_were_logged_in() {
         tracing::debug!("below the filter");
         tracing::warn!(name: "cache.miss", "cache cold");
     });
+    let stats = guard.export_stats().cloned().expect("spans are exported");
     drop(guard);
 
     let spans = receiver.spans();
     let logs = receiver.logs();
+    // Counted as the receiver counts them: every line that passed the filter, none lost.
+    assert_eq!(stats.exported_logs(), logs.len() as u64);
+    assert_eq!(stats.dropped_logs(), 0);
+    // The metrics say so too (read at the last collection, which may precede the last export).
+    let exported = receiver.sum_points("ai.export.exported_logs");
+    assert!(
+        exported
+            .last()
+            .is_some_and(|point| point.value <= logs.len() as f64),
+        "{exported:?}"
+    );
+    let dropped = receiver.sum_points("ai.export.dropped_logs");
+    let dropped = dropped.last().expect("a count of dropped log records");
+    assert_eq!(dropped.value, 0.0);
+    assert_eq!(
+        dropped.attributes,
+        [(
+            "ai.export.drop.reason".to_owned(),
+            "export_failed".to_owned()
+        )]
+    );
     let call = span(&spans, "chat gpt-4o-mini");
     let rerank = span(&spans, "rerank");
 

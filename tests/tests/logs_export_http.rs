@@ -19,6 +19,7 @@ fn log_records_go_to_v1_logs_of_the_base_url() {
         .init()
         .expect("tracing is set up");
     tracing::info_span!("request").in_scope(|| tracing::warn!(attempt = 2, "retrying"));
+    let stats = guard.export_stats().cloned().expect("spans are exported");
     drop(guard);
 
     let spans = receiver.spans();
@@ -29,4 +30,6 @@ fn log_records_go_to_v1_logs_of_the_base_url() {
     assert_eq!(spans.len(), 1);
     assert_eq!(logs[0].record.trace_id, spans[0].span.trace_id);
     assert_eq!(logs[0].record.span_id, spans[0].span.span_id);
+    assert_eq!(stats.exported_logs(), 1);
+    assert_eq!(stats.dropped_logs(), 0);
 }

@@ -311,8 +311,8 @@ pub const AI_BUDGET_CALLS: &str = "ai.budget.calls";
 pub const AI_BUDGET_OUTCOME: &str = "ai.budget.outcome";
 /// Which store operation failed, on [`AI_BUDGET_STORE_FAILURES`]: `reserve` or `debit`.
 pub const AI_BUDGET_OPERATION: &str = "ai.budget.operation";
-/// Why spans were not exported, on `ai.export.dropped_spans`: `queue_full`,
-/// `export_failed` or `shutdown`.
+/// Why spans or log records were not exported, on `ai.export.dropped_spans` and
+/// `ai.export.dropped_logs`: `queue_full`, `export_failed` or `shutdown`.
 pub const AI_EXPORT_DROP_REASON: &str = "ai.export.drop.reason";
 /// What became of a reload of the prices, on `ai.prices.reloads`: `applied`, or `refused`
 /// (the old prices kept).

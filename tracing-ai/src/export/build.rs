@@ -87,13 +87,16 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
                 layer = layer.with_meter(meter);
             }
             #[cfg(feature = "opentelemetry-appender-tracing")]
-            if let Some(logs) = exporters.logs {
+            if let (Some(logs), Some(stats)) = (exporters.logs, guard.export.clone()) {
+                use super::log_lines::{CountedLogs, PlainLogLines};
                 let logs = Reporting::new(logs, "logs", &export.shown_endpoint);
                 guard.logs_failing = logs.failing.clone();
+                let logs = CountedLogs::new(logs, stats.clone());
                 let loggers = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
                     .with_resource(resource)
-                    .with_log_processor(super::log_lines::PlainLogLines::new(
+                    .with_log_processor(PlainLogLines::new(
                         opentelemetry_sdk::logs::BatchLogProcessor::builder(logs).build(),
+                        stats,
                     ))
                     .build();
                 logs_layer = Some(

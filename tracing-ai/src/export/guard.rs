@@ -64,7 +64,8 @@ impl OtelGuard {
 
 impl Drop for OtelGuard {
     /// Flushes and shuts down spans, metrics and logs side by side, within one deadline (the
-    /// shutdown timeout), then says on stderr how many spans were not exported, if any.
+    /// shutdown timeout), then says on stderr how many spans and log records were not
+    /// exported, if any.
     fn drop(&mut self) {
         let timeout = self.shutdown_timeout;
         let deadline = Instant::now() + timeout;
@@ -74,6 +75,8 @@ impl Drop for OtelGuard {
             .meters
             .take()
             .and_then(|meters| on_thread(move || meters.shutdown_with_timeout(timeout)));
+        #[cfg(feature = "opentelemetry-appender-tracing")]
+        let logs_exported = self.loggers.is_some();
         #[cfg(feature = "opentelemetry-appender-tracing")]
         let logs = self
             .loggers
@@ -95,7 +98,11 @@ impl Drop for OtelGuard {
         if let Some(wait) = logs {
             report_shutdown("logs", wait_until_deadline(wait), &self.logs_failing);
         }
-        if let Some(summary) = self.export.as_ref().and_then(ExportStats::summary) {
+        #[cfg(feature = "opentelemetry-appender-tracing")]
+        if let (true, Some(stats)) = (logs_exported, &self.export) {
+            stats.settle_logs();
+        }
+        for summary in self.export.iter().flat_map(ExportStats::summary) {
             eprintln!("[tracing-ai] {summary}");
         }
         #[cfg(feature = "otlp-grpc")]

@@ -12,24 +12,31 @@ use std::time::Duration;
 use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLogger, SdkLoggerProvider};
+use opentelemetry_sdk::logs::{
+    LogBatch, LogExporter, LogProcessor, SdkLogRecord, SdkLogger, SdkLoggerProvider,
+};
 use opentelemetry_sdk::Resource;
 
+use super::stats::ExportStats;
+
 /// A processor that drops the event name `tracing` made up from a source location, then
-/// hands every record to `inner`.
+/// hands every record to `inner`, and counts it.
 #[derive(Debug)]
 pub(crate) struct PlainLogLines<P> {
     inner: P,
     /// A logger of a provider with no processor: the SDK's records can only be made by a
     /// logger, and a record's event name cannot be unset, only left out of a new one.
     blank: SdkLogger,
+    stats: ExportStats,
 }
 
 impl<P> PlainLogLines<P> {
-    pub(crate) fn new(inner: P) -> Self {
+    pub(crate) fn new(inner: P, stats: ExportStats) -> Self {
+        stats.count_logs();
         Self {
             inner,
             blank: SdkLoggerProvider::builder().build().logger("tracing-ai"),
+            stats,
         }
     }
 
@@ -82,10 +89,48 @@ impl<P: LogProcessor> LogProcessor for PlainLogLines<P> {
             *record = self.without_event_name(record);
         }
         self.inner.emit(record, scope);
+        self.stats.logs_handed_on(1);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
         self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn event_enabled(&self, level: Severity, target: &str, name: Option<&str>) -> bool {
+        self.inner.event_enabled(level, target, name)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// An exporter that counts the records of each batch as exported or failed.
+#[derive(Debug)]
+pub(crate) struct CountedLogs<E> {
+    inner: E,
+    stats: ExportStats,
+}
+
+impl<E> CountedLogs<E> {
+    pub(crate) fn new(inner: E, stats: ExportStats) -> Self {
+        Self { inner, stats }
+    }
+}
+
+impl<E: LogExporter> LogExporter for CountedLogs<E> {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        let records = batch.iter().count();
+        let result = self.inner.export(batch).await;
+        match result {
+            Ok(()) => self.stats.logs_exported(records),
+            Err(_) => self.stats.logs_failed(records),
+        }
+        result
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {

@@ -1,4 +1,5 @@
-//! What became of the spans handed to the export queue: exported, or dropped and why.
+//! What became of the spans handed to the export queue, and of the log records handed to the
+//! log pipeline: exported, or dropped and why.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -48,6 +49,22 @@ struct Counts {
     shutdown: AtomicU64,
     /// Whether the first drop for want of room was said on stderr.
     said_full: AtomicBool,
+    logs: LogCounts,
+}
+
+/// The log records' counts. OpenTelemetry's batch log processor drops a record for a full
+/// queue without telling, so what was neither exported nor failed is known at shutdown only:
+/// the records handed on, less those the backend took or refused.
+#[derive(Debug, Default)]
+struct LogCounts {
+    /// Whether log records are exported at all: their metrics are reported only then.
+    on: AtomicBool,
+    #[cfg(feature = "opentelemetry-appender-tracing")]
+    handed: AtomicU64,
+    exported: AtomicU64,
+    export_failed: AtomicU64,
+    /// Set at shutdown: handed on, and neither exported nor refused by then.
+    unconfirmed: AtomicU64,
 }
 
 impl ExportStats {
@@ -78,11 +95,44 @@ impl ExportStats {
         self.0.shutdown.load(Ordering::Relaxed)
     }
 
+    /// Log records the backend accepted, when `tracing` events are exported as logs
+    /// (`ExportBuilder::with_logs`, with the feature `opentelemetry-appender-tracing`; 0
+    /// otherwise).
+    pub fn exported_logs(&self) -> u64 {
+        self.0.logs.exported.load(Ordering::Relaxed)
+    }
+
+    /// Log records not exported: those of failed exports as they fail, and, once the guard
+    /// has shut the export down, those dropped by OpenTelemetry's batch log processor for a
+    /// full queue or left at the shutdown deadline (the processor does not say which, nor
+    /// when, so they are known only then).
+    ///
+    /// ```no_run
+    /// let guard = tracing_ai::init()?; // OTEL_LOGS_EXPORTER=otlp turns log records on
+    /// let stats = guard.export_stats().cloned();
+    /// // ... the application
+    /// drop(guard);
+    /// if let Some(stats) = stats {
+    ///     assert_eq!(stats.dropped_logs(), 0, "every log line reached the backend");
+    /// }
+    /// # Ok::<(), tracing_ai::InitError>(())
+    /// ```
+    pub fn dropped_logs(&self) -> u64 {
+        self.dropped_logs_for_export_failed() + self.0.logs.unconfirmed.load(Ordering::Relaxed)
+    }
+
+    /// Log records of exports that failed (backend down, refused, timed out).
+    pub fn dropped_logs_for_export_failed(&self) -> u64 {
+        self.0.logs.export_failed.load(Ordering::Relaxed)
+    }
+
     /// Reports these counts as metrics of `meter`, read at each collection:
     /// `ai.export.exported_spans` and `ai.export.dropped_spans` (counters, the second by
     /// [`ai.export.drop.reason`](crate::attr::AI_EXPORT_DROP_REASON): `queue_full`,
-    /// `export_failed` or `shutdown`). [`init`](crate::init) does this
-    /// when it exports metrics.
+    /// `export_failed` or `shutdown`); when log records are exported,
+    /// `ai.export.exported_logs` and `ai.export.dropped_logs` (by the same attribute:
+    /// `export_failed` while the program runs). [`init`](crate::init) does this when it
+    /// exports metrics.
     pub fn report_to(&self, meter: &opentelemetry::metrics::Meter) {
         let stats = self.clone();
         meter
@@ -104,6 +154,35 @@ impl ExportStats {
                     );
                     observer.observe(stats.count(loss).load(Ordering::Relaxed), &[reason]);
                 }
+            })
+            .build();
+        // Observed only when log records are exported: a counter never observed exports no
+        // point, and the logs may be set up after this.
+        let stats = self.clone();
+        meter
+            .u64_observable_counter("ai.export.exported_logs")
+            .with_description("Log records the backend accepted")
+            .with_unit("{log_record}")
+            .with_callback(move |observer| {
+                if stats.counts_logs() {
+                    observer.observe(stats.exported_logs(), &[]);
+                }
+            })
+            .build();
+        let stats = self.clone();
+        meter
+            .u64_observable_counter("ai.export.dropped_logs")
+            .with_description("Log records not exported, by reason")
+            .with_unit("{log_record}")
+            .with_callback(move |observer| {
+                if !stats.counts_logs() {
+                    return;
+                }
+                let reason = opentelemetry::KeyValue::new(
+                    crate::attr::AI_EXPORT_DROP_REASON,
+                    Loss::ExportFailed.as_str(),
+                );
+                observer.observe(stats.dropped_logs_for_export_failed(), &[reason]);
             })
             .build();
     }
@@ -131,18 +210,76 @@ impl ExportStats {
         }
     }
 
-    /// One line on stderr for what was not exported, or nothing when all of it was.
-    pub(crate) fn summary(&self) -> Option<String> {
-        let dropped = self.dropped_spans();
-        (dropped > 0).then(|| {
+    fn counts_logs(&self) -> bool {
+        self.0.logs.on.load(Ordering::Relaxed)
+    }
+
+    /// A line on stderr for each signal not wholly exported, or none when all of it was.
+    pub(crate) fn summary(&self) -> impl Iterator<Item = String> {
+        let spans = self.dropped_spans();
+        let spans = (spans > 0).then(|| {
             format!(
-                "{dropped} spans were not exported ({} for a full queue, {} in failed exports, \
+                "{spans} spans were not exported ({} for a full queue, {} in failed exports, \
                  {} at the shutdown deadline); the counts are the metric \
                  ai.export.dropped_spans",
                 self.dropped_for_queue_full(),
                 self.dropped_for_export_failed(),
                 self.dropped_at_shutdown()
             )
-        })
+        });
+        let logs = self.dropped_logs();
+        let logs = (logs > 0).then(|| {
+            format!(
+                "{logs} log records were not exported ({} in failed exports, {} dropped for a \
+                 full queue or left at the shutdown deadline); the first count is the metric \
+                 ai.export.dropped_logs",
+                self.dropped_logs_for_export_failed(),
+                self.0.logs.unconfirmed.load(Ordering::Relaxed),
+            )
+        });
+        spans.into_iter().chain(logs)
+    }
+}
+
+/// The log pipeline's counting (`log_lines.rs`, and the guard at shutdown).
+#[cfg(feature = "opentelemetry-appender-tracing")]
+impl ExportStats {
+    /// Log records are exported: their metrics are reported.
+    pub(super) fn count_logs(&self) {
+        self.0.logs.on.store(true, Ordering::Relaxed);
+    }
+
+    pub(super) fn logs_handed_on(&self, records: usize) {
+        self.0
+            .logs
+            .handed
+            .fetch_add(records as u64, Ordering::Relaxed);
+    }
+
+    pub(super) fn logs_exported(&self, records: usize) {
+        self.0
+            .logs
+            .exported
+            .fetch_add(records as u64, Ordering::Relaxed);
+    }
+
+    pub(super) fn logs_failed(&self, records: usize) {
+        self.0
+            .logs
+            .export_failed
+            .fetch_add(records as u64, Ordering::Relaxed);
+    }
+
+    /// Once the log pipeline is shut down (or its deadline passed): what was handed on and
+    /// neither exported nor refused was dropped by the batch processor, or left in it.
+    pub(super) fn settle_logs(&self) {
+        let logs = &self.0.logs;
+        let accounted =
+            logs.exported.load(Ordering::Relaxed) + logs.export_failed.load(Ordering::Relaxed);
+        let unconfirmed = logs
+            .handed
+            .load(Ordering::Relaxed)
+            .saturating_sub(accounted);
+        logs.unconfirmed.store(unconfirmed, Ordering::Relaxed);
     }
 }
