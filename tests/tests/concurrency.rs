@@ -70,7 +70,10 @@ fn ids_never_leak_between_concurrent_requests() {
                         tenant.id = %format_args!("tenant-{}", request % 7),
                         request.id = request,
                     );
-                    root.in_scope(|| generate_sync(request));
+                    root.in_scope(|| {
+                        tracing::info_span!("db.query").in_scope(|| ());
+                        generate_sync(request)
+                    });
                 }
             });
         }
@@ -99,8 +102,34 @@ fn ids_never_leak_between_concurrent_requests() {
     });
 
     let spans = exporter.get_finished_spans().expect("spans");
+    // Every request's root closes with its totals, whichever thread its calls closed on.
+    let roots: Vec<_> = spans.iter().filter(|span| span.name == "request").collect();
+    assert_eq!(roots.len() as u64, THREADS * PER_THREAD + TASKS);
+    for root in roots {
+        let request: u64 = str_attr(root, "request.id")
+            .expect("a request id")
+            .parse()
+            .expect("a number");
+        let calls = if request >= 100_000 { 2 } else { 1 };
+        assert_eq!(
+            tracing_ai_tests::otel::attr(root, "ai.request.ai_calls"),
+            Some(&opentelemetry::Value::I64(calls)),
+            "request {request}"
+        );
+    }
+    // A span inside a request is no root: no totals.
+    assert!(spans
+        .iter()
+        .filter(|span| span.name == "db.query")
+        .all(|span| span
+            .attributes
+            .iter()
+            .all(|kv| !kv.key.as_str().starts_with("ai."))));
     let mut checked: HashMap<&str, u64> = HashMap::new();
-    for span in spans.iter().filter(|span| span.name != "request") {
+    for span in spans
+        .iter()
+        .filter(|span| span.name != "request" && span.name != "db.query")
+    {
         let request: u64 = str_attr(span, "request.id")
             .unwrap_or_else(|| panic!("`{}` has no request id", span.name))
             .parse()

@@ -35,7 +35,7 @@ fn measured(request: &dyn Fn()) {
 fn main() {
     let (otel_only, with_ai) = stacks();
     let with_budget = budget_stack();
-    let ids: [(&str, &Dispatch, &dyn Fn()); 6] = [
+    let ids: [(&str, &Dispatch, &dyn Fn()); 7] = [
         ("llm_call/baseline", &otel_only, &|| {
             black_box(in_request(|| baseline(1_000, "acme")));
         }),
@@ -54,6 +54,10 @@ fn main() {
             tracing::info_span!("db.query", db.system = "postgresql").in_scope(|| ())
         }),
         ("plain_span/ai_layer", &with_ai, &|| {
+            tracing::info_span!("db.query", db.system = "postgresql").in_scope(|| ())
+        }),
+        // The same, while 100 model calls are open (see `held_calls`).
+        ("plain_span/ai_layer_busy", &with_ai, &|| {
             tracing::info_span!("db.query", db.system = "postgresql").in_scope(|| ())
         }),
     ];
@@ -90,9 +94,24 @@ fn main() {
             (0, 1)
         };
         tracing::dispatcher::with_default(dispatch, || {
+            let _held = id.ends_with("_busy").then(held_calls);
             (0..warm_up).for_each(|_| request());
             (0..requests).for_each(|_| measured(request));
         });
         println!("{id}: {requests} requests");
     }
+}
+
+/// 100 model calls left open, as in a service with that many in flight: the layer watches
+/// their ids, and a plain span closing is looked up when its id shares their slot.
+fn held_calls() -> Vec<tracing::Span> {
+    (0..100)
+        .map(|_| {
+            tracing::info_span!(
+                "chat gpt-4o-mini",
+                gen_ai.operation.name = "chat",
+                gen_ai.request.model = "gpt-4o-mini"
+            )
+        })
+        .collect()
 }

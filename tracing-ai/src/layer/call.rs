@@ -141,7 +141,9 @@ impl ClosedCall {
         root: Option<&SpanRef<'a, R>>,
     ) {
         if let Some(root) = root {
-            rollup::add_to_request(root, &self.fields, &self.priced);
+            if rollup::add_to_request(root, &self.fields, &self.priced) {
+                layer.shared.watched.watch(&root.id());
+            }
         }
         if layer.agents_seen() {
             rollup::add_to_agents(span, &self.fields, &self.priced);

@@ -3,6 +3,7 @@
 //! fields holds.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use tracing::callsite::Identifier;
@@ -85,10 +86,26 @@ impl Callsite {
     }
 }
 
+/// Slots of the cache of callsites the layer has nothing to do with.
+const IGNORED_SLOTS: usize = 256;
+
 /// The callsites seen, each decided once (in `register_callsite`, or at its first span).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Callsites {
     known: RwLock<HashMap<Identifier, Arc<Callsite>, FastHash>>,
+    /// The addresses of callsites' metadata decided of no interest, by a hash of the address:
+    /// most spans are of such a callsite, and an equal address tells it without the lock and
+    /// the map. Two callsites in one slot overwrite each other, which only costs the lookup.
+    ignored: Box<[AtomicUsize]>,
+}
+
+impl Default for Callsites {
+    fn default() -> Self {
+        Self {
+            known: RwLock::default(),
+            ignored: (0..IGNORED_SLOTS).map(|_| AtomicUsize::new(0)).collect(),
+        }
+    }
 }
 
 impl Callsites {
@@ -96,19 +113,35 @@ impl Callsites {
     /// spans; `None` (without touching a reference count) for every other span.
     pub(crate) fn relevant(
         &self,
-        metadata: &Metadata<'_>,
+        metadata: &'static Metadata<'static>,
         keys: &AttributionKeys,
     ) -> Option<Arc<Callsite>> {
+        let (ignored, address) = self.ignored_slot(metadata);
+        if ignored.load(Ordering::Relaxed) == address {
+            return None;
+        }
         let id = metadata.callsite();
         let known = self.known.read().unwrap_or_else(PoisonError::into_inner);
-        match known.get(&id) {
-            Some(callsite) if callsite.is_relevant() => Some(callsite.clone()),
-            Some(_) => None,
+        let relevant = match known.get(&id) {
+            Some(callsite) => callsite.is_relevant().then(|| callsite.clone()),
             None => {
                 drop(known);
                 Some(self.register(metadata, keys)).filter(|callsite| callsite.is_relevant())
             }
+        };
+        if relevant.is_none() {
+            ignored.store(address, Ordering::Relaxed);
         }
+        relevant
+    }
+
+    /// The slot of `metadata`'s callsite in the cache of ignored ones, and the value that
+    /// says it is there: its metadata's address, `'static` and one per callsite.
+    fn ignored_slot(&self, metadata: &'static Metadata<'static>) -> (&AtomicUsize, usize) {
+        let address = std::ptr::from_ref(metadata) as usize;
+        let hash = (address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let slot = (hash >> (64 - IGNORED_SLOTS.trailing_zeros())) as usize;
+        (&self.ignored[slot], address)
     }
 
     pub(crate) fn register(

@@ -29,6 +29,7 @@ mod metrics;
 pub(crate) mod rollup;
 mod settle;
 mod span_events;
+mod watched;
 mod write;
 
 use std::collections::HashSet;
@@ -152,6 +153,8 @@ struct Shared {
     budgets: Arc<LiveBudgets>,
     /// The budget scope each attribution key is, by the key's index.
     budget_scopes: Box<[Option<Scope>]>,
+    /// The spans with work at close (calls, roots with totals), so the rest are not looked up.
+    watched: watched::Watched,
 }
 
 impl std::fmt::Debug for AiLayer {
@@ -234,6 +237,7 @@ impl AiLayer {
                 agents_seen: AtomicBool::new(false),
                 budgets,
                 budget_scopes,
+                watched: watched::Watched::default(),
             }),
             dispatch: OnceLock::new(),
             tracing_fields: tracing_fields.unwrap_or(true),
@@ -625,6 +629,7 @@ where
             }
             let created =
                 (shared.prices.needs_duration() || shared.metrics.is_some()).then(Instant::now);
+            shared.watched.watch(id);
             extensions.replace(AiSpanData {
                 callsite: callsite.clone(),
                 created,
@@ -674,8 +679,11 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        // Most spans are neither a call nor a root with totals: told without a lookup.
+        if !self.shared.watched.may_be_watched(&id) {
+            return;
+        }
         let Some(span) = ctx.span(&id) else { return };
-        // Most spans are neither: one read of the extensions tells.
         let (is_call, has_totals) = {
             let extensions = span.extensions();
             (
@@ -683,6 +691,9 @@ where
                 extensions.get::<RequestTotals>().is_some(),
             )
         };
+        if is_call || has_totals {
+            self.shared.watched.closed(&id);
+        }
         if !is_call {
             // Not a model call: a request's root that is not one writes its totals.
             if has_totals && span.parent().is_none() {

@@ -158,19 +158,24 @@ pub(crate) fn is_agent(fields: &CallFields) -> bool {
     fields.operation.as_deref() == Some("invoke_agent")
 }
 
-/// Adds a closing call to the totals of its request's local root.
+/// Adds a closing call to the totals of its request's local root. `true` when the root has
+/// work at close because of it (its first totals, and it is no call, which has anyway).
 pub(crate) fn add_to_request<'a, R: LookupSpan<'a>>(
     root: &SpanRef<'a, R>,
     fields: &CallFields,
     priced: &Priced,
-) {
+) -> bool {
     let mut extensions = root.extensions_mut();
     match extensions.get_mut::<RequestTotals>() {
-        Some(totals) => totals.add(fields, priced),
+        Some(totals) => {
+            totals.add(fields, priced);
+            false
+        }
         None => {
             let mut totals = RequestTotals::default();
             totals.add(fields, priced);
             extensions.insert(totals);
+            extensions.get_mut::<AiSpanData>().is_none()
         }
     }
 }
