@@ -117,7 +117,8 @@ impl ExportBuilder {
     }
 
     /// Exports `tracing` events (log lines such as `tracing::info!`, and tracing-ai's own
-    /// warnings) as OTLP log records, to the endpoint and with the protocol of the spans. A
+    /// warnings) as OTLP log records, to the endpoint and with the protocol of the spans (with
+    /// no endpoint, nowhere, as for spans and metrics: the console shows the requests). A
     /// line logged inside a span carries that span's trace and span ids, so a backend that
     /// takes logs (the Collector, Loki through it, Datadog, Honeycomb) shows it with the
     /// request; it is not a span event (see [`AiLayerBuilder::with_span_events`]). By default
