@@ -28,6 +28,14 @@ fn run(endpoint: &str, protocol: &str) -> Output {
         .expect("the quickstart runs")
 }
 
+/// [`run`], with its log lines exported as log records.
+fn run_with_logs(endpoint: &str, protocol: &str) -> Output {
+    command(endpoint, protocol)
+        .env("OTEL_LOGS_EXPORTER", "otlp")
+        .output()
+        .expect("the quickstart runs")
+}
+
 /// The quickstart's run of [`run`], to be given more settings.
 fn command(endpoint: &str, protocol: &str) -> Command {
     let mut command = Command::new(quickstart());
@@ -304,10 +312,7 @@ fn with_the_backend_down_every_log_record_it_could_not_export_is_counted_at_exit
                 "grpc" => receiver.grpc,
                 _ => receiver.http,
             };
-            let output = command(&format!("http://{endpoint}"), protocol)
-                .env("OTEL_LOGS_EXPORTER", "otlp")
-                .output()
-                .expect("the quickstart runs");
+            let output = run_with_logs(&format!("http://{endpoint}"), protocol);
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(output.status.success(), "{protocol}: {stderr}");
             assert!(
@@ -318,10 +323,7 @@ fn with_the_backend_down_every_log_record_it_could_not_export_is_counted_at_exit
         };
         assert!(logged > 0, "{protocol}: the quickstart logs its fallbacks");
 
-        let output = command(&format!("http://{closed}"), protocol)
-            .env("OTEL_LOGS_EXPORTER", "otlp")
-            .output()
-            .expect("the quickstart runs");
+        let output = run_with_logs(&format!("http://{closed}"), protocol);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{protocol}: {stderr}");
         assert_eq!(

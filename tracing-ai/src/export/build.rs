@@ -88,13 +88,12 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
             }
             #[cfg(feature = "opentelemetry-appender-tracing")]
             if let (Some(logs), Some(stats)) = (exporters.logs, guard.export.clone()) {
-                use super::log_lines::{CountedLogs, PlainLogLines};
-                let logs = Reporting::new(logs, "logs", &export.shown_endpoint);
+                let logs = Reporting::new(logs, "logs", &export.shown_endpoint)
+                    .counting_logs_in(stats.clone());
                 guard.logs_failing = logs.failing.clone();
-                let logs = CountedLogs::new(logs, stats.clone());
                 let loggers = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
                     .with_resource(resource)
-                    .with_log_processor(PlainLogLines::new(
+                    .with_log_processor(super::log_lines::PlainLogLines::new(
                         opentelemetry_sdk::logs::BatchLogProcessor::builder(logs).build(),
                         stats,
                     ))

@@ -12,9 +12,7 @@ use std::time::Duration;
 use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{
-    LogBatch, LogExporter, LogProcessor, SdkLogRecord, SdkLogger, SdkLoggerProvider,
-};
+use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLogger, SdkLoggerProvider};
 use opentelemetry_sdk::Resource;
 
 use super::stats::ExportStats;
@@ -94,43 +92,6 @@ impl<P: LogProcessor> LogProcessor for PlainLogLines<P> {
 
     fn force_flush(&self) -> OTelSdkResult {
         self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn event_enabled(&self, level: Severity, target: &str, name: Option<&str>) -> bool {
-        self.inner.event_enabled(level, target, name)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
-}
-
-/// An exporter that counts the records of each batch as exported or failed.
-#[derive(Debug)]
-pub(crate) struct CountedLogs<E> {
-    inner: E,
-    stats: ExportStats,
-}
-
-impl<E> CountedLogs<E> {
-    pub(crate) fn new(inner: E, stats: ExportStats) -> Self {
-        Self { inner, stats }
-    }
-}
-
-impl<E: LogExporter> LogExporter for CountedLogs<E> {
-    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
-        let records = batch.iter().count();
-        let result = self.inner.export(batch).await;
-        match result {
-            Ok(()) => self.stats.logs_exported(records),
-            Err(_) => self.stats.logs_failed(records),
-        }
-        result
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {

@@ -20,6 +20,9 @@ pub(crate) struct Reporting<E> {
     endpoint: String,
     /// Shared with the guard, which says nothing more at shutdown of what was reported.
     pub(crate) failing: Arc<AtomicBool>,
+    /// Where the records of each batch of logs are counted, exported or failed.
+    #[cfg(feature = "opentelemetry-appender-tracing")]
+    log_counts: Option<super::stats::ExportStats>,
 }
 
 impl<E> Reporting<E> {
@@ -29,6 +32,17 @@ impl<E> Reporting<E> {
             what,
             endpoint: endpoint.to_owned(),
             failing: Arc::default(),
+            #[cfg(feature = "opentelemetry-appender-tracing")]
+            log_counts: None,
+        }
+    }
+
+    /// Counts the records of each batch of logs in `stats`, as exported or failed.
+    #[cfg(feature = "opentelemetry-appender-tracing")]
+    pub(crate) fn counting_logs_in(self, stats: super::stats::ExportStats) -> Self {
+        Self {
+            log_counts: Some(stats),
+            ..self
         }
     }
 
@@ -105,8 +119,15 @@ impl<E: opentelemetry_sdk::logs::LogExporter> opentelemetry_sdk::logs::LogExport
     for Reporting<E>
 {
     async fn export(&self, batch: opentelemetry_sdk::logs::LogBatch<'_>) -> OTelSdkResult {
+        let records = batch.iter().count();
         let result = self.inner.export(batch).await;
         self.observe(&result);
+        if let Some(stats) = &self.log_counts {
+            match result {
+                Ok(()) => stats.logs_exported(records),
+                Err(_) => stats.logs_failed(records),
+            }
+        }
         result
     }
 
