@@ -9,6 +9,10 @@
 //! (priced by tokens, so the same as `a`'s) is still all there. Both replicas together are one
 //! series per tenant, whatever resource attributes tell them apart.
 //!
+//! Four processes started with the README's variables alone, three at a time, one of them a
+//! restart: each is a series of its own (`service.instance.id`, a UUID the library draws), and
+//! the README's query answers what their calls cost.
+//!
 //! Then the async-openai example drops a streamed answer after its first chunk, as a user
 //! closing the page: the provider billed it, no usage arrived, and its estimated cost is in
 //! Prometheus under `ai_cost_source="estimated"`, what its span says to 1e-9 USD.
@@ -277,6 +281,108 @@ fn prometheus_answers_each_tenants_spend_exactly_at_any_sampling_ratio() {
         (share[0].1 - estimated / (estimated + reported)).abs() < 1e-9,
         "{share:?}"
     );
+}
+
+/// The quickstart as a user deploys it from the README's "What did each tenant spend?": the
+/// three variables it names and nothing else (no `OTEL_RESOURCE_ATTRIBUTES`, no service name),
+/// pushing every quarter second so that replicas interleave as a long-running service's do.
+fn as_the_readme_starts_it(
+    prometheus: &Prometheus,
+    traces: &Receiver,
+    seed: u64,
+    requests: usize,
+) -> std::process::Child {
+    let mut command = std::process::Command::new(example_binary("quickstart"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("OTEL_") || name.starts_with("TRACING_AI_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env(
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            prometheus.otlp_metrics_endpoint(),
+        )
+        .env(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            format!("http://{}/v1/traces", traces.http),
+        )
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "250")
+        .args(["--requests", &requests.to_string(), "--error-rate", "0.1"])
+        .args(["--seed", &seed.to_string(), "--concurrency", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the quickstart starts")
+}
+
+fn wait_to_success(child: std::process::Child) {
+    let output = child.wait_with_output().expect("the quickstart runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn replicas_started_with_the_readmes_variables_alone_count_each_call_once() {
+    let Some(prometheus) = Prometheus::start() else {
+        return;
+    };
+    let traces = Receiver::start();
+    // Two replicas for the whole run, a third restarted half-way through it: four processes,
+    // three at a time, each pushing its counters into Prometheus a few times a second.
+    let first = as_the_readme_starts_it(&prometheus, &traces, 21, 160);
+    let second = as_the_readme_starts_it(&prometheus, &traces, 22, 160);
+    wait_to_success(as_the_readme_starts_it(&prometheus, &traces, 23, 50));
+    wait_to_success(as_the_readme_starts_it(&prometheus, &traces, 24, 50));
+    wait_to_success(first);
+    wait_to_success(second);
+
+    let spans = traces.spans();
+    assert_eq!(by_trace(&spans).len(), 160 + 160 + 50 + 50, "every trace");
+    let mut spent: BTreeMap<String, f64> = BTreeMap::new();
+    for ((tenant, ..), usd) in spent_on_spans(&spans) {
+        *spent.entry(tenant).or_default() += usd;
+    }
+    assert_eq!(
+        spent.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["acme", "globex"]
+    );
+
+    // Each process is a series of its own, told apart by the id the library gave it.
+    let instances = prometheus
+        .query_until("count by (instance) (ai_client_cost_USD_total)", |answer| {
+            answer.len() >= 4
+        });
+    assert_eq!(instances.len(), 4, "{instances:?}");
+    for (labels, _) in &instances {
+        let id = &labels["instance"];
+        assert_eq!(id.len(), 36, "a UUID: {id}");
+    }
+
+    // The README's first query, over the window of the run: each tenant's spend is what its
+    // calls cost, to 1e-9 USD (the replicas sharing one series answered 5.6 times as much).
+    let query = "sum by (tenant_id) (increase(ai_client_cost_USD_total[10m] anchored))";
+    let answer = prometheus.query_until(query, |answer| {
+        answer.len() == spent.len()
+            && answer.iter().all(|(labels, usd)| {
+                labels
+                    .get("tenant_id")
+                    .and_then(|tenant| spent.get(tenant))
+                    .is_some_and(|spent| (usd - spent).abs() < 1e-9)
+            })
+    });
+    for (labels, usd) in &answer {
+        let tenant = &labels["tenant_id"];
+        assert!(
+            (usd - spent[tenant]).abs() < 1e-9,
+            "{tenant}: Prometheus says {usd}, the calls cost {}",
+            spent[tenant]
+        );
+    }
 }
 
 #[test]

@@ -7,7 +7,9 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::resource::{ResourceDetector as _, SdkProvidedResourceDetector};
+use opentelemetry_sdk::resource::{
+    EnvResourceDetector, ResourceDetector as _, SdkProvidedResourceDetector,
+};
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 use tracing::Dispatch;
@@ -43,7 +45,11 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
             guard.runtime = exporters.runtime;
             let spans = Reporting::new(exporters.spans, "spans", &export.shown_endpoint);
             guard.spans_failing = spans.failing.clone();
-            let resource = resource(plan.service_name, plan.service_version);
+            let resource = resource(
+                plan.service_name,
+                plan.service_version,
+                plan.service_instance_id,
+            );
             let mut queue_config = export.queue.clone();
             queue_config.attribution_keys = layer.exported_attribution_keys();
             if let Some(sampling) = &sampling {
@@ -70,7 +76,7 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
             guard.provider = Some(provider.clone());
             global_provider = Some(provider.clone());
             if let Some(metrics) = exporters.metrics {
-                let metrics = Reporting::new(metrics, "metrics", &export.shown_endpoint);
+                let metrics = Reporting::new(metrics, "metrics", &export.shown_metrics_endpoint);
                 guard.metrics_failing = metrics.failing.clone();
                 let meters = SdkMeterProvider::builder()
                     .with_resource(resource.clone())
@@ -88,7 +94,7 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
             }
             #[cfg(feature = "opentelemetry-appender-tracing")]
             if let (Some(logs), Some(stats)) = (exporters.logs, guard.export.clone()) {
-                let logs = Reporting::new(logs, "logs", &export.shown_endpoint)
+                let logs = Reporting::new(logs, "logs", &export.shown_logs_endpoint)
                     .counting_logs_in(stats.clone());
                 guard.logs_failing = logs.failing.clone();
                 let loggers = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
@@ -156,8 +162,12 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
 
 /// The resource: the service as the environment names it (`OTEL_SERVICE_NAME`, or
 /// `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, read by the SDK's detectors), else as the code
-/// does, else `unknown_service:<program>`.
-fn resource(service_name: Option<String>, service_version: Option<String>) -> Resource {
+/// does, else `unknown_service:<program>`; and this process as one instance of it.
+fn resource(
+    service_name: Option<String>,
+    service_version: Option<String>,
+    service_instance_id: Option<String>,
+) -> Resource {
     let mut resource = Resource::builder();
     let named_by_env = SdkProvidedResourceDetector
         .detect()
@@ -169,7 +179,37 @@ fn resource(service_name: Option<String>, service_version: Option<String>) -> Re
     if let Some(version) = service_version {
         resource = resource.with_attribute(KeyValue::new("service.version", version));
     }
+    let instance_by_env = EnvResourceDetector::new()
+        .detect()
+        .get(&opentelemetry::Key::from_static_str(SERVICE_INSTANCE_ID))
+        .is_some();
+    if !instance_by_env {
+        let id = service_instance_id.unwrap_or_else(random_uuid);
+        resource = resource.with_attribute(KeyValue::new(SERVICE_INSTANCE_ID, id));
+    }
     resource.build()
+}
+
+const SERVICE_INSTANCE_ID: &str = "service.instance.id";
+
+/// A random UUID, version 4 (RFC 9562), from the random bits the SDK draws its trace ids from.
+/// Without a `service.instance.id`, replicas of a service push their counters into one series,
+/// which then jumps between their values: every sum over replicas is wrong.
+fn random_uuid() -> String {
+    use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
+    let mut bits = u128::from_be_bytes(RandomIdGenerator::default().new_trace_id().to_bytes());
+    // Version 4, variant 0b10.
+    bits = (bits & !(0xf << 76)) | (0x4 << 76);
+    bits = (bits & !(0x3 << 62)) | (0x2 << 62);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// The end of the span pipeline when there is no endpoint: the tail sampler decides, for the
@@ -188,5 +228,29 @@ impl SpanProcessor for NothingExported {
 
     fn shutdown_with_timeout(&self, _timeout: std::time::Duration) -> OTelSdkResult {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::random_uuid;
+
+    #[test]
+    fn each_process_id_is_a_version_4_uuid_of_its_own() {
+        let (a, b) = (random_uuid(), random_uuid());
+        assert_ne!(a, b);
+        for id in [a, b] {
+            let groups: Vec<&str> = id.split('-').collect();
+            assert_eq!(
+                groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+                [8, 4, 4, 4, 12],
+                "{id}"
+            );
+            assert!(groups[2].starts_with('4'), "version 4: {id}");
+            assert!(
+                matches!(groups[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'),
+                "variant: {id}"
+            );
+        }
     }
 }

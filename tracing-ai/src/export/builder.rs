@@ -13,6 +13,7 @@ pub struct ExportBuilder {
     pub(crate) layer: AiLayerBuilder,
     pub(crate) service_name: Option<String>,
     pub(crate) service_version: Option<String>,
+    pub(crate) service_instance_id: Option<String>,
     pub(crate) endpoint: Option<String>,
     pub(crate) protocol: Option<Protocol>,
     pub(crate) console: Option<bool>,
@@ -45,6 +46,29 @@ impl ExportBuilder {
     pub fn with_service_version(self, version: impl Into<String>) -> Self {
         Self {
             service_version: Some(version.into()),
+            ..self
+        }
+    }
+
+    /// Sets `service.instance.id`, what tells this process's metrics from its replicas'.
+    /// `service.instance.id` in `OTEL_RESOURCE_ATTRIBUTES` wins, as for the name.
+    ///
+    /// By default, a random UUID (version 4) per process, as the OpenTelemetry conventions
+    /// recommend: each replica, and each restart of one, is a series of its own whose
+    /// counters start at zero, so that a sum over replicas counts every call once. Give one
+    /// only if it is unique among the processes running at once (a pod name), never one
+    /// shared by replicas: replicas with one id push into one series, and every sum over it
+    /// is wrong.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), tracing_ai::InitError> {
+    /// let pod = std::env::var("POD_NAME").unwrap_or_default();
+    /// let _guard = tracing_ai::builder().with_service_instance_id(pod).init()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_service_instance_id(self, id: impl Into<String>) -> Self {
+        Self {
+            service_instance_id: Some(id.into()),
             ..self
         }
     }

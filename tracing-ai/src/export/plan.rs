@@ -21,6 +21,7 @@ use crate::AiLayerBuilder;
 
 const TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
 const METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+const LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
 const TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
 const METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
 const LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
@@ -133,6 +134,7 @@ pub(crate) struct Plan {
     pub(crate) sampling: Option<TailSampling>,
     pub(crate) service_name: Option<String>,
     pub(crate) service_version: Option<String>,
+    pub(crate) service_instance_id: Option<String>,
     pub(crate) shutdown_timeout: Duration,
 }
 
@@ -145,6 +147,10 @@ pub(crate) struct Export {
     pub(crate) base_url: Option<String>,
     /// The endpoint as given, without user-info or query, for messages.
     pub(crate) shown_endpoint: String,
+    /// The metrics' and the logs' endpoints, shown as `shown_endpoint` is: a failure to export
+    /// metrics names where metrics were sent, not where spans were.
+    pub(crate) shown_metrics_endpoint: String,
+    pub(crate) shown_logs_endpoint: String,
     pub(crate) metrics: bool,
     /// Whether `tracing` events go out as OTLP log records; see `ExportBuilder::with_logs`.
     pub(crate) logs: bool,
@@ -195,10 +201,23 @@ impl Plan {
                     endpoint && !disabled
                 });
                 check_exporter_variables(env)?;
+                // Where each signal goes, as opentelemetry-otlp resolves it: the code's base
+                // URL, else the signal's own variable, else the shared one.
+                let shown_for = |variable: &str| match (&base_url, env(variable)) {
+                    (None, Some(url)) => redact::endpoint(&url),
+                    _ => match (&base_url, env(OTEL_EXPORTER_OTLP_ENDPOINT)) {
+                        (None, Some(url)) => redact::endpoint(&url),
+                        _ => shown_endpoint.clone(),
+                    },
+                };
+                let shown_metrics_endpoint = shown_for(METRICS_ENDPOINT);
+                let shown_logs_endpoint = shown_for(LOGS_ENDPOINT);
                 Some(Export {
                     protocol,
                     base_url,
                     shown_endpoint,
+                    shown_metrics_endpoint,
+                    shown_logs_endpoint,
                     metrics,
                     logs: builder.logs.unwrap_or_else(|| {
                         cfg!(feature = "opentelemetry-appender-tracing")
@@ -264,6 +283,7 @@ impl Plan {
             sampling,
             service_name: builder.service_name,
             service_version: builder.service_version,
+            service_instance_id: builder.service_instance_id,
             shutdown_timeout: match (builder.shutdown_timeout, env(SHUTDOWN_TIMEOUT_ENV)) {
                 (Some(timeout), _) => timeout,
                 (None, Some(text)) => text
@@ -428,6 +448,42 @@ mod tests {
         assert!(plan.export.is_none());
         assert!(plan.console);
         assert!(plan.sampling.is_none());
+    }
+
+    #[test]
+    fn each_signal_names_its_own_endpoint_in_messages() {
+        let plan = resolve(
+            ExportBuilder::default(),
+            &[
+                (TRACES_ENDPOINT, "http://127.0.0.1:4318/v1/traces"),
+                (
+                    METRICS_ENDPOINT,
+                    "http://u:p@127.0.0.1:9090/api/v1/otlp/v1/metrics",
+                ),
+            ],
+        )
+        .expect("valid");
+        let export = plan.export.expect("exports");
+        assert_eq!(export.shown_endpoint, "http://127.0.0.1:4318/v1/traces");
+        assert_eq!(
+            export.shown_metrics_endpoint,
+            "http://127.0.0.1:9090/api/v1/otlp/v1/metrics"
+        );
+        // Logs have no variable of their own here: where spans go.
+        assert_eq!(
+            export.shown_logs_endpoint,
+            "http://127.0.0.1:4318/v1/traces"
+        );
+        let shared = resolve(
+            ExportBuilder::default(),
+            &[
+                (TRACES_ENDPOINT, "http://127.0.0.1:4318/v1/traces"),
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "http://127.0.0.1:4317"),
+            ],
+        )
+        .expect("valid");
+        let export = shared.export.expect("exports");
+        assert_eq!(export.shown_metrics_endpoint, "http://127.0.0.1:4317");
     }
 
     #[test]
