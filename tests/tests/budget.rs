@@ -666,3 +666,85 @@ fn a_stream_holds_its_reservation_until_it_ends_cancelled_or_not() {
         Some(0.0)
     );
 }
+
+/// Two tenants whose 50 KB ids share all but their last bytes (ids a service takes from a
+/// request): two accounts, two metric series and two ids on the spans, not one (issue 33).
+#[test]
+fn two_long_tenant_ids_sharing_a_prefix_stay_two_accounts_and_two_series() {
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
+    let (layer, budgets) = built(
+        builder()
+            .with_meter(meters.meter("tracing-ai"))
+            .with_budget(Budget::new("tenant-daily", 0.015, Window::Day).per(Scope::Tenant)),
+    );
+    let prefix = "t".repeat(50_000);
+    let (a, b) = (format!("{prefix}-a"), format!("{prefix}-b"));
+    let (made, exported) = export_built(layer, || {
+        [&a, &b].map(|tenant| in_request(tenant, chat_sync).is_ok())
+    });
+    meters.force_flush().expect("metrics flush");
+    // Each has room for one $0.01 call: merged into one account, the second would be refused.
+    assert_eq!(made, [true, true]);
+    for tenant in [&a, &b] {
+        assert_eq!(
+            budgets.spent("tenant-daily", &[(Scope::Tenant, tenant)]),
+            Some(0.01)
+        );
+    }
+    let ids: Vec<String> = calls_named(&exported)
+        .iter()
+        .map(|span| str_attr(span, "tenant.id").expect("a tenant").into_owned())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1]);
+    for id in &ids {
+        assert_eq!(id.len(), 256, "{id:.40}");
+        assert!(prefix.starts_with(id.split('…').next().expect("a cut")));
+    }
+    let series: std::collections::BTreeSet<String> = points(&metrics, "ai.client.cost")
+        .keys()
+        .filter_map(|labels| {
+            labels
+                .iter()
+                .find(|(key, _)| key == "tenant.id")
+                .map(|(_, value)| value.clone())
+        })
+        .collect();
+    assert_eq!(series, ids.iter().cloned().collect(), "one series a tenant");
+}
+
+/// A tab or a right-to-left override in an id the service records is escaped, the same on
+/// the span, the metric label and the budget account.
+#[test]
+fn control_and_bidi_characters_in_an_id_are_escaped_everywhere() {
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
+    let (layer, budgets) = built(
+        builder()
+            .with_meter(meters.meter("tracing-ai"))
+            .with_budget(Budget::new("tenant-daily", 1.0, Window::Day).per(Scope::Tenant)),
+    );
+    let ((), exported) = export_built(layer, || {
+        in_request("acme\tcorp", || drop(chat_sync()));
+        in_request("\u{202E}emca", || drop(chat_sync()));
+    });
+    meters.force_flush().expect("metrics flush");
+    let ids: Vec<String> = calls_named(&exported)
+        .iter()
+        .map(|span| str_attr(span, "tenant.id").expect("a tenant").into_owned())
+        .collect();
+    assert_eq!(ids, ["acme\\u{9}corp", "\\u{202e}emca"]);
+    let series: std::collections::BTreeSet<String> = points(&metrics, "ai.client.cost")
+        .keys()
+        .filter_map(|labels| {
+            labels
+                .iter()
+                .find(|(key, _)| key == "tenant.id")
+                .map(|(_, value)| value.clone())
+        })
+        .collect();
+    assert_eq!(series, ids.iter().cloned().collect());
+    assert_eq!(
+        budgets.spent("tenant-daily", &[(Scope::Tenant, "acme\tcorp")]),
+        Some(0.01)
+    );
+}

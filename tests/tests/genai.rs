@@ -1,6 +1,8 @@
 //! The real genai client (0.7) with its own `otel` feature, against the local server speaking
 //! OpenAI's wire format: the `chat` spans genai emits by itself are priced and attributed by
 //! the layer with no annotation at all, and a `ChatResponse` reports its usage (issue 11).
+//! Under an `#[ai_span]` the call is priced, counted and debited once; a `ChatStream` needs no
+//! glue, and a `genai::Error` says what kind of failure it is (issue 33).
 
 use genai::adapter::AdapterKind;
 use genai::chat::{ChatRequest, ChatResponse};
@@ -113,5 +115,239 @@ fn a_chats_request_and_answer_map_to_the_conventions_messages() {
             "parts": [{"type": "text", "content": "A span is a unit of work."}],
             "finish_reason": "stop",
         }])
+    );
+}
+
+/// What a service annotates: its own function around genai's call, with genai's `otel`
+/// feature on, so that two spans describe the one call (issue 33, item 2).
+#[tracing_ai::ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai")]
+async fn annotated_chat(client: &Client) -> Result<ChatResponse, genai::Error> {
+    client
+        .exec_chat(
+            "gpt-4o-mini",
+            ChatRequest::from_user("What is a span?"),
+            None,
+        )
+        .await
+}
+
+/// The same, checked against a budget: a refusal needs an error that takes it.
+#[tracing_ai::ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai", budget)]
+async fn budgeted_chat(
+    client: &Client,
+) -> Result<ChatResponse, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(client
+        .exec_chat(
+            "gpt-4o-mini",
+            ChatRequest::from_user("What is a span?"),
+            None,
+        )
+        .await?)
+}
+
+/// The cost of the model server's answer to gpt-4o-mini, from OpenAI's published prices:
+/// 314 uncached input tokens at $0.15, 1,536 cached at $0.075 and 120 output at $0.60 per
+/// million.
+const ONE_CALL_USD: f64 = 0.0002343;
+
+#[test]
+fn an_ai_span_over_genais_own_span_prices_the_call_once() {
+    use opentelemetry::metrics::MeterProvider as _;
+    use tracing_ai::budget::{Budget, Scope, Window};
+    use tracing_ai_tests::metrics::points;
+
+    let server = ModelServer::start();
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
+    let layer = AiLayer::builder()
+        .with_meter(meters.meter("tracing-ai"))
+        .with_budget(
+            Budget::new("tenant-daily", 1.0, Window::Day)
+                .per(Scope::Tenant)
+                .per_call(0.01),
+        )
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let ((), exported) = tracing_ai_tests::otel::export_built(layer, || {
+        tracing_ai_tests::block_on(async {
+            annotated_chat(&client(&server))
+                .instrument(tracing::info_span!("request", tenant.id = "acme"))
+                .await
+                .expect("an answer");
+            budgeted_chat(&client(&server))
+                .instrument(tracing::info_span!("request", tenant.id = "globex"))
+                .await
+                .expect("an answer");
+        })
+    });
+    meters.force_flush().expect("metrics flush");
+    assert_eq!(server.requests(), 2, "one request a call");
+
+    let calls: Vec<_> = exported
+        .spans
+        .iter()
+        .filter(|span| attr(span, "gen_ai.operation.name").is_some())
+        .collect();
+    assert_eq!(calls.len(), 4, "genai's span and ours, twice: {calls:#?}");
+    let carriers: Vec<_> = calls
+        .iter()
+        .filter(|span| attr(span, "gen_ai.usage.cost").is_some())
+        .collect();
+    assert_eq!(carriers.len(), 2, "one cost a call: {calls:#?}");
+    for carrier in &carriers {
+        assert!((f64_attr(carrier, "gen_ai.usage.cost") - ONE_CALL_USD).abs() < 1e-12);
+        assert_eq!(attr(carrier, "ai.cost.carried_by"), None);
+        // The cost is genai's span's, the one nearest the wire.
+        let parent = exported
+            .spans
+            .iter()
+            .find(|span| span.span_context.span_id() == carrier.parent_span_id)
+            .expect("the annotated function's span");
+        assert_eq!(
+            str_attr(parent, "ai.cost.carried_by"),
+            Some(carrier.span_context.span_id().to_string().into()),
+            "the annotated span says which span carries its cost"
+        );
+        assert_eq!(attr(parent, "gen_ai.usage.cost"), None);
+        assert_eq!(attr(parent, "ai.cost.unpriced"), None);
+    }
+    // The request's totals count one call of one cost.
+    for request in exported.spans_named("request") {
+        assert_eq!(
+            attr(request, "ai.request.ai_calls"),
+            Some(&opentelemetry::Value::I64(1)),
+            "{:#?}",
+            request.attributes
+        );
+        assert!((f64_attr(request, "ai.request.cost") - ONE_CALL_USD).abs() < 1e-12);
+    }
+    // The cost counter and the inference metrics count each call once.
+    let cost: f64 = points(&metrics, "ai.client.cost")
+        .values()
+        .map(|(usd, _)| usd)
+        .sum();
+    assert!((cost - 2.0 * ONE_CALL_USD).abs() < 1e-12, "{cost}");
+    let durations: u64 = points(&metrics, "gen_ai.client.inference.duration")
+        .values()
+        .map(|(_, count)| count)
+        .sum();
+    assert_eq!(durations, 2);
+    // The budget reserved by the annotated call settled with genai's span's cost, once; the
+    // unchecked call debited it once.
+    for tenant in ["acme", "globex"] {
+        let spent = budgets
+            .spent("tenant-daily", &[(Scope::Tenant, tenant)])
+            .expect("an account");
+        assert!((spent - ONE_CALL_USD).abs() < 1e-12, "{tenant}: {spent}");
+    }
+}
+
+/// A streamed chat, as the new user's service returns it: the annotation and nothing else.
+#[tracing_ai::ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai", stream)]
+async fn streamed_chat(
+    client: &Client,
+) -> Result<
+    impl futures_core::Stream<Item = genai::Result<genai::chat::ChatStreamEvent>>,
+    genai::Error,
+> {
+    let options = genai::chat::ChatOptions::default().with_capture_usage(true);
+    let response = client
+        .exec_chat_stream(
+            "gpt-4o-mini",
+            ChatRequest::from_user("What is a span?"),
+            Some(&options),
+        )
+        .await?;
+    Ok(response.stream)
+}
+
+#[test]
+fn a_genai_stream_reports_its_usage_finish_and_content_chunks_only() {
+    use tokio_stream::StreamExt as _;
+    use tracing_ai_tests::model_server::STREAM_CHUNKS;
+
+    let server = ModelServer::start();
+    let (events, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(
+            async {
+                let stream = streamed_chat(&client(&server)).await.expect("a stream");
+                stream.collect::<Vec<_>>().await
+            }
+            .instrument(tracing::info_span!("request", tenant.id = "acme")),
+        )
+    });
+    // genai adds a start and an end event around the model's chunks.
+    assert!(events.len() > STREAM_CHUNKS, "{events:?}");
+    let calls: Vec<_> = exported
+        .spans
+        .iter()
+        .filter(|span| attr(span, "gen_ai.usage.cost").is_some())
+        .collect();
+    assert_eq!(calls.len(), 1, "one priced span: {:#?}", exported.spans);
+    let ours = exported
+        .spans
+        .iter()
+        .find(|span| attr(span, "ai.stream.chunks").is_some())
+        .expect("the annotated stream's span");
+    assert_eq!(
+        attr(ours, "ai.stream.chunks"),
+        Some(&opentelemetry::Value::I64(STREAM_CHUNKS as i64)),
+        "the model's chunks, not genai's start and end events"
+    );
+    assert_eq!(
+        attr(ours, "gen_ai.usage.input_tokens"),
+        Some(&opentelemetry::Value::I64(PROMPT_TOKENS as i64))
+    );
+    assert_eq!(
+        attr(ours, "gen_ai.usage.output_tokens"),
+        Some(&opentelemetry::Value::I64(COMPLETION_TOKENS as i64))
+    );
+    assert!(f64_attr(ours, "gen_ai.response.time_to_first_chunk") > 0.0);
+    let Some(opentelemetry::Value::Array(opentelemetry::Array::String(reasons))) =
+        attr(ours, "gen_ai.response.finish_reasons")
+    else {
+        panic!("no finish reasons: {:#?}", ours.attributes);
+    };
+    assert_eq!(*reasons, [opentelemetry::StringValue::from("stop")]);
+}
+
+#[test]
+fn genai_errors_say_what_kind_of_failure_they_are() {
+    use tracing_ai::ErrorType as _;
+    let server = ModelServer::start();
+    let error = tracing_ai_tests::block_on(async {
+        client(&server)
+            .exec_chat(
+                "rate-limited",
+                ChatRequest::from_user("What is a span?"),
+                None,
+            )
+            .await
+            .expect_err("the server refuses it")
+    });
+    assert_eq!(error.error_type(), "429", "{error}");
+    let nothing_there = tracing_ai_tests::block_on(async {
+        let base = "http://127.0.0.1:9/".to_owned();
+        let resolver = ServiceTargetResolver::from_resolver_fn(
+            move |target: ServiceTarget| -> Result<ServiceTarget, genai::resolver::Error> {
+                Ok(ServiceTarget {
+                    endpoint: Endpoint::from_owned(base.clone()),
+                    auth: AuthData::from_single("sk-local"),
+                    model: ModelIden::new(AdapterKind::OpenAI, target.model.model_name),
+                })
+            },
+        );
+        Client::builder()
+            .with_service_target_resolver(resolver)
+            .build()
+            .expect("a client")
+            .exec_chat("gpt-4o-mini", ChatRequest::from_user("hi"), None)
+            .await
+            .expect_err("nothing listens on port 9")
+    });
+    assert_eq!(
+        nothing_there.error_type(),
+        "connection_error",
+        "{nothing_there}"
     );
 }

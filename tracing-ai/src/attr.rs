@@ -128,6 +128,11 @@ pub const AI_COST_CURRENCY: &str = "ai.cost.currency";
 pub const AI_COST_SOURCE: &str = "ai.cost.source";
 /// Why no cost could be computed; set instead of a cost, never beside a cost of 0.
 pub const AI_COST_UNPRICED: &str = "ai.cost.unpriced";
+/// On a span whose model call is also described by spans nested in it (a client's own GenAI
+/// span under an `#[ai_span]`): the span ids (hex, comma-separated) of the innermost spans
+/// with usage, which carry the call's cost, metrics, totals and budget debit. The span that
+/// has it carries no cost, so that the call is counted once.
+pub const AI_COST_CARRIED_BY: &str = "ai.cost.carried_by";
 /// Which price data priced a call: `genai-prices 0.2.1` (the version of the bundled data),
 /// a prices file's name and SHA-256 (`prices.toml sha256:…`, what `sha256sum` prints),
 /// `prices text sha256:…` for TOML given in code, or `code` for a price set on the builder.

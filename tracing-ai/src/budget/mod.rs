@@ -11,6 +11,10 @@
 //! on and adds an `ai.budget.exceeded` event to its span. Every priced call debits the budgets
 //! that cover it, annotated with `budget` or not.
 //!
+//! In process, the ledger lasts as long as the process: it starts at zero when the process
+//! does, so a budget of $25 a day is $25 per process per day, and $25 again after a restart.
+//! Budgets kept in Redis (`RedisBudgets`, feature `redis`) hold across restarts and replicas.
+//!
 //! ```
 //! use tracing_ai::budget::{Budget, BudgetExceeded, Scope, Window};
 //! use tracing_ai::{ai_span, AiLayer, Usage};
@@ -116,6 +120,15 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// `value` as the layer keeps a value of this scope: an id by the one rule of ids (a long
+    /// one cut and hashed, control characters escaped), a model name as it is.
+    fn value_as_kept(self, value: &str) -> Arc<str> {
+        match self {
+            Scope::Model => value.into(),
+            _ => crate::layer::CleanId::new(value).value,
+        }
+    }
+
     pub(crate) const ALL: [Scope; 5] = [
         Scope::Tenant,
         Scope::Feature,
@@ -240,10 +253,12 @@ impl Budget {
         self
     }
 
-    /// Covers only the calls whose `scope` is `value` (`only(Scope::Tenant, "acme")`).
+    /// Covers only the calls whose `scope` is `value` (`only(Scope::Tenant, "acme")`). The
+    /// value is taken as the layer takes ids from spans (a long one cut and hashed, control
+    /// characters escaped), so that it names the same account.
     #[must_use]
     pub fn only(mut self, scope: Scope, value: impl Into<String>) -> Self {
-        self.only.push((scope, value.into().into()));
+        self.only.push((scope, scope.value_as_kept(&value.into())));
         self
     }
 
@@ -843,15 +858,15 @@ impl BudgetsHandle {
         self.budgets.now().to_vec()
     }
 
-    /// What the scope `scope` (each of the budget's `per` scopes with its value) spent in
-    /// budget `name`'s window so far, reservations left out; `None` when there is no such
-    /// budget or `scope` does not name its scopes.
+    /// What the scope `scope` (each of the budget's `per` scopes with its value, as the
+    /// application recorded it) spent in budget `name`'s window so far, reservations left out;
+    /// `None` when there is no such budget or `scope` does not name its scopes.
     pub fn spent(&self, name: &str, scope: &[(Scope, &str)]) -> Option<f64> {
         let budgets = self.budgets.now();
         let budget = budgets.iter().find(|budget| &*budget.name == name)?;
         let mut call = CallScope::default();
         for (scope, value) in scope {
-            call.values[scope.index()] = Some((*value).into());
+            call.values[scope.index()] = Some(scope.value_as_kept(value));
         }
         let key = budget.account(&call)?;
         #[cfg(feature = "redis")]

@@ -18,9 +18,10 @@ pub(super) fn sized(
     (span, size)
 }
 
-/// Cuts the attribution ids of `span` as the AI layer cuts them on its spans
-/// ([`crate::layer::bounded_id`]): a 100 KB tenant id recorded on the application's request
-/// span is exported as the same 256 bytes as on the AI spans below it, not as 8 KiB.
+/// Makes the attribution ids of `span` what the AI layer makes them on its spans
+/// ([`crate::layer::CleanId`]): a 100 KB tenant id recorded on the application's request
+/// span is exported as the same 256 bytes as on the AI spans below it, not as 8 KiB, and a
+/// tab in it is the same escape.
 fn bound_attribution(span: &mut SpanData, keys: &[Arc<str>]) {
     if keys.is_empty() {
         return;
@@ -29,11 +30,12 @@ fn bound_attribution(span: &mut SpanData, keys: &[Arc<str>]) {
         let opentelemetry::Value::String(text) = &attribute.value else {
             continue;
         };
-        if text.as_str().len() > crate::layer::MAX_ID_BYTES
-            && keys.iter().any(|key| **key == *attribute.key.as_str())
-        {
-            let bounded = crate::layer::bounded_id(text.as_str());
-            attribute.value = opentelemetry::Value::String(bounded.into());
+        if !keys.iter().any(|key| **key == *attribute.key.as_str()) {
+            continue;
+        }
+        let id = crate::layer::CleanId::new(text.as_str());
+        if id.changed {
+            attribute.value = opentelemetry::Value::String(id.value.to_string().into());
         }
     }
 }

@@ -13,6 +13,7 @@ use tracing::Dispatch;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::attribution::{self, Resolved};
+use super::carry::Carried;
 use super::fields::{AiSpanData, CallFields, Settled};
 use super::metrics::CallMetrics;
 use super::rollup::{self, AgentTotals, RequestTotals};
@@ -47,6 +48,12 @@ pub(super) struct ClosedCall {
     pub(super) is_root: bool,
     /// What it reserved in its budgets, to settle.
     pub(super) reservation: Option<Reservation>,
+    /// Set when model calls nested in this one carry its cost: it is then not priced,
+    /// counted, rolled up nor debited (see [`super::carry`]).
+    pub(super) carried: Option<Carried>,
+    /// The enclosing call carried by this one holds a reservation, which settles with this
+    /// call's cost: this call is not debited on its own.
+    pub(super) settled_above: bool,
 }
 
 impl ClosedCall {
@@ -56,7 +63,7 @@ impl ClosedCall {
         layer: &AiLayer,
         span: &SpanRef<'a, R>,
     ) -> Option<(Self, Option<SpanRef<'a, R>>)> {
-        let (fields, created, details, at_close, estimate_input, reservation) = {
+        let (mut fields, created, details, at_close, estimate_input, reservation, carried) = {
             let mut extensions = span.extensions_mut();
             let data = extensions
                 .get_mut::<AiSpanData>()
@@ -64,6 +71,7 @@ impl ClosedCall {
             let details = std::mem::take(&mut data.details);
             let estimate_input = data.estimate_input.take();
             let reservation = data.reservation.take();
+            let carried = data.carried.take();
             let attempts = data.attempts;
             let mut at_close = std::mem::take(&mut data.at_close);
             if attempts > 0 {
@@ -95,6 +103,7 @@ impl ClosedCall {
                 at_close,
                 estimate_input,
                 reservation,
+                carried,
             )
         };
         // Nearest value wins: the span's own, then its parent's, up to the root.
@@ -104,13 +113,20 @@ impl ClosedCall {
         let duration = created.map(|created| created.elapsed());
         // One price table for the whole call, whatever a reload swaps meanwhile.
         let prices = layer.shared.prices.now();
-        let priced = if fields.error_type.as_deref() == Some(crate::budget::BUDGET_EXCEEDED) {
-            // Refused before it was made: nothing was billed, nothing is left out.
+        if carried.is_some() {
+            // Its cost is on the calls that carry it, recorded or priced.
+            fields.recorded_cost = None;
+        }
+        let priced = if fields.error_type.as_deref() == Some(crate::budget::BUDGET_EXCEEDED)
+            || carried.is_some()
+        {
+            // Refused before it was made: nothing was billed, nothing is left out. Or carried
+            // by the calls under it, which are priced.
             Priced::Nothing
         } else {
             layer.price(&prices, &fields, duration)
         };
-        let (priced, estimate) = match estimate_input {
+        let (priced, estimate) = match estimate_input.filter(|_| carried.is_none()) {
             Some(input) => layer.estimate(&prices, priced, &fields, duration, &input),
             None => (priced, None),
         };
@@ -128,6 +144,8 @@ impl ClosedCall {
             at_close,
             is_root,
             reservation,
+            carried,
+            settled_above: false,
         };
         Some((call, root))
     }
@@ -140,6 +158,10 @@ impl ClosedCall {
         span: &SpanRef<'a, R>,
         root: Option<&SpanRef<'a, R>>,
     ) {
+        if self.carried.is_some() {
+            // The calls that carry it were added.
+            return;
+        }
         if let Some(root) = root {
             if rollup::add_to_request(root, &self.fields, &self.priced) {
                 layer.shared.watched.watch(&root.id());
@@ -157,6 +179,15 @@ impl ClosedCall {
 
     /// Counts the call in the metrics, when they are on.
     pub(super) fn count(&self, layer: &AiLayer) {
+        if self.carried.is_some() {
+            // Counted as the calls that carry it.
+            return;
+        }
+        if self.fields.error_type.as_deref() == Some(crate::budget::BUDGET_EXCEEDED) {
+            // Refused before any model was called: a budget event (`ai.budget.calls`), not a
+            // failed inference that would skew every error rate of the model's metrics.
+            return;
+        }
         if let Some(metrics) = &layer.shared.metrics {
             let source = match &self.priced {
                 Priced::Cost { source, .. } => *source,
@@ -178,13 +209,20 @@ impl ClosedCall {
     pub(super) fn spend(&mut self, layer: &AiLayer) {
         let live = &layer.shared.budgets;
         let reservation = self.reservation.take();
-        if reservation.is_none() && (!live.any() || self.settled.usd.is_none()) {
+        // A call carried by the calls under it spends what they cost (they were not debited
+        // on their own); one whose enclosing call settles with its cost is not debited.
+        let (usd, reported) = match &self.carried {
+            Some(carried) => (carried.usd, &carried.reported),
+            None => (self.settled.usd, &self.settled.reported),
+        };
+        if reservation.is_none()
+            && (!live.any() || usd.is_none() || self.carried.is_some() || self.settled_above)
+        {
             return;
         }
-        let settled = &self.settled;
-        let cost = |currency: &str| match &settled.reported {
+        let cost = |currency: &str| match reported {
             Some((code, amount)) if &**code == currency => Some(*amount),
-            _ if currency == "USD" => settled.usd,
+            _ if currency == "USD" => usd,
             _ => None,
         };
         match reservation {
@@ -234,6 +272,12 @@ impl ClosedCall {
                 writer.event(crate::capture::OPERATION_DETAILS_EVENT, details);
             }
             AiLayer::write_cost(&self.prices, &self.settled, &self.priced, writer);
+            if let Some(carried) = &self.carried {
+                writer.push(
+                    attr::AI_COST_CARRIED_BY,
+                    Written::Str(carried.carriers().into()),
+                );
+            }
             if let Some(estimate) = &self.estimate {
                 let counts = [
                     (attr::AI_USAGE_ESTIMATED_INPUT_TOKENS, estimate.input),

@@ -24,6 +24,7 @@ mod attribution;
 mod builder;
 mod call;
 mod callsite;
+mod carry;
 pub(crate) mod fields;
 mod metrics;
 pub(crate) mod rollup;
@@ -54,7 +55,7 @@ use access::{BookStep, SpanAccess};
 pub(crate) use attribution::Attribution;
 use attribution::AttributionKeys;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) use attribution::{bounded as bounded_id, MAX_VALUE_BYTES as MAX_ID_BYTES};
+pub(crate) use attribution::CleanId;
 pub use builder::AiLayerBuilder;
 use call::ClosedCall;
 use callsite::Callsites;
@@ -266,7 +267,7 @@ impl AiLayer {
     /// lets this layer write before the span is exported.
     ///
     /// tracing-opentelemetry's layer is made without the attributes it adds by default from
-    /// `tracing`'s own metadata (`busy_ns`, `idle_ns`, `target`, `code.*`), which no convention
+    /// `tracing`'s own metadata (`busy_ns`, `idle_ns`, `target`, `code.*`, `thread.*`), which no convention
     /// names; [`AiLayerBuilder::with_span_metadata`] puts them back. `tracing` events are not
     /// put on the spans as span events (an `ERROR` event still marks its span failed);
     /// [`AiLayerBuilder::with_span_events`] puts them back.
@@ -282,7 +283,8 @@ impl AiLayer {
         let opentelemetry = OpenTelemetryLayer::new(tracer)
             .with_tracked_inactivity(metadata)
             .with_location(metadata)
-            .with_target(metadata);
+            .with_target(metadata)
+            .with_threads(metadata);
         let span_events = self.span_events;
         self.for_opentelemetry()
             .and_then(OpenTelemetrySpans::new(opentelemetry, span_events))
@@ -643,6 +645,7 @@ where
                 last_attempt_end: None,
                 max_output_tokens: None,
                 reservation: None,
+                carried: None,
             });
         }
     }
@@ -706,9 +709,19 @@ where
         let Some((mut call, root)) = ClosedCall::take(self, &span) else {
             return;
         };
+        let target = call::write_target(self, &id);
+        // One model call, one price: the innermost span with usage carries it.
+        call.settled_above = carry::hand_up(&span, &call, || {
+            match target.as_ref().and_then(|(_, cx)| cx.as_ref()) {
+                Some(cx) => {
+                    use opentelemetry::trace::TraceContextExt as _;
+                    cx.span().span_context().span_id().to_string()
+                }
+                None => format!("{:016x}", id.into_u64()),
+            }
+        });
         call.roll_up(self, &span, root.as_ref());
         drop(root);
-        let target = call::write_target(self, &id);
         if let Some(cx) = target.as_ref().and_then(|(_, cx)| cx.as_ref()) {
             call.fill_from_baggage(self, cx);
         }
