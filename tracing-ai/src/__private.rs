@@ -408,6 +408,14 @@ where
 }
 
 /// A named stream type an `#[ai_span(stream)]` function returns, wrapped into the same type.
+#[diagnostic::on_unimplemented(
+    message = "`#[ai_span(stream)]` cannot keep its span in a `{Self}`",
+    label = "the span must live as long as the stream, in a wrapper of it",
+    note = "return `impl Stream<Item = ...>` (or `Result<impl Stream<Item = ...>, E>`), or \
+            `Pin<Box<dyn Stream<Item = ...> + Send>>`: e.g. for genai, \
+            `-> Result<impl Stream<Item = genai::Result<ChatStreamEvent>>, genai::Error>` \
+            returning `Ok(response.stream)`"
+)]
 pub trait Streamed: Sized {
     /// This value, its stream wrapped.
     #[must_use]

@@ -40,14 +40,32 @@ use std::borrow::Cow;
 /// }
 /// # let _ = generate();
 /// ```
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` does not say what kind of failure it is",
-    label = "a failed stream chunk carries this error",
-    note = "if `{Self}` is the error of async-openai, ollama-rs, genai or reqwest, enable tracing-ai's \
-            cargo feature `async-openai`, `ollama-rs`, `genai` or `reqwest-middleware`: \
-            `tracing-ai = {{ version = \"0.1\", features = [\"async-openai\"] }}`",
-    note = "otherwise implement `tracing_ai::ErrorType` for `{Self}`: a low-cardinality kind such as \
-            `rate_limit_exceeded`, exported as `error.type`"
+// Features that are on already cover their crate's error, so the hint names the client
+// crates' features only while none of them is on; a foreign error cannot be given an impl
+// (the orphan rule), so the hint for one is a newtype.
+#[cfg_attr(
+    any(feature = "async-openai", feature = "ollama-rs", feature = "genai"),
+    diagnostic::on_unimplemented(
+        message = "`{Self}` does not say what kind of failure it is",
+        label = "a failed stream chunk carries this error",
+        note = "if `{Self}` is your own error, implement `tracing_ai::ErrorType` for it: a \
+                low-cardinality kind such as `rate_limit_exceeded`, exported as `error.type`",
+        note = "if it is another crate's, map the stream's errors into a newtype of yours that \
+                implements it (README, \"Streamed calls\")"
+    )
+)]
+#[cfg_attr(
+    not(any(feature = "async-openai", feature = "ollama-rs", feature = "genai")),
+    diagnostic::on_unimplemented(
+        message = "`{Self}` does not say what kind of failure it is",
+        label = "a failed stream chunk carries this error",
+        note = "if `{Self}` is the error of async-openai, ollama-rs or genai, enable tracing-ai's \
+                cargo feature of that name: \
+                `tracing-ai = {{ version = \"0.1\", features = [\"genai\"] }}`",
+        note = "if it is your own error, implement `tracing_ai::ErrorType` for it: a \
+                low-cardinality kind such as `rate_limit_exceeded`, exported as `error.type`; if \
+                it is another crate's, map it into a newtype of yours that implements it"
+    )
 )]
 pub trait ErrorType {
     /// The kind of failure, e.g. `rate_limit_exceeded`.

@@ -91,13 +91,54 @@ use crate::usage::Usage;
 
 /// What a chunk of a streamed response says about its call. Every method has a default that
 /// says nothing, so a chunk type implements only what it carries.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a chunk `#[ai_span(..., stream)]` can read",
-    label = "the stream yields this",
-    note = "if `{Self}` is a stream chunk of async-openai, enable tracing-ai's cargo feature \
-            `async-openai`: `tracing-ai = {{ version = \"0.1\", features = [\"async-openai\"] }}`",
-    note = "otherwise implement `tracing_ai::stream::StreamChunk` for `{Self}`: its usage, finish \
-            reason and response model, each optional"
+// The first hint names only the features that are off: a feature that is on already reads its
+// crate's chunks, and a chunk of another crate cannot be given an impl (the orphan rule).
+#[cfg_attr(
+    all(feature = "async-openai", feature = "genai"),
+    diagnostic::on_unimplemented(
+        message = "`{Self}` is not a chunk `#[ai_span(..., stream)]` can read",
+        label = "the stream yields this",
+        note = "if `{Self}` is your own type, implement `tracing_ai::stream::StreamChunk` for it: \
+                its usage, finish reason and response model, each optional",
+        note = "if it is another crate's, map the stream's items into a newtype of yours that \
+                implements it (README, \"Streamed calls\")"
+    )
+)]
+#[cfg_attr(
+    all(feature = "async-openai", not(feature = "genai")),
+    diagnostic::on_unimplemented(
+        message = "`{Self}` is not a chunk `#[ai_span(..., stream)]` can read",
+        label = "the stream yields this",
+        note = "if `{Self}` is genai's `ChatStreamEvent`, enable tracing-ai's cargo feature `genai`",
+        note = "if it is your own type, implement `tracing_ai::stream::StreamChunk` for it; if it \
+                is another crate's, map the stream's items into a newtype of yours that \
+                implements it (README, \"Streamed calls\")"
+    )
+)]
+#[cfg_attr(
+    all(not(feature = "async-openai"), feature = "genai"),
+    diagnostic::on_unimplemented(
+        message = "`{Self}` is not a chunk `#[ai_span(..., stream)]` can read",
+        label = "the stream yields this",
+        note = "if `{Self}` is async-openai's `CreateChatCompletionStreamResponse`, enable \
+                tracing-ai's cargo feature `async-openai`",
+        note = "if it is your own type, implement `tracing_ai::stream::StreamChunk` for it; if it \
+                is another crate's, map the stream's items into a newtype of yours that \
+                implements it (README, \"Streamed calls\")"
+    )
+)]
+#[cfg_attr(
+    not(any(feature = "async-openai", feature = "genai")),
+    diagnostic::on_unimplemented(
+        message = "`{Self}` is not a chunk `#[ai_span(..., stream)]` can read",
+        label = "the stream yields this",
+        note = "if `{Self}` is a stream chunk of async-openai or genai, enable tracing-ai's cargo \
+                feature of that name: `tracing-ai = {{ version = \"0.1\", features = \
+                [\"genai\"] }}`",
+        note = "if it is your own type, implement `tracing_ai::stream::StreamChunk` for it; if it \
+                is another crate's, map the stream's items into a newtype of yours that \
+                implements it (README, \"Streamed calls\")"
+    )
 )]
 pub trait StreamChunk {
     /// The call's token usage, on the chunk that reports it (usually the last). When several
@@ -133,6 +174,14 @@ pub trait StreamChunk {
     /// `gen_ai.output.messages`.
     fn text_delta(&self) -> Option<Cow<'_, str>> {
         None
+    }
+
+    /// Whether this chunk is part of the answer: only such chunks are counted in
+    /// `ai.stream.chunks`, and the first of them sets the time to the first chunk. A client's
+    /// protocol events (a stream's start before the model said anything, its end, a heartbeat)
+    /// say `false`. By default, every chunk is.
+    fn is_content(&self) -> bool {
+        true
     }
 }
 
@@ -178,6 +227,11 @@ impl<T: StreamChunk, E: ErrorType + fmt::Display> StreamChunk for Result<T, E> {
 
     fn response_id(&self) -> Option<Cow<'_, str>> {
         self.as_ref().ok().and_then(StreamChunk::response_id)
+    }
+
+    /// An `Err` chunk is no part of the answer.
+    fn is_content(&self) -> bool {
+        self.as_ref().is_ok_and(StreamChunk::is_content)
     }
 
     fn failure(&self) -> Option<(Cow<'static, str>, Option<String>)> {
@@ -325,8 +379,10 @@ impl Answer {
 
 impl StreamedCall {
     fn observe(&mut self, chunk: &impl StreamChunk) {
-        self.chunks += 1;
-        if self.chunks == 1 {
+        if chunk.is_content() {
+            self.chunks += 1;
+        }
+        if self.chunks == 1 && chunk.is_content() {
             let seconds = self.started.elapsed().as_secs_f64();
             self.span
                 .record(attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, seconds);

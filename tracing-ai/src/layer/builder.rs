@@ -314,8 +314,9 @@ impl AiLayerBuilder {
     }
 
     /// Also exports, on every span, what tracing-opentelemetry adds by default from `tracing`'s
-    /// own metadata: `busy_ns` and `idle_ns`, `target`, and `code.file.path`,
-    /// `code.module.name` and `code.line.number` (on spans and on the events in them).
+    /// own metadata: `busy_ns` and `idle_ns`, `target`, `thread.id` and `thread.name`, and
+    /// `code.file.path`, `code.module.name` and `code.line.number` (on spans and on the events
+    /// in them).
     ///
     /// Off by default: no OpenTelemetry convention names the first three (a conventions
     /// checker flags them on every span), the source location of an `#[ai_span]` is the
