@@ -351,3 +351,156 @@ fn genai_errors_say_what_kind_of_failure_they_are() {
         "{nothing_there}"
     );
 }
+
+/// A prompt of `PROMPT_TOKENS` characters: with the one-token-a-character estimator below,
+/// the reservation counts the input the server will report, all of it at the uncached price.
+fn long_prompt() -> String {
+    "x".repeat(PROMPT_TOKENS as usize)
+}
+
+/// The new user's budgeted stream, its output limit in genai's `ChatOptions`.
+#[tracing_ai::ai_span(
+    kind = "llm",
+    model = "gpt-4o-mini",
+    provider = "openai",
+    stream,
+    budget,
+    input = request,
+    parameters = options
+)]
+async fn budgeted_stream(
+    client: Client,
+    request: ChatRequest,
+    options: Option<genai::chat::ChatOptions>,
+) -> Result<
+    impl futures_core::Stream<Item = genai::Result<genai::chat::ChatStreamEvent>>,
+    Box<dyn std::error::Error + Send + Sync>,
+> {
+    let response = client
+        .exec_chat_stream("gpt-4o-mini", request.clone(), options.as_ref())
+        .await?;
+    Ok(response.stream)
+}
+
+/// `count` streamed calls at once for tenant `acme`, each read to its end; how many were
+/// made, and what each call's span says it reserved by.
+fn concurrent_streams(
+    layer: AiLayer,
+    count: usize,
+    options: Option<genai::chat::ChatOptions>,
+    server: &ModelServer,
+) -> (usize, tracing_ai_tests::otel::Exported) {
+    use tokio_stream::StreamExt as _;
+    let client = client(server);
+    tracing_ai_tests::otel::export_built(layer, || {
+        tracing_ai_tests::block_on(async {
+            let mut calls = tokio::task::JoinSet::new();
+            for _ in 0..count {
+                let (client, options) = (client.clone(), options.clone());
+                calls.spawn(
+                    async move {
+                        let request = ChatRequest::from_user(long_prompt());
+                        match budgeted_stream(client, request, options).await {
+                            Ok(stream) => {
+                                stream.collect::<Vec<_>>().await;
+                                true
+                            }
+                            Err(_) => false,
+                        }
+                    }
+                    .instrument(tracing::info_span!("request", tenant.id = "acme")),
+                );
+            }
+            calls
+                .join_all()
+                .await
+                .into_iter()
+                .filter(|made| *made)
+                .count()
+        })
+    })
+}
+
+fn one_token_a_character() -> impl Fn(&str, &str) -> Option<u64> + Send + Sync + 'static {
+    |_model: &str, text: &str| Some(text.chars().count() as u64)
+}
+
+/// Forty streamed calls at once against a budget with room for a few: each reserves its
+/// input and `max_tokens` of output (read from genai's `ChatOptions`), which is no less than
+/// what it costs, so the budget ends within its limit (issue 33, item 4).
+#[test]
+fn concurrent_genai_streams_reserve_their_max_tokens_and_a_refusing_budget_holds() {
+    use tracing_ai::budget::{Budget, Scope, Window};
+
+    const LIMIT: f64 = 0.0025;
+    let server = ModelServer::start();
+    let layer = AiLayer::builder()
+        .with_token_estimator(one_token_a_character())
+        .with_budget(Budget::new("tenant-daily", LIMIT, Window::Day).per(Scope::Tenant))
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let options = genai::chat::ChatOptions::default()
+        .with_capture_usage(true)
+        .with_max_tokens(200);
+    let (made, exported) = concurrent_streams(layer, 40, Some(options), &server);
+    let spent = budgets
+        .spent("tenant-daily", &[(Scope::Tenant, "acme")])
+        .expect("an account");
+    // 1,850 input tokens at $0.15 and 200 output at $0.60 a million: $0.0003975 reserved for
+    // each $0.0002343 spent.
+    assert!((6..40).contains(&made), "{made} of 40 made");
+    assert!(spent <= LIMIT, "{spent} spent of {LIMIT}");
+    assert!(
+        (spent - made as f64 * ONE_CALL_USD).abs() < 1e-12,
+        "{spent} spent by {made} calls"
+    );
+    assert_eq!(server.requests(), made, "a refused call is never sent");
+    let reserved_by: std::collections::BTreeSet<String> = exported
+        .spans
+        .iter()
+        .filter_map(|span| str_attr(span, "ai.budget.reserved_by").map(|by| by.into_owned()))
+        .collect();
+    assert_eq!(reserved_by, ["max_tokens".to_owned()].into());
+}
+
+/// Without an output limit (and no `per_call`), a call reserves all the output the model's
+/// context window leaves room for, never its input alone: a budget with room for many calls'
+/// input refuses a call whose answer could be 126,000 tokens long, and says why.
+#[test]
+fn without_an_output_limit_a_call_reserves_what_its_context_window_allows() {
+    use tracing_ai::budget::{Budget, Scope, Window};
+
+    let server = ModelServer::start();
+    let build = |per_call: Option<f64>| {
+        let mut budget = Budget::new("tenant-daily", 0.0025, Window::Day).per(Scope::Tenant);
+        if let Some(per_call) = per_call {
+            budget = budget.per_call(per_call);
+        }
+        AiLayer::builder()
+            .with_token_estimator(one_token_a_character())
+            .with_budget(budget)
+            .build()
+            .expect("valid")
+    };
+    let options = genai::chat::ChatOptions::default().with_capture_usage(true);
+    // 1,850 input tokens and 126,150 output at gpt-4o-mini's prices: $0.0760, past $0.0025.
+    let (made, exported) = concurrent_streams(build(None), 1, Some(options.clone()), &server);
+    assert_eq!(made, 0);
+    let refused = exported
+        .spans
+        .iter()
+        .find(|span| str_attr(span, "error.type").as_deref() == Some("budget_exceeded"))
+        .expect("the refused call's span");
+    assert_eq!(
+        str_attr(refused, "ai.budget.reserved_by").as_deref(),
+        Some("context_window")
+    );
+    // With the budget's `per_call`, that is what it reserves.
+    let (made, exported) = concurrent_streams(build(Some(0.001)), 1, Some(options), &server);
+    assert_eq!(made, 1);
+    assert!(exported
+        .spans
+        .iter()
+        .any(|span| str_attr(span, "ai.budget.reserved_by").as_deref() == Some("per_call")));
+}

@@ -27,6 +27,7 @@ pub(crate) mod kw {
     syn::custom_keyword!(tool);
     syn::custom_keyword!(agent);
     syn::custom_keyword!(input);
+    syn::custom_keyword!(parameters);
     syn::custom_keyword!(arguments);
     syn::custom_keyword!(remote);
     syn::custom_keyword!(endpoint);
@@ -54,6 +55,9 @@ pub(crate) struct AiSpanArgs {
     pub(crate) agent: Option<(kw::agent, StrOrExpr)>,
     /// What the call sent, recorded as message content when capture is on.
     pub(crate) input: Option<(kw::input, Expr)>,
+    /// The request's parameters (`max_tokens`, ...) when the client keeps them apart from the
+    /// input (genai's `ChatOptions`).
+    pub(crate) parameters: Option<(kw::parameters, Expr)>,
     /// A tool call's arguments, recorded as content when capture is on.
     pub(crate) arguments: Option<(kw::arguments, Expr)>,
     /// An agent invoked over the network (a CLIENT span), not in this process.
@@ -139,6 +143,22 @@ impl AiSpanArgs {
                 push(syn::Error::new_spanned(
                     keyword,
                     "`remote` marks an agent invoked over the network (`kind = \"agent\"`); a model call's span is a client span already",
+                ));
+            }
+        }
+        if let Some((keyword, _)) = &self.parameters {
+            if operation.is_some_and(|o| {
+                !matches!(
+                    o,
+                    Operation::Chat
+                        | Operation::Completion
+                        | Operation::Embedding
+                        | Operation::Custom
+                )
+            }) {
+                push(syn::Error::new_spanned(
+                    keyword,
+                    "`parameters = ...` are what a model call asks of the model (`kind = \"llm\"`, \"completion\" or \"embedding\"); this span calls no model",
                 ));
             }
         }
@@ -231,6 +251,8 @@ impl Parse for AiSpanArgs {
                 parse_assignment(input, &mut args.agent)?;
             } else if lookahead.peek(kw::input) {
                 parse_assignment(input, &mut args.input)?;
+            } else if lookahead.peek(kw::parameters) {
+                parse_assignment(input, &mut args.parameters)?;
             } else if lookahead.peek(kw::arguments) {
                 parse_assignment(input, &mut args.arguments)?;
             } else if lookahead.peek(kw::level) {

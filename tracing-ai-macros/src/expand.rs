@@ -436,6 +436,7 @@ fn as_str_value(value: &StrOrExpr) -> TokenStream {
 /// what a model call or an agent returns, a tool's result.
 fn records_content(args: &AiSpanArgs, kind: &Kind) -> bool {
     args.input.is_some()
+        || args.parameters.is_some()
         || args.arguments.is_some()
         || (args.stream.is_none()
             && (kind.calls_a_model()
@@ -450,17 +451,41 @@ fn gen_content_input(args: &AiSpanArgs, kind: &Kind) -> TokenStream {
     }
     // `input = ...` is evaluated once: its request parameters are recorded whether content is
     // captured or not (they are not content), its messages only when it is.
-    let read_input = args.input.as_ref().map(|(_, input)| {
-        quote_spanned! {input.span()=>
-            let __tracing_ai_input = &(#input);
-            if !__tracing_ai_span.is_disabled() {
+    // `parameters = ...` must report them; an `input = ...` reports them if its type can.
+    let parameters = match (&args.parameters, &args.input) {
+        (Some((_, parameters)), _) => Some(quote_spanned! {parameters.span()=>
+            ::tracing_ai::__private::parameters_of(&(#parameters))
+        }),
+        (None, Some((_, input))) => Some(quote_spanned! {input.span()=>
+            {
                 #[allow(unused_imports)]
                 use ::tracing_ai::__private::{ParametersFallback as _, ParametersOf as _};
-                ::tracing_ai::__private::record_parameters(
-                    &__tracing_ai_span,
-                    (&::tracing_ai::__private::Probe(__tracing_ai_input)).__tracing_ai_parameters(),
-                );
-                ::tracing_ai::__private::keep_input_for_estimate(&__tracing_ai_span, __tracing_ai_input);
+                (&::tracing_ai::__private::Probe(__tracing_ai_input)).__tracing_ai_parameters()
+            }
+        }),
+        (None, None) => None,
+    };
+    let record_parameters = parameters.map(|parameters| {
+        quote! {
+            ::tracing_ai::__private::record_parameters(&__tracing_ai_span, #parameters);
+        }
+    });
+    let keep_input = args.input.as_ref().map(|(_, input)| {
+        quote_spanned! {input.span()=>
+            ::tracing_ai::__private::keep_input_for_estimate(&__tracing_ai_span, __tracing_ai_input);
+        }
+    });
+    let bind_input = args.input.as_ref().map(|(_, input)| {
+        quote_spanned! {input.span()=>
+            let __tracing_ai_input = &(#input);
+        }
+    });
+    let read_input = (record_parameters.is_some() || keep_input.is_some()).then(|| {
+        quote! {
+            #bind_input
+            if !__tracing_ai_span.is_disabled() {
+                #record_parameters
+                #keep_input
             }
         }
     });

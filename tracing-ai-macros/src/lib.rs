@@ -162,7 +162,9 @@ mod expand;
 /// request), evaluated once, before the body runs; the request parameters it reports
 /// (`tracing_ai::ReportsParameters`: temperature, max tokens, stop sequences, ... as
 /// `gen_ai.request.*`) are recorded whether content is captured or not, since they are not
-/// content. The return value's messages are recorded when
+/// content. A client that keeps them apart from the messages (genai's `ChatOptions`) names
+/// them with `parameters = ...`, anything that implements `tracing_ai::ReportsParameters` (an
+/// `Option` of one too). The return value's messages are recorded when
 /// its type implements `tracing_ai::content::ReportsContent`. A tool's `arguments = ...` and
 /// its return value (or `Ok` value) are recorded as JSON when they are `serde::Serialize`.
 ///
@@ -231,7 +233,8 @@ mod expand;
 /// # Budgets
 ///
 /// With `budget`, a model call reserves its estimated cost in the layer's budgets (see
-/// `tracing_ai::budget`) after its `input` is read and before its body runs, and the layer
+/// `tracing_ai::budget`) after its `input` and `parameters` are read (its input's tokens and
+/// `max_tokens` of output are the estimate) and before its body runs, and the layer
 /// settles the reservation when the call ends. When a budget refuses, the body does not run:
 /// the function returns `Err(BudgetExceeded.into())`, so its return type must be a
 /// `Result<_, E>` with `E: From<tracing_ai::budget::BudgetExceeded>`, and the span records

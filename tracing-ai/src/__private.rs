@@ -168,6 +168,14 @@ impl<T: ?Sized> ParametersFallback for &Probe<'_, T> {
     }
 }
 
+/// The parameters `parameters = ...` reports: its type must say them.
+#[inline]
+pub fn parameters_of<T: crate::ReportsParameters + ?Sized>(
+    parameters: &T,
+) -> Option<crate::RequestParameters> {
+    Some(parameters.request_parameters())
+}
+
 /// Records the request parameters `input = ...` reports, for the layer to write at close.
 #[inline]
 pub fn record_parameters(span: &tracing::Span, parameters: Option<crate::RequestParameters>) {

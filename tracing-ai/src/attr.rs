@@ -287,6 +287,12 @@ pub const AI_CLIENT_UNPRICED_CALLS: &str = "ai.client.unpriced_calls";
 /// `no_usage`, `unknown_model`, `no_model`, `invalid_counts` or `not_money`.
 pub const AI_UNPRICED_REASON: &str = "ai.unpriced.reason";
 
+/// What a call's budget reservation was estimated from: `max_tokens` (its input's tokens and
+/// the request's output limit), `per_call` (the budget's amount), `context_window` (its
+/// input and all the output the model's context window leaves room for), `input` (its input
+/// alone: nothing bounds its output) or `nothing` (its input could not be counted).
+pub const AI_BUDGET_RESERVED_BY: &str = "ai.budget.reserved_by";
+
 /// The event on a call's span when the call went past a budget that warns rather than
 /// refuses, with [`AI_BUDGET_NAME`], [`AI_BUDGET_LIMIT`] and [`AI_BUDGET_SPENT`].
 pub const AI_BUDGET_EXCEEDED: &str = "ai.budget.exceeded";

@@ -143,7 +143,9 @@ impl RequestParameters {
 }
 
 /// A model request that says its [`RequestParameters`]: implement it for your client's
-/// request type, and name the request with `#[ai_span(..., input = request)]`.
+/// request type, and name the request with `#[ai_span(..., input = request)]`, or, when the
+/// client keeps the parameters apart from the messages (genai's `ChatOptions`), name them with
+/// `#[ai_span(..., input = request, parameters = options)]`.
 pub trait ReportsParameters {
     /// The parameters of this request.
     fn request_parameters(&self) -> RequestParameters;
@@ -152,6 +154,15 @@ pub trait ReportsParameters {
 impl<T: ReportsParameters + ?Sized> ReportsParameters for &T {
     fn request_parameters(&self) -> RequestParameters {
         (**self).request_parameters()
+    }
+}
+
+/// Options that may not be given (genai's `Option<&ChatOptions>`): none set nothing.
+impl<T: ReportsParameters> ReportsParameters for Option<T> {
+    fn request_parameters(&self) -> RequestParameters {
+        self.as_ref()
+            .map(ReportsParameters::request_parameters)
+            .unwrap_or_default()
     }
 }
 

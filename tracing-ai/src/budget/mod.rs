@@ -58,12 +58,24 @@
 //!   (`RedisBudgets`, feature `redis`, given to `AiLayerBuilder::with_budget_store`).
 //! - **No overspend under concurrency, as far as the estimates go.** A call reserves before
 //!   it runs and the check and the reservation are one step, so concurrent calls cannot all
-//!   see the same room. What a call reserves is its estimate: the input's tokens (counted by
-//!   the layer's [`TokenEstimator`](crate::estimate::TokenEstimator), from `input = ...`)
-//!   and the request's `max_tokens` of output, priced as the call will be; without a token
-//!   count, the budget's [`Budget::per_call`]; without either, nothing (the call is still
-//!   refused once the limit is reached). A call that costs more than it reserved can take the
-//!   budget past its limit by that difference.
+//!   see the same room. What a call reserves is its estimate, and its span says which
+//!   (`ai.budget.reserved_by`):
+//!   - `max_tokens`: the input's tokens (counted by the layer's
+//!     [`TokenEstimator`](crate::estimate::TokenEstimator), from `input = ...`) and the
+//!     request's `max_tokens` of output (from `input = ...` or `parameters = ...`: async-openai's
+//!     `max_completion_tokens` or `max_tokens`, ollama-rs' `num_predict`, genai's
+//!     `ChatOptions`), priced as the call will be;
+//!   - `per_call`: without an output limit, the budget's [`Budget::per_call`];
+//!   - `context_window`: without either, the input and all the output the model's context
+//!     window leaves room for (from the genai-prices data), which no answer can exceed: safe,
+//!     and far more than most calls cost, so set `max_tokens` or `per_call` for a closer one;
+//!   - `input`: the input alone, only for a model whose context window is unknown (a
+//!     self-hosted model: give it a `per_call`);
+//!   - `nothing`: no token count and no `per_call` (the call is still refused once the limit
+//!     is reached).
+//!
+//!   A call that costs more than it reserved can take the budget past its limit by that
+//!   difference; with `max_tokens` and a faithful token count it cannot.
 //! - **Scopes.** A call is covered by a budget when it has a value for each of the budget's
 //!   [`per`](Budget::per) scopes and the values the budget is [`only`](Budget::only) for;
 //!   tenant, feature, user and session come from the request's attribution (as on the spans).

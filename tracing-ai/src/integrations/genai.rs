@@ -51,6 +51,21 @@ impl ReportsUsage for ChatResponse {
     }
 }
 
+/// A chat's options hold its parameters (genai keeps them apart from the `ChatRequest`):
+/// name them with `#[ai_span(..., input = request, parameters = options)]`, so that the span
+/// says them and a budget reserves the request's `max_tokens` of output.
+impl crate::ReportsParameters for genai::chat::ChatOptions {
+    fn request_parameters(&self) -> crate::RequestParameters {
+        crate::RequestParameters {
+            temperature: self.temperature,
+            max_tokens: self.max_tokens.map(u64::from),
+            top_p: self.top_p,
+            stop_sequences: self.stop_sequences.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 /// The conventions' finish reason for genai's normalized stop reason.
 fn finish_reason(reason: &StopReason) -> &str {
     match reason {

@@ -63,6 +63,7 @@ use fields::{AiSpanData, FieldVisitor};
 use metrics::Metrics;
 pub use metrics::{MetricConventions, OTEL_SEMCONV_STABILITY_OPT_IN};
 use rollup::RequestTotals;
+use settle::ReservedBy;
 pub use span_events::OpenTelemetrySpans;
 use write::Writer;
 
@@ -520,16 +521,45 @@ pub(crate) fn reserve_budget(span: &tracing::Span) -> Result<Vec<Passed>, Budget
                     }
                 }
                 BookStep::Book(data) => {
-                    let mut estimate = |budget: &Budget| match ceiling {
-                        Some(usd) if budget.currency() == "USD" => usd,
-                        Some(usd) => prices
+                    // The request's own output limit first; else the budget's `per_call`; else
+                    // all the output the context window leaves room for; never nothing said.
+                    let mut reserved_by = None;
+                    let mut estimate = |budget: &Budget| {
+                        let usd = match (ceiling, budget.per_call_cost()) {
+                            (Some((usd, ReservedBy::MaxTokens)), _) => {
+                                reserved_by = Some(ReservedBy::MaxTokens);
+                                usd
+                            }
+                            (_, Some(per_call)) => {
+                                reserved_by = Some(ReservedBy::PerCall);
+                                return per_call;
+                            }
+                            (Some((usd, by)), None) => {
+                                reserved_by = Some(by);
+                                usd
+                            }
+                            (None, None) => {
+                                reserved_by = Some(ReservedBy::Nothing);
+                                return 0.0;
+                            }
+                        };
+                        if budget.currency() == "USD" {
+                            return usd;
+                        }
+                        prices
                             .get_or_insert_with(|| shared.prices.now())
                             .currencies
                             .report(usd)
-                            .map_or(usd, |(_, amount)| amount),
-                        None => budget.per_call_cost().unwrap_or(0.0),
+                            .map_or(usd, |(_, amount)| amount)
                     };
-                    outcome = match shared.budgets.reserve(&scope, &mut estimate) {
+                    let reserved = shared.budgets.reserve(&scope, &mut estimate);
+                    if let Some(by) = reserved_by {
+                        data.at_close.push(opentelemetry::KeyValue::new(
+                            crate::attr::AI_BUDGET_RESERVED_BY,
+                            by.as_str(),
+                        ));
+                    }
+                    outcome = match reserved {
                         Ok((reservation, passed)) => {
                             data.reservation = (!reservation.is_empty()).then_some(reservation);
                             for _ in &passed {

@@ -17,6 +17,37 @@ use crate::estimate::Estimate;
 use crate::facts::{TokenCounts, TokenKind};
 use crate::pricing::{is_valid_amount, Call, CostSource, Priced, Pricing, UnpricedReason};
 
+/// What a budget reservation was estimated from: `ai.budget.reserved_by` on the call's span,
+/// so that a reservation far from the call's cost says why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReservedBy {
+    /// The input's tokens and the request's `max_tokens` of output.
+    MaxTokens,
+    /// The budget's `per_call` amount: the request set no output limit.
+    PerCall,
+    /// The input's tokens and all the output the model's context window leaves room for: the
+    /// request set no output limit and the budget no `per_call`.
+    ContextWindow,
+    /// The input's tokens alone: no output limit, no `per_call` and no context window known.
+    /// The call can cost more than it reserved by all of its output.
+    Input,
+    /// Nothing: the input could not be counted (no estimator, no `input = ...`) and the budget
+    /// has no `per_call`.
+    Nothing,
+}
+
+impl ReservedBy {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ReservedBy::MaxTokens => "max_tokens",
+            ReservedBy::PerCall => "per_call",
+            ReservedBy::ContextWindow => "context_window",
+            ReservedBy::Input => "input",
+            ReservedBy::Nothing => "nothing",
+        }
+    }
+}
+
 /// How many unpriced models and callsites are warned about, at most.
 const MAX_WARNED: usize = 1_000;
 
@@ -79,19 +110,35 @@ impl AiLayer {
         }
     }
 
-    /// The most the open call `data` should cost, in USD, for a budget to reserve: its input's
-    /// tokens (counted by the layer's estimator) and the request's `max_tokens` of output;
-    /// `None` when its input cannot be counted or its model has no token price.
-    pub(super) fn cost_ceiling(&self, prices: &Pricing, data: &AiSpanData) -> Option<f64> {
+    /// The most the open call `data` should cost, in USD, for a budget to reserve, and what
+    /// its output part was read from: its input's tokens (counted by the layer's estimator)
+    /// and the request's `max_tokens` of output; without `max_tokens`, the output that fits in
+    /// the model's context window (from the genai-prices data), which no answer can exceed;
+    /// without either, the input alone (which a budget's `per_call` replaces). `None` when
+    /// the input cannot be counted or the model has no token price.
+    pub(super) fn cost_ceiling(
+        &self,
+        prices: &Pricing,
+        data: &AiSpanData,
+    ) -> Option<(f64, ReservedBy)> {
         let estimator = self.shared.estimator.as_ref()?;
         let fields = &data.fields;
         let model = fields.request_model.as_deref()?;
         let input_tokens = estimator
             .0
             .count_tokens(model, data.estimate_input.as_deref()?)?;
-        let output_tokens = data.max_output_tokens.unwrap_or(0);
+        let (output_tokens, by) = match data.max_output_tokens {
+            Some(max) => (max, ReservedBy::MaxTokens),
+            None => match prices.context_window(fields.provider.as_deref(), model) {
+                Some(window) => (
+                    window.saturating_sub(input_tokens),
+                    ReservedBy::ContextWindow,
+                ),
+                None => (0, ReservedBy::Input),
+            },
+        };
         match price_tokens(prices, fields, input_tokens, output_tokens, None) {
-            Priced::Cost { usd, .. } => Some(usd),
+            Priced::Cost { usd, .. } => Some((usd, by)),
             _ => None,
         }
     }

@@ -35,7 +35,13 @@ pub(crate) struct GenaiPrices {
     calculator: &'static Calculator,
     /// provider (as given, or "" for none) -> model -> what it resolved to.
     cache: RwLock<HashMap<Box<str>, ModelEntries, FastHash>>,
+    /// (provider, model) -> its context window in the data, when it has one: read for a
+    /// budget's reservation when the request sets no output limit.
+    windows: RwLock<ContextWindows>,
 }
+
+/// (provider as given or "", model) -> its context window, when the data has one.
+type ContextWindows = HashMap<(Box<str>, Box<str>), Option<u64>, FastHash>;
 
 /// Keyed by model name, so that a lookup by `&str` allocates nothing.
 type ModelEntries = HashMap<Box<str>, Arc<Entry>, FastHash>;
@@ -100,7 +106,45 @@ impl GenaiPrices {
         Self {
             calculator: Calculator::bundled(),
             cache: RwLock::new(HashMap::default()),
+            windows: RwLock::new(HashMap::default()),
         }
+    }
+
+    /// The context window of `model` in the genai-prices data: the most tokens its request
+    /// and answer hold together, so that no answer has more output tokens than it less the
+    /// input. `None` when the data does not say (or does not know the model).
+    pub(crate) fn context_window(&self, provider: Option<&str>, model: &str) -> Option<u64> {
+        let key = (
+            Box::<str>::from(provider.unwrap_or("")),
+            Box::<str>::from(model),
+        );
+        if let Some(window) = self
+            .windows
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return *window;
+        }
+        let usage = TokenCounts::default().to_genai();
+        let mut request = PriceRequest::new(model, &usage);
+        if let Some(provider) = provider {
+            request = request.with_provider_id(genai_provider_id(provider));
+        }
+        let window = self.calculator.calculate(&request).ok().and_then(|price| {
+            self.calculator
+                .find_provider(Some(&price.provider_id), None)
+                .ok()
+                .flatten()?
+                .models()
+                .find(|found| found.id() == price.model_id)?
+                .context_window()
+        });
+        let mut windows = self.windows.write().unwrap_or_else(PoisonError::into_inner);
+        if windows.len() < MAX_CACHED_MODELS {
+            windows.insert(key, window);
+        }
+        window
     }
 
     #[cfg(feature = "__bench")]
@@ -284,6 +328,26 @@ pub(crate) fn genai_provider_id(provider: &str) -> &str {
         "mistral_ai" => "mistral",
         "x_ai" => "x-ai",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod context_window_tests {
+    use super::GenaiPrices;
+
+    #[test]
+    fn the_data_gives_a_models_context_window() {
+        let prices = GenaiPrices::bundled();
+        assert_eq!(
+            prices.context_window(Some("openai"), "gpt-4o-mini"),
+            Some(128_000)
+        );
+        // A dated name matches as prices do.
+        assert_eq!(
+            prices.context_window(Some("openai"), "gpt-4o-mini-2024-07-18"),
+            Some(128_000)
+        );
+        assert_eq!(prices.context_window(Some("openai"), "no-such-model"), None);
     }
 }
 

@@ -268,6 +268,12 @@ pub(crate) struct Pricing {
 }
 
 impl Pricing {
+    /// The context window of `model` in the genai-prices data, when it has one (see
+    /// [`GenaiPrices::context_window`]).
+    pub(crate) fn context_window(&self, provider: Option<&str>, model: &str) -> Option<u64> {
+        self.genai.context_window(provider, model)
+    }
+
     /// genai-prices alone, costs in USD.
     pub(crate) fn with_defaults() -> Self {
         Self {

@@ -27,4 +27,10 @@ fn remote_call() -> Usage {
     Usage::new(1, 1)
 }
 
+// The request's parameters are a model call's.
+#[ai_span(kind = "retrieval", parameters = options)]
+fn retrieve(options: &str) {
+    let _ = options;
+}
+
 fn main() {}
