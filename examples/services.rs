@@ -20,7 +20,9 @@
 //! `--budget-redis redis://127.0.0.1:6379/` the budget is kept in Redis and shared by every
 //! replica, `--budget-fail open|closed` says what a call does when Redis does not answer, and
 //! `--budget-per-call USD` what a call holds while it runs (the self-hosted model is priced by
-//! its GPU time, which no token count foretells).
+//! its GPU time, which no token count foretells). With `--budget-dir DIR` (and no Redis) each
+//! service keeps its budget's spend in `DIR/<role>.redb` as well, so that a restart does not
+//! start the day again from zero.
 //!
 //! How the trace crosses the processes: the gateway's HTTP client ([`PropagateContext`])
 //! sends `traceparent` and the request's ids as `baggage`; the two services continue the
@@ -40,7 +42,7 @@ use axum::{Json, Router};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
-use tracing_ai::budget::{Budget, OnStoreFailure, RedisBudgets, Scope, Window};
+use tracing_ai::budget::{Budget, LocalBudgets, OnStoreFailure, RedisBudgets, Scope, Window};
 use tracing_ai::propagation::{PropagateContext, ServerSpan};
 use tracing_ai::sampling::TailSampling;
 
@@ -239,6 +241,7 @@ struct Options {
     /// Each tenant's daily budget in USD, and where it is kept.
     budget: Option<f64>,
     budget_redis: Option<String>,
+    budget_dir: Option<std::path::PathBuf>,
     budget_per_call: Option<f64>,
     budget_fail_closed: bool,
 }
@@ -253,6 +256,7 @@ fn options() -> Result<Options, Box<dyn Error>> {
         budget_flags: Vec::new(),
         budget: None,
         budget_redis: None,
+        budget_dir: None,
         budget_per_call: None,
         budget_fail_closed: false,
     };
@@ -269,6 +273,7 @@ fn options() -> Result<Options, Box<dyn Error>> {
         match flag.as_str() {
             "--budget" => options.budget = Some(value.parse()?),
             "--budget-redis" => options.budget_redis = Some(value),
+            "--budget-dir" => options.budget_dir = Some(value.into()),
             "--budget-per-call" => options.budget_per_call = Some(value.parse()?),
             "--budget-fail" => {
                 options.budget_fail_closed = match value.as_str() {
@@ -287,7 +292,7 @@ fn options() -> Result<Options, Box<dyn Error>> {
                 return Err(format!(
                     "unknown flag `{other}`; the flags are --port P, --role gateway|embedding|llm, \
                      --embedding URL, --llm URL, --lifeline, --budget USD, --budget-redis URL, \
-                     --budget-per-call USD, --budget-fail open|closed"
+                     --budget-dir DIR, --budget-per-call USD, --budget-fail open|closed"
                 )
                 .into())
             }
@@ -368,6 +373,9 @@ async fn serve(options: Options, role: &str) -> Result<(), Box<dyn Error>> {
                     OnStoreFailure::Open
                 };
                 layer = layer.with_budget_store(RedisBudgets::new(url)?.on_failure(policy));
+            } else if let Some(dir) = &options.budget_dir {
+                layer =
+                    layer.with_local_budgets(LocalBudgets::new(dir.join(format!("{role}.redb"))));
             }
         }
     }

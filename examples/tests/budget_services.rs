@@ -179,3 +179,117 @@ fn two_replicas_of_the_services_stop_together_at_one_budget_in_redis() {
         replica.stop();
     }
 }
+
+/// A replica keeping its budget on local disk (`--budget-dir`), its processes killed with
+/// SIGKILL mid-day and started again on the same directory, as a crash or a deploy does: the
+/// day's spend before the kill and after it add up to the limit, not to twice it (issue 33,
+/// item 3).
+#[test]
+fn a_replica_killed_mid_day_keeps_its_budgets_spend_on_local_disk() {
+    let receiver = Receiver::start();
+    let dir = std::env::temp_dir().join(format!("tracing-ai-budget-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let start = || {
+        let (launcher, gateway) = spawn_listening(
+            exporting_example("services", &format!("http://{}", receiver.grpc), "grpc")
+                .args([
+                    "--port",
+                    "0",
+                    "--budget",
+                    LIMIT,
+                    "--budget-per-call",
+                    PER_CALL,
+                ])
+                .args(["--budget-dir", dir.to_str().expect("a UTF-8 path")])
+                .stdin(std::process::Stdio::null()),
+        );
+        Replica {
+            launcher: Some(launcher),
+            gateway,
+        }
+    };
+    // What the LLM service's file says acme spent today.
+    let spent_on_disk = || {
+        let reader = tracing_ai::AiLayer::builder()
+            .with_budget(
+                Budget::new(
+                    "tenant-daily",
+                    LIMIT.parse().expect("a number"),
+                    Window::Day,
+                )
+                .per(Scope::Tenant),
+            )
+            .with_local_budgets(tracing_ai::budget::LocalBudgets::new(dir.join("llm.redb")))
+            .build()
+            .expect("the file opens once the services are gone");
+        reader
+            .budgets()
+            .spent("tenant-daily", &[(Scope::Tenant, "acme")])
+            .unwrap_or(0.0)
+    };
+    let until_refused = |replica: &Replica| -> usize {
+        let mut allowed = 0;
+        let mut refused = 0;
+        for _ in 0..300 {
+            match ask(&replica.gateway, "acme").0 {
+                200 => allowed += 1,
+                429 => refused += 1,
+                other => panic!("the gateway answered {other}"),
+            }
+            if refused == 4 {
+                break;
+            }
+        }
+        assert_eq!(refused, 4, "the budget never refused");
+        allowed
+    };
+
+    // Before the kill: ten requests.
+    let before = start();
+    for _ in 0..10 {
+        assert_eq!(ask(&before.gateway, "acme").0, 200);
+    }
+    // Each cost is committed as it settles; a moment for the last one to reach the disk.
+    std::thread::sleep(Duration::from_millis(500));
+    kill_hard(before);
+    let spent_before = spent_on_disk();
+    let limit: f64 = LIMIT.parse().expect("a number");
+    let per_call: f64 = PER_CALL.parse().expect("a number");
+    assert!(
+        spent_before > 0.0 && spent_before < limit / 2.0,
+        "ten requests spent {spent_before}"
+    );
+
+    // After it: the same day, the same budget, what was spent still counted.
+    let after = start();
+    let allowed_after = until_refused(&after);
+    after.stop();
+    let spent = spent_on_disk();
+    assert!(
+        spent <= limit && spent > limit - 2.0 * per_call,
+        "acme spent {spent} of {limit} over the day ({spent_before} before the kill)"
+    );
+    // Had the restart forgotten, the day would have spent the limit after it as well.
+    let average = spent_before / 10.0;
+    assert!(
+        (allowed_after as f64) * average < limit - spent_before + 2.0 * per_call,
+        "{allowed_after} requests after the restart, at about {average} each"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// SIGKILL to a replica's launcher and its three services: nothing of theirs runs after it.
+fn kill_hard(mut replica: Replica) {
+    let launcher = replica.launcher.take().expect("a running replica");
+    let pid = launcher.id().to_string();
+    let _ = std::process::Command::new("pkill")
+        .args(["-KILL", "-P", &pid])
+        .status();
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status();
+    let mut launcher = launcher;
+    let _ = launcher.wait();
+    // The services are gone once their files can be opened: a moment for the kernel.
+    std::thread::sleep(Duration::from_millis(200));
+}

@@ -748,3 +748,67 @@ fn control_and_bidi_characters_in_an_id_are_escaped_everywhere() {
         Some(0.01)
     );
 }
+
+/// A restart mid-day with the spend kept on local disk (`LocalBudgets`): the next process's
+/// budget refuses where the day's spend, before the restart and after, reaches the limit;
+/// without it, the ledger starts again from zero, as the docs say (issue 33, item 3).
+#[test]
+fn a_restart_keeps_the_days_spend_with_local_budgets() {
+    use tracing_ai::budget::LocalBudgets;
+
+    let dir = std::env::temp_dir().join(format!("tracing-ai-local-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let file = dir.join("budgets.redb");
+    let layer = |local: bool| {
+        let mut builder = builder()
+            .with_budget(Budget::new("tenant-daily", 0.03, Window::Day).per(Scope::Tenant));
+        if local {
+            builder = builder.with_local_budgets(LocalBudgets::new(&file));
+        }
+        built(builder)
+    };
+    let made = |layer: AiLayer, calls: usize| -> usize {
+        let (made, _) = export_built(layer, || {
+            in_request("acme", || {
+                (0..calls).filter(|_| chat_sync().is_ok()).count()
+            })
+        });
+        made
+    };
+
+    // Before the restart: two of the three calls the day allows.
+    let (first, budgets) = layer(true);
+    assert_eq!(made(first, 2), 2);
+    drop(budgets);
+    // After it: what the file kept, and room for one more call, not three.
+    let (second, budgets) = layer(true);
+    assert_eq!(
+        budgets.spent("tenant-daily", &[(Scope::Tenant, "acme")]),
+        Some(0.02)
+    );
+    assert_eq!(made(second, 3), 1);
+    drop(budgets);
+    // Another restart: the day is spent.
+    let (third, budgets) = layer(true);
+    assert_eq!(
+        budgets.spent("tenant-daily", &[(Scope::Tenant, "acme")]),
+        Some(0.03)
+    );
+    assert_eq!(made(third, 1), 0);
+    drop(budgets);
+    // In process only, a restart forgets: three more calls.
+    let (forgetful, _budgets) = layer(false);
+    assert_eq!(made(forgetful, 3), 3);
+
+    // A file this process cannot write is an error at build, naming the file.
+    let error = builder()
+        .with_budget(Budget::new("tenant-daily", 0.03, Window::Day).per(Scope::Tenant))
+        .with_local_budgets(LocalBudgets::new(dir.join("missing/dir/budgets.redb")))
+        .build()
+        .expect_err("no such directory");
+    assert!(
+        error.to_string().contains("missing/dir/budgets.redb"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -128,6 +128,7 @@
 //! | `genai` | genai's `ChatResponse` needs no glue: see [`integrations`] | No |
 //! | `tiktoken-rs` | [`estimate::Tiktoken`]: OpenAI's tokenizers, to estimate the usage of calls that reported none | No |
 //! | `redis` | `budget::RedisBudgets`: budgets shared across replicas, kept in Redis | No |
+//! | `redb` | `budget::LocalBudgets`: in-process budgets whose spend survives a restart, kept in a file on local disk | No |
 //! | `http` | [`propagation::extract`] and [`propagation::inject`]: a trace in from `http` headers and out onto them | No |
 //! | `tower-http` | `propagation::ServerSpan`: the server span of tower-http's `TraceLayer`, continuing the caller's trace | No |
 //! | `axum` | `ServerSpan` named after axum's matched route | No |

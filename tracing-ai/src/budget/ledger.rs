@@ -106,6 +106,9 @@ struct Hold {
     /// The budget's name and limit, for what the console shows of it.
     budget: Arc<str>,
     limit: f64,
+    /// The record its cost is kept under in the budgets file, when there is one.
+    #[cfg(feature = "redb")]
+    record: Option<String>,
 }
 
 /// How far a budget is spent, after a call settled: what the console shows on its lines.
@@ -144,6 +147,9 @@ fn share(used_units: i128, limit: f64) -> f64 {
 pub(crate) struct Reservation {
     first: Option<Hold>,
     rest: Vec<Hold>,
+    /// The budgets file the costs also go to.
+    #[cfg(feature = "redb")]
+    journal: Option<Arc<super::local::Journal>>,
     /// Held in a shared store instead.
     #[cfg(feature = "redis")]
     pub(crate) remote: Option<Box<super::redis::RemoteHold>>,
@@ -201,6 +207,9 @@ pub(crate) struct Ledger {
     accounts: Mutex<HashMap<AccountKey, Shared>>,
     /// When (seconds since the epoch) a full ledger may next drop its idle accounts.
     next_sweep: AtomicU64,
+    /// The budgets file each settled cost also goes to (`LocalBudgets`).
+    #[cfg(feature = "redb")]
+    pub(crate) journal: Option<Arc<super::local::Journal>>,
 }
 
 /// How often, at most, a full ledger reads every account to drop the idle ones: a sweep of
@@ -272,7 +281,16 @@ impl Ledger {
                 units,
                 budget: budget.name.clone(),
                 limit: budget.limit,
+                #[cfg(feature = "redb")]
+                record: self
+                    .journal
+                    .as_ref()
+                    .map(|_| super::local::record_key(budget, &key, index)),
             });
+        }
+        #[cfg(feature = "redb")]
+        {
+            reservation.journal = self.journal.clone();
         }
         Ok((reservation, passed))
     }
@@ -286,6 +304,8 @@ impl Ledger {
         cost: &dyn Fn(&str) -> Option<f64>,
     ) -> Option<BudgetState> {
         let mut most: Option<(f64, Hold, i128)> = None;
+        #[cfg(feature = "redb")]
+        let journal = reservation.journal.clone();
         let Reservation { first, rest, .. } = reservation;
         for hold in first.into_iter().chain(rest) {
             let used = {
@@ -293,6 +313,10 @@ impl Ledger {
                 account.reserved = account.reserved.saturating_sub(hold.units).max(0);
                 if let Some(units) = cost(&hold.currency).and_then(to_units) {
                     account.add(hold.index, units);
+                    #[cfg(feature = "redb")]
+                    if let (Some(journal), Some(record)) = (&journal, &hold.record) {
+                        journal.record(record.clone(), units);
+                    }
                 }
                 account.spent(hold.index, &hold.window) + account.reserved
             };
@@ -328,8 +352,19 @@ impl Ledger {
                 continue;
             };
             let key = self.admit(&mut accounts, budgets, key, secs);
-            lock(accounts.entry(key).or_default()).add(budget.window.index_at(secs), units);
+            let index = budget.window.index_at(secs);
+            #[cfg(feature = "redb")]
+            if let Some(journal) = &self.journal {
+                journal.record(super::local::record_key(budget, &key, index), units);
+            }
+            lock(accounts.entry(key).or_default()).add(index, units);
         }
+    }
+
+    /// Adds what the budgets file says `key` spent in `index` (read in period order).
+    #[cfg(feature = "redb")]
+    pub(crate) fn restore(&self, key: AccountKey, index: u64, units: i128) {
+        lock(self.lock().entry(key).or_default()).add(index, units);
     }
 
     /// Every account of `budgets` with its spend now (reservations left out); idle accounts

@@ -12,7 +12,8 @@
 //! that cover it, annotated with `budget` or not.
 //!
 //! In process, the ledger lasts as long as the process: it starts at zero when the process
-//! does, so a budget of $25 a day is $25 per process per day, and $25 again after a restart.
+//! does, so a budget of $25 a day is $25 per process per day, and $25 again after a restart,
+//! unless its spend is kept in a file on local disk as well (`LocalBudgets`, feature `redb`).
 //! Budgets kept in Redis (`RedisBudgets`, feature `redis`) hold across restarts and replicas.
 //!
 //! ```
@@ -92,6 +93,8 @@
 
 mod file;
 mod ledger;
+#[cfg(feature = "redb")]
+mod local;
 #[cfg(feature = "redis")]
 mod redis;
 mod window;
@@ -101,6 +104,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
+#[cfg(feature = "redb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redb")))]
+pub use self::local::LocalBudgets;
 #[cfg(feature = "redis")]
 pub(crate) use self::redis::RedisStore;
 #[cfg(feature = "redis")]
@@ -334,6 +340,16 @@ impl Budget {
     /// What a call reserves when its cost cannot be estimated from tokens, if set.
     pub fn per_call_cost(&self) -> Option<f64> {
         self.per_call
+    }
+
+    /// This budget's account for the scope values `scope` (by [`Scope`] index).
+    #[cfg(feature = "redb")]
+    pub(crate) fn account_key(&self, scope: [Option<Arc<str>>; 5]) -> AccountKey {
+        AccountKey {
+            budget: self.name.clone(),
+            budget_hash: self.name_hash,
+            scope,
+        }
     }
 
     /// The account of the call of `scope` in this budget; `None` when it does not cover it.
@@ -622,13 +638,40 @@ impl LiveBudgets {
         sources: BudgetSources,
         reporting: &str,
         #[cfg(feature = "redis")] store: Option<RedisBudgets>,
+        #[cfg(feature = "redb")] local: Option<LocalBudgets>,
     ) -> Result<Self, crate::ConfigError> {
         let budgets = sources.load(reporting)?;
+        #[cfg_attr(not(feature = "redb"), allow(unused_mut))]
+        let mut ledger = Ledger::default();
+        #[cfg(feature = "redb")]
+        if let Some(local) = local {
+            // Redis keeps the spend of budgets kept there: the file would only lag behind it.
+            #[cfg(feature = "redis")]
+            let redis_keeps_it = store.is_some();
+            #[cfg(not(feature = "redis"))]
+            let redis_keeps_it = false;
+            if redis_keeps_it {
+                return Self::new(
+                    sources,
+                    reporting,
+                    #[cfg(feature = "redis")]
+                    store,
+                    None,
+                );
+            }
+            let journal = local::Journal::open(
+                &local,
+                &budgets,
+                SystemTime::now(),
+                &mut |_, key, index, units| ledger.restore(key, index, units),
+            )?;
+            ledger.journal = Some(Arc::new(journal));
+        }
         Ok(Self {
             any: AtomicBool::new(!budgets.is_empty()),
             current: RwLock::new(budgets.into()),
             sources,
-            ledger: Ledger::default(),
+            ledger,
             #[cfg(feature = "redis")]
             store: store.map(RedisStore::start),
             refused: AtomicU64::new(0),

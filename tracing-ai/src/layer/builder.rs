@@ -52,6 +52,8 @@ pub struct AiLayerBuilder {
     budgets: BudgetSources,
     #[cfg(feature = "redis")]
     budget_store: Option<crate::budget::RedisBudgets>,
+    #[cfg(feature = "redb")]
+    local_budgets: Option<crate::budget::LocalBudgets>,
 }
 
 impl AiLayerBuilder {
@@ -100,6 +102,19 @@ impl AiLayerBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn with_budget_store(mut self, store: crate::budget::RedisBudgets) -> Self {
         self.budget_store = Some(store);
+        self
+    }
+
+    /// Keeps the spend of the in-process budgets in a file on local disk as well (feature
+    /// `redb`), so that a restart does not start them from zero: see
+    /// [`LocalBudgets`](crate::budget::LocalBudgets). By default the ledger lasts as long as
+    /// the process. [`build`](Self::build) fails when the file cannot be opened (another
+    /// process has it, or the directory is not writable). With a Redis store as well, the
+    /// file is not used: Redis keeps the spend.
+    #[cfg(feature = "redb")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redb")))]
+    pub fn with_local_budgets(mut self, local: crate::budget::LocalBudgets) -> Self {
+        self.local_budgets = Some(local);
         self
     }
 
@@ -507,6 +522,8 @@ impl AiLayerBuilder {
             pricing.currencies.reporting_code(),
             #[cfg(feature = "redis")]
             self.budget_store,
+            #[cfg(feature = "redb")]
+            self.local_budgets,
         )?);
         let prices = Arc::new(LivePrices::new(pricing, self.prices));
         if let Some(meter) = &self.meter {

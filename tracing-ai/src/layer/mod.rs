@@ -54,7 +54,6 @@ use crate::pricing::{LivePrices, PriceSources, PricesHandle, Pricing};
 use access::{BookStep, SpanAccess};
 pub(crate) use attribution::Attribution;
 use attribution::AttributionKeys;
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) use attribution::CleanId;
 pub use builder::AiLayerBuilder;
 use call::ClosedCall;
