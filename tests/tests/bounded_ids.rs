@@ -2,8 +2,11 @@
 //! layer writes it on, and the application's own request span it was recorded on (through
 //! `init()`'s export queue, over OTLP/gRPC to a receiver in this process).
 //!
+//! The guard `init()` returns gives the installed layer's budgets and prices.
+//!
 //! One test in this file: `init()` installs the global subscriber.
 
+use tracing_ai::budget::{Budget, Scope, Window};
 use tracing_ai::{ai_span, attr, Protocol, Usage};
 use tracing_ai_tests::receiver::Receiver;
 
@@ -16,6 +19,10 @@ fn ask() -> Usage {
 fn a_100_kb_tenant_id_is_exported_as_the_same_256_bytes_on_every_span() {
     let receiver = Receiver::start();
     let guard = tracing_ai::builder()
+        .with_layer(
+            tracing_ai::AiLayer::builder()
+                .with_budget(Budget::new("tenant-daily", 1.0, Window::Day).per(Scope::Tenant)),
+        )
         .with_endpoint(format!("http://{}", receiver.grpc))
         .with_protocol(Protocol::Grpc)
         .with_console(false)
@@ -28,6 +35,17 @@ fn a_100_kb_tenant_id_is_exported_as_the_same_256_bytes_on_every_span() {
             ask()
         },
     );
+    // The guard gives the installed layer's budgets and prices: the 50 KB tenant's account
+    // holds the call's cost (10 input and 2 output tokens of gpt-4o-mini), under its own id.
+    let budgets = guard.budgets();
+    let spent = budgets
+        .spent("tenant-daily", &[(Scope::Tenant, tenant.as_str())])
+        .expect("the tenant's account");
+    assert!((spent - 0.0000027).abs() < 1e-12, "{spent}");
+    guard
+        .prices()
+        .reload()
+        .expect("the default prices read again");
     drop(guard);
     // Logs are opt-in (`with_logs`), and a log line is no span event by default.
     assert!(receiver.logs().is_empty());

@@ -891,6 +891,15 @@ pub struct BudgetsHandle {
 }
 
 impl BudgetsHandle {
+    /// A handle on no budgets, for a guard that installed no layer.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    pub(crate) fn none() -> Self {
+        Self {
+            budgets: Arc::new(LiveBudgets::default()),
+            reporting: "USD".into(),
+        }
+    }
+
     /// Puts `budgets` in place of the current ones, for the calls that start after. What a
     /// scope spent stays with the budget's name: raising a limit keeps the day's spend.
     pub fn replace(&self, budgets: Vec<Budget>) -> Result<(), BudgetError> {

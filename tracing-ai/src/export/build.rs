@@ -137,9 +137,11 @@ pub(crate) fn build(plan: Plan) -> Result<Built, InitError> {
     };
     // Composed as `AiLayer::with_tracer` composes it for any user: one way, one set of
     // exported attributes.
+    let ai = layer.build()?;
+    guard.handles = Some((ai.prices(), ai.budgets()));
     let ai = match tracer {
-        Some(tracer) => layer.with_tracer(tracer)?.boxed(),
-        None => layer.build_for_opentelemetry()?.boxed(),
+        Some(tracer) => ai.with_tracer(tracer).boxed(),
+        None => ai.for_opentelemetry().boxed(),
     };
     let console = match (plan.console, &guard.sampling) {
         (true, Some(stats)) => ConsoleLayer::stderr().with_sampling(stats.clone()).boxed(),

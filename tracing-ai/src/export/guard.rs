@@ -10,7 +10,9 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use super::stats::ExportStats;
+use crate::budget::BudgetsHandle;
 use crate::sampling::SamplingStats;
+use crate::PricesHandle;
 
 /// Flushes and shuts the exporter down when dropped; returned by [`init`](crate::init).
 ///
@@ -30,6 +32,8 @@ pub struct OtelGuard {
     #[cfg(feature = "opentelemetry-appender-tracing")]
     pub(crate) logs_failing: Arc<AtomicBool>,
     pub(crate) shutdown_timeout: Duration,
+    /// The AI layer's prices and budgets, set once the layer is built (before `init` returns).
+    pub(crate) handles: Option<(PricesHandle, BudgetsHandle)>,
 }
 
 impl fmt::Debug for OtelGuard {
@@ -59,6 +63,48 @@ impl OtelGuard {
     /// ```
     pub fn export_stats(&self) -> Option<&ExportStats> {
         self.export.as_ref()
+    }
+
+    /// A handle on the prices of the layer `init()` installed, to read them again without a
+    /// restart: see [`PricesHandle`].
+    ///
+    /// ```no_run
+    /// let guard = tracing_ai::builder()
+    ///     .with_layer(tracing_ai::AiLayer::builder().with_prices_file("prices.toml"))
+    ///     .init()?;
+    /// // On SIGHUP, say:
+    /// guard.prices().reload()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn prices(&self) -> PricesHandle {
+        match &self.handles {
+            Some((prices, _)) => prices.clone(),
+            // Every guard `init` returns has them: this is a guard of nothing.
+            None => PricesHandle::none(),
+        }
+    }
+
+    /// A handle on the budgets of the layer `init()` installed, to change them without a
+    /// restart and read what a scope spent: see [`BudgetsHandle`].
+    ///
+    /// ```no_run
+    /// use tracing_ai::budget::{Budget, Scope, Window};
+    ///
+    /// let guard = tracing_ai::builder()
+    ///     .with_layer(
+    ///         tracing_ai::AiLayer::builder()
+    ///             .with_budget(Budget::new("tenant-daily", 25.0, Window::Day).per(Scope::Tenant)),
+    ///     )
+    ///     .init()?;
+    /// let spent = guard.budgets().spent("tenant-daily", &[(Scope::Tenant, "acme")]);
+    /// # let _ = spent;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn budgets(&self) -> BudgetsHandle {
+        match &self.handles {
+            Some((_, budgets)) => budgets.clone(),
+            None => BudgetsHandle::none(),
+        }
     }
 }
 
@@ -155,6 +201,7 @@ impl OtelGuard {
             #[cfg(feature = "opentelemetry-appender-tracing")]
             logs_failing: Arc::default(),
             shutdown_timeout,
+            handles: None,
         }
     }
 }

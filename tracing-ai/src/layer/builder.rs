@@ -566,13 +566,6 @@ impl AiLayerBuilder {
     {
         Ok(self.build()?.with_tracer(tracer))
     }
-
-    /// Builds the layer for a stack where tracing-opentelemetry's layer is over it, as
-    /// [`init`](crate::init) builds one.
-    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-    pub(crate) fn build_for_opentelemetry(self) -> Result<AiLayer, ConfigError> {
-        Ok(self.build()?.for_opentelemetry())
-    }
 }
 
 /// Counts the prices' reloads in `ai.prices.reloads`, by `ai.prices.reload.outcome`

@@ -251,7 +251,7 @@ impl AiLayer {
 
     /// This layer, under tracing-opentelemetry's: unless the builder said otherwise, what it
     /// writes goes straight onto the OpenTelemetry span.
-    fn for_opentelemetry(self) -> Self {
+    pub(crate) fn for_opentelemetry(self) -> Self {
         Self {
             tracing_fields: self.tracing_fields && self.tracing_fields_set,
             ..self

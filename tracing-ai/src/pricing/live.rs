@@ -137,6 +137,15 @@ impl LivePrices {
 pub struct PricesHandle(pub(crate) Arc<LivePrices>);
 
 impl PricesHandle {
+    /// A handle on the default prices, for a guard that installed no layer.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    pub(crate) fn none() -> Self {
+        Self(Arc::new(LivePrices::new(
+            super::Pricing::with_defaults(),
+            super::PriceSources::default(),
+        )))
+    }
+
     /// Reads every prices file and price again and, when they all read, puts them in place
     /// of the current ones; when one does not, says why and keeps the current prices.
     pub fn reload(&self) -> Result<(), ConfigError> {
