@@ -245,14 +245,19 @@ fn a_warn_budget_lets_the_call_go_on_with_an_event() {
         .iter()
         .all(|span| str_attr(span, "error.type").is_none()));
     meters.force_flush().expect("metrics flush");
+    // By budget and the scope it covers, and only what happened.
     let calls = points(&metrics, "ai.budget.calls");
     assert_eq!(
-        calls.get(&attrs(&[("ai.budget.outcome", "warned")])),
-        Some(&(1.0, 1))
-    );
-    assert_eq!(
-        calls.get(&attrs(&[("ai.budget.outcome", "refused")])),
-        Some(&(0.0, 1))
+        calls,
+        [(
+            attrs(&[
+                ("ai.budget.name", "model-alert"),
+                ("ai.budget.outcome", "warned"),
+                ("gen_ai.request.model", "budget-model"),
+            ]),
+            (1.0, 1)
+        )]
+        .into()
     );
 }
 
@@ -471,11 +476,26 @@ fn the_gauges_show_each_scopes_spend_and_limit_and_refusals_are_counted() {
     let remaining = gauge_points(&metrics, "ai.budget.remaining");
     assert_eq!(remaining.get(&labels("acme")), Some(&0.0));
     assert_eq!(remaining.get(&labels("globex")), Some(&0.01));
+    // By budget and scope: acme's third call.
     let calls = points(&metrics, "ai.budget.calls");
     assert_eq!(
-        calls.get(&attrs(&[("ai.budget.outcome", "refused")])),
-        Some(&(1.0, 1))
+        calls,
+        [(
+            attrs(&[
+                ("ai.budget.name", "tenant-daily"),
+                ("ai.budget.outcome", "refused"),
+                ("tenant.id", "acme"),
+            ]),
+            (1.0, 1)
+        )]
+        .into()
     );
+    // A refused call is not a failed inference: no duration is counted for it.
+    let durations: u64 = points(&metrics, "gen_ai.client.inference.duration")
+        .values()
+        .map(|(_, count)| count)
+        .sum();
+    assert_eq!(durations, 3, "the three calls made");
     // A refused call is not a call nothing was billed for that the cost counter misses.
     assert!(points(&metrics, "ai.client.unpriced_calls").is_empty());
 }

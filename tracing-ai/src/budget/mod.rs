@@ -86,7 +86,7 @@
 //!
 //! With metrics on ([`AiLayerBuilder::with_meter`](crate::AiLayerBuilder::with_meter)), the
 //! gauges `ai.budget.spent`, `ai.budget.remaining` and `ai.budget.limit` (labels
-//! `ai.budget.name` and the scope's attributes) and the counter `ai.budget.calls` (`ai.budget.outcome` = `refused` or `warned`)
+//! `ai.budget.name` and the scope's attributes) and the counter `ai.budget.calls` (`ai.budget.outcome` = `refused` or `warned`, by `ai.budget.name` and the scope's attributes)
 //! let Prometheus alert before a budget is reached. With the Redis store the gauges show the
 //! shared spend, every replica's, as Redis answered this replica's last settlement in each
 //! scope.
@@ -99,8 +99,9 @@ mod local;
 mod redis;
 mod window;
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
@@ -613,9 +614,17 @@ pub(crate) struct LiveBudgets {
     /// Where budgets are kept when not in this process.
     #[cfg(feature = "redis")]
     pub(crate) store: Option<RedisStore>,
-    refused: AtomicU64,
-    warned: AtomicU64,
+    /// Calls past a limit, by budget, outcome and scope: `ai.budget.calls`.
+    past_limit: std::sync::Mutex<HashMap<PastLimit, u64>>,
 }
+
+/// What `ai.budget.calls` counts a call past a limit by: the budget, `refused` or `warned`,
+/// and the scope's values (`other` past [`MAX_COUNTED_SCOPES`]).
+type PastLimit = (Arc<str>, &'static str, ScopeLabels);
+
+/// The scopes `ai.budget.calls` tells apart, at most: ids from requests cannot grow the metric
+/// without bound (the spend gauges are bounded by the ledger's accounts).
+const MAX_COUNTED_SCOPES: usize = 1_000;
 
 impl Default for LiveBudgets {
     /// No budget, none to reload.
@@ -627,8 +636,7 @@ impl Default for LiveBudgets {
             ledger: Ledger::default(),
             #[cfg(feature = "redis")]
             store: None,
-            refused: AtomicU64::new(0),
-            warned: AtomicU64::new(0),
+            past_limit: std::sync::Mutex::default(),
         }
     }
 }
@@ -674,8 +682,7 @@ impl LiveBudgets {
             ledger,
             #[cfg(feature = "redis")]
             store: store.map(RedisStore::start),
-            refused: AtomicU64::new(0),
-            warned: AtomicU64::new(0),
+            past_limit: std::sync::Mutex::default(),
         })
     }
 
@@ -737,9 +744,21 @@ impl LiveBudgets {
         self.ledger.debit(&budgets, scope, cost, now);
     }
 
-    pub(crate) fn counted(&self, refused: bool) {
-        let counter = if refused { &self.refused } else { &self.warned };
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// Counts a call that went past `over`'s budget: refused, or warned and made.
+    pub(crate) fn counted(&self, over: &BudgetExceeded, refused: bool) {
+        let outcome = if refused { "refused" } else { "warned" };
+        let mut counts = self
+            .past_limit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut key = (over.0.budget.clone(), outcome, over.0.scope.clone());
+        if !counts.contains_key(&key) && counts.len() >= MAX_COUNTED_SCOPES {
+            let other: Arc<str> = "other".into();
+            for (_, value) in &mut key.2 {
+                *value = other.clone();
+            }
+        }
+        *counts.entry(key).or_default() += 1;
     }
 
     /// The balances the gauges show: the ledger's, or with a shared store what each account
@@ -835,13 +854,22 @@ impl LiveBudgets {
             .with_description("Calls past a budget's limit: refused, or warned and made")
             .with_callback(move |observer| {
                 if let Some(budgets) = weak.upgrade() {
-                    for (outcome, counter) in
-                        [("refused", &budgets.refused), ("warned", &budgets.warned)]
-                    {
-                        observer.observe(
-                            counter.load(Ordering::Relaxed),
-                            &[KeyValue::new(attr::AI_BUDGET_OUTCOME, outcome)],
+                    let counts = budgets
+                        .past_limit
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone();
+                    for ((budget, outcome, scope), count) in counts {
+                        let mut labels = vec![
+                            KeyValue::new(attr::AI_BUDGET_NAME, budget.to_string()),
+                            KeyValue::new(attr::AI_BUDGET_OUTCOME, outcome),
+                        ];
+                        labels.extend(
+                            scope
+                                .iter()
+                                .map(|(name, value)| KeyValue::new(*name, value.to_string())),
                         );
+                        observer.observe(count, &labels);
                     }
                 }
             })

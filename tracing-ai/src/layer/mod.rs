@@ -561,13 +561,13 @@ pub(crate) fn reserve_budget(span: &tracing::Span) -> Result<Vec<Passed>, Budget
                     outcome = match reserved {
                         Ok((reservation, passed)) => {
                             data.reservation = (!reservation.is_empty()).then_some(reservation);
-                            for _ in &passed {
-                                shared.budgets.counted(false);
+                            for passed in &passed {
+                                shared.budgets.counted(&passed.over, false);
                             }
                             Ok(passed)
                         }
                         Err(refused) => {
-                            shared.budgets.counted(true);
+                            shared.budgets.counted(&refused, true);
                             Err(refused)
                         }
                     };
