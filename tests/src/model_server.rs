@@ -281,6 +281,9 @@ async fn ollama_chat(Json(request): Json<Value>) -> Response {
         )
             .into_response();
     }
+    if request["stream"].as_bool() == Some(true) {
+        return ollama_chat_stream(model.to_owned());
+    }
     Json(json!({
         "model": model,
         "created_at": "2026-11-25T21:00:00Z",
@@ -295,6 +298,45 @@ async fn ollama_chat(Json(request): Json<Value>) -> Response {
         "eval_duration": 50_000_000_u64
     }))
     .into_response()
+}
+
+/// Ollama's streamed chat: a JSON object a line, `STREAM_CHUNKS` partial messages
+/// `CHUNK_INTERVAL` apart, then the last with no text, `done` and the counts.
+fn ollama_chat_stream(model: String) -> Response {
+    let mut lines: Vec<Result<String, std::io::Error>> = (0..STREAM_CHUNKS)
+        .map(|index| {
+            Ok(format!(
+                "{}\n",
+                json!({
+                    "model": model,
+                    "created_at": "2026-11-25T21:00:00Z",
+                    "message": { "role": "assistant", "content": format!("word{index} ") },
+                    "done": false
+                })
+            ))
+        })
+        .collect();
+    lines.push(Ok(format!(
+        "{}\n",
+        json!({
+            "model": model,
+            "created_at": "2026-11-25T21:00:00Z",
+            "message": { "role": "assistant", "content": "" },
+            "done": true,
+            "done_reason": "stop",
+            "total_duration": 60_000_000_u64,
+            "load_duration": 1_000_000_u64,
+            "prompt_eval_count": OLLAMA_PROMPT_TOKENS,
+            "prompt_eval_duration": 5_000_000_u64,
+            "eval_count": OLLAMA_EVAL_TOKENS,
+            "eval_duration": 50_000_000_u64
+        })
+    )));
+    let lines = tokio_stream::StreamExt::throttle(tokio_stream::iter(lines), CHUNK_INTERVAL);
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::from_stream(lines))
+        .expect("a response")
 }
 
 async fn ollama_generate(Json(request): Json<Value>) -> Response {

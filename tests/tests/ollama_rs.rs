@@ -188,3 +188,58 @@ fn a_failed_call_says_so_and_is_never_free() {
     assert_eq!(attr(span, "gen_ai.usage.cost"), None);
     assert!(str_attr(span, "ai.cost.unpriced").is_some());
 }
+
+/// ollama-rs' chat stream, returned as the stream of chunks it is: no newtype for its `()`
+/// error (issue 33, item 6).
+#[ai_span(kind = "llm", model = model, provider = "ollama", stream)]
+async fn chat_stream(
+    client: &Ollama,
+    model: &str,
+) -> Result<ollama_rs::generation::chat::ChatMessageResponseStream, OllamaError> {
+    let request = ChatMessageRequest::new(
+        model.to_owned(),
+        vec![ChatMessage::user("What is a span?".to_owned())],
+    );
+    client.send_chat_messages_stream(request).await
+}
+
+#[test]
+fn a_streamed_chat_reports_the_counts_of_its_last_chunk_and_counts_its_text_chunks() {
+    use tokio_stream::StreamExt as _;
+    use tracing_ai_tests::model_server::STREAM_CHUNKS;
+
+    let server = ModelServer::start();
+    let layer = AiLayer::builder().with_model_price("llama3.1:8b", ModelPrice::per_gpu_hour(1.85));
+    let (text, exported) = export_with(layer, || {
+        tracing_ai_tests::block_on(async {
+            let stream = chat_stream(&ollama(&server), "llama3.1:8b")
+                .await
+                .expect("a stream");
+            stream
+                .filter_map(|chunk| chunk.ok().map(|chunk| chunk.message.content))
+                .collect::<String>()
+                .await
+        })
+    });
+    assert_eq!(text, "word0 word1 word2 word3 ");
+    let span = exported.span("chat llama3.1:8b");
+    assert_eq!(
+        int(span, "gen_ai.usage.input_tokens"),
+        OLLAMA_PROMPT_TOKENS as i64
+    );
+    assert_eq!(
+        int(span, "gen_ai.usage.output_tokens"),
+        OLLAMA_EVAL_TOKENS as i64
+    );
+    // The four chunks with text; the last, with the counts and no text, is not one.
+    assert_eq!(int(span, "ai.stream.chunks"), STREAM_CHUNKS as i64);
+    assert_eq!(
+        str_attr(span, "gen_ai.response.model").as_deref(),
+        Some("llama3.1:8b")
+    );
+    assert!(
+        f64_attr(span, "gen_ai.usage.cost") > 0.0,
+        "priced by its GPU time"
+    );
+    assert_eq!(attr(span, "error.type"), None);
+}

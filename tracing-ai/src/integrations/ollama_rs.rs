@@ -1,5 +1,6 @@
 //! ollama-rs 0.3: chat and generation responses report their usage (`prompt_eval_count`,
-//! `eval_count`); `OllamaError` says what kind of failure it is. A self-hosted model is usually
+//! `eval_count`), and so do the chunks of its chat stream; `OllamaError` says what kind of
+//! failure it is. A self-hosted model is usually
 //! priced by GPU time: give it a `ModelPrice::per_gpu_hour` on the layer.
 
 use std::borrow::Cow;
@@ -33,6 +34,48 @@ impl ReportsUsage for GenerationResponse {
             )
             .with_response_model(self.model.clone()),
         )
+    }
+}
+
+/// A chunk of ollama-rs' chat stream (`send_chat_messages_stream`, its `stream` feature):
+/// the text of each partial message, and the counts and stop reason of the last (`done`). Its
+/// error is `()`: ollama-rs says only that the stream broke, so the call's `error.type` is
+/// `stream_error`. Only chunks with text count as chunks: the last one repeats nothing.
+impl crate::stream::StreamChunk for Result<ChatMessageResponse, ()> {
+    fn usage(&self) -> Option<Usage> {
+        self.as_ref().ok()?.usage()
+    }
+
+    fn response_model(&self) -> Option<Cow<'_, str>> {
+        let model = &self.as_ref().ok()?.model;
+        (!model.is_empty()).then_some(Cow::Borrowed(model.as_str()))
+    }
+
+    fn finish_reason(&self) -> Option<Cow<'_, str>> {
+        // ollama-rs 0.3 keeps no `done_reason`: the last chunk stopped the answer.
+        self.as_ref()
+            .ok()
+            .filter(|chunk| chunk.done)
+            .map(|_| Cow::Borrowed("stop"))
+    }
+
+    fn text_delta(&self) -> Option<Cow<'_, str>> {
+        let content = &self.as_ref().ok()?.message.content;
+        (!content.is_empty()).then_some(Cow::Borrowed(content.as_str()))
+    }
+
+    fn is_content(&self) -> bool {
+        self.as_ref()
+            .is_ok_and(|chunk| !chunk.message.content.is_empty())
+    }
+
+    fn failure(&self) -> Option<(Cow<'static, str>, Option<String>)> {
+        self.as_ref().err().map(|()| {
+            (
+                Cow::Borrowed("stream_error"),
+                Some("the stream from Ollama broke".to_owned()),
+            )
+        })
     }
 }
 
