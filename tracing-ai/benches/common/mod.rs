@@ -193,21 +193,29 @@ pub(crate) fn in_request<T>(f: impl FnOnce() -> T) -> T {
     .in_scope(f)
 }
 
+/// tracing-opentelemetry's layer configured as `tracing_ai::layer` configures it: without the
+/// attributes taken from `tracing`'s own metadata (busy and idle time, target, source
+/// location, thread), which neither stack's calls are about.
+fn opentelemetry_as_configured<S>(
+    tracer: opentelemetry_sdk::trace::SdkTracer,
+) -> tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracked_inactivity(false)
+        .with_location(false)
+        .with_target(false)
+        .with_threads(false)
+        .with_tracer(tracer)
+}
+
 pub(crate) fn stacks() -> (Dispatch, Dispatch) {
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(Discard)
         .build();
-    // Configured as `tracing_ai::layer` configures it: without the attributes taken from
-    // `tracing`'s own metadata (busy and idle time, target, source location), which neither
-    // stack's calls are about.
     let otel_only = Dispatch::new(
-        tracing_subscriber::registry().with(
-            tracing_opentelemetry::layer()
-                .with_tracked_inactivity(false)
-                .with_location(false)
-                .with_target(false)
-                .with_tracer(provider.tracer("bench")),
-        ),
+        tracing_subscriber::registry().with(opentelemetry_as_configured(provider.tracer("bench"))),
     );
     let with_ai = Dispatch::new(
         tracing_subscriber::registry().with(tracing_ai::layer(provider.tracer("bench"))),
@@ -244,13 +252,8 @@ pub(crate) fn exported(request: impl Fn(), ai: bool) -> Vec<(String, Vec<(String
         )
     } else {
         Dispatch::new(
-            tracing_subscriber::registry().with(
-                tracing_opentelemetry::layer()
-                    .with_tracked_inactivity(false)
-                    .with_location(false)
-                    .with_target(false)
-                    .with_tracer(provider.tracer("bench")),
-            ),
+            tracing_subscriber::registry()
+                .with(opentelemetry_as_configured(provider.tracer("bench"))),
         )
     };
     tracing::dispatcher::with_default(&dispatch, request);
