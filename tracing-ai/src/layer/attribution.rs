@@ -188,7 +188,9 @@ pub(crate) struct CleanId {
 
 impl CleanId {
     pub(crate) fn new(value: &str) -> Self {
-        let escaped = value.contains(is_unprintable);
+        // Most ids are printable ASCII: told by a scan of bytes, without decoding characters.
+        let ascii = value.bytes().all(|byte| (0x20..0x7f).contains(&byte));
+        let escaped = !ascii && value.contains(is_unprintable);
         if !escaped && value.len() <= MAX_VALUE_BYTES {
             return Self {
                 value: value.into(),
@@ -249,29 +251,49 @@ pub(crate) fn from_baggage(value: &str) -> Option<Arc<str>> {
     (!value.is_empty() && !id.changed).then_some(id.value)
 }
 
-/// The values `span` and its ancestors carry, nearest first, and the local root of the walk
-/// (`span` itself when it has no parent), which the walk passes anyway.
+/// The values `span` and its ancestors carry, nearest first; the local root of the walk
+/// (`span` itself when it has no parent); and the nearest ancestor that is an AI call, which
+/// may be the same call described twice (see `carry`). One walk, which the close needs anyway.
 pub(crate) fn from_ancestors<'a, R>(
     keys: &AttributionKeys,
     span: &tracing_subscriber::registry::SpanRef<'a, R>,
-) -> (
-    Resolved,
-    Option<tracing_subscriber::registry::SpanRef<'a, R>>,
-)
+) -> Ancestry<'a, R>
 where
     R: tracing_subscriber::registry::LookupSpan<'a>,
 {
     let mut resolved: Resolved = vec![None; keys.exported().len()];
     let mut root = None;
+    let mut nearest_call = None;
     for ancestor in span.scope() {
-        if let Some(values) = ancestor.extensions().get::<Attribution>() {
-            for (index, _, value) in &values.values {
-                resolved[*index].get_or_insert_with(|| value.clone());
+        let is_call = {
+            let extensions = ancestor.extensions();
+            if let Some(values) = extensions.get::<Attribution>() {
+                for (index, _, value) in &values.values {
+                    resolved[*index].get_or_insert_with(|| value.clone());
+                }
             }
+            nearest_call.is_none()
+                && ancestor.id() != span.id()
+                && extensions.get::<super::fields::AiSpanData>().is_some()
+        };
+        if is_call {
+            nearest_call = Some(ancestor.id());
         }
         root = Some(ancestor);
     }
-    (resolved, root)
+    Ancestry {
+        resolved,
+        root,
+        nearest_call,
+    }
+}
+
+/// What a closing call's walk to its root found.
+pub(crate) struct Ancestry<'a, R: tracing_subscriber::registry::LookupSpan<'a>> {
+    pub(crate) resolved: Resolved,
+    pub(crate) root: Option<tracing_subscriber::registry::SpanRef<'a, R>>,
+    /// The nearest ancestor with an AI call's data, if any.
+    pub(crate) nearest_call: Option<tracing::span::Id>,
 }
 
 /// Fills what is still missing from the baggage of `cx`, for the keys whose baggage the

@@ -54,6 +54,8 @@ pub(super) struct ClosedCall {
     /// The enclosing call carried by this one holds a reservation, which settles with this
     /// call's cost: this call is not debited on its own.
     pub(super) settled_above: bool,
+    /// The nearest ancestor that is an AI call, found on the walk to the root.
+    pub(super) nearest_call: Option<Id>,
 }
 
 impl ClosedCall {
@@ -107,7 +109,8 @@ impl ClosedCall {
             )
         };
         // Nearest value wins: the span's own, then its parent's, up to the root.
-        let (attribution, root) = attribution::from_ancestors(&layer.shared.keys, span);
+        let ancestry = attribution::from_ancestors(&layer.shared.keys, span);
+        let (attribution, root) = (ancestry.resolved, ancestry.root);
         let is_root = root.as_ref().is_none_or(|root| root.id() == span.id());
         // Read once: the same duration prices a self-hosted call and goes into the metrics.
         let duration = created.map(|created| created.elapsed());
@@ -146,6 +149,7 @@ impl ClosedCall {
             reservation,
             carried,
             settled_above: false,
+            nearest_call: ancestry.nearest_call,
         };
         Some((call, root))
     }

@@ -64,46 +64,44 @@ fn same_call(outer: &CallFields, inner: &CallFields) -> bool {
         }
 }
 
-/// Hands the cost of `call`, closing on `span`, to the nearest open model call above it, when
-/// `call` is a model call with usage. Returns whether that enclosing call holds a budget
-/// reservation: it then settles with `call`'s cost, and `call` is not debited on its own.
+/// Hands the cost of `call` to the open model call `enclosing` (the nearest AI call above
+/// it, found on its walk to the root), when both describe one call and `call` has usage.
+/// Returns whether that enclosing call holds a budget reservation: it then settles with
+/// `call`'s cost, and `call` is not debited on its own.
 pub(super) fn hand_up<'a, R: LookupSpan<'a>>(
-    span: &SpanRef<'a, R>,
+    enclosing: Option<SpanRef<'a, R>>,
     call: &ClosedCall,
     span_id: impl FnOnce() -> String,
 ) -> bool {
     let has_usage = call.fields.tokens().is_some() || call.fields.recorded_cost.is_some();
-    if !has_usage || !is_model_operation(&call.fields) {
+    let Some(enclosing) = enclosing.filter(|_| has_usage && is_model_operation(&call.fields))
+    else {
+        return false;
+    };
+    let mut extensions = enclosing.extensions_mut();
+    let Some(data) = extensions.get_mut::<AiSpanData>() else {
+        return false;
+    };
+    if data.settled.is_some() || !same_call(&data.fields, &call.fields) {
+        // An agent's or a tool's calls are its own, and so are an embedding inside a chat
+        // or a call to another model; a closed call took its price already.
         return false;
     }
-    for ancestor in span.scope().skip(1) {
-        let mut extensions = ancestor.extensions_mut();
-        let Some(data) = extensions.get_mut::<AiSpanData>() else {
-            continue;
-        };
-        if data.settled.is_some() || !same_call(&data.fields, &call.fields) {
-            // An agent's or a tool's calls are its own, and so are an embedding inside a chat
-            // or a call to another model; a closed call took its price already.
-            return false;
-        }
-        let carried = data.carried.get_or_insert_with(Carried::default);
-        if carried.by.len() < MAX_CARRIERS {
-            carried.by.push(span_id());
-        }
-        let enclosing_reserved = data.reservation.is_some();
-        // A carrier with a reservation of its own settles it itself.
-        if call.reservation.is_none() {
-            if let Some(usd) = call.settled.usd {
-                *carried.usd.get_or_insert(0.0) += usd;
-            }
-            if let Some((code, amount)) = &call.settled.reported {
-                match &mut carried.reported {
-                    Some((_, total)) => *total += amount,
-                    None => carried.reported = Some((code.clone(), *amount)),
-                }
-            }
-        }
-        return enclosing_reserved;
+    let carried = data.carried.get_or_insert_with(Carried::default);
+    if carried.by.len() < MAX_CARRIERS {
+        carried.by.push(span_id());
     }
-    false
+    // A carrier with a reservation of its own settles it itself.
+    if call.reservation.is_none() {
+        if let Some(usd) = call.settled.usd {
+            *carried.usd.get_or_insert(0.0) += usd;
+        }
+        if let Some((code, amount)) = &call.settled.reported {
+            match &mut carried.reported {
+                Some((_, total)) => *total += amount,
+                None => carried.reported = Some((code.clone(), *amount)),
+            }
+        }
+    }
+    data.reservation.is_some()
 }

@@ -740,7 +740,8 @@ where
         };
         let target = call::write_target(self, &id);
         // One model call, one price: the innermost span with usage carries it.
-        call.settled_above = carry::hand_up(&span, &call, || {
+        let enclosing = call.nearest_call.as_ref().and_then(|id| ctx.span(id));
+        call.settled_above = carry::hand_up(enclosing, &call, || {
             match target.as_ref().and_then(|(_, cx)| cx.as_ref()) {
                 Some(cx) => {
                     use opentelemetry::trace::TraceContextExt as _;
