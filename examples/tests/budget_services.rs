@@ -21,6 +21,14 @@ const PER_CALL: &str = "0.00002";
 /// services behind the gateway learn the tenant from the request's baggage, which their
 /// OpenTelemetry layer carries (a service in console mode has none).
 fn replica(receiver: &Receiver, redis: &str, policy: &str) -> Replica {
+    replica_with(
+        receiver,
+        &["--budget-redis", redis, "--budget-fail", policy],
+    )
+}
+
+/// A replica whose budget is kept as `store` says (`--budget-redis URL` or `--budget-dir DIR`).
+fn replica_with(receiver: &Receiver, store: &[&str]) -> Replica {
     let (launcher, gateway) = spawn_listening(
         exporting_example("services", &format!("http://{}", receiver.grpc), "grpc")
             .args([
@@ -31,7 +39,7 @@ fn replica(receiver: &Receiver, redis: &str, policy: &str) -> Replica {
                 "--budget-per-call",
                 PER_CALL,
             ])
-            .args(["--budget-redis", redis, "--budget-fail", policy])
+            .args(store)
             .stdin(std::process::Stdio::null()),
     );
     Replica {
@@ -190,23 +198,10 @@ fn a_replica_killed_mid_day_keeps_its_budgets_spend_on_local_disk() {
     let dir = std::env::temp_dir().join(format!("tracing-ai-budget-dir-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let start = || {
-        let (launcher, gateway) = spawn_listening(
-            exporting_example("services", &format!("http://{}", receiver.grpc), "grpc")
-                .args([
-                    "--port",
-                    "0",
-                    "--budget",
-                    LIMIT,
-                    "--budget-per-call",
-                    PER_CALL,
-                ])
-                .args(["--budget-dir", dir.to_str().expect("a UTF-8 path")])
-                .stdin(std::process::Stdio::null()),
-        );
-        Replica {
-            launcher: Some(launcher),
-            gateway,
-        }
+        replica_with(
+            &receiver,
+            &["--budget-dir", dir.to_str().expect("a UTF-8 path")],
+        )
     };
     // What the LLM service's file says acme spent today.
     let spent_on_disk = || {

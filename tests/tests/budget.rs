@@ -796,26 +796,17 @@ fn a_restart_keeps_the_days_spend_with_local_budgets() {
         made
     };
 
-    // Before the restart: two of the three calls the day allows.
-    let (first, budgets) = layer(true);
-    assert_eq!(made(first, 2), 2);
-    drop(budgets);
-    // After it: what the file kept, and room for one more call, not three.
-    let (second, budgets) = layer(true);
-    assert_eq!(
-        budgets.spent("tenant-daily", &[(Scope::Tenant, "acme")]),
-        Some(0.02)
-    );
-    assert_eq!(made(second, 3), 1);
-    drop(budgets);
-    // Another restart: the day is spent.
-    let (third, budgets) = layer(true);
-    assert_eq!(
-        budgets.spent("tenant-daily", &[(Scope::Tenant, "acme")]),
-        Some(0.03)
-    );
-    assert_eq!(made(third, 1), 0);
-    drop(budgets);
+    // Three processes in a day, each asking: two of the three calls the day allows, then
+    // room for one more (what the file kept counts), then none.
+    for (spent_at_start, asked, allowed) in [(0.0, 2, 2), (0.02, 3, 1), (0.03, 1, 0)] {
+        let (process, budgets) = layer(true);
+        assert_eq!(
+            budgets.spent("tenant-daily", &[(Scope::Tenant, "acme")]),
+            Some(spent_at_start)
+        );
+        assert_eq!(made(process, asked), allowed, "with {spent_at_start} spent");
+        drop(budgets);
+    }
     // In process only, a restart forgets: three more calls.
     let (forgetful, _budgets) = layer(false);
     assert_eq!(made(forgetful, 3), 3);

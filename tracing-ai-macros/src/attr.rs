@@ -122,16 +122,15 @@ impl AiSpanArgs {
                 ));
             }
         }
+        // A custom kind may call a model; the other named kinds do not.
+        let may_call_a_model = |o: Operation| {
+            matches!(
+                o,
+                Operation::Chat | Operation::Completion | Operation::Embedding | Operation::Custom
+            )
+        };
         if let Some(keyword) = &self.budget {
-            if operation.is_some_and(|o| {
-                !matches!(
-                    o,
-                    Operation::Chat
-                        | Operation::Completion
-                        | Operation::Embedding
-                        | Operation::Custom
-                )
-            }) {
+            if operation.is_some_and(|o| !may_call_a_model(o)) {
                 push(syn::Error::new_spanned(
                     keyword,
                     "`budget` reserves what a model call will cost (`kind = \"llm\"`, \"completion\" or \"embedding\"); this span calls no model",
@@ -147,15 +146,7 @@ impl AiSpanArgs {
             }
         }
         if let Some((keyword, _)) = &self.parameters {
-            if operation.is_some_and(|o| {
-                !matches!(
-                    o,
-                    Operation::Chat
-                        | Operation::Completion
-                        | Operation::Embedding
-                        | Operation::Custom
-                )
-            }) {
+            if operation.is_some_and(|o| !may_call_a_model(o)) {
                 push(syn::Error::new_spanned(
                     keyword,
                     "`parameters = ...` are what a model call asks of the model (`kind = \"llm\"`, \"completion\" or \"embedding\"); this span calls no model",
