@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
@@ -85,8 +85,9 @@ pub(crate) struct Spend {
 /// The open file and its writer.
 #[derive(Debug)]
 pub(crate) struct Journal {
-    sender: Mutex<Option<SyncSender<Spend>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// Taken when the journal is dropped, which ends the writer once the queue is written.
+    sender: Option<SyncSender<Spend>>,
+    writer: Option<JoinHandle<()>>,
     /// Costs the file does not have: the queue was full, or a commit failed.
     pub(crate) lost: Arc<AtomicU64>,
 }
@@ -195,8 +196,8 @@ impl Journal {
             })
             .map_err(|e| failed("given a writer thread", &e))?;
         Ok(Self {
-            sender: Mutex::new(Some(sender)),
-            writer: Mutex::new(Some(writer)),
+            sender: Some(sender),
+            writer: Some(writer),
             lost,
         })
     }
@@ -204,8 +205,7 @@ impl Journal {
     /// Hands a settled cost to the writer; never waits. A cost the queue has no room for is
     /// counted as lost.
     pub(crate) fn record(&self, key: String, units: i128) {
-        let sender = self.sender.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(sender) = sender.as_ref() else {
+        let Some(sender) = &self.sender else {
             return;
         };
         match sender.try_send(Spend { key, units }) {
@@ -222,30 +222,17 @@ impl Journal {
             }
         }
     }
-
-    /// Writes what was handed over so far, and waits for it to be on disk.
-    pub(crate) fn flush(&self) {
-        // Closing the queue ends the writer once it has written everything before it.
-        let sender = self
-            .sender
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        drop(sender);
-        let writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(writer) = writer {
-            let _ = writer.join();
-        }
-    }
 }
 
 impl Drop for Journal {
+    /// Writes what was handed over, and waits for it to be on disk: the layer (and every
+    /// handle on its budgets) is gone.
     fn drop(&mut self) {
-        self.flush();
+        // Closing the queue ends the writer once it has written everything before it.
+        drop(self.sender.take());
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
     }
 }
 
