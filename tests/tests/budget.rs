@@ -434,10 +434,24 @@ fn budgets_read_from_a_file_and_a_bad_file_says_where() {
     .expect("written");
     let error = budgets.reload().expect_err("a bad window").to_string();
     assert!(
-        error.contains("budgets.toml") && error.contains("\"30m\""),
+        error.contains("budgets.toml")
+            && error.contains("line 4: budget \"tenant-daily\", `window`")
+            && error.contains("\"30m\""),
         "{error}"
     );
     assert_eq!(budgets.budgets().len(), 1);
+    // A negative limit: the file, the line and the field.
+    std::fs::write(
+        &path,
+        "[[budget]]\nname = \"tenant-daily\"\nlimit = -1.0\nwindow = \"day\"\n",
+    )
+    .expect("written");
+    let error = budgets.reload().expect_err("a negative limit").to_string();
+    assert!(
+        error.contains("budgets.toml")
+            && error.contains("line 3: budget \"tenant-daily\", `limit`: -1 is not an amount"),
+        "{error}"
+    );
     let error = builder()
         .with_budgets_file(&path)
         .build()

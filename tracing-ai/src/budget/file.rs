@@ -21,6 +21,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use toml::Spanned;
 
 use super::{Budget, BudgetError, OnLimit, Scope, Window};
 
@@ -37,16 +38,16 @@ struct BudgetsFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileBudget {
-    name: String,
-    limit: f64,
-    window: String,
+    name: Spanned<String>,
+    limit: Spanned<f64>,
+    window: Spanned<String>,
     #[serde(default)]
-    per: Vec<String>,
+    per: Vec<Spanned<String>>,
     #[serde(default)]
-    only: std::collections::BTreeMap<String, String>,
-    on_limit: Option<String>,
-    currency: Option<String>,
-    per_call: Option<f64>,
+    only: std::collections::BTreeMap<String, Spanned<String>>,
+    on_limit: Option<Spanned<String>>,
+    currency: Option<Spanned<String>>,
+    per_call: Option<Spanned<f64>>,
 }
 
 /// Where a layer's budgets come from: the builder's, then each file's, read again on reload.
@@ -60,7 +61,7 @@ impl BudgetSources {
     pub(crate) fn load(&self, reporting: &str) -> Result<Vec<Budget>, BudgetError> {
         let mut budgets = self.inline.clone();
         for path in &self.files {
-            budgets.extend(load(path)?);
+            budgets.extend(load(path, reporting)?);
         }
         check(&budgets, reporting)?;
         Ok(budgets)
@@ -84,7 +85,7 @@ pub(crate) fn check(budgets: &[Budget], reporting: &str) -> Result<(), BudgetErr
     Ok(())
 }
 
-fn load(path: &Path) -> Result<Vec<Budget>, BudgetError> {
+fn load(path: &Path, reporting: &str) -> Result<Vec<Budget>, BudgetError> {
     let failed =
         |message: String| BudgetError::new(format!("budgets file `{}`: {message}", path.display()));
     let size = std::fs::metadata(path)
@@ -97,57 +98,130 @@ fn load(path: &Path) -> Result<Vec<Budget>, BudgetError> {
     }
     let text = std::fs::read_to_string(path)
         .map_err(|error| failed(format!("cannot be read ({error})")))?;
-    parse(&text).map_err(failed)
+    parse(&text, reporting).map_err(failed)
 }
 
-/// The budgets of a budgets file's text; the error says where and what.
-pub(crate) fn parse(text: &str) -> Result<Vec<Budget>, String> {
+/// The budgets of a budgets file's text, each checked (costs are counted in USD and
+/// `reporting`); the error says the line, the budget and the field, and what to write.
+pub(crate) fn parse(text: &str, reporting: &str) -> Result<Vec<Budget>, String> {
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
     let file: BudgetsFile = toml::from_str(text).map_err(|error| {
-        let line = error
-            .span()
-            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
-        match line {
+        match error.span().map(|span| line_of(span.start)) {
             Some(line) => format!("line {line}: {}", error.message().trim_end()),
             None => error.message().trim_end().to_owned(),
         }
     })?;
-    file.budget
-        .into_iter()
-        .map(|entry| {
-            let named = |message: String| format!("budget {:?}: {message}", entry.name);
-            let window: Window = entry
-                .window
+    let mut budgets: Vec<Budget> = Vec::with_capacity(file.budget.len());
+    for entry in file.budget {
+        let name = entry.name.get_ref().clone();
+        // "line 4: budget "tenant-daily", `window`: ..."
+        let at = |field: &str, offset: usize, message: String| {
+            format!(
+                "line {}: budget {name:?}, `{field}`: {message}",
+                line_of(offset)
+            )
+        };
+        if name.trim().is_empty() {
+            return Err(format!(
+                "line {}: a budget has an empty `name`; name it (its label on the gauges)",
+                line_of(entry.name.span().start)
+            ));
+        }
+        if budgets.iter().any(|budget| *budget.name == *name) {
+            return Err(at(
+                "name",
+                entry.name.span().start,
+                "another budget of the file has this name; give each its own (its label on the \
+                 gauges)"
+                    .to_owned(),
+            ));
+        }
+        let limit = *entry.limit.get_ref();
+        if !(limit.is_finite() && limit >= 0.0) {
+            return Err(at(
+                "limit",
+                entry.limit.span().start,
+                format!("{limit} is not an amount; write a number of 0 or more, such as 25.0"),
+            ));
+        }
+        let window: Window = entry
+            .window
+            .get_ref()
+            .parse()
+            .map_err(|e: BudgetError| at("window", entry.window.span().start, e.to_string()))?;
+        window
+            .validate()
+            .map_err(|e| at("window", entry.window.span().start, e))?;
+        let mut budget = Budget::new(name.clone(), limit, window);
+        for per in &entry.per {
+            let scope: Scope = per
+                .get_ref()
                 .parse()
-                .map_err(|e: BudgetError| named(e.to_string()))?;
-            let mut budget = Budget::new(entry.name.clone(), entry.limit, window);
-            for per in &entry.per {
-                let scope: Scope = per.parse().map_err(|e: BudgetError| named(e.to_string()))?;
-                budget = budget.per(scope);
+                .map_err(|e: BudgetError| at("per", per.span().start, e.to_string()))?;
+            budget = budget.per(scope);
+        }
+        for (scope, value) in &entry.only {
+            let scope: Scope = scope
+                .parse()
+                .map_err(|e: BudgetError| at("only", value.span().start, e.to_string()))?;
+            if budget.per.contains(&scope) {
+                return Err(at(
+                    "only",
+                    value.span().start,
+                    format!(
+                        "the budget is both per {scope:?} and only for one {scope:?}; keep one of \
+                         the two"
+                    ),
+                ));
             }
-            for (scope, value) in &entry.only {
-                let scope: Scope = scope
-                    .parse()
-                    .map_err(|e: BudgetError| named(e.to_string()))?;
-                budget = budget.only(scope, value.clone());
-            }
-            budget.on_limit = match entry.on_limit.as_deref() {
-                None | Some("refuse") => OnLimit::Refuse,
-                Some("warn") => OnLimit::Warn,
-                Some(other) => {
-                    return Err(named(format!(
-                        "on_limit {other:?} is not one: write \"refuse\" or \"warn\""
-                    )))
+            budget = budget.only(scope, value.get_ref().clone());
+        }
+        if let Some(on_limit) = &entry.on_limit {
+            budget.on_limit = match on_limit.get_ref().as_str() {
+                "refuse" => OnLimit::Refuse,
+                "warn" => OnLimit::Warn,
+                other => {
+                    return Err(at(
+                        "on_limit",
+                        on_limit.span().start,
+                        format!("{other:?} is not one: write \"refuse\" or \"warn\""),
+                    ))
                 }
             };
-            if let Some(currency) = &entry.currency {
-                budget = budget.in_currency(currency);
+        }
+        if let Some(currency) = &entry.currency {
+            let code = currency.get_ref();
+            if code != "USD" && code != reporting {
+                return Err(at(
+                    "currency",
+                    currency.span().start,
+                    format!(
+                        "costs are counted in USD and {reporting}, not {code}; write one of \
+                         them (the reporting currency is the layer's \
+                         `with_reporting_currency`)"
+                    ),
+                ));
             }
-            if let Some(per_call) = entry.per_call {
-                budget = budget.per_call(per_call);
+            budget = budget.in_currency(code);
+        }
+        if let Some(per_call) = &entry.per_call {
+            let amount = *per_call.get_ref();
+            if !(amount.is_finite() && amount >= 0.0) {
+                return Err(at(
+                    "per_call",
+                    per_call.span().start,
+                    format!("{amount} is not an amount; write a number of 0 or more"),
+                ));
             }
-            Ok(budget)
-        })
-        .collect()
+            budget = budget.per_call(amount);
+        }
+        // Anything the checks above missed, at the budget's name.
+        budget
+            .validate(reporting)
+            .map_err(|e| at("name", entry.name.span().start, e.to_string()))?;
+        budgets.push(budget);
+    }
+    Ok(budgets)
 }
 
 #[cfg(test)]
@@ -164,7 +238,7 @@ mod tests {
             .map(|line| line.trim_start_matches("//!").trim_start_matches(' '))
             .collect::<Vec<_>>()
             .join("\n");
-        let budgets = parse(&text).expect("the documented file reads");
+        let budgets = parse(&text, "USD").expect("the documented file reads");
         check(&budgets, "USD").expect("and is valid");
         assert_eq!(budgets.len(), 2);
         assert_eq!(budgets[0].name(), "tenant-daily");
@@ -175,31 +249,52 @@ mod tests {
     }
 
     #[test]
-    fn mistakes_say_where_and_what_to_write() {
+    fn mistakes_say_the_line_the_budget_the_field_and_what_to_write() {
+        let head = "[[budget]]\nname = \"a\"\n";
         let cases = [
+            ("limit = \"ten\"\nwindow = \"day\"\n", "line 3"),
             (
-                "[[budget]]\nname = \"a\"\nlimit = \"ten\"\nwindow = \"day\"\n",
-                "line 3",
+                "limit = 1.0\nwindow = \"week\"\n",
+                "line 4: budget \"a\", `window`: ",
+            ),
+            ("limit = 1.0\nwindow = \"week\"\n", "\"30m\""),
+            (
+                "limit = 1.0\nwindow = \"day\"\nper = [\"team\"]\n",
+                "line 5: budget \"a\", `per`: ",
             ),
             (
-                "[[budget]]\nname = \"a\"\nlimit = 1.0\nwindow = \"week\"\n",
-                "\"30m\"",
-            ),
-            (
-                "[[budget]]\nname = \"a\"\nlimit = 1.0\nwindow = \"day\"\nper = [\"team\"]\n",
+                "limit = 1.0\nwindow = \"day\"\nper = [\"team\"]\n",
                 "\"tenant\"",
             ),
             (
-                "[[budget]]\nname = \"a\"\nlimit = 1.0\nwindow = \"day\"\non_limit = \"stop\"\n",
-                "\"refuse\" or \"warn\"",
+                "limit = 1.0\nwindow = \"day\"\non_limit = \"stop\"\n",
+                "line 5: budget \"a\", `on_limit`: \"stop\" is not one: write \"refuse\" or \"warn\"",
+            ),
+            ("limit = 1.0\nwindow = \"day\"\nlimt = 2.0\n", "line 5"),
+            (
+                "limit = -5.0\nwindow = \"day\"\n",
+                "line 3: budget \"a\", `limit`: -5 is not an amount",
             ),
             (
-                "[[budget]]\nname = \"a\"\nlimit = 1.0\nwindow = \"day\"\nlimt = 2.0\n",
-                "line 5",
+                "limit = 1.0\nwindow = \"day\"\nper_call = -0.1\n",
+                "line 5: budget \"a\", `per_call`: ",
+            ),
+            (
+                "limit = 1.0\nwindow = \"day\"\ncurrency = \"EUR\"\n",
+                "line 5: budget \"a\", `currency`: costs are counted in USD and GBP, not EUR",
+            ),
+            (
+                "limit = 1.0\nwindow = \"day\"\nper = [\"tenant\"]\nonly = { tenant = \"acme\" }\n",
+                "line 6: budget \"a\", `only`: ",
+            ),
+            (
+                "limit = 1.0\nwindow = \"day\"\n\n[[budget]]\nname = \"a\"\nlimit = 2.0\nwindow = \"day\"\n",
+                "line 7: budget \"a\", `name`: another budget",
             ),
         ];
-        for (text, expected) in cases {
-            let error = parse(text).expect_err(text);
+        for (rest, expected) in cases {
+            let text = format!("{head}{rest}");
+            let error = parse(&text, "GBP").expect_err(&text);
             assert!(error.contains(expected), "{text}: {error}");
         }
     }
