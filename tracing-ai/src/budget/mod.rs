@@ -616,7 +616,23 @@ pub(crate) struct LiveBudgets {
     pub(crate) store: Option<RedisStore>,
     /// Calls past a limit, by budget, outcome and scope: `ai.budget.calls`.
     past_limit: std::sync::Mutex<HashMap<PastLimit, u64>>,
+    /// The balances one collection's three gauges read: swept once, not once per gauge.
+    collected: std::sync::Mutex<Option<Collected>>,
+    /// How many sweeps the gauges made, for the test that they make one a collection.
+    #[cfg(test)]
+    sweeps: std::sync::atomic::AtomicU64,
 }
+
+/// The balances a metrics collection read, and how many of its gauges have yet to read them.
+#[derive(Debug)]
+struct Collected {
+    balances: Arc<[(Balance, ScopeLabels)]>,
+    reads_left: u8,
+    at: std::time::Instant,
+}
+
+/// The gauges that read the balances in each collection: spent, remaining, limit.
+const GAUGES: u8 = 3;
 
 /// What `ai.budget.calls` counts a call past a limit by: the budget, `refused` or `warned`,
 /// and the scope's values (`other` past [`MAX_COUNTED_SCOPES`]).
@@ -637,6 +653,9 @@ impl Default for LiveBudgets {
             #[cfg(feature = "redis")]
             store: None,
             past_limit: std::sync::Mutex::default(),
+            collected: std::sync::Mutex::default(),
+            #[cfg(test)]
+            sweeps: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -683,6 +702,9 @@ impl LiveBudgets {
             #[cfg(feature = "redis")]
             store: store.map(RedisStore::start),
             past_limit: std::sync::Mutex::default(),
+            collected: std::sync::Mutex::default(),
+            #[cfg(test)]
+            sweeps: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -763,6 +785,35 @@ impl LiveBudgets {
 
     /// The balances the gauges show: the ledger's, or with a shared store what each account
     /// had spent (every replica's spend) when this replica last settled in it.
+    /// The balances for one gauge of a metrics collection: the first gauge to ask sweeps the
+    /// accounts (under the ledger's lock), the other two take what it read. A sweep left
+    /// unread by a gauge for a second is not reused.
+    fn balances_collected(&self) -> Arc<[(Balance, ScopeLabels)]> {
+        let mut collected = self
+            .collected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = collected.as_mut().filter(|entry| {
+            entry.reads_left > 0 && entry.at.elapsed() < std::time::Duration::from_secs(1)
+        }) {
+            entry.reads_left -= 1;
+            let balances = entry.balances.clone();
+            if entry.reads_left == 0 {
+                *collected = None;
+            }
+            return balances;
+        }
+        let balances: Arc<[(Balance, ScopeLabels)]> = self.balances().into();
+        #[cfg(test)]
+        self.sweeps.fetch_add(1, Ordering::Relaxed);
+        *collected = Some(Collected {
+            balances: balances.clone(),
+            reads_left: GAUGES - 1,
+            at: std::time::Instant::now(),
+        });
+        balances
+    }
+
     pub(crate) fn balances(&self) -> Vec<(Balance, ScopeLabels)> {
         let budgets = self.now();
         let now = SystemTime::now();
@@ -815,8 +866,8 @@ impl LiveBudgets {
             .with_description("What each budget's scope spent in its window, in its currency")
             .with_callback(move |observer| {
                 if let Some(budgets) = weak.upgrade() {
-                    for (balance, scope) in budgets.balances() {
-                        observer.observe(balance.spent, &labels(&balance, &scope));
+                    for (balance, scope) in budgets.balances_collected().iter() {
+                        observer.observe(balance.spent, &labels(balance, scope));
                     }
                 }
             })
@@ -827,10 +878,10 @@ impl LiveBudgets {
             .with_description("What is left of each budget's limit in its window, in its currency")
             .with_callback(move |observer| {
                 if let Some(budgets) = weak.upgrade() {
-                    for (balance, scope) in budgets.balances() {
+                    for (balance, scope) in budgets.balances_collected().iter() {
                         let left =
                             crate::money::round_money((balance.limit - balance.spent).max(0.0));
-                        observer.observe(left, &labels(&balance, &scope));
+                        observer.observe(left, &labels(balance, scope));
                     }
                 }
             })
@@ -841,8 +892,8 @@ impl LiveBudgets {
             .with_description("Each budget's limit, with the labels of its scopes' spend")
             .with_callback(move |observer| {
                 if let Some(budgets) = weak.upgrade() {
-                    for (balance, scope) in budgets.balances() {
-                        observer.observe(balance.limit, &labels(&balance, &scope));
+                    for (balance, scope) in budgets.balances_collected().iter() {
+                        observer.observe(balance.limit, &labels(balance, scope));
                     }
                 }
             })
@@ -1036,3 +1087,41 @@ pub fn reserve(span: &tracing::Span) -> Result<(), BudgetExceeded> {
 pub const BUDGET_EXCEEDED: &str = "budget_exceeded";
 /// The `error.type` of a call refused because the budget store could not answer (fail-closed).
 pub const BUDGET_UNAVAILABLE: &str = "budget_unavailable";
+
+#[cfg(all(test, any(feature = "otlp-grpc", feature = "otlp-http")))]
+mod collection_tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    use opentelemetry::metrics::MeterProvider as _;
+
+    use super::{Budget, BudgetSources, LiveBudgets, Window};
+
+    #[test]
+    fn one_collection_sweeps_the_accounts_once_for_its_three_gauges() {
+        let sources = BudgetSources {
+            inline: vec![Budget::new("all", 1.0, Window::Day)],
+            files: Vec::new(),
+        };
+        let budgets = Arc::new(
+            LiveBudgets::new(
+                sources,
+                "USD",
+                #[cfg(feature = "redis")]
+                None,
+                #[cfg(feature = "redb")]
+                None,
+            )
+            .expect("valid"),
+        );
+        let exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
+        let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+            .with_reader(opentelemetry_sdk::metrics::PeriodicReader::builder(exporter).build())
+            .build();
+        LiveBudgets::report(&budgets, &meters.meter("test"));
+        for collections in 1..=3 {
+            meters.force_flush().expect("a collection");
+            assert_eq!(budgets.sweeps.load(Ordering::Relaxed), collections);
+        }
+    }
+}
