@@ -701,6 +701,29 @@ fn a_stream_holds_its_reservation_until_it_ends_cancelled_or_not() {
     );
 }
 
+/// The tenant ids on the calls' spans, in the order they ended.
+fn tenant_ids(exported: &Exported) -> Vec<String> {
+    calls_named(exported)
+        .iter()
+        .map(|span| str_attr(span, "tenant.id").expect("a tenant").into_owned())
+        .collect()
+}
+
+/// The tenants `ai.client.cost` has a series for.
+fn cost_series_tenants(
+    metrics: &opentelemetry_sdk::metrics::InMemoryMetricExporter,
+) -> std::collections::BTreeSet<String> {
+    points(metrics, "ai.client.cost")
+        .keys()
+        .filter_map(|labels| {
+            labels
+                .iter()
+                .find(|(key, _)| key == "tenant.id")
+                .map(|(_, value)| value.clone())
+        })
+        .collect()
+}
+
 /// Two tenants whose 50 KB ids share all but their last bytes (ids a service takes from a
 /// request): two accounts, two metric series and two ids on the spans, not one (issue 33).
 #[test]
@@ -725,25 +748,14 @@ fn two_long_tenant_ids_sharing_a_prefix_stay_two_accounts_and_two_series() {
             Some(0.01)
         );
     }
-    let ids: Vec<String> = calls_named(&exported)
-        .iter()
-        .map(|span| str_attr(span, "tenant.id").expect("a tenant").into_owned())
-        .collect();
+    let ids = tenant_ids(&exported);
     assert_eq!(ids.len(), 2);
     assert_ne!(ids[0], ids[1]);
     for id in &ids {
         assert_eq!(id.len(), 256, "{id:.40}");
         assert!(prefix.starts_with(id.split('…').next().expect("a cut")));
     }
-    let series: std::collections::BTreeSet<String> = points(&metrics, "ai.client.cost")
-        .keys()
-        .filter_map(|labels| {
-            labels
-                .iter()
-                .find(|(key, _)| key == "tenant.id")
-                .map(|(_, value)| value.clone())
-        })
-        .collect();
+    let series = cost_series_tenants(&metrics);
     assert_eq!(series, ids.iter().cloned().collect(), "one series a tenant");
 }
 
@@ -762,20 +774,9 @@ fn control_and_bidi_characters_in_an_id_are_escaped_everywhere() {
         in_request("\u{202E}emca", || drop(chat_sync()));
     });
     meters.force_flush().expect("metrics flush");
-    let ids: Vec<String> = calls_named(&exported)
-        .iter()
-        .map(|span| str_attr(span, "tenant.id").expect("a tenant").into_owned())
-        .collect();
+    let ids = tenant_ids(&exported);
     assert_eq!(ids, ["acme\\u{9}corp", "\\u{202e}emca"]);
-    let series: std::collections::BTreeSet<String> = points(&metrics, "ai.client.cost")
-        .keys()
-        .filter_map(|labels| {
-            labels
-                .iter()
-                .find(|(key, _)| key == "tenant.id")
-                .map(|(_, value)| value.clone())
-        })
-        .collect();
+    let series = cost_series_tenants(&metrics);
     assert_eq!(series, ids.iter().cloned().collect());
     assert_eq!(
         budgets.spent("tenant-daily", &[(Scope::Tenant, "acme\tcorp")]),
