@@ -17,6 +17,9 @@ pub struct Redis {
     port: u16,
     /// `redis://127.0.0.1:P/`.
     pub url: String,
+    /// Where a durable server keeps its append-only file (`fsync`ed on every write), so that
+    /// a restart after `SIGKILL` finds every write it answered.
+    dir: Option<PathBuf>,
 }
 
 /// Where `redis-server` is: on the `PATH` (Debian puts it in /usr/bin).
@@ -36,29 +39,91 @@ impl Redis {
     /// Starts `redis-server` on a free port of 127.0.0.1 and waits until it answers `PING`;
     /// `None` when it is not installed (see [`crate::installed`]).
     pub fn start() -> Option<Self> {
-        let program = program()?;
+        program()?;
         let [port] = free_ports();
-        let child = Command::new(program)
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        let mut redis = Self {
+            child: None,
+            port,
+            url: format!("redis://127.0.0.1:{port}/"),
+            dir: None,
+        };
+        redis.restart();
+        Some(redis)
+    }
+
+    /// Starts a `redis-server` that keeps its data in a directory of its own under `target/`
+    /// (an append-only file, `fsync`ed on every write), as production Redis does: killed and
+    /// restarted, it has every write it answered.
+    pub fn start_durable(name: &str) -> Option<Self> {
+        program()?;
+        let [port] = free_ports();
+        let dir =
+            std::env::temp_dir().join(format!("tracing-ai-redis-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a directory for Redis' data");
+        let mut redis = Self {
+            child: None,
+            port,
+            url: format!("redis://127.0.0.1:{port}/"),
+            dir: Some(dir),
+        };
+        redis.restart();
+        Some(redis)
+    }
+
+    /// (Re)starts the server on its port (with its data directory, when durable), and waits
+    /// until it answers `PING`.
+    pub fn restart(&mut self) {
+        self.kill();
+        let program = program().expect("redis-server is installed");
+        let mut command = Command::new(program);
+        command.args(["--bind", "127.0.0.1", "--port", &self.port.to_string()]);
+        match &self.dir {
+            Some(dir) => command.arg("--dir").arg(dir).args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ]),
+            None => command.args(["--save", "", "--appendonly", "no"]),
+        };
+        let child = command
+            .args(["--daemonize", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server starts");
-        let redis = Self {
-            child: Some(child),
-            port,
-            url: format!("redis://127.0.0.1:{port}/"),
-        };
+        self.child = Some(child);
         let started = Instant::now();
-        while !redis.answers() {
+        while !self.answers() {
             assert!(
                 started.elapsed() < Duration::from_secs(30),
                 "redis-server did not answer within 30 s"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
-        Some(redis)
+    }
+
+    /// Stops it (`SIGSTOP`), as a Redis stalled by a fork, a slow disk or a paused VM is: its
+    /// connections stay open and nothing is answered until [`resume`](Self::resume).
+    pub fn stop(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes it (`SIGCONT`) after [`stop`](Self::stop): it answers what was sent meanwhile.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("redis-server runs").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid}");
     }
 
     /// Whether it answers `PING` now.
@@ -99,9 +164,10 @@ impl Redis {
             .collect()
     }
 
-    /// Kills it, as a crash would.
+    /// Kills it (`SIGKILL`), as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A stopped process dies of SIGKILL as well.
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -111,5 +177,8 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

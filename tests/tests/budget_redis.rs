@@ -51,6 +51,17 @@ fn with_store(store: RedisBudgets) -> tracing_ai::AiLayerBuilder {
         .with_budget_store(store)
 }
 
+/// The keys under `prefix` but the writes' markers, sorted.
+fn accounts_of(redis: &Redis, prefix: &str) -> Vec<String> {
+    let mut keys: Vec<String> = redis
+        .command(&["KEYS", &format!("{prefix}:*")])
+        .into_iter()
+        .filter(|key| !key.contains(":#w:"))
+        .collect();
+    keys.sort();
+    keys
+}
+
 fn call_as(tenant: &str, made: &AtomicUsize) -> Result<Usage, BudgetExceeded> {
     tracing::info_span!("request", tenant.id = tenant).in_scope(|| chat(made))
 }
@@ -117,10 +128,19 @@ fn two_replicas_stop_together_at_the_limit() {
         |spent| *spent == Some(1.0),
     );
     assert_eq!(spent, Some(1.0));
+    // One marker per settlement, kept an hour (a retry of it within the hour changes nothing).
+    let markers = redis.command(&["KEYS", "two-replicas:#w:*"]);
+    assert_eq!(markers.len(), 100);
+    let marker_ttl: u64 = redis.command(&["PTTL", &markers[0]])[0]
+        .parse()
+        .expect("milliseconds");
+    assert!(
+        marker_ttl <= 3_600_000 && marker_ttl > 3_500_000,
+        "{marker_ttl}"
+    );
     // One account, and the budget's count of accounts for the day; both expire an hour after
     // the UTC day.
-    let mut keys = redis.command(&["KEYS", "two-replicas:*"]);
-    keys.sort();
+    let keys = accounts_of(&redis, "two-replicas");
     assert_eq!(keys.len(), 2, "{keys:?}");
     assert!(
         keys[0].starts_with("two-replicas:tenant-daily:#accounts:")
@@ -166,6 +186,7 @@ fn with_redis_down_fail_open_goes_on_and_counts_and_fail_closed_refuses() {
         .with_meter(meters.meter("tracing-ai"))
         .build()
         .expect("valid");
+    let budgets = open.budgets();
     let closed = replica(&redis, "killed", OnStoreFailure::Closed)
         .build()
         .expect("valid");
@@ -174,6 +195,7 @@ fn with_redis_down_fail_open_goes_on_and_counts_and_fail_closed_refuses() {
     let (before, _) = export_built(open, || {
         let before: Vec<bool> = (0..30).map(|_| call_as("acme", &made).is_ok()).collect();
         assert!(before.iter().all(|ok| *ok));
+        budgets.flush(Duration::from_secs(10)).expect("written");
         redis.kill();
         assert!(!redis.answers());
         // Redis is gone: fail-open calls go on, each waiting at most the timeout.
@@ -189,19 +211,22 @@ fn with_redis_down_fail_open_goes_on_and_counts_and_fail_closed_refuses() {
         Some(&(5.0, 1)),
         "{failures:?}"
     );
-    // Their costs could not be debited either: the writer retries, then counts each.
-    let debits = poll_until(
-        Duration::from_secs(30),
-        Duration::from_millis(200),
-        || {
-            meters.force_flush().expect("metrics flush");
-            points(&metrics, "ai.budget.store_failures")
-                .get(&attrs(&[("ai.budget.operation", "debit")]))
-                .map(|(count, _)| *count)
-        },
-        |count| *count == Some(5.0),
+    // Their costs wait in the queue for Redis to come back: nothing is given up yet, and a
+    // flush at exit says what is left unwritten, with what it cost ($0.05).
+    assert_eq!(
+        failures.get(&attrs(&[("ai.budget.operation", "debit")])),
+        Some(&(0.0, 1)),
+        "{failures:?}"
     );
-    assert_eq!(debits, Some(5.0));
+    let unflushed = budgets
+        .flush(Duration::from_millis(300))
+        .expect_err("Redis is down");
+    assert!(
+        unflushed
+            .to_string()
+            .contains("of calls that cost 0.05 USD"),
+        "{unflushed}"
+    );
 
     let (refused, exported) = export_built(closed, || call_as("acme", &made));
     let refused = refused.expect_err("fail-closed refuses without Redis");
@@ -322,8 +347,7 @@ fn past_its_max_accounts_new_tenants_share_other_under_one_limit() {
     assert_eq!(other, Some(1.01));
     assert_eq!(spent("t1"), Some(0.51));
     assert_eq!(spent("new-1"), Some(0.0));
-    let mut keys = redis.command(&["KEYS", "cap:*"]);
-    keys.sort();
+    let keys = accounts_of(&redis, "cap");
     let accounts: Vec<&str> = keys
         .iter()
         .map(|key| key.split(':').nth(2).unwrap_or_default())
@@ -498,5 +522,211 @@ fn a_redis_that_never_answers_costs_a_call_the_timeout_not_more() {
         points(&metrics, "ai.budget.store_failures")
             .get(&attrs(&[("ai.budget.operation", "reserve")])),
         Some(&(3.0, 1))
+    );
+}
+
+/// A call that runs `during` in its body: a Redis stopped, killed or restarted mid-call.
+#[ai_span(kind = "llm", model = "budget-model", provider = "openai", budget)]
+fn chat_during(during: impl FnOnce()) -> Result<Usage, BudgetExceeded> {
+    during();
+    Ok(Usage::new(10_000, 0))
+}
+
+/// What each `ai.budget.store_failures` operation counted, as (reserve, debit).
+fn store_failures(
+    meters: &opentelemetry_sdk::metrics::SdkMeterProvider,
+    metrics: &opentelemetry_sdk::metrics::InMemoryMetricExporter,
+) -> (f64, f64) {
+    meters.force_flush().expect("metrics flush");
+    let failures = points(metrics, "ai.budget.store_failures");
+    let count = |operation: &str| {
+        failures
+            .get(&attrs(&[("ai.budget.operation", operation)]))
+            .map_or(0.0, |(count, _)| *count)
+    };
+    (count("reserve"), count("debit"))
+}
+
+/// What `tenant`'s account holds for calls in flight, and how many reservations it keeps.
+fn held(redis: &Redis, prefix: &str, tenant: &str) -> (String, String) {
+    let account = accounts_of(redis, prefix)
+        .into_iter()
+        .find(|key| key.contains(&format!(":{tenant}:")) && !key.ends_with(":#r"))
+        .expect("the tenant's account");
+    let held = redis.command(&["HGET", &account, "held"]);
+    let reservations = redis.command(&["HLEN", &format!("{account}:#r")]);
+    (held.concat(), reservations.concat())
+}
+
+/// A Redis stalled (SIGSTOP) during a call's body for 0.5 to 4 s, then resumed: the call's
+/// settlement, tried and timed out while Redis was stopped and tried again, is counted once,
+/// and nothing is counted as lost.
+#[test]
+fn a_settlement_across_a_stall_of_half_a_second_to_four_counts_once() {
+    let Some(redis) = Redis::start() else { return };
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
+    let layer = replica(&redis, "stall", OnStoreFailure::Open)
+        .with_meter(meters.meter("tracing-ai"))
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let stalls = [500, 1_000, 2_000, 4_000];
+    let (made, _) = export_built(layer, || {
+        stalls
+            .iter()
+            .filter(|stall| {
+                let tenant = format!("stalled-{stall}");
+                let made = tracing::info_span!("request", tenant.id = tenant)
+                    .in_scope(|| chat_during(|| redis.stop()).is_ok());
+                // The call ended with Redis stopped: its settlement is queued, and tried.
+                std::thread::sleep(Duration::from_millis(**stall));
+                redis.resume();
+                budgets
+                    .flush(Duration::from_secs(20))
+                    .expect("written once Redis answers");
+                made
+            })
+            .count()
+    });
+    assert_eq!(made, stalls.len());
+    for stall in stalls {
+        let tenant = format!("stalled-{stall}");
+        assert_eq!(
+            budgets.spent("tenant-daily", &[(Scope::Tenant, &tenant)]),
+            Some(0.01),
+            "{tenant} is charged one call's cost"
+        );
+        assert_eq!(held(&redis, "stall", &tenant), ("0".into(), "0".into()));
+    }
+    assert_eq!(store_failures(&meters, &metrics), (0.0, 0.0));
+}
+
+/// Eight calls in flight, Redis stopped, four more calls time out (fail-closed: refused),
+/// Redis resumed: the four reservations Redis received late are given back, not held for the
+/// lease (10 minutes), and a budget with room for ten calls has room for the two left.
+#[test]
+fn reservations_that_timed_out_are_given_back_not_held_for_the_lease() {
+    let Some(redis) = Redis::start() else { return };
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
+    let layer = AiLayer::builder()
+        .with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
+        .with_meter(meters.meter("tracing-ai"))
+        .with_budget(
+            Budget::new("tenant-daily", 0.10, Window::Day)
+                .per(Scope::Tenant)
+                .per_call(0.01),
+        )
+        .with_budget_store(
+            store(&redis, "timed-out")
+                .with_timeout(Duration::from_millis(200))
+                .on_failure(OnStoreFailure::Closed),
+        )
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let made = AtomicUsize::new(0);
+    let ((in_flight, timed_out, left), _) = export_built(layer, || {
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        let (reserved, all_reserved) = std::sync::mpsc::channel();
+        let (go, going) = std::sync::mpsc::channel::<()>();
+        let going = std::sync::Mutex::new(going);
+        let (in_flight, timed_out) = std::thread::scope(|scope| {
+            let calls: Vec<_> = (0..8)
+                .map(|_| {
+                    let (dispatch, reserved, going) = (dispatch.clone(), reserved.clone(), &going);
+                    scope.spawn(move || {
+                        tracing::dispatcher::with_default(&dispatch, || {
+                            tracing::info_span!("request", tenant.id = "acme").in_scope(|| {
+                                chat_during(|| {
+                                    reserved.send(()).expect("the test waits");
+                                    let _ = going.lock().expect("one at a time").recv();
+                                })
+                                .is_ok()
+                            })
+                        })
+                    })
+                })
+                .collect();
+            for _ in 0..8 {
+                all_reserved.recv().expect("a call reserved");
+            }
+            redis.stop();
+            let timed_out: Vec<bool> = (0..4)
+                .map(|_| {
+                    call_as("acme", &made)
+                        .expect_err("fail-closed")
+                        .is_store_failure()
+                })
+                .collect();
+            redis.resume();
+            for _ in 0..8 {
+                go.send(()).expect("a call waits");
+            }
+            let in_flight = calls
+                .into_iter()
+                .map(|call| call.join().expect("a call"))
+                .filter(|made| *made)
+                .count();
+            (in_flight, timed_out)
+        });
+        budgets
+            .flush(Duration::from_secs(10))
+            .expect("written once Redis answers");
+        (in_flight, timed_out, allowed_of("acme", 10, &made))
+    });
+    assert_eq!(in_flight, 8);
+    assert_eq!(timed_out, [true; 4]);
+    // $0.08 spent, nothing held: room for two more.
+    assert_eq!(left, 2);
+    budgets.flush(Duration::from_secs(10)).expect("written");
+    assert_eq!(
+        budgets.spent("tenant-daily", &[(Scope::Tenant, "acme")]),
+        Some(0.10)
+    );
+    assert_eq!(held(&redis, "timed-out", "acme"), ("0".into(), "0".into()));
+    assert_eq!(store_failures(&meters, &metrics), (4.0, 0.0));
+}
+
+/// Redis killed (SIGKILL) and restarted 1.25 s later on the same data directory: the calls
+/// made meanwhile (fail-open) are all debited once it is back, none twice, none lost.
+#[test]
+fn calls_during_a_short_outage_are_all_debited_once_redis_is_back() {
+    let Some(mut redis) = Redis::start_durable("outage") else {
+        return;
+    };
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
+    let layer = replica(&redis, "outage", OnStoreFailure::Open)
+        .with_meter(meters.meter("tracing-ai"))
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let made = AtomicUsize::new(0);
+    let (during, _) = export_built(layer, || {
+        assert_eq!(allowed_of("acme", 10, &made), 10);
+        budgets.flush(Duration::from_secs(10)).expect("written");
+        redis.kill();
+        let killed = std::time::Instant::now();
+        let mut during = 0;
+        while killed.elapsed() < Duration::from_millis(1_250) {
+            during += allowed_of("acme", 1, &made);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        redis.restart();
+        budgets
+            .flush(Duration::from_secs(10))
+            .expect("written once Redis is back");
+        during
+    });
+    assert!(during >= 5, "{during} calls during the outage");
+    let expected = (10 + during) as f64 * 0.01;
+    let spent = budgets
+        .spent("tenant-daily", &[(Scope::Tenant, "acme")])
+        .expect("Redis answers");
+    assert!((spent - expected).abs() < 1e-9, "{spent} != {expected}");
+    assert_eq!(held(&redis, "outage", "acme"), ("0".into(), "0".into()));
+    assert_eq!(
+        store_failures(&meters, &metrics).1,
+        0.0,
+        "no debit given up"
     );
 }

@@ -232,10 +232,15 @@ fn gen_block<B: ToTokens>(
         .then(|| quote!(let __tracing_ai_started = ::std::time::Instant::now();));
     let returned = stream.wrap(quote!(__tracing_ai_span));
     // After the input is read (its tokens and `max_tokens` are the estimate), before the body.
+    // An `async fn` awaits its store (a stalled Redis parks the task, not the thread).
     let reserve = args.budget.as_ref().map(|keyword| {
+        let reserved = if async_context {
+            quote!(::tracing_ai::budget::reserve_async(&__tracing_ai_span).await)
+        } else {
+            quote!(::tracing_ai::budget::reserve(&__tracing_ai_span))
+        };
         quote_spanned! {keyword.span=>
-            if let ::core::result::Result::Err(__tracing_ai_refused) =
-                ::tracing_ai::budget::reserve(&__tracing_ai_span)
+            if let ::core::result::Result::Err(__tracing_ai_refused) = #reserved
             {
                 return ::tracing_ai::__private::refused(__tracing_ai_refused);
             }

@@ -97,6 +97,7 @@ mod ledger;
 mod local;
 #[cfg(feature = "redis")]
 mod redis;
+mod store;
 mod window;
 
 use std::collections::HashMap;
@@ -113,6 +114,8 @@ pub(crate) use self::redis::RedisStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{OnStoreFailure, RedisBudgets};
+pub use self::store::Unflushed;
+pub(crate) use self::store::{Reserving, WaitBy};
 pub use window::Window;
 
 pub(crate) use file::BudgetSources;
@@ -700,7 +703,7 @@ impl LiveBudgets {
             sources,
             ledger,
             #[cfg(feature = "redis")]
-            store: store.map(RedisStore::start),
+            store: store.map(RedisStore::start).transpose()?,
             past_limit: std::sync::Mutex::default(),
             collected: std::sync::Mutex::default(),
             #[cfg(test)]
@@ -724,19 +727,49 @@ impl LiveBudgets {
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = budgets.into();
     }
 
-    /// Reserves in the store the budgets are kept in: see [`Ledger::reserve`].
-    pub(crate) fn reserve(
-        &self,
+    /// Starts the reservation of a call of `scope` in the store the budgets are kept in (see
+    /// [`Ledger::reserve`]): done at once in this process; sent to Redis, and then waited for
+    /// by [`Reserving::wait_blocking`] or [`Reserving::wait`], when they are kept there.
+    pub(crate) fn begin_reservation(
+        self: &Arc<Self>,
         scope: &CallScope,
         estimate: &mut dyn FnMut(&Budget) -> f64,
-    ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
+        #[cfg_attr(not(feature = "redis"), allow(unused_variables))] wait: WaitBy,
+    ) -> Reserving {
         let budgets = self.now();
         let now = SystemTime::now();
         #[cfg(feature = "redis")]
         if let Some(store) = &self.store {
-            return store.reserve(&budgets, scope, estimate, now);
+            return match store.send_reservation(budgets, scope, estimate, now, wait) {
+                Some(waiting) => Reserving::Waiting(waiting, self.clone()),
+                None => Reserving::Done(Ok((Reservation::default(), Vec::new()))),
+            };
         }
-        self.ledger.reserve(&budgets, scope, estimate, now)
+        Reserving::Done(self.ledger.reserve(&budgets, scope, estimate, now))
+    }
+
+    /// Writes the settlements and debits still queued for the store, within `timeout`.
+    pub(crate) fn flush(
+        &self,
+        #[cfg_attr(not(feature = "redis"), allow(unused_variables))] timeout: std::time::Duration,
+    ) -> Result<(), Unflushed> {
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.store {
+            return store.flush(timeout);
+        }
+        Ok(())
+    }
+
+    /// At exit: what `flush` could not write is given up and counted.
+    #[cfg_attr(
+        not(any(feature = "otlp-grpc", feature = "otlp-http")),
+        allow(dead_code)
+    )]
+    pub(crate) fn give_up(&self) {
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.store {
+            store.give_up();
+        }
     }
 
     /// Settles `reservation` with what the call cost (`cost(currency)`); the state of its most
@@ -750,7 +783,7 @@ impl LiveBudgets {
         let mut reservation = reservation;
         #[cfg(feature = "redis")]
         if let (Some(store), Some(remote)) = (&self.store, reservation.remote.take()) {
-            store.settle(*remote, cost, SystemTime::now());
+            store.settle(*remote, cost);
         }
         Ledger::settle(reservation, cost)
     }
@@ -996,6 +1029,23 @@ impl BudgetsHandle {
         Ok(())
     }
 
+    /// Writes the settlements and debits still queued for the budget store (Redis) within
+    /// `timeout`; what is not written by then is the error, with what its calls cost (it stays
+    /// queued, and is written if the process goes on). Call it at exit for a layer built by
+    /// hand: the guard of [`init`](crate::init) does it itself. Budgets kept in this process
+    /// have nothing queued.
+    ///
+    /// ```
+    /// let layer = tracing_ai::AiLayer::builder().build()?;
+    /// let budgets = layer.budgets();
+    /// // ... at exit:
+    /// budgets.flush(std::time::Duration::from_secs(5))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn flush(&self, timeout: std::time::Duration) -> Result<(), Unflushed> {
+        self.budgets.flush(timeout)
+    }
+
     /// The budgets now.
     pub fn budgets(&self) -> Vec<Budget> {
         self.budgets.now().to_vec()
@@ -1045,7 +1095,56 @@ impl BudgetsHandle {
 /// }
 /// ```
 pub fn reserve(span: &tracing::Span) -> Result<(), BudgetExceeded> {
-    let passed = match crate::layer::reserve_budget(span) {
+    let Some((reserving, reserved_by)) = crate::layer::begin_reservation(span, WaitBy::Blocking)
+    else {
+        return Ok(());
+    };
+    let reserved = reserving.wait_blocking();
+    reserved_on(
+        span,
+        crate::layer::finish_reservation(span, reserved, reserved_by),
+    )
+}
+
+/// [`reserve`] for an `async fn` (`#[ai_span(..., budget)]` on one does it itself): with the
+/// budgets in Redis, the reservation is awaited, so that a stalled Redis parks the call's task
+/// for at most the store's timeout, and the thread runs the service's other tasks meanwhile.
+/// In process, it is [`reserve`].
+///
+/// ```
+/// use tracing_ai::budget;
+///
+/// async fn chat() -> Result<(), budget::BudgetExceeded> {
+///     let span = tracing::info_span!(
+///         "chat gpt-4o-mini",
+///         gen_ai.operation.name = "chat",
+///         gen_ai.request.model = "gpt-4o-mini",
+///         error.type = tracing::field::Empty,
+///     );
+///     budget::reserve_async(&span).await?;
+///     // make the call, record its usage on `span`
+///     Ok(())
+/// }
+/// # let _ = chat();
+/// ```
+pub async fn reserve_async(span: &tracing::Span) -> Result<(), BudgetExceeded> {
+    let Some((reserving, reserved_by)) = crate::layer::begin_reservation(span, WaitBy::Awaiting)
+    else {
+        return Ok(());
+    };
+    let reserved = reserving.wait().await;
+    reserved_on(
+        span,
+        crate::layer::finish_reservation(span, reserved, reserved_by),
+    )
+}
+
+/// Records a refusal on the call's span, or an event for each `warn` budget it went past.
+fn reserved_on(
+    span: &tracing::Span,
+    reserved: Result<Vec<Passed>, BudgetExceeded>,
+) -> Result<(), BudgetExceeded> {
+    let passed = match reserved {
         Ok(passed) => passed,
         Err(refused) => {
             crate::record::record_error(span, refused.error_type(), Some(&refused), None);

@@ -11,19 +11,28 @@
 //! currency (the scripts sum them as Lua numbers, exact up to 900,000 USD a window). A key
 //! expires when its window has passed.
 //!
-//! A reservation is one round trip, with a bounded timeout; what the store cannot answer in
-//! time follows the [`OnStoreFailure`] policy, counted and logged. Settling and debiting go
-//! through a queue to a thread of their own, so that closing a span never waits on Redis; a
-//! debit that cannot be written after retries, or finds the queue full, is counted and logged.
+//! Every reservation and write has an id, and a marker key `{prefix}:#w:{id}` (kept an hour)
+//! set when it is settled or given back: a write retried after a stall or a reconnect, whose
+//! first try Redis did apply, changes nothing; a reservation that reaches Redis after its
+//! caller gave up on it (and sent its release) is not made.
+//!
+//! The store's thread runs redis' tokio client, with one connection opened ahead of the calls.
+//! A reservation is one round trip bounded by the timeout, connecting included: a sync function
+//! waits for it (at most the timeout), an `async fn` awaits it (a stalled Redis parks its task,
+//! not its thread). What the store cannot answer in time follows the [`OnStoreFailure`] policy,
+//! counted and logged, and the reservation is given back. Settling and debiting go through a
+//! bounded queue to the same thread, so that closing a span never waits on Redis; each is tried
+//! until it is written (across a Redis restart), and given up, counted and logged, only when
+//! the queue is full, after 55 minutes, or when the flush at exit runs out of time.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::ledger::{AccountKey, Balance, Passed, Reservation, MAX_ACCOUNTS};
+use super::store::{Unflushed, WaitBy};
 use super::window::Period;
 use super::{Budget, BudgetError, BudgetExceeded, CallScope, OnLimit, Window};
 
@@ -36,14 +45,20 @@ const GRACE_MS: u64 = 3_600_000;
 
 const RESERVE: &str = r"
 -- KEYS: for each account, five: its key, its reservations, its budget's `other` account and
--- that one's reservations, and the count of the budget's accounts (in the period).
+-- that one's reservations, and the count of the budget's accounts (in the period); last, the
+-- reservation's marker, set once it was settled or given back.
 -- ARGV: id, now (ms), lease end (ms), the most accounts a budget has, then for each account:
 -- oldest period counted, limit, amount, refuse (1 or 0), time to live (ms).
 -- A new scope past the most goes to `other`: the answer's last item says which did ('1').
+-- A reservation whose caller gave up (timed out, and sent its release) is not made when it
+-- reaches Redis after its release.
+if redis.call('EXISTS', KEYS[#KEYS]) == 1 then
+  return {'late'}
+end
 local now = tonumber(ARGV[2])
 local most = tonumber(ARGV[4])
 local used, chosen, leases, new, folded = {}, {}, {}, {}, ''
-for i = 1, #KEYS / 5 do
+for i = 1, (#KEYS - 1) / 5 do
   local k = (i - 1) * 5
   local base = 4 + (i - 1) * 5
   local key, held = KEYS[k + 1], KEYS[k + 2]
@@ -134,27 +149,36 @@ return answer
 ";
 
 const SETTLE: &str = r"
--- KEYS: for each account, the five of RESERVE. ARGV: the reservation's id (empty for a
--- debit), the most accounts a budget has, then for each account: the period, the cost (an
--- integer, maybe 0), time to live (ms), oldest period counted. Returns what each account
--- spent in its window, every replica's settlements included, then which accounts went to
--- `other` ('1'), as RESERVE does.
+-- Settles a reservation (gives back what it holds and adds the cost), debits a call that
+-- reserved nothing, or gives back a reservation whose caller gave up (a cost of 0): once. Its
+-- id's marker is set the first time, and a write that finds it set (a retry after a stall or
+-- a reconnect, whose first try was applied) changes nothing.
+-- KEYS: for each account, the five of RESERVE; last, the write's marker. ARGV: the id, the most
+-- accounts a budget has, how long the marker is kept (ms), then for each account: the period,
+-- the cost (an integer, maybe 0), time to live (ms), oldest period counted. Returns what each
+-- account spent in its window, every replica's settlements included, then which accounts went
+-- to `other` ('1'), as RESERVE does; nothing when the write was applied before.
+if not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ARGV[3]) then
+  return {}
+end
 local most = tonumber(ARGV[2])
 local spent, folded = {}, ''
-for i = 1, #KEYS / 5 do
+for i = 1, (#KEYS - 1) / 5 do
   local k = (i - 1) * 5
-  local base = 2 + (i - 1) * 4
+  local base = 3 + (i - 1) * 4
   local key, held = KEYS[k + 1], KEYS[k + 2]
-  if ARGV[1] ~= '' then
-    -- Given back once: a lease that ended gave it back already.
-    local hold = redis.call('HGET', held, ARGV[1])
+  -- The reservation is given back from where RESERVE made it (its account, or `other`), and
+  -- only if its lease has not given it back already.
+  for _, at in ipairs({{k + 1, k + 2}, {k + 3, k + 4}}) do
+    local hold = redis.call('HGET', KEYS[at[2]], ARGV[1])
     if hold then
-      redis.call('HDEL', held, ARGV[1])
+      redis.call('HDEL', KEYS[at[2]], ARGV[1])
       local amount = string.sub(hold, 1, string.find(hold, ':', 1, true) - 1)
       -- Not '-0': Redis takes it for no integer.
       if amount ~= '0' then
-        redis.call('HINCRBY', key, 'held', '-' .. amount)
+        redis.call('HINCRBY', KEYS[at[1]], 'held', '-' .. amount)
       end
+      break
     end
   end
   if ARGV[base + 2] ~= '0' and redis.call('EXISTS', key) == 0 then
@@ -272,8 +296,9 @@ impl RedisBudgets {
         })
     }
 
-    /// How long a reservation waits on Redis (to connect, to send, to read the answer) before
-    /// the failure policy applies.
+    /// How long a reservation waits for Redis before the failure policy applies, connecting
+    /// included (the store opens its connection ahead of the calls and keeps it). A settlement
+    /// waits at least 500 ms a try, and is tried again until Redis takes it.
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -383,15 +408,6 @@ fn folded(flags: Option<&String>, index: usize) -> bool {
     flags.and_then(|flags| flags.as_bytes().get(index)) == Some(&b'1')
 }
 
-enum Write {
-    /// Settles a reservation (`id`), or debits a call that reserved nothing (no id): the cost
-    /// of each account, in units.
-    Settle {
-        id: String,
-        accounts: Vec<(Account, i64)>,
-    },
-}
-
 /// What each account this replica settled in had spent, every replica's spend included, as
 /// Redis answered the last settlement: what the gauges show.
 #[derive(Debug, Default)]
@@ -453,17 +469,22 @@ impl Seen {
     }
 }
 
-/// The live store: connections for reservations, and the queue of settlements.
+/// The live store: a thread of its own runs redis' tokio client, with one connection opened
+/// ahead of the calls and kept (reopened when it breaks); the calls' reservations and the
+/// queue of settlements go through it.
 pub(crate) struct RedisStore {
     config: RedisBudgets,
-    connections: Mutex<Vec<redis::Connection>>,
-    reserve: redis::Script,
-    spent: redis::Script,
-    writes: SyncSender<Write>,
+    runtime: tokio::runtime::Handle,
+    link: Arc<Link>,
+    jobs: tokio::sync::mpsc::Sender<Job>,
     next_id: AtomicU64,
     process: u64,
+    pending: Arc<Pending>,
     pub(crate) failures: Arc<StoreCounts>,
     pub(crate) seen: Arc<Seen>,
+    /// Ends the store's thread (once the writes it has are given up), joined on drop.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -474,59 +495,278 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-impl std::fmt::Debug for Write {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Write")
-    }
-}
-
 /// What went wrong with the store, counted (`ai.budget.store_failures`).
 #[derive(Debug, Default)]
 pub(crate) struct StoreCounts {
     /// Reservations the store did not answer in time; the policy applied.
     pub(crate) reservations: AtomicU64,
-    /// Debits that could not be written (after retries, or the queue was full).
+    /// Settlements and debits given up: not written within [`GIVE_UP`], the queue was full,
+    /// or still unwritten at the exit's flush deadline.
     pub(crate) debits: AtomicU64,
 }
 
+/// The one connection to Redis the store's thread shares between its tasks (redis'
+/// multiplexed connection pipelines them), opened once and again only when it broke.
+struct Link {
+    client: redis::Client,
+    config: redis::AsyncConnectionConfig,
+    connection: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
+}
+
+impl Link {
+    /// The open connection, or a new one (one task opens it; the others wait for it).
+    async fn connection(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+        let mut open = self.connection.lock().await;
+        if let Some(connection) = &*open {
+            return Ok(connection.clone());
+        }
+        let connection = self
+            .client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await?;
+        *open = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// Forgets the connection when `error` says it is gone (Redis restarted, the socket
+    /// closed), so that the next task opens another; a slow answer keeps it.
+    async fn failed(&self, error: &redis::RedisError) {
+        if error.is_unrecoverable_error() || error.is_connection_dropped() || error.is_io_error() {
+            *self.connection.lock().await = None;
+        }
+    }
+
+    /// Runs `invocation` on the connection within `timeout`, connecting included; the
+    /// failure says whether the script may have reached Redis.
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'static>,
+        timeout: Duration,
+    ) -> Result<T, Failure> {
+        let mut sent = false;
+        let outcome = tokio::time::timeout(timeout, async {
+            let mut connection = self.connection().await?;
+            sent = true;
+            invocation.invoke_async(&mut connection).await
+        })
+        .await;
+        match outcome {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(error)) => {
+                self.failed(&error).await;
+                Err(Failure {
+                    reason: error.to_string(),
+                    maybe_sent: sent,
+                })
+            }
+            Err(_) => Err(Failure {
+                reason: format!("no answer within {} ms", timeout.as_millis()),
+                maybe_sent: sent,
+            }),
+        }
+    }
+}
+
+/// Why the store did not answer, and whether what was asked may still happen there.
+#[derive(Debug)]
+struct Failure {
+    reason: String,
+    /// The script was sent (or being sent): Redis may run it after the caller gave up.
+    maybe_sent: bool,
+}
+
+/// What the store's writer does next, in order.
+enum Job {
+    Write(Write),
+    /// Answered once every write queued before it is written or given up.
+    Flush(std::sync::mpsc::SyncSender<()>),
+}
+
+/// A settlement, a debit, or the release of a reservation whose caller gave up: applied once
+/// in Redis (by its id), retried until it is or [`GIVE_UP`] has passed.
+struct Write {
+    id: String,
+    /// Its key in Redis, set once it is applied.
+    marker: String,
+    /// The cost of each account, in units (0 for a release).
+    accounts: Vec<(Account, i64)>,
+    /// The call's cost in its first budget's currency, for the messages of a write given up.
+    cost: Option<(Arc<str>, i64)>,
+    queued: std::time::Instant,
+}
+
+/// The writes queued and not yet written or given up, and what the calls they settle cost:
+/// what a flush that ran out of time reports.
+#[derive(Debug, Default)]
+struct Pending {
+    totals: Mutex<PendingTotals>,
+    /// Set when a flush at exit gave the rest up: the writer drops what is left, uncounted
+    /// (the flush counted it).
+    abandoned: AtomicBool,
+}
+
+#[derive(Debug, Default, Clone)]
+struct PendingTotals {
+    writes: u64,
+    /// By currency, in units.
+    costs: std::collections::BTreeMap<Arc<str>, i64>,
+}
+
+impl Pending {
+    fn change(&self, write: &Write, added: bool) {
+        let mut totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        if added {
+            totals.writes += 1;
+        } else {
+            totals.writes = totals.writes.saturating_sub(1);
+        }
+        if let Some((currency, units)) = &write.cost {
+            let total = totals.costs.entry(currency.clone()).or_default();
+            *total = if added {
+                total.saturating_add(*units)
+            } else {
+                total.saturating_sub(*units)
+            };
+        }
+    }
+
+    fn totals(&self) -> PendingTotals {
+        self.totals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl PendingTotals {
+    /// `3 settlement(s) of calls that cost 0.0125 USD`.
+    fn describe(&self) -> String {
+        let mut text = format!("{} settlement(s)", self.writes);
+        let costs: Vec<String> = self
+            .costs
+            .iter()
+            .filter(|(_, units)| **units > 0)
+            .map(|(currency, units)| {
+                format!("{} {currency}", crate::money::decimal(*units as f64 / UNIT))
+            })
+            .collect();
+        if !costs.is_empty() {
+            let _ = write!(text, " of calls that cost {}", costs.join(" and "));
+        }
+        text
+    }
+}
+
+/// The reservation of one call, sent to Redis and waited for.
+pub(crate) struct Waiting {
+    budgets: Arc<[Budget]>,
+    /// Each covering budget (by index in `budgets`), its account and its estimate.
+    covering: Vec<(usize, AccountKey, f64)>,
+    accounts: Vec<(Account, Arc<str>)>,
+    id: String,
+    now: SystemTime,
+    answer: Answer,
+}
+
+/// Where the store's thread puts a reservation's answer: a channel a thread blocks on (for a
+/// bounded time), or one a task awaits.
+enum Answer {
+    Blocking(std::sync::mpsc::Receiver<Result<Vec<String>, Failure>>),
+    Async(tokio::sync::oneshot::Receiver<Result<Vec<String>, Failure>>),
+}
+
+/// How long a write's marker is kept in Redis: a retry of the write within it changes
+/// nothing. About 90 bytes of Redis memory per call for this long.
+const REMEMBERED: Duration = Duration::from_secs(3_600);
+/// A write not applied this long after it was queued is given up (counted and logged): past
+/// [`REMEMBERED`], a retry could be applied a second time.
+pub(crate) const GIVE_UP: Duration = Duration::from_secs(3_300);
+/// The longest wait between two tries of a write.
+const MOST_BACKOFF: Duration = Duration::from_secs(1);
+/// What a blocked caller waits beyond the timeout for the store's thread to answer.
+const SLACK: Duration = Duration::from_millis(20);
+
+static RESERVE_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(RESERVE));
+static SETTLE_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(SETTLE));
+static SPENT_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(SPENT));
+
 impl RedisStore {
-    pub(crate) fn start(config: RedisBudgets) -> Self {
-        let (writes, queue) = sync_channel(QUEUE);
+    pub(crate) fn start(config: RedisBudgets) -> Result<Self, BudgetError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| {
+                BudgetError::new(format!(
+                    "the Redis budget store could not start its runtime ({error})"
+                ))
+            })?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("tracing-ai-budgets".to_owned())
+            .spawn(move || {
+                // Runs the store's tasks until the store is dropped.
+                let _ = runtime.block_on(stopped);
+            })
+            .map_err(|error| {
+                BudgetError::new(format!(
+                    "the Redis budget store could not start its thread ({error})"
+                ))
+            })?;
+        let link = Arc::new(Link {
+            client: config.client.clone(),
+            config: redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(config.timeout))
+                .set_response_timeout(None),
+            connection: tokio::sync::Mutex::new(None),
+        });
+        // Opened ahead of the first call, which would otherwise wait for it.
+        let ahead = link.clone();
+        handle.spawn(async move {
+            let _ = ahead.connection().await;
+        });
+        let (jobs, queue) = tokio::sync::mpsc::channel(QUEUE);
         let failures = Arc::new(StoreCounts::default());
         let seen = Arc::new(Seen::default());
-        let worker = Worker {
-            client: config.client.clone(),
+        let pending = Arc::new(Pending::default());
+        let writer = Writer {
+            link: link.clone(),
             timeout: config.timeout.max(Duration::from_millis(500)),
             max_accounts: config.max_accounts,
-            script: redis::Script::new(SETTLE),
             failures: failures.clone(),
             seen: seen.clone(),
+            pending: pending.clone(),
         };
-        let spawned = std::thread::Builder::new()
-            .name("tracing-ai-budgets".to_owned())
-            .spawn(move || worker.run(queue));
-        if let Err(error) = spawned {
-            tracing::warn!(
-                target: "tracing_ai",
-                parent: None,
-                "budget debits cannot be written to Redis: no thread could be started ({error})"
-            );
-        }
+        handle.spawn(writer.run(queue));
         let process = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |now| now.as_nanos() as u64)
             ^ u64::from(std::process::id()).rotate_left(32);
-        Self {
+        Ok(Self {
             config,
-            connections: Mutex::new(Vec::new()),
-            reserve: redis::Script::new(RESERVE),
-            spent: redis::Script::new(SPENT),
-            writes,
+            runtime: handle,
+            link,
+            jobs,
             next_id: AtomicU64::new(0),
             process,
+            pending,
             failures,
             seen,
-        }
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// An id no other write of any replica has: this process' and a counter.
+    fn next_id(&self) -> String {
+        format!(
+            "{:x}-{:x}",
+            self.process,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     /// The account of `key` in Redis, in `window` as of `now`.
@@ -539,6 +779,11 @@ impl RedisStore {
             }
         }
         with_period(name, window, now)
+    }
+
+    /// The marker of write (or reservation) `id`.
+    fn marker(&self, id: &str) -> String {
+        format!("{}:#w:{id}", self.config.prefix)
     }
 
     /// `key`'s account with the keys the scripts need to open it (see [`Account`]).
@@ -560,40 +805,39 @@ impl RedisStore {
         }
     }
 
-    /// Reserves as [`Ledger::reserve`](super::Ledger::reserve) does, in Redis; `Ok` with no
-    /// hold (and the failure counted and logged) when Redis did not answer and the policy is
-    /// open.
-    pub(crate) fn reserve(
+    /// Sends the reservation of a call of `scope` (what [`Ledger::reserve`](super::Ledger::reserve)
+    /// does, in Redis) to the store's thread; `Err` with what to return at once when no budget
+    /// covers the call.
+    pub(crate) fn send_reservation(
         &self,
-        budgets: &[Budget],
+        budgets: Arc<[Budget]>,
         scope: &CallScope,
         estimate: &mut dyn FnMut(&Budget) -> f64,
         now: SystemTime,
-    ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
-        let covering: Vec<(&Budget, AccountKey, f64)> = budgets
+        wait: WaitBy,
+    ) -> Option<Waiting> {
+        let covering: Vec<(usize, AccountKey, f64)> = budgets
             .iter()
-            .filter_map(|budget| {
+            .enumerate()
+            .filter_map(|(index, budget)| {
                 let key = budget.account(scope)?;
-                Some((budget, key, estimate(budget)))
+                Some((index, key, estimate(budget)))
             })
             .collect();
         if covering.is_empty() {
-            return Ok((Reservation::default(), Vec::new()));
+            return None;
         }
-        let id = format!(
-            "{:x}-{:x}",
-            self.process,
-            self.next_id.fetch_add(1, Ordering::Relaxed)
-        );
+        let id = self.next_id();
         let now_ms = millis(now);
-        let mut invocation = self.reserve.prepare_invoke();
+        let mut invocation = RESERVE_SCRIPT.prepare_invoke();
         invocation
             .arg(&id)
             .arg(now_ms)
             .arg(now_ms + self.config.lease.as_millis() as u64)
             .arg(self.config.max_accounts);
         let mut accounts = Vec::with_capacity(covering.len());
-        for (budget, key, amount) in &covering {
+        for (index, key, amount) in &covering {
+            let budget = &budgets[*index];
             let account = self.account(key.clone(), budget.window, now);
             let period = budget.window.period(now);
             for name in account.keys() {
@@ -607,11 +851,90 @@ impl RedisStore {
                 .arg(ttl(&budget.window, period.ends, now));
             accounts.push((account, budget.currency.clone()));
         }
-        let answer: Result<Vec<String>, redis::RedisError> =
-            self.with_connection(|connection| invocation.invoke(connection));
+        invocation.key(self.marker(&id));
+        let link = self.link.clone();
+        let timeout = self.config.timeout;
+        let answer = match wait {
+            WaitBy::Blocking => {
+                let (answered, answer) = std::sync::mpsc::sync_channel(1);
+                self.runtime.spawn(async move {
+                    let _ = answered.send(link.run(&invocation, timeout).await);
+                });
+                Answer::Blocking(answer)
+            }
+            WaitBy::Awaiting => {
+                let (answered, answer) = tokio::sync::oneshot::channel();
+                self.runtime.spawn(async move {
+                    let _ = answered.send(link.run(&invocation, timeout).await);
+                });
+                Answer::Async(answer)
+            }
+        };
+        Some(Waiting {
+            budgets,
+            covering,
+            accounts,
+            id,
+            now,
+            answer,
+        })
+    }
+
+    /// Waits for `waiting`'s answer, blocking the thread at most the timeout.
+    pub(crate) fn wait_blocking(
+        &self,
+        mut waiting: Waiting,
+    ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
+        let answer = match &mut waiting.answer {
+            Answer::Blocking(answer) => answer
+                .recv_timeout(self.config.timeout + SLACK)
+                .unwrap_or_else(|_| Err(self.unanswered())),
+            Answer::Async(answer) => answer.try_recv().unwrap_or_else(|_| Err(self.unanswered())),
+        };
+        self.answered(waiting, answer)
+    }
+
+    /// Waits for `waiting`'s answer in a task: the thread goes on with other tasks meanwhile.
+    pub(crate) async fn wait(
+        &self,
+        mut waiting: Waiting,
+    ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
+        let answer = match &mut waiting.answer {
+            // The store's thread answers within the timeout, always.
+            Answer::Async(answer) => answer.await.unwrap_or_else(|_| Err(self.unanswered())),
+            Answer::Blocking(answer) => answer
+                .recv_timeout(self.config.timeout + SLACK)
+                .unwrap_or_else(|_| Err(self.unanswered())),
+        };
+        self.answered(waiting, answer)
+    }
+
+    fn unanswered(&self) -> Failure {
+        Failure {
+            reason: "the budget store's thread did not answer".to_owned(),
+            maybe_sent: true,
+        }
+    }
+
+    fn answered(
+        &self,
+        waiting: Waiting,
+        answer: Result<Vec<String>, Failure>,
+    ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
+        let Waiting {
+            budgets,
+            covering,
+            mut accounts,
+            id,
+            now,
+            ..
+        } = waiting;
         let answer = match answer {
-            Ok(answer) => answer,
-            Err(error) => return self.failed(&covering, &error, now),
+            Ok(answer) if answer.first().map(String::as_str) != Some("late") => answer,
+            Ok(_) => {
+                return self.failed(&budgets, &covering, accounts, id, &self.unanswered(), now)
+            }
+            Err(failure) => return self.failed(&budgets, &covering, accounts, id, &failure, now),
         };
         let used = |text: Option<&String>| {
             text.and_then(|text| text.parse::<f64>().ok())
@@ -630,7 +953,7 @@ impl RedisStore {
                 } else {
                     key
                 };
-                Err(budget.exceeded(
+                Err(budgets[*budget].exceeded(
                     key,
                     crate::money::round_money(used(answer.get(2))),
                     *amount,
@@ -641,6 +964,7 @@ impl RedisStore {
                 let flags = answer.get(covering.len() + 1);
                 let mut passed = Vec::new();
                 for (index, (budget, _, amount)) in covering.iter().enumerate() {
+                    let budget = &budgets[*budget];
                     let account = &mut accounts[index].0;
                     if folded(flags, index) {
                         account.fold();
@@ -664,18 +988,32 @@ impl RedisStore {
         }
     }
 
+    /// The store did not answer the reservation `id` in time: the failure is counted and
+    /// logged, the reservation given back (if Redis runs it late, the release finds it, or
+    /// comes first and it is not made), and the policy applied.
     fn failed(
         &self,
-        covering: &[(&Budget, AccountKey, f64)],
-        error: &redis::RedisError,
+        budgets: &[Budget],
+        covering: &[(usize, AccountKey, f64)],
+        accounts: Vec<(Account, Arc<str>)>,
+        id: String,
+        failure: &Failure,
         now: SystemTime,
     ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
+        if failure.maybe_sent {
+            let accounts = accounts
+                .into_iter()
+                .map(|(account, _)| (account, 0))
+                .collect();
+            self.write(id, accounts, None);
+        }
         let count = self.failures.reservations.fetch_add(1, Ordering::Relaxed) + 1;
         if worth_a_warning(count) {
             tracing::warn!(
                 target: "tracing_ai",
                 parent: None,
-                "the budget store did not answer ({error}); {count} reservation(s) so far {}",
+                "the budget store did not answer ({}); {count} reservation(s) so far {}",
+                failure.reason,
                 match self.config.on_failure {
                     OnStoreFailure::Open => "went ahead without a budget check (fail-open)",
                     OnStoreFailure::Closed => "were refused (fail-closed)",
@@ -686,35 +1024,26 @@ impl RedisStore {
             OnStoreFailure::Open => Ok((Reservation::default(), Vec::new())),
             OnStoreFailure::Closed => {
                 let (budget, key, amount) = &covering[0];
-                let mut refused = budget.exceeded(key, 0.0, *amount, now);
-                refused.0.store_failure = Some(error.to_string().into());
+                let mut refused = budgets[*budget].exceeded(key, 0.0, *amount, now);
+                refused.0.store_failure = Some(failure.reason.as_str().into());
                 Err(refused)
             }
         }
     }
 
     /// Queues the settlement of `hold` with what the call cost.
-    pub(crate) fn settle(
-        &self,
-        hold: RemoteHold,
-        cost: &dyn Fn(&str) -> Option<f64>,
-        now: SystemTime,
-    ) {
+    pub(crate) fn settle(&self, hold: RemoteHold, cost: &dyn Fn(&str) -> Option<f64>) {
+        let mut first = None;
         let accounts = hold
             .accounts
             .into_iter()
             .map(|(account, currency)| {
                 let units = cost(&currency).map_or(0, units);
+                first.get_or_insert((currency, units));
                 (account, units)
             })
             .collect();
-        self.write(
-            Write::Settle {
-                id: hold.id,
-                accounts,
-            },
-            now,
-        );
+        self.write(hold.id, accounts, first);
     }
 
     /// Queues the debit of a call that reserved nothing.
@@ -725,171 +1054,220 @@ impl RedisStore {
         cost: &dyn Fn(&str) -> Option<f64>,
         now: SystemTime,
     ) {
+        let mut first = None;
         let accounts: Vec<(Account, i64)> = budgets
             .iter()
             .filter_map(|budget| {
                 let key = budget.account(scope)?;
                 let units = cost(&budget.currency).map(units)?;
+                first.get_or_insert((budget.currency.clone(), units));
                 Some((self.account(key, budget.window, now), units))
             })
             .collect();
         if !accounts.is_empty() {
-            self.write(
-                Write::Settle {
-                    id: String::new(),
-                    accounts,
-                },
-                now,
-            );
+            let id = self.next_id();
+            self.write(id, accounts, first);
         }
     }
 
-    fn write(&self, write: Write, _now: SystemTime) {
-        match self.writes.try_send(write) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                let lost = self.failures.debits.fetch_add(1, Ordering::Relaxed) + 1;
-                if worth_a_warning(lost) {
-                    tracing::warn!(
-                        target: "tracing_ai",
-                        parent: None,
-                        "{lost} budget debit(s) could not be queued for Redis (the store is behind); their spend is missing from the shared budgets"
-                    );
-                }
+    fn write(&self, id: String, accounts: Vec<(Account, i64)>, cost: Option<(Arc<str>, i64)>) {
+        let write = Write {
+            marker: self.marker(&id),
+            id,
+            accounts,
+            cost,
+            queued: std::time::Instant::now(),
+        };
+        self.pending.change(&write, true);
+        if let Err(refused) = self.jobs.try_send(Job::Write(write)) {
+            let (tokio::sync::mpsc::error::TrySendError::Full(Job::Write(write))
+            | tokio::sync::mpsc::error::TrySendError::Closed(Job::Write(write))) = refused
+            else {
+                return;
+            };
+            self.pending.change(&write, false);
+            let lost = self.failures.debits.fetch_add(1, Ordering::Relaxed) + 1;
+            if worth_a_warning(lost) {
+                tracing::warn!(
+                    target: "tracing_ai",
+                    parent: None,
+                    "{lost} budget settlement(s) could not be queued for Redis (the store is \
+                     {QUEUE} behind); their spend is missing from the shared budgets"
+                );
             }
         }
     }
 
-    /// What the account of `key` spent in `budget`'s window, read from Redis.
+    /// Waits until every settlement queued so far is written (or given up), at most
+    /// `timeout`; what is still unwritten then, with what its calls cost.
+    pub(crate) fn flush(&self, timeout: Duration) -> Result<(), Unflushed> {
+        let deadline = std::time::Instant::now() + timeout;
+        let (done, flushed) = std::sync::mpsc::sync_channel(1);
+        let mut job = Job::Flush(done);
+        loop {
+            match self.jobs.try_send(job) {
+                Ok(()) => break,
+                Err(tokio::sync::mpsc::error::TrySendError::Full(again)) => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(self.unflushed());
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                    job = again;
+                }
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                    return Err(self.unflushed());
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        flushed.recv_timeout(left).map_err(|_| self.unflushed())
+    }
+
+    fn unflushed(&self) -> Unflushed {
+        Unflushed::new(self.pending.totals().describe(), self.config.shown.clone())
+    }
+
+    /// Gives up what is still unwritten, at exit: counted in `ai.budget.store_failures` (the
+    /// caller says it, with what the calls cost); the writer drops it.
+    pub(crate) fn give_up(&self) {
+        let totals = self.pending.totals();
+        self.pending.abandoned.store(true, Ordering::Relaxed);
+        self.failures
+            .debits
+            .fetch_add(totals.writes, Ordering::Relaxed);
+    }
+
+    /// What the account of `key` spent in `budget`'s window, read from Redis within the
+    /// timeout.
     pub(crate) fn spent(&self, budget: &Budget, key: &AccountKey) -> Option<f64> {
         let now = SystemTime::now();
         let name = self.key(key, &budget.window, now);
         let oldest = budget
             .window
             .oldest_counted(budget.window.period(now).index);
-        let mut invocation = self.spent.prepare_invoke();
+        let mut invocation = SPENT_SCRIPT.prepare_invoke();
         invocation.key(&name).arg(oldest);
-        let answer: Result<String, redis::RedisError> =
-            self.with_connection(|connection| invocation.invoke(connection));
+        let (answered, answer) = std::sync::mpsc::sync_channel(1);
+        let (link, timeout) = (self.link.clone(), self.config.timeout);
+        self.runtime.spawn(async move {
+            let _ = answered.send(link.run::<String>(&invocation, timeout).await);
+        });
         answer
+            .recv_timeout(timeout + SLACK)
+            .ok()?
             .ok()
             .and_then(|text| text.parse::<f64>().ok())
             .map(|units| crate::money::round_money(units / UNIT))
     }
+}
 
-    /// Runs `f` on a pooled connection (made, with the timeouts, when none is free); a
-    /// connection that failed is dropped.
-    fn with_connection<T>(
-        &self,
-        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
-    ) -> redis::RedisResult<T> {
-        let pooled = self
-            .connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let mut connection = match pooled {
-            Some(connection) => connection,
-            None => connect(&self.config.client, self.config.timeout)?,
-        };
-        let result = f(&mut connection);
-        if result.is_ok() {
-            self.connections
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(connection);
+impl Drop for RedisStore {
+    /// Ends the store's thread: what it has not written is given up (the guard's flush, or
+    /// [`BudgetsHandle::flush`](super::BudgetsHandle::flush), writes it first).
+    fn drop(&mut self) {
+        self.pending.abandoned.store(true, Ordering::Relaxed);
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
-        result
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
-fn connect(client: &redis::Client, timeout: Duration) -> redis::RedisResult<redis::Connection> {
-    let connection = client.get_connection_with_timeout(timeout)?;
-    connection.set_read_timeout(Some(timeout))?;
-    connection.set_write_timeout(Some(timeout))?;
-    Ok(connection)
-}
-
-/// Writes the settlements, in order, on a thread of its own.
-struct Worker {
-    client: redis::Client,
+/// Writes the settlements, in order, as tasks of the store's thread.
+struct Writer {
+    link: Arc<Link>,
     timeout: Duration,
-    script: redis::Script,
     max_accounts: u64,
     failures: Arc<StoreCounts>,
     seen: Arc<Seen>,
+    pending: Arc<Pending>,
 }
 
-impl Worker {
-    fn run(self, queue: Receiver<Write>) {
-        let mut connection = None;
-        for write in queue {
-            let Write::Settle { id, accounts } = write;
-            let mut invocation = self.script.prepare_invoke();
-            invocation.arg(&id).arg(self.max_accounts);
-            let now = SystemTime::now();
-            for (account, units) in &accounts {
-                let window = &account.window;
-                for name in account.keys() {
-                    invocation.key(name);
+impl Writer {
+    async fn run(self, mut queue: tokio::sync::mpsc::Receiver<Job>) {
+        while let Some(job) = queue.recv().await {
+            match job {
+                Job::Flush(done) => {
+                    let _ = done.send(());
                 }
-                invocation
-                    .arg(account.period.index)
-                    .arg(*units)
-                    .arg(ttl(window, account.period.ends, now))
-                    .arg(window.oldest_counted(window.period(now).index));
-            }
-            // A few tries, a moment apart: a restarting Redis takes the debit a second later.
-            let mut written = false;
-            let mut last_error = None;
-            for attempt in 0..3 {
-                if attempt > 0 {
-                    std::thread::sleep(Duration::from_millis(200 * attempt));
-                }
-                let connected = match connection.take() {
-                    Some(connected) => Ok(connected),
-                    None => connect(&self.client, self.timeout),
-                };
-                let mut connected = match connected {
-                    Ok(connected) => connected,
-                    Err(error) => {
-                        last_error = Some(error);
-                        continue;
-                    }
-                };
-                match invocation.invoke::<Vec<String>>(&mut connected) {
-                    Ok(spent) => {
-                        connection = Some(connected);
-                        written = true;
-                        let flags = spent.get(accounts.len());
-                        for (index, ((account, _), spent)) in
-                            accounts.iter().zip(&spent).enumerate()
-                        {
-                            let spend = SeenSpend {
-                                spent: spent.parse().unwrap_or(0),
-                                period: account.window.period(now).index,
-                            };
-                            if folded(flags, index) {
-                                self.seen.record(&account.key.other(), spend);
-                            } else {
-                                self.seen.record(&account.key, spend);
-                            }
-                        }
-                        break;
-                    }
-                    Err(error) => last_error = Some(error),
+                Job::Write(write) => {
+                    self.write(&write).await;
+                    self.pending.change(&write, false);
                 }
             }
-            if !written {
+        }
+    }
+
+    /// Tries `write` until Redis applies it (once: a retry of a write applied is a no-op),
+    /// backing off up to a second between tries, or gives it up past [`GIVE_UP`].
+    async fn write(&self, write: &Write) {
+        let mut invocation = SETTLE_SCRIPT.prepare_invoke();
+        invocation
+            .arg(&write.id)
+            .arg(self.max_accounts)
+            .arg(REMEMBERED.as_millis() as u64);
+        let now = SystemTime::now();
+        for (account, units) in &write.accounts {
+            let window = &account.window;
+            for name in account.keys() {
+                invocation.key(name);
+            }
+            invocation
+                .arg(account.period.index)
+                .arg(*units)
+                .arg(ttl(window, account.period.ends, now))
+                .arg(window.oldest_counted(window.period(now).index));
+        }
+        invocation.key(&write.marker);
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            if self.pending.abandoned.load(Ordering::Relaxed) {
+                return;
+            }
+            let failure = match self
+                .link
+                .run::<Vec<String>>(&invocation, self.timeout)
+                .await
+            {
+                Ok(spent) => {
+                    self.saw(write, &spent, now);
+                    return;
+                }
+                Err(failure) => failure,
+            };
+            if write.queued.elapsed() >= GIVE_UP {
                 let lost = self.failures.debits.fetch_add(1, Ordering::Relaxed) + 1;
                 if worth_a_warning(lost) {
                     tracing::warn!(
                         target: "tracing_ai",
                         parent: None,
-                        "{lost} budget debit(s) could not be written to Redis ({}); their spend is missing from the shared budgets",
-                        last_error.map_or_else(String::new, |error| error.to_string())
+                        "{lost} budget settlement(s) could not be written to Redis within {} \
+                         minutes ({}); their spend is missing from the shared budgets",
+                        GIVE_UP.as_secs() / 60,
+                        failure.reason,
                     );
                 }
+                return;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MOST_BACKOFF);
+        }
+    }
+
+    /// Keeps what Redis answered each account spent, for the gauges.
+    fn saw(&self, write: &Write, spent: &[String], now: SystemTime) {
+        let flags = spent.get(write.accounts.len());
+        for (index, ((account, _), spent)) in write.accounts.iter().zip(spent).enumerate() {
+            let spend = SeenSpend {
+                spent: spent.parse().unwrap_or(0),
+                period: account.window.period(now).index,
+            };
+            if folded(flags, index) {
+                self.seen.record(&account.key.other(), spend);
+            } else {
+                self.seen.record(&account.key, spend);
             }
         }
     }

@@ -109,11 +109,19 @@ impl OtelGuard {
 }
 
 impl Drop for OtelGuard {
-    /// Flushes and shuts down spans, metrics and logs side by side, within one deadline (the
-    /// shutdown timeout), then says on stderr how many spans and log records were not
-    /// exported, if any.
+    /// Writes the budget settlements still queued for the budget store (Redis), within the
+    /// shutdown timeout: what it cannot write is counted in `ai.budget.store_failures` and
+    /// logged with what its calls cost. Then flushes and shuts down spans, metrics and logs side
+    /// by side, within one deadline (the shutdown timeout again), and says on stderr how many
+    /// spans and log records were not exported, if any.
     fn drop(&mut self) {
         let timeout = self.shutdown_timeout;
+        if let Some((_, budgets)) = &self.handles {
+            if let Err(unflushed) = budgets.flush(timeout) {
+                budgets.budgets.give_up();
+                eprintln!("tracing-ai: {unflushed}");
+            }
+        }
         let deadline = Instant::now() + timeout;
         // Metrics and logs shut down on threads of their own, so that a backend that never
         // answers costs the timeout once, not once per signal.

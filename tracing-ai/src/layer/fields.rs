@@ -45,6 +45,8 @@ pub(crate) struct AiSpanData {
     pub(crate) max_output_tokens: Option<u64>,
     /// What the call holds in its budgets until it settles.
     pub(crate) reservation: Option<crate::budget::Reservation>,
+    /// Its reservation was sent to the budget store, which has not answered yet.
+    pub(crate) reserving: bool,
     /// The model calls nested in this one that carry its cost, when two spans describe one
     /// call (see [`super::carry`]).
     pub(crate) carried: Option<super::carry::Carried>,

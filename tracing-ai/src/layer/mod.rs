@@ -46,7 +46,10 @@ use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::layer::{Context, Layer, Layered};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::budget::{Budget, BudgetExceeded, BudgetsHandle, CallScope, LiveBudgets, Passed, Scope};
+use crate::budget::{
+    Budget, BudgetExceeded, BudgetsHandle, CallScope, LiveBudgets, Passed, Reservation, Reserving,
+    Scope, WaitBy,
+};
 use crate::capture::ContentSettings;
 use crate::estimate::Estimator;
 pub(crate) use crate::money::round_money;
@@ -62,7 +65,7 @@ use fields::{AiSpanData, FieldVisitor};
 use metrics::Metrics;
 pub use metrics::{MetricConventions, OTEL_SEMCONV_STABILITY_OPT_IN};
 use rollup::RequestTotals;
-use settle::ReservedBy;
+pub(crate) use settle::ReservedBy;
 pub use span_events::OpenTelemetrySpans;
 use write::Writer;
 
@@ -462,23 +465,26 @@ pub(crate) fn keep_for_estimate(span: &tracing::Span, text: impl FnOnce() -> Str
     });
 }
 
-/// Reserves the estimated cost of the open AI call `span` in every budget of its layer that
-/// covers it (see [`crate::budget::reserve`]); the `warn` budgets it goes past are returned.
-/// A call reserves once: a second reservation of the same span reserves nothing.
-pub(crate) fn reserve_budget(span: &tracing::Span) -> Result<Vec<Passed>, BudgetExceeded> {
+/// Starts the reservation of the estimated cost of the open AI call `span` in every budget of
+/// its layer that covers it (see [`crate::budget::reserve`]): the span's data is read under its
+/// lock, and the store is asked after it is released, so that a slow store never holds a
+/// span's lock. `None` when there is nothing to reserve: no layer, no budget, or the call
+/// reserved already (a call reserves once).
+pub(crate) fn begin_reservation(
+    span: &tracing::Span,
+    wait: WaitBy,
+) -> Option<(Reserving, Option<ReservedBy>)> {
     span.with_subscriber(|(id, dispatch)| {
-        let Some((layer, access)) = layer_of(dispatch) else {
-            return Ok(Vec::new());
-        };
+        let (layer, access) = layer_of(dispatch)?;
         let shared = &layer.shared;
         if !shared.budgets.any() {
-            return Ok(Vec::new());
+            return None;
         }
         // Read only when a call's tokens can be priced, or an estimate converted.
         let mut prices = None;
         let mut ceiling = None;
         let mut scope = CallScope::default();
-        let mut outcome = Ok(Vec::new());
+        let mut booked = false;
         // A service behind a gateway knows its tenant from the trusted baggage: read before
         // the span's data is locked (the OpenTelemetry layer reads its own).
         let baggage = shared
@@ -489,7 +495,7 @@ pub(crate) fn reserve_budget(span: &tracing::Span) -> Result<Vec<Passed>, Budget
         (access.book)(dispatch, id, &mut |step| {
             match step {
                 BookStep::Plan(data) => {
-                    if data.settled.is_some() || data.reservation.is_some() {
+                    if data.settled.is_some() || data.reservation.is_some() || data.reserving {
                         return false;
                     }
                     // After the spans' own values, which win.
@@ -520,64 +526,105 @@ pub(crate) fn reserve_budget(span: &tracing::Span) -> Result<Vec<Passed>, Budget
                     }
                 }
                 BookStep::Book(data) => {
-                    // The request's own output limit first; else the budget's `per_call`; else
-                    // all the output the context window leaves room for; never nothing said.
-                    let mut reserved_by = None;
-                    let mut estimate = |budget: &Budget| {
-                        let usd = match (ceiling, budget.per_call_cost()) {
-                            (Some((usd, ReservedBy::MaxTokens)), _) => {
-                                reserved_by = Some(ReservedBy::MaxTokens);
-                                usd
-                            }
-                            (_, Some(per_call)) => {
-                                reserved_by = Some(ReservedBy::PerCall);
-                                return per_call;
-                            }
-                            (Some((usd, by)), None) => {
-                                reserved_by = Some(by);
-                                usd
-                            }
-                            (None, None) => {
-                                reserved_by = Some(ReservedBy::Nothing);
-                                return 0.0;
-                            }
-                        };
-                        if budget.currency() == "USD" {
-                            return usd;
-                        }
-                        prices
-                            .get_or_insert_with(|| shared.prices.now())
-                            .currencies
-                            .report(usd)
-                            .map_or(usd, |(_, amount)| amount)
-                    };
-                    let reserved = shared.budgets.reserve(&scope, &mut estimate);
-                    if let Some(by) = reserved_by {
-                        data.at_close.push(opentelemetry::KeyValue::new(
-                            crate::attr::AI_BUDGET_RESERVED_BY,
-                            by.as_str(),
-                        ));
-                    }
-                    outcome = match reserved {
-                        Ok((reservation, passed)) => {
-                            data.reservation = (!reservation.is_empty()).then_some(reservation);
-                            for passed in &passed {
-                                shared.budgets.counted(&passed.over, false);
-                            }
-                            Ok(passed)
-                        }
-                        Err(refused) => {
-                            shared.budgets.counted(&refused, true);
-                            Err(refused)
-                        }
-                    };
+                    data.reserving = true;
+                    booked = true;
                 }
             }
             true
         });
-        outcome
+        if !booked {
+            return None;
+        }
+        // The request's own output limit first; else the budget's `per_call`; else all the
+        // output the context window leaves room for; never nothing said.
+        let mut reserved_by = None;
+        let mut estimate = |budget: &Budget| {
+            let usd = match (ceiling, budget.per_call_cost()) {
+                (Some((usd, ReservedBy::MaxTokens)), _) => {
+                    reserved_by = Some(ReservedBy::MaxTokens);
+                    usd
+                }
+                (_, Some(per_call)) => {
+                    reserved_by = Some(ReservedBy::PerCall);
+                    return per_call;
+                }
+                (Some((usd, by)), None) => {
+                    reserved_by = Some(by);
+                    usd
+                }
+                (None, None) => {
+                    reserved_by = Some(ReservedBy::Nothing);
+                    return 0.0;
+                }
+            };
+            if budget.currency() == "USD" {
+                return usd;
+            }
+            prices
+                .get_or_insert_with(|| shared.prices.now())
+                .currencies
+                .report(usd)
+                .map_or(usd, |(_, amount)| amount)
+        };
+        let reserving = shared
+            .budgets
+            .begin_reservation(&scope, &mut estimate, wait);
+        Some((reserving, reserved_by))
     })
-    .unwrap_or(Ok(Vec::new()))
+    .flatten()
+}
+
+/// Keeps what the store answered for `span`'s reservation on its data (settled when the call
+/// ends), or gives it back at once when the call ended meanwhile; counts the budgets passed or
+/// refusing.
+pub(crate) fn finish_reservation(
+    span: &tracing::Span,
+    reserved: Result<(Reservation, Vec<Passed>), BudgetExceeded>,
+    reserved_by: Option<ReservedBy>,
+) -> Result<Vec<Passed>, BudgetExceeded> {
+    let mut reserved = Some(reserved);
+    let finished = span
+        .with_subscriber(|(id, dispatch)| {
+            let (layer, access) = layer_of(dispatch)?;
+            let budgets = &layer.shared.budgets;
+            let mut kept = None;
+            let outcome = match reserved.take()? {
+                Ok((reservation, passed)) => {
+                    for passed in &passed {
+                        budgets.counted(&passed.over, false);
+                    }
+                    kept = (!reservation.is_empty()).then_some(reservation);
+                    Ok(passed)
+                }
+                Err(refused) => {
+                    budgets.counted(&refused, true);
+                    Err(refused)
+                }
+            };
+            (access.with_call)(dispatch, id, &mut |data| {
+                data.reserving = false;
+                if let Some(by) = reserved_by {
+                    data.at_close.push(opentelemetry::KeyValue::new(
+                        crate::attr::AI_BUDGET_RESERVED_BY,
+                        by.as_str(),
+                    ));
+                }
+                if data.settled.is_none() {
+                    data.reservation = kept.take();
+                }
+            });
+            // The call ended while its store answered: nothing will settle what it holds.
+            if let Some(reservation) = kept {
+                budgets.settle(reservation, &|_| None);
+            }
+            Some(outcome)
+        })
+        .flatten();
+    finished.unwrap_or_else(|| {
+        reserved.map_or(Ok(Vec::new()), |reserved| {
+            reserved.map(|(_, passed)| passed)
+        })
+    })
 }
 
 /// Adds captured content to the one details event of the open AI call `span`, which the
@@ -674,6 +721,7 @@ where
                 last_attempt_end: None,
                 max_output_tokens: None,
                 reservation: None,
+                reserving: false,
                 carried: None,
             });
         }
