@@ -730,3 +730,128 @@ fn calls_during_a_short_outage_are_all_debited_once_redis_is_back() {
         "no debit given up"
     );
 }
+
+/// The Redis URL a replica process of
+/// [`replicas_exiting_right_after_their_calls_leave_the_exact_spend_and_nothing_held`] uses.
+const REPLICA_REDIS: &str = "TRACING_AI_TEST_REPLICA_REDIS";
+/// A replica's calls with Redis up, then with Redis stopped (fail-open: made, their debits
+/// queued).
+const CALLS_BEFORE: usize = 250;
+const CALLS_STALLED: usize = 50;
+
+/// One replica, as a process of its own (this test binary run again by the test below): the
+/// layer installed by `init()` as users do, 250 budgeted calls on four threads; it says `made`
+/// and waits for a line, while the test stops Redis; 50 more calls, `done`, and the process
+/// exits at once, its guard dropped: the settlements and debits still queued are written then,
+/// once Redis answers.
+#[test]
+#[ignore = "a replica process of replicas_exiting_right_after_their_calls_leave_the_exact_spend_and_nothing_held"]
+fn a_replica_that_exits_right_after_its_calls() {
+    let url = std::env::var(REPLICA_REDIS).expect("run by the test below");
+    let guard = tracing_ai::builder()
+        .with_layer(
+            AiLayer::builder()
+                .with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
+                .with_budget(
+                    Budget::new("tenant-daily", 100.0, Window::Day)
+                        .per(Scope::Tenant)
+                        .per_call(0.01),
+                )
+                .with_budget_store(
+                    RedisBudgets::new(&url)
+                        .expect("a Redis URL")
+                        .with_prefix("exits"),
+                ),
+        )
+        .with_shutdown_timeout(Duration::from_secs(10))
+        .init()
+        .expect("installs");
+    let made = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for thread in 0..4 {
+            let calls = CALLS_BEFORE / 4 + usize::from(thread < CALLS_BEFORE % 4);
+            let made = &made;
+            scope.spawn(move || {
+                for _ in 0..calls {
+                    call_as("acme", made).expect("room for every call");
+                }
+            });
+        }
+    });
+    println!("made");
+    std::io::stdin()
+        .read_line(&mut String::new())
+        .expect("the test says go on");
+    for _ in 0..CALLS_STALLED {
+        call_as("acme", &made).expect("fail-open: made");
+    }
+    assert_eq!(made.load(Ordering::SeqCst), CALLS_BEFORE + CALLS_STALLED);
+    println!("done");
+    drop(guard);
+    // As a service's `main` returns: the process ends now, its threads with it.
+    std::process::exit(0);
+}
+
+/// Two replicas exit right after their calls, while Redis is stopped (resumed half a second
+/// later): Redis has every call's cost, 600 of them, and holds no reservation.
+#[test]
+fn replicas_exiting_right_after_their_calls_leave_the_exact_spend_and_nothing_held() {
+    use std::io::{BufRead as _, Write as _};
+    let Some(redis) = Redis::start() else { return };
+    let receiver = tracing_ai_tests::receiver::Receiver::start();
+    let mut replicas: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            std::process::Command::new(std::env::current_exe().expect("this test binary"))
+                .args([
+                    "--exact",
+                    "a_replica_that_exits_right_after_its_calls",
+                    "--ignored",
+                    "--nocapture",
+                    "--quiet",
+                ])
+                .env(REPLICA_REDIS, &redis.url)
+                .env(
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    format!("http://{}", receiver.grpc),
+                )
+                .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("a replica starts")
+        })
+        .collect();
+    let mut outputs: Vec<_> = replicas
+        .iter_mut()
+        .map(|replica| std::io::BufReader::new(replica.stdout.take().expect("piped")).lines())
+        .collect();
+    let mut wait_for = |word: &str| {
+        for output in &mut outputs {
+            let said = output
+                .by_ref()
+                .map_while(Result::ok)
+                .find(|line| line.trim() == word);
+            assert!(said.is_some(), "a replica never said {word}");
+        }
+    };
+    wait_for("made");
+    redis.stop();
+    for replica in &mut replicas {
+        let stdin = replica.stdin.as_mut().expect("piped");
+        stdin.write_all(b"go\n").expect("the replica reads");
+    }
+    wait_for("done");
+    std::thread::sleep(Duration::from_millis(500));
+    redis.resume();
+    for mut replica in replicas {
+        assert!(replica.wait().expect("a replica ends").success());
+    }
+    let layer = with_store(store(&redis, "exits")).build().expect("valid");
+    let spent = layer
+        .budgets()
+        .spent("tenant-daily", &[(Scope::Tenant, "acme")])
+        .expect("Redis answers");
+    let expected = (2 * (CALLS_BEFORE + CALLS_STALLED)) as f64 * 0.01;
+    assert!((spent - expected).abs() < 1e-9, "{spent} != {expected}");
+    assert_eq!(held(&redis, "exits", "acme"), ("0".into(), "0".into()));
+}
