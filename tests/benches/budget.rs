@@ -1,7 +1,8 @@
 //! What a budget adds to a call, in time: the same annotated call under a layer with no
 //! budget, with an in-process budget, and with the budget kept in Redis on 127.0.0.1 (one
-//! round trip to reserve; the settlement goes through the writer thread). Same run, same
-//! machine: compare the ratios.
+//! round trip to reserve, on the store's thread; the settlement goes through its queue). Each
+//! as a sync function (the thread waits for Redis) and as an `async fn` on a current-thread
+//! tokio runtime (the task awaits Redis). Same run, same machine: compare the ratios.
 //!
 //! `cargo bench -p tracing-ai-tests --bench budget` (Redis: Debian's `redis-server`, which
 //! `scripts/test.sh` installs; without it the Redis case is left out).
@@ -22,8 +23,22 @@ fn chat(input: u64) -> Result<Usage, BudgetExceeded> {
     Ok(Usage::new(black_box(input), 200))
 }
 
+#[ai_span(kind = "llm", model = "gpt-4o-mini", provider = "openai", budget)]
+async fn chat_async(input: u64) -> Result<Usage, BudgetExceeded> {
+    Ok(Usage::new(black_box(input), 200))
+}
+
 fn request() {
     let _ = black_box(tracing::info_span!("request", tenant.id = "acme").in_scope(|| chat(1_000)));
+}
+
+async fn request_async() {
+    use tracing::Instrument as _;
+    let _ = black_box(
+        chat_async(1_000)
+            .instrument(tracing::info_span!("request", tenant.id = "acme"))
+            .await,
+    );
 }
 
 /// A budget that never runs out.
@@ -65,10 +80,19 @@ fn budgets(c: &mut Criterion) {
             ),
         ));
     }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     let mut group = c.benchmark_group("budget");
     for (name, dispatch) in &stacks {
         group.bench_function(*name, |b| {
             tracing::dispatcher::with_default(dispatch, || b.iter(request));
+        });
+        group.bench_function(format!("{name}_async"), |b| {
+            tracing::dispatcher::with_default(dispatch, || {
+                b.iter(|| runtime.block_on(request_async()));
+            });
         });
     }
     group.finish();

@@ -855,3 +855,158 @@ fn replicas_exiting_right_after_their_calls_leave_the_exact_spend_and_nothing_he
     assert!((spent - expected).abs() < 1e-9, "{spent} != {expected}");
     assert_eq!(held(&redis, "exits", "acme"), ("0".into(), "0".into()));
 }
+
+#[ai_span(kind = "llm", model = "budget-model", provider = "openai", budget)]
+async fn chat_async() -> Result<Usage, BudgetExceeded> {
+    Ok(Usage::new(10_000, 0))
+}
+
+/// An axum service on a two-worker tokio runtime, its budgets in a Redis that is stopped: its
+/// budgeted calls (`async fn`s) wait for Redis, each at most its timeout, while its endpoint
+/// without budgets goes on answering at once. Were the reservation a blocking round trip on
+/// the worker threads, two waiting calls would hold both workers and every endpoint with them.
+#[test]
+fn a_stalled_redis_parks_the_budgeted_calls_not_the_services_other_endpoints() {
+    use axum::extract::State;
+    use axum::routing::get;
+    use tracing::instrument::WithSubscriber as _;
+    use tracing::Instrument as _;
+
+    let Some(redis) = Redis::start() else { return };
+    let timeout = Duration::from_millis(200);
+    let layer = with_store(
+        store(&redis, "parked")
+            .with_timeout(timeout)
+            .on_failure(OnStoreFailure::Closed),
+    )
+    .build()
+    .expect("valid");
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::layer::SubscriberExt::with(
+        tracing_subscriber::registry(),
+        layer.with_tracer(opentelemetry::trace::TracerProvider::tracer(
+            &provider, "test",
+        )),
+    ));
+
+    /// The budgeted call, timed on the server: its duration in microseconds.
+    async fn ask(State(dispatch): State<tracing::Dispatch>) -> String {
+        let started = std::time::Instant::now();
+        let _ = chat_async()
+            .instrument(tracing::info_span!("request", tenant.id = "acme"))
+            .with_subscriber(dispatch)
+            .await;
+        started.elapsed().as_micros().to_string()
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("a port");
+    let address = listener.local_addr().expect("an address");
+    let app = axum::Router::new()
+        .route("/ask", get(ask))
+        .route("/health", get(|| async { "ok" }))
+        .with_state(dispatch);
+    runtime.spawn(async move { axum::serve(listener, app).await });
+
+    let client = reqwest::blocking::Client::new();
+    let get_text = |path: &str| {
+        client
+            .get(format!("http://{address}{path}"))
+            .send()
+            .and_then(|response| response.text())
+            .expect("the service answers")
+    };
+    // Warm: Redis up, a budgeted call made (the connection is open).
+    get_text("/ask");
+    redis.stop();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (health, asked) = std::thread::scope(|scope| {
+        let askers: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut durations = Vec::new();
+                    while !stop.load(Ordering::SeqCst) {
+                        let micros: u64 = get_text("/ask").parse().expect("microseconds");
+                        durations.push(Duration::from_micros(micros));
+                    }
+                    durations
+                })
+            })
+            .collect();
+        // The budgeted calls are waiting on Redis now.
+        std::thread::sleep(Duration::from_millis(100));
+        let mut health: Vec<Duration> = (0..200)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                assert_eq!(get_text("/health"), "ok");
+                started.elapsed()
+            })
+            .collect();
+        stop.store(true, Ordering::SeqCst);
+        let asked: Vec<Duration> = askers
+            .into_iter()
+            .flat_map(|asker| asker.join().expect("an asker"))
+            .collect();
+        health.sort();
+        (health, asked)
+    });
+    redis.resume();
+    let p99 = health[health.len() * 99 / 100 - 1];
+    assert!(
+        p99 < Duration::from_millis(10),
+        "the endpoint without budgets took {p99:?} at p99 while Redis was stopped"
+    );
+    assert!(asked.len() >= 8, "{} budgeted calls", asked.len());
+    let longest = asked.iter().max().expect("calls");
+    assert!(
+        *longest <= timeout + Duration::from_millis(20),
+        "a budgeted call took {longest:?}, past its timeout ({timeout:?}) and 20 ms"
+    );
+    runtime.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// What `RedisBudgets`' docs say Redis keeps, measured with `MEMORY USAGE`: an account with a
+/// short tenant id and with a 256-byte one (ids are cut there), and a call's marker.
+#[test]
+fn redis_keeps_what_the_docs_say_an_account_and_a_call_take() {
+    let Some(redis) = Redis::start() else { return };
+    let layer = with_store(store(&redis, "memory")).build().expect("valid");
+    let budgets = layer.budgets();
+    let long = "t".repeat(256);
+    let made = AtomicUsize::new(0);
+    export_built(layer, || {
+        assert_eq!(allowed_of("acme", 1, &made), 1);
+        assert_eq!(allowed_of(&long, 1, &made), 1);
+    });
+    budgets.flush(Duration::from_secs(10)).expect("written");
+    let usage = |key: &str| -> u64 {
+        redis.command(&["MEMORY", "USAGE", key])[0]
+            .parse()
+            .expect("bytes")
+    };
+    let accounts = accounts_of(&redis, "memory");
+    let account = |tenant: &str| {
+        let key = accounts
+            .iter()
+            .find(|key| key.contains(&format!(":{tenant}:")) && !key.ends_with(":#r"))
+            .expect("an account");
+        usage(key)
+    };
+    let (short, long) = (account("acme"), account(&long));
+    let marker = usage(&redis.command(&["KEYS", "memory:#w:*"])[0]);
+    println!(
+        "account {short} bytes, with a 256-byte id {long} bytes; a call's marker {marker} bytes"
+    );
+    // RedisBudgets' docs: "about 140 bytes (410 with a 256-byte id)", "about 70 bytes".
+    assert!((100..=180).contains(&short), "{short}");
+    assert!((350..=480).contains(&long), "{long}");
+    assert!((50..=100).contains(&marker), "{marker}");
+    // A settled call leaves no reservation behind: the account and its marker only.
+    assert_eq!(accounts.len(), 3, "{accounts:?}");
+}
