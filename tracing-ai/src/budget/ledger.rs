@@ -8,53 +8,17 @@
 //! A settle running during a check can only release room (or add what an estimate missed).
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
+use super::store::{
+    share, AccountKey, Balance, BudgetState, BudgetStore, Held, Passed, Reservation, Reserved,
+    Reserving, WaitBy, MAX_ACCOUNTS,
+};
 use super::window::epoch_secs;
 use super::{Budget, BudgetExceeded, CallScope, OnLimit, Window};
 use crate::money::{to_f64, to_units};
-
-/// Past this many accounts (scopes of all budgets in their window), new scopes share one
-/// account per budget, named `other`: ids a caller makes up cannot grow the ledger without
-/// bound.
-pub(crate) const MAX_ACCOUNTS: usize = 100_000;
-const OTHER: &str = "other";
-
-/// One budget's account for one scope (`tenant.id = acme`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct AccountKey {
-    /// The budget's name, and its hash (computed once: hashing the name on every call is
-    /// what a lookup would spend most on).
-    pub(crate) budget: Arc<str>,
-    pub(crate) budget_hash: u64,
-    /// The values of the budget's `per` scopes, by [`Scope`](super::Scope) index.
-    pub(crate) scope: [Option<Arc<str>>; 5],
-}
-
-impl AccountKey {
-    /// The budget's account that scopes share once there are too many of them: each of the
-    /// budget's scopes valued `other`.
-    pub(crate) fn other(&self) -> AccountKey {
-        let other: Arc<str> = OTHER.into();
-        AccountKey {
-            budget: self.budget.clone(),
-            budget_hash: self.budget_hash,
-            scope: self.scope.clone().map(|value| value.map(|_| other.clone())),
-        }
-    }
-}
-
-impl Hash for AccountKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.budget_hash);
-        for value in self.scope.iter().flatten() {
-            value.hash(state);
-        }
-    }
-}
 
 #[derive(Debug, Default)]
 struct Account {
@@ -106,64 +70,30 @@ struct Hold {
     /// The budget's name and limit, for what the console shows of it.
     budget: Arc<str>,
     limit: f64,
-    /// The record its cost is kept under in the budgets file, when there is one.
-    #[cfg(feature = "redb")]
+    /// The record its cost is kept under in the spend log, when there is one.
     record: Option<String>,
 }
 
-/// How far a budget is spent, after a call settled: what the console shows on its lines.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct BudgetState {
-    pub(crate) budget: Arc<str>,
-    /// Spent and reserved, in the ledger's units: turned into a decimal only when shown.
-    used_units: i128,
-    pub(crate) limit: f64,
-    pub(crate) currency: Arc<str>,
-}
-
-impl BudgetState {
-    /// Spent and reserved, in `currency`.
-    pub(crate) fn used(&self) -> f64 {
-        to_f64(self.used_units)
-    }
-
-    /// How much of the limit is used (1 = all of it).
-    pub(crate) fn share(&self) -> f64 {
-        share(self.used_units, self.limit)
-    }
-}
-
-fn share(used_units: i128, limit: f64) -> f64 {
-    if limit > 0.0 {
-        used_units as f64 / 1e22 / limit
-    } else {
-        f64::INFINITY
-    }
+/// Where the ledger's settled costs also go (`LocalBudgets`' file), so that a restart finds
+/// them.
+pub(crate) trait SpendLog: Send + Sync + std::fmt::Debug {
+    /// The record `budget`'s account `key` keeps its spend of `period` under.
+    fn record_key(&self, budget: &Budget, key: &AccountKey, period: u64) -> String;
+    /// Adds `units` to `record`; never waits.
+    fn record(&self, record: String, units: i128);
 }
 
 /// What a call holds in the ledger until it settles: most calls are covered by one budget,
-/// which takes no allocation.
+/// which takes no allocation beyond the reservation's own.
 #[derive(Debug, Default)]
-pub(crate) struct Reservation {
+struct Holds {
     first: Option<Hold>,
     rest: Vec<Hold>,
-    /// The budgets file the costs also go to.
-    #[cfg(feature = "redb")]
-    journal: Option<Arc<super::local::Journal>>,
-    /// Held in a shared store instead.
-    #[cfg(feature = "redis")]
-    pub(crate) remote: Option<Box<super::redis::RemoteHold>>,
+    /// The spend log the costs also go to.
+    log: Option<Arc<dyn SpendLog>>,
 }
 
-impl Reservation {
-    #[cfg(feature = "redis")]
-    pub(crate) fn remote(hold: super::redis::RemoteHold) -> Self {
-        Self {
-            remote: Some(Box::new(hold)),
-            ..Self::default()
-        }
-    }
-
+impl Holds {
     fn push(&mut self, hold: Hold) {
         if self.first.is_none() {
             self.first = Some(hold);
@@ -172,34 +102,43 @@ impl Reservation {
         }
     }
 
-    /// Whether it holds nothing: no budget covered the call, or the store could not be asked
-    /// (fail-open). Such a call debits at its close, as one that reserved nothing.
-    pub(crate) fn is_empty(&self) -> bool {
-        #[cfg(feature = "redis")]
-        if self.remote.is_some() {
-            return false;
-        }
-        self.first.is_none()
-    }
-
-    fn holds(&self) -> impl Iterator<Item = &Hold> {
+    fn iter(&self) -> impl Iterator<Item = &Hold> {
         self.first.iter().chain(&self.rest)
     }
 }
 
-/// A budget with the `warn` action that a call went past.
-#[derive(Debug)]
-pub(crate) struct Passed {
-    pub(crate) over: BudgetExceeded,
-}
-
-/// A budget's account as the gauges show it.
-#[derive(Debug)]
-pub(crate) struct Balance {
-    pub(crate) key: AccountKey,
-    pub(crate) spent: f64,
-    pub(crate) limit: f64,
-    pub(crate) currency: Arc<str>,
+impl Held for Holds {
+    /// Releases what it held and debits what the call cost in the period the call started in
+    /// (a call across midnight counts in the day it was made, as it was checked); the state
+    /// of the most spent of its budgets after that.
+    fn settle(self: Box<Self>, cost: &dyn Fn(&str) -> Option<f64>) -> Option<BudgetState> {
+        let mut most: Option<(f64, Hold, i128)> = None;
+        let Holds { first, rest, log } = *self;
+        for hold in first.into_iter().chain(rest) {
+            let used = {
+                let mut account = lock(&hold.account);
+                account.reserved = account.reserved.saturating_sub(hold.units).max(0);
+                if let Some(units) = cost(&hold.currency).and_then(to_units) {
+                    account.add(hold.index, units);
+                    if let (Some(log), Some(record)) = (&log, &hold.record) {
+                        log.record(record.clone(), units);
+                    }
+                }
+                account.spent(hold.index, &hold.window) + account.reserved
+            };
+            let share = share(used, hold.limit);
+            if most.as_ref().is_none_or(|(most, _, _)| share > *most) {
+                most = Some((share, hold, used));
+            }
+        }
+        // The hold's names move into the state: no copy for a call of one budget.
+        most.map(|(_, hold, used_units)| BudgetState {
+            budget: hold.budget,
+            used_units,
+            limit: hold.limit,
+            currency: hold.currency,
+        })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -207,9 +146,8 @@ pub(crate) struct Ledger {
     accounts: Mutex<HashMap<AccountKey, Shared>>,
     /// When (seconds since the epoch) a full ledger may next drop its idle accounts.
     next_sweep: AtomicU64,
-    /// The budgets file each settled cost also goes to (`LocalBudgets`).
-    #[cfg(feature = "redb")]
-    pub(crate) journal: Option<Arc<super::local::Journal>>,
+    /// Where each settled cost also goes (`LocalBudgets`' file).
+    pub(crate) log: Option<Arc<dyn SpendLog>>,
 }
 
 /// How often, at most, a full ledger reads every account to drop the idle ones: a sweep of
@@ -222,16 +160,16 @@ impl Ledger {
     /// covering `scope`, unless a `refuse` budget would go past its limit: then nothing is
     /// reserved and the first such budget is the error. The `warn` budgets passed are
     /// returned with the reservation.
-    pub(crate) fn reserve(
+    pub(crate) fn reserve_now(
         &self,
         budgets: &[Budget],
         scope: &CallScope,
         estimate: &mut dyn FnMut(&Budget) -> f64,
         now: SystemTime,
-    ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
+    ) -> Result<(Option<Reservation>, Vec<Passed>), BudgetExceeded> {
         let secs = epoch_secs(now);
         let mut accounts = self.lock();
-        let mut reservation = Reservation::default();
+        let mut reservation = Holds::default();
         let mut passed = Vec::new();
         for budget in budgets {
             let Some(key) = budget.account(scope) else {
@@ -261,7 +199,7 @@ impl Ledger {
                     if budget.on_limit == OnLimit::Refuse {
                         drop(held);
                         // What the budgets before this one took, given back: all or nothing.
-                        for hold in reservation.holds() {
+                        for hold in reservation.iter() {
                             let mut account = lock(&hold.account);
                             account.reserved = account.reserved.saturating_sub(hold.units);
                         }
@@ -281,57 +219,17 @@ impl Ledger {
                 units,
                 budget: budget.name.clone(),
                 limit: budget.limit,
-                #[cfg(feature = "redb")]
                 record: self
-                    .journal
+                    .log
                     .as_ref()
-                    .map(|_| super::local::record_key(budget, &key, index)),
+                    .map(|log| log.record_key(budget, &key, index)),
             });
         }
-        #[cfg(feature = "redb")]
-        {
-            reservation.journal = self.journal.clone();
+        if reservation.first.is_none() {
+            return Ok((None, passed));
         }
-        Ok((reservation, passed))
-    }
-
-    /// Releases what `reservation` held and debits what the call cost (`cost(currency)`;
-    /// `None` for a call nothing was billed for) in the period the call started in (a call
-    /// across midnight counts in the day it was made, as it was checked); the state of the
-    /// most spent of its budgets after that.
-    pub(crate) fn settle(
-        reservation: Reservation,
-        cost: &dyn Fn(&str) -> Option<f64>,
-    ) -> Option<BudgetState> {
-        let mut most: Option<(f64, Hold, i128)> = None;
-        #[cfg(feature = "redb")]
-        let journal = reservation.journal.clone();
-        let Reservation { first, rest, .. } = reservation;
-        for hold in first.into_iter().chain(rest) {
-            let used = {
-                let mut account = lock(&hold.account);
-                account.reserved = account.reserved.saturating_sub(hold.units).max(0);
-                if let Some(units) = cost(&hold.currency).and_then(to_units) {
-                    account.add(hold.index, units);
-                    #[cfg(feature = "redb")]
-                    if let (Some(journal), Some(record)) = (&journal, &hold.record) {
-                        journal.record(record.clone(), units);
-                    }
-                }
-                account.spent(hold.index, &hold.window) + account.reserved
-            };
-            let share = share(used, hold.limit);
-            if most.as_ref().is_none_or(|(most, _, _)| share > *most) {
-                most = Some((share, hold, used));
-            }
-        }
-        // The hold's names move into the state: no copy for a call of one budget.
-        most.map(|(_, hold, used_units)| BudgetState {
-            budget: hold.budget,
-            used_units,
-            limit: hold.limit,
-            currency: hold.currency,
-        })
+        reservation.log = self.log.clone();
+        Ok((Some(Reservation::new(reservation)), passed))
     }
 
     /// Debits a call that reserved nothing in every budget covering `scope`.
@@ -353,16 +251,15 @@ impl Ledger {
             };
             let key = self.admit(&mut accounts, budgets, key, secs);
             let index = budget.window.index_at(secs);
-            #[cfg(feature = "redb")]
-            if let Some(journal) = &self.journal {
-                journal.record(super::local::record_key(budget, &key, index), units);
+            if let Some(log) = &self.log {
+                log.record(log.record_key(budget, &key, index), units);
             }
             lock(accounts.entry(key).or_default()).add(index, units);
         }
     }
 
-    /// Adds what the budgets file says `key` spent in `index` (read in period order).
-    #[cfg(feature = "redb")]
+    /// Adds what the spend log says `key` spent in `index` (read in period order).
+    #[cfg_attr(not(feature = "redb"), allow(dead_code))]
     pub(crate) fn restore(&self, key: AccountKey, index: u64, units: i128) {
         lock(self.lock().entry(key).or_default()).add(index, units);
     }
@@ -402,6 +299,38 @@ impl Ledger {
 
     fn lock(&self) -> MutexGuard<'_, HashMap<AccountKey, Shared>> {
         self.accounts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl BudgetStore for Ledger {
+    fn reserve(
+        &self,
+        budgets: Arc<[Budget]>,
+        scope: &CallScope,
+        estimate: &mut dyn FnMut(&Budget) -> f64,
+        now: SystemTime,
+        _wait: WaitBy,
+    ) -> Reserving {
+        let reserved: Reserved = self.reserve_now(&budgets, scope, estimate, now);
+        Reserving::Done(reserved)
+    }
+
+    fn debit(
+        &self,
+        budgets: &[Budget],
+        scope: &CallScope,
+        cost: &dyn Fn(&str) -> Option<f64>,
+        now: SystemTime,
+    ) {
+        Ledger::debit(self, budgets, scope, cost, now);
+    }
+
+    fn balances(&self, budgets: &[Budget], now: SystemTime) -> Vec<Balance> {
+        Ledger::balances(self, budgets, now)
+    }
+
+    fn spent(&self, budget: &Budget, key: &AccountKey, now: SystemTime) -> Option<f64> {
+        Some(self.used(budget, key, now).0)
     }
 }
 
@@ -482,7 +411,8 @@ mod tests {
     use std::sync::Arc;
     use std::time::SystemTime;
 
-    use super::{Ledger, MAX_ACCOUNTS, OTHER};
+    use super::{Ledger, MAX_ACCOUNTS};
+    use crate::budget::store::OTHER;
     use crate::budget::{Budget, CallScope, Scope, Window};
 
     fn tenant(id: &str) -> CallScope {
@@ -510,9 +440,11 @@ mod tests {
     /// Reserves `usd` for `id` at `now`; whether it was let through (and then settled).
     fn spend_at(ledger: &Ledger, budget: &Budget, id: &str, usd: f64, now: SystemTime) -> bool {
         let budgets = std::slice::from_ref(budget);
-        match ledger.reserve(budgets, &tenant(id), &mut |_| usd, now) {
+        match ledger.reserve_now(budgets, &tenant(id), &mut |_| usd, now) {
             Ok((reservation, _)) => {
-                Ledger::settle(reservation, &|_| Some(usd));
+                if let Some(reservation) = reservation {
+                    reservation.settle(&|_| Some(usd));
+                }
                 true
             }
             Err(_) => false,
@@ -611,7 +543,7 @@ mod tests {
         let ledger = Ledger::default();
         assert!(spend(&ledger, &budget, "acme", 0.00015));
         let refused = ledger
-            .reserve(
+            .reserve_now(
                 std::slice::from_ref(&budget),
                 &tenant("acme"),
                 &mut |_| 0.0001,

@@ -18,7 +18,8 @@ use std::time::SystemTime;
 
 use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 
-use super::ledger::AccountKey;
+use super::ledger::{Ledger, SpendLog};
+use super::store::{AccountKey, BudgetStore, OpenStore};
 use super::window::epoch_secs;
 use super::{Budget, BudgetError};
 
@@ -75,6 +76,23 @@ impl LocalBudgets {
     }
 }
 
+impl OpenStore for LocalBudgets {
+    /// The in-process ledger, with what the file says the budgets' current windows spent, and
+    /// the file's writer behind it.
+    fn open(
+        &self,
+        budgets: &[Budget],
+        now: SystemTime,
+    ) -> Result<Arc<dyn BudgetStore>, BudgetError> {
+        let mut ledger = Ledger::default();
+        let journal = Journal::open(self, budgets, now, &mut |_, key, index, units| {
+            ledger.restore(key, index, units);
+        })?;
+        ledger.log = Some(Arc::new(journal));
+        Ok(Arc::new(ledger))
+    }
+}
+
 /// One settled cost on its way to the file.
 #[derive(Debug)]
 pub(crate) struct Spend {
@@ -94,7 +112,7 @@ pub(crate) struct Journal {
 
 /// A spend as the file keys it: the account (budget, window, currency, scope values) and the
 /// period, as JSON (no separator can be confused with a value).
-pub(crate) fn record_key(budget: &Budget, key: &AccountKey, period: u64) -> String {
+fn record_key(budget: &Budget, key: &AccountKey, period: u64) -> String {
     serde_json::json!([
         &*budget.name,
         budget.window.to_string(),
@@ -201,10 +219,16 @@ impl Journal {
             lost,
         })
     }
+}
+
+impl SpendLog for Journal {
+    fn record_key(&self, budget: &Budget, key: &AccountKey, period: u64) -> String {
+        record_key(budget, key, period)
+    }
 
     /// Hands a settled cost to the writer; never waits. A cost the queue has no room for is
     /// counted as lost.
-    pub(crate) fn record(&self, key: String, units: i128) {
+    fn record(&self, key: String, units: i128) {
         let Some(sender) = &self.sender else {
             return;
         };

@@ -110,17 +110,17 @@ use std::time::SystemTime;
 #[cfg_attr(docsrs, doc(cfg(feature = "redb")))]
 pub use self::local::LocalBudgets;
 #[cfg(feature = "redis")]
-pub(crate) use self::redis::RedisStore;
-#[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{OnStoreFailure, RedisBudgets};
 pub use self::store::Unflushed;
-pub(crate) use self::store::{Reserving, WaitBy};
+pub(crate) use self::store::{
+    BudgetState, BudgetStore, OpenStore, Passed, Reservation, Reserved, Reserving, WaitBy,
+};
 pub use window::Window;
 
 pub(crate) use file::BudgetSources;
-use ledger::{AccountKey, Balance};
-pub(crate) use ledger::{BudgetState, Ledger, Passed, Reservation};
+use ledger::Ledger;
+use store::{AccountKey, Balance};
 
 use crate::attr;
 use crate::money::decimal;
@@ -347,7 +347,7 @@ impl Budget {
     }
 
     /// This budget's account for the scope values `scope` (by [`Scope`] index).
-    #[cfg(feature = "redb")]
+    #[cfg_attr(not(feature = "redb"), allow(dead_code))]
     pub(crate) fn account_key(&self, scope: [Option<Arc<str>>; 5]) -> AccountKey {
         AccountKey {
             budget: self.name.clone(),
@@ -613,10 +613,8 @@ pub(crate) struct LiveBudgets {
     /// Whether there is any budget: read on every call's close, apart from the lock.
     any: AtomicBool,
     sources: BudgetSources,
-    pub(crate) ledger: Ledger,
-    /// Where budgets are kept when not in this process.
-    #[cfg(feature = "redis")]
-    pub(crate) store: Option<RedisStore>,
+    /// Where the accounts are kept: the in-process ledger, or a store given to the builder.
+    store: Arc<dyn BudgetStore>,
     /// Calls past a limit, by budget, outcome and scope: `ai.budget.calls`.
     past_limit: std::sync::Mutex<HashMap<PastLimit, u64>>,
     /// The balances one collection's three gauges read: swept once, not once per gauge.
@@ -652,9 +650,7 @@ impl Default for LiveBudgets {
             current: RwLock::new(Vec::new().into()),
             any: AtomicBool::new(false),
             sources: BudgetSources::default(),
-            ledger: Ledger::default(),
-            #[cfg(feature = "redis")]
-            store: None,
+            store: Arc::new(Ledger::default()),
             past_limit: std::sync::Mutex::default(),
             collected: std::sync::Mutex::default(),
             #[cfg(test)]
@@ -664,46 +660,22 @@ impl Default for LiveBudgets {
 }
 
 impl LiveBudgets {
+    /// The budgets of `sources`, kept in the store `open` opens (in this process without one).
     pub(crate) fn new(
         sources: BudgetSources,
         reporting: &str,
-        #[cfg(feature = "redis")] store: Option<RedisBudgets>,
-        #[cfg(feature = "redb")] local: Option<LocalBudgets>,
+        open: Option<Arc<dyn OpenStore>>,
     ) -> Result<Self, crate::ConfigError> {
         let budgets = sources.load(reporting)?;
-        #[cfg_attr(not(feature = "redb"), allow(unused_mut))]
-        let mut ledger = Ledger::default();
-        #[cfg(feature = "redb")]
-        if let Some(local) = local {
-            // Redis keeps the spend of budgets kept there: the file would only lag behind it.
-            #[cfg(feature = "redis")]
-            let redis_keeps_it = store.is_some();
-            #[cfg(not(feature = "redis"))]
-            let redis_keeps_it = false;
-            if redis_keeps_it {
-                return Self::new(
-                    sources,
-                    reporting,
-                    #[cfg(feature = "redis")]
-                    store,
-                    None,
-                );
-            }
-            let journal = local::Journal::open(
-                &local,
-                &budgets,
-                SystemTime::now(),
-                &mut |_, key, index, units| ledger.restore(key, index, units),
-            )?;
-            ledger.journal = Some(Arc::new(journal));
-        }
+        let store = match open {
+            Some(open) => open.open(&budgets, SystemTime::now())?,
+            None => Arc::new(Ledger::default()),
+        };
         Ok(Self {
             any: AtomicBool::new(!budgets.is_empty()),
             current: RwLock::new(budgets.into()),
             sources,
-            ledger,
-            #[cfg(feature = "redis")]
-            store: store.map(RedisStore::start).transpose()?,
+            store,
             past_limit: std::sync::Mutex::default(),
             collected: std::sync::Mutex::default(),
             #[cfg(test)]
@@ -728,36 +700,21 @@ impl LiveBudgets {
     }
 
     /// Starts the reservation of a call of `scope` in the store the budgets are kept in (see
-    /// [`Ledger::reserve`]): done at once in this process; sent to Redis, and then waited for
-    /// by [`Reserving::wait_blocking`] or [`Reserving::wait`], when they are kept there.
+    /// [`BudgetStore::reserve`]): done at once in this process; sent, and then waited for by
+    /// [`Reserving::wait_blocking`] or [`Reserving::wait`], for a store elsewhere.
     pub(crate) fn begin_reservation(
-        self: &Arc<Self>,
+        &self,
         scope: &CallScope,
         estimate: &mut dyn FnMut(&Budget) -> f64,
-        #[cfg_attr(not(feature = "redis"), allow(unused_variables))] wait: WaitBy,
+        wait: WaitBy,
     ) -> Reserving {
-        let budgets = self.now();
-        let now = SystemTime::now();
-        #[cfg(feature = "redis")]
-        if let Some(store) = &self.store {
-            return match store.send_reservation(budgets, scope, estimate, now, wait) {
-                Some(waiting) => Reserving::Waiting(waiting, self.clone()),
-                None => Reserving::Done(Ok((Reservation::default(), Vec::new()))),
-            };
-        }
-        Reserving::Done(self.ledger.reserve(&budgets, scope, estimate, now))
+        self.store
+            .reserve(self.now(), scope, estimate, SystemTime::now(), wait)
     }
 
     /// Writes the settlements and debits still queued for the store, within `timeout`.
-    pub(crate) fn flush(
-        &self,
-        #[cfg_attr(not(feature = "redis"), allow(unused_variables))] timeout: std::time::Duration,
-    ) -> Result<(), Unflushed> {
-        #[cfg(feature = "redis")]
-        if let Some(store) = &self.store {
-            return store.flush(timeout);
-        }
-        Ok(())
+    pub(crate) fn flush(&self, timeout: std::time::Duration) -> Result<(), Unflushed> {
+        self.store.flush(timeout)
     }
 
     /// At exit: what `flush` could not write is given up and counted.
@@ -766,37 +723,13 @@ impl LiveBudgets {
         allow(dead_code)
     )]
     pub(crate) fn give_up(&self) {
-        #[cfg(feature = "redis")]
-        if let Some(store) = &self.store {
-            store.give_up();
-        }
-    }
-
-    /// Settles `reservation` with what the call cost (`cost(currency)`); the state of its most
-    /// spent budget after, when it is kept in this process.
-    pub(crate) fn settle(
-        &self,
-        reservation: Reservation,
-        cost: &dyn Fn(&str) -> Option<f64>,
-    ) -> Option<BudgetState> {
-        #[cfg(feature = "redis")]
-        let mut reservation = reservation;
-        #[cfg(feature = "redis")]
-        if let (Some(store), Some(remote)) = (&self.store, reservation.remote.take()) {
-            store.settle(*remote, cost);
-        }
-        Ledger::settle(reservation, cost)
+        self.store.give_up();
     }
 
     /// Debits a call that reserved nothing in every budget covering `scope`.
     pub(crate) fn debit(&self, scope: &CallScope, cost: &dyn Fn(&str) -> Option<f64>) {
-        let budgets = self.now();
-        let now = SystemTime::now();
-        #[cfg(feature = "redis")]
-        if let Some(store) = &self.store {
-            return store.debit(&budgets, scope, cost, now);
-        }
-        self.ledger.debit(&budgets, scope, cost, now);
+        self.store
+            .debit(&self.now(), scope, cost, SystemTime::now());
     }
 
     /// Counts a call that went past `over`'s budget: refused, or warned and made.
@@ -849,15 +782,8 @@ impl LiveBudgets {
 
     pub(crate) fn balances(&self) -> Vec<(Balance, ScopeLabels)> {
         let budgets = self.now();
-        let now = SystemTime::now();
-        #[cfg(feature = "redis")]
-        let balances = match &self.store {
-            Some(store) => store.seen.balances(&budgets, now),
-            None => self.ledger.balances(&budgets, now),
-        };
-        #[cfg(not(feature = "redis"))]
-        let balances = self.ledger.balances(&budgets, now);
-        balances
+        self.store
+            .balances(&budgets, SystemTime::now())
             .into_iter()
             .filter_map(|balance| {
                 let budget = budgets
@@ -871,11 +797,7 @@ impl LiveBudgets {
 
     /// Registers the gauges and the counter of [the module docs](self) on `meter`.
     pub(crate) fn report(budgets: &Arc<Self>, meter: &opentelemetry::metrics::Meter) {
-        // What Redis answers is kept for the gauges only: now that there are some.
-        #[cfg(feature = "redis")]
-        if let Some(store) = &budgets.store {
-            store.seen.wanted();
-        }
+        budgets.store.report(meter);
         use opentelemetry::KeyValue;
         let labels = |balance: &Balance, scope: &[(&'static str, Arc<str>)]| {
             let mut labels = vec![KeyValue::new(
@@ -958,29 +880,6 @@ impl LiveBudgets {
                 }
             })
             .build();
-        #[cfg(feature = "redis")]
-        if let Some(store) = &budgets.store {
-            let failures = store.failures.clone();
-            meter
-                .u64_observable_counter(attr::AI_BUDGET_STORE_FAILURES)
-                .with_unit("{operation}")
-                .with_description(
-                    "Reservations the budget store did not answer in time, and debits it never \
-                     received",
-                )
-                .with_callback(move |observer| {
-                    for (operation, counter) in [
-                        ("reserve", &failures.reservations),
-                        ("debit", &failures.debits),
-                    ] {
-                        observer.observe(
-                            counter.load(Ordering::Relaxed),
-                            &[KeyValue::new(crate::attr::AI_BUDGET_OPERATION, operation)],
-                        );
-                    }
-                })
-                .build();
-        }
     }
 }
 
@@ -1062,11 +961,7 @@ impl BudgetsHandle {
             call.values[scope.index()] = Some(scope.value_as_kept(value));
         }
         let key = budget.account(&call)?;
-        #[cfg(feature = "redis")]
-        if let Some(store) = &self.budgets.store {
-            return store.spent(budget, &key);
-        }
-        Some(self.budgets.ledger.used(budget, &key, SystemTime::now()).0)
+        self.budgets.store.spent(budget, &key, SystemTime::now())
     }
 }
 
@@ -1202,17 +1097,7 @@ mod collection_tests {
             inline: vec![Budget::new("all", 1.0, Window::Day)],
             files: Vec::new(),
         };
-        let budgets = Arc::new(
-            LiveBudgets::new(
-                sources,
-                "USD",
-                #[cfg(feature = "redis")]
-                None,
-                #[cfg(feature = "redb")]
-                None,
-            )
-            .expect("valid"),
-        );
+        let budgets = Arc::new(LiveBudgets::new(sources, "USD", None).expect("valid"));
         let exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
         let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
             .with_reader(opentelemetry_sdk::metrics::PeriodicReader::builder(exporter).build())

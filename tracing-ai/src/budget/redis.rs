@@ -31,10 +31,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::ledger::{AccountKey, Balance, Passed, Reservation, MAX_ACCOUNTS};
-use super::store::{Unflushed, WaitBy};
+use super::store::{
+    AccountKey, Answer, Balance, BudgetState, BudgetStore, Held, OpenStore, Passed, Reservation,
+    Reserved, Reserving, Unflushed, WaitBy, MAX_ACCOUNTS,
+};
 use super::window::Period;
-use super::{Budget, BudgetError, BudgetExceeded, CallScope, OnLimit, Window};
+use super::{Budget, BudgetError, CallScope, OnLimit, Window};
 
 /// The finest amount kept in Redis: 10^-10 of the currency.
 const UNIT: f64 = 1e10;
@@ -380,9 +382,23 @@ impl std::fmt::Debug for RedisBudgets {
 
 /// A reservation's hold in Redis: its id and accounts, to settle.
 #[derive(Debug)]
-pub(crate) struct RemoteHold {
+struct RemoteHold {
     id: String,
     accounts: Vec<(Account, Arc<str>)>,
+    store: Arc<Shared>,
+}
+
+impl Held for RemoteHold {
+    /// Queues the settlement: Redis says what the budget spent later, to the gauges.
+    fn settle(self: Box<Self>, cost: &dyn Fn(&str) -> Option<f64>) -> Option<BudgetState> {
+        let RemoteHold {
+            id,
+            accounts,
+            store,
+        } = *self;
+        store.settle(id, accounts, cost);
+        None
+    }
 }
 
 /// An account in Redis: its key there and its reservations', and the budget's; the keys of
@@ -429,7 +445,7 @@ fn folded(flags: Option<&String>, index: usize) -> bool {
 /// What each account this replica settled in had spent, every replica's spend included, as
 /// Redis answered the last settlement: what the gauges show.
 #[derive(Debug, Default)]
-pub(crate) struct Seen {
+struct Seen {
     accounts: Mutex<HashMap<AccountKey, SeenSpend>>,
     /// Some gauge reads it: without metrics, nothing is kept.
     wanted: AtomicBool,
@@ -445,7 +461,7 @@ struct SeenSpend {
 
 impl Seen {
     /// Some gauge reads the accounts from now on: keep them.
-    pub(crate) fn wanted(&self) {
+    fn wanted(&self) {
         self.wanted.store(true, Ordering::Relaxed);
     }
 
@@ -461,7 +477,7 @@ impl Seen {
 
     /// The balances of the accounts seen, for `budgets` as they are now; the accounts of
     /// budgets no longer there or of a period past are forgotten.
-    pub(crate) fn balances(&self, budgets: &[Budget], now: SystemTime) -> Vec<Balance> {
+    fn balances(&self, budgets: &[Budget], now: SystemTime) -> Vec<Balance> {
         let mut balances = Vec::new();
         self.accounts
             .lock()
@@ -489,8 +505,16 @@ impl Seen {
 
 /// The live store: a thread of its own runs redis' tokio client, with one connection opened
 /// ahead of the calls and kept (reopened when it breaks); the calls' reservations and the
-/// queue of settlements go through it.
+/// queue of settlements go through it. Dropped, it ends the thread.
 pub(crate) struct RedisStore {
+    shared: Arc<Shared>,
+    /// Ends the store's thread (once the writes it has are given up), joined on drop.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What the store's calls, holds and answers share.
+struct Shared {
     config: RedisBudgets,
     runtime: tokio::runtime::Handle,
     link: Arc<Link>,
@@ -498,14 +522,11 @@ pub(crate) struct RedisStore {
     next_id: AtomicU64,
     process: u64,
     pending: Arc<Pending>,
-    pub(crate) failures: Arc<StoreCounts>,
-    pub(crate) seen: Arc<Seen>,
-    /// Ends the store's thread (once the writes it has are given up), joined on drop.
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    failures: Arc<StoreCounts>,
+    seen: Arc<Seen>,
 }
 
-impl std::fmt::Debug for RedisStore {
+impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
             .field("config", &self.config)
@@ -513,14 +534,20 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.shared.fmt(f)
+    }
+}
+
 /// What went wrong with the store, counted (`ai.budget.store_failures`).
 #[derive(Debug, Default)]
-pub(crate) struct StoreCounts {
+struct StoreCounts {
     /// Reservations the store did not answer in time; the policy applied.
-    pub(crate) reservations: AtomicU64,
+    reservations: AtomicU64,
     /// Settlements and debits given up: not written within [`GIVE_UP`], the queue was full,
     /// or still unwritten at the exit's flush deadline.
-    pub(crate) debits: AtomicU64,
+    debits: AtomicU64,
 }
 
 /// The one connection to Redis the store's thread shares between its tasks (redis'
@@ -676,19 +703,20 @@ impl PendingTotals {
 }
 
 /// The reservation of one call, sent to Redis and waited for.
-pub(crate) struct Waiting {
+struct Waiting {
+    store: Arc<Shared>,
     budgets: Arc<[Budget]>,
     /// Each covering budget (by index in `budgets`), its account and its estimate.
     covering: Vec<(usize, AccountKey, f64)>,
     accounts: Vec<(Account, Arc<str>)>,
     id: String,
     now: SystemTime,
-    answer: Answer,
+    answer: Reply,
 }
 
 /// Where the store's thread puts a reservation's answer: a channel a thread blocks on (for a
 /// bounded time), or one a task awaits.
-enum Answer {
+enum Reply {
     Blocking(std::sync::mpsc::Receiver<Result<Vec<String>, Failure>>),
     Async(tokio::sync::oneshot::Receiver<Result<Vec<String>, Failure>>),
 }
@@ -710,6 +738,105 @@ static SETTLE_SCRIPT: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(SETTLE));
 static SPENT_SCRIPT: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(SPENT));
+
+impl Answer for Waiting {
+    fn wait_blocking(self: Box<Self>) -> Reserved {
+        let store = self.store.clone();
+        store.wait_blocking(*self)
+    }
+
+    fn wait(
+        self: Box<Self>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Reserved> + Send>> {
+        Box::pin(async move {
+            let store = self.store.clone();
+            store.wait(*self).await
+        })
+    }
+}
+
+impl OpenStore for RedisBudgets {
+    fn open(
+        &self,
+        _budgets: &[Budget],
+        _now: SystemTime,
+    ) -> Result<Arc<dyn BudgetStore>, BudgetError> {
+        Ok(Arc::new(RedisStore::start(self.clone())?))
+    }
+}
+
+impl BudgetStore for RedisStore {
+    fn reserve(
+        &self,
+        budgets: Arc<[Budget]>,
+        scope: &CallScope,
+        estimate: &mut dyn FnMut(&Budget) -> f64,
+        now: SystemTime,
+        wait: WaitBy,
+    ) -> Reserving {
+        match self
+            .shared
+            .send_reservation(budgets, scope, estimate, now, wait)
+        {
+            Some(waiting) => Reserving::Waiting(Box::new(waiting)),
+            None => Reserving::Done(Ok((None, Vec::new()))),
+        }
+    }
+
+    fn debit(
+        &self,
+        budgets: &[Budget],
+        scope: &CallScope,
+        cost: &dyn Fn(&str) -> Option<f64>,
+        now: SystemTime,
+    ) {
+        self.shared.debit(budgets, scope, cost, now);
+    }
+
+    /// What each account had spent, every replica's spend included, when this replica last
+    /// settled in it.
+    fn balances(&self, budgets: &[Budget], now: SystemTime) -> Vec<Balance> {
+        self.shared.seen.balances(budgets, now)
+    }
+
+    fn spent(&self, budget: &Budget, key: &AccountKey, now: SystemTime) -> Option<f64> {
+        self.shared.spent(budget, key, now)
+    }
+
+    fn flush(&self, timeout: Duration) -> Result<(), Unflushed> {
+        self.shared.flush(timeout)
+    }
+
+    fn give_up(&self) {
+        self.shared.give_up();
+    }
+
+    /// `ai.budget.store_failures`; what Redis answers is kept for the gauges from now on.
+    fn report(&self, meter: &opentelemetry::metrics::Meter) {
+        use opentelemetry::KeyValue;
+        self.shared.seen.wanted();
+        let failures = self.shared.failures.clone();
+        meter
+            .u64_observable_counter(crate::attr::AI_BUDGET_STORE_FAILURES)
+            .with_unit("{operation}")
+            .with_description(
+                "Reservations the budget store did not answer in time, and settlements or \
+                 debits given up",
+            )
+            .with_callback(move |observer| {
+                for (operation, counter) in [
+                    ("reserve", &failures.reservations),
+                    ("debit", &failures.debits),
+                ] {
+                    observer.observe(
+                        counter.load(Ordering::Relaxed),
+                        &[KeyValue::new(crate::attr::AI_BUDGET_OPERATION, operation)],
+                    );
+                }
+            })
+            .build();
+    }
+}
 
 impl RedisStore {
     pub(crate) fn start(config: RedisBudgets) -> Result<Self, BudgetError> {
@@ -764,20 +891,24 @@ impl RedisStore {
             .map_or(0, |now| now.as_nanos() as u64)
             ^ u64::from(std::process::id()).rotate_left(32);
         Ok(Self {
-            config,
-            runtime: handle,
-            link,
-            jobs,
-            next_id: AtomicU64::new(0),
-            process,
-            pending,
-            failures,
-            seen,
+            shared: Arc::new(Shared {
+                config,
+                runtime: handle,
+                link,
+                jobs,
+                next_id: AtomicU64::new(0),
+                process,
+                pending,
+                failures,
+                seen,
+            }),
             stop: Some(stop),
             thread: Some(thread),
         })
     }
+}
 
+impl Shared {
     /// An id no other write of any replica has: this process' and a counter.
     fn next_id(&self) -> String {
         format!(
@@ -826,8 +957,8 @@ impl RedisStore {
     /// Sends the reservation of a call of `scope` (what [`Ledger::reserve`](super::Ledger::reserve)
     /// does, in Redis) to the store's thread; `Err` with what to return at once when no budget
     /// covers the call.
-    pub(crate) fn send_reservation(
-        &self,
+    fn send_reservation(
+        self: &Arc<Self>,
         budgets: Arc<[Budget]>,
         scope: &CallScope,
         estimate: &mut dyn FnMut(&Budget) -> f64,
@@ -878,17 +1009,18 @@ impl RedisStore {
                 self.runtime.spawn(async move {
                     let _ = answered.send(link.run(&invocation, timeout).await);
                 });
-                Answer::Blocking(answer)
+                Reply::Blocking(answer)
             }
             WaitBy::Awaiting => {
                 let (answered, answer) = tokio::sync::oneshot::channel();
                 self.runtime.spawn(async move {
                     let _ = answered.send(link.run(&invocation, timeout).await);
                 });
-                Answer::Async(answer)
+                Reply::Async(answer)
             }
         };
         Some(Waiting {
+            store: self.clone(),
             budgets,
             covering,
             accounts,
@@ -899,28 +1031,22 @@ impl RedisStore {
     }
 
     /// Waits for `waiting`'s answer, blocking the thread at most the timeout.
-    pub(crate) fn wait_blocking(
-        &self,
-        mut waiting: Waiting,
-    ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
+    fn wait_blocking(self: &Arc<Self>, mut waiting: Waiting) -> Reserved {
         let answer = match &mut waiting.answer {
-            Answer::Blocking(answer) => answer
+            Reply::Blocking(answer) => answer
                 .recv_timeout(self.config.timeout + SLACK)
                 .unwrap_or_else(|_| Err(self.unanswered())),
-            Answer::Async(answer) => answer.try_recv().unwrap_or_else(|_| Err(self.unanswered())),
+            Reply::Async(answer) => answer.try_recv().unwrap_or_else(|_| Err(self.unanswered())),
         };
         self.answered(waiting, answer)
     }
 
     /// Waits for `waiting`'s answer in a task: the thread goes on with other tasks meanwhile.
-    pub(crate) async fn wait(
-        &self,
-        mut waiting: Waiting,
-    ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
+    async fn wait(self: &Arc<Self>, mut waiting: Waiting) -> Reserved {
         let answer = match &mut waiting.answer {
             // The store's thread answers within the timeout, always.
-            Answer::Async(answer) => answer.await.unwrap_or_else(|_| Err(self.unanswered())),
-            Answer::Blocking(answer) => answer
+            Reply::Async(answer) => answer.await.unwrap_or_else(|_| Err(self.unanswered())),
+            Reply::Blocking(answer) => answer
                 .recv_timeout(self.config.timeout + SLACK)
                 .unwrap_or_else(|_| Err(self.unanswered())),
         };
@@ -935,10 +1061,10 @@ impl RedisStore {
     }
 
     fn answered(
-        &self,
+        self: &Arc<Self>,
         waiting: Waiting,
         answer: Result<Vec<String>, Failure>,
-    ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
+    ) -> Reserved {
         let Waiting {
             budgets,
             covering,
@@ -1000,8 +1126,12 @@ impl RedisStore {
                         passed.push(Passed { over });
                     }
                 }
-                let reservation = Reservation::remote(RemoteHold { id, accounts });
-                Ok((reservation, passed))
+                let reservation = Reservation::new(RemoteHold {
+                    id,
+                    accounts,
+                    store: self.clone(),
+                });
+                Ok((Some(reservation), passed))
             }
         }
     }
@@ -1017,7 +1147,7 @@ impl RedisStore {
         id: String,
         failure: &Failure,
         now: SystemTime,
-    ) -> Result<(Reservation, Vec<Passed>), BudgetExceeded> {
+    ) -> Reserved {
         if failure.maybe_sent {
             let accounts = accounts
                 .into_iter()
@@ -1039,7 +1169,7 @@ impl RedisStore {
             );
         }
         match self.config.on_failure {
-            OnStoreFailure::Open => Ok((Reservation::default(), Vec::new())),
+            OnStoreFailure::Open => Ok((None, Vec::new())),
             OnStoreFailure::Closed => {
                 let (budget, key, amount) = &covering[0];
                 let mut refused = budgets[*budget].exceeded(key, 0.0, *amount, now);
@@ -1049,11 +1179,15 @@ impl RedisStore {
         }
     }
 
-    /// Queues the settlement of `hold` with what the call cost.
-    pub(crate) fn settle(&self, hold: RemoteHold, cost: &dyn Fn(&str) -> Option<f64>) {
+    /// Queues the settlement of reservation `id` with what the call cost.
+    fn settle(
+        &self,
+        id: String,
+        accounts: Vec<(Account, Arc<str>)>,
+        cost: &dyn Fn(&str) -> Option<f64>,
+    ) {
         let mut first = None;
-        let accounts = hold
-            .accounts
+        let accounts = accounts
             .into_iter()
             .map(|(account, currency)| {
                 let units = cost(&currency).map_or(0, units);
@@ -1061,11 +1195,11 @@ impl RedisStore {
                 (account, units)
             })
             .collect();
-        self.write(hold.id, accounts, first);
+        self.write(id, accounts, first);
     }
 
     /// Queues the debit of a call that reserved nothing.
-    pub(crate) fn debit(
+    fn debit(
         &self,
         budgets: &[Budget],
         scope: &CallScope,
@@ -1118,7 +1252,7 @@ impl RedisStore {
 
     /// Waits until every settlement queued so far is written (or given up), at most
     /// `timeout`; what is still unwritten then, with what its calls cost.
-    pub(crate) fn flush(&self, timeout: Duration) -> Result<(), Unflushed> {
+    fn flush(&self, timeout: Duration) -> Result<(), Unflushed> {
         if self.pending.totals().writes == 0 {
             return Ok(());
         }
@@ -1150,7 +1284,7 @@ impl RedisStore {
 
     /// Gives up what is still unwritten, at exit: counted in `ai.budget.store_failures` (the
     /// caller says it, with what the calls cost); the writer drops it.
-    pub(crate) fn give_up(&self) {
+    fn give_up(&self) {
         let totals = self.pending.totals();
         self.pending.abandoned.store(true, Ordering::Relaxed);
         self.failures
@@ -1160,8 +1294,7 @@ impl RedisStore {
 
     /// What the account of `key` spent in `budget`'s window, read from Redis within the
     /// timeout.
-    pub(crate) fn spent(&self, budget: &Budget, key: &AccountKey) -> Option<f64> {
-        let now = SystemTime::now();
+    fn spent(&self, budget: &Budget, key: &AccountKey, now: SystemTime) -> Option<f64> {
         let name = self.key(key, &budget.window, now);
         let oldest = budget
             .window
@@ -1186,7 +1319,7 @@ impl Drop for RedisStore {
     /// Ends the store's thread: what it has not written is given up (the guard's flush, or
     /// [`BudgetsHandle::flush`](super::BudgetsHandle::flush), writes it first).
     fn drop(&mut self) {
-        self.pending.abandoned.store(true, Ordering::Relaxed);
+        self.shared.pending.abandoned.store(true, Ordering::Relaxed);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

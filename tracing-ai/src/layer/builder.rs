@@ -50,10 +50,10 @@ pub struct AiLayerBuilder {
     content_capture_set: bool,
     content_errors: Vec<String>,
     budgets: BudgetSources,
-    #[cfg(feature = "redis")]
-    budget_store: Option<crate::budget::RedisBudgets>,
-    #[cfg(feature = "redb")]
-    local_budgets: Option<crate::budget::LocalBudgets>,
+    /// Where the budgets are kept, when not in this process alone: shared (Redis), and on
+    /// local disk; the shared store wins when both are given.
+    budget_store: Option<Arc<dyn crate::budget::OpenStore>>,
+    local_budgets: Option<Arc<dyn crate::budget::OpenStore>>,
 }
 
 impl AiLayerBuilder {
@@ -101,7 +101,7 @@ impl AiLayerBuilder {
     #[cfg(feature = "redis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn with_budget_store(mut self, store: crate::budget::RedisBudgets) -> Self {
-        self.budget_store = Some(store);
+        self.budget_store = Some(Arc::new(store));
         self
     }
 
@@ -114,7 +114,7 @@ impl AiLayerBuilder {
     #[cfg(feature = "redb")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redb")))]
     pub fn with_local_budgets(mut self, local: crate::budget::LocalBudgets) -> Self {
-        self.local_budgets = Some(local);
+        self.local_budgets = Some(Arc::new(local));
         self
     }
 
@@ -520,10 +520,7 @@ impl AiLayerBuilder {
         let budgets = Arc::new(LiveBudgets::new(
             self.budgets,
             pricing.currencies.reporting_code(),
-            #[cfg(feature = "redis")]
-            self.budget_store,
-            #[cfg(feature = "redb")]
-            self.local_budgets,
+            self.budget_store.or(self.local_budgets),
         )?);
         let prices = Arc::new(LivePrices::new(pricing, self.prices));
         if let Some(meter) = &self.meter {

@@ -231,7 +231,7 @@ impl ClosedCall {
         };
         match reservation {
             Some(reservation) => {
-                let state = live.settle(reservation, &cost);
+                let state = reservation.settle(&cost);
                 self.settled.budget = state;
             }
             None => {

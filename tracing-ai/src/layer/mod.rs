@@ -47,7 +47,7 @@ use tracing_subscriber::layer::{Context, Layer, Layered};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::budget::{
-    Budget, BudgetExceeded, BudgetsHandle, CallScope, LiveBudgets, Passed, Reservation, Reserving,
+    Budget, BudgetExceeded, BudgetsHandle, CallScope, LiveBudgets, Passed, Reserved, Reserving,
     Scope, WaitBy,
 };
 use crate::capture::ContentSettings;
@@ -579,7 +579,7 @@ pub(crate) fn begin_reservation(
 /// refusing.
 pub(crate) fn finish_reservation(
     span: &tracing::Span,
-    reserved: Result<(Reservation, Vec<Passed>), BudgetExceeded>,
+    reserved: Reserved,
     reserved_by: Option<ReservedBy>,
 ) -> Result<Vec<Passed>, BudgetExceeded> {
     let mut reserved = Some(reserved);
@@ -593,7 +593,7 @@ pub(crate) fn finish_reservation(
                     for passed in &passed {
                         budgets.counted(&passed.over, false);
                     }
-                    kept = (!reservation.is_empty()).then_some(reservation);
+                    kept = reservation;
                     Ok(passed)
                 }
                 Err(refused) => {
@@ -615,7 +615,7 @@ pub(crate) fn finish_reservation(
             });
             // The call ended while its store answered: nothing will settle what it holds.
             if let Some(reservation) = kept {
-                budgets.settle(reservation, &|_| None);
+                reservation.settle(&|_| None);
             }
             Some(outcome)
         })
