@@ -892,11 +892,16 @@ fn a_stalled_redis_parks_the_budgeted_calls_not_the_services_other_endpoints() {
     /// The budgeted call, timed on the server: its duration in microseconds.
     async fn ask(State(dispatch): State<tracing::Dispatch>) -> String {
         let started = std::time::Instant::now();
-        let _ = chat_async()
-            .instrument(tracing::info_span!("request", tenant.id = "acme"))
-            .with_subscriber(dispatch)
-            .await;
-        started.elapsed().as_micros().to_string()
+        // The request's span is made under the service's subscriber, as its own layer would.
+        let made = async {
+            chat_async()
+                .instrument(tracing::info_span!("request", tenant.id = "acme"))
+                .await
+                .is_ok()
+        }
+        .with_subscriber(dispatch)
+        .await;
+        format!("{} {made}", started.elapsed().as_micros())
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -923,7 +928,7 @@ fn a_stalled_redis_parks_the_budgeted_calls_not_the_services_other_endpoints() {
             .expect("the service answers")
     };
     // Warm: Redis up, a budgeted call made (the connection is open).
-    get_text("/ask");
+    assert!(get_text("/ask").ends_with(" true"));
     redis.stop();
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (health, asked) = std::thread::scope(|scope| {
@@ -932,7 +937,11 @@ fn a_stalled_redis_parks_the_budgeted_calls_not_the_services_other_endpoints() {
                 scope.spawn(|| {
                     let mut durations = Vec::new();
                     while !stop.load(Ordering::SeqCst) {
-                        let micros: u64 = get_text("/ask").parse().expect("microseconds");
+                        let answer = get_text("/ask");
+                        let (micros, made) = answer.split_once(' ').expect("two words");
+                        // Fail-closed: refused once Redis does not answer.
+                        assert_eq!(made, "false", "a budgeted call made with Redis stopped");
+                        let micros: u64 = micros.parse().expect("microseconds");
                         durations.push(Duration::from_micros(micros));
                     }
                     durations
