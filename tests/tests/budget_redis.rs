@@ -374,10 +374,36 @@ fn past_its_max_accounts_new_tenants_share_other_under_one_limit() {
     assert_eq!(gauge, Some(1.01));
 }
 
+/// The budgets' clock, which a test moves instead of sleeping: it starts now, 0.2 s into a
+/// second (a rolling bucket of 1 s).
+#[derive(Clone)]
+struct TestClock(Arc<std::sync::Mutex<std::time::SystemTime>>);
+
+impl TestClock {
+    fn new() -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970");
+        let start =
+            std::time::UNIX_EPOCH + Duration::from_secs(now.as_secs()) + Duration::from_millis(200);
+        Self(Arc::new(std::sync::Mutex::new(start)))
+    }
+
+    fn now(&self) -> std::time::SystemTime {
+        *self.0.lock().expect("the clock")
+    }
+
+    fn advance(&self, by: Duration) {
+        *self.0.lock().expect("the clock") += by;
+    }
+}
+
 /// A layer with `limit` per tenant over the last 2 s (buckets of 1 s), in Redis under
-/// `prefix`, each call reserving $0.01.
-fn burst(redis: &Redis, prefix: &str, limit: f64) -> AiLayer {
+/// `prefix`, each call reserving $0.01; its budgets read `clock`.
+fn burst(redis: &Redis, prefix: &str, limit: f64, clock: &TestClock) -> AiLayer {
+    let clock = clock.clone();
     AiLayer::builder()
+        .with_budget_clock(move || clock.now())
         .with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
         .with_budget(
             Budget::new("burst", limit, Window::Rolling(Duration::from_secs(2)))
@@ -394,18 +420,23 @@ fn burst(redis: &Redis, prefix: &str, limit: f64) -> AiLayer {
 #[test]
 fn a_rolling_window_in_redis_lets_calls_through_once_the_spend_has_left_it() {
     let Some(redis) = Redis::start() else { return };
-    let layer = burst(&redis, "rolling", 0.05);
+    let clock = TestClock::new();
+    let layer = burst(&redis, "rolling", 0.05, &clock);
+    let budgets = layer.budgets();
     let made = AtomicUsize::new(0);
-    let allowed = |calls: usize| allowed_of("acme", calls, &made);
+    let allowed = |calls: usize| {
+        let allowed = allowed_of("acme", calls, &made);
+        budgets.flush(Duration::from_secs(10)).expect("settled");
+        allowed
+    };
     let (counts, _) = export_built(layer, || {
-        let started = std::time::Instant::now();
         let first = allowed(8);
-        // Still in the window: the writer thread has settled the five by then.
-        std::thread::sleep(Duration::from_millis(1_500).saturating_sub(started.elapsed()));
+        // Still in the window.
+        clock.advance(Duration::from_millis(1_500));
         let within = allowed(1);
-        // Past it: 2 s of buckets and the one the calls were made in (with room for slow
-        // calls: those made up to 0.5 s in have left it too).
-        std::thread::sleep(Duration::from_millis(3_500).saturating_sub(started.elapsed()));
+        // 2.8 s after the calls, 0.2 s into their bucket: past the window's 2 s and the rest
+        // of the bucket they were made in.
+        clock.advance(Duration::from_millis(1_300));
         let after = allowed(8);
         (first, within, after)
     });
@@ -419,27 +450,24 @@ fn a_rolling_window_in_redis_lets_calls_through_once_the_spend_has_left_it() {
     assert!(ttl > 0 && ttl <= 3_000, "expires in {ttl} ms");
 }
 
-/// A call of 1.2 s, as a long answer takes.
-#[ai_span(kind = "llm", model = "budget-model", provider = "openai", budget)]
-fn slow_chat() -> Result<Usage, BudgetExceeded> {
-    std::thread::sleep(Duration::from_millis(1_200));
-    Ok(Usage::new(10_000, 0))
-}
-
 /// A call's cost counts in the rolling bucket it started in, as in-process, not the one it
 /// ended in: it leaves the window 2 s (and at most a bucket) after it was checked.
 #[test]
 fn in_redis_a_calls_cost_counts_when_the_call_started() {
     let Some(redis) = Redis::start() else { return };
-    let layer = burst(&redis, "started", 0.01);
+    let clock = TestClock::new();
+    let layer = burst(&redis, "started", 0.01, &clock);
+    let budgets = layer.budgets();
     let made = AtomicUsize::new(0);
     let (results, _) = export_built(layer, || {
-        let started = std::time::Instant::now();
-        let slow = tracing::info_span!("request", tenant.id = "acme").in_scope(slow_chat);
+        // A call of 1.2 s, as a long answer takes.
+        let slow = tracing::info_span!("request", tenant.id = "acme")
+            .in_scope(|| chat_during(|| clock.advance(Duration::from_millis(1_200))));
+        budgets.flush(Duration::from_secs(10)).expect("settled");
         let after_it = call_as("acme", &made).is_ok();
-        // 3.05 s after it started: past its bucket and the window's two; 1.85 s after it
+        // 2.85 s after it started: past its bucket and the window's two; 1.65 s after it
         // ended, which a cost counted at its end would not have left.
-        std::thread::sleep(Duration::from_millis(3_050).saturating_sub(started.elapsed()));
+        clock.advance(Duration::from_millis(1_650));
         (slow.is_ok(), after_it, call_as("acme", &made).is_ok())
     });
     assert_eq!(results, (true, false, true));
@@ -450,14 +478,16 @@ fn in_redis_a_calls_cost_counts_when_the_call_started() {
 #[test]
 fn a_reservation_never_settled_is_given_back_when_its_lease_ends() {
     let Some(redis) = Redis::start() else { return };
-    let lease = Duration::from_millis(500);
+    let lease = Duration::from_secs(60);
+    let clock = TestClock::new();
+    let now = clock.clone();
     let layer = with_store(store(&redis, "lease").with_lease(lease))
+        .with_budget_clock(move || now.now())
         .build()
         .expect("valid");
     let made = AtomicUsize::new(0);
     let allowed = |calls: usize| allowed_of("acme", calls, &made);
     let ((during, after), _) = export_built(layer, || {
-        let started = std::time::Instant::now();
         tracing::info_span!("request", tenant.id = "acme").in_scope(|| {
             for _ in 0..60 {
                 let call = tracing::info_span!(
@@ -475,7 +505,7 @@ fn a_reservation_never_settled_is_given_back_when_its_lease_ends() {
         });
         // $0.60 held, $0.40 left.
         let during = allowed(60);
-        std::thread::sleep((lease + Duration::from_millis(200)).saturating_sub(started.elapsed()));
+        clock.advance(lease + Duration::from_millis(1));
         // The leases have ended: the $0.60 is back.
         (during, allowed(80))
     });

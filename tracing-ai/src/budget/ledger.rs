@@ -81,6 +81,8 @@ pub(crate) trait SpendLog: Send + Sync + std::fmt::Debug {
     fn record_key(&self, budget: &Budget, key: &AccountKey, period: u64) -> String;
     /// Adds `units` to `record`; never waits.
     fn record(&self, record: String, units: i128);
+    /// Waits until what was recorded is kept, at most `timeout`.
+    fn flush(&self, timeout: std::time::Duration) -> Result<(), super::Unflushed>;
 }
 
 /// What a call holds in the ledger until it settles: most calls are covered by one budget,
@@ -111,7 +113,11 @@ impl Held for Holds {
     /// Releases what it held and debits what the call cost in the period the call started in
     /// (a call across midnight counts in the day it was made, as it was checked); the state
     /// of the most spent of its budgets after that.
-    fn settle(self: Box<Self>, cost: &dyn Fn(&str) -> Option<f64>) -> Option<BudgetState> {
+    fn settle(
+        self: Box<Self>,
+        cost: &dyn Fn(&str) -> Option<f64>,
+        _now: SystemTime,
+    ) -> Option<BudgetState> {
         let mut most: Option<(f64, Hold, i128)> = None;
         let Holds { first, rest, log } = *self;
         for hold in first.into_iter().chain(rest) {
@@ -332,6 +338,11 @@ impl BudgetStore for Ledger {
     fn spent(&self, budget: &Budget, key: &AccountKey, now: SystemTime) -> Option<f64> {
         Some(self.used(budget, key, now).0)
     }
+
+    /// The spend log's writes, when there is one.
+    fn flush(&self, timeout: std::time::Duration) -> Result<(), super::Unflushed> {
+        self.log.as_ref().map_or(Ok(()), |log| log.flush(timeout))
+    }
 }
 
 impl Ledger {
@@ -443,7 +454,7 @@ mod tests {
         match ledger.reserve_now(budgets, &tenant(id), &mut |_| usd, now) {
             Ok((reservation, _)) => {
                 if let Some(reservation) = reservation {
-                    reservation.settle(&|_| Some(usd));
+                    reservation.settle(&|_| Some(usd), now);
                 }
                 true
             }

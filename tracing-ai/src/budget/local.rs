@@ -93,6 +93,14 @@ impl OpenStore for LocalBudgets {
     }
 }
 
+/// What the writer is handed, in order.
+#[derive(Debug)]
+enum Entry {
+    Spend(Spend),
+    /// Answered once every cost before it is in the file (or counted lost).
+    Flush(SyncSender<()>),
+}
+
 /// One settled cost on its way to the file.
 #[derive(Debug)]
 pub(crate) struct Spend {
@@ -104,10 +112,11 @@ pub(crate) struct Spend {
 #[derive(Debug)]
 pub(crate) struct Journal {
     /// Taken when the journal is dropped, which ends the writer once the queue is written.
-    sender: Option<SyncSender<Spend>>,
+    sender: Option<SyncSender<Entry>>,
     writer: Option<JoinHandle<()>>,
     /// Costs the file does not have: the queue was full, or a commit failed.
     pub(crate) lost: Arc<AtomicU64>,
+    path: PathBuf,
 }
 
 /// A spend as the file keys it: the account (budget, window, currency, scope values) and the
@@ -217,11 +226,43 @@ impl Journal {
             sender: Some(sender),
             writer: Some(writer),
             lost,
+            path: local.path.clone(),
         })
+    }
+
+    fn unflushed(&self) -> super::Unflushed {
+        super::Unflushed::new(
+            "settled costs".to_owned(),
+            format!("the budgets file {}", self.path.display()),
+            "the next process will not count them",
+        )
     }
 }
 
 impl SpendLog for Journal {
+    /// Waits until the costs handed over so far are in the file, at most `timeout`.
+    fn flush(&self, timeout: std::time::Duration) -> Result<(), super::Unflushed> {
+        let Some(sender) = &self.sender else {
+            return Ok(());
+        };
+        let (done, flushed) = std::sync::mpsc::sync_channel(1);
+        let deadline = std::time::Instant::now() + timeout;
+        let mut entry = Entry::Flush(done);
+        loop {
+            match sender.try_send(entry) {
+                Ok(()) => break,
+                Err(TrySendError::Full(again)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    entry = again;
+                }
+                Err(_) => return Err(self.unflushed()),
+            }
+        }
+        flushed
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .map_err(|_| self.unflushed())
+    }
+
     fn record_key(&self, budget: &Budget, key: &AccountKey, period: u64) -> String {
         record_key(budget, key, period)
     }
@@ -232,7 +273,7 @@ impl SpendLog for Journal {
         let Some(sender) = &self.sender else {
             return;
         };
-        match sender.try_send(Spend { key, units }) {
+        match sender.try_send(Entry::Spend(Spend { key, units })) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 if self.lost.fetch_add(1, Ordering::Relaxed) == 0 {
@@ -262,13 +303,18 @@ impl Drop for Journal {
 
 /// The writer: as soon as a cost arrives, it and every cost queued behind it go into the file
 /// in one transaction.
-fn write_all(database: &Database, receiver: &Receiver<Spend>, lost: &AtomicU64, path: &Path) {
+fn write_all(database: &Database, receiver: &Receiver<Entry>, lost: &AtomicU64, path: &Path) {
+    let mut flushed = Vec::new();
     while let Ok(first) = receiver.recv() {
-        let mut batch = vec![first];
-        while batch.len() < 4_096 {
-            match receiver.try_recv() {
-                Ok(spend) => batch.push(spend),
-                Err(_) => break,
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(entry) = next.take() {
+            match entry {
+                Entry::Spend(spend) => batch.push(spend),
+                Entry::Flush(done) => flushed.push(done),
+            }
+            if batch.len() < 4_096 {
+                next = receiver.try_recv().ok();
             }
         }
         if let Err(error) = commit(database, &batch) {
@@ -283,6 +329,9 @@ fn write_all(database: &Database, receiver: &Receiver<Spend>, lost: &AtomicU64, 
                     batch.len()
                 );
             }
+        }
+        for done in flushed.drain(..) {
+            let _ = done.send(());
         }
     }
 }

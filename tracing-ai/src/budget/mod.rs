@@ -114,7 +114,7 @@ pub use self::local::LocalBudgets;
 pub use self::redis::{OnStoreFailure, RedisBudgets};
 pub use self::store::Unflushed;
 pub(crate) use self::store::{
-    BudgetState, BudgetStore, OpenStore, Passed, Reservation, Reserved, Reserving, WaitBy,
+    BudgetState, BudgetStore, Clock, OpenStore, Passed, Reservation, Reserved, Reserving, WaitBy,
 };
 pub use window::Window;
 
@@ -615,6 +615,8 @@ pub(crate) struct LiveBudgets {
     sources: BudgetSources,
     /// Where the accounts are kept: the in-process ledger, or a store given to the builder.
     store: Arc<dyn BudgetStore>,
+    /// What "now" is for windows and leases.
+    clock: Clock,
     /// Calls past a limit, by budget, outcome and scope: `ai.budget.calls`.
     past_limit: std::sync::Mutex<HashMap<PastLimit, u64>>,
     /// The balances one collection's three gauges read: swept once, not once per gauge.
@@ -651,6 +653,7 @@ impl Default for LiveBudgets {
             any: AtomicBool::new(false),
             sources: BudgetSources::default(),
             store: Arc::new(Ledger::default()),
+            clock: Clock::system(),
             past_limit: std::sync::Mutex::default(),
             collected: std::sync::Mutex::default(),
             #[cfg(test)]
@@ -660,15 +663,18 @@ impl Default for LiveBudgets {
 }
 
 impl LiveBudgets {
-    /// The budgets of `sources`, kept in the store `open` opens (in this process without one).
+    /// The budgets of `sources`, kept in the store `open` opens (in this process without one),
+    /// their windows read by `clock` (the system's without one).
     pub(crate) fn new(
         sources: BudgetSources,
         reporting: &str,
         open: Option<Arc<dyn OpenStore>>,
+        clock: Option<Clock>,
     ) -> Result<Self, crate::ConfigError> {
         let budgets = sources.load(reporting)?;
+        let clock = clock.unwrap_or_else(Clock::system);
         let store = match open {
-            Some(open) => open.open(&budgets, SystemTime::now())?,
+            Some(open) => open.open(&budgets, clock.now())?,
             None => Arc::new(Ledger::default()),
         };
         Ok(Self {
@@ -676,11 +682,17 @@ impl LiveBudgets {
             current: RwLock::new(budgets.into()),
             sources,
             store,
+            clock,
             past_limit: std::sync::Mutex::default(),
             collected: std::sync::Mutex::default(),
             #[cfg(test)]
             sweeps: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Now, by the budgets' clock.
+    pub(crate) fn time(&self) -> SystemTime {
+        self.clock.now()
     }
 
     pub(crate) fn any(&self) -> bool {
@@ -709,7 +721,7 @@ impl LiveBudgets {
         wait: WaitBy,
     ) -> Reserving {
         self.store
-            .reserve(self.now(), scope, estimate, SystemTime::now(), wait)
+            .reserve(self.now(), scope, estimate, self.time(), wait)
     }
 
     /// Writes the settlements and debits still queued for the store, within `timeout`.
@@ -728,8 +740,7 @@ impl LiveBudgets {
 
     /// Debits a call that reserved nothing in every budget covering `scope`.
     pub(crate) fn debit(&self, scope: &CallScope, cost: &dyn Fn(&str) -> Option<f64>) {
-        self.store
-            .debit(&self.now(), scope, cost, SystemTime::now());
+        self.store.debit(&self.now(), scope, cost, self.time());
     }
 
     /// Counts a call that went past `over`'s budget: refused, or warned and made.
@@ -783,7 +794,7 @@ impl LiveBudgets {
     pub(crate) fn balances(&self) -> Vec<(Balance, ScopeLabels)> {
         let budgets = self.now();
         self.store
-            .balances(&budgets, SystemTime::now())
+            .balances(&budgets, self.time())
             .into_iter()
             .filter_map(|balance| {
                 let budget = budgets
@@ -961,7 +972,7 @@ impl BudgetsHandle {
             call.values[scope.index()] = Some(scope.value_as_kept(value));
         }
         let key = budget.account(&call)?;
-        self.budgets.store.spent(budget, &key, SystemTime::now())
+        self.budgets.store.spent(budget, &key, self.budgets.time())
     }
 }
 
@@ -1097,7 +1108,7 @@ mod collection_tests {
             inline: vec![Budget::new("all", 1.0, Window::Day)],
             files: Vec::new(),
         };
-        let budgets = Arc::new(LiveBudgets::new(sources, "USD", None).expect("valid"));
+        let budgets = Arc::new(LiveBudgets::new(sources, "USD", None, None).expect("valid"));
         let exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
         let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
             .with_reader(opentelemetry_sdk::metrics::PeriodicReader::builder(exporter).build())

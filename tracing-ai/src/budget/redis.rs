@@ -394,13 +394,17 @@ struct RemoteHold {
 
 impl Held for RemoteHold {
     /// Queues the settlement: Redis says what the budget spent later, to the gauges.
-    fn settle(self: Box<Self>, cost: &dyn Fn(&str) -> Option<f64>) -> Option<BudgetState> {
+    fn settle(
+        self: Box<Self>,
+        cost: &dyn Fn(&str) -> Option<f64>,
+        now: SystemTime,
+    ) -> Option<BudgetState> {
         let RemoteHold {
             id,
             accounts,
             store,
         } = *self;
-        store.settle(id, accounts, cost);
+        store.settle(id, accounts, cost, now);
         None
     }
 }
@@ -711,6 +715,8 @@ struct Write {
     accounts: Vec<(Account, i64)>,
     /// The call's cost in its first budget's currency, for the messages of a write given up.
     cost: Option<(Arc<str>, i64)>,
+    /// When it was made, by the layer's clock: the window it counts in.
+    now: SystemTime,
     queued: std::time::Instant,
 }
 
@@ -1256,7 +1262,7 @@ impl Shared {
                 .into_iter()
                 .map(|(account, _)| (account, 0))
                 .collect();
-            self.write(id, accounts, None);
+            self.write(id, accounts, None, now);
         }
         let count = self.failures.reservations.fetch_add(1, Ordering::Relaxed) + 1;
         if worth_a_warning(count) {
@@ -1288,6 +1294,7 @@ impl Shared {
         id: String,
         accounts: Vec<(Account, Arc<str>)>,
         cost: &dyn Fn(&str) -> Option<f64>,
+        now: SystemTime,
     ) {
         let mut first = None;
         let accounts = accounts
@@ -1298,7 +1305,7 @@ impl Shared {
                 (account, units)
             })
             .collect();
-        self.write(id, accounts, first);
+        self.write(id, accounts, first, now);
     }
 
     /// Queues the debit of a call that reserved nothing.
@@ -1321,12 +1328,19 @@ impl Shared {
             .collect();
         if !accounts.is_empty() {
             let id = self.next_id();
-            self.write(id, accounts, first);
+            self.write(id, accounts, first, now);
         }
     }
 
-    fn write(&self, id: String, accounts: Vec<(Account, i64)>, cost: Option<(Arc<str>, i64)>) {
+    fn write(
+        &self,
+        id: String,
+        accounts: Vec<(Account, i64)>,
+        cost: Option<(Arc<str>, i64)>,
+        now: SystemTime,
+    ) {
         let write = Write {
+            now,
             marker: self.marker(&id),
             id,
             accounts,
@@ -1382,7 +1396,12 @@ impl Shared {
     }
 
     fn unflushed(&self) -> Unflushed {
-        Unflushed::new(self.pending.totals().describe(), self.config.shown.clone())
+        Unflushed::new(
+            self.pending.totals().describe(),
+            format!("the budget store at {}", self.config.shown),
+            "their spend is missing from the shared budgets unless this process goes on running \
+             until Redis answers",
+        )
     }
 
     /// Gives up what is still unwritten, at exit: counted in `ai.budget.store_failures` (the
@@ -1465,7 +1484,7 @@ impl Writer {
             .arg(&write.id)
             .arg(self.max_accounts)
             .arg(REMEMBERED.as_millis() as u64);
-        let now = SystemTime::now();
+        let now = write.now;
         for (account, units) in &write.accounts {
             let window = &account.window;
             for name in account.keys() {

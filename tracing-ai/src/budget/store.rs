@@ -19,9 +19,34 @@ use crate::money::to_f64;
 pub(crate) const MAX_ACCOUNTS: usize = 100_000;
 pub(crate) const OTHER: &str = "other";
 
+/// The clock budgets' windows and leases are read by: the system's, or a test's.
+#[derive(Clone)]
+pub(crate) struct Clock(Arc<dyn Fn() -> SystemTime + Send + Sync>);
+
+impl Clock {
+    pub(crate) fn new(clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        Self(Arc::new(clock))
+    }
+
+    pub(crate) fn system() -> Self {
+        Self::new(SystemTime::now)
+    }
+
+    pub(crate) fn now(&self) -> SystemTime {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
 /// Where a layer's budgets are kept and checked.
 ///
-/// Each step takes `now` from its caller, so that a store never reads the clock itself.
+/// Each step takes `now` from its caller (the layer's [`Clock`]), so that a store never reads
+/// the clock itself.
 pub(crate) trait BudgetStore: Send + Sync + fmt::Debug {
     /// Reserves `estimate(budget)` (in the budget's currency) in the account of every budget
     /// of `budgets` covering `scope`, unless a `refuse` budget would go past its limit: then
@@ -159,9 +184,13 @@ pub(crate) fn share(used_units: i128, limit: f64) -> f64 {
 /// What a call holds in its store until it settles, the store's own type.
 pub(crate) trait Held: Send + Sync + fmt::Debug {
     /// Gives back what it holds and debits what the call cost (`cost(currency)`; `None` for a
-    /// call nothing was billed for); the state of its most spent budget after, when the store
-    /// knows it at once.
-    fn settle(self: Box<Self>, cost: &dyn Fn(&str) -> Option<f64>) -> Option<BudgetState>;
+    /// call nothing was billed for) at `now`; the state of its most spent budget after, when
+    /// the store knows it at once.
+    fn settle(
+        self: Box<Self>,
+        cost: &dyn Fn(&str) -> Option<f64>,
+        now: SystemTime,
+    ) -> Option<BudgetState>;
 }
 
 /// What a call holds in its budgets until it settles.
@@ -174,8 +203,12 @@ impl Reservation {
     }
 
     /// Settles it: see [`Held::settle`].
-    pub(crate) fn settle(self, cost: &dyn Fn(&str) -> Option<f64>) -> Option<BudgetState> {
-        self.0.settle(cost)
+    pub(crate) fn settle(
+        self,
+        cost: &dyn Fn(&str) -> Option<f64>,
+        now: SystemTime,
+    ) -> Option<BudgetState> {
+        self.0.settle(cost, now)
     }
 }
 
@@ -243,13 +276,19 @@ impl Reserving {
 pub struct Unflushed {
     what: String,
     store: String,
+    missing: &'static str,
 }
 
 impl Unflushed {
-    /// `what` (`3 settlement(s) of calls that cost 0.0125 USD`) was not written to `store`.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn new(what: String, store: String) -> Self {
-        Self { what, store }
+    /// `what` (`3 settlement(s) of calls that cost 0.0125 USD`) was not written to `store`
+    /// (`the budget store at redis://...`), and so `missing` (what that means).
+    #[cfg_attr(not(any(feature = "redis", feature = "redb")), allow(dead_code))]
+    pub(crate) fn new(what: String, store: String, missing: &'static str) -> Self {
+        Self {
+            what,
+            store,
+            missing,
+        }
     }
 }
 
@@ -257,9 +296,8 @@ impl std::fmt::Display for Unflushed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} were not written to the budget store at {} in time; their spend is missing from \
-             the shared budgets unless this process goes on running until Redis answers",
-            self.what, self.store
+            "{} were not written to {} in time; {}",
+            self.what, self.store, self.missing
         )
     }
 }

@@ -54,6 +54,7 @@ pub struct AiLayerBuilder {
     /// local disk; the shared store wins when both are given.
     budget_store: Option<Arc<dyn crate::budget::OpenStore>>,
     local_budgets: Option<Arc<dyn crate::budget::OpenStore>>,
+    budget_clock: Option<crate::budget::Clock>,
 }
 
 impl AiLayerBuilder {
@@ -102,6 +103,31 @@ impl AiLayerBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn with_budget_store(mut self, store: crate::budget::RedisBudgets) -> Self {
         self.budget_store = Some(Arc::new(store));
+        self
+    }
+
+    /// Reads "now" for the budgets' windows and leases from `clock` instead of the system's:
+    /// a test moves its clock past a window or a lease instead of sleeping through it.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// let now = Arc::new(Mutex::new(SystemTime::now()));
+    /// let clock = now.clone();
+    /// let layer = tracing_ai::AiLayer::builder()
+    ///     .with_budget_clock(move || *clock.lock().unwrap())
+    ///     .build()?;
+    /// // An hour later, for the budgets.
+    /// *now.lock().unwrap() += Duration::from_secs(3_600);
+    /// # drop(layer);
+    /// # Ok::<(), tracing_ai::ConfigError>(())
+    /// ```
+    pub fn with_budget_clock(
+        mut self,
+        clock: impl Fn() -> std::time::SystemTime + Send + Sync + 'static,
+    ) -> Self {
+        self.budget_clock = Some(crate::budget::Clock::new(clock));
         self
     }
 
@@ -521,6 +547,7 @@ impl AiLayerBuilder {
             self.budgets,
             pricing.currencies.reporting_code(),
             self.budget_store.or(self.local_budgets),
+            self.budget_clock,
         )?);
         let prices = Arc::new(LivePrices::new(pricing, self.prices));
         if let Some(meter) = &self.meter {

@@ -231,7 +231,7 @@ impl ClosedCall {
         };
         match reservation {
             Some(reservation) => {
-                let state = reservation.settle(&cost);
+                let state = reservation.settle(&cost, live.time());
                 self.settled.budget = state;
             }
             None => {

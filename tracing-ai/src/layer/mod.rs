@@ -615,7 +615,7 @@ pub(crate) fn finish_reservation(
             });
             // The call ended while its store answered: nothing will settle what it holds.
             if let Some(reservation) = kept {
-                reservation.settle(&|_| None);
+                reservation.settle(&|_| None, budgets.time());
             }
             Some(outcome)
         })
