@@ -237,8 +237,8 @@ pub enum OnStoreFailure {
     /// service down with it.
     #[default]
     Open,
-    /// The call is refused: it returns [`BudgetExceeded`] for which
-    /// [`is_store_failure`](BudgetExceeded::is_store_failure) is true, and its span says
+    /// The call is refused: it returns [`BudgetExceeded`](super::BudgetExceeded) for which
+    /// [`is_store_failure`](super::BudgetExceeded::is_store_failure) is true, and its span says
     /// `error.type = budget_unavailable`.
     Closed,
 }
