@@ -31,7 +31,7 @@ fn assert_priced(span: &Span) {
             (input * GPT_4O_MINI_PER_MILLION.0 + output * GPT_4O_MINI_PER_MILLION.1) / 1e6
         }
         // Priced by GPU time: the duration is the span's own, so only its sign is known here
-        // (tests/tests/overrides.rs checks the arithmetic).
+        // (tests/tests/calls/overrides.rs checks the arithmetic).
         "chat llama-3.1-8b-fp8" => {
             assert_eq!(span.str("ai.cost.source"), Some("self-hosted"));
             assert!(cost > 0.0, "{cost}");

@@ -89,7 +89,7 @@
 //! The first three write what the layer finds straight onto the OpenTelemetry span and give
 //! the same exported attributes for the same calls. An `AiLayer` built alone and put under a
 //! tracing-opentelemetry layer of your own exports them too, through `tracing` fields (the
-//! slower path; `tests/tests/construction.rs` holds the four to the same attributes), and that
+//! slower path; `tests/tests/calls/construction.rs` holds the four to the same attributes), and that
 //! layer's own metadata (`busy_ns`, `code.*`) is then yours to configure.
 //!
 //! # From a token to an exported cost

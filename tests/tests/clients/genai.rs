@@ -71,7 +71,7 @@ fn genai_spans_are_priced_and_attributed_without_an_annotation() {
 }
 
 /// genai's request and response as message content: the trait mappings, on the real client's
-/// answer (the capture itself is tested in `content.rs`).
+/// answer (the capture itself is tested in `requests/content.rs`).
 #[test]
 fn a_chats_request_and_answer_map_to_the_conventions_messages() {
     use tracing_ai::content::{InputContent, ReportsContent};

@@ -45,7 +45,7 @@ fn an_error_message_is_exported_with_its_secrets_redacted() {
     );
     assert_eq!(
         str_attr(span, "error.type").as_deref(),
-        Some("secrets::ProviderError")
+        Some("calls::secrets::ProviderError")
     );
 }
 
@@ -58,7 +58,7 @@ fn with_error_descriptions_off_only_the_type_is_exported() {
     assert_eq!(description(&span.status), "");
     assert_eq!(
         str_attr(span, "error.type").as_deref(),
-        Some("secrets::ProviderError")
+        Some("calls::secrets::ProviderError")
     );
     assert!(span
         .attributes

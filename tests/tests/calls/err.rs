@@ -32,7 +32,7 @@ fn err_records_error_type_and_status_and_no_usage() {
     let (ret, captured) = capture(fails);
     assert!(ret.is_err(), "the error is returned unchanged");
     let span = captured.span("chat gpt-4o");
-    assert_eq!(span.field("error.type"), &s("err::ClientError"));
+    assert_eq!(span.field("error.type"), &s("calls::err::ClientError"));
     assert_eq!(span.field("otel.status_code"), &s("ERROR"));
     assert_eq!(
         span.field("otel.status_description").as_text(),
@@ -107,7 +107,7 @@ fn error_without_display() -> Result<u8, Opaque> {
 fn an_error_without_display_still_fails_the_span() {
     let (_, captured) = capture(|| error_without_display().is_err());
     let span = captured.span("execute_tool error_without_display");
-    assert_eq!(span.field("error.type"), &s("err::Opaque"));
+    assert_eq!(span.field("error.type"), &s("calls::err::Opaque"));
     assert_eq!(span.field("otel.status_code"), &s("ERROR"));
     assert_eq!(span.get("otel.status_description"), None);
 }
@@ -122,7 +122,7 @@ async fn async_fails() -> Result<Vec<String>, ClientError> {
 fn async_err_records_the_error() {
     let (_, captured) = capture_async(async_fails());
     let span = captured.span("retrieval async_fails");
-    assert_eq!(span.field("error.type"), &s("err::ClientError"));
+    assert_eq!(span.field("error.type"), &s("calls::err::ClientError"));
     assert_eq!(span.field("otel.status_code"), &s("ERROR"));
 }
 
@@ -138,6 +138,6 @@ fn a_result_behind_a_type_alias_is_still_a_result() {
     let (_, captured) = capture(|| through_an_alias().is_err());
     assert_eq!(
         captured.span("chat gpt-4o-mini").field("error.type"),
-        &s("err::ClientError")
+        &s("calls::err::ClientError")
     );
 }

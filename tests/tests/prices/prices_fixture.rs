@@ -15,7 +15,7 @@ struct Case {
 }
 
 fn cases() -> Vec<Case> {
-    let text = include_str!("../fixtures/genai_prices.json");
+    let text = include_str!("../../fixtures/genai_prices.json");
     let fixture: Json = serde_json::from_str(text).expect("the fixture is JSON");
     let cases = fixture["cases"].as_array().expect("`cases` is a list");
     cases

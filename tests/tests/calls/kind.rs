@@ -169,5 +169,5 @@ fn level_and_target_default_to_info_and_the_module_path() {
     let (_, captured) = capture(llm);
     let span = captured.span("chat gpt-4o");
     assert_eq!(span.level, tracing::Level::INFO);
-    assert_eq!(span.target, "kind");
+    assert_eq!(span.target, "calls::kind");
 }

@@ -1,0 +1,8 @@
+//! Prices: the prices file, the genai-prices fixture and reloads.
+//!
+//! One test binary for these files (each a module): linking one binary per file was most of a
+//! fresh `.ci/run`.
+
+mod prices_file;
+mod prices_fixture;
+mod prices_reload;
