@@ -10,6 +10,7 @@ pub use tracing;
 pub use crate::__tracing_ai_span as ai_span;
 pub use crate::endpoint::Endpoint;
 
+use crate::layer::AiSpanExt as _;
 use crate::usage::ReportsUsage;
 
 /// `otel.kind` of the spans of calls to a remote model.
@@ -120,7 +121,7 @@ pub struct Content(std::sync::Arc<crate::content::ContentSettings>);
 /// The content settings of the layer `span` is recorded by; `None` when it captures none.
 #[inline]
 pub fn content(span: &tracing::Span) -> Option<Content> {
-    crate::content::settings_of(span).map(Content)
+    crate::record::content::settings_of(span).map(Content)
 }
 
 /// Records `input = ...`: the messages and system instructions sent.
@@ -129,8 +130,8 @@ pub fn record_input<T: crate::content::InputContent + ?Sized>(
     span: &tracing::Span,
     input: &T,
 ) {
-    crate::content::record_input(&content.0, span, &input.input_messages());
-    crate::content::record_instructions(&content.0, span, &input.system_instructions());
+    crate::record::content::record_input(&content.0, span, &input.input_messages());
+    crate::record::content::record_instructions(&content.0, span, &input.system_instructions());
 }
 
 /// Keeps the text of `input = ...` for an estimate of the call's usage, when the layer over
@@ -141,7 +142,7 @@ pub fn keep_input_for_estimate<T: crate::content::InputContent + ?Sized>(
     input: &T,
 ) {
     if crate::estimate::is_ever_on() && !span.is_disabled() {
-        crate::layer::keep_for_estimate(span, || crate::estimate::text_of(input));
+        span.keep_for_estimate(|| crate::estimate::text_of(input));
     }
 }
 
@@ -182,7 +183,7 @@ pub fn record_parameters(span: &tracing::Span, parameters: Option<crate::Request
     if let Some(parameters) = parameters {
         let attributes = parameters.to_attributes();
         if !attributes.is_empty() {
-            crate::layer::write_at_close(span, attributes, parameters.max_tokens);
+            span.write_at_close(attributes, parameters.max_tokens);
         }
     }
 }
@@ -208,7 +209,7 @@ fn record_tool_json<T: serde::Serialize + ?Sized>(
     value: &T,
 ) {
     match serde_json::to_string(value) {
-        Ok(json) => crate::content::record_tool_json(&content.0, span, name, &json),
+        Ok(json) => crate::record::content::record_tool_json(&content.0, span, name, &json),
         // Outside any span, as the layer's own warnings: not an event of the user's trace.
         Err(error) => tracing::warn!(
             target: "tracing_ai",
@@ -225,7 +226,7 @@ pub fn record_output(
     messages: Option<Vec<crate::content::Message>>,
 ) {
     if let Some(messages) = messages {
-        crate::content::record_output(&content.0, span, &messages);
+        crate::record::content::record_output(&content.0, span, &messages);
     }
 }
 

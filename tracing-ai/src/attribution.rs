@@ -25,6 +25,7 @@
 
 use std::sync::Arc;
 
+use crate::layer::AiSpanExt as _;
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
 };
@@ -53,7 +54,8 @@ impl RequestIds {
     /// link to it when it is exported through OpenTelemetry; empty without an
     /// [`AiLayer`](crate::AiLayer).
     pub fn of(span: &tracing::Span) -> Self {
-        let ids = crate::layer::attribution_of(span)
+        let ids = span
+            .inherited_ids()
             .into_iter()
             .map(|(name, value)| (name.to_string(), value.to_string()))
             .collect();
@@ -92,7 +94,7 @@ impl RequestIds {
             .iter()
             .map(|(name, value)| (Arc::from(name.as_str()), Arc::from(value.as_str())))
             .collect();
-        crate::layer::attribute(&span, &ids);
+        span.attribute(&ids);
         if let Some(linked) = self.link() {
             span.add_link(linked);
         }

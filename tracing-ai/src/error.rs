@@ -44,7 +44,7 @@ enum Kind {
         date: String,
     },
     PricesFile(PricesFileError),
-    Budget(crate::budget::BudgetError),
+    Budget(BudgetError),
     UntrustableBaggage(String),
     /// A content-capture setting: what is wrong, said whole.
     InvalidContentSetting(String),
@@ -120,7 +120,7 @@ impl ConfigError {
     }
 
     /// The budget error behind this one, if a budget (or a budgets file) was the problem.
-    pub fn budget(&self) -> Option<&crate::budget::BudgetError> {
+    pub fn budget(&self) -> Option<&BudgetError> {
         match &self.kind {
             Kind::Budget(error) => Some(error),
             _ => None,
@@ -136,8 +136,8 @@ impl ConfigError {
     }
 }
 
-impl From<crate::budget::BudgetError> for ConfigError {
-    fn from(error: crate::budget::BudgetError) -> Self {
+impl From<BudgetError> for ConfigError {
+    fn from(error: BudgetError) -> Self {
         Self {
             kind: Kind::Budget(error),
         }
@@ -264,3 +264,23 @@ impl fmt::Display for PricesFileError {
 }
 
 impl Error for PricesFileError {}
+
+/// A budget that is wrong, said whole: which, what, and what to write instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BudgetError {
+    message: String,
+}
+
+impl BudgetError {
+    pub(crate) fn new(message: String) -> Self {
+        Self { message }
+    }
+}
+
+impl fmt::Display for BudgetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BudgetError {}

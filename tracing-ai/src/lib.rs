@@ -159,7 +159,7 @@
 pub mod attr;
 pub mod attribution;
 pub mod budget;
-mod capture;
+mod clean_id;
 mod console;
 pub mod content;
 mod dispatch;
@@ -182,6 +182,7 @@ pub mod propagation;
 mod record;
 mod redact;
 mod request;
+mod reserve;
 pub mod retry;
 #[cfg(feature = "sampling")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sampling")))]

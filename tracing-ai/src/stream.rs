@@ -253,7 +253,7 @@ where
     S::Item: StreamChunk,
 {
     span.record(attr::GEN_AI_REQUEST_STREAM, true);
-    let answer = crate::content::settings_of(&span).map(|settings| Answer {
+    let answer = crate::record::content::settings_of(&span).map(|settings| Answer {
         settings,
         text: String::new(),
         cut: false,
@@ -480,7 +480,7 @@ impl Answer {
         if let Some(reason) = finish_reason {
             message = message.with_finish_reason(reason);
         }
-        crate::content::record_output(&self.settings, span, &[message]);
+        crate::record::content::record_output(&self.settings, span, &[message]);
         if self.cut {
             use tracing_opentelemetry::OpenTelemetrySpanExt as _;
             span.set_attribute(attr::AI_CONTENT_TRUNCATED, true);

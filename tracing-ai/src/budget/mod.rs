@@ -118,6 +118,9 @@ pub(crate) use self::store::{
 };
 pub use window::Window;
 
+pub use crate::error::BudgetError;
+pub use crate::reserve::{reserve, reserve_async};
+
 pub(crate) use file::BudgetSources;
 use ledger::Ledger;
 use store::{AccountKey, Balance};
@@ -147,7 +150,7 @@ impl Scope {
     fn value_as_kept(self, value: &str) -> Arc<str> {
         match self {
             Scope::Model => value.into(),
-            _ => crate::layer::CleanId::new(value).value,
+            _ => crate::clean_id::CleanId::new(value).value,
         }
     }
 
@@ -459,26 +462,6 @@ impl CallScope {
         self.values[scope.index()].get_or_insert_with(|| value.clone());
     }
 }
-
-/// A budget that is wrong, said whole: which, what, and what to write instead.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BudgetError {
-    message: String,
-}
-
-impl BudgetError {
-    pub(crate) fn new(message: String) -> Self {
-        Self { message }
-    }
-}
-
-impl fmt::Display for BudgetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for BudgetError {}
 
 /// A call was not made: it would have taken a budget past its limit.
 ///
@@ -974,118 +957,6 @@ impl BudgetsHandle {
         let key = budget.account(&call)?;
         self.budgets.store.spent(budget, &key, self.budgets.time())
     }
-}
-
-/// Reserves the estimated cost of the AI call `span` in every budget of its layer that covers
-/// it, before the call is made, for a span written by hand (`#[ai_span(..., budget)]` does it
-/// itself); the layer settles the reservation when the span closes. On `Err`, do not make the
-/// call: the span already records `error.type = budget_exceeded`.
-///
-/// Under no [`AiLayer`](crate::AiLayer), or with no budget covering the call, it reserves
-/// nothing and returns `Ok`.
-///
-/// ```
-/// use tracing_ai::budget::{self, Budget, Window};
-///
-/// let span = tracing::info_span!(
-///     "chat gpt-4o-mini",
-///     gen_ai.operation.name = "chat",
-///     gen_ai.request.model = "gpt-4o-mini",
-///     gen_ai.usage.input_tokens = tracing::field::Empty,
-///     gen_ai.usage.output_tokens = tracing::field::Empty,
-///     error.type = tracing::field::Empty,
-/// );
-/// match budget::reserve(&span) {
-///     Ok(()) => { /* make the call, record its usage on `span` */ }
-///     Err(refused) => eprintln!("{refused}"),
-/// }
-/// ```
-pub fn reserve(span: &tracing::Span) -> Result<(), BudgetExceeded> {
-    let Some((reserving, reserved_by)) = crate::layer::begin_reservation(span, WaitBy::Blocking)
-    else {
-        return Ok(());
-    };
-    let reserved = reserving.wait_blocking();
-    reserved_on(
-        span,
-        crate::layer::finish_reservation(span, reserved, reserved_by),
-    )
-}
-
-/// [`reserve`] for an `async fn` (`#[ai_span(..., budget)]` on one does it itself): with the
-/// budgets in Redis, the reservation is awaited, so that a stalled Redis parks the call's task
-/// for at most the store's timeout, and the thread runs the service's other tasks meanwhile.
-/// In process, it is [`reserve`].
-///
-/// ```
-/// use tracing_ai::budget;
-///
-/// async fn chat() -> Result<(), budget::BudgetExceeded> {
-///     let span = tracing::info_span!(
-///         "chat gpt-4o-mini",
-///         gen_ai.operation.name = "chat",
-///         gen_ai.request.model = "gpt-4o-mini",
-///         error.type = tracing::field::Empty,
-///     );
-///     budget::reserve_async(&span).await?;
-///     // make the call, record its usage on `span`
-///     Ok(())
-/// }
-/// # let _ = chat();
-/// ```
-pub async fn reserve_async(span: &tracing::Span) -> Result<(), BudgetExceeded> {
-    let Some((reserving, reserved_by)) = crate::layer::begin_reservation(span, WaitBy::Awaiting)
-    else {
-        return Ok(());
-    };
-    let reserved = reserving.wait().await;
-    reserved_on(
-        span,
-        crate::layer::finish_reservation(span, reserved, reserved_by),
-    )
-}
-
-/// Records a refusal on the call's span, or an event for each `warn` budget it went past.
-fn reserved_on(
-    span: &tracing::Span,
-    reserved: Result<Vec<Passed>, BudgetExceeded>,
-) -> Result<(), BudgetExceeded> {
-    let passed = match reserved {
-        Ok(passed) => passed,
-        Err(refused) => {
-            crate::record::record_error(span, refused.error_type(), Some(&refused), None);
-            return Err(refused);
-        }
-    };
-    for Passed { over } in passed {
-        // On the call's span, with its own attributes only (a `tracing` event would add
-        // `level` and `target`, which Weaver's live-check reports); and a line for the logs,
-        // outside the trace as the library's other warnings.
-        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-        span.add_event(
-            attr::AI_BUDGET_EXCEEDED,
-            vec![
-                opentelemetry::KeyValue::new(attr::AI_BUDGET_NAME, over.0.budget.clone()),
-                opentelemetry::KeyValue::new(attr::AI_BUDGET_LIMIT, over.0.limit),
-                opentelemetry::KeyValue::new(attr::AI_BUDGET_SPENT, over.0.used),
-            ],
-        );
-        tracing::event!(
-            target: "tracing_ai",
-            parent: None,
-            tracing::Level::WARN,
-            { attr::AI_BUDGET_NAME } = &*over.0.budget,
-            { attr::AI_BUDGET_LIMIT } = over.0.limit,
-            { attr::AI_BUDGET_SPENT } = over.0.used,
-            "a call went past budget {:?} ({} of {} {} spent or reserved); it warns, so the \
-             call was made",
-            &*over.0.budget,
-            decimal(over.0.used),
-            decimal(over.0.limit),
-            over.0.currency,
-        );
-    }
-    Ok(())
 }
 
 /// The `error.type` of a call a budget refused.

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use super::plan::Protocol;
 use crate::sampling::TailSamplingBuilder;
 use crate::AiLayerBuilder;
 
@@ -190,8 +189,17 @@ impl ExportBuilder {
     ///
     /// See [`init`](crate::init).
     pub fn init(self) -> Result<super::OtelGuard, super::InitError> {
-        let plan = super::plan::Plan::resolve(self, |name| std::env::var(name).ok())?;
-        let built = super::build::build(plan)?;
-        super::install::install(built)
+        super::set_up(self)
     }
+}
+
+/// The OTLP transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// OTLP over gRPC (tonic), usually on port 4317. Needs the `otlp-grpc` feature.
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies, usually on port 4318: the default when the
+    /// `otlp-http` feature is on. Needs that feature.
+    HttpProtobuf,
 }

@@ -30,9 +30,9 @@ mod stats;
 mod transport;
 
 pub use builder::ExportBuilder;
+pub use builder::Protocol;
 pub use error::InitError;
 pub use guard::OtelGuard;
-pub use plan::Protocol;
 pub use stats::ExportStats;
 
 /// Sets up tracing for an AI application in one call, from the standard OpenTelemetry
@@ -103,4 +103,12 @@ pub fn init() -> Result<OtelGuard, InitError> {
 /// ```
 pub fn builder() -> ExportBuilder {
     ExportBuilder::default()
+}
+
+/// Resolves what `builder` and the environment ask for, builds it, and installs it: the steps
+/// of an installation, in order, each a module of its own.
+fn set_up(builder: ExportBuilder) -> Result<OtelGuard, InitError> {
+    let plan = plan::Plan::resolve(builder, |name| std::env::var(name).ok())?;
+    let built = build::build(plan)?;
+    install::install(built)
 }

@@ -12,6 +12,7 @@ use opentelemetry_otlp::{
 };
 use tracing_subscriber::EnvFilter;
 
+use super::builder::Protocol;
 use super::error::{InitError, Kind};
 use super::queue::QueueConfig;
 use super::ExportBuilder;
@@ -67,17 +68,7 @@ const EXPORT_STACK: &[&str] = &[
     "opentelemetry_otlp",
 ];
 
-/// The OTLP transport.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Protocol {
-    /// OTLP over gRPC (tonic), usually on port 4317. Needs the `otlp-grpc` feature.
-    Grpc,
-    /// OTLP over HTTP with protobuf bodies, usually on port 4318: the default when the
-    /// `otlp-http` feature is on. Needs that feature.
-    HttpProtobuf,
-}
-
+/// How the transport is chosen: by the code, else the environment, else what is compiled in.
 impl Protocol {
     /// The transport when neither the code nor the environment names one: HTTP/protobuf, as
     /// the OpenTelemetry specification says, unless only gRPC is compiled in.
@@ -262,10 +253,10 @@ impl Plan {
                 })?;
             }
         }
-        if let Some(value) = env(crate::capture::CAPTURE_MESSAGE_CONTENT) {
+        if let Some(value) = env(crate::content::CAPTURE_MESSAGE_CONTENT) {
             let capture = value.parse().map_err(|_| {
                 InitError::variable(
-                    crate::capture::CAPTURE_MESSAGE_CONTENT,
+                    crate::content::CAPTURE_MESSAGE_CONTENT,
                     &value,
                     "NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT, true or false",
                 )

@@ -19,7 +19,7 @@ pub(super) fn sized(
 }
 
 /// Makes the attribution ids of `span` what the AI layer makes them on its spans
-/// ([`crate::layer::CleanId`]): a 100 KB tenant id recorded on the application's request
+/// ([`crate::clean_id::CleanId`]): a 100 KB tenant id recorded on the application's request
 /// span is exported as the same 256 bytes as on the AI spans below it, not as 8 KiB, and a
 /// tab in it is the same escape.
 fn bound_attribution(span: &mut SpanData, keys: &[Arc<str>]) {
@@ -33,7 +33,7 @@ fn bound_attribution(span: &mut SpanData, keys: &[Arc<str>]) {
         if !keys.iter().any(|key| **key == *attribute.key.as_str()) {
             continue;
         }
-        let id = crate::layer::CleanId::new(text.as_str());
+        let id = crate::clean_id::CleanId::new(text.as_str());
         if id.changed {
             attribute.value = opentelemetry::Value::String(id.value.to_string().into());
         }

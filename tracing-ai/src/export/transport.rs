@@ -4,9 +4,10 @@
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 use opentelemetry_otlp::WithExportConfig as _;
 
+use super::builder::Protocol;
 use super::error::{InitError, Kind};
 use super::guard::Runtime;
-use super::plan::{Export, Protocol};
+use super::plan::Export;
 
 /// What [`exporters`] builds.
 pub(crate) struct Exporters {

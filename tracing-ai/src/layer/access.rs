@@ -177,7 +177,7 @@ where
             // Only the names this layer attributes by; each bounded as a field's value is.
             if let Some(index) = keys.index_of_exported(name) {
                 let exported = keys.exported()[index].clone();
-                attribution.set(index, exported, super::attribution::bounded(value));
+                attribution.set(index, exported, crate::clean_id::bounded(value));
             }
         }
     }

@@ -10,7 +10,7 @@ use super::attribution::AttributionKeys;
 use super::metrics::{self, MetricConventions, Metrics};
 use super::{AiLayer, AiOpenTelemetryLayer};
 use crate::budget::{Budget, BudgetSources, LiveBudgets};
-use crate::capture::{ContentCapture, ContentSettings};
+use crate::content::{ContentCapture, ContentSettings};
 use crate::error::ConfigError;
 use crate::estimate::{Estimator, TokenEstimator};
 use crate::pricing::{LivePrices, ModelPrice, PriceSources, PricesSource};

@@ -12,9 +12,8 @@ use tracing::span::Id;
 use tracing::Dispatch;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-use super::attribution::{self, Resolved};
-use super::carry::Carried;
-use super::fields::{AiSpanData, CallFields, Settled};
+use super::attribution::{self, Attribution, AttributionKeys, Resolved};
+use super::fields::{AiSpanData, CallFields, Carried, Settled};
 use super::metrics::CallMetrics;
 use super::rollup::{self, AgentTotals, RequestTotals};
 use super::write::{Name, Writer, Written};
@@ -109,7 +108,7 @@ impl ClosedCall {
             )
         };
         // Nearest value wins: the span's own, then its parent's, up to the root.
-        let ancestry = attribution::from_ancestors(&layer.shared.keys, span);
+        let ancestry = from_ancestors(&layer.shared.keys, span);
         let (attribution, root) = (ancestry.resolved, ancestry.root);
         let is_root = root.as_ref().is_none_or(|root| root.id() == span.id());
         // Read once: the same duration prices a self-hosted call and goes into the metrics.
@@ -273,7 +272,7 @@ impl ClosedCall {
                     0,
                     opentelemetry::KeyValue::new(attr::GEN_AI_OPERATION_NAME, operation),
                 );
-                writer.event(crate::capture::OPERATION_DETAILS_EVENT, details);
+                writer.event(crate::content::OPERATION_DETAILS_EVENT, details);
             }
             AiLayer::write_cost(&self.prices, &self.settled, &self.priced, writer);
             if let Some(carried) = &self.carried {
@@ -354,4 +353,49 @@ pub(super) fn write_target(
     let dispatch = layer.dispatch()?;
     let otel = tracing_opentelemetry::get_otel_context(id, &dispatch);
     Some((dispatch, otel))
+}
+
+/// The values `span` and its ancestors carry, nearest first; the local root of the walk
+/// (`span` itself when it has no parent); and the nearest ancestor that is an AI call, which
+/// may be the same call described twice (see `carry`). One walk, which the close needs anyway.
+pub(crate) fn from_ancestors<'a, R>(
+    keys: &AttributionKeys,
+    span: &tracing_subscriber::registry::SpanRef<'a, R>,
+) -> Ancestry<'a, R>
+where
+    R: tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let mut resolved: Resolved = vec![None; keys.exported().len()];
+    let mut root = None;
+    let mut nearest_call = None;
+    for ancestor in span.scope() {
+        let is_call = {
+            let extensions = ancestor.extensions();
+            if let Some(values) = extensions.get::<Attribution>() {
+                for (index, _, value) in &values.values {
+                    resolved[*index].get_or_insert_with(|| value.clone());
+                }
+            }
+            nearest_call.is_none()
+                && ancestor.id() != span.id()
+                && extensions.get::<AiSpanData>().is_some()
+        };
+        if is_call {
+            nearest_call = Some(ancestor.id());
+        }
+        root = Some(ancestor);
+    }
+    Ancestry {
+        resolved,
+        root,
+        nearest_call,
+    }
+}
+
+/// What a closing call's walk to its root found.
+pub(crate) struct Ancestry<'a, R: tracing_subscriber::registry::LookupSpan<'a>> {
+    pub(crate) resolved: Resolved,
+    pub(crate) root: Option<tracing_subscriber::registry::SpanRef<'a, R>>,
+    /// The nearest ancestor with an AI call's data, if any.
+    pub(crate) nearest_call: Option<tracing::span::Id>,
 }

@@ -16,34 +16,14 @@
 //! chat function is a call of its own. An agent, tool or workflow span between the two breaks
 //! the chain: an agent's calls are its own.
 
-use std::sync::Arc;
-
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::call::ClosedCall;
-use super::fields::{AiSpanData, CallFields};
+use super::fields::{AiSpanData, CallFields, Carried};
 
 /// The span ids kept on `ai.cost.carried_by`, at most: a loop of calls under one span must
 /// not grow it without bound.
 const MAX_CARRIERS: usize = 16;
-
-/// What the model calls nested in an open call carried for it.
-#[derive(Debug, Default)]
-pub(crate) struct Carried {
-    /// The span ids (hex) of the carriers, the first [`MAX_CARRIERS`] of them.
-    pub(crate) by: Vec<String>,
-    /// What the carriers that did not settle a reservation of their own cost, in USD and in
-    /// the reporting currency: what the enclosing call's reservation settles with.
-    pub(crate) usd: Option<f64>,
-    pub(crate) reported: Option<(Arc<str>, f64)>,
-}
-
-impl Carried {
-    /// `ai.cost.carried_by`: the carriers' span ids, comma-separated.
-    pub(crate) fn carriers(&self) -> String {
-        self.by.join(",")
-    }
-}
 
 /// Whether `fields` describe a call to a model (the operations a provider bills by tokens).
 fn is_model_operation(fields: &CallFields) -> bool {

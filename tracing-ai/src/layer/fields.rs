@@ -9,8 +9,9 @@ use std::time::Instant;
 
 use tracing::field::{Field, Visit};
 
-use super::attribution::{bounded, Attribution, AttributionKeys};
+use super::attribution::{Attribution, AttributionKeys};
 use super::callsite::Callsite;
+use crate::clean_id::bounded;
 use crate::facts::{Slot, TokenCounts, TokenKind};
 use crate::usage::Usage;
 
@@ -49,7 +50,7 @@ pub(crate) struct AiSpanData {
     pub(crate) reserving: bool,
     /// The model calls nested in this one that carry its cost, when two spans describe one
     /// call (see [`super::carry`]).
-    pub(crate) carried: Option<super::carry::Carried>,
+    pub(crate) carried: Option<Carried>,
 }
 
 impl AiSpanData {
@@ -337,6 +338,24 @@ fn operation_name(value: &str) -> Cow<'static, str> {
     match KNOWN.into_iter().find(|known| *known == value) {
         Some(known) => Cow::Borrowed(known),
         None => Cow::Owned(value.to_owned()),
+    }
+}
+
+/// What the model calls nested in an open call carried for it.
+#[derive(Debug, Default)]
+pub(crate) struct Carried {
+    /// The span ids (hex) of the carriers, the first `carry::MAX_CARRIERS` of them.
+    pub(crate) by: Vec<String>,
+    /// What the carriers that did not settle a reservation of their own cost, in USD and in
+    /// the reporting currency: what the enclosing call's reservation settles with.
+    pub(crate) usd: Option<f64>,
+    pub(crate) reported: Option<(Arc<str>, f64)>,
+}
+
+impl Carried {
+    /// `ai.cost.carried_by`: the carriers' span ids, comma-separated.
+    pub(crate) fn carriers(&self) -> String {
+        self.by.join(",")
     }
 }
 

@@ -11,6 +11,7 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::attr;
+use crate::layer::AiSpanExt as _;
 
 /// A [`reqwest_middleware`] middleware that gives each request a client span (a child of the
 /// current span) and sends that span's context in the request's `traceparent`, `tracestate`
@@ -89,7 +90,8 @@ impl Middleware for PropagateContext {
         let mut cx = span.context();
         if self.attribution {
             // The ids go first: past the W3C limits what comes last is dropped.
-            let mut baggage: Baggage = crate::layer::attribution_of(&span)
+            let mut baggage: Baggage = span
+                .inherited_ids()
                 .into_iter()
                 .map(|(name, value)| KeyValue::new(name.to_string(), value.to_string()))
                 .collect();

@@ -31,6 +31,7 @@
 //! }
 //! ```
 
+use crate::layer::AiSpanExt as _;
 use tracing::field::Empty;
 
 #[cfg(feature = "reqwest-middleware")]
@@ -58,7 +59,7 @@ pub fn attempt() -> Attempt {
 impl Attempt {
     /// The next attempt of `call`.
     pub(crate) fn of(call: tracing::Span) -> Self {
-        let (number, wait) = crate::layer::begin_attempt(&call).unwrap_or((1, None));
+        let (number, wait) = call.begin_attempt().unwrap_or((1, None));
         let span = tracing::info_span!(
             parent: &call,
             "attempt",
@@ -102,13 +103,13 @@ impl Attempt {
 
     /// The attempt succeeded.
     pub fn succeeded(self) {
-        crate::layer::end_attempt(&self.call);
+        self.call.end_attempt();
     }
 
     /// The attempt failed, as `error_type` (`rate_limit_exceeded`, `500`, ...).
     pub fn failed(self, error_type: &str) {
         self.span.record("error.type", error_type);
         self.span.record("otel.status_code", "ERROR");
-        crate::layer::end_attempt(&self.call);
+        self.call.end_attempt();
     }
 }

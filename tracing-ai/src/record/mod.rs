@@ -1,5 +1,7 @@
 //! Recording per-call facts on AI spans: usage, errors, cache hits and fallbacks.
 
+pub(crate) mod content;
+
 use std::fmt;
 
 use std::sync::OnceLock;
@@ -12,6 +14,7 @@ use tracing_subscriber::registry::{LookupSpan, Registry};
 use crate::attr;
 use crate::facts::is_ai_span;
 use crate::facts::TokenKind;
+use crate::layer::AiSpanExt as _;
 use crate::pricing::CostSource;
 use crate::usage::{CacheHit, Usage};
 use crate::value_set::{opt, record_span, saturating_i64, with_fields, with_value_set};
@@ -168,7 +171,7 @@ impl CallsiteFields {
 
 /// Records `usage` on `span`, in one dispatch; `callsite` spares looking its fields up.
 pub(crate) fn record_usage(span: &Span, usage: &Usage, callsite: Option<&CallsiteFields>) {
-    if crate::layer::record_usage_directly(span, usage) {
+    if span.record_usage_directly(usage) {
         return;
     }
     let tokens = TokenKind::ALL.map(|kind| kind.of_usage(usage).map(saturating_i64));
@@ -180,7 +183,7 @@ pub(crate) fn record_usage(span: &Span, usage: &Usage, callsite: Option<&Callsit
     let cost = usage
         .cost
         .filter(|usd| crate::pricing::is_valid_amount(*usd))
-        .map(crate::layer::round_money);
+        .map(crate::money::round_money);
     let cost_source = cost.map(|_| CostSource::Provider.as_str());
     let cache_hit = usage.cache_hit.map(CacheHit::as_str);
     let others = [
@@ -213,7 +216,7 @@ pub(crate) fn record_error(
     description: Option<&dyn fmt::Display>,
     callsite: Option<&CallsiteFields>,
 ) {
-    let recording = crate::layer::error_recording(span);
+    let recording = span.error_recording();
     // Formatted once, on the failure path only, so that no secret in it is exported.
     let description = description
         .filter(|_| recording.describe)

@@ -1,16 +1,11 @@
 //! What a layer captures of message content, and how: the mode, the redaction, the size cap.
 //!
-//! Apart from [`content`](crate::content), which records content, so that the layer that
-//! holds these settings and the content that finds them through it do not import each other.
-
-mod redaction;
-
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-pub(crate) use redaction::Redactor;
+use super::Redactor;
 
 use crate::error::ConfigError;
 
@@ -143,4 +138,29 @@ impl ContentSettings {
 /// settings.
 pub(crate) fn is_ever_on() -> bool {
     CAPTURE_EVER_ON.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_variables_values_in_any_case() {
+        for (value, expected) in [
+            ("NO_CONTENT", ContentCapture::NoContent),
+            ("false", ContentCapture::NoContent),
+            ("", ContentCapture::NoContent),
+            ("span_only", ContentCapture::SpanOnly),
+            ("True", ContentCapture::SpanOnly),
+            ("EVENT_ONLY", ContentCapture::EventOnly),
+            (" SPAN_AND_EVENT ", ContentCapture::SpanAndEvent),
+        ] {
+            assert_eq!(value.parse::<ContentCapture>(), Ok(expected), "{value:?}");
+        }
+        let error = "yes please"
+            .parse::<ContentCapture>()
+            .expect_err("not a mode");
+        assert!(error.to_string().contains("`yes please`"), "{error}");
+        assert!(error.to_string().contains("SPAN_ONLY"), "{error}");
+    }
 }
