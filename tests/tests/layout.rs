@@ -1,5 +1,5 @@
 //! The shape of the library's source, held by tests: its modules import each other without a
-//! circle.
+//! circle, and no file grows past what a reader holds at once without saying why.
 //!
 //! The module graph is drawn from the code, with `syn`: an edge from a file to the file that
 //! defines each item it names through `crate::`, `super::` or `self::` (a `use` or a path in
@@ -491,4 +491,54 @@ fn a_circle_is_found_when_there_is_one() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].0, "crate");
     assert_eq!(found[0].1, ["budget", "layer"]);
+}
+
+/// Lines of code before a file's tests: neither blank nor a comment.
+fn lines_of_code(text: &str) -> usize {
+    let before_tests = text.split("\n#[cfg(test)]\nmod ").next().unwrap_or(text);
+    before_tests
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+        .count()
+}
+
+/// The longest a file grows, in lines of code, unless its opening comment says why it stays
+/// whole (a line starting `//! Stays whole:`).
+const MAX_LINES_OF_CODE: usize = 450;
+
+#[test]
+fn library_files_stay_short_or_say_why_they_stay_whole() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut too_long = Vec::new();
+    let mut counted = 0;
+    for src in ["tracing-ai/src", "tracing-ai-macros/src"] {
+        for file in rust_files(&root.join(src)) {
+            let text = std::fs::read_to_string(&file).expect("readable");
+            counted += 1;
+            let code = lines_of_code(&text);
+            let says_why = text
+                .lines()
+                .take_while(|line| line.starts_with("//!"))
+                .any(|line| line.starts_with("//! Stays whole:"));
+            if code > MAX_LINES_OF_CODE && !says_why {
+                too_long.push(format!(
+                    "{}: {code} lines of code",
+                    file.strip_prefix(&root).unwrap_or(&file).display()
+                ));
+            }
+        }
+    }
+    assert!(counted > 50, "the sources were found: {counted} files");
+    assert!(
+        too_long.is_empty(),
+        "over {MAX_LINES_OF_CODE} lines of code, with no `//! Stays whole:` line saying why:\n  {}",
+        too_long.join("\n  ")
+    );
+}
+
+#[test]
+fn lines_of_code_leave_out_comments_blanks_and_tests() {
+    let text = "//! A module.\n\nuse a;\n/// Doc.\nfn f() {}\n\n#[cfg(test)]\nmod tests {\n    fn g() {}\n}\n";
+    assert_eq!(lines_of_code(text), 2);
 }

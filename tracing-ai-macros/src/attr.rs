@@ -1,8 +1,8 @@
 //! The arguments of `#[ai_span(...)]`: parsing and validation.
 //!
-//! Longer than most files here because it is the whole of one concern, as in
-//! `tracing-attributes/src/attr.rs`: the argument structs, their `Parse` impls and the checks
-//! that combine their errors; a split would scatter one grammar over several files.
+//! Stays whole: it is one concern, as `tracing-attributes/src/attr.rs` is: the argument
+//! structs, their `Parse` impls and the checks that combine their errors; a split would
+//! scatter one grammar over several files.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};

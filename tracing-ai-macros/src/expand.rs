@@ -1,8 +1,8 @@
 //! Code generation: the instrumented function, its span and what it records on return.
 //!
-//! One concern, as `tracing-attributes/src/expand.rs` is: the re-emitted signature, the body
-//! for sync and async functions, and the boxed-future (async-trait) form share the span and
-//! the recording code below.
+//! Stays whole: it is one concern, as `tracing-attributes/src/expand.rs` is: the re-emitted
+//! signature, the body for sync and async functions, and the boxed-future (async-trait) form
+//! share the span and the recording code below.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens, TokenStreamExt as _};

@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use super::store::{
-    share, AccountKey, Balance, BudgetState, BudgetStore, Held, Passed, Reservation, Reserved,
-    Reserving, WaitBy, MAX_ACCOUNTS,
+    share, Balance, BudgetState, BudgetStore, Held, Passed, Reservation, Reserved, Reserving,
+    WaitBy, MAX_ACCOUNTS,
 };
 use super::window::epoch_secs;
 use super::{Budget, BudgetExceeded, CallScope, OnLimit, Window};
+use crate::budget::AccountKey;
 use crate::money::{to_f64, to_units};
 
 #[derive(Debug, Default)]
@@ -201,7 +202,7 @@ impl Ledger {
                 let mut held = lock(&account);
                 let used = held.spent(index, &budget.window) + held.reserved;
                 if used >= budget.limit_units || used.saturating_add(units) > budget.limit_units {
-                    let over = budget.exceeded(&key, to_f64(used), amount, now);
+                    let over = BudgetExceeded::new(budget, &key, to_f64(used), amount, now);
                     if budget.on_limit == OnLimit::Refuse {
                         drop(held);
                         // What the budgets before this one took, given back: all or nothing.
@@ -423,7 +424,7 @@ mod tests {
     use std::time::SystemTime;
 
     use super::{Ledger, MAX_ACCOUNTS};
-    use crate::budget::store::OTHER;
+    use crate::budget::config::OTHER;
     use crate::budget::{Budget, CallScope, Scope, Window};
 
     fn tenant(id: &str) -> CallScope {

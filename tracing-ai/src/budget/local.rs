@@ -19,9 +19,10 @@ use std::time::SystemTime;
 use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 
 use super::ledger::{Ledger, SpendLog};
-use super::store::{AccountKey, BudgetStore, OpenStore};
+use super::store::{BudgetStore, OpenStore};
 use super::window::epoch_secs;
 use super::{Budget, BudgetError};
+use crate::budget::AccountKey;
 
 /// Account and period -> units (10^-22 of the budget's currency) spent, 16 bytes little-endian.
 const SPENT: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("spent");

@@ -5,19 +5,17 @@
 
 use std::fmt;
 use std::future::Future;
-use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{Budget, BudgetError, BudgetExceeded, CallScope};
+use super::{AccountKey, Budget, BudgetError, BudgetExceeded, CallScope};
 use crate::money::to_f64;
 
 /// Past this many accounts (scopes of all budgets in their window), new scopes share one
 /// account per budget, named `other`: ids a caller makes up cannot grow a store without
 /// bound.
 pub(crate) const MAX_ACCOUNTS: usize = 100_000;
-pub(crate) const OTHER: &str = "other";
 
 /// The clock budgets' windows and leases are read by: the system's, or a test's.
 #[derive(Clone)]
@@ -100,39 +98,6 @@ pub(crate) trait OpenStore: Send + Sync + fmt::Debug {
         budgets: &[Budget],
         now: SystemTime,
     ) -> Result<Arc<dyn BudgetStore>, BudgetError>;
-}
-
-/// One budget's account for one scope (`tenant.id = acme`), as every store keys it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct AccountKey {
-    /// The budget's name, and its hash (computed once: hashing the name on every call is
-    /// what a lookup would spend most on).
-    pub(crate) budget: Arc<str>,
-    pub(crate) budget_hash: u64,
-    /// The values of the budget's `per` scopes, by [`Scope`](super::Scope) index.
-    pub(crate) scope: [Option<Arc<str>>; 5],
-}
-
-impl AccountKey {
-    /// The budget's account that scopes share once there are too many of them: each of the
-    /// budget's scopes valued `other`.
-    pub(crate) fn other(&self) -> AccountKey {
-        let other: Arc<str> = OTHER.into();
-        AccountKey {
-            budget: self.budget.clone(),
-            budget_hash: self.budget_hash,
-            scope: self.scope.clone().map(|value| value.map(|_| other.clone())),
-        }
-    }
-}
-
-impl Hash for AccountKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.budget_hash);
-        for value in self.scope.iter().flatten() {
-            value.hash(state);
-        }
-    }
 }
 
 /// A budget's account as the gauges show it.
