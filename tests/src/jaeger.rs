@@ -52,31 +52,59 @@ impl Jaeger {
     /// `None` when it was never built (see [`go_program`]).
     pub fn start() -> Option<Self> {
         let program = go_program("jaeger")?;
-        let [grpc, http, query, query_grpc] = free_ports();
-        let child = Command::new(program)
-            .arg("--config")
-            .arg(format!(
-                "file:{}",
-                repository().join("tests/jaeger/config.yaml").display()
-            ))
-            .env("JAEGER_OTLP_GRPC_PORT", grpc.to_string())
-            .env("JAEGER_OTLP_HTTP_PORT", http.to_string())
-            .env("JAEGER_QUERY_HTTP_PORT", query.to_string())
-            .env("JAEGER_QUERY_GRPC_PORT", query_grpc.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Jaeger starts");
-        let mut jaeger = Self {
-            child,
-            otlp_grpc: format!("http://127.0.0.1:{grpc}"),
-            otlp_http: format!("http://127.0.0.1:{http}"),
-            query: format!("http://127.0.0.1:{query}"),
-        };
+        // The ports were free when picked, but another test's connection can take one before
+        // Jaeger binds it: then it exits at once, saying so, and is started on other ports.
+        for attempt in 1.. {
+            let [grpc, http, query, query_grpc] = free_ports();
+            let log = std::env::temp_dir().join(format!(
+                "tracing-ai-jaeger-{}-{query}.log",
+                std::process::id()
+            ));
+            let child = Command::new(&program)
+                .arg("--config")
+                .arg(format!(
+                    "file:{}",
+                    repository().join("tests/jaeger/config.yaml").display()
+                ))
+                .env("JAEGER_OTLP_GRPC_PORT", grpc.to_string())
+                .env("JAEGER_OTLP_HTTP_PORT", http.to_string())
+                .env("JAEGER_QUERY_HTTP_PORT", query.to_string())
+                .env("JAEGER_QUERY_GRPC_PORT", query_grpc.to_string())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("a log file"))
+                .spawn()
+                .expect("Jaeger starts");
+            let jaeger = Self {
+                child,
+                otlp_grpc: format!("http://127.0.0.1:{grpc}"),
+                otlp_http: format!("http://127.0.0.1:{http}"),
+                query: format!("http://127.0.0.1:{query}"),
+            };
+            match jaeger.wait_until_up([grpc, http]) {
+                Ok(jaeger) => {
+                    let _ = std::fs::remove_file(&log);
+                    return Some(jaeger);
+                }
+                Err(status) => {
+                    let said = std::fs::read_to_string(&log).unwrap_or_default();
+                    let _ = std::fs::remove_file(&log);
+                    if attempt < 3 && said.contains("address already in use") {
+                        continue;
+                    }
+                    panic!("Jaeger exited: {status}\n{said}");
+                }
+            }
+        }
+        unreachable!("the loop returns or panics")
+    }
+
+    /// Waits until the query API answers and both receivers listen; the exit status when
+    /// Jaeger exited first.
+    fn wait_until_up(mut self, receivers: [u16; 2]) -> Result<Self, std::process::ExitStatus> {
         let started = Instant::now();
-        while jaeger.get("/api/services").is_err() {
-            if let Ok(Some(status)) = jaeger.child.try_wait() {
-                panic!("Jaeger exited: {status}");
+        while self.get("/api/services").is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(status);
             }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
@@ -85,7 +113,7 @@ impl Jaeger {
             std::thread::sleep(Duration::from_millis(100));
         }
         // Both receivers listen before the query API does, but make sure.
-        for port in [grpc, http] {
+        for port in receivers {
             while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
                 assert!(
                     started.elapsed() < Duration::from_secs(60),
@@ -94,7 +122,7 @@ impl Jaeger {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        Some(jaeger)
+        Ok(self)
     }
 
     fn get(&self, path: &str) -> Result<Json, String> {
