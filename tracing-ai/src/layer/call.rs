@@ -166,9 +166,9 @@ impl ClosedCall {
             return;
         }
         if let Some(root) = root {
-            if rollup::add_to_request(root, &self.fields, &self.priced) {
-                layer.shared.watched.watch(&root.id());
-            }
+            rollup::add_to_request(root, &self.fields, &self.priced, |extensions, totals| {
+                layer.shared.watched.hold(&root.id(), extensions, totals);
+            });
         }
         if layer.agents_seen() {
             rollup::add_to_agents(span, &self.fields, &self.priced);

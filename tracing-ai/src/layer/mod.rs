@@ -60,7 +60,6 @@ use callsite::Callsites;
 use fields::{AiSpanData, FieldVisitor};
 use metrics::Metrics;
 pub use metrics::{MetricConventions, OTEL_SEMCONV_STABILITY_OPT_IN};
-use rollup::RequestTotals;
 pub use span_events::OpenTelemetrySpans;
 pub(crate) use span_ext::{innermost_ai_span, AiSpanExt};
 use write::Writer;
@@ -361,8 +360,7 @@ where
             }
             let created =
                 (shared.prices.needs_duration() || shared.metrics.is_some()).then(Instant::now);
-            shared.watched.watch(id);
-            extensions.replace(AiSpanData {
+            let data = AiSpanData {
                 callsite: callsite.clone(),
                 created,
                 fields: call,
@@ -377,7 +375,8 @@ where
                 reservation: None,
                 reserving: false,
                 carried: None,
-            });
+            };
+            shared.watched.hold(id, &mut extensions, data);
         }
     }
 
@@ -418,16 +417,7 @@ where
             return;
         }
         let Some(span) = ctx.span(&id) else { return };
-        let (is_call, has_totals) = {
-            let extensions = span.extensions();
-            (
-                extensions.get::<AiSpanData>().is_some(),
-                extensions.get::<RequestTotals>().is_some(),
-            )
-        };
-        if is_call || has_totals {
-            self.shared.watched.closed(&id);
-        }
+        let (is_call, has_totals) = self.shared.watched.close(&id, &span.extensions());
         if !is_call {
             // Not a model call: a request's root that is not one writes its totals.
             if has_totals && span.parent().is_none() {

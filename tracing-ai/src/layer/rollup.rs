@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use tracing_subscriber::registry::{LookupSpan, SpanRef};
+use tracing_subscriber::registry::{ExtensionsMut, LookupSpan, SpanRef};
 
 use super::fields::{AiSpanData, CallFields};
 use super::write::{Writer, Written};
@@ -158,24 +158,21 @@ pub(crate) fn is_agent(fields: &CallFields) -> bool {
     fields.operation.as_deref() == Some("invoke_agent")
 }
 
-/// Adds a closing call to the totals of its request's local root. `true` when the root has
-/// work at close because of it (its first totals, and it is no call, which has anyway).
+/// Adds a closing call to the totals of its request's local root; the root's first totals
+/// are given to `hold` to put in its extensions, under the same lock.
 pub(crate) fn add_to_request<'a, R: LookupSpan<'a>>(
     root: &SpanRef<'a, R>,
     fields: &CallFields,
     priced: &Priced,
-) -> bool {
+    hold: impl FnOnce(&mut ExtensionsMut<'_>, RequestTotals),
+) {
     let mut extensions = root.extensions_mut();
     match extensions.get_mut::<RequestTotals>() {
-        Some(totals) => {
-            totals.add(fields, priced);
-            false
-        }
+        Some(totals) => totals.add(fields, priced),
         None => {
             let mut totals = RequestTotals::default();
             totals.add(fields, priced);
-            extensions.insert(totals);
-            extensions.get_mut::<AiSpanData>().is_none()
+            hold(&mut extensions, totals);
         }
     }
 }

@@ -11,6 +11,10 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use tracing::span::Id;
+use tracing_subscriber::registry::{Extensions, ExtensionsMut};
+
+use super::fields::AiSpanData;
+use super::rollup::RequestTotals;
 
 /// 4,096 slots (16 KiB): with a hundred calls open at once, a plain span is looked up for
 /// nothing about once in forty closes.
@@ -37,10 +41,45 @@ impl Watched {
         &self.open[(hash >> (64 - SLOTS.trailing_zeros())) as usize]
     }
 
+    /// Puts `work` (a call's data or a request's totals) in the extensions of span `id`, and
+    /// watches the span unless what it held already made it watched: a span is watched once,
+    /// however many kinds of work it holds. The only way work goes into a span, so that
+    /// [`close`](Self::close) pairs with it.
+    pub(crate) fn hold<T: Send + Sync + 'static>(
+        &self,
+        id: &Id,
+        extensions: &mut ExtensionsMut<'_>,
+        work: T,
+    ) {
+        let watched = holds_work(
+            extensions.get_mut::<AiSpanData>().is_some(),
+            extensions.get_mut::<RequestTotals>().is_some(),
+        );
+        extensions.replace(work);
+        if !watched {
+            self.watch(id);
+        }
+    }
+
+    /// At the close of span `id`: whether it holds a call's data, and a request's totals; the
+    /// span is no longer watched if it was.
+    pub(crate) fn close(&self, id: &Id, extensions: &Extensions<'_>) -> (bool, bool) {
+        let call = extensions.get::<AiSpanData>().is_some();
+        let totals = extensions.get::<RequestTotals>().is_some();
+        if holds_work(call, totals) {
+            debug_assert!(
+                self.may_be_watched(id),
+                "a span holding work was never watched: work went in without `hold`"
+            );
+            self.closed(id);
+        }
+        (call, totals)
+    }
+
     /// `id` will have work for the layer when it closes. Called once per span, before it can
     /// close: the span's creation, or a roll-up into it, happens before its close, so the
     /// close sees the count (relaxed is enough for that).
-    pub(crate) fn watch(&self, id: &Id) {
+    fn watch(&self, id: &Id) {
         self.slot(id).fetch_add(1, Ordering::Relaxed);
     }
 
@@ -50,13 +89,19 @@ impl Watched {
     }
 
     /// `id`, watched, has closed.
-    pub(crate) fn closed(&self, id: &Id) {
+    fn closed(&self, id: &Id) {
         let _ = self
             .slot(id)
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |open| {
                 open.checked_sub(1)
             });
     }
+}
+
+/// Whether a span that holds a call's data (`call`) or a request's totals (`totals`) is one
+/// the layer has work for at its close.
+fn holds_work(call: bool, totals: bool) -> bool {
+    call || totals
 }
 
 #[cfg(test)]
@@ -82,5 +127,32 @@ mod tests {
         // A close without a watch (never happens) leaves the count at zero, not wrapped.
         watched.closed(&ids[9]);
         assert!(!watched.may_be_watched(&ids[9]));
+    }
+
+    #[test]
+    fn a_span_is_watched_once_whatever_it_holds_and_unwatched_at_its_close() {
+        use tracing_subscriber::registry::{LookupSpan as _, Registry};
+
+        let dispatch = tracing::Dispatch::new(Registry::default());
+        tracing::dispatcher::with_default(&dispatch, || {
+            let span = tracing::info_span!("rag.query");
+            let id = span.id().expect("enabled");
+            let registry = dispatch.downcast_ref::<Registry>().expect("a registry");
+            let span_ref = registry.span(&id).expect("open");
+            let watched = Watched::default();
+            watched.hold(
+                &id,
+                &mut span_ref.extensions_mut(),
+                RequestTotals::default(),
+            );
+            watched.hold(
+                &id,
+                &mut span_ref.extensions_mut(),
+                RequestTotals::default(),
+            );
+            assert_eq!(watched.slot(&id).load(Ordering::Relaxed), 1);
+            assert_eq!(watched.close(&id, &span_ref.extensions()), (false, true));
+            assert!(!watched.may_be_watched(&id));
+        });
     }
 }
