@@ -167,7 +167,10 @@ impl ClosedCall {
         }
         if let Some(root) = root {
             rollup::add_to_request(root, &self.fields, &self.priced, |extensions, totals| {
-                layer.shared.watched.hold(&root.id(), extensions, totals);
+                layer
+                    .shared
+                    .watched
+                    .hold_totals(&root.id(), extensions, totals);
             });
         }
         if layer.agents_seen() {

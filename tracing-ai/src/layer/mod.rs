@@ -376,7 +376,7 @@ where
                 reserving: false,
                 carried: None,
             };
-            shared.watched.hold(id, &mut extensions, data);
+            shared.watched.hold_call(id, &mut extensions, data);
         }
     }
 

@@ -41,21 +41,33 @@ impl Watched {
         &self.open[(hash >> (64 - SLOTS.trailing_zeros())) as usize]
     }
 
-    /// Puts `work` (a call's data or a request's totals) in the extensions of span `id`, and
-    /// watches the span unless what it held already made it watched: a span is watched once,
-    /// however many kinds of work it holds. The only way work goes into a span, so that
-    /// [`close`](Self::close) pairs with it.
-    pub(crate) fn hold<T: Send + Sync + 'static>(
+    /// Puts a new call's data in the extensions of span `id`, just created, and watches it.
+    /// With [`hold_totals`](Self::hold_totals), the only ways work goes into a span, so that
+    /// [`close`](Self::close) pairs with them: a span is watched once, whatever it holds.
+    pub(crate) fn hold_call(&self, id: &Id, extensions: &mut ExtensionsMut<'_>, call: AiSpanData) {
+        // A span just created holds nothing yet: no lookup on the hot path but in debug builds.
+        debug_assert!(
+            !holds_work(
+                extensions.get_mut::<AiSpanData>().is_some(),
+                extensions.get_mut::<RequestTotals>().is_some()
+            ),
+            "a new span already held work"
+        );
+        extensions.replace(call);
+        self.watch(id);
+    }
+
+    /// Puts the first totals of a request in the extensions of its root `id`, and watches the
+    /// root unless it is a call, watched already.
+    pub(crate) fn hold_totals(
         &self,
         id: &Id,
         extensions: &mut ExtensionsMut<'_>,
-        work: T,
+        totals: RequestTotals,
     ) {
-        let watched = holds_work(
-            extensions.get_mut::<AiSpanData>().is_some(),
-            extensions.get_mut::<RequestTotals>().is_some(),
-        );
-        extensions.replace(work);
+        let watched = extensions.get_mut::<AiSpanData>().is_some();
+        debug_assert!(extensions.get_mut::<RequestTotals>().is_none());
+        extensions.insert(totals);
         if !watched {
             self.watch(id);
         }
@@ -69,7 +81,7 @@ impl Watched {
         if holds_work(call, totals) {
             debug_assert!(
                 self.may_be_watched(id),
-                "a span holding work was never watched: work went in without `hold`"
+                "a span holding work was never watched: work went in past `hold_call`/`hold_totals`"
             );
             self.closed(id);
         }
@@ -130,7 +142,7 @@ mod tests {
     }
 
     #[test]
-    fn a_span_is_watched_once_whatever_it_holds_and_unwatched_at_its_close() {
+    fn a_root_with_totals_is_watched_and_unwatched_at_its_close() {
         use tracing_subscriber::registry::{LookupSpan as _, Registry};
 
         let dispatch = tracing::Dispatch::new(Registry::default());
@@ -140,12 +152,7 @@ mod tests {
             let registry = dispatch.downcast_ref::<Registry>().expect("a registry");
             let span_ref = registry.span(&id).expect("open");
             let watched = Watched::default();
-            watched.hold(
-                &id,
-                &mut span_ref.extensions_mut(),
-                RequestTotals::default(),
-            );
-            watched.hold(
+            watched.hold_totals(
                 &id,
                 &mut span_ref.extensions_mut(),
                 RequestTotals::default(),
