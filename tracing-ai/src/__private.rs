@@ -19,6 +19,13 @@ pub const SPAN_KIND_CLIENT: &str = "client";
 /// Creates the span of an `#[ai_span]` function with every field it or the layer may record:
 /// a span's field set is fixed when it is created, so what is filled in later is declared
 /// `Empty` here.
+///
+/// Two callsites, one taken per call. Under an [`AiLayer`](crate::AiLayer) that writes usage,
+/// cost and ids straight onto the OpenTelemetry span (the default composition), the fields
+/// only the layer would read are not declared: each declared field costs every layer a visit
+/// when the span is created. Otherwise (a layer that writes `tracing` fields, or another
+/// subscriber) they are, for `fmt` and the other layers to see. `facts.rs` lists which is
+/// which ([`Declared`](crate::facts::Declared)), and a test holds this macro to it.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __tracing_ai_span {
@@ -33,48 +40,78 @@ macro_rules! __tracing_ai_span {
         otel_name: $otel_name:expr,
         fields: { $($fields:tt)* }
     ) => {
-        $crate::__private::tracing::span!(
-            target: $target,
-            $level,
-            $name,
-            { $crate::attr::GEN_AI_OPERATION_NAME } = $operation,
-            { $crate::attr::GEN_AI_PROVIDER_NAME } = $provider,
-            { $crate::attr::GEN_AI_REQUEST_MODEL } = $model,
-            { $crate::attr::OTEL_KIND } = $otel_kind,
-            { $crate::attr::OTEL_NAME } = $otel_name,
-            { $crate::attr::GEN_AI_RESPONSE_MODEL } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::GEN_AI_RESPONSE_ID } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::GEN_AI_USAGE_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::GEN_AI_USAGE_OUTPUT_TOKENS } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_USAGE_AUDIO_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_USAGE_AUDIO_OUTPUT_TOKENS } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::GEN_AI_RESPONSE_FINISH_REASONS } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::GEN_AI_REQUEST_STREAM } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_STREAM_CHUNKS } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_STREAM_CANCELLED } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::ERROR_TYPE } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::GEN_AI_USAGE_COST } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_COST_AMOUNT } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_COST_CURRENCY } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_COST_SOURCE } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_COST_UNPRICED } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_CACHE_HIT } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_FALLBACK_USED } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_FALLBACK_FROM } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::TENANT_ID } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::FEATURE_ID } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::REQUEST_ID } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::USER_ID } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::SESSION_ID } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::OTEL_STATUS_CODE } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::OTEL_STATUS_DESCRIPTION } = $crate::__private::tracing::field::Empty,
-            $($fields)*
-        )
+        if $crate::__private::tracing::level_enabled!($level)
+            && $crate::__private::layer_writes_directly()
+        {
+            $crate::__private::tracing::span!(
+                target: $target,
+                $level,
+                $name,
+                { $crate::attr::GEN_AI_OPERATION_NAME } = $operation,
+                { $crate::attr::GEN_AI_PROVIDER_NAME } = $provider,
+                { $crate::attr::GEN_AI_REQUEST_MODEL } = $model,
+                { $crate::attr::OTEL_KIND } = $otel_kind,
+                { $crate::attr::OTEL_NAME } = $otel_name,
+                { $crate::attr::GEN_AI_RESPONSE_MODEL } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::GEN_AI_RESPONSE_ID } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::ERROR_TYPE } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::OTEL_STATUS_CODE } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::OTEL_STATUS_DESCRIPTION } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::AI_CACHE_HIT } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::AI_FALLBACK_USED } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::AI_FALLBACK_FROM } = $crate::__private::tracing::field::Empty,
+                $($fields)*
+            )
+        } else {
+            $crate::__private::tracing::span!(
+                target: $target,
+                $level,
+                $name,
+                { $crate::attr::GEN_AI_OPERATION_NAME } = $operation,
+                { $crate::attr::GEN_AI_PROVIDER_NAME } = $provider,
+                { $crate::attr::GEN_AI_REQUEST_MODEL } = $model,
+                { $crate::attr::OTEL_KIND } = $otel_kind,
+                { $crate::attr::OTEL_NAME } = $otel_name,
+                { $crate::attr::GEN_AI_RESPONSE_MODEL } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::GEN_AI_RESPONSE_ID } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::ERROR_TYPE } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::OTEL_STATUS_CODE } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::OTEL_STATUS_DESCRIPTION } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::AI_CACHE_HIT } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::AI_FALLBACK_USED } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::AI_FALLBACK_FROM } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::GEN_AI_USAGE_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::GEN_AI_USAGE_OUTPUT_TOKENS } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::AI_USAGE_AUDIO_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::AI_USAGE_AUDIO_OUTPUT_TOKENS } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::GEN_AI_USAGE_COST } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::AI_COST_AMOUNT } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::AI_COST_CURRENCY } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::AI_COST_SOURCE } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::AI_COST_UNPRICED } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::TENANT_ID } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::FEATURE_ID } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::REQUEST_ID } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::USER_ID } = $crate::__private::tracing::field::Empty,
+                { $crate::attr::SESSION_ID } = $crate::__private::tracing::field::Empty,
+                $($fields)*
+            )
+        }
     };
+}
+
+/// Whether the current subscriber's [`AiLayer`](crate::AiLayer) writes usage, cost and ids
+/// straight onto the OpenTelemetry span, so that an `#[ai_span]` span need not declare them.
+#[inline]
+pub fn layer_writes_directly() -> bool {
+    tracing::dispatcher::get_default(|dispatch| {
+        dispatch
+            .downcast_ref::<crate::AiLayer>()
+            .is_some_and(crate::AiLayer::writes_directly)
+    })
 }
 
 pub use crate::record::CallsiteFields;

@@ -220,8 +220,15 @@ impl Slot {
 pub(crate) enum Declared {
     /// With a value when the span is created, from an argument of the macro.
     AtCreation,
-    /// `Empty` when the span is created, recorded later (by the expansion or the layer).
+    /// `Empty` when the span is created, recorded later (by the expansion, the application
+    /// or the layer).
     Empty,
+    /// `Empty`, only by the span of a call whose layer reads `tracing` fields (or that has no
+    /// AI layer): a layer that writes straight onto the OpenTelemetry span takes these from
+    /// the call itself, so that `#[ai_span]` declares them only for `fmt` and other layers.
+    ForFields,
+    /// `Empty`, only by the span of a `stream` function: the stream's wrapper records them.
+    WithStream,
     /// Not by every `#[ai_span]` span: by some kinds only, or never (a name other
     /// instrumentations use).
     No,
@@ -260,7 +267,7 @@ const fn fact(
 
 /// Every fact a call's span may carry, with what the layer reads it as.
 pub(crate) const FACTS: &[Fact] = &{
-    use Declared::{AtCreation, Empty, No};
+    use Declared::{AtCreation, Empty, ForFields, No, WithStream};
     const FIXED: [Fact; 33] = [
         fact(
             attr::GEN_AI_OPERATION_NAME,
@@ -297,29 +304,29 @@ pub(crate) const FACTS: &[Fact] = &{
         fact(
             attr::GEN_AI_RESPONSE_FINISH_REASONS,
             Slot::Ignored,
-            Empty,
+            No,
             None,
         ),
         fact(
             attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
             Slot::TimeToFirstChunk,
-            Empty,
+            WithStream,
             None,
         ),
-        fact(attr::GEN_AI_REQUEST_STREAM, Slot::Stream, Empty, None),
-        fact(attr::AI_STREAM_CHUNKS, Slot::StreamChunks, Empty, None),
+        fact(attr::GEN_AI_REQUEST_STREAM, Slot::Stream, WithStream, None),
+        fact(attr::AI_STREAM_CHUNKS, Slot::StreamChunks, WithStream, None),
         fact(
             attr::AI_STREAM_CANCELLED,
             Slot::StreamCancelled,
-            Empty,
+            WithStream,
             None,
         ),
         fact(attr::ERROR_TYPE, Slot::ErrorType, Empty, None),
-        fact(attr::GEN_AI_USAGE_COST, Slot::Cost, Empty, None),
-        fact(attr::AI_COST_AMOUNT, Slot::Ignored, Empty, None),
-        fact(attr::AI_COST_CURRENCY, Slot::Ignored, Empty, None),
-        fact(attr::AI_COST_SOURCE, Slot::Ignored, Empty, None),
-        fact(attr::AI_COST_UNPRICED, Slot::Ignored, Empty, None),
+        fact(attr::GEN_AI_USAGE_COST, Slot::Cost, ForFields, None),
+        fact(attr::AI_COST_AMOUNT, Slot::Ignored, ForFields, None),
+        fact(attr::AI_COST_CURRENCY, Slot::Ignored, ForFields, None),
+        fact(attr::AI_COST_SOURCE, Slot::Ignored, ForFields, None),
+        fact(attr::AI_COST_UNPRICED, Slot::Ignored, ForFields, None),
         fact(attr::AI_CACHE_HIT, Slot::CacheHit, Empty, None),
         fact(attr::AI_FALLBACK_USED, Slot::Fallback, Empty, None),
         fact(attr::AI_FALLBACK_FROM, Slot::FallbackFrom, Empty, None),
@@ -361,13 +368,13 @@ pub(crate) const FACTS: &[Fact] = &{
             No,
             None,
         ),
-        // Declared by every `#[ai_span]` for the attribution the layer writes there; which
-        // fields are attribution keys is the layer's configuration, not a fact of the call.
-        fact(attr::TENANT_ID, Slot::Ignored, Empty, None),
-        fact(attr::FEATURE_ID, Slot::Ignored, Empty, None),
-        fact(attr::REQUEST_ID, Slot::Ignored, Empty, None),
-        fact(attr::USER_ID, Slot::Ignored, Empty, None),
-        fact(attr::SESSION_ID, Slot::Ignored, Empty, None),
+        // Declared for the attribution the layer writes there as fields; which fields are
+        // attribution keys is the layer's configuration, not a fact of the call.
+        fact(attr::TENANT_ID, Slot::Ignored, ForFields, None),
+        fact(attr::FEATURE_ID, Slot::Ignored, ForFields, None),
+        fact(attr::REQUEST_ID, Slot::Ignored, ForFields, None),
+        fact(attr::USER_ID, Slot::Ignored, ForFields, None),
+        fact(attr::SESSION_ID, Slot::Ignored, ForFields, None),
     ];
     let mut all = [FIXED[0]; FIXED.len() + TokenKind::COUNT];
     let mut index = 0;
@@ -378,7 +385,7 @@ pub(crate) const FACTS: &[Fact] = &{
     let mut kind = 0;
     while kind < TokenKind::COUNT {
         let token = TokenKind::ALL[kind];
-        all[FIXED.len() + kind] = fact(token.name(), Slot::Tokens(token), Empty, Some(USAGE));
+        all[FIXED.len() + kind] = fact(token.name(), Slot::Tokens(token), ForFields, Some(USAGE));
         kind += 1;
     }
     all
@@ -422,31 +429,63 @@ mod tests {
         }
     }
 
-    /// The span macro's field list is written out for `tracing::span!`: it must be the facts
-    /// an `#[ai_span]` span declares, no more, no fewer.
+    /// The span macro's field lists are written out for `tracing::span!`: each must be the
+    /// facts an `#[ai_span]` span declares under its kind of layer, no more, no fewer.
     #[test]
     fn the_span_macro_declares_exactly_the_declared_facts() {
-        let span = tracing::subscriber::with_default(tracing_subscriber::registry(), || {
-            crate::__tracing_ai_span!(
-                target: "facts",
-                level: tracing::Level::INFO,
-                name: "chat m",
-                operation: "chat",
-                provider: "p",
-                model: "m",
-                otel_kind: tracing::field::Empty,
-                otel_name: tracing::field::Empty,
-                fields: {}
-            )
-        });
-        let metadata = span.metadata().expect("enabled under a registry");
-        let declared: BTreeSet<&str> = metadata.fields().iter().map(|f| f.name()).collect();
-        let facts: BTreeSet<&str> = FACTS
-            .iter()
-            .filter(|fact| fact.declared != Declared::No)
-            .map(|fact| fact.name)
-            .collect();
-        assert_eq!(declared, facts);
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        fn declared_by(
+            subscriber: impl tracing::Subscriber + Send + Sync,
+        ) -> BTreeSet<&'static str> {
+            let span = tracing::subscriber::with_default(subscriber, || {
+                crate::__tracing_ai_span!(
+                    target: "facts",
+                    level: tracing::Level::INFO,
+                    name: "chat m",
+                    operation: "chat",
+                    provider: "p",
+                    model: "m",
+                    otel_kind: tracing::field::Empty,
+                    otel_name: tracing::field::Empty,
+                    fields: {}
+                )
+            });
+            let metadata = span.metadata().expect("enabled");
+            metadata.fields().iter().map(|f| f.name()).collect()
+        }
+        let facts = |declared: &[Declared]| -> BTreeSet<&str> {
+            FACTS
+                .iter()
+                .filter(|fact| declared.contains(&fact.declared))
+                .map(|fact| fact.name)
+                .collect()
+        };
+        // No AI layer, or one that writes fields: every field a layer could read.
+        assert_eq!(
+            declared_by(tracing_subscriber::registry()),
+            facts(&[Declared::AtCreation, Declared::Empty, Declared::ForFields])
+        );
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        assert_eq!(
+            declared_by(
+                tracing_subscriber::registry().with(
+                    crate::AiLayer::builder()
+                        .with_tracing_fields(true)
+                        .build()
+                        .expect("valid")
+                )
+            ),
+            facts(&[Declared::AtCreation, Declared::Empty, Declared::ForFields])
+        );
+        // Composed with OpenTelemetry: the layer takes usage, cost and ids from the call.
+        assert_eq!(
+            declared_by(
+                tracing_subscriber::registry().with(crate::layer(provider.tracer("facts")))
+            ),
+            facts(&[Declared::AtCreation, Declared::Empty])
+        );
     }
 
     /// The attribute macro reserves the fields its arguments record: the facts that name an

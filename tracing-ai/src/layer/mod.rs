@@ -289,6 +289,12 @@ impl AiLayer {
     }
 
     /// What message content this layer captures, when it captures any.
+    /// Whether usage, cost and ids go straight onto the OpenTelemetry span (composed with it,
+    /// and not asked for `tracing` fields): an `#[ai_span]` span then declares fewer fields.
+    pub(crate) fn writes_directly(&self) -> bool {
+        !self.tracing_fields
+    }
+
     pub(crate) fn content_settings(&self) -> Option<&Arc<ContentSettings>> {
         self.shared.content.as_ref()
     }

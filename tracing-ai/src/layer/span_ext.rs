@@ -382,7 +382,7 @@ impl AiSpanExt for tracing::Span {
             let Some((layer, access)) = layer_of(dispatch) else {
                 return false;
             };
-            !layer.tracing_fields
+            layer.writes_directly()
                 && (access.with_call)(dispatch, id, &mut |data| data.add_usage(usage))
         })
         .unwrap_or(false)
