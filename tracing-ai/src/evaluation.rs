@@ -156,7 +156,7 @@ impl Evaluation {
         if span.is_disabled() || !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
             return;
         }
-        let explanation = self.explanation.as_deref().map(crate::redact::redact);
+        let explanation = self.explanation.as_deref().map(crate::secrets::redact);
         if span.context().span().span_context().is_valid() {
             let mut attributes = vec![KeyValue::new(
                 attr::GEN_AI_EVALUATION_NAME,

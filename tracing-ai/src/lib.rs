@@ -180,13 +180,13 @@ mod pricing;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod propagation;
 mod record;
-mod redact;
 mod request;
 mod reserve;
 pub mod retry;
 #[cfg(feature = "sampling")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sampling")))]
 pub mod sampling;
+mod secrets;
 pub mod stream;
 mod usage;
 mod value_set;

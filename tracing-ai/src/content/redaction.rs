@@ -1,6 +1,6 @@
 //! What is taken out of captured content before it leaves the process.
 //!
-//! Always: what `crate::redact` takes out of error messages (API keys by their prefixes,
+//! Always: what `crate::secrets` takes out of error messages (API keys by their prefixes,
 //! bearer and basic credentials, secret parameters, credentials in URLs), e-mail addresses,
 //! and card numbers (13 to 19 digits, spaces or dashes between them, that pass the Luhn
 //! check: an order number of 16 digits is left alone unless it happens to pass). Then the
@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use regex::Regex;
 
-use crate::redact::REDACTED;
+use crate::secrets::REDACTED;
 
 /// A user's function over each captured text, after the built-in and pattern redaction.
 pub(crate) type Callback = Arc<dyn Fn(&mut String) + Send + Sync>;
@@ -48,7 +48,7 @@ impl Redactor {
 
     /// `text` with every secret it seems to hold replaced by `[REDACTED]`.
     pub(crate) fn redact(&self, text: &mut String) {
-        if let std::borrow::Cow::Owned(redacted) = crate::redact::redact(text) {
+        if let std::borrow::Cow::Owned(redacted) = crate::secrets::redact(text) {
             *text = redacted;
         }
         replace_all(builtin(), text, |matched| {

@@ -187,7 +187,7 @@ fn on_thread(
 fn report_shutdown(what: &str, result: OTelSdkResult, failing: &AtomicBool) {
     if let Err(error) = result {
         if !failing.load(Ordering::Relaxed) {
-            let error = crate::redact::redact(&error.to_string()).into_owned();
+            let error = crate::secrets::redact(&error.to_string()).into_owned();
             eprintln!("[tracing-ai] the last {what} may not have been exported: {error}");
         }
     }

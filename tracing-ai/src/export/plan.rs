@@ -16,8 +16,8 @@ use super::builder::Protocol;
 use super::error::{InitError, Kind};
 use super::queue::QueueConfig;
 use super::ExportBuilder;
-use crate::redact;
 use crate::sampling::{TailSampling, SAMPLE_RATIO_ENV};
+use crate::secrets;
 use crate::AiLayerBuilder;
 
 const TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
@@ -162,11 +162,11 @@ impl Plan {
         let endpoint = builder
             .endpoint
             .clone()
-            .map(|url| (Some(url.clone()), redact::endpoint(&url)))
+            .map(|url| (Some(url.clone()), secrets::endpoint(&url)))
             .or_else(|| {
                 env(TRACES_ENDPOINT)
                     .or_else(|| env(OTEL_EXPORTER_OTLP_ENDPOINT))
-                    .map(|url| (None, redact::endpoint(&url)))
+                    .map(|url| (None, secrets::endpoint(&url)))
             });
         let export = match endpoint {
             Some((base_url, shown_endpoint)) => {
@@ -195,9 +195,9 @@ impl Plan {
                 // Where each signal goes, as opentelemetry-otlp resolves it: the code's base
                 // URL, else the signal's own variable, else the shared one.
                 let shown_for = |variable: &str| match (&base_url, env(variable)) {
-                    (None, Some(url)) => redact::endpoint(&url),
+                    (None, Some(url)) => secrets::endpoint(&url),
                     _ => match (&base_url, env(OTEL_EXPORTER_OTLP_ENDPOINT)) {
-                        (None, Some(url)) => redact::endpoint(&url),
+                        (None, Some(url)) => secrets::endpoint(&url),
                         _ => shown_endpoint.clone(),
                     },
                 };

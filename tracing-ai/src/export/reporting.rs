@@ -51,7 +51,7 @@ impl<E> Reporting<E> {
         match result {
             Err(error) if !self.failing.swap(true, Ordering::Relaxed) => {
                 // An HTTP client's error names the URL, credentials and all.
-                let error = crate::redact::redact(&error.to_string()).into_owned();
+                let error = crate::secrets::redact(&error.to_string()).into_owned();
                 let hint = if what == "metrics" {
                     " (if the backend takes no metrics, set OTEL_METRICS_EXPORTER=none)"
                 } else {

@@ -15,8 +15,8 @@ use tracing::span::Id;
 use tracing::{Dispatch, Metadata, Subscriber};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::attribution::{Attribution, AttributionKeys};
 use super::fields::AiSpanData;
+use super::ids::{Attribution, AttributionKeys};
 
 /// A span, by id, and the metadata of its callsite.
 pub(crate) type SpanOf = (Id, &'static Metadata<'static>);

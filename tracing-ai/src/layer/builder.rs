@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tracing::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::attribution::AttributionKeys;
+use super::ids::AttributionKeys;
 use super::metrics::{self, MetricConventions, Metrics};
 use super::{AiLayer, AiOpenTelemetryLayer};
 use crate::budget::{Budget, BudgetSources, LiveBudgets};

@@ -12,8 +12,8 @@ use tracing::span::Id;
 use tracing::Dispatch;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-use super::attribution::{self, Attribution, AttributionKeys, Resolved};
 use super::fields::{AiSpanData, CallFields, Carried, Settled};
+use super::ids::{self, Attribution, AttributionKeys, Resolved};
 use super::metrics::CallMetrics;
 use super::rollup::{self, AgentTotals, RequestTotals};
 use super::write::{Name, Writer, Written};
@@ -180,7 +180,7 @@ impl ClosedCall {
 
     /// Fills what the span and its ancestors left missing from the trusted baggage.
     pub(super) fn fill_from_baggage(&mut self, layer: &AiLayer, cx: &opentelemetry::Context) {
-        attribution::fill_from_baggage(&layer.shared.keys, &mut self.attribution, cx);
+        ids::fill_from_baggage(&layer.shared.keys, &mut self.attribution, cx);
     }
 
     /// Counts the call in the metrics, when they are on.

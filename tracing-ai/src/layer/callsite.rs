@@ -9,7 +9,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use tracing::callsite::Identifier;
 use tracing::Metadata;
 
-use super::attribution::AttributionKeys;
+use super::ids::AttributionKeys;
 use crate::facts::{self, Slot};
 use crate::hash::FastHash;
 

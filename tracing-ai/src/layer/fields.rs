@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use tracing::field::{Field, Visit};
 
-use super::attribution::{Attribution, AttributionKeys};
 use super::callsite::Callsite;
+use super::ids::{Attribution, AttributionKeys};
 use crate::clean_id::bounded;
 use crate::facts::{Slot, TokenCounts, TokenKind};
 use crate::usage::Usage;

@@ -20,12 +20,12 @@
 //! [`layer`] and [`AiLayer::with_tracer`] compose the two in that order.
 
 mod access;
-mod attribution;
 mod builder;
 mod call;
 mod callsite;
 mod carry;
 pub(crate) mod fields;
+mod ids;
 mod metrics;
 pub(crate) mod rollup;
 mod settle;
@@ -52,12 +52,12 @@ use crate::content::ContentSettings;
 use crate::estimate::Estimator;
 use crate::pricing::{LivePrices, PriceSources, PricesHandle, Pricing};
 use access::SpanAccess;
-pub(crate) use attribution::Attribution;
-use attribution::AttributionKeys;
 pub use builder::AiLayerBuilder;
 use call::ClosedCall;
 use callsite::Callsites;
 use fields::{AiSpanData, FieldVisitor};
+pub(crate) use ids::Attribution;
+use ids::AttributionKeys;
 use metrics::Metrics;
 pub use metrics::{MetricConventions, OTEL_SEMCONV_STABILITY_OPT_IN};
 pub use span_events::OpenTelemetrySpans;

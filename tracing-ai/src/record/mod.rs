@@ -220,7 +220,7 @@ pub(crate) fn record_error(
     // Formatted once, on the failure path only, so that no secret in it is exported.
     let description = description
         .filter(|_| recording.describe)
-        .map(|description| crate::redact::redact(&description.to_string()).into_owned());
+        .map(|description| crate::secrets::redact(&description.to_string()).into_owned());
     let description = description.as_deref().map(tracing::field::display);
     let values = [
         (!recording.type_recorded).then_some(&error_type as &dyn Value),

@@ -117,7 +117,7 @@ impl RedisBudgets {
             BudgetError::new(format!(
                 "{} is not a Redis URL ({error}); write redis://host:port/ (or rediss:// with TLS, \
                  which this build does not have)",
-                crate::redact::endpoint(url)
+                crate::secrets::endpoint(url)
             ))
         };
         let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(not_a_url)?;
@@ -126,7 +126,7 @@ impl RedisBudgets {
         let client = redis::Client::open(info.set_tcp_settings(tcp)).map_err(not_a_url)?;
         Ok(Self {
             client,
-            shown: crate::redact::endpoint(url),
+            shown: crate::secrets::endpoint(url),
             timeout: Duration::from_millis(50),
             on_failure: OnStoreFailure::Open,
             prefix: "tracing-ai:budget".to_owned(),

@@ -2,7 +2,7 @@
 //! their totals are exact whatever share of the traces is exported.
 
 mod conventions;
-mod money;
+mod exact_counter;
 
 use std::collections::HashSet;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -11,9 +11,9 @@ use std::time::Duration;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::KeyValue;
 
-use self::money::MoneyCounter;
-use super::attribution::AttributionKeys;
+use self::exact_counter::MoneyCounter;
 use super::fields::CallFields;
+use super::ids::AttributionKeys;
 use crate::attr;
 use crate::facts::TokenKind;
 use crate::pricing::UnpricedReason;
