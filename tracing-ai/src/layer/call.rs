@@ -17,7 +17,7 @@ use super::ids::{self, Attribution, AttributionKeys, Resolved};
 use super::metrics::CallMetrics;
 use super::rollup::{self, AgentTotals, RequestTotals};
 use super::write::{Name, Writer, Written};
-use super::AiLayer;
+use super::{settle, AiLayer};
 use crate::attr;
 use crate::budget::{CallScope, Reservation, Scope};
 use crate::estimate::Estimate;
@@ -126,13 +126,13 @@ impl ClosedCall {
             // by the calls under it, which are priced.
             Priced::Nothing
         } else {
-            layer.price(&prices, &fields, duration)
+            settle::price(&prices, &fields, duration)
         };
         let (priced, estimate) = match estimate_input.filter(|_| carried.is_none()) {
-            Some(input) => layer.estimate(&prices, priced, &fields, duration, &input),
+            Some(input) => settle::estimate(layer, &prices, priced, &fields, duration, &input),
             None => (priced, None),
         };
-        let mut settled = AiLayer::settle(&prices, &fields, &priced);
+        let mut settled = settle::settle(&prices, &fields, &priced);
         settled.estimated = estimate.as_ref().map(|e| (e.input, e.output));
         let call = Self {
             fields,
@@ -277,7 +277,7 @@ impl ClosedCall {
                 );
                 writer.event(crate::content::OPERATION_DETAILS_EVENT, details);
             }
-            AiLayer::write_cost(&self.prices, &self.settled, &self.priced, writer);
+            settle::write_cost(&self.prices, &self.settled, &self.priced, writer);
             if let Some(carried) = &self.carried {
                 writer.push(
                     attr::AI_COST_CARRIED_BY,

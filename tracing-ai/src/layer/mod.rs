@@ -429,7 +429,7 @@ where
             if has_totals && span.parent().is_none() {
                 let metadata = span.metadata();
                 drop(span);
-                self.write_totals(&id, metadata, &ctx);
+                settle::write_totals(self, &id, metadata, &ctx);
             }
             return;
         }
@@ -475,6 +475,6 @@ where
         if let Some((dispatch, _)) = &target {
             extend_to_now(dispatch, &ancestors);
         }
-        self.warn_if_unpriced(&priced, metadata);
+        settle::warn_if_unpriced(self, &priced, metadata);
     }
 }

@@ -51,249 +51,245 @@ impl ReservedBy {
 /// How many unpriced models and callsites are warned about, at most.
 const MAX_WARNED: usize = 1_000;
 
-impl AiLayer {
-    pub(super) fn price(
-        &self,
-        prices: &Pricing,
-        fields: &CallFields,
-        duration: Option<Duration>,
-    ) -> Priced {
-        match fields.recorded_cost {
-            // NaN, infinite or negative: not money, and it must not poison the request's sum.
-            Some(cost) if !is_valid_amount(cost) => {
-                let model = fields
-                    .response_model
-                    .as_ref()
-                    .or(fields.request_model.as_ref());
-                return Priced::Unpriced {
-                    model: model.map(|model| model.to_string()).unwrap_or_default(),
-                    reason: format!(
-                        "the recorded `gen_ai.usage.cost` is {cost}, not an amount of money"
-                    )
-                    .into(),
-                    code: UnpricedReason::NotMoney,
-                };
-            }
-            Some(_) => return Priced::Nothing,
-            None => {}
-        }
-        prices.price(&Call {
-            provider: fields.provider.as_deref(),
-            request_model: fields.request_model.as_deref(),
-            response_model: fields.response_model.as_deref(),
-            tokens: fields.tokens(),
-            duration: duration.unwrap_or(Duration::ZERO),
-            failed: fields.failed,
-            stream: fields.stream,
-            cancelled: fields.cancelled,
-        })
-    }
-
-    /// The call as priced, in USD and in the reporting currency.
-    pub(super) fn settle(prices: &Pricing, fields: &CallFields, priced: &Priced) -> Settled {
-        let usd = match priced {
-            Priced::Cost { usd, .. } => Some(*usd),
-            Priced::Unpriced { .. } | Priced::NoUsage { .. } => None,
-            // A provider-reported cost was recorded with its source by whoever recorded it.
-            Priced::Nothing => fields.recorded_cost,
-        };
-        let reported = usd
-            .and_then(|usd| prices.currencies.report(usd))
-            .filter(|(_, amount)| amount.is_finite())
-            .map(|(code, amount)| (code.clone(), amount));
-        Settled {
-            usd,
-            reported,
-            unpriced: matches!(priced, Priced::Unpriced { .. } | Priced::NoUsage { .. }),
-            estimated: None,
-            budget: None,
-        }
-    }
-
-    /// The most the open call `data` should cost, in USD, for a budget to reserve, and what
-    /// its output part was read from: its input's tokens (counted by the layer's estimator)
-    /// and the request's `max_tokens` of output; without `max_tokens`, the output that fits in
-    /// the model's context window (from the genai-prices data), which no answer can exceed;
-    /// without either, the input alone (which a budget's `per_call` replaces). `None` when
-    /// the input cannot be counted or the model has no token price.
-    pub(super) fn cost_ceiling(
-        &self,
-        prices: &Pricing,
-        data: &AiSpanData,
-    ) -> Option<(f64, ReservedBy)> {
-        let estimator = self.shared.estimator.as_ref()?;
-        let fields = &data.fields;
-        let model = fields.request_model.as_deref()?;
-        let input_tokens = estimator
-            .0
-            .count_tokens(model, data.estimate_input.as_deref()?)?;
-        let (output_tokens, by) = match data.max_output_tokens {
-            Some(max) => (max, ReservedBy::MaxTokens),
-            None => match prices.context_window(fields.provider.as_deref(), model) {
-                Some(window) => (
-                    window.saturating_sub(input_tokens),
-                    ReservedBy::ContextWindow,
-                ),
-                None => (0, ReservedBy::Input),
-            },
-        };
-        match price_tokens(prices, fields, input_tokens, output_tokens, None) {
-            Priced::Cost { usd, .. } => Some((usd, by)),
-            _ => None,
-        }
-    }
-
-    /// Prices `priced`, a call that ended without usage, from the usage the layer's estimator
-    /// counts in its `input` (and one output token per chunk its stream yielded), when the
-    /// estimator knows the model. A failed call is left unpriced: most failures are refused
-    /// before any work, and not billed.
-    pub(super) fn estimate(
-        &self,
-        prices: &Pricing,
-        priced: Priced,
-        fields: &CallFields,
-        duration: Option<Duration>,
-        input: &str,
-    ) -> (Priced, Option<Estimate>) {
-        let (Priced::NoUsage { reason, code }, Some(estimator)) = (&priced, &self.shared.estimator)
-        else {
-            return (priced, None);
-        };
-        if *code == UnpricedReason::Failed {
-            return (priced, None);
-        }
-        let model = fields
-            .request_model
-            .as_deref()
-            .or(fields.response_model.as_deref());
-        let Some(input_tokens) = model.and_then(|model| estimator.0.count_tokens(model, input))
-        else {
-            return (priced, None);
-        };
-        let output_tokens = fields.chunks.unwrap_or(0);
-        let estimated = price_tokens(prices, fields, input_tokens, output_tokens, duration);
-        match estimated {
-            Priced::Cost { usd, data, .. } => {
-                let estimate = Estimate {
-                    input: input_tokens,
-                    output: output_tokens,
-                    reason,
-                };
-                (
-                    Priced::Cost {
-                        usd,
-                        source: CostSource::Estimated,
-                        data,
-                    },
-                    Some(estimate),
+pub(super) fn price(prices: &Pricing, fields: &CallFields, duration: Option<Duration>) -> Priced {
+    match fields.recorded_cost {
+        // NaN, infinite or negative: not money, and it must not poison the request's sum.
+        Some(cost) if !is_valid_amount(cost) => {
+            let model = fields
+                .response_model
+                .as_ref()
+                .or(fields.request_model.as_ref());
+            return Priced::Unpriced {
+                model: model.map(|model| model.to_string()).unwrap_or_default(),
+                reason: format!(
+                    "the recorded `gen_ai.usage.cost` is {cost}, not an amount of money"
                 )
+                .into(),
+                code: UnpricedReason::NotMoney,
+            };
+        }
+        Some(_) => return Priced::Nothing,
+        None => {}
+    }
+    prices.price(&Call {
+        provider: fields.provider.as_deref(),
+        request_model: fields.request_model.as_deref(),
+        response_model: fields.response_model.as_deref(),
+        tokens: fields.tokens(),
+        duration: duration.unwrap_or(Duration::ZERO),
+        failed: fields.failed,
+        stream: fields.stream,
+        cancelled: fields.cancelled,
+    })
+}
+
+/// The call as priced, in USD and in the reporting currency.
+pub(super) fn settle(prices: &Pricing, fields: &CallFields, priced: &Priced) -> Settled {
+    let usd = match priced {
+        Priced::Cost { usd, .. } => Some(*usd),
+        Priced::Unpriced { .. } | Priced::NoUsage { .. } => None,
+        // A provider-reported cost was recorded with its source by whoever recorded it.
+        Priced::Nothing => fields.recorded_cost,
+    };
+    let reported = usd
+        .and_then(|usd| prices.currencies.report(usd))
+        .filter(|(_, amount)| amount.is_finite())
+        .map(|(code, amount)| (code.clone(), amount));
+    Settled {
+        usd,
+        reported,
+        unpriced: matches!(priced, Priced::Unpriced { .. } | Priced::NoUsage { .. }),
+        estimated: None,
+        budget: None,
+    }
+}
+
+/// The most the open call `data` should cost, in USD, for a budget to reserve, and what
+/// its output part was read from: its input's tokens (counted by the layer's estimator)
+/// and the request's `max_tokens` of output; without `max_tokens`, the output that fits in
+/// the model's context window (from the genai-prices data), which no answer can exceed;
+/// without either, the input alone (which a budget's `per_call` replaces). `None` when
+/// the input cannot be counted or the model has no token price.
+pub(super) fn cost_ceiling(
+    layer: &AiLayer,
+    prices: &Pricing,
+    data: &AiSpanData,
+) -> Option<(f64, ReservedBy)> {
+    let estimator = layer.shared.estimator.as_ref()?;
+    let fields = &data.fields;
+    let model = fields.request_model.as_deref()?;
+    let input_tokens = estimator
+        .0
+        .count_tokens(model, data.estimate_input.as_deref()?)?;
+    let (output_tokens, by) = match data.max_output_tokens {
+        Some(max) => (max, ReservedBy::MaxTokens),
+        None => match prices.context_window(fields.provider.as_deref(), model) {
+            Some(window) => (
+                window.saturating_sub(input_tokens),
+                ReservedBy::ContextWindow,
+            ),
+            None => (0, ReservedBy::Input),
+        },
+    };
+    match price_tokens(prices, fields, input_tokens, output_tokens, None) {
+        Priced::Cost { usd, .. } => Some((usd, by)),
+        _ => None,
+    }
+}
+
+/// Prices `priced`, a call that ended without usage, from the usage the layer's estimator
+/// counts in its `input` (and one output token per chunk its stream yielded), when the
+/// estimator knows the model. A failed call is left unpriced: most failures are refused
+/// before any work, and not billed.
+pub(super) fn estimate(
+    layer: &AiLayer,
+    prices: &Pricing,
+    priced: Priced,
+    fields: &CallFields,
+    duration: Option<Duration>,
+    input: &str,
+) -> (Priced, Option<Estimate>) {
+    let (Priced::NoUsage { reason, code }, Some(estimator)) = (&priced, &layer.shared.estimator)
+    else {
+        return (priced, None);
+    };
+    if *code == UnpricedReason::Failed {
+        return (priced, None);
+    }
+    let model = fields
+        .request_model
+        .as_deref()
+        .or(fields.response_model.as_deref());
+    let Some(input_tokens) = model.and_then(|model| estimator.0.count_tokens(model, input)) else {
+        return (priced, None);
+    };
+    let output_tokens = fields.chunks.unwrap_or(0);
+    let estimated = price_tokens(prices, fields, input_tokens, output_tokens, duration);
+    match estimated {
+        Priced::Cost { usd, data, .. } => {
+            let estimate = Estimate {
+                input: input_tokens,
+                output: output_tokens,
+                reason,
+            };
+            (
+                Priced::Cost {
+                    usd,
+                    source: CostSource::Estimated,
+                    data,
+                },
+                Some(estimate),
+            )
+        }
+        // A model with no price stays unpriced, for the reason it has.
+        _ => (priced, None),
+    }
+}
+
+pub(super) fn write_cost(
+    prices: &Pricing,
+    settled: &Settled,
+    priced: &Priced,
+    writer: &mut Writer,
+) {
+    match priced {
+        Priced::Cost { usd, source, data } => {
+            writer.push(attr::GEN_AI_USAGE_COST, Written::money(*usd));
+            writer.push(attr::AI_COST_SOURCE, Written::Static(source.as_str()));
+            writer.push(attr::AI_COST_PRICES, Written::Str(data.clone()));
+        }
+        Priced::Unpriced { reason, .. } => {
+            writer.push(attr::AI_COST_UNPRICED, Written::Str(reason.clone()));
+        }
+        Priced::NoUsage { reason, .. } => {
+            writer.push(attr::AI_COST_UNPRICED, Written::Static(reason));
+        }
+        Priced::Nothing => {}
+    }
+    if let Some((code, amount)) = &settled.reported {
+        writer.push(attr::AI_COST_AMOUNT, Written::money(*amount));
+        writer.push(attr::AI_COST_CURRENCY, Written::Str(code.clone()));
+        // The rate it was converted at, and its day: a finance team checks them later.
+        if let Some((per_usd, date)) = prices.currencies.reporting_rate() {
+            writer.push(attr::AI_COST_EXCHANGE_RATE, Written::F64(per_usd));
+            if let Some(date) = date {
+                writer.push(attr::AI_COST_EXCHANGE_RATE_DATE, Written::Str(date.clone()));
             }
-            // A model with no price stays unpriced, for the reason it has.
-            _ => (priced, None),
         }
     }
+}
 
-    pub(super) fn write_cost(
-        prices: &Pricing,
-        settled: &Settled,
-        priced: &Priced,
-        writer: &mut Writer,
-    ) {
-        match priced {
-            Priced::Cost { usd, source, data } => {
-                writer.push(attr::GEN_AI_USAGE_COST, Written::money(*usd));
-                writer.push(attr::AI_COST_SOURCE, Written::Static(source.as_str()));
-                writer.push(attr::AI_COST_PRICES, Written::Str(data.clone()));
-            }
-            Priced::Unpriced { reason, .. } => {
-                writer.push(attr::AI_COST_UNPRICED, Written::Str(reason.clone()));
-            }
-            Priced::NoUsage { reason, .. } => {
-                writer.push(attr::AI_COST_UNPRICED, Written::Static(reason));
-            }
-            Priced::Nothing => {}
-        }
-        if let Some((code, amount)) = &settled.reported {
-            writer.push(attr::AI_COST_AMOUNT, Written::money(*amount));
-            writer.push(attr::AI_COST_CURRENCY, Written::Str(code.clone()));
-            // The rate it was converted at, and its day: a finance team checks them later.
-            if let Some((per_usd, date)) = prices.currencies.reporting_rate() {
-                writer.push(attr::AI_COST_EXCHANGE_RATE, Written::F64(per_usd));
-                if let Some(date) = date {
-                    writer.push(attr::AI_COST_EXCHANGE_RATE_DATE, Written::Str(date.clone()));
-                }
-            }
-        }
-    }
-
-    /// Writes a request's totals on its root, which is not an AI span.
-    pub(super) fn write_totals<S>(
-        &self,
-        id: &Id,
-        metadata: &'static Metadata<'static>,
-        ctx: &Context<'_, S>,
-    ) where
-        S: Subscriber + for<'span> LookupSpan<'span>,
+/// Writes a request's totals on its root, which is not an AI span.
+pub(super) fn write_totals<S>(
+    layer: &AiLayer,
+    id: &Id,
+    metadata: &'static Metadata<'static>,
+    ctx: &Context<'_, S>,
+) where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    let Some(dispatch) = layer.dispatch() else {
+        return;
+    };
+    let otel = tracing_opentelemetry::get_otel_context(id, &dispatch);
+    let mut writer = Writer::new(metadata, layer.tracing_fields);
     {
-        let Some(dispatch) = self.dispatch() else {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        let Some(totals) = extensions.get_mut::<RequestTotals>() else {
             return;
         };
-        let otel = tracing_opentelemetry::get_otel_context(id, &dispatch);
-        let mut writer = Writer::new(metadata, self.tracing_fields);
-        {
-            let Some(span) = ctx.span(id) else { return };
-            let mut extensions = span.extensions_mut();
-            let Some(totals) = extensions.get_mut::<RequestTotals>() else {
-                return;
-            };
-            totals.write(&self.shared.prices.now().currencies, &mut writer);
-        }
-        writer.finish(id, &dispatch, otel.as_ref());
+        totals.write(&layer.shared.prices.now().currencies, &mut writer);
     }
+    writer.finish(id, &dispatch, otel.as_ref());
+}
 
-    /// Warns once per model that has no price, and once per callsite whose calls report no
-    /// usage, with the reason: the first such call, not every one.
-    pub(super) fn warn_if_unpriced(&self, priced: &Priced, metadata: &'static Metadata<'static>) {
-        let (key, what, reason): (String, &str, &str) = match priced {
-            Priced::Unpriced { model, reason, .. } => {
-                (format!("model {model}"), model.as_str(), reason)
-            }
-            Priced::NoUsage { reason, .. } => (
-                format!("callsite {}::{}", metadata.target(), metadata.name()),
-                metadata.name(),
-                reason,
+/// Warns once per model that has no price, and once per callsite whose calls report no
+/// usage, with the reason: the first such call, not every one.
+pub(super) fn warn_if_unpriced(
+    layer: &AiLayer,
+    priced: &Priced,
+    metadata: &'static Metadata<'static>,
+) {
+    let (key, what, reason): (String, &str, &str) = match priced {
+        Priced::Unpriced { model, reason, .. } => {
+            (format!("model {model}"), model.as_str(), reason)
+        }
+        Priced::NoUsage { reason, .. } => (
+            format!("callsite {}::{}", metadata.target(), metadata.name()),
+            metadata.name(),
+            reason,
+        ),
+        Priced::Cost { .. } | Priced::Nothing => return,
+    };
+    let first = {
+        let mut warned = layer
+            .shared
+            .warned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Model names can come from requests: past the cap, no more are remembered (nor
+        // warned about), so that they cannot grow memory without bound.
+        warned.len() < MAX_WARNED && warned.insert(key)
+    };
+    // Outside any span: a warning about the configuration is no event of the request
+    // that happened to meet it first, and must not be exported in its trace.
+    if first {
+        match priced {
+            // The conventions' names for the fields, or none: exported as logs
+            // (`ExportBuilder::with_logs`), they are checked as any attribute is.
+            Priced::NoUsage { .. } => tracing::warn!(
+                target: "tracing_ai",
+                parent: None,
+                "calls of span {what} are exported without a cost: {reason}"
             ),
-            Priced::Cost { .. } | Priced::Nothing => return,
-        };
-        let first = {
-            let mut warned = self
-                .shared
-                .warned
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            // Model names can come from requests: past the cap, no more are remembered (nor
-            // warned about), so that they cannot grow memory without bound.
-            warned.len() < MAX_WARNED && warned.insert(key)
-        };
-        // Outside any span: a warning about the configuration is no event of the request
-        // that happened to meet it first, and must not be exported in its trace.
-        if first {
-            match priced {
-                // The conventions' names for the fields, or none: exported as logs
-                // (`ExportBuilder::with_logs`), they are checked as any attribute is.
-                Priced::NoUsage { .. } => tracing::warn!(
-                    target: "tracing_ai",
-                    parent: None,
-                    "calls of span {what} are exported without a cost: {reason}"
-                ),
-                _ => tracing::event!(
-                    target: "tracing_ai",
-                    parent: None,
-                    tracing::Level::WARN,
-                    { attr::GEN_AI_REQUEST_MODEL } = tracing::field::display(&what),
-                    "calls to this model are exported without a cost: {reason}"
-                ),
-            }
+            _ => tracing::event!(
+                target: "tracing_ai",
+                parent: None,
+                tracing::Level::WARN,
+                { attr::GEN_AI_REQUEST_MODEL } = tracing::field::display(&what),
+                "calls to this model are exported without a cost: {reason}"
+            ),
         }
     }
 }

@@ -250,7 +250,7 @@ impl AiSpanExt for tracing::Span {
                         }
                         if shared.estimator.is_some() {
                             let prices = prices.get_or_insert_with(|| shared.prices.now());
-                            ceiling = layer.cost_ceiling(prices, data);
+                            ceiling = super::settle::cost_ceiling(layer, prices, data);
                         }
                         if let Some(model) = &data.fields.request_model {
                             scope.set_scope(Scope::Model, model);
