@@ -35,7 +35,8 @@ fn measured(request: &dyn Fn()) {
 fn main() {
     let (otel_only, with_ai) = stacks();
     let with_budget = budget_stack();
-    let ids: [(&str, &Dispatch, &dyn Fn()); 7] = [
+    let none = Dispatch::none();
+    let ids: [(&str, &Dispatch, &dyn Fn()); 9] = [
         ("llm_call/baseline", &otel_only, &|| {
             black_box(in_request(|| baseline(1_000, "acme")));
         }),
@@ -49,6 +50,13 @@ fn main() {
         }),
         ("llm_call/ai_span_budget", &with_budget, &|| {
             let _ = black_box(in_request(|| annotated_with_budget(1_000)));
+        }),
+        // No subscriber at all: `#[ai_span]` against `#[instrument]`.
+        ("no_subscriber/instrument", &none, &|| {
+            black_box(baseline(1_000, "acme"));
+        }),
+        ("no_subscriber/ai_span", &none, &|| {
+            black_box(annotated(1_000));
         }),
         ("plain_span/otel_only", &otel_only, &|| {
             tracing::info_span!("db.query", db.system = "postgresql").in_scope(|| ())
