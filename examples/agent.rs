@@ -187,7 +187,9 @@ fn requests() -> Result<usize, String> {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let requests = requests()?;
-    let _guard = tracing_ai::builder().with_service_name("agent").init()?;
+    let _guard = tracing_ai::builder()
+        .with_service_name("agent")
+        .try_init()?;
     let mut handles = Vec::new();
     for n in 0..requests {
         let city = CITIES[n % CITIES.len()];

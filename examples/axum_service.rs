@@ -108,7 +108,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // is TRACING_AI_SAMPLE_RATIO's (every trace when unset).
         tracing = tracing.with_sampling(TailSampling::builder().with_parent_sampled(false));
     }
-    let _guard = tracing.init()?;
+    let _guard = tracing.try_init()?;
 
     let app = Router::new()
         .route("/ask", get(ask))

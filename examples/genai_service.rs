@@ -210,7 +210,7 @@ async fn serve(api_base: String) -> Result<(), Box<dyn std::error::Error>> {
     let _guard = tracing_ai::builder()
         .with_service_name("chat-service")
         .with_layer(layer)
-        .init()?;
+        .try_init()?;
 
     let app = Router::new()
         .route("/chat", get(answer))

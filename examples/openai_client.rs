@@ -109,7 +109,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // A call that ends without usage (a dropped stream) is priced from an estimate.
     let layer = tracing_ai::AiLayer::builder().with_token_estimator(Tiktoken);
-    let _guard = tracing_ai::builder().with_layer(layer).init()?;
+    let _guard = tracing_ai::builder().with_layer(layer).try_init()?;
     // A local stand-in for the API unless a real endpoint is configured; it runs its own
     // runtime, so it starts before this one.
     let (_server, api_base, api_key) = match std::env::var("OPENAI_API_BASE") {

@@ -107,7 +107,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(ratio) = flags.sample_ratio {
         builder = builder.with_sampling(TailSampling::builder().with_sample_ratio(ratio));
     }
-    let _guard = builder.init()?;
+    let _guard = builder.try_init()?;
 
     let mut random = Random(flags.seed);
     let tenants = [("acme", "search"), ("globex", "support-bot")];

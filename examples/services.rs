@@ -379,7 +379,7 @@ async fn serve(options: Options, role: &str) -> Result<(), Box<dyn Error>> {
             }
         }
     }
-    let _guard = tracing.with_layer(layer).init()?;
+    let _guard = tracing.with_layer(layer).try_init()?;
 
     let app = app.layer(ServerSpan::layer());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;

@@ -52,8 +52,9 @@ fn stack(builder: AiLayerBuilder) -> Dispatch {
     // Spans go nowhere: the figure is the layer's and the budget's, not an exporter's.
     let provider = SdkTracerProvider::builder().build();
     let layer = builder
-        .with_tracer(provider.tracer("bench"))
-        .expect("a valid layer");
+        .build()
+        .expect("a valid layer")
+        .with_tracer(provider.tracer("bench"));
     Dispatch::new(tracing_subscriber::registry().with(layer))
 }
 

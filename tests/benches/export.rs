@@ -214,7 +214,7 @@ fn export_throughput_and_memory() {
         .with_console(false)
         .with_metrics(false)
         .with_filter("info")
-        .init()
+        .try_init()
         .expect("tracing is set up");
     let stats = guard.export_stats().expect("exporting").clone();
     let (rate, arrived) = throughput("queue", &receiver, queue_cpu_seconds);

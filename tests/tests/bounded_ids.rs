@@ -26,7 +26,7 @@ fn a_100_kb_tenant_id_is_exported_as_the_same_256_bytes_on_every_span() {
         .with_endpoint(format!("http://{}", receiver.grpc))
         .with_protocol(Protocol::Grpc)
         .with_console(false)
-        .init()
+        .try_init()
         .expect("tracing is set up");
     let tenant = "é".repeat(50_000);
     tracing::info_span!("request", tenant.id = tenant.as_str(), feature.id = "chat").in_scope(

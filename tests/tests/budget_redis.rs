@@ -794,7 +794,7 @@ fn a_replica_that_exits_right_after_its_calls() {
                 ),
         )
         .with_shutdown_timeout(Duration::from_secs(10))
-        .init()
+        .try_init()
         .expect("installs");
     let made = AtomicUsize::new(0);
     std::thread::scope(|scope| {

@@ -26,7 +26,7 @@ fn the_standard_variable_turns_capture_on_and_a_bad_value_is_an_error() {
     };
 
     std::env::set_var(CAPTURE_MESSAGE_CONTENT, "everything");
-    let error = builder().init().expect_err("not a capture mode");
+    let error = builder().try_init().expect_err("not a capture mode");
     let message = error.to_string();
     assert!(message.contains(CAPTURE_MESSAGE_CONTENT), "{message}");
     assert!(message.contains("SPAN_ONLY"), "{message}");
@@ -34,7 +34,7 @@ fn the_standard_variable_turns_capture_on_and_a_bad_value_is_an_error() {
     std::env::set_var(CAPTURE_MESSAGE_CONTENT, "span_only");
     // The export's value limit is lower than the content cap: the cap follows it.
     std::env::set_var("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1000");
-    let guard = builder().init().expect("tracing is set up");
+    let guard = builder().try_init().expect("tracing is set up");
     ask(&[Message::user("Is it raining in Paris?")]);
     ask(&[Message::user("x".repeat(5_000))]);
     drop(guard);

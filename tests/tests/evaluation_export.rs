@@ -60,7 +60,7 @@ fn late_scores_arrive_parented_whether_their_request_was_kept_or_not() {
         .with_protocol(Protocol::Grpc)
         .with_console(false)
         .with_sampling(TailSampling::builder().with_sample_ratio(0.0))
-        .init()
+        .try_init()
         .expect("tracing is set up");
 
     let failed = request(1, true);

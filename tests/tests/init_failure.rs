@@ -42,7 +42,7 @@ fn a_failing_init_installs_nothing_and_keeps_its_cause() {
         .with_layer(
             AiLayer::builder().with_prices_toml("[models.\"m\"]\ninput = -1.0\noutput = 1.0\n"),
         )
-        .init()
+        .try_init()
         .expect_err("a bad price");
     assert!(error.to_string().contains("models.\"m\".input"), "{error}");
     assert!(error.source().is_some(), "the cause is kept");
@@ -58,7 +58,9 @@ fn a_failing_init_installs_nothing_and_keeps_its_cause() {
     // A subscriber is already installed: init cannot install its own.
     tracing::subscriber::set_global_default(tracing_subscriber::registry())
         .expect("the first global subscriber");
-    let error = exporting().init().expect_err("a subscriber is installed");
+    let error = exporting()
+        .try_init()
+        .expect_err("a subscriber is installed");
     assert!(error.to_string().contains("already installed"), "{error}");
     assert!(
         error

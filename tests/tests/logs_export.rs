@@ -38,7 +38,7 @@ fn log_lines_are_log_records_in_the_trace_they_were_logged_in() {
         .with_metrics(true)
         .with_filter("info")
         .with_logs(true)
-        .init()
+        .try_init()
         .expect("tracing is set up");
     tracing::info!("service started");
     tracing::info_span!("request", tenant.id = "acme").in_scope(|| {

@@ -16,7 +16,7 @@ fn log_records_go_to_v1_logs_of_the_base_url() {
         .with_metrics(false)
         .with_filter("info")
         .with_logs(true)
-        .init()
+        .try_init()
         .expect("tracing is set up");
     tracing::info_span!("request").in_scope(|| tracing::warn!(attempt = 2, "retrying"));
     let stats = guard.export_stats().cloned().expect("spans are exported");

@@ -117,7 +117,7 @@ fn failed_requests_arrive_whole_the_others_by_ratio_and_metrics_count_them_all()
                     ModelPrice::per_million_tokens(EMBEDDING_INPUT * 1e6, 0.0),
                 ),
         )
-        .init()
+        .try_init()
         .expect("tracing is set up");
     let stats = guard.sampling_stats().expect("sampling is on").clone();
 

@@ -58,7 +58,7 @@ fn a_million_ai_spans_all_arrive_and_memory_stays_flat() {
         .with_protocol(Protocol::Grpc)
         .with_metrics(false)
         .with_console(false)
-        .init()
+        .try_init()
         .expect("init");
     let stats = guard.export_stats().expect("exporting").clone();
 

@@ -81,9 +81,9 @@
 //!
 //! | you have | use |
 //! | --- | --- |
-//! | nothing yet | `init()` (feature `otlp`): OTLP export from the standard `OTEL_*` variables, or a console view when no endpoint is set |
-//! | settings to give in code | `builder()` (feature `otlp`), then `.init()` |
-//! | a tracer provider of your own | [`layer`]`(tracer)`, or [`AiLayer::builder`]`()...`[`with_tracer`](AiLayerBuilder::with_tracer)`(tracer)?` to configure the layer |
+//! | nothing yet | `init()` (feature `otlp`): OTLP export from the standard `OTEL_*` variables, or a console view when no endpoint is set; `try_init()` returns the error where `init()` panics |
+//! | settings to give in code | `builder()` (feature `otlp`), then `.init()` (or `.try_init()`) |
+//! | a tracer provider of your own | [`layer`]`(tracer)`, or [`AiLayer::builder`]`()...build()?.`[`with_tracer`](AiLayer::with_tracer)`(tracer)` to configure the layer |
 //! | no OpenTelemetry (`fmt` only) | [`AiLayer::builder`]`().build()?` under `fmt` |
 //!
 //! The first three write what the layer finds straight onto the OpenTelemetry span and give
@@ -199,7 +199,9 @@ pub use error::{ConfigError, PricesFileError};
 pub use error_type::ErrorType;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "otlp-grpc", feature = "otlp-http"))))]
-pub use export::{builder, init, ExportBuilder, ExportStats, InitError, OtelGuard, Protocol};
+pub use export::{
+    builder, init, try_init, ExportBuilder, ExportStats, InitError, OtelGuard, Protocol,
+};
 pub use layer::{
     layer, AiLayer, AiLayerBuilder, AiOpenTelemetryLayer, MetricConventions, OpenTelemetrySpans,
     OTEL_SEMCONV_STABILITY_OPT_IN,

@@ -235,8 +235,9 @@ pub(crate) fn budget_stack() -> Dispatch {
                 .per(Scope::Tenant)
                 .per_call(0.01),
         )
-        .with_tracer(provider.tracer("bench"))
-        .expect("a valid budget");
+        .build()
+        .expect("a valid budget")
+        .with_tracer(provider.tracer("bench"));
     Dispatch::new(tracing_subscriber::registry().with(layer))
 }
 

@@ -62,7 +62,7 @@ impl ExportBuilder {
     /// ```no_run
     /// # fn main() -> Result<(), tracing_ai::InitError> {
     /// let pod = std::env::var("POD_NAME").unwrap_or_default();
-    /// let _guard = tracing_ai::builder().with_service_instance_id(pod).init()?;
+    /// let _guard = tracing_ai::builder().with_service_instance_id(pod).try_init()?;
     /// # Ok(()) }
     /// ```
     pub fn with_service_instance_id(self, id: impl Into<String>) -> Self {
@@ -116,7 +116,7 @@ impl ExportBuilder {
     ///
     /// let _guard = tracing_ai::builder()
     ///     .with_sampling(TailSampling::builder().with_sample_ratio(0.05).with_keep_cost_above(0.50))
-    ///     .init()?;
+    ///     .try_init()?;
     /// # Ok::<(), tracing_ai::InitError>(())
     /// ```
     pub fn with_sampling(self, sampling: TailSamplingBuilder) -> Self {
@@ -156,7 +156,7 @@ impl ExportBuilder {
     /// let _guard = tracing_ai::builder()
     ///     .with_endpoint("http://127.0.0.1:4317")
     ///     .with_logs(true)
-    ///     .init()?;
+    ///     .try_init()?;
     /// # Ok::<(), tracing_ai::InitError>(())
     /// ```
     #[cfg(feature = "opentelemetry-appender-tracing")]
@@ -181,14 +181,27 @@ impl ExportBuilder {
     /// Installs the global subscriber and, when an endpoint is set, the OTLP exporter; see
     /// [`init`](crate::init).
     ///
+    /// # Panics
+    ///
+    /// When [`try_init`](Self::try_init) would return an error, with its message.
+    #[track_caller]
+    pub fn init(self) -> super::OtelGuard {
+        match self.try_init() {
+            Ok(guard) => guard,
+            Err(error) => panic!("tracing-ai could not be set up: {error}"),
+        }
+    }
+
+    /// [`init`](Self::init), returning the error rather than panicking.
+    ///
     /// It works in three stages: the options are resolved against the environment, then every
     /// object that can fail is built, and only then is anything installed globally. When it
     /// fails, nothing is installed and what was built is shut down again.
     ///
     /// # Errors
     ///
-    /// See [`init`](crate::init).
-    pub fn init(self) -> Result<super::OtelGuard, super::InitError> {
+    /// See [`try_init`](crate::try_init).
+    pub fn try_init(self) -> Result<super::OtelGuard, super::InitError> {
         super::set_up(self)
     }
 }

@@ -16,7 +16,7 @@ use crate::PricesHandle;
 
 /// Flushes and shuts the exporter down when dropped; returned by [`init`](crate::init).
 ///
-/// Keep it alive for as long as the program runs (`let _guard = tracing_ai::init()?;`, not
+/// Keep it alive for as long as the program runs (`let _guard = tracing_ai::try_init()?;`, not
 /// `let _ = ...`, which drops it at once).
 #[must_use = "dropping the guard shuts the exporter down: keep it alive while the program runs"]
 pub struct OtelGuard {
@@ -54,7 +54,7 @@ impl OtelGuard {
     /// How many spans were exported and how many were not, and why, when spans are exported.
     ///
     /// ```no_run
-    /// let guard = tracing_ai::init()?;
+    /// let guard = tracing_ai::try_init()?;
     /// // ... the application
     /// if let Some(stats) = guard.export_stats() {
     ///     assert_eq!(stats.dropped_spans(), 0, "the backend kept up");
@@ -71,7 +71,7 @@ impl OtelGuard {
     /// ```no_run
     /// let guard = tracing_ai::builder()
     ///     .with_layer(tracing_ai::AiLayer::builder().with_prices_file("prices.toml"))
-    ///     .init()?;
+    ///     .try_init()?;
     /// // On SIGHUP, say:
     /// guard.prices().reload()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -95,7 +95,7 @@ impl OtelGuard {
     ///         tracing_ai::AiLayer::builder()
     ///             .with_budget(Budget::new("tenant-daily", 25.0, Window::Day).per(Scope::Tenant)),
     ///     )
-    ///     .init()?;
+    ///     .try_init()?;
     /// let spent = guard.budgets().spent("tenant-daily", &[(Scope::Tenant, "acme")]);
     /// # let _ = spent;
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -68,8 +68,27 @@ pub use stats::ExportStats;
 /// `TRACING_AI_TRUSTED_BAGGAGE` (see [`AiLayerBuilder::with_trusted_baggage`](crate::AiLayerBuilder::with_trusted_baggage)).
 ///
 /// ```no_run
+/// // At the start of `main`:
+/// let _guard = tracing_ai::init();
+/// // ... the application
+/// ```
+///
+/// # Panics
+///
+/// When [`try_init`] would return an error, with its message: a global subscriber already
+/// installed, a variable holding a value it cannot use (the message names it), or an exporter
+/// that cannot be built. As tracing-subscriber's `init`, for a program that cannot go on
+/// without its telemetry; use [`try_init`] to handle the error.
+#[track_caller]
+pub fn init() -> OtelGuard {
+    builder().init()
+}
+
+/// [`init`], returning the error rather than panicking.
+///
+/// ```no_run
 /// fn main() -> Result<(), tracing_ai::InitError> {
-///     let _guard = tracing_ai::init()?;
+///     let _guard = tracing_ai::try_init()?;
 ///     // ... the application
 ///     Ok(())
 /// }
@@ -78,9 +97,9 @@ pub use stats::ExportStats;
 /// # Errors
 ///
 /// When a global subscriber is already installed, when a variable holds a value it cannot use
-/// (the error names it), or when the exporter cannot be built.
-pub fn init() -> Result<OtelGuard, InitError> {
-    builder().init()
+/// (the error names it), or when the exporter cannot be built. Nothing is installed then.
+pub fn try_init() -> Result<OtelGuard, InitError> {
+    builder().try_init()
 }
 
 /// Options for [`init`]; explicit options win over the environment.
@@ -98,7 +117,7 @@ pub fn init() -> Result<OtelGuard, InitError> {
 ///     )
 ///     .with_endpoint("http://127.0.0.1:4317")
 ///     .with_protocol(Protocol::Grpc)
-///     .init()?;
+///     .try_init()?;
 /// # Ok::<(), tracing_ai::InitError>(())
 /// ```
 pub fn builder() -> ExportBuilder {

@@ -26,7 +26,7 @@ impl Loss {
 /// [`OtelGuard::export_stats`](crate::OtelGuard::export_stats)) and exported as metrics.
 ///
 /// ```no_run
-/// let guard = tracing_ai::init()?;
+/// let guard = tracing_ai::try_init()?;
 /// // ... the application
 /// if let Some(stats) = guard.export_stats() {
 ///     eprintln!(
@@ -108,7 +108,7 @@ impl ExportStats {
     /// when, so they are known only then).
     ///
     /// ```no_run
-    /// let guard = tracing_ai::init()?; // OTEL_LOGS_EXPORTER=otlp turns log records on
+    /// let guard = tracing_ai::try_init()?; // OTEL_LOGS_EXPORTER=otlp turns log records on
     /// let stats = guard.export_stats().cloned();
     /// // ... the application
     /// drop(guard);

@@ -341,7 +341,8 @@ impl AiLayerBuilder {
     ///     .with(
     ///         tracing_ai::AiLayer::builder()
     ///             .with_tracing_fields(true)
-    ///             .with_tracer(provider.tracer("my-service"))?,
+    ///             .build()?
+    ///             .with_tracer(provider.tracer("my-service")),
     ///     )
     ///     .with(tracing_subscriber::fmt::layer());
     /// # let _ = subscriber;
@@ -373,7 +374,8 @@ impl AiLayerBuilder {
     /// let subscriber = tracing_subscriber::registry().with(
     ///     tracing_ai::AiLayer::builder()
     ///         .with_span_metadata(true)
-    ///         .with_tracer(provider.tracer("my-service"))?,
+    ///         .build()?
+    ///         .with_tracer(provider.tracer("my-service")),
     /// );
     /// # let _ = subscriber;
     /// # Ok::<(), tracing_ai::ConfigError>(())
@@ -402,7 +404,8 @@ impl AiLayerBuilder {
     /// let subscriber = tracing_subscriber::registry().with(
     ///     tracing_ai::AiLayer::builder()
     ///         .with_span_events(true)
-    ///         .with_tracer(provider.tracer("my-service"))?,
+    ///         .build()?
+    ///         .with_tracer(provider.tracer("my-service")),
     /// );
     /// # let _ = subscriber;
     /// # Ok::<(), tracing_ai::ConfigError>(())
@@ -582,6 +585,11 @@ impl AiLayerBuilder {
 
     /// Builds the layer and composes it with tracing-opentelemetry's layer over `tracer`; see
     /// [`AiLayer::with_tracer`].
+    #[deprecated(
+        since = "0.2.0",
+        note = "a fallible build named like a setter: build, then compose, with \
+                `AiLayer::builder()...build()?.with_tracer(tracer)`"
+    )]
     pub fn with_tracer<S, T>(self, tracer: T) -> Result<AiOpenTelemetryLayer<S, T>, ConfigError>
     where
         S: Subscriber + for<'span> LookupSpan<'span>,
