@@ -73,4 +73,20 @@ fn a_failing_init_installs_nothing_and_keeps_its_cause() {
         global_provider_is_noop(),
         "a failed init left a tracer provider installed"
     );
+
+    // `init` panics where `try_init` returns, with the same message, and installs nothing.
+    let panic = std::panic::catch_unwind(|| exporting().init()).expect_err("init panics");
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .unwrap_or_default();
+    assert!(
+        message.starts_with("tracing-ai could not be set up: ")
+            && message.contains("already installed"),
+        "{message:?}"
+    );
+    assert!(
+        global_provider_is_noop(),
+        "a failed init left a tracer provider installed"
+    );
 }
