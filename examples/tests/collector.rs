@@ -3,7 +3,7 @@
 //! OpenTelemetry Collector, which routes each trace by its id to one of two sampling
 //! Collectors, which keep every request with a failure (even one only the LLM service saw)
 //! and 5% of the others, and send them to Jaeger. The configurations are
-//! tests/collector/*.yaml, the files the README quotes; the Collector is built by
+//! tests/collector/*.yaml, the files the services guide (`tracing_ai::guides::services`) quotes; the Collector is built by
 //! scripts/test.sh (tests/collector). Without the routing by trace id (each replica exporting
 //! to its own sampler), this test fails on partial traces.
 //!
@@ -340,14 +340,15 @@ fn behind_the_collectors_every_failed_request_arrives_whole_and_about_5_percent_
 }
 
 #[test]
-fn the_readme_quotes_the_collector_configurations_the_tests_run() {
-    let readme = std::fs::read_to_string(repository().join("README.md")).expect("the README");
+fn the_services_guide_quotes_the_collector_configurations_the_tests_run() {
+    let readme = std::fs::read_to_string(repository().join("tracing-ai/src/docs/services.md"))
+        .expect("the guide");
     for config in ["loadbalancing.yaml", "sampling.yaml"] {
         let file = std::fs::read_to_string(repository().join("tests/collector").join(config))
             .expect("the configuration");
         assert!(
             readme.contains(&format!("```yaml\n{file}```")),
-            "the README's copy of tests/collector/{config} differs from the file: paste the file"
+            "the services guide's copy of tests/collector/{config} differs from the file: paste the file"
         );
     }
 }

@@ -1,7 +1,7 @@
 //! "What did each tenant spend?", answered as a user would: the quickstart runs twice, as two
 //! replicas of one service, its metrics pushed over OTLP into a real Prometheus, its traces to
 //! an OTLP receiver in this process; then PromQL through Prometheus' HTTP API (the queries the
-//! README quotes) gives the spend per tenant, feature and model over the run's window.
+//! metrics guide (`tracing_ai::guides::metrics`) quotes) gives the spend per tenant, feature and model over the run's window.
 //!
 //! Replica `a` exports every trace: the spend Prometheus answers for it is the sum of its
 //! calls' exported costs, to 1e-9 USD. Replica `b` runs the same requests (same seed) with tail
@@ -9,9 +9,9 @@
 //! (priced by tokens, so the same as `a`'s) is still all there. Both replicas together are one
 //! series per tenant, whatever resource attributes tell them apart.
 //!
-//! Four processes started with the README's variables alone, three at a time, one of them a
+//! Four processes started with the metrics guide's variables alone, three at a time, one of them a
 //! restart: each is a series of its own (`service.instance.id`, a UUID the library draws), and
-//! the README's query answers what their calls cost.
+//! the guide's query answers what their calls cost.
 //!
 //! Then the async-openai example drops a streamed answer after its first chunk, as a user
 //! closing the page: the provider billed it, no usage arrived, and its estimated cost is in
@@ -31,7 +31,7 @@ const REQUESTS: usize = 40;
 /// The models priced by their tokens: the same seed spends the same on them.
 const HOSTED: [&str; 2] = ["text-embedding-3-small", "gpt-4o-mini"];
 
-/// Spend per tenant, feature and model over the last 10 minutes, from the README.
+/// Spend per tenant, feature and model over the last 10 minutes, from the metrics guide.
 fn spend_query(selector: &str) -> String {
     format!(
         "sum by (tenant_id, feature_id, gen_ai_request_model) \
@@ -269,7 +269,7 @@ fn prometheus_answers_each_tenants_spend_exactly_at_any_sampling_ratio() {
         (in_prometheus - estimated).abs() < 1e-9,
         "{in_prometheus} estimated in Prometheus, {estimated} on the span"
     );
-    // The share of the tenant's spend that is estimated, as the README asks it.
+    // The share of the tenant's spend that is estimated, as the metrics guide asks it.
     let share = prometheus.query(
         "sum by (tenant_id) \
          (increase(ai_client_cost_USD_total{instance=\"c\", ai_cost_source=\"estimated\"}[10m] anchored)) \
@@ -283,7 +283,7 @@ fn prometheus_answers_each_tenants_spend_exactly_at_any_sampling_ratio() {
     );
 }
 
-/// The quickstart as a user deploys it from the README's "What did each tenant spend?": the
+/// The quickstart as a user deploys it from the metrics guide's "What did each tenant spend?": the
 /// three variables it names and nothing else (no `OTEL_RESOURCE_ATTRIBUTES`, no service name),
 /// pushing every quarter second so that replicas interleave as a long-running service's do.
 fn as_the_readme_starts_it(
@@ -363,7 +363,7 @@ fn replicas_started_with_the_readmes_variables_alone_count_each_call_once() {
         assert_eq!(id.len(), 36, "a UUID: {id}");
     }
 
-    // The README's first query, over the window of the run: each tenant's spend is what its
+    // The metrics guide's first query, over the window of the run: each tenant's spend is what its
     // calls cost, to 1e-9 USD (the replicas sharing one series answered 5.6 times as much).
     let query = "sum by (tenant_id) (increase(ai_client_cost_USD_total[10m] anchored))";
     let answer = prometheus.query_until(query, |answer| {
@@ -386,12 +386,13 @@ fn replicas_started_with_the_readmes_variables_alone_count_each_call_once() {
 }
 
 #[test]
-fn the_readme_quotes_the_configuration_and_flags_the_test_runs() {
+fn the_metrics_guide_quotes_the_configuration_and_flags_the_test_runs() {
     let root = tracing_ai_tests::jaeger::repository();
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("the README");
+    let readme =
+        std::fs::read_to_string(root.join("tracing-ai/src/docs/metrics.md")).expect("the guide");
     let config = std::fs::read_to_string(root.join("tests/prometheus/prometheus.yml"))
         .expect("the configuration");
-    // The file's own header (how it is started) aside, the README shows it as it is.
+    // The file's own header (how it is started) aside, the guide shows it as it is.
     let body: String = config
         .lines()
         .skip_while(|line| line.starts_with('#'))
@@ -399,12 +400,12 @@ fn the_readme_quotes_the_configuration_and_flags_the_test_runs() {
         .collect();
     assert!(
         readme.contains(&format!("```yaml\n{body}```")),
-        "the README's Prometheus configuration is not tests/prometheus/prometheus.yml:\n{body}"
+        "the metrics guide's Prometheus configuration is not tests/prometheus/prometheus.yml:\n{body}"
     );
     for flag in tracing_ai_tests::prometheus::FLAGS {
         assert!(
             readme.contains(flag),
-            "the README does not start Prometheus with {flag}"
+            "the metrics guide does not start Prometheus with {flag}"
         );
     }
 }

@@ -51,7 +51,7 @@ use std::borrow::Cow;
         note = "if `{Self}` is your own error, implement `tracing_ai::ErrorType` for it: a \
                 low-cardinality kind such as `rate_limit_exceeded`, exported as `error.type`",
         note = "if it is another crate's, map the stream's errors into a newtype of yours that \
-                implements it (README, \"Streamed calls\")"
+                implements it (guide: `tracing_ai::guides::streams`)"
     )
 )]
 #[cfg_attr(

@@ -89,8 +89,14 @@
 //! The first three write what the layer finds straight onto the OpenTelemetry span and give
 //! the same exported attributes for the same calls. An `AiLayer` built alone and put under a
 //! tracing-opentelemetry layer of your own exports them too, through `tracing` fields (the
-//! slower path; `tests/tests/calls/construction.rs` holds the four to the same attributes), and that
+//! slower path; `tests/tests/calls/construction.rs` holds the three to the same attributes), and that
 //! layer's own metadata (`busy_ns`, `code.*`) is then yours to configure.
+//!
+//! # Guides
+//!
+//! How to do what this page does not show, one page each, every example a doctest: the
+//! client crates, streams, errors, retries, content, evaluations, sampling, metrics, budgets,
+//! prices, services, security, the exported attributes: see [`guides`].
 //!
 //! # From a token to an exported cost
 //!
@@ -171,6 +177,12 @@ pub mod evaluation;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod export;
 mod facts;
+pub mod guides;
+
+// The README's examples compile and run, as the guides' do.
+#[cfg(all(doctest, feature = "macros", feature = "otlp"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
 mod hash;
 pub mod integrations;
 mod layer;

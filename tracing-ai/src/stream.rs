@@ -101,7 +101,7 @@ use crate::usage::Usage;
         note = "if `{Self}` is your own type, implement `tracing_ai::stream::StreamChunk` for it: \
                 its usage, finish reason and response model, each optional",
         note = "if it is another crate's, map the stream's items into a newtype of yours that \
-                implements it (README, \"Streamed calls\")"
+                implements it (guide: `tracing_ai::guides::streams`)"
     )
 )]
 #[cfg_attr(
@@ -112,7 +112,7 @@ use crate::usage::Usage;
         note = "if `{Self}` is genai's `ChatStreamEvent`, enable tracing-ai's cargo feature `genai`",
         note = "if it is your own type, implement `tracing_ai::stream::StreamChunk` for it; if it \
                 is another crate's, map the stream's items into a newtype of yours that \
-                implements it (README, \"Streamed calls\")"
+                implements it (guide: `tracing_ai::guides::streams`)"
     )
 )]
 #[cfg_attr(
@@ -124,7 +124,7 @@ use crate::usage::Usage;
                 tracing-ai's cargo feature `async-openai`",
         note = "if it is your own type, implement `tracing_ai::stream::StreamChunk` for it; if it \
                 is another crate's, map the stream's items into a newtype of yours that \
-                implements it (README, \"Streamed calls\")"
+                implements it (guide: `tracing_ai::guides::streams`)"
     )
 )]
 #[cfg_attr(
@@ -137,7 +137,7 @@ use crate::usage::Usage;
                 [\"genai\"] }}`",
         note = "if it is your own type, implement `tracing_ai::stream::StreamChunk` for it; if it \
                 is another crate's, map the stream's items into a newtype of yours that \
-                implements it (README, \"Streamed calls\")"
+                implements it (guide: `tracing_ai::guides::streams`)"
     )
 )]
 pub trait StreamChunk {
