@@ -62,7 +62,7 @@ use metrics::Metrics;
 pub use metrics::{MetricConventions, OTEL_SEMCONV_STABILITY_OPT_IN};
 pub use span_events::OpenTelemetrySpans;
 pub(crate) use span_ext::{innermost_ai_span, AiSpanExt};
-use write::Writer;
+use write::{Output, Writer};
 
 /// [`AiLayer`] composed with tracing-opentelemetry's layer, in the order that works: the AI
 /// layer writes cost and attribution before the OpenTelemetry layer exports the span.
@@ -116,11 +116,11 @@ where
 pub struct AiLayer {
     shared: Arc<Shared>,
     dispatch: OnceLock<WeakDispatch>,
-    /// Whether what the layer writes also goes out as `tracing` fields; see
-    /// [`AiLayerBuilder::with_tracing_fields`].
-    tracing_fields: bool,
-    /// Set by the builder; otherwise decided by how the layer is composed.
-    tracing_fields_set: bool,
+    /// Where what the layer settles is written; see [`Output`].
+    output: Output,
+    /// What the builder asked for ([`AiLayerBuilder::with_tracing_fields`]), which decides
+    /// the output again when the layer is composed.
+    fields_asked: Option<bool>,
     /// Whether tracing-opentelemetry's layer, when this one composes it, exports `tracing`'s
     /// own metadata; see [`AiLayerBuilder::with_span_metadata`].
     span_metadata: bool,
@@ -209,7 +209,7 @@ impl AiLayer {
         prices: Arc<LivePrices>,
         keys: AttributionKeys,
         metrics: Option<Metrics>,
-        tracing_fields: Option<bool>,
+        fields_asked: Option<bool>,
         describe_errors: bool,
         content: Option<Arc<ContentSettings>>,
         estimator: Option<Estimator>,
@@ -239,8 +239,8 @@ impl AiLayer {
                 watched: watched::Watched::default(),
             }),
             dispatch: OnceLock::new(),
-            tracing_fields: tracing_fields.unwrap_or(true),
-            tracing_fields_set: tracing_fields.is_some(),
+            output: Output::alone(fields_asked),
+            fields_asked,
             span_metadata: false,
             span_events: false,
             access: None,
@@ -251,7 +251,7 @@ impl AiLayer {
     /// writes goes straight onto the OpenTelemetry span.
     pub(crate) fn for_opentelemetry(self) -> Self {
         Self {
-            tracing_fields: self.tracing_fields && self.tracing_fields_set,
+            output: Output::composed(self.fields_asked),
             ..self
         }
     }
@@ -292,7 +292,7 @@ impl AiLayer {
     /// Whether usage, cost and ids go straight onto the OpenTelemetry span (composed with it,
     /// and not asked for `tracing` fields): an `#[ai_span]` span then declares fewer fields.
     pub(crate) fn writes_directly(&self) -> bool {
-        !self.tracing_fields
+        self.output == Output::OpenTelemetry
     }
 
     pub(crate) fn content_settings(&self) -> Option<&Arc<ContentSettings>> {
@@ -463,9 +463,7 @@ where
             Vec::new()
         };
         let metadata = span.metadata();
-        let mut writer = target
-            .as_ref()
-            .map(|_| Writer::new(metadata, self.tracing_fields));
+        let mut writer = target.as_ref().map(|_| Writer::new(metadata, self.output));
         let priced = call.store(self, &span, writer.as_mut());
         // Released before writing: writing dispatches to every layer, which look it up.
         drop(span);

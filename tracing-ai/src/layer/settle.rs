@@ -232,7 +232,7 @@ pub(super) fn write_totals<S>(
         return;
     };
     let otel = tracing_opentelemetry::get_otel_context(id, &dispatch);
-    let mut writer = Writer::new(metadata, layer.tracing_fields);
+    let mut writer = Writer::new(metadata, layer.output);
     {
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();

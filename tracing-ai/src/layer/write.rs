@@ -6,7 +6,6 @@
 //! what a standalone [`AiLayer`](super::AiLayer) does, and what
 //! [`with_tracing_fields`](super::AiLayerBuilder::with_tracing_fields) turns on.
 
-use crate::money::round_money;
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
@@ -15,6 +14,42 @@ use opentelemetry::KeyValue;
 use tracing::field::{Field, Value};
 use tracing::span::Id;
 use tracing::{Dispatch, Metadata};
+
+use crate::money::round_money;
+
+/// Where a layer writes what it settles on a closing span: one path per composition, fixed
+/// when the layer is built (alone) or composed (with tracing-opentelemetry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// Straight onto the OpenTelemetry span, nothing through the dispatcher: a layer composed
+    /// with tracing-opentelemetry, unless fields were asked for. An `#[ai_span]` span then
+    /// declares no field for what the layer writes.
+    OpenTelemetry,
+    /// The fields a span declares, as `tracing` fields through the dispatcher, so that every
+    /// layer sees them (`fmt`, say); the rest onto the OpenTelemetry span, if there is one. A
+    /// layer alone, or asked for with `with_tracing_fields(true)`.
+    TracingFields,
+}
+
+impl Output {
+    /// The output of a layer alone: what the builder asked for, else fields, the only way
+    /// another layer can see what it writes.
+    pub(crate) fn alone(asked: Option<bool>) -> Self {
+        match asked {
+            Some(false) => Output::OpenTelemetry,
+            Some(true) | None => Output::TracingFields,
+        }
+    }
+
+    /// The output of a layer composed with tracing-opentelemetry: what the builder asked for,
+    /// else straight onto the OpenTelemetry span, the cheap path.
+    pub(crate) fn composed(asked: Option<bool>) -> Self {
+        match asked {
+            Some(true) => Output::TracingFields,
+            Some(false) | None => Output::OpenTelemetry,
+        }
+    }
+}
 
 thread_local! {
     /// Set while the layer records on a closing span, so that its own `on_record` skips it.
@@ -99,8 +134,7 @@ impl Name<'_> {
 /// Collects what to write on a closing span, then writes it in one go.
 pub(crate) struct Writer {
     metadata: &'static Metadata<'static>,
-    /// Whether declared fields go through the dispatcher.
-    tracing_fields: bool,
+    output: Output,
     declared: Vec<(Field, Written)>,
     undeclared: Vec<KeyValue>,
     /// An event to add to the OpenTelemetry span, with its attributes.
@@ -108,10 +142,10 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn new(metadata: &'static Metadata<'static>, tracing_fields: bool) -> Self {
+    pub(crate) fn new(metadata: &'static Metadata<'static>, output: Output) -> Self {
         Self {
             metadata,
-            tracing_fields,
+            output,
             declared: Vec::new(),
             // Taken, not borrowed: a writer made while this one lives gets a new list.
             undeclared: ATTRIBUTES.with_borrow_mut(std::mem::take),
@@ -134,10 +168,9 @@ impl Writer {
     }
 
     pub(crate) fn push_named(&mut self, name: Name<'_>, value: Written) {
-        let declared = if self.tracing_fields {
-            self.metadata.fields().field(name.as_str())
-        } else {
-            None
+        let declared = match self.output {
+            Output::TracingFields => self.metadata.fields().field(name.as_str()),
+            Output::OpenTelemetry => None,
         };
         match declared {
             Some(field) => self.declared.push((field, value)),
