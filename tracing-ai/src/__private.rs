@@ -43,43 +43,10 @@ macro_rules! __tracing_ai_span {
         if $crate::__private::tracing::level_enabled!($level)
             && $crate::__private::layer_writes_directly()
         {
-            $crate::__private::tracing::span!(
-                target: $target,
-                $level,
-                $name,
-                { $crate::attr::GEN_AI_OPERATION_NAME } = $operation,
-                { $crate::attr::GEN_AI_PROVIDER_NAME } = $provider,
-                { $crate::attr::GEN_AI_REQUEST_MODEL } = $model,
-                { $crate::attr::OTEL_KIND } = $otel_kind,
-                { $crate::attr::OTEL_NAME } = $otel_name,
-                { $crate::attr::GEN_AI_RESPONSE_MODEL } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::GEN_AI_RESPONSE_ID } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::ERROR_TYPE } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::OTEL_STATUS_CODE } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::OTEL_STATUS_DESCRIPTION } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::AI_CACHE_HIT } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::AI_FALLBACK_USED } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::AI_FALLBACK_FROM } = $crate::__private::tracing::field::Empty,
-                $($fields)*
-            )
+            $crate::__tracing_ai_span!(@declare $target, $level, $name, $operation, $provider, $model, $otel_kind, $otel_name, { $($fields)* })
         } else {
-            $crate::__private::tracing::span!(
-                target: $target,
-                $level,
-                $name,
-                { $crate::attr::GEN_AI_OPERATION_NAME } = $operation,
-                { $crate::attr::GEN_AI_PROVIDER_NAME } = $provider,
-                { $crate::attr::GEN_AI_REQUEST_MODEL } = $model,
-                { $crate::attr::OTEL_KIND } = $otel_kind,
-                { $crate::attr::OTEL_NAME } = $otel_name,
-                { $crate::attr::GEN_AI_RESPONSE_MODEL } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::GEN_AI_RESPONSE_ID } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::ERROR_TYPE } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::OTEL_STATUS_CODE } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::OTEL_STATUS_DESCRIPTION } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::AI_CACHE_HIT } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::AI_FALLBACK_USED } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::AI_FALLBACK_FROM } = $crate::__private::tracing::field::Empty,
+            // What a layer reading fields needs besides: usage, cost and ids.
+            $crate::__tracing_ai_span!(@declare $target, $level, $name, $operation, $provider, $model, $otel_kind, $otel_name, {
                 { $crate::attr::GEN_AI_USAGE_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
                 { $crate::attr::GEN_AI_USAGE_OUTPUT_TOKENS } = $crate::__private::tracing::field::Empty,
                 { $crate::attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
@@ -98,8 +65,34 @@ macro_rules! __tracing_ai_span {
                 { $crate::attr::USER_ID } = $crate::__private::tracing::field::Empty,
                 { $crate::attr::SESSION_ID } = $crate::__private::tracing::field::Empty,
                 $($fields)*
-            )
+            })
         }
+    };
+    // Every callsite's fields: the call's own values, and what the expansion, the application
+    // or a stream records on any layer; then `$fields`.
+    (
+        @declare $target:expr, $level:expr, $name:expr, $operation:expr, $provider:expr,
+        $model:expr, $otel_kind:expr, $otel_name:expr, { $($fields:tt)* }
+    ) => {
+        $crate::__private::tracing::span!(
+            target: $target,
+            $level,
+            $name,
+            { $crate::attr::GEN_AI_OPERATION_NAME } = $operation,
+            { $crate::attr::GEN_AI_PROVIDER_NAME } = $provider,
+            { $crate::attr::GEN_AI_REQUEST_MODEL } = $model,
+            { $crate::attr::OTEL_KIND } = $otel_kind,
+            { $crate::attr::OTEL_NAME } = $otel_name,
+            { $crate::attr::GEN_AI_RESPONSE_MODEL } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::GEN_AI_RESPONSE_ID } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::ERROR_TYPE } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::OTEL_STATUS_CODE } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::OTEL_STATUS_DESCRIPTION } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_CACHE_HIT } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_FALLBACK_USED } = $crate::__private::tracing::field::Empty,
+            { $crate::attr::AI_FALLBACK_FROM } = $crate::__private::tracing::field::Empty,
+            $($fields)*
+        )
     };
 }
 
