@@ -5,7 +5,7 @@
 //! 1. [`callsite`]: when a callsite registers, what each of its fields means is decided once
 //!    (an AI span declares `gen_ai.operation.name`; attribution keys such as `tenant.id`).
 //! 2. [`fields`]: as values are recorded (the `#[ai_span]` expansion records the usage its
-//!    function returned), the layer reads them into the span's extensions; [`attribution`]
+//!    function returned), the layer reads them into the span's extensions; [`ids`]
 //!    keeps the ids a span carries.
 //! 3. When an AI span closes, the call is priced (`crate::pricing`), its attribution resolved
 //!    from its ancestors and the OpenTelemetry baggage, its totals added to its request's local

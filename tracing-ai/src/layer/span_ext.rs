@@ -33,23 +33,23 @@ pub(crate) struct ErrorRecording {
 
 /// What the rest of the crate reads from and leaves on the open AI call a span is.
 pub(crate) trait AiSpanExt {
-    /// The content settings of the AI layer `span` is recorded by, when it captures content.
+    /// The content settings of the AI layer this span is recorded by, when it captures content.
     fn content_settings(&self) -> Option<Arc<ContentSettings>>;
 
-    /// How to record a failed call on `span`: known only through an [`AiLayer`]; without one,
+    /// How to record a failed call on this span: known only through an [`AiLayer`]; without one,
     /// the message is described (redacted) and no type was recorded.
     fn error_recording(&self) -> ErrorRecording;
 
-    /// The attribution `span` inherits, nearest value of each exported name first found, as the
+    /// The attribution this span inherits, nearest value of each exported name first found, as the
     /// [`AiLayer`] keeps it; empty without one.
     fn inherited_ids(&self) -> Vec<(Arc<str>, Arc<str>)>;
 
-    /// Gives `span` the attribution `ids` (exported name, value), for every AI span below it, through
-    /// its [`AiLayer`]; nothing without one.
+    /// Gives this span the attribution `ids` (exported name, value), for every AI span below it,
+    /// through its [`AiLayer`]; nothing without one.
     fn attribute(&self, ids: &[(Arc<str>, Arc<str>)]);
 
-    /// Keeps `attributes` for the layer to write onto the open AI call `span` at close, in the
-    /// same `set_attributes` as its cost; `false` when `span` is no open AI call of an
+    /// Keeps `attributes` for the layer to write onto the open AI call this span is at close, in
+    /// the same `set_attributes` as its cost; `false` when this span is no open AI call of an
     /// [`AiLayer`].
     fn write_at_close(
         &self,
@@ -57,26 +57,26 @@ pub(crate) trait AiSpanExt {
         max_output_tokens: Option<u64>,
     ) -> bool;
 
-    /// Counts one more attempt of the open AI call `span` is (or is under, as an HTTP client span
-    /// may be): its number, and the time since the previous attempt ended; `None` when there is
-    /// no open AI call of an [`AiLayer`] there.
+    /// Counts one more attempt of the open AI call this span is (or is under, as an HTTP client
+    /// span may be): its number, and the time since the previous attempt ended; `None` when there
+    /// is no open AI call of an [`AiLayer`] there.
     fn begin_attempt(&self) -> Option<(u32, Option<Duration>)>;
 
-    /// Marks the current attempt of the open AI call `span` is (or is under) ended, now.
+    /// Marks the current attempt of the open AI call this span is (or is under) ended, now.
     fn end_attempt(&self);
 
-    /// Keeps the text of the open AI call `span`'s input, for an estimate if it ends without
-    /// usage, when its layer has an estimator; `text` is only called then.
+    /// Keeps the text of the input of the open AI call this span is, for an estimate if it ends
+    /// without usage, when its layer has an estimator; `text` is only called then.
     fn keep_for_estimate(&self, text: impl FnOnce() -> String);
 
-    /// Starts the reservation of the estimated cost of the open AI call `span` in every budget of
-    /// its layer that covers it (see [`crate::budget::reserve`]): the span's data is read under its
-    /// lock, and the store is asked after it is released, so that a slow store never holds a
-    /// span's lock. `None` when there is nothing to reserve: no layer, no budget, or the call
-    /// reserved already (a call reserves once).
+    /// Starts the reservation of the estimated cost of the open AI call this span is in every
+    /// budget of its layer that covers it (see [`crate::budget::reserve`]): the span's data is read
+    /// under its lock, and the store is asked after it is released, so that a slow store never
+    /// holds a span's lock. `None` when there is nothing to reserve: no layer, no budget, or the
+    /// call reserved already (a call reserves once).
     fn begin_reservation(&self, wait: WaitBy) -> Option<(Reserving, Option<ReservedBy>)>;
 
-    /// Keeps what the store answered for `span`'s reservation on its data (settled when the call
+    /// Keeps what the store answered for this span's reservation on its data (settled when the call
     /// ends), or gives it back at once when the call ended meanwhile; counts the budgets passed or
     /// refusing.
     fn finish_reservation(
@@ -85,15 +85,15 @@ pub(crate) trait AiSpanExt {
         reserved_by: Option<ReservedBy>,
     ) -> Result<Vec<Passed>, BudgetExceeded>;
 
-    /// Adds captured content to the one details event of the open AI call `span`, which the
-    /// layer adds when the call ends, with its operation; `false` when `span` is no open AI call
+    /// Adds captured content to the one details event of the open AI call this span is, which the
+    /// layer adds when the call ends, with its operation; `false` when this span is no open AI call
     /// of an [`AiLayer`] (add the event now, then).
     fn add_to_details_event(&self, attributes: &[opentelemetry::KeyValue]) -> bool;
 
-    /// Records `usage` straight into the call's facts, when `span`'s [`AiLayer`] writes onto the
-    /// OpenTelemetry span rather than as `tracing` fields: no trip through the dispatcher, and
-    /// the layer writes the usage at close with the cost. `false` when it did not (no such
-    /// layer, or one that other layers read fields from): record it as fields then.
+    /// Records `usage` straight into the call's facts, when this span's [`AiLayer`] writes onto the
+    /// OpenTelemetry span rather than as `tracing` fields: no trip through the dispatcher, and the
+    /// layer writes the usage at close with the cost. `false` when it did not (no such layer, or
+    /// one that other layers read fields from): record it as fields then.
     fn record_usage_directly(&self, usage: &crate::Usage) -> bool;
 }
 

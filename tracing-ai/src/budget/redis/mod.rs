@@ -244,7 +244,7 @@ impl std::fmt::Debug for RedisStore {
 struct StoreCounts {
     /// Reservations the store did not answer in time; the policy applied.
     reservations: AtomicU64,
-    /// Settlements and debits given up: not written within [`GIVE_UP`], the queue was full,
+    /// Settlements and debits given up: not written within [`GIVE_UP`](writer::GIVE_UP), the queue was full,
     /// or still unwritten at the exit's flush deadline.
     debits: AtomicU64,
 }

@@ -1,6 +1,6 @@
 //! A reservation asked of Redis and waited for, by a sync function (blocking, at most the
 //! timeout) or an `async fn` (awaited); what it holds, and how a reservation that could not be
-//! answered follows the [`OnStoreFailure`](super::OnStoreFailure) policy.
+//! answered follows the [`OnStoreFailure`] policy.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -79,7 +79,7 @@ impl Answer for Waiting {
 }
 
 impl Shared {
-    /// Sends the reservation of a call of `scope` (what [`Ledger::reserve`](super::Ledger::reserve)
+    /// Sends the reservation of a call of `scope` (what [`Ledger::reserve_now`](crate::budget::ledger::Ledger::reserve_now)
     /// does, in Redis) to the store's thread; `Err` with what to return at once when no budget
     /// covers the call.
     pub(super) fn send_reservation(
