@@ -1,5 +1,6 @@
 //! The shape of the library's source, held by tests: its modules import each other without a
-//! circle, and no file grows past what a reader holds at once without saying why.
+//! circle, no file grows past what a reader holds at once without saying why, and a token count
+//! is listed in one table, not once per place that handles counts.
 //!
 //! The module graph is drawn from the code, with `syn`: an edge from a file to the file that
 //! defines each item it names through `crate::`, `super::` or `self::` (a `use` or a path in
@@ -541,4 +542,124 @@ fn library_files_stay_short_or_say_why_they_stay_whole() {
 fn lines_of_code_leave_out_comments_blanks_and_tests() {
     let text = "//! A module.\n\nuse a;\n/// Doc.\nfn f() {}\n\n#[cfg(test)]\nmod tests {\n    fn g() {}\n}\n";
     assert_eq!(lines_of_code(text), 2);
+}
+
+/// One token count of the facts table's `parts`, by every name code could know it by.
+#[derive(Debug)]
+struct CountNames {
+    kind: String,
+    names: Vec<String>,
+}
+
+/// The `parts` of the facts table (`tracing-ai/src/facts.rs`): each row's kind, attribute
+/// constant and its value, `Usage` field and setter.
+fn table_counts(root: &Path) -> Vec<CountNames> {
+    let facts = std::fs::read_to_string(root.join("tracing-ai/src/facts.rs")).expect("facts.rs");
+    let attr = std::fs::read_to_string(root.join("tracing-ai/src/attr.rs")).expect("attr.rs");
+    let parts = facts
+        .split_once("parts: [")
+        .and_then(|(_, rest)| rest.split_once("recorded: ["))
+        .map(|(parts, _)| parts)
+        .expect("the table's parts");
+    let value_after = |text: &str, key: &str| -> String {
+        let after = text.split_once(key).map(|(_, rest)| rest).unwrap_or("");
+        after
+            .trim_start()
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut counts = Vec::new();
+    // Each row is `Kind {` (after its doc lines) up to the next row.
+    let mut rest = parts;
+    while let Some(at) = rest.find("attribute:") {
+        let before = &rest[..at];
+        let kind = before
+            .trim_end()
+            .strip_suffix('{')
+            .and_then(|head| head.split_whitespace().last())
+            .expect("a row's kind")
+            .to_owned();
+        let row = &rest[at..];
+        let row = &row[..row.find("set_by:").expect("a row's setter") + 60.min(row.len())];
+        let constant = value_after(row, "attribute:");
+        let value = attr
+            .split_once(&format!("pub const {constant}: &str ="))
+            .and_then(|(_, rest)| rest.split('"').nth(1))
+            .unwrap_or_else(|| panic!("{constant} in attr.rs"))
+            .to_owned();
+        let names = vec![
+            format!("TokenKind::{kind}"),
+            constant,
+            value,
+            value_after(row, "usage:"),
+            value_after(row, "set_by:"),
+        ];
+        counts.push(CountNames { kind, names });
+        rest = &rest[at + "attribute:".len()..];
+        rest = rest.split_once("set_by:").map_or("", |(_, after)| after);
+    }
+    counts
+}
+
+/// The files that may name every token count: the table, the names' documentation, pricing
+/// (where each count has its own rate), and the client integrations, which map what a
+/// client's response reports (a new count joins one when that client reports it, not before).
+const MAY_LIST_THE_COUNTS: [&str; 4] = [
+    "tracing-ai/src/facts.rs",
+    "tracing-ai/src/attr.rs",
+    "tracing-ai/src/pricing/",
+    "tracing-ai/src/integrations/",
+];
+
+/// Adding a count is its row in the table, its name and its price: a file that names every
+/// count (before its tests) is a list the new count would have to join, and only the table,
+/// `attr.rs` and pricing may hold one.
+#[test]
+fn a_new_count_is_named_only_by_the_table_its_price_and_the_docs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let counts = table_counts(&root);
+    let kinds: Vec<&str> = counts.iter().map(|count| count.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "CacheRead",
+            "CacheWrite",
+            "Reasoning",
+            "AudioInput",
+            "AudioOutput"
+        ],
+        "the table's parts were read: {counts:?}"
+    );
+    let mut lists = Vec::new();
+    for src in ["tracing-ai/src", "tracing-ai-macros/src"] {
+        for file in rust_files(&root.join(src)) {
+            let relative = file
+                .strip_prefix(&root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            if MAY_LIST_THE_COUNTS
+                .iter()
+                .any(|allowed| relative.starts_with(allowed))
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).expect("readable");
+            let code = text.split("\n#[cfg(test)]\nmod ").next().unwrap_or(&text);
+            let names_all = counts
+                .iter()
+                .all(|count| count.names.iter().any(|name| code.contains(name.as_str())));
+            if names_all {
+                lists.push(relative);
+            }
+        }
+    }
+    assert!(
+        lists.is_empty(),
+        "these files name every token count, a list each new count would have to join; \
+         generate it from the facts table (`__facts!`) instead:\n  {}",
+        lists.join("\n  ")
+    );
 }

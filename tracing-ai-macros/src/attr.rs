@@ -181,8 +181,8 @@ impl AiSpanArgs {
 }
 
 /// The fields a user may not set through `fields(...)` because an argument of the macro owns
-/// them, with the argument to use instead. tracing-ai's call model declares the same (a test
-/// there compares it with this list through `__reserved_fields!`).
+/// them, with the argument to use instead. tracing-ai's facts table declares the same (a test
+/// there compares it with this list and [`RESERVED_PREFIXES`] through `__reserved_fields!`).
 pub(crate) const RESERVED_FIELDS: &[(&str, &str)] = &[
     ("gen_ai.operation.name", "kind = \"...\""),
     ("gen_ai.provider.name", "provider = ..."),
@@ -193,13 +193,13 @@ pub(crate) const RESERVED_FIELDS: &[(&str, &str)] = &[
     ("gen_ai.agent.name", "agent = ..."),
     ("server.address", "endpoint = ..."),
     ("server.port", "endpoint = ..."),
-    ("gen_ai.usage.input_tokens", "usage = ..."),
-    ("gen_ai.usage.output_tokens", "usage = ..."),
-    ("gen_ai.usage.cache_read.input_tokens", "usage = ..."),
-    ("gen_ai.usage.cache_creation.input_tokens", "usage = ..."),
-    ("gen_ai.usage.reasoning.output_tokens", "usage = ..."),
-    ("ai.usage.audio.input_tokens", "usage = ..."),
-    ("ai.usage.audio.output_tokens", "usage = ..."),
+];
+
+/// The namespaces of the usage, every field in which `usage = ...` records: each token count
+/// (a count added to tracing-ai's table is reserved without a change here) and the cost.
+pub(crate) const RESERVED_PREFIXES: &[(&str, &str)] = &[
+    ("gen_ai.usage.", "usage = ..."),
+    ("ai.usage.", "usage = ..."),
 ];
 
 fn reserved_field_argument(name: &Punctuated<Ident, Token![.]>) -> Option<&'static str> {
@@ -207,6 +207,11 @@ fn reserved_field_argument(name: &Punctuated<Ident, Token![.]>) -> Option<&'stat
     RESERVED_FIELDS
         .iter()
         .find(|(reserved, _)| *reserved == name)
+        .or_else(|| {
+            RESERVED_PREFIXES
+                .iter()
+                .find(|(prefix, _)| name.starts_with(prefix))
+        })
         .map(|(_, argument)| *argument)
 }
 

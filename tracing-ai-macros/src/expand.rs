@@ -346,15 +346,8 @@ fn gen_span_of(args: &AiSpanArgs, kind: &Kind, fn_name: &str) -> TokenStream {
         }
     });
     let empty = quote!(::tracing_ai::__private::tracing::field::Empty);
-    // What the stream's wrapper records, declared by the spans of `stream` functions only.
-    let stream_fields = args.stream.as_ref().map(|_| {
-        quote! {
-            { ::tracing_ai::attr::GEN_AI_REQUEST_STREAM } = #empty,
-            { ::tracing_ai::attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK } = #empty,
-            { ::tracing_ai::attr::AI_STREAM_CHUNKS } = #empty,
-            { ::tracing_ai::attr::AI_STREAM_CANCELLED } = #empty,
-        }
-    });
+    // The spans of `stream` functions declare what the stream's wrapper records.
+    let streamed = args.stream.is_some();
     // What the span is named after: the model a model call uses, the tool a tool span
     // executes (by default the function), the agent an agent span invokes (likewise).
     let default_subject = StrOrExpr::Str(LitStr::new(fn_name, Span::call_site()));
@@ -390,7 +383,8 @@ fn gen_span_of(args: &AiSpanArgs, kind: &Kind, fn_name: &str) -> TokenStream {
                 model: #model,
                 otel_kind: #otel_kind,
                 otel_name: #otel_name,
-                fields: { #stream_fields #subject_field #endpoint_fields #user_fields }
+                streamed: #streamed,
+                fields: { #subject_field #endpoint_fields #user_fields }
             )
         }
     };

@@ -329,15 +329,20 @@ pub fn ai_span(
     expanded.into()
 }
 
-/// The fields `#[ai_span]` reserves for its own arguments, as `&[(field, argument)]`: for
-/// tracing-ai's test that its call model declares the same. Not a stable API.
+/// The fields `#[ai_span]` reserves for its own arguments, as `(&[(field, argument)],
+/// &[(prefix, argument)])`: for tracing-ai's test that its facts table declares the same. Not
+/// a stable API.
 #[doc(hidden)]
 #[proc_macro]
 pub fn __reserved_fields(_: proc_macro::TokenStream) -> proc_macro::TokenStream {
-    let entries = attr::RESERVED_FIELDS
-        .iter()
-        .map(|(field, argument)| quote!((#field, #argument)));
-    quote!(&[#(#entries),*]).into()
+    let pairs = |list: &[(&str, &str)]| {
+        let entries = list
+            .iter()
+            .map(|(field, argument)| quote!((#field, #argument)));
+        quote!(&[#(#entries),*])
+    };
+    let (names, prefixes) = (pairs(attr::RESERVED_FIELDS), pairs(attr::RESERVED_PREFIXES));
+    quote!((#names, #prefixes)).into()
 }
 
 fn expand(args: attr::AiSpanArgs, item: TokenStream) -> TokenStream {

@@ -18,14 +18,15 @@ pub const SPAN_KIND_CLIENT: &str = "client";
 
 /// Creates the span of an `#[ai_span]` function with every field it or the layer may record:
 /// a span's field set is fixed when it is created, so what is filled in later is declared
-/// `Empty` here.
+/// `Empty` here. The fields come from the facts table (`facts.rs`, [`__facts!`](crate::__facts)),
+/// the fields of a stream (`with_stream`) when `streamed` is `true`.
 ///
 /// Two callsites, one taken per call. Under an [`AiLayer`](crate::AiLayer) that writes usage,
 /// cost and ids straight onto the OpenTelemetry span (the default composition), the fields
-/// only the layer would read are not declared: each declared field costs every layer a visit
-/// when the span is created. Otherwise (a layer that writes `tracing` fields, or another
-/// subscriber) they are, for `fmt` and the other layers to see. `facts.rs` lists which is
-/// which ([`Declared`](crate::facts::Declared)), and a test holds this macro to it.
+/// only the layer would read (the token counts and `for_fields`) are not declared: each
+/// declared field costs every layer a visit when the span is created. Otherwise (a layer that
+/// writes `tracing` fields, or another subscriber) they are, for `fmt` and the other layers to
+/// see.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __tracing_ai_span {
@@ -38,61 +39,94 @@ macro_rules! __tracing_ai_span {
         model: $model:expr,
         otel_kind: $otel_kind:expr,
         otel_name: $otel_name:expr,
+        streamed: $streamed:tt,
         fields: { $($fields:tt)* }
+    ) => {
+        $crate::__facts!(
+            [$crate::__tracing_ai_span]
+            @table ($target, $level, $name, $operation, $provider, $model, $otel_kind, $otel_name)
+            streamed: $streamed,
+            fields: { $($fields)* }
+        )
+    };
+    // The table's names, as field declarations.
+    (
+        @table $span:tt
+        streamed: $streamed:tt,
+        fields: { $($fields:tt)* }
+        wholes: [$(
+            $(#[doc = $whole_doc:literal])*
+            $whole:ident { attribute: $whole_attribute:ident, $($whole_row:tt)* }
+        ),* $(,)?],
+        parts: [$(
+            $(#[doc = $part_doc:literal])*
+            $part:ident { attribute: $part_attribute:ident, $($part_row:tt)* }
+        ),* $(,)?],
+        recorded: [$( $recorded:ident: $recorded_slot:ident $(by $recorded_by:literal)? ),* $(,)?],
+        for_fields: [$( $for_fields:ident: $for_fields_slot:ident $(by $for_fields_by:literal)? ),* $(,)?],
+        with_stream: [$( $with_stream:ident: $with_stream_slot:ident ),* $(,)?] $(,)?
+    ) => {
+        $crate::__tracing_ai_span!(
+            @stream $streamed [$( { $crate::attr::$with_stream } = $crate::__private::tracing::field::Empty, )*]
+            $span
+            recorded: {$( { $crate::attr::$recorded } = $crate::__private::tracing::field::Empty, )*}
+            for_fields: {
+                $( { $crate::attr::$whole_attribute } = $crate::__private::tracing::field::Empty, )*
+                $( { $crate::attr::$part_attribute } = $crate::__private::tracing::field::Empty, )*
+                $( { $crate::attr::$for_fields } = $crate::__private::tracing::field::Empty, )*
+            }
+            fields: { $($fields)* }
+        )
+    };
+    (
+        @stream true [$($stream_fields:tt)*] $span:tt recorded: $recorded:tt for_fields: $for_fields:tt
+        fields: { $($fields:tt)* }
+    ) => {
+        $crate::__tracing_ai_span!(@callsites $span $recorded $for_fields { $($stream_fields)* $($fields)* })
+    };
+    (
+        @stream false [$($stream_fields:tt)*] $span:tt recorded: $recorded:tt for_fields: $for_fields:tt
+        fields: { $($fields:tt)* }
+    ) => {
+        $crate::__tracing_ai_span!(@callsites $span $recorded $for_fields { $($fields)* })
+    };
+    (
+        @callsites
+        ($target:expr, $level:expr, $name:expr, $operation:expr, $provider:expr, $model:expr, $otel_kind:expr, $otel_name:expr)
+        { $($recorded:tt)* }
+        { $($for_fields:tt)* }
+        { $($fields:tt)* }
     ) => {
         if $crate::__private::tracing::level_enabled!($level)
             && $crate::__private::layer_writes_directly()
         {
-            $crate::__tracing_ai_span!(@declare $target, $level, $name, $operation, $provider, $model, $otel_kind, $otel_name, { $($fields)* })
-        } else {
-            // What a layer reading fields needs besides: usage, cost and ids.
-            $crate::__tracing_ai_span!(@declare $target, $level, $name, $operation, $provider, $model, $otel_kind, $otel_name, {
-                { $crate::attr::GEN_AI_USAGE_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::GEN_AI_USAGE_OUTPUT_TOKENS } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::AI_USAGE_AUDIO_INPUT_TOKENS } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::AI_USAGE_AUDIO_OUTPUT_TOKENS } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::GEN_AI_USAGE_COST } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::AI_COST_AMOUNT } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::AI_COST_CURRENCY } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::AI_COST_SOURCE } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::AI_COST_UNPRICED } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::TENANT_ID } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::FEATURE_ID } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::REQUEST_ID } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::USER_ID } = $crate::__private::tracing::field::Empty,
-                { $crate::attr::SESSION_ID } = $crate::__private::tracing::field::Empty,
+            $crate::__private::tracing::span!(
+                target: $target,
+                $level,
+                $name,
+                { $crate::attr::GEN_AI_OPERATION_NAME } = $operation,
+                { $crate::attr::GEN_AI_PROVIDER_NAME } = $provider,
+                { $crate::attr::GEN_AI_REQUEST_MODEL } = $model,
+                { $crate::attr::OTEL_KIND } = $otel_kind,
+                { $crate::attr::OTEL_NAME } = $otel_name,
+                $($recorded)*
                 $($fields)*
-            })
+            )
+        } else {
+            $crate::__private::tracing::span!(
+                target: $target,
+                $level,
+                $name,
+                { $crate::attr::GEN_AI_OPERATION_NAME } = $operation,
+                { $crate::attr::GEN_AI_PROVIDER_NAME } = $provider,
+                { $crate::attr::GEN_AI_REQUEST_MODEL } = $model,
+                { $crate::attr::OTEL_KIND } = $otel_kind,
+                { $crate::attr::OTEL_NAME } = $otel_name,
+                $($recorded)*
+                $($for_fields)*
+                $($fields)*
+            )
         }
-    };
-    // Every callsite's fields: the call's own values, and what the expansion, the application
-    // or a stream records on any layer; then `$fields`.
-    (
-        @declare $target:expr, $level:expr, $name:expr, $operation:expr, $provider:expr,
-        $model:expr, $otel_kind:expr, $otel_name:expr, { $($fields:tt)* }
-    ) => {
-        $crate::__private::tracing::span!(
-            target: $target,
-            $level,
-            $name,
-            { $crate::attr::GEN_AI_OPERATION_NAME } = $operation,
-            { $crate::attr::GEN_AI_PROVIDER_NAME } = $provider,
-            { $crate::attr::GEN_AI_REQUEST_MODEL } = $model,
-            { $crate::attr::OTEL_KIND } = $otel_kind,
-            { $crate::attr::OTEL_NAME } = $otel_name,
-            { $crate::attr::GEN_AI_RESPONSE_MODEL } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::GEN_AI_RESPONSE_ID } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::ERROR_TYPE } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::OTEL_STATUS_CODE } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::OTEL_STATUS_DESCRIPTION } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_CACHE_HIT } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_FALLBACK_USED } = $crate::__private::tracing::field::Empty,
-            { $crate::attr::AI_FALLBACK_FROM } = $crate::__private::tracing::field::Empty,
-            $($fields)*
-        )
     };
 }
 

@@ -1,130 +1,251 @@
 //! A model call's facts, each declared once.
 //!
-//! Everything that reads or writes a call's facts takes it from here: the layer's field reader
-//! (which fact a field of a span holds), the usage the `#[ai_span]` expansion records, the
-//! token counts pricing multiplies, and the span's declared fields. Two lists cannot be kept
-//! here because they are written where Rust needs literal tokens: the fields the span macro
-//! declares (`__private::__tracing_ai_span!`) and the names the attribute macro reserves
-//! (`tracing-ai-macros`); the tests at the end of this file fail when either disagrees with
-//! [`FACTS`].
+//! One table, [`__facts!`](crate::__facts), declares every fact an `#[ai_span]` span carries:
+//! its attribute, what the layer reads it as, when it is declared and recorded, and for a
+//! token count, what it is part of, the metric that sums it and its field in [`Usage`]. It is
+//! a macro so that what needs literal tokens can be generated from it: [`TokenKind`], the
+//! public [`Usage`]'s counts and setters, the span macro's field lists
+//! (`__private::__tracing_ai_span!`) and [`FACTS`], the list the layer's field reader, the
+//! writes and the tests take. Only the names the attribute macro reserves for its arguments
+//! live in `tracing-ai-macros` (which cannot read this crate); they are reserved by a prefix
+//! for the counts, and the tests at the end of this file fail when the two disagree.
 //!
-//! Adding a token count (audio tokens, say) is one row of [`token_kinds!`] plus its price in
-//! `pricing/` (the compiler asks for it there); the rest follows.
+//! Adding a token count (image tokens, say) is one row of the table's `parts`, its name in
+//! [`attr`], and its price in `pricing/` (the compiler asks for it there): the field list,
+//! the reader, the writes, the metrics, the `Usage` setter and the checks follow. The test
+//! `a_new_count_is_named_only_by_the_table_its_price_and_the_docs` in `tests/tests/layout.rs`
+//! holds the library to that.
 
 use crate::attr;
 use crate::usage::Usage;
 
-/// Declares the token counts of a call: [`TokenKind`], its exported names, where each is
-/// found in a [`Usage`], and which count it is part of (a part is priced at its own rate
-/// instead of its whole's).
-macro_rules! token_kinds {
-    ($(
-        $(#[doc = $doc:literal])*
-        $kind:ident {
-            name: $name:expr,
-            part_of: $part_of:expr,
-            usage_metric: $usage_metric:expr,
-            from_usage: |$usage:ident| $from_usage:expr $(,)?
+/// The table of a call's facts, handed to `$callback` after `$args`: each token count (the
+/// two wholes, then their parts), then the other facts an `#[ai_span]` span declares, by when
+/// they are recorded. The token kinds, the public [`Usage`]'s counts and setters, [`FACTS`]
+/// and the span macro's field lists are all generated from it.
+///
+/// A count's row says:
+/// - `attribute`: the [`attr`] constant it is exported as, and the field it is recorded in;
+/// - `part_of`: the count it is part of (a part is priced at its own rate instead of its
+///   whole's; `pricing/` asks for that rate);
+/// - `counted`: the conventions' counter that sums it over calls (`metric(...)`), or the
+///   modality whose share of its whole it is (`modality("audio")`);
+/// - `usage`: its field in [`Usage`], and `set_by` the setter that fills it.
+///
+/// The other rows are `attribute: slot`, the [`Slot`] the layer reads the field as, with `by`
+/// the argument of `#[ai_span]` that records it, when there is one.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __facts {
+    ([$($callback:tt)*] $($args:tt)*) => {
+        $($callback)*! {
+            $($args)*
+            wholes: [
+                /// Input (prompt) tokens, cached ones included.
+                Input {
+                    attribute: GEN_AI_USAGE_INPUT_TOKENS,
+                    counted: metric(GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS),
+                    usage: input_tokens,
+                },
+                /// Output (completion) tokens, reasoning ones included.
+                Output {
+                    attribute: GEN_AI_USAGE_OUTPUT_TOKENS,
+                    counted: metric(GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS),
+                    usage: output_tokens,
+                },
+            ],
+            parts: [
+                /// Input tokens read from the provider's prompt cache.
+                CacheRead {
+                    attribute: GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                    part_of: Input,
+                    counted: metric(GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_READ_INPUT_TOKENS),
+                    usage: cache_read_tokens,
+                    /// Sets the input tokens read from the provider's prompt cache (already
+                    /// counted in `input_tokens`; priced at the cache-read price instead of the
+                    /// input price).
+                    set_by: with_cache_read,
+                },
+                /// Input tokens written to the provider's prompt cache.
+                CacheWrite {
+                    attribute: GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                    part_of: Input,
+                    counted: metric(GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_WRITE_INPUT_TOKENS),
+                    usage: cache_creation_tokens,
+                    /// Sets the input tokens written to the provider's prompt cache (already
+                    /// counted in `input_tokens`; priced at the cache-write price instead of the
+                    /// input price).
+                    set_by: with_cache_creation,
+                },
+                /// Output tokens spent on reasoning.
+                Reasoning {
+                    attribute: GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+                    part_of: Output,
+                    counted: metric(GEN_AI_CLIENT_INFERENCE_USAGE_REASONING_OUTPUT_TOKENS),
+                    usage: reasoning_tokens,
+                    /// Sets the output tokens spent on reasoning (already counted in
+                    /// `output_tokens`).
+                    set_by: with_reasoning,
+                },
+                /// Audio input tokens not read from the provider's prompt cache (cached ones
+                /// are in `cache_read_tokens`, so that no token is counted twice).
+                AudioInput {
+                    attribute: AI_USAGE_AUDIO_INPUT_TOKENS,
+                    part_of: Input,
+                    counted: modality("audio"),
+                    usage: audio_input_tokens,
+                    /// Sets the audio tokens among the input tokens, leaving out those read
+                    /// from the prompt cache (already counted in `cache_read_tokens`): priced
+                    /// at the model's audio input rate instead of its input rate.
+                    ///
+                    /// ```
+                    /// use tracing_ai::Usage;
+                    ///
+                    /// // 1,000 tokens in, 400 of them audio; 100 out, 20 of them audio.
+                    /// let usage = Usage::new(1_000, 100).with_audio_input(400).with_audio_output(20);
+                    /// assert_eq!(usage.audio_input_tokens, Some(400));
+                    /// ```
+                    set_by: with_audio_input,
+                },
+                /// Audio output tokens.
+                AudioOutput {
+                    attribute: AI_USAGE_AUDIO_OUTPUT_TOKENS,
+                    part_of: Output,
+                    counted: modality("audio"),
+                    usage: audio_output_tokens,
+                    /// Sets the audio tokens among the output tokens (already counted in
+                    /// `output_tokens`): priced at the model's audio output rate instead of
+                    /// its output rate.
+                    set_by: with_audio_output,
+                },
+            ],
+            // `Empty` on every `#[ai_span]` span, recorded by the expansion, the application
+            // or the layer.
+            recorded: [
+                GEN_AI_RESPONSE_MODEL: ResponseModel by "usage = ...",
+                GEN_AI_RESPONSE_ID: Ignored,
+                ERROR_TYPE: ErrorType,
+                OTEL_STATUS_CODE: StatusCode,
+                OTEL_STATUS_DESCRIPTION: StatusDescription,
+                AI_CACHE_HIT: CacheHit,
+                AI_FALLBACK_USED: Fallback,
+                AI_FALLBACK_FROM: FallbackFrom,
+            ],
+            // `Empty`, declared (with the token counts) only for a layer that reads `tracing`
+            // fields, or no AI layer: a layer that writes straight onto the OpenTelemetry
+            // span takes them from the call itself. The ids are declared for the attribution
+            // the layer writes there as fields; which fields are attribution keys is the
+            // layer's configuration, not a fact of the call.
+            for_fields: [
+                GEN_AI_USAGE_COST: Cost by "usage = ...",
+                AI_COST_AMOUNT: Ignored,
+                AI_COST_CURRENCY: Ignored,
+                AI_COST_SOURCE: Ignored,
+                AI_COST_UNPRICED: Ignored,
+                TENANT_ID: Ignored,
+                FEATURE_ID: Ignored,
+                REQUEST_ID: Ignored,
+                USER_ID: Ignored,
+                SESSION_ID: Ignored,
+            ],
+            // `Empty`, declared by the spans of `stream` functions only: the stream's wrapper
+            // records them.
+            with_stream: [
+                GEN_AI_REQUEST_STREAM: Stream,
+                GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: TimeToFirstChunk,
+                AI_STREAM_CHUNKS: StreamChunks,
+                AI_STREAM_CANCELLED: StreamCancelled,
+            ],
         }
-    ),* $(,)?) => {
+    };
+}
+
+/// Generates [`TokenKind`] from the table's counts.
+macro_rules! token_kinds {
+    (
+        wholes: [$(
+            $(#[doc = $whole_doc:literal])*
+            $whole:ident {
+                attribute: $whole_attribute:ident,
+                counted: $whole_counted:ident($whole_by:tt),
+                usage: $whole_usage:ident $(,)?
+            }
+        ),* $(,)?],
+        parts: [$(
+            $(#[doc = $part_doc:literal])*
+            $part:ident {
+                attribute: $part_attribute:ident,
+                part_of: $part_of:ident,
+                counted: $part_counted:ident($part_by:tt),
+                usage: $part_usage:ident,
+                $(#[doc = $setter_doc:literal])*
+                set_by: $setter:ident $(,)?
+            }
+        ),* $(,)?],
+        $($other_facts:tt)*
+    ) => {
         /// One of the token counts of a call.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub(crate) enum TokenKind {
-            $( $(#[doc = $doc])* $kind, )*
+            $( $(#[doc = $whole_doc])* $whole, )*
+            $( $(#[doc = $part_doc])* $part, )*
         }
 
         impl TokenKind {
             /// Every kind, in declaration order (the index of a count in [`TokenCounts`]).
-            pub(crate) const ALL: [TokenKind; [$(stringify!($kind)),*].len()] =
-                [$(TokenKind::$kind),*];
+            pub(crate) const ALL: [TokenKind; [$(stringify!($whole),)* $(stringify!($part)),*].len()] =
+                [$(TokenKind::$whole,)* $(TokenKind::$part),*];
 
             /// The attribute the count is exported as.
             pub(crate) const fn name(self) -> &'static str {
                 match self {
-                    $(TokenKind::$kind => $name,)*
+                    $(TokenKind::$whole => attr::$whole_attribute,)*
+                    $(TokenKind::$part => attr::$part_attribute,)*
                 }
             }
 
             /// The count this one is part of: `None` for the input and the output.
             pub(crate) const fn part_of(self) -> Option<TokenKind> {
                 match self {
-                    $(TokenKind::$kind => $part_of,)*
+                    $(TokenKind::$whole => None,)*
+                    $(TokenKind::$part => Some(TokenKind::$part_of),)*
                 }
             }
 
             /// The counter of the conventions' current metrics that sums this count over
             /// calls (`gen_ai.client.inference.usage.*`); `None` for a count the conventions
-            /// split by `gen_ai.token.modality` instead (audio).
+            /// split its whole's by `gen_ai.token.modality` with instead (audio).
             pub(crate) const fn usage_metric(self) -> Option<&'static str> {
                 match self {
-                    $(TokenKind::$kind => $usage_metric,)*
+                    $(TokenKind::$whole => token_kinds!(@metric $whole_counted($whole_by)),)*
+                    $(TokenKind::$part => token_kinds!(@metric $part_counted($part_by)),)*
+                }
+            }
+
+            /// The `gen_ai.token.modality` of the share of its whole this count is, if any.
+            pub(crate) const fn modality(self) -> Option<&'static str> {
+                match self {
+                    $(TokenKind::$whole => token_kinds!(@modality $whole_counted($whole_by)),)*
+                    $(TokenKind::$part => token_kinds!(@modality $part_counted($part_by)),)*
                 }
             }
 
             /// The count `usage` reports of this kind.
             pub(crate) fn of_usage(self, usage: &Usage) -> Option<u64> {
                 match self {
-                    $(TokenKind::$kind => {
-                        let $usage = usage;
-                        $from_usage
-                    })*
+                    $(TokenKind::$whole => Some(usage.$whole_usage),)*
+                    $(TokenKind::$part => usage.$part_usage,)*
                 }
             }
         }
     };
+    (@metric metric($name:ident)) => { Some(attr::$name) };
+    (@metric modality($modality:literal)) => { None };
+    (@modality metric($name:ident)) => { None };
+    (@modality modality($modality:literal)) => { Some($modality) };
 }
 
-token_kinds! {
-    /// Input tokens, cached ones included.
-    Input {
-        name: attr::GEN_AI_USAGE_INPUT_TOKENS,
-        part_of: None,
-        usage_metric: Some(attr::GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS),
-        from_usage: |usage| Some(usage.input_tokens),
-    },
-    /// Output tokens, reasoning ones included.
-    Output {
-        name: attr::GEN_AI_USAGE_OUTPUT_TOKENS,
-        part_of: None,
-        usage_metric: Some(attr::GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS),
-        from_usage: |usage| Some(usage.output_tokens),
-    },
-    /// Input tokens read from the provider's prompt cache.
-    CacheRead {
-        name: attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-        part_of: Some(TokenKind::Input),
-        usage_metric: Some(attr::GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_READ_INPUT_TOKENS),
-        from_usage: |usage| usage.cache_read_tokens,
-    },
-    /// Input tokens written to the provider's prompt cache.
-    CacheWrite {
-        name: attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-        part_of: Some(TokenKind::Input),
-        usage_metric: Some(attr::GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_WRITE_INPUT_TOKENS),
-        from_usage: |usage| usage.cache_creation_tokens,
-    },
-    /// Output tokens spent on reasoning.
-    Reasoning {
-        name: attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-        part_of: Some(TokenKind::Output),
-        usage_metric: Some(attr::GEN_AI_CLIENT_INFERENCE_USAGE_REASONING_OUTPUT_TOKENS),
-        from_usage: |usage| usage.reasoning_tokens,
-    },
-    /// Audio input tokens not read from the cache.
-    AudioInput {
-        name: attr::AI_USAGE_AUDIO_INPUT_TOKENS,
-        part_of: Some(TokenKind::Input),
-        usage_metric: None,
-        from_usage: |usage| usage.audio_input_tokens,
-    },
-    /// Audio output tokens.
-    AudioOutput {
-        name: attr::AI_USAGE_AUDIO_OUTPUT_TOKENS,
-        part_of: Some(TokenKind::Output),
-        usage_metric: None,
-        from_usage: |usage| usage.audio_output_tokens,
-    },
-}
+crate::__facts!([token_kinds]);
 
 impl TokenKind {
     /// How many kinds there are.
@@ -265,10 +386,33 @@ const fn fact(
     }
 }
 
-/// Every fact a call's span may carry, with what the layer reads it as.
+/// Generates the facts of the table as [`Fact`]s: the `Empty` ones, the counts, those for a
+/// layer that reads fields, those of streams.
+macro_rules! table_facts {
+    (
+        wholes: [$( $(#[doc = $whole_doc:literal])* $whole:ident { $($whole_row:tt)* } ),* $(,)?],
+        parts: [$( $(#[doc = $part_doc:literal])* $part:ident { $($part_row:tt)* } ),* $(,)?],
+        recorded: [$( $recorded:ident: $recorded_slot:ident $(by $recorded_by:literal)? ),* $(,)?],
+        for_fields: [$( $for_fields:ident: $for_fields_slot:ident $(by $for_fields_by:literal)? ),* $(,)?],
+        with_stream: [$( $with_stream:ident: $with_stream_slot:ident ),* $(,)?] $(,)?
+    ) => {
+        [
+            $(fact(attr::$recorded, Slot::$recorded_slot, Declared::Empty, table_facts!(@by $($recorded_by)?)),)*
+            $(fact(TokenKind::$whole.name(), Slot::Tokens(TokenKind::$whole), Declared::ForFields, Some(USAGE)),)*
+            $(fact(TokenKind::$part.name(), Slot::Tokens(TokenKind::$part), Declared::ForFields, Some(USAGE)),)*
+            $(fact(attr::$for_fields, Slot::$for_fields_slot, Declared::ForFields, table_facts!(@by $($for_fields_by)?)),)*
+            $(fact(attr::$with_stream, Slot::$with_stream_slot, Declared::WithStream, None),)*
+        ]
+    };
+    (@by) => { None };
+    (@by $by:literal) => { Some($by) };
+}
+
+/// Every fact a call's span may carry, with what the layer reads it as: the table's, and those
+/// the span macro's arguments fill or `#[ai_span]` does not declare.
 pub(crate) const FACTS: &[Fact] = &{
-    use Declared::{AtCreation, Empty, ForFields, No, WithStream};
-    const FIXED: [Fact; 33] = [
+    use Declared::{AtCreation, No};
+    const FROM_ARGUMENTS: [Fact; 11] = [
         fact(
             attr::GEN_AI_OPERATION_NAME,
             Slot::Operation,
@@ -295,46 +439,9 @@ pub(crate) const FACTS: &[Fact] = &{
             Some("name = \"...\""),
         ),
         fact(
-            attr::GEN_AI_RESPONSE_MODEL,
-            Slot::ResponseModel,
-            Empty,
-            Some(USAGE),
-        ),
-        fact(attr::GEN_AI_RESPONSE_ID, Slot::Ignored, Empty, None),
-        fact(
             attr::GEN_AI_RESPONSE_FINISH_REASONS,
             Slot::Ignored,
             No,
-            None,
-        ),
-        fact(
-            attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-            Slot::TimeToFirstChunk,
-            WithStream,
-            None,
-        ),
-        fact(attr::GEN_AI_REQUEST_STREAM, Slot::Stream, WithStream, None),
-        fact(attr::AI_STREAM_CHUNKS, Slot::StreamChunks, WithStream, None),
-        fact(
-            attr::AI_STREAM_CANCELLED,
-            Slot::StreamCancelled,
-            WithStream,
-            None,
-        ),
-        fact(attr::ERROR_TYPE, Slot::ErrorType, Empty, None),
-        fact(attr::GEN_AI_USAGE_COST, Slot::Cost, ForFields, None),
-        fact(attr::AI_COST_AMOUNT, Slot::Ignored, ForFields, None),
-        fact(attr::AI_COST_CURRENCY, Slot::Ignored, ForFields, None),
-        fact(attr::AI_COST_SOURCE, Slot::Ignored, ForFields, None),
-        fact(attr::AI_COST_UNPRICED, Slot::Ignored, ForFields, None),
-        fact(attr::AI_CACHE_HIT, Slot::CacheHit, Empty, None),
-        fact(attr::AI_FALLBACK_USED, Slot::Fallback, Empty, None),
-        fact(attr::AI_FALLBACK_FROM, Slot::FallbackFrom, Empty, None),
-        fact(attr::OTEL_STATUS_CODE, Slot::StatusCode, Empty, None),
-        fact(
-            attr::OTEL_STATUS_DESCRIPTION,
-            Slot::StatusDescription,
-            Empty,
             None,
         ),
         fact(
@@ -366,27 +473,19 @@ pub(crate) const FACTS: &[Fact] = &{
             "gen_ai.usage.reasoning_tokens",
             Slot::Tokens(TokenKind::Reasoning),
             No,
-            None,
+            Some(USAGE),
         ),
-        // Declared for the attribution the layer writes there as fields; which fields are
-        // attribution keys is the layer's configuration, not a fact of the call.
-        fact(attr::TENANT_ID, Slot::Ignored, ForFields, None),
-        fact(attr::FEATURE_ID, Slot::Ignored, ForFields, None),
-        fact(attr::REQUEST_ID, Slot::Ignored, ForFields, None),
-        fact(attr::USER_ID, Slot::Ignored, ForFields, None),
-        fact(attr::SESSION_ID, Slot::Ignored, ForFields, None),
     ];
-    let mut all = [FIXED[0]; FIXED.len() + TokenKind::COUNT];
+    const TABLE: [Fact; 29] = crate::__facts!([table_facts]);
+    let mut all = [FROM_ARGUMENTS[0]; FROM_ARGUMENTS.len() + TABLE.len()];
     let mut index = 0;
-    while index < FIXED.len() {
-        all[index] = FIXED[index];
+    while index < all.len() {
+        all[index] = if index < FROM_ARGUMENTS.len() {
+            FROM_ARGUMENTS[index]
+        } else {
+            TABLE[index - FROM_ARGUMENTS.len()]
+        };
         index += 1;
-    }
-    let mut kind = 0;
-    while kind < TokenKind::COUNT {
-        let token = TokenKind::ALL[kind];
-        all[FIXED.len() + kind] = fact(token.name(), Slot::Tokens(token), ForFields, Some(USAGE));
-        kind += 1;
     }
     all
 };
@@ -439,18 +538,40 @@ mod tests {
         fn declared_by(
             subscriber: impl tracing::Subscriber + Send + Sync,
         ) -> BTreeSet<&'static str> {
+            declared_by_with(subscriber, false)
+        }
+        fn declared_by_with(
+            subscriber: impl tracing::Subscriber + Send + Sync,
+            stream: bool,
+        ) -> BTreeSet<&'static str> {
             let span = tracing::subscriber::with_default(subscriber, || {
-                crate::__tracing_ai_span!(
-                    target: "facts",
-                    level: tracing::Level::INFO,
-                    name: "chat m",
-                    operation: "chat",
-                    provider: "p",
-                    model: "m",
-                    otel_kind: tracing::field::Empty,
-                    otel_name: tracing::field::Empty,
-                    fields: {}
-                )
+                if stream {
+                    crate::__tracing_ai_span!(
+                        target: "facts",
+                        level: tracing::Level::INFO,
+                        name: "chat m",
+                        operation: "chat",
+                        provider: "p",
+                        model: "m",
+                        otel_kind: tracing::field::Empty,
+                        otel_name: tracing::field::Empty,
+                        streamed: true,
+                        fields: {}
+                    )
+                } else {
+                    crate::__tracing_ai_span!(
+                        target: "facts",
+                        level: tracing::Level::INFO,
+                        name: "chat m",
+                        operation: "chat",
+                        provider: "p",
+                        model: "m",
+                        otel_kind: tracing::field::Empty,
+                        otel_name: tracing::field::Empty,
+                        streamed: false,
+                        fields: {}
+                    )
+                }
             });
             let metadata = span.metadata().expect("enabled");
             metadata.fields().iter().map(|f| f.name()).collect()
@@ -486,19 +607,51 @@ mod tests {
             ),
             facts(&[Declared::AtCreation, Declared::Empty])
         );
+        // A stream's span, besides, what the stream's wrapper records.
+        assert_eq!(
+            declared_by_with(
+                tracing_subscriber::registry().with(crate::layer(provider.tracer("facts"))),
+                true
+            ),
+            facts(&[Declared::AtCreation, Declared::Empty, Declared::WithStream])
+        );
     }
 
     /// The attribute macro reserves the fields its arguments record: the facts that name an
-    /// argument.
+    /// argument, by name, or by a prefix that covers every token count (so that a new count
+    /// needs no change there).
     #[cfg(feature = "macros")]
     #[test]
     fn the_attribute_macro_reserves_exactly_the_facts_its_arguments_record() {
-        let reserved: &[(&str, &str)] = tracing_ai_macros::__reserved_fields!();
-        let reserved: BTreeSet<(&str, &str)> = reserved.iter().copied().collect();
-        let facts: BTreeSet<(&str, &str)> = FACTS
-            .iter()
-            .filter_map(|fact| Some((fact.name, fact.argument?)))
-            .collect();
-        assert_eq!(reserved, facts);
+        /// `(field or prefix, argument)`.
+        type Reserved = &'static [(&'static str, &'static str)];
+        let (names, prefixes): (Reserved, Reserved) = tracing_ai_macros::__reserved_fields!();
+        let reserved_for = |name: &str| {
+            names
+                .iter()
+                .chain(prefixes)
+                .find(|(reserved, _)| {
+                    name == *reserved || (reserved.ends_with('.') && name.starts_with(reserved))
+                })
+                .map(|(_, argument)| *argument)
+        };
+        for fact in FACTS {
+            assert_eq!(reserved_for(fact.name), fact.argument, "{}", fact.name);
+        }
+        for (name, _) in names {
+            assert!(
+                FACTS.iter().any(|fact| fact.name == *name),
+                "{name} is not a fact"
+            );
+        }
+        for kind in TokenKind::ALL {
+            assert!(
+                prefixes
+                    .iter()
+                    .any(|(prefix, _)| kind.name().starts_with(prefix)),
+                "{} is under no reserved prefix: a new count's name must be",
+                kind.name()
+            );
+        }
     }
 }

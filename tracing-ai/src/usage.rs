@@ -4,127 +4,89 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
 
-/// The token usage of one model call, as the provider reported it.
-///
-/// Counts follow the OpenTelemetry GenAI conventions: `input_tokens` **includes** the cached
-/// tokens (`cache_read_tokens`, `cache_creation_tokens`) and `output_tokens` includes the
-/// reasoning tokens. Providers that report cached tokens apart from the input (Anthropic does)
-/// must be added up before they are put here, or the call is priced as if it had read fewer
-/// tokens than it did.
-///
-/// ```
-/// use tracing_ai::Usage;
-///
-/// let usage = Usage::new(1_200, 250)
-///     .with_cache_read(1_000)
-///     .with_response_model("gpt-4o-2024-08-06");
-/// assert_eq!(usage.input_tokens, 1_200);
-/// assert_eq!(usage.cache_read_tokens, Some(1_000));
-/// ```
-#[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
-pub struct Usage {
-    /// Input (prompt) tokens, cached ones included.
-    pub input_tokens: u64,
-    /// Output (completion) tokens, reasoning ones included.
-    pub output_tokens: u64,
-    /// Input tokens read from the provider's prompt cache.
-    pub cache_read_tokens: Option<u64>,
-    /// Input tokens written to the provider's prompt cache.
-    pub cache_creation_tokens: Option<u64>,
-    /// Output tokens spent on reasoning.
-    pub reasoning_tokens: Option<u64>,
-    /// Audio input tokens not read from the provider's prompt cache (cached ones are in
-    /// `cache_read_tokens`, so that no token is counted twice).
-    pub audio_input_tokens: Option<u64>,
-    /// Audio output tokens.
-    pub audio_output_tokens: Option<u64>,
-    /// The model that answered, when the provider says (often a dated snapshot).
-    pub response_model: Option<String>,
-    /// The provider's identifier of the response.
-    pub response_id: Option<String>,
-    /// The cost in USD, when the provider reports it; it wins over any price table.
-    pub cost: Option<f64>,
-    /// Whether the application's own cache served the call.
-    pub cache_hit: Option<CacheHit>,
+/// Generates [`Usage`] with a field for each token count of the facts table (the wholes as
+/// `u64`, their parts as `Option<u64>` with a setter each), then the call's other facts.
+macro_rules! usage {
+    (
+        wholes: [$(
+            $(#[doc = $whole_doc:literal])*
+            $whole:ident { attribute: $whole_attribute:ident, counted: $whole_counted:ident($whole_by:tt), usage: $whole_usage:ident $(,)? }
+        ),* $(,)?],
+        parts: [$(
+            $(#[doc = $part_doc:literal])*
+            $part:ident {
+                attribute: $part_attribute:ident,
+                part_of: $part_of:ident,
+                counted: $part_counted:ident($part_by:tt),
+                usage: $part_usage:ident,
+                $(#[doc = $setter_doc:literal])*
+                set_by: $setter:ident $(,)?
+            }
+        ),* $(,)?],
+        $($other_facts:tt)*
+    ) => {
+        /// The token usage of one model call, as the provider reported it.
+        ///
+        /// Counts follow the OpenTelemetry GenAI conventions: `input_tokens` **includes** the
+        /// cached tokens (`cache_read_tokens`, `cache_creation_tokens`) and `output_tokens`
+        /// includes the reasoning tokens. Providers that report cached tokens apart from the
+        /// input (Anthropic does) must be added up before they are put here, or the call is
+        /// priced as if it had read fewer tokens than it did.
+        ///
+        /// ```
+        /// use tracing_ai::Usage;
+        ///
+        /// let usage = Usage::new(1_200, 250)
+        ///     .with_cache_read(1_000)
+        ///     .with_response_model("gpt-4o-2024-08-06");
+        /// assert_eq!(usage.input_tokens, 1_200);
+        /// assert_eq!(usage.cache_read_tokens, Some(1_000));
+        /// ```
+        #[derive(Clone, Debug, Default, PartialEq)]
+        #[non_exhaustive]
+        pub struct Usage {
+            $( $(#[doc = $whole_doc])* pub $whole_usage: u64, )*
+            $( $(#[doc = $part_doc])* pub $part_usage: Option<u64>, )*
+            /// The model that answered, when the provider says (often a dated snapshot).
+            pub response_model: Option<String>,
+            /// The provider's identifier of the response.
+            pub response_id: Option<String>,
+            /// The cost in USD, when the provider reports it; it wins over any price table.
+            pub cost: Option<f64>,
+            /// Whether the application's own cache served the call.
+            pub cache_hit: Option<CacheHit>,
+        }
+
+        impl Usage {
+            /// Usage of `input_tokens` in and `output_tokens` out.
+            pub const fn new($($whole_usage: u64),*) -> Self {
+                Self {
+                    $($whole_usage,)*
+                    $($part_usage: None,)*
+                    response_model: None,
+                    response_id: None,
+                    cost: None,
+                    cache_hit: None,
+                }
+            }
+
+            $(
+                $(#[doc = $setter_doc])*
+                #[must_use]
+                pub fn $setter(self, tokens: u64) -> Self {
+                    Self {
+                        $part_usage: Some(tokens),
+                        ..self
+                    }
+                }
+            )*
+        }
+    };
 }
 
+crate::__facts!([usage]);
+
 impl Usage {
-    /// Usage of `input_tokens` in and `output_tokens` out.
-    pub const fn new(input_tokens: u64, output_tokens: u64) -> Self {
-        Self {
-            input_tokens,
-            output_tokens,
-            cache_read_tokens: None,
-            cache_creation_tokens: None,
-            reasoning_tokens: None,
-            audio_input_tokens: None,
-            audio_output_tokens: None,
-            response_model: None,
-            response_id: None,
-            cost: None,
-            cache_hit: None,
-        }
-    }
-
-    /// Sets the input tokens read from the provider's prompt cache (already counted in
-    /// `input_tokens`; priced at the cache-read price instead of the input price).
-    #[must_use]
-    pub fn with_cache_read(self, tokens: u64) -> Self {
-        Self {
-            cache_read_tokens: Some(tokens),
-            ..self
-        }
-    }
-
-    /// Sets the input tokens written to the provider's prompt cache (already counted in
-    /// `input_tokens`; priced at the cache-write price instead of the input price).
-    #[must_use]
-    pub fn with_cache_creation(self, tokens: u64) -> Self {
-        Self {
-            cache_creation_tokens: Some(tokens),
-            ..self
-        }
-    }
-
-    /// Sets the output tokens spent on reasoning (already counted in `output_tokens`).
-    #[must_use]
-    pub fn with_reasoning(self, tokens: u64) -> Self {
-        Self {
-            reasoning_tokens: Some(tokens),
-            ..self
-        }
-    }
-
-    /// Sets the audio tokens among the input tokens, leaving out those read from the prompt
-    /// cache (already counted in `cache_read_tokens`): priced at the model's audio input rate
-    /// instead of its input rate.
-    ///
-    /// ```
-    /// use tracing_ai::Usage;
-    ///
-    /// // 1,000 tokens in, 400 of them audio; 100 out, 20 of them audio.
-    /// let usage = Usage::new(1_000, 100).with_audio_input(400).with_audio_output(20);
-    /// assert_eq!(usage.audio_input_tokens, Some(400));
-    /// ```
-    #[must_use]
-    pub fn with_audio_input(self, tokens: u64) -> Self {
-        Self {
-            audio_input_tokens: Some(tokens),
-            ..self
-        }
-    }
-
-    /// Sets the audio tokens among the output tokens (already counted in `output_tokens`):
-    /// priced at the model's audio output rate instead of its output rate.
-    #[must_use]
-    pub fn with_audio_output(self, tokens: u64) -> Self {
-        Self {
-            audio_output_tokens: Some(tokens),
-            ..self
-        }
-    }
-
     /// Sets the model that answered; it is priced instead of the requested model.
     #[must_use]
     pub fn with_response_model(self, model: impl Into<String>) -> Self {

@@ -195,7 +195,7 @@ impl Current {
     fn record_usage(&self, fields: &CallFields, common: &[KeyValue], failed: &[KeyValue]) {
         let counts = fields.tokens();
         let count = |kind: TokenKind| counts.map_or(0, |counts| counts.get(kind));
-        let audio = |kind: TokenKind| fields.tokens[kind.index()].is_some();
+        let reported = |kind: TokenKind| fields.tokens[kind.index()].is_some();
         // One set of attributes, its last the modality, set before each count.
         let mut attributes = common.to_vec();
         attributes.push(KeyValue::new(attr::GEN_AI_TOKEN_MODALITY, "text"));
@@ -205,33 +205,35 @@ impl Current {
             }
             counter.add(value, &attributes);
         };
-        let any_audio = audio(TokenKind::AudioInput) || audio(TokenKind::AudioOutput);
+        // The shares of a whole the call reported by modality (its audio tokens).
+        let shares = |whole: TokenKind| {
+            TokenKind::ALL.into_iter().filter_map(move |part| {
+                let modality = part.modality()?;
+                (part.part_of() == Some(whole) && reported(part)).then_some((part, modality))
+            })
+        };
+        let any_share = TokenKind::ALL
+            .into_iter()
+            .any(|kind| kind.modality().is_some() && reported(kind));
         for kind in TokenKind::ALL {
             let Some(counter) = &self.usage[kind.index()] else {
                 continue;
             };
             if counts.is_none() {
                 add(counter, 0, "unknown");
-                continue;
-            }
-            // The audio share of the input and output goes under its own modality.
-            let audio_part = match kind {
-                TokenKind::Input => Some(TokenKind::AudioInput),
-                TokenKind::Output => Some(TokenKind::AudioOutput),
-                _ => None,
-            }
-            .filter(|part| audio(*part));
-            match audio_part {
-                Some(part) => {
-                    let audio = count(part);
-                    add(counter, count(kind).saturating_sub(audio), "text");
-                    add(counter, audio, "audio");
+            } else if kind.part_of().is_none() {
+                // Each share under its own modality, the rest as text.
+                let mut text = count(kind);
+                for (part, modality) in shares(kind) {
+                    text = text.saturating_sub(count(part));
+                    add(counter, count(part), modality);
                 }
+                add(counter, text, "text");
+            } else if any_share {
                 // A cached or reasoning count of a call that had audio may be either.
-                None if any_audio && kind.part_of().is_some() => {
-                    add(counter, count(kind), "unknown");
-                }
-                None => add(counter, count(kind), "text"),
+                add(counter, count(kind), "unknown");
+            } else {
+                add(counter, count(kind), "text");
             }
         }
         self.input_tokens.record(count(TokenKind::Input), failed);
