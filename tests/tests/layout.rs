@@ -663,3 +663,66 @@ fn a_new_count_is_named_only_by_the_table_its_price_and_the_docs() {
         lists.join("\n  ")
     );
 }
+
+/// The builders' options each say what happens without them ("By default ..."), as
+/// tracing-opentelemetry's do.
+#[test]
+fn every_builder_option_says_what_happens_by_default() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = rust_files(&root.join("tracing-ai/src/layer/builder"));
+    files.push(root.join("tracing-ai/src/export/builder.rs"));
+    let mut options = 0;
+    let mut silent = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        let syntax = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for item in &syntax.items {
+            let syn::Item::Impl(block) = item else {
+                continue;
+            };
+            for item in &block.items {
+                let syn::ImplItem::Fn(method) = item else {
+                    continue;
+                };
+                let name = method.sig.ident.to_string();
+                let deprecated = method.attrs.iter().any(|a| a.path().is_ident("deprecated"));
+                if !matches!(method.vis, syn::Visibility::Public(_))
+                    || !name.starts_with("with_")
+                    || deprecated
+                {
+                    continue;
+                }
+                options += 1;
+                let doc: String = method
+                    .attrs
+                    .iter()
+                    .filter(|a| a.path().is_ident("doc"))
+                    .filter_map(|a| match &a.meta {
+                        syn::Meta::NameValue(nv) => match &nv.value {
+                            syn::Expr::Lit(syn::ExprLit {
+                                lit: syn::Lit::Str(text),
+                                ..
+                            }) => Some(text.value()),
+                            _ => None,
+                        },
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .to_lowercase();
+                if !doc.contains("by default") {
+                    silent.push(name);
+                }
+            }
+        }
+    }
+    assert!(options > 30, "the builders' options were found: {options}");
+    assert!(
+        silent.is_empty(),
+        "these options do not say what happens by default:\n  {}",
+        silent.join("\n  ")
+    );
+}

@@ -32,8 +32,8 @@ impl ExportBuilder {
 
     /// Sets the `service.name` used when the environment does not name the service:
     /// `OTEL_SERVICE_NAME` (or `service.name` in `OTEL_RESOURCE_ATTRIBUTES`) wins, so that
-    /// operators can rename a service without rebuilding it. Without either, the name is
-    /// `unknown_service:<program>`.
+    /// operators can rename a service without rebuilding it. By default, with neither, the
+    /// name is `unknown_service:<program>`.
     pub fn with_service_name(self, name: impl Into<String>) -> Self {
         Self {
             service_name: Some(name.into()),
