@@ -17,48 +17,56 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tracing_ai_tests::jaeger::{free_ports, go_program, repository, Jaeger, Trace};
+use tracing_ai_tests::jaeger::{go_program, repository, start_on_free_ports, Jaeger, Trace};
 use tracing_ai_tests::prometheus::Prometheus;
 use tracing_ai_tests::{exporting_example, spawn_listening, terminate};
 
-/// A running Collector with one of tests/collector's configurations; stopped when dropped.
-struct Collector(Child);
+/// A running Collector with one of tests/collector's configurations, and the port its OTLP/gRPC
+/// receiver listens on; stopped when dropped.
+struct Collector(Child, u16);
 
 impl Collector {
-    fn start(config: &str, listen: u16, env: &[(&str, String)]) -> Self {
+    fn start(config: &str, env: &[(&str, String)]) -> Self {
         let program = go_program("otelcol").expect("checked before the test starts any");
-        let child = Command::new(program)
-            .arg("--config")
-            .arg(format!(
-                "file:{}",
-                repository().join("tests/collector").join(config).display()
-            ))
-            .arg("--config")
-            .arg(format!(
-                "file:{}",
-                repository()
-                    .join("tests/collector/one-machine.yaml")
-                    .display()
-            ))
-            .env("OTLP_GRPC_LISTEN", format!("127.0.0.1:{listen}"))
-            .envs(env.iter().map(|(k, v)| (*k, v)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the Collector starts");
-        let mut collector = Self(child);
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", listen)).is_err() {
-            if let Ok(Some(status)) = collector.0.try_wait() {
-                panic!("the Collector ({config}) exited: {status}");
+        start_on_free_ports(&format!("the Collector ({config})"), |[listen], log| {
+            let child = Command::new(&program)
+                .arg("--config")
+                .arg(format!(
+                    "file:{}",
+                    repository().join("tests/collector").join(config).display()
+                ))
+                .arg("--config")
+                .arg(format!(
+                    "file:{}",
+                    repository()
+                        .join("tests/collector/one-machine.yaml")
+                        .display()
+                ))
+                .env("OTLP_GRPC_LISTEN", format!("127.0.0.1:{listen}"))
+                .envs(env.iter().map(|(k, v)| (*k, v)))
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("the Collector starts");
+            let mut collector = Self(child, listen);
+            let started = Instant::now();
+            while TcpStream::connect(("127.0.0.1", listen)).is_err() {
+                if let Ok(Some(status)) = collector.0.try_wait() {
+                    return Err(status);
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "the Collector ({config}) did not listen within a minute"
+                );
+                std::thread::sleep(Duration::from_millis(50));
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "the Collector ({config}) did not listen within a minute"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        collector
+            Ok(collector)
+        })
+    }
+
+    /// Its OTLP/gRPC receiver, `127.0.0.1:port`.
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.1)
     }
 }
 
@@ -149,16 +157,14 @@ fn behind_the_collectors_every_failed_request_arrives_whole_and_about_5_percent_
     let Some(prometheus) = Prometheus::start() else {
         return;
     };
-    let [balancer_port, sampler_1, sampler_2] = free_ports();
     let backend = jaeger.otlp_grpc.trim_start_matches("http://").to_owned();
-    let _samplers = [sampler_1, sampler_2]
-        .map(|port| Collector::start("sampling.yaml", port, &[("BACKEND", backend.clone())]));
-    let _balancer = Collector::start(
+    let samplers =
+        [(); 2].map(|()| Collector::start("sampling.yaml", &[("BACKEND", backend.clone())]));
+    let balancer = Collector::start(
         "loadbalancing.yaml",
-        balancer_port,
         &[
-            ("SAMPLER_1", format!("127.0.0.1:{sampler_1}")),
-            ("SAMPLER_2", format!("127.0.0.1:{sampler_2}")),
+            ("SAMPLER_1", samplers[0].address()),
+            ("SAMPLER_2", samplers[1].address()),
             ("PROMETHEUS_OTLP", prometheus.otlp_metrics_endpoint()),
         ],
     );
@@ -166,7 +172,7 @@ fn behind_the_collectors_every_failed_request_arrives_whole_and_about_5_percent_
     // no sampling of their own (TRACING_AI_SAMPLE_RATIO unset: every trace leaves). Each
     // gateway calls the other replica's embedding service, so that a request's spans leave
     // from processes of both replicas: only routing by trace id brings them together.
-    let endpoint = format!("http://127.0.0.1:{balancer_port}");
+    let endpoint = format!("http://{}", balancer.address());
     let service = |role: &str, upstreams: &[String]| {
         spawn_listening(
             exporting_example("services", &endpoint, "grpc")
@@ -366,16 +372,18 @@ fn log_records_pass_a_collector_in_the_trace_and_span_they_were_logged_in() {
         return;
     }
     let backend = Receiver::start();
-    let [listen] = free_ports();
-    let _collector = Collector::start(
+    let collector = Collector::start(
         "logs.yaml",
-        listen,
         &[("BACKEND", format!("http://{}", backend.http))],
     );
     tracing_ai_tests::run_to_success(
-        exporting_example("quickstart", &format!("http://127.0.0.1:{listen}"), "grpc")
-            .env("OTEL_LOGS_EXPORTER", "otlp")
-            .args(["--requests", "8", "--error-rate", "0.3"]),
+        exporting_example(
+            "quickstart",
+            &format!("http://{}", collector.address()),
+            "grpc",
+        )
+        .env("OTEL_LOGS_EXPORTER", "otlp")
+        .args(["--requests", "8", "--error-rate", "0.3"]),
     );
     let fallbacks = |spans: &[tracing_ai_tests::receiver::ReceivedSpan]| {
         spans

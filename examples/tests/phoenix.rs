@@ -6,24 +6,25 @@
 //! ports of 127.0.0.1 with a working directory of its own, and stops it at the end.
 
 use std::collections::{HashMap, HashSet};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use tracing_ai_tests::exporting_example;
+use tracing_ai_tests::jaeger::start_on_free_ports;
 
 const REQUESTS: usize = 6;
 
 /// A Phoenix server of this test's own, killed when dropped. One at a time: two starting
 /// together on two cores, beside a quickstart run, took over two minutes to answer.
 struct Phoenix {
-    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+    /// One Phoenix at a time, and its working directory: set once it is up.
+    _one_at_a_time: Option<std::sync::MutexGuard<'static, ()>>,
     child: Child,
     http: u16,
     grpc: u16,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
 }
 
 struct TempDir(PathBuf);
@@ -32,13 +33,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 fn workspace() -> PathBuf {
@@ -58,34 +52,42 @@ impl Phoenix {
         )?;
         let dir = TempDir(workspace().join(format!("target/phoenix-test-{}", std::process::id())));
         std::fs::create_dir_all(&dir.0).expect("a working directory");
-        let (http, grpc) = (free_port(), free_port());
-        let child = Command::new(phoenix)
-            .arg("serve")
-            .env("PHOENIX_WORKING_DIR", &dir.0)
-            .env("PHOENIX_HOST", "127.0.0.1")
-            .env("PHOENIX_PORT", http.to_string())
-            .env("PHOENIX_GRPC_PORT", grpc.to_string())
-            .env("PHOENIX_TELEMETRY_ENABLED", "false")
-            .env("DO_NOT_TRACK", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("phoenix starts");
-        let phoenix = Self {
-            _one_at_a_time: one_at_a_time,
-            child,
-            http,
-            grpc,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while phoenix.get("/healthz").is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "Phoenix did not answer within 120 s"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        let mut phoenix = start_on_free_ports("Phoenix", |[http, grpc], log| {
+            let child = Command::new(&phoenix)
+                .arg("serve")
+                .env("PHOENIX_WORKING_DIR", &dir.0)
+                .env("PHOENIX_HOST", "127.0.0.1")
+                .env("PHOENIX_PORT", http.to_string())
+                .env("PHOENIX_GRPC_PORT", grpc.to_string())
+                .env("PHOENIX_TELEMETRY_ENABLED", "false")
+                .env("DO_NOT_TRACK", "1")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("phoenix starts");
+            let mut phoenix = Self {
+                _one_at_a_time: None,
+                child,
+                http,
+                grpc,
+                _dir: None,
+            };
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while phoenix.get("/healthz").is_err() {
+                if let Ok(Some(status)) = phoenix.child.try_wait() {
+                    return Err(status);
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "Phoenix did not answer within 120 s"
+                );
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Ok(phoenix)
+        });
+        // Held as long as this Phoenix runs, by it.
+        phoenix._one_at_a_time = Some(one_at_a_time);
+        phoenix._dir = Some(dir);
         Some(phoenix)
     }
 

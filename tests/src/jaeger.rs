@@ -35,6 +35,37 @@ pub fn free_ports<const N: usize>() -> [u16; N] {
     std::array::from_fn(|i| listeners[i].local_addr().expect("an address").port())
 }
 
+/// Starts the service `name` on `N` ports that were free a moment ago. Another test's
+/// connection can take one of them before the service binds it: the service then exits at
+/// once, saying so, and is started again on other ports (three tries).
+///
+/// `start` spawns the service on the ports with its standard error in the file it is given,
+/// and waits until it is up; it returns the exit status when the service exited first.
+pub fn start_on_free_ports<const N: usize, T>(
+    name: &str,
+    mut start: impl FnMut([u16; N], std::fs::File) -> Result<T, std::process::ExitStatus>,
+) -> T {
+    for attempt in 1.. {
+        let ports = free_ports::<N>();
+        let log = std::env::temp_dir().join(format!(
+            "tracing-ai-{}-{}-{}.log",
+            name.replace(' ', "-"),
+            std::process::id(),
+            ports.first().copied().unwrap_or_default()
+        ));
+        let file = std::fs::File::create(&log).expect("a log file");
+        let started = start(ports, file);
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        match started {
+            Ok(service) => return service,
+            Err(_) if attempt < 3 && said.to_lowercase().contains("address already in use") => {}
+            Err(status) => panic!("{name} exited: {status}\n{said}"),
+        }
+    }
+    unreachable!("the loop returns or panics")
+}
+
 /// A running Jaeger; stopped when dropped.
 #[derive(Debug)]
 pub struct Jaeger {
@@ -52,50 +83,32 @@ impl Jaeger {
     /// `None` when it was never built (see [`go_program`]).
     pub fn start() -> Option<Self> {
         let program = go_program("jaeger")?;
-        // The ports were free when picked, but another test's connection can take one before
-        // Jaeger binds it: then it exits at once, saying so, and is started on other ports.
-        for attempt in 1.. {
-            let [grpc, http, query, query_grpc] = free_ports();
-            let log = std::env::temp_dir().join(format!(
-                "tracing-ai-jaeger-{}-{query}.log",
-                std::process::id()
-            ));
-            let child = Command::new(&program)
-                .arg("--config")
-                .arg(format!(
-                    "file:{}",
-                    repository().join("tests/jaeger/config.yaml").display()
-                ))
-                .env("JAEGER_OTLP_GRPC_PORT", grpc.to_string())
-                .env("JAEGER_OTLP_HTTP_PORT", http.to_string())
-                .env("JAEGER_QUERY_HTTP_PORT", query.to_string())
-                .env("JAEGER_QUERY_GRPC_PORT", query_grpc.to_string())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).expect("a log file"))
-                .spawn()
-                .expect("Jaeger starts");
-            let jaeger = Self {
-                child,
-                otlp_grpc: format!("http://127.0.0.1:{grpc}"),
-                otlp_http: format!("http://127.0.0.1:{http}"),
-                query: format!("http://127.0.0.1:{query}"),
-            };
-            match jaeger.wait_until_up([grpc, http]) {
-                Ok(jaeger) => {
-                    let _ = std::fs::remove_file(&log);
-                    return Some(jaeger);
+        Some(start_on_free_ports(
+            "Jaeger",
+            |[grpc, http, query, query_grpc], log| {
+                let child = Command::new(&program)
+                    .arg("--config")
+                    .arg(format!(
+                        "file:{}",
+                        repository().join("tests/jaeger/config.yaml").display()
+                    ))
+                    .env("JAEGER_OTLP_GRPC_PORT", grpc.to_string())
+                    .env("JAEGER_OTLP_HTTP_PORT", http.to_string())
+                    .env("JAEGER_QUERY_HTTP_PORT", query.to_string())
+                    .env("JAEGER_QUERY_GRPC_PORT", query_grpc.to_string())
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .expect("Jaeger starts");
+                Self {
+                    child,
+                    otlp_grpc: format!("http://127.0.0.1:{grpc}"),
+                    otlp_http: format!("http://127.0.0.1:{http}"),
+                    query: format!("http://127.0.0.1:{query}"),
                 }
-                Err(status) => {
-                    let said = std::fs::read_to_string(&log).unwrap_or_default();
-                    let _ = std::fs::remove_file(&log);
-                    if attempt < 3 && said.contains("address already in use") {
-                        continue;
-                    }
-                    panic!("Jaeger exited: {status}\n{said}");
-                }
-            }
-        }
-        unreachable!("the loop returns or panics")
+                .wait_until_up([grpc, http])
+            },
+        ))
     }
 
     /// Waits until the query API answers and both receivers listen; the exit status when

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use crate::jaeger::{free_ports, go_program, repository};
+use crate::jaeger::{go_program, repository, start_on_free_ports};
 
 /// The flags the README quotes: the OTLP receiver, and a counter's start time stored as a 0.
 pub const FLAGS: [&str; 2] = [
@@ -35,46 +35,46 @@ impl Prometheus {
     /// [`go_program`]).
     pub fn start() -> Option<Self> {
         let program = go_program("prometheus")?;
-        let [port] = free_ports();
-        let storage = repository()
-            .join("target/prometheus-data")
-            .join(format!("{}-{port}", std::process::id()));
-        let child = Command::new(program)
-            .arg(format!(
-                "--config.file={}",
-                repository()
-                    .join("tests/prometheus/prometheus.yml")
-                    .display()
-            ))
-            .arg(format!("--storage.tsdb.path={}", storage.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .args(FLAGS)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Prometheus starts");
-        let mut prometheus = Self {
-            child,
-            storage,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let started = Instant::now();
-        loop {
-            let ready = reqwest::blocking::get(format!("{}/-/ready", prometheus.url))
-                .is_ok_and(|response| response.status().is_success());
-            if ready {
-                break;
+        Some(start_on_free_ports("Prometheus", |[port], log| {
+            let storage = repository()
+                .join("target/prometheus-data")
+                .join(format!("{}-{port}", std::process::id()));
+            let child = Command::new(&program)
+                .arg(format!(
+                    "--config.file={}",
+                    repository()
+                        .join("tests/prometheus/prometheus.yml")
+                        .display()
+                ))
+                .arg(format!("--storage.tsdb.path={}", storage.display()))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .args(FLAGS)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("Prometheus starts");
+            let mut prometheus = Self {
+                child,
+                storage,
+                url: format!("http://127.0.0.1:{port}"),
+            };
+            let started = Instant::now();
+            loop {
+                let ready = reqwest::blocking::get(format!("{}/-/ready", prometheus.url))
+                    .is_ok_and(|response| response.status().is_success());
+                if ready {
+                    return Ok(prometheus);
+                }
+                if let Ok(Some(status)) = prometheus.child.try_wait() {
+                    return Err(status);
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "Prometheus was not ready within a minute"
+                );
+                std::thread::sleep(Duration::from_millis(100));
             }
-            if let Ok(Some(status)) = prometheus.child.try_wait() {
-                panic!("Prometheus exited: {status}");
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "Prometheus was not ready within a minute"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(prometheus)
+        }))
     }
 
     /// Where a program sends its metrics: `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, with
