@@ -1,8 +1,9 @@
 //! What a budget is: its limit, window, scopes and what it does at the limit, checked when it
-//! is built.
+//! is built; a rate limit is a budget of tokens or calls.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{BudgetError, Window};
 use crate::attr;
@@ -95,7 +96,75 @@ pub enum OnLimit {
     Refuse,
 }
 
-/// A limit on spend over a window, for a scope. See [the module](super).
+/// What a [`Budget`] counts: the calls' cost, or, for a rate limit, their tokens or the calls
+/// themselves. Each is kept in the stores as an amount of its unit (`USD`, `{token}`, ...),
+/// so that a rate limit reserves, settles and crosses replicas as a budget does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Measure {
+    /// The cost, in the budget's currency.
+    Money,
+    /// Input and output tokens.
+    Tokens,
+    /// Input tokens.
+    InputTokens,
+    /// Output tokens.
+    OutputTokens,
+    /// Calls made.
+    Requests,
+    /// Calls running: one is held while a call runs and given back when it ends.
+    InFlight,
+}
+
+impl Measure {
+    /// The unit a rate limit's amounts are kept in (UCUM's annotation style, as the metrics'
+    /// units); `None` for money, which is kept in its currency.
+    pub(crate) const fn unit(self) -> Option<&'static str> {
+        match self {
+            Measure::Money => None,
+            Measure::Tokens => Some("{token}"),
+            Measure::InputTokens => Some("{input_token}"),
+            Measure::OutputTokens => Some("{output_token}"),
+            Measure::Requests => Some("{request}"),
+            Measure::InFlight => Some("{call}"),
+        }
+    }
+
+    /// The measure kept in `unit`: money for a currency code.
+    pub(crate) fn of_unit(unit: &str) -> Measure {
+        [
+            Measure::Tokens,
+            Measure::InputTokens,
+            Measure::OutputTokens,
+            Measure::Requests,
+            Measure::InFlight,
+        ]
+        .into_iter()
+        .find(|measure| measure.unit() == Some(unit))
+        .unwrap_or(Measure::Money)
+    }
+
+    /// How the amounts read in a sentence: `tokens`, `calls in flight`.
+    pub(crate) const fn in_words(self) -> &'static str {
+        match self {
+            Measure::Money => "",
+            Measure::Tokens => "tokens",
+            Measure::InputTokens => "input tokens",
+            Measure::OutputTokens => "output tokens",
+            Measure::Requests => "requests",
+            Measure::InFlight => "calls in flight",
+        }
+    }
+}
+
+/// How long a rate limit's window is: a rolling minute, in 60 buckets of a second.
+const MINUTE: Window = Window::Rolling(Duration::from_secs(60));
+
+/// A limit on spend over a window, for a scope; or, made by [`tokens_per_minute`],
+/// [`requests_per_minute`] or [`in_flight`], a rate limit. See [the module](super).
+///
+/// [`tokens_per_minute`]: Self::tokens_per_minute
+/// [`requests_per_minute`]: Self::requests_per_minute
+/// [`in_flight`]: Self::in_flight
 ///
 /// ```
 /// use std::time::Duration;
@@ -123,6 +192,7 @@ pub struct Budget {
     pub(super) only: Vec<(Scope, Arc<str>)>,
     pub(super) on_limit: OnLimit,
     pub(super) per_call: Option<f64>,
+    pub(super) measure: Measure,
 }
 
 impl Budget {
@@ -144,7 +214,81 @@ impl Budget {
             only: Vec::new(),
             on_limit: OnLimit::Refuse,
             per_call: None,
+            measure: Measure::Money,
         }
+    }
+
+    /// A rate limit named `name` of `tokens` tokens (input and output) a minute, rolling, that
+    /// refuses calls past it: a call reserves its estimate (its input's tokens, counted by the
+    /// layer's [`TokenEstimator`](crate::estimate::TokenEstimator), and the request's
+    /// `max_tokens`; the input alone without `max_tokens`, or [`per_call`](Self::per_call)
+    /// tokens when its input cannot be counted) and settles with the tokens it used when it
+    /// ends. A refused call returns a [`BudgetExceeded`](super::BudgetExceeded) that says when
+    /// to retry ([`retry_after`](super::BudgetExceeded::retry_after)) and records
+    /// `error.type = rate_limited`. Without [`per`](Self::per), one limit for all calls.
+    ///
+    /// ```
+    /// use tracing_ai::budget::{Budget, Scope};
+    ///
+    /// // Each tenant at most 100,000 tokens a minute, so that none takes the provider's whole
+    /// // quota; and each at most 8 calls at once.
+    /// let layer = tracing_ai::AiLayer::builder()
+    ///     .with_budget(Budget::tokens_per_minute("tenant-tpm", 100_000).per(Scope::Tenant))
+    ///     .with_budget(Budget::in_flight("tenant-parallel", 8).per(Scope::Tenant))
+    ///     .build()?;
+    /// # Ok::<(), tracing_ai::ConfigError>(())
+    /// ```
+    pub fn tokens_per_minute(name: impl Into<String>, tokens: u64) -> Self {
+        Self::rate_limit(name, tokens, Measure::Tokens)
+    }
+
+    /// A rate limit of `tokens` input tokens a minute: see
+    /// [`tokens_per_minute`](Self::tokens_per_minute).
+    pub fn input_tokens_per_minute(name: impl Into<String>, tokens: u64) -> Self {
+        Self::rate_limit(name, tokens, Measure::InputTokens)
+    }
+
+    /// A rate limit of `tokens` output tokens a minute: see
+    /// [`tokens_per_minute`](Self::tokens_per_minute).
+    pub fn output_tokens_per_minute(name: impl Into<String>, tokens: u64) -> Self {
+        Self::rate_limit(name, tokens, Measure::OutputTokens)
+    }
+
+    /// A rate limit of `requests` calls a minute, rolling: each call counts one when it is
+    /// made, whatever becomes of it.
+    ///
+    /// ```
+    /// use tracing_ai::budget::{Budget, Scope};
+    ///
+    /// let limit = Budget::requests_per_minute("user-rpm", 60).per(Scope::User);
+    /// assert!(limit.is_rate_limit());
+    /// ```
+    pub fn requests_per_minute(name: impl Into<String>, requests: u64) -> Self {
+        Self::rate_limit(name, requests, Measure::Requests)
+    }
+
+    /// A limit of `calls` calls running at once: a call holds one from its reservation until
+    /// it ends, however it ends (failed, cancelled, its stream dropped).
+    pub fn in_flight(name: impl Into<String>, calls: u64) -> Self {
+        Self::rate_limit(name, calls, Measure::InFlight)
+    }
+
+    fn rate_limit(name: impl Into<String>, limit: u64, measure: Measure) -> Self {
+        let mut budget = Self::new(name, limit as f64, MINUTE);
+        budget.currency = measure.unit().unwrap_or("USD").into();
+        budget.measure = measure;
+        budget
+    }
+
+    /// What it counts.
+    pub(crate) fn measure(&self) -> Measure {
+        self.measure
+    }
+
+    /// Whether this is a rate limit (of tokens, requests or calls in flight), not a budget of
+    /// money.
+    pub fn is_rate_limit(&self) -> bool {
+        self.measure != Measure::Money
     }
 
     /// Counts each value of `scope` apart (each tenant its own `limit`); with several, each
@@ -191,7 +335,7 @@ impl Budget {
 
     /// What a call reserves when its cost cannot be estimated from tokens (no token
     /// estimator, no `input`, a model priced by GPU time): its most likely maximum, in the
-    /// budget's currency.
+    /// budget's currency; for a limit of tokens, in tokens.
     #[must_use]
     pub fn per_call(mut self, cost: f64) -> Self {
         self.per_call = Some(cost);
@@ -208,7 +352,8 @@ impl Budget {
         self.limit
     }
 
-    /// The currency of its limit.
+    /// The currency of its limit; for a rate limit, its unit: `{token}`, `{input_token}`,
+    /// `{output_token}`, `{request}` or `{call}` (calls in flight).
     pub fn currency(&self) -> &str {
         &self.currency
     }
@@ -290,7 +435,14 @@ impl Budget {
                 )));
             }
         }
-        if &*self.currency != "USD" && &*self.currency != reporting {
+        if let Some(unit) = self.measure.unit() {
+            if &*self.currency != unit {
+                return Err(named(format!(
+                    "it is a rate limit of {}, which has no currency; remove `in_currency`",
+                    self.measure.in_words()
+                )));
+            }
+        } else if &*self.currency != "USD" && &*self.currency != reporting {
             return Err(named(format!(
                 "its limit is in {}, but costs are counted in USD and {reporting}; give the \
                  limit in one of them",

@@ -16,6 +16,11 @@
 //! only = { model = "gpt-4o" }  # only these calls
 //! on_limit = "warn"
 //! per_call = 0.05              # reserved by a call whose tokens cannot be estimated
+//!
+//! [[budget]]                   # a rate limit: no `limit` nor `window`, but one of
+//! name = "tenant-tpm"          # `tokens_per_minute`, `input_tokens_per_minute`,
+//! tokens_per_minute = 100000   # `output_tokens_per_minute`, `requests_per_minute`
+//! per = ["tenant"]             # and `in_flight`
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -39,8 +44,13 @@ struct BudgetsFile {
 #[serde(deny_unknown_fields)]
 struct FileBudget {
     name: Spanned<String>,
-    limit: Spanned<f64>,
-    window: Spanned<String>,
+    limit: Option<Spanned<f64>>,
+    window: Option<Spanned<String>>,
+    tokens_per_minute: Option<Spanned<u64>>,
+    input_tokens_per_minute: Option<Spanned<u64>>,
+    output_tokens_per_minute: Option<Spanned<u64>>,
+    requests_per_minute: Option<Spanned<u64>>,
+    in_flight: Option<Spanned<u64>>,
     #[serde(default)]
     per: Vec<Spanned<String>>,
     #[serde(default)]
@@ -101,6 +111,108 @@ fn load(path: &Path, reporting: &str) -> Result<Vec<Budget>, BudgetError> {
     parse(&text, reporting).map_err(failed)
 }
 
+/// The rate limits a budget of the file may be instead of a `limit` over a `window`.
+type RateLimit = fn(String, u64) -> Budget;
+
+/// The budget `entry` is, from its `limit` and `window`, or its one rate limit; `at` words an
+/// error at a field.
+fn of_entry(
+    entry: &FileBudget,
+    name: &str,
+    at: &dyn Fn(&str, usize, String) -> String,
+) -> Result<Budget, String> {
+    let rates: Vec<(&str, &Spanned<u64>, RateLimit)> = [
+        (
+            "tokens_per_minute",
+            &entry.tokens_per_minute,
+            Budget::tokens_per_minute as RateLimit,
+        ),
+        (
+            "input_tokens_per_minute",
+            &entry.input_tokens_per_minute,
+            Budget::input_tokens_per_minute,
+        ),
+        (
+            "output_tokens_per_minute",
+            &entry.output_tokens_per_minute,
+            Budget::output_tokens_per_minute,
+        ),
+        (
+            "requests_per_minute",
+            &entry.requests_per_minute,
+            Budget::requests_per_minute,
+        ),
+        ("in_flight", &entry.in_flight, Budget::in_flight),
+    ]
+    .into_iter()
+    .filter_map(|(field, value, make)| Some((field, value.as_ref()?, make)))
+    .collect();
+    let name_at = entry.name.span().start;
+    match (&entry.limit, rates.as_slice()) {
+        (Some(limit), []) => {
+            let Some(window) = &entry.window else {
+                return Err(at(
+                    "window",
+                    name_at,
+                    "is missing: write the time its spend is counted over, \"day\", \"month\" \
+                     (UTC) or a rolling duration such as \"1h\""
+                        .to_owned(),
+                ));
+            };
+            let amount = *limit.get_ref();
+            if !(amount.is_finite() && amount >= 0.0) {
+                return Err(at(
+                    "limit",
+                    limit.span().start,
+                    format!("{amount} is not an amount; write a number of 0 or more, such as 25.0"),
+                ));
+            }
+            let window: Window = window
+                .get_ref()
+                .parse()
+                .map_err(|e: BudgetError| at("window", window.span().start, e.to_string()))?;
+            window.validate().map_err(|e| at("window", name_at, e))?;
+            Ok(Budget::new(name.to_owned(), amount, window))
+        }
+        (None, [(field, value, make)]) => {
+            if let Some(window) = &entry.window {
+                return Err(at(
+                    "window",
+                    window.span().start,
+                    format!("`{field}` counts over a rolling minute; remove `window`"),
+                ));
+            }
+            Ok(make(name.to_owned(), *value.get_ref()))
+        }
+        (None, []) => Err(at(
+            "limit",
+            name_at,
+            "is missing: give a `limit` in money with a `window`, or a rate limit: \
+             `tokens_per_minute`, `input_tokens_per_minute`, `output_tokens_per_minute`, \
+             `requests_per_minute` or `in_flight`"
+                .to_owned(),
+        )),
+        (_, _) => {
+            let mut fields: Vec<&str> = rates.iter().map(|(field, _, _)| *field).collect();
+            if entry.limit.is_some() {
+                fields.insert(0, "limit");
+            }
+            Err(at(
+                fields[1],
+                name_at,
+                format!(
+                    "the budget has {}; give it one: a budget of money or one rate limit each",
+                    fields
+                        .iter()
+                        .map(|field| format!("`{field}`"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ),
+            ))
+        }
+    }
+}
+
 /// The budgets of a budgets file's text, each checked (costs are counted in USD and
 /// `reporting`); the error says the line, the budget and the field, and what to write.
 pub(crate) fn parse(text: &str, reporting: &str) -> Result<Vec<Budget>, String> {
@@ -136,23 +248,7 @@ pub(crate) fn parse(text: &str, reporting: &str) -> Result<Vec<Budget>, String> 
                     .to_owned(),
             ));
         }
-        let limit = *entry.limit.get_ref();
-        if !(limit.is_finite() && limit >= 0.0) {
-            return Err(at(
-                "limit",
-                entry.limit.span().start,
-                format!("{limit} is not an amount; write a number of 0 or more, such as 25.0"),
-            ));
-        }
-        let window: Window = entry
-            .window
-            .get_ref()
-            .parse()
-            .map_err(|e: BudgetError| at("window", entry.window.span().start, e.to_string()))?;
-        window
-            .validate()
-            .map_err(|e| at("window", entry.window.span().start, e))?;
-        let mut budget = Budget::new(name.clone(), limit, window);
+        let mut budget = of_entry(&entry, &name, &at)?;
         for per in &entry.per {
             let scope: Scope = per
                 .get_ref()
@@ -240,8 +336,11 @@ mod tests {
             .join("\n");
         let budgets = parse(&text, "USD").expect("the documented file reads");
         check(&budgets, "USD").expect("and is valid");
-        assert_eq!(budgets.len(), 2);
+        assert_eq!(budgets.len(), 3);
         assert_eq!(budgets[0].name(), "tenant-daily");
+        assert!(budgets[2].is_rate_limit());
+        assert_eq!(budgets[2].currency(), "{token}");
+        assert_eq!(budgets[2].limit(), 100_000.0);
         assert_eq!(budgets[0].per, [Scope::Tenant]);
         assert_eq!(budgets[1].on_limit(), OnLimit::Warn);
         assert_eq!(budgets[1].window(), Window::Month);
@@ -290,6 +389,28 @@ mod tests {
             (
                 "limit = 1.0\nwindow = \"day\"\n\n[[budget]]\nname = \"a\"\nlimit = 2.0\nwindow = \"day\"\n",
                 "line 7: budget \"a\", `name`: another budget",
+            ),
+            // A rate limit: one of them, no window, a whole number.
+            (
+                "limit = 1.0\nwindow = \"day\"\ntokens_per_minute = 1000\n",
+                "line 2: budget \"a\", `tokens_per_minute`: the budget has `limit` and \
+                 `tokens_per_minute`; give it one",
+            ),
+            (
+                "requests_per_minute = 60\nin_flight = 4\n",
+                "has `requests_per_minute` and `in_flight`; give it one",
+            ),
+            (
+                "tokens_per_minute = 1000\nwindow = \"1h\"\n",
+                "line 4: budget \"a\", `window`: `tokens_per_minute` counts over a rolling \
+                 minute; remove `window`",
+            ),
+            ("tokens_per_minute = 1.5e3\n", "line 3"),
+            ("per = [\"tenant\"]\n", "`limit`: is missing: give a `limit` in money"),
+            ("limit = 1.0\n", "`window`: is missing"),
+            (
+                "in_flight = 8\ncurrency = \"GBP\"\n",
+                "it is a rate limit of calls in flight, which has no currency",
             ),
         ];
         for (rest, expected) in cases {

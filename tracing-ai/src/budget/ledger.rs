@@ -45,6 +45,30 @@ impl Account {
         self.spent.iter().map(|(_, units)| units).sum()
     }
 
+    /// When a call of `units` would fit under `limit` as a rolling window moves on past the
+    /// periods it counts (`spent` called first): the end of the oldest period whose leaving
+    /// makes room. `None` when only reservations being given back can (or the call never
+    /// fits); a calendar window's end otherwise.
+    fn fits_at(&self, window: &Window, limit: i128, units: i128) -> Option<SystemTime> {
+        if !matches!(window, Window::Rolling(_)) {
+            return None;
+        }
+        if self.reserved.saturating_add(units) > limit {
+            return None;
+        }
+        let spent: i128 = self.spent.iter().map(|(_, units)| units).sum();
+        let need = spent + self.reserved + units - limit;
+        let mut freed = 0_i128;
+        for (period, amount) in &self.spent {
+            freed = freed.saturating_add(*amount);
+            if freed >= need {
+                let leaves = (period + window.buckets() + 1) * window.bucket_secs();
+                return Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(leaves));
+            }
+        }
+        None
+    }
+
     fn add(&mut self, index: u64, units: i128) {
         match self.spent.back_mut() {
             Some((period, spent)) if *period == index => *spent = spent.saturating_add(units),
@@ -202,7 +226,14 @@ impl Ledger {
                 let mut held = lock(&account);
                 let used = held.spent(index, &budget.window) + held.reserved;
                 if used >= budget.limit_units || used.saturating_add(units) > budget.limit_units {
-                    let over = BudgetExceeded::new(budget, &key, to_f64(used), amount, now);
+                    let mut over = BudgetExceeded::new(budget, &key, to_f64(used), amount, now);
+                    if matches!(budget.window, Window::Rolling(_)) {
+                        over = over.fitting_at(held.fits_at(
+                            &budget.window,
+                            budget.limit_units,
+                            units,
+                        ));
+                    }
                     if budget.on_limit == OnLimit::Refuse {
                         drop(held);
                         // What the budgets before this one took, given back: all or nothing.

@@ -18,6 +18,8 @@ pub(crate) struct LiveBudgets {
     current: RwLock<Arc<[Budget]>>,
     /// Whether there is any budget: read on every call's close, apart from the lock.
     any: AtomicBool,
+    /// Whether any of them is a rate limit, which counts calls that have no cost.
+    any_rate_limit: AtomicBool,
     sources: BudgetSources,
     /// Where the accounts are kept: the in-process ledger, or a store given to the builder.
     store: Arc<dyn BudgetStore>,
@@ -57,6 +59,7 @@ impl Default for LiveBudgets {
         Self {
             current: RwLock::new(Vec::new().into()),
             any: AtomicBool::new(false),
+            any_rate_limit: AtomicBool::new(false),
             sources: BudgetSources::default(),
             store: Arc::new(Ledger::default()),
             clock: Clock::system(),
@@ -85,6 +88,7 @@ impl LiveBudgets {
         };
         Ok(Self {
             any: AtomicBool::new(!budgets.is_empty()),
+            any_rate_limit: AtomicBool::new(budgets.iter().any(Budget::is_rate_limit)),
             current: RwLock::new(budgets.into()),
             sources,
             store,
@@ -105,6 +109,11 @@ impl LiveBudgets {
         self.any.load(Ordering::Relaxed)
     }
 
+    /// Whether any budget is a rate limit.
+    pub(crate) fn any_rate_limit(&self) -> bool {
+        self.any_rate_limit.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn now(&self) -> Arc<[Budget]> {
         self.current
             .read()
@@ -114,6 +123,8 @@ impl LiveBudgets {
 
     fn replace(&self, budgets: Vec<Budget>) {
         self.any.store(!budgets.is_empty(), Ordering::Relaxed);
+        self.any_rate_limit
+            .store(budgets.iter().any(Budget::is_rate_limit), Ordering::Relaxed);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = budgets.into();
     }
 

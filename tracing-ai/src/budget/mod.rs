@@ -11,6 +11,12 @@
 //! on and adds an `ai.budget.exceeded` event to its span. Every priced call debits the budgets
 //! that cover it, annotated with `budget` or not.
 //!
+//! A rate limit is a budget of tokens or requests over a rolling minute, or of calls in flight
+//! ([`Budget::tokens_per_minute`], [`Budget::requests_per_minute`], [`Budget::in_flight`]): it
+//! reserves the call's estimated tokens (or one call), settles with what the call used, and
+//! refuses with a [`BudgetExceeded`] that says when to retry and records
+//! `error.type = rate_limited` (see the budgets guide, `guides::budgets`).
+//!
 //! In process, the ledger lasts as long as the process: it starts at zero when the process
 //! does, so a budget of $25 a day is $25 per process per day, and $25 again after a restart,
 //! unless its spend is kept in a file on local disk as well (`LocalBudgets`, feature `redb`).
@@ -113,7 +119,7 @@ pub use self::store::Unflushed;
 pub(crate) use self::store::{
     BudgetState, Clock, OpenStore, Passed, Reservation, Reserved, Reserving, WaitBy,
 };
-pub(crate) use config::{AccountKey, CallScope, ScopeLabels};
+pub(crate) use config::{AccountKey, CallScope, Measure, ScopeLabels};
 pub use config::{Budget, OnLimit, Scope};
 pub use exceeded::BudgetExceeded;
 pub(crate) use file::BudgetSources;
@@ -126,5 +132,14 @@ pub use crate::reserve::{reserve, reserve_async};
 
 /// The `error.type` of a call a budget refused.
 pub const BUDGET_EXCEEDED: &str = "budget_exceeded";
+/// Whether a call's `error.type` says a budget or a rate limit refused it before any model
+/// was called: it is then neither priced, nor a failed inference in the metrics, nor counted
+/// in the budgets.
+pub(crate) fn refused_before_the_call(error_type: Option<&str>) -> bool {
+    matches!(error_type, Some(BUDGET_EXCEEDED | RATE_LIMITED))
+}
+
+/// The `error.type` of a call a rate limit refused.
+pub const RATE_LIMITED: &str = "rate_limited";
 /// The `error.type` of a call refused because the budget store could not answer (fail-closed).
 pub const BUDGET_UNAVAILABLE: &str = "budget_unavailable";

@@ -200,7 +200,11 @@ impl Call {
             estimated: settled.estimated,
             refused: matches!(
                 fields.error_type.as_deref(),
-                Some(crate::budget::BUDGET_EXCEEDED | crate::budget::BUDGET_UNAVAILABLE)
+                Some(
+                    crate::budget::BUDGET_EXCEEDED
+                        | crate::budget::BUDGET_UNAVAILABLE
+                        | crate::budget::RATE_LIMITED
+                )
             ),
             budget: settled.budget.clone(),
         })

@@ -19,7 +19,7 @@ use super::rollup::{self, AgentTotals, RequestTotals};
 use super::write::{Name, Writer, Written};
 use super::{settle, AiLayer};
 use crate::attr;
-use crate::budget::{CallScope, Reservation, Scope};
+use crate::budget::{CallScope, Measure, Reservation, Scope};
 use crate::estimate::Estimate;
 use crate::facts::TokenKind;
 use crate::pricing::{CostSource, Priced, Pricing};
@@ -119,7 +119,7 @@ impl ClosedCall {
             // Its cost is on the calls that carry it, recorded or priced.
             fields.recorded_cost = None;
         }
-        let priced = if fields.error_type.as_deref() == Some(crate::budget::BUDGET_EXCEEDED)
+        let priced = if crate::budget::refused_before_the_call(fields.error_type.as_deref())
             || carried.is_some()
         {
             // Refused before it was made: nothing was billed, nothing is left out. Or carried
@@ -189,7 +189,7 @@ impl ClosedCall {
             // Counted as the calls that carry it.
             return;
         }
-        if self.fields.error_type.as_deref() == Some(crate::budget::BUDGET_EXCEEDED) {
+        if crate::budget::refused_before_the_call(self.fields.error_type.as_deref()) {
             // Refused before any model was called: a budget event (`ai.budget.calls`), not a
             // failed inference that would skew every error rate of the model's metrics.
             return;
@@ -221,15 +221,33 @@ impl ClosedCall {
             Some(carried) => (carried.usd, &carried.reported),
             None => (self.settled.usd, &self.settled.reported),
         };
+        // A rate limit counts a call without a cost too (its tokens, the request); a refused
+        // call was not made.
         if reservation.is_none()
-            && (!live.any() || usd.is_none() || self.carried.is_some() || self.settled_above)
+            && (!live.any()
+                || crate::budget::refused_before_the_call(self.fields.error_type.as_deref())
+                || (usd.is_none() && !live.any_rate_limit())
+                || self.carried.is_some()
+                || self.settled_above)
         {
             return;
         }
-        let cost = |currency: &str| match reported {
-            Some((code, amount)) if &**code == currency => Some(*amount),
-            _ if currency == "USD" => usd,
-            _ => None,
+        let tokens = self.fields.tokens();
+        let cost = |unit: &str| match Measure::of_unit(unit) {
+            Measure::Money => match reported {
+                Some((code, amount)) if &**code == unit => Some(*amount),
+                _ if unit == "USD" => usd,
+                _ => None,
+            },
+            // What the call used: none recorded is none used (a failed call).
+            Measure::Tokens => {
+                Some(tokens.map_or(0, |t| t.input().saturating_add(t.output())) as f64)
+            }
+            Measure::InputTokens => Some(tokens.map_or(0, |t| t.input()) as f64),
+            Measure::OutputTokens => Some(tokens.map_or(0, |t| t.output()) as f64),
+            Measure::Requests => Some(1.0),
+            // Given back, nothing spent.
+            Measure::InFlight => Some(0.0),
         };
         match reservation {
             Some(reservation) => {

@@ -110,6 +110,19 @@ pub(super) fn settle(prices: &Pricing, fields: &CallFields, priced: &Priced) -> 
 /// the model's context window (from the genai-prices data), which no answer can exceed;
 /// without either, the input alone (which a budget's `per_call` replaces). `None` when
 /// the input cannot be counted or the model has no token price.
+/// The tokens a rate limit reserves for a call before it is made: its input's (counted by
+/// the layer's estimator) and the request's `max_tokens` of output (none without it: a rate
+/// limit is settled with what the call used, and the context window would refuse every
+/// call). `None` when the input cannot be counted.
+pub(super) fn token_estimate(layer: &AiLayer, data: &AiSpanData) -> Option<(u64, u64)> {
+    let estimator = layer.shared.estimator.as_ref()?;
+    let model = data.fields.request_model.as_deref()?;
+    let input = estimator
+        .0
+        .count_tokens(model, data.estimate_input.as_deref()?)?;
+    Some((input, data.max_output_tokens.unwrap_or(0)))
+}
+
 pub(super) fn cost_ceiling(
     layer: &AiLayer,
     prices: &Pricing,

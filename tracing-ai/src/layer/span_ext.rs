@@ -18,7 +18,7 @@ use super::access::{BookStep, SpanAccess};
 use super::settle::ReservedBy;
 use super::AiLayer;
 use crate::budget::{
-    Budget, BudgetExceeded, CallScope, Passed, Reserved, Reserving, Scope, WaitBy,
+    Budget, BudgetExceeded, CallScope, Measure, Passed, Reserved, Reserving, Scope, WaitBy,
 };
 use crate::content::ContentSettings;
 
@@ -219,6 +219,7 @@ impl AiSpanExt for tracing::Span {
             // Read only when a call's tokens can be priced, or an estimate converted.
             let mut prices = None;
             let mut ceiling = None;
+            let mut tokens = None;
             let mut scope = CallScope::default();
             let mut booked = false;
             // A service behind a gateway knows its tenant from the trusted baggage: read before
@@ -251,6 +252,7 @@ impl AiSpanExt for tracing::Span {
                         if shared.estimator.is_some() {
                             let prices = prices.get_or_insert_with(|| shared.prices.now());
                             ceiling = super::settle::cost_ceiling(layer, prices, data);
+                            tokens = super::settle::token_estimate(layer, data);
                         }
                         if let Some(model) = &data.fields.request_model {
                             scope.set_scope(Scope::Model, model);
@@ -275,6 +277,19 @@ impl AiSpanExt for tracing::Span {
             // output the context window leaves room for; never nothing said.
             let mut reserved_by = None;
             let mut estimate = |budget: &Budget| {
+                // A rate limit reserves tokens, or one call.
+                let counted = match budget.measure() {
+                    Measure::Money => None,
+                    Measure::Requests | Measure::InFlight => Some(1),
+                    Measure::Tokens => tokens.map(|(input, output)| input.saturating_add(output)),
+                    Measure::InputTokens => tokens.map(|(input, _)| input),
+                    Measure::OutputTokens => tokens.map(|(_, output)| output),
+                };
+                match counted {
+                    Some(count) => return count as f64,
+                    None if budget.is_rate_limit() => return budget.per_call_cost().unwrap_or(0.0),
+                    None => {}
+                }
                 let usd = match (ceiling, budget.per_call_cost()) {
                     (Some((usd, ReservedBy::MaxTokens)), _) => {
                         reserved_by = Some(ReservedBy::MaxTokens);

@@ -1,0 +1,550 @@
+//! Rate limits in process (issue 36, items 1 and 2): tokens and requests per minute and calls
+//! in flight, per scope, kept as budgets are. A call reserves its estimate (its input's tokens
+//! and `max_tokens`, one request, one call in flight) and settles with what it used; past the
+//! limit it is not made, returns a `BudgetExceeded` that says when to retry, and exports
+//! `error.type = rate_limited`. The windows are read from a clock the tests move, so that a
+//! minute passes without waiting for it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tracing::instrument::WithSubscriber as _;
+use tracing_ai::budget::{Budget, BudgetExceeded, Scope};
+use tracing_ai::content::{InputContent, Message};
+use tracing_ai::{ai_span, AiLayer, AiLayerBuilder, ReportsParameters, Usage};
+use tracing_ai_tests::otel::{export_built, str_attr, Exported};
+
+#[derive(Debug)]
+enum ChatError {
+    Limited(BudgetExceeded),
+    Provider,
+}
+
+impl From<BudgetExceeded> for ChatError {
+    fn from(refused: BudgetExceeded) -> Self {
+        ChatError::Limited(refused)
+    }
+}
+
+impl std::fmt::Display for ChatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChatError::Limited(refused) => refused.fmt(f),
+            ChatError::Provider => f.write_str("the provider failed"),
+        }
+    }
+}
+
+impl std::error::Error for ChatError {}
+
+/// A request whose input (one token a character, by the tests' estimator) and `max_tokens`
+/// the call knows, and the usage its provider will report.
+struct ChatRequest {
+    prompt: String,
+    max_tokens: u64,
+    used: (u64, u64),
+}
+
+impl ChatRequest {
+    fn new(input_tokens: usize, max_tokens: u64, used: (u64, u64)) -> Self {
+        Self {
+            prompt: "x".repeat(input_tokens),
+            max_tokens,
+            used,
+        }
+    }
+}
+
+impl InputContent for ChatRequest {
+    fn input_messages(&self) -> Vec<Message> {
+        vec![Message::user(self.prompt.clone())]
+    }
+}
+
+impl ReportsParameters for ChatRequest {
+    fn request_parameters(&self) -> tracing_ai::RequestParameters {
+        tracing_ai::RequestParameters::default().with_max_tokens(self.max_tokens)
+    }
+}
+
+#[ai_span(kind = "llm", model = "limited-model", provider = "openai", input = request, budget)]
+fn chat(request: &ChatRequest) -> Result<Usage, ChatError> {
+    Ok(Usage::new(request.used.0, request.used.1))
+}
+
+#[ai_span(kind = "llm", model = "limited-model", provider = "openai", budget)]
+fn chat_failing() -> Result<Usage, ChatError> {
+    Err(ChatError::Provider)
+}
+
+/// Not annotated with `budget`: not checked, but counted.
+#[ai_span(kind = "llm", model = "limited-model", provider = "openai")]
+fn chat_unchecked() -> Result<Usage, ChatError> {
+    Ok(Usage::new(10, 10))
+}
+
+/// A call that runs until `gate` opens.
+#[ai_span(kind = "llm", model = "limited-model", provider = "openai", budget)]
+async fn chat_until(gate: Arc<tokio::sync::Notify>) -> Result<Usage, ChatError> {
+    gate.notified().await;
+    Ok(Usage::new(10, 10))
+}
+
+/// A clock the tests move by hand, starting on a whole minute.
+#[derive(Clone)]
+struct TestClock(Arc<AtomicU64>);
+
+impl TestClock {
+    fn new() -> Self {
+        Self(Arc::new(AtomicU64::new(1_800_000_000 / 60 * 60)))
+    }
+
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.0.load(Ordering::SeqCst))
+    }
+
+    fn seconds(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn advance(&self, seconds: u64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+/// A builder with one token per character as its estimator, its budgets on `clock`.
+fn builder(clock: &TestClock) -> AiLayerBuilder {
+    let clock = clock.clone();
+    AiLayer::builder()
+        .with_token_estimator(|_model: &str, text: &str| Some(text.chars().count() as u64))
+        .with_budget_clock(move || clock.now())
+}
+
+fn in_request<T>(tenant: &str, f: impl FnOnce() -> T) -> T {
+    tracing::info_span!("request", tenant.id = tenant).in_scope(f)
+}
+
+fn refused(result: &Result<Usage, ChatError>) -> &BudgetExceeded {
+    match result {
+        Err(ChatError::Limited(refused)) => refused,
+        other => panic!("the call was not refused: {other:?}"),
+    }
+}
+
+fn rate_limited(exported: &Exported) -> Vec<&opentelemetry_sdk::trace::SpanData> {
+    exported
+        .spans_named("chat limited-model")
+        .into_iter()
+        .filter(|span| str_attr(span, "error.type").as_deref() == Some("rate_limited"))
+        .collect()
+}
+
+/// 10,000 tokens a minute; each call reserves 1,000 input tokens and 4,000 of output, and
+/// uses 1,000 and 100: five fit (1,100 each settled, 5,000 held by the last), the sixth
+/// would take 5,500 + 5,000 past the limit. The window moves on a minute and a second after
+/// the first calls (their second, and the 60 after it), and then there is room again.
+#[test]
+fn a_token_limit_reserves_the_estimate_settles_the_use_and_says_when_to_retry() {
+    let clock = TestClock::new();
+    let layer = builder(&clock)
+        .with_budget(Budget::tokens_per_minute("tenant-tpm", 10_000).per(Scope::Tenant))
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let request = ChatRequest::new(1_000, 4_000, (1_000, 100));
+    let (results, exported) = export_built(layer, || {
+        in_request("acme", || {
+            let first: Vec<_> = (0..6).map(|_| chat(&request)).collect();
+            clock.advance(60);
+            let a_minute_on = chat(&request);
+            clock.advance(1);
+            let a_minute_and_a_second_on = chat(&request);
+            (first, a_minute_on, a_minute_and_a_second_on)
+        })
+    });
+    let (first, a_minute_on, a_minute_and_a_second_on) = results;
+    assert!(first[..5].iter().all(Result::is_ok), "{first:?}");
+    let over = refused(&first[5]);
+    assert!(over.is_rate_limit());
+    assert_eq!(over.error_type(), "rate_limited");
+    assert_eq!(over.budget(), "tenant-tpm");
+    assert_eq!(over.currency(), "{token}");
+    assert_eq!(
+        (over.spent(), over.estimate(), over.limit()),
+        (5_500.0, 5_000.0, 10_000.0)
+    );
+    assert_eq!(over.retry_after(), Some(Duration::from_secs(61)));
+    assert_eq!(
+        over.to_string(),
+        "rate limit \"tenant-tpm\" for tenant.id=acme: 5500 of 10000 tokens used or reserved in \
+         the last minute, and this call may use up to 5000; the call was not made. Retry in 61 \
+         s, or raise the limit"
+    );
+    // Still counted a minute on; the second after, the first minute's tokens left.
+    assert!(refused(&a_minute_on).retry_after() == Some(Duration::from_secs(1)));
+    assert!(a_minute_and_a_second_on.is_ok());
+    assert_eq!(
+        budgets.spent("tenant-tpm", &[(Scope::Tenant, "acme")]),
+        Some(1_100.0),
+        "the tokens of the calls made, as they reported them, in the last minute"
+    );
+    let spans = rate_limited(&exported);
+    assert_eq!(spans.len(), 2, "each refused call's span says rate_limited");
+    assert_eq!(
+        spans[0].status,
+        opentelemetry::trace::Status::error(over.to_string()),
+        "the status says what the error says"
+    );
+    for span in spans {
+        for absent in ["gen_ai.usage.cost", "gen_ai.usage.input_tokens"] {
+            assert!(
+                !span.attributes.iter().any(|kv| kv.key.as_str() == absent),
+                "a refused call has no {absent}"
+            );
+        }
+    }
+}
+
+/// A limit of input or output tokens counts those alone, settled as the call reported them.
+#[test]
+fn input_and_output_token_limits_count_their_own_side() {
+    let clock = TestClock::new();
+    let layer = builder(&clock)
+        .with_budget(Budget::input_tokens_per_minute("in", 2_500))
+        .with_budget(Budget::output_tokens_per_minute("out", 1_000_000))
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    // 1,000 in and 4,000 out reserved; 1,000 in and 300 out used.
+    let request = ChatRequest::new(1_000, 4_000, (1_000, 300));
+    let (results, _) = export_built(layer, || {
+        in_request("acme", || {
+            (0..3).map(|_| chat(&request)).collect::<Vec<_>>()
+        })
+    });
+    assert!(results[0].is_ok() && results[1].is_ok());
+    let over = refused(&results[2]);
+    assert_eq!((over.budget(), over.spent()), ("in", 2_000.0));
+    assert_eq!(over.currency(), "{input_token}");
+    assert_eq!(budgets.spent("in", &[]), Some(2_000.0));
+    assert_eq!(budgets.spent("out", &[]), Some(600.0));
+}
+
+/// Each call made counts one request, failed or not, checked or not; a refused call was not
+/// made and counts none.
+#[test]
+fn requests_per_minute_count_the_calls_made_and_not_the_refused() {
+    let clock = TestClock::new();
+    let layer = builder(&clock)
+        .with_budget(Budget::requests_per_minute("tenant-rpm", 4).per(Scope::Tenant))
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let request = ChatRequest::new(10, 10, (10, 10));
+    let (results, exported) = export_built(layer, || {
+        in_request("acme", || {
+            let made = [
+                chat(&request).is_ok(),
+                matches!(chat_failing(), Err(ChatError::Provider)),
+                chat_unchecked().is_ok(),
+                chat(&request).is_ok(),
+            ];
+            let past = [chat(&request), chat(&request)];
+            let other_tenant = in_request("globex", || chat(&request).is_ok());
+            clock.advance(61);
+            let later = chat(&request).is_ok();
+            (made, past, other_tenant, later)
+        })
+    });
+    let (made, past, other_tenant, later) = results;
+    assert_eq!(made, [true; 4]);
+    for result in &past {
+        let over = refused(result);
+        assert_eq!((over.spent(), over.limit()), (4.0, 4.0));
+        assert_eq!(over.currency(), "{request}");
+    }
+    assert!(other_tenant, "each tenant has its own limit");
+    assert!(later);
+    assert_eq!(rate_limited(&exported).len(), 2);
+    assert_eq!(
+        budgets.spent("tenant-rpm", &[(Scope::Tenant, "acme")]),
+        Some(1.0),
+        "a minute on, the one request made since"
+    );
+}
+
+/// A call holds its place from its reservation until it ends: returned, failed, or its
+/// future dropped before it ended; with none left, a call is refused until one ends.
+#[test]
+fn calls_in_flight_hold_their_place_until_they_end_however_they_end() {
+    let clock = TestClock::new();
+    let layer = builder(&clock)
+        .with_budget(Budget::in_flight("tenant-parallel", 2).per(Scope::Tenant))
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let (outcomes, exported) = export_built(layer, || {
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(
+            async {
+                let request = tracing::info_span!("request", tenant.id = "acme");
+                let _entered = request.enter();
+                let (gate_1, gate_2) = (
+                    Arc::new(tokio::sync::Notify::new()),
+                    Arc::new(tokio::sync::Notify::new()),
+                );
+                let first = tokio::spawn(
+                    tracing::Instrument::in_current_span(chat_until(gate_1.clone()))
+                        .with_current_subscriber(),
+                );
+                let second = tokio::spawn(
+                    tracing::Instrument::in_current_span(chat_until(gate_2.clone()))
+                        .with_current_subscriber(),
+                );
+                // Both reserved their place and wait for their gate.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let third = chat_until(Arc::new(tokio::sync::Notify::new())).await;
+                let full = refused(&third).to_string();
+                let retry = refused(&third).retry_after();
+                gate_1.notify_one();
+                first.await.expect("ends").expect("made");
+                // One place is free: a call that fails gives it back too.
+                let failing = matches!(chat_failing(), Err(ChatError::Provider));
+                // A call dropped before it ends gives back its place.
+                let dropped = tokio::time::timeout(
+                    Duration::from_millis(10),
+                    chat_until(Arc::new(tokio::sync::Notify::new())),
+                )
+                .await
+                .is_err();
+                let after_drop = {
+                    let gate = Arc::new(tokio::sync::Notify::new());
+                    gate.notify_one();
+                    chat_until(gate).await.is_ok()
+                };
+                gate_2.notify_one();
+                second.await.expect("ends").expect("made");
+                (full, retry, failing, dropped, after_drop)
+            }
+            .with_subscriber(dispatch),
+        )
+    });
+    let (full, retry, failing, dropped, after_drop) = outcomes;
+    assert_eq!(
+        full,
+        "rate limit \"tenant-parallel\" for tenant.id=acme: 2 of 2 calls in flight; the call \
+         was not made. Retry when a call in flight ends, or raise the limit"
+    );
+    assert_eq!(retry, None, "only a call ending makes room");
+    assert!(failing && dropped && after_drop);
+    assert_eq!(rate_limited(&exported).len(), 1);
+    assert_eq!(
+        budgets.spent("tenant-parallel", &[(Scope::Tenant, "acme")]),
+        Some(0.0),
+        "nothing is held once every call ended"
+    );
+}
+
+/// 1,000 calls from 1,000 concurrent tasks against 100,000 tokens a minute, each reserving
+/// 3,000 (1,000 in, `max_tokens` 2,000) and using what its request says (1,000 in, and 2,000
+/// or 500 out). A refused call waits as long as its `retry_after` says, on the tests' clock,
+/// which moves on a second at a time while no call is running. In every minute the calls
+/// made used at most the limit, and the limit was used: the busy minutes took most of it.
+#[test]
+fn a_thousand_concurrent_calls_use_at_most_the_limit_in_any_minute() {
+    const LIMIT: u64 = 100_000;
+    let clock = TestClock::new();
+    let layer = builder(&clock)
+        .with_budget(Budget::tokens_per_minute("tpm", LIMIT))
+        .build()
+        .expect("valid");
+    let start = clock.seconds();
+    // Calls run under the read side; the clock moves under the write side, between calls.
+    let running = Arc::new(RwLock::new(()));
+    let made: Arc<Mutex<Vec<(u64, u64)>>> = Arc::default();
+    let refusals = Arc::new(AtomicU64::new(0));
+    // Each second the clock moves on, told to the calls waiting for it.
+    let (ticks, tick) = tokio::sync::watch::channel(clock.seconds());
+    let (_, exported) = export_built(layer, || {
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_time()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let tasks: Vec<_> = (0..1_000_u64)
+                .map(|task| {
+                    let (clock, running, made, refusals, mut tick) = (
+                        clock.clone(),
+                        running.clone(),
+                        made.clone(),
+                        refusals.clone(),
+                        tick.clone(),
+                    );
+                    let output = if task % 2 == 0 { 2_000 } else { 500 };
+                    let call = async move {
+                        let request = ChatRequest::new(1_000, 2_000, (1_000, output));
+                        loop {
+                            let outcome = {
+                                let _running = running.read().expect("not poisoned");
+                                let at = clock.seconds();
+                                in_request("acme", || match chat(&request) {
+                                    Ok(_) => Ok(at),
+                                    Err(ChatError::Limited(over)) => Err(over.retry_after()),
+                                    Err(other) => panic!("{other}"),
+                                })
+                            };
+                            match outcome {
+                                Ok(at) => {
+                                    made.lock()
+                                        .expect("not poisoned")
+                                        .push((at, 1_000 + output));
+                                    return;
+                                }
+                                Err(retry_after) => {
+                                    refusals.fetch_add(1, Ordering::SeqCst);
+                                    let wait =
+                                        retry_after.expect("a token limit says when").as_secs();
+                                    let until = clock.seconds() + wait;
+                                    tick.wait_for(|now| *now >= until).await.expect("ticking");
+                                }
+                            }
+                        }
+                    };
+                    tokio::spawn(call.with_subscriber(dispatch.clone()))
+                })
+                .collect();
+            let ticking = {
+                let (clock, running) = (clock.clone(), running.clone());
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        {
+                            let _between_calls = running.write().expect("not poisoned");
+                            clock.advance(1);
+                        }
+                        let _ = ticks.send(clock.seconds());
+                    }
+                })
+            };
+            for task in tasks {
+                task.await.expect("the task ends");
+            }
+            ticking.abort();
+        });
+    });
+    let made = made.lock().expect("not poisoned").clone();
+    assert_eq!(made.len(), 1_000, "every call was made in the end");
+    let end = made.iter().map(|(at, _)| *at).max().expect("calls");
+    let mut busiest = 0;
+    for minute_start in start..=end {
+        let used: u64 = made
+            .iter()
+            .filter(|(at, _)| (minute_start..minute_start + 60).contains(at))
+            .map(|(_, tokens)| tokens)
+            .sum();
+        assert!(
+            used <= LIMIT,
+            "{used} tokens in the minute from second {}",
+            minute_start - start
+        );
+        busiest = busiest.max(used);
+    }
+    // 1,000 calls of 2,250 tokens on average: 2,250,000 tokens, at most 100,000 a minute.
+    assert!(
+        busiest >= LIMIT * 9 / 10,
+        "the limit was used: the busiest minute took {busiest}"
+    );
+    // At most 100,000 tokens in any 60 seconds: 2,250,000 take more than 21 minutes.
+    assert!(end - start >= 21 * 60, "it took {} s", end - start);
+    assert!(refusals.load(Ordering::SeqCst) > 0);
+    assert_eq!(
+        rate_limited(&exported).len() as u64,
+        refusals.load(Ordering::SeqCst)
+    );
+}
+
+#[ai_span(kind = "llm", model = "limited-model", provider = "openai", budget)]
+async fn chat_for_http() -> Result<Usage, BudgetExceeded> {
+    Ok(Usage::new(10, 10))
+}
+
+/// A refused call's error is the handler's answer: `429 Too Many Requests` with
+/// `Retry-After` and the refusal as the body, from a real axum server to a real client.
+#[test]
+fn an_axum_service_answers_a_rate_limited_call_429_with_retry_after() {
+    use axum::extract::State;
+
+    async fn chat_handler(
+        State(dispatch): State<tracing::Dispatch>,
+    ) -> Result<String, BudgetExceeded> {
+        // The request's span is made under the service's subscriber, as its own layer would.
+        async {
+            let request = tracing::info_span!("request", tenant.id = "acme");
+            tracing::Instrument::instrument(chat_for_http(), request).await
+        }
+        .with_subscriber(dispatch)
+        .await
+        .map(|usage| format!("{} tokens", usage.input_tokens + usage.output_tokens))
+    }
+
+    let clock = TestClock::new();
+    let layer = builder(&clock)
+        .with_budget(Budget::requests_per_minute("tenant-rpm", 2).per(Scope::Tenant))
+        .build()
+        .expect("valid");
+    let (answers, exported) = export_built(layer, || {
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("a port");
+        let address = listener.local_addr().expect("an address");
+        let app = axum::Router::new()
+            .route("/chat", axum::routing::post(chat_handler))
+            .with_state(dispatch);
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        let client = reqwest::blocking::Client::new();
+        let answers: Vec<_> = (0..3)
+            .map(|_| {
+                let response = client
+                    .post(format!("http://{address}/chat"))
+                    .send()
+                    .expect("the service answers");
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .map(|value| value.to_str().expect("text").to_owned());
+                (
+                    response.status().as_u16(),
+                    retry_after,
+                    response.text().expect("a body"),
+                )
+            })
+            .collect();
+        runtime.shutdown_background();
+        answers
+    });
+    assert_eq!(answers[0], (200, None, "20 tokens".to_owned()));
+    assert_eq!(answers[1].0, 200);
+    assert_eq!(answers[2].0, 429);
+    assert_eq!(answers[2].1.as_deref(), Some("61"));
+    assert!(
+        answers[2]
+            .2
+            .starts_with("rate limit \"tenant-rpm\" for tenant.id=acme: 2 of 2 requests used"),
+        "{}",
+        answers[2].2
+    );
+    assert_eq!(rate_limited(&exported).len(), 1);
+}
