@@ -1049,3 +1049,101 @@ fn redis_keeps_what_the_docs_say_an_account_and_a_call_take() {
     // A settled call leaves no reservation behind: the account and its marker only.
     assert_eq!(accounts.len(), 3, "{accounts:?}");
 }
+
+/// A request of 500 tokens in (one token a character) and `max_tokens` 500, that uses both:
+/// 1,000 tokens reserved, 1,000 used.
+struct TokenRequest(String);
+
+impl tracing_ai::content::InputContent for TokenRequest {
+    fn input_messages(&self) -> Vec<tracing_ai::content::Message> {
+        vec![tracing_ai::content::Message::user(self.0.clone())]
+    }
+}
+
+impl tracing_ai::ReportsParameters for TokenRequest {
+    fn request_parameters(&self) -> tracing_ai::RequestParameters {
+        tracing_ai::RequestParameters::default().with_max_tokens(500)
+    }
+}
+
+#[ai_span(kind = "llm", model = "budget-model", provider = "openai", input = request, budget)]
+fn chat_tokens(request: &TokenRequest) -> Result<Usage, BudgetExceeded> {
+    std::thread::sleep(Duration::from_millis(1));
+    Ok(Usage::new(500, 500))
+}
+
+/// Three replicas (three layers, each its own store, subscriber and threads, as three
+/// processes would be) against one limit of 100,000 tokens a minute in one Redis: together
+/// they make the 100 calls of 1,000 tokens it has room for, not 300; a refusal says when the
+/// minute's tokens leave the window, and a minute and a second on there is room again.
+#[test]
+fn three_replicas_share_one_token_limit() {
+    let Some(redis) = Redis::start() else { return };
+    let clock = TestClock::new();
+    let replica = || {
+        let clock = clock.clone();
+        AiLayer::builder()
+            .with_budget_clock(move || clock.now())
+            .with_token_estimator(|_model: &str, text: &str| Some(text.chars().count() as u64))
+            .with_budget(Budget::tokens_per_minute("tenant-tpm", 100_000).per(Scope::Tenant))
+            .with_budget_store(store(&redis, "three-replicas"))
+            .build()
+            .expect("valid")
+    };
+    let replicas = [replica(), replica(), replica()];
+    let handles: Vec<_> = replicas.iter().map(AiLayer::budgets).collect();
+    // Each replica: 4 threads of 25 calls, 300 calls against room for 100.
+    let run = |layer: AiLayer| {
+        let request = TokenRequest("x".repeat(500));
+        let (outcomes, _) = export_built(layer, || {
+            let dispatch = tracing::dispatcher::get_default(Clone::clone);
+            std::thread::scope(|scope| {
+                let threads: Vec<_> = (0..4)
+                    .map(|_| {
+                        let (dispatch, request) = (dispatch.clone(), &request);
+                        scope.spawn(move || {
+                            tracing::dispatcher::with_default(&dispatch, || {
+                                (0..25)
+                                    .map(|_| {
+                                        tracing::info_span!("request", tenant.id = "acme")
+                                            .in_scope(|| chat_tokens(request))
+                                            .map_err(|refused| refused.retry_after())
+                                    })
+                                    .collect::<Vec<_>>()
+                            })
+                        })
+                    })
+                    .collect();
+                threads
+                    .into_iter()
+                    .flat_map(|thread| thread.join().expect("a thread"))
+                    .collect::<Vec<_>>()
+            })
+        });
+        outcomes
+    };
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let runs: Vec<_> = replicas
+            .into_iter()
+            .map(|layer| scope.spawn(move || run(layer)))
+            .collect();
+        runs.into_iter()
+            .flat_map(|run| run.join().expect("a replica"))
+            .collect()
+    });
+    let made = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+    assert_eq!(made, 100, "the three replicas share the limit");
+    for outcome in &outcomes {
+        if let Err(retry_after) = outcome {
+            assert_eq!(*retry_after, Some(Duration::from_secs(61)));
+        }
+    }
+    for handle in &handles {
+        handle.flush(Duration::from_secs(10)).expect("settled");
+    }
+    assert_eq!(
+        handles[0].spent("tenant-tpm", &[(Scope::Tenant, "acme")]),
+        Some(100_000.0),
+        "every replica's tokens, in Redis"
+    );
+}

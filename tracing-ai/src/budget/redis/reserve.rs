@@ -4,14 +4,14 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::scripts::{folded, millis, ttl, units, Account, RESERVE_SCRIPT, SPENT_SCRIPT, UNIT};
 use super::writer::worth_a_warning;
 use super::{Failure, OnStoreFailure, Shared};
 use crate::budget::store::{Answer, BudgetState, Held, Passed, Reservation, Reserved, WaitBy};
 use crate::budget::AccountKey;
-use crate::budget::{Budget, BudgetExceeded, CallScope, OnLimit};
+use crate::budget::{Budget, BudgetExceeded, CallScope, OnLimit, Window};
 
 /// A reservation's hold in Redis: its id and accounts, to settle.
 #[derive(Debug)]
@@ -247,13 +247,27 @@ impl Shared {
                 } else {
                     key
                 };
-                Err(BudgetExceeded::new(
-                    &budgets[*budget],
+                let budget = &budgets[*budget];
+                let refused = BudgetExceeded::new(
+                    budget,
                     key,
                     crate::money::round_money(used(answer.get(2))),
                     *amount,
                     now,
-                ))
+                );
+                // A rolling window: when the period Redis named leaves it.
+                Err(match (budget.window, answer.get(4)) {
+                    (Window::Rolling(_), Some(period)) => {
+                        refused.fitting_at(period.parse::<u64>().ok().map(|period| {
+                            UNIX_EPOCH
+                                + Duration::from_secs(
+                                    (period + budget.window.buckets() + 1)
+                                        * budget.window.bucket_secs(),
+                                )
+                        }))
+                    }
+                    _ => refused,
+                })
             }
             _ => {
                 let flags = answer.get(covering.len() + 1);

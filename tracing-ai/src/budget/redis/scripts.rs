@@ -25,7 +25,9 @@ const RESERVE: &str = r"
 -- reservation's marker, set once it was settled or given back.
 -- ARGV: id, now (ms), lease end (ms), the most accounts a budget has, then for each account:
 -- oldest period counted, limit, amount, refuse (1 or 0), time to live (ms).
--- A new scope past the most goes to `other`: the answer's last item says which did ('1').
+-- A new scope past the most goes to `other`: the answer's last item says which did ('1'). A
+-- refusal says the account, what it used, which went to `other`, and the period whose leaving
+-- makes room ('' when none can).
 -- A reservation whose caller gave up (timed out, and sent its release) is not made when it
 -- reaches Redis after its release.
 if redis.call('EXISTS', KEYS[#KEYS]) == 1 then
@@ -54,14 +56,16 @@ for i = 1, (#KEYS - 1) / 5 do
   -- ('held') and the earliest lease end ('next'): a reservation reads a few fields, however
   -- many calls are in flight.
   local fields = redis.call('HGETALL', key)
-  local total, reserved, next_end = 0, 0, nil
+  local total, reserved, next_end, periods = 0, 0, nil, {}
   for j = 1, #fields, 2 do
     local field, value = fields[j], fields[j + 1]
     if string.sub(field, 1, 2) == 'b:' then
-      if tonumber(string.sub(field, 3)) < oldest then
+      local period = tonumber(string.sub(field, 3))
+      if period < oldest then
         redis.call('HDEL', key, field)
       else
         total = total + tonumber(value)
+        periods[#periods + 1] = {period, tonumber(value)}
       end
     elseif field == 'held' then
       reserved = tonumber(value)
@@ -96,7 +100,21 @@ for i = 1, (#KEYS - 1) / 5 do
   total = total + reserved
   used[i] = total
   if ARGV[base + 4] == '1' and (total >= limit or total + amount > limit) then
-    return {'refused', tostring(i), string.format('%.0f', total), folded}
+    -- The period whose leaving the window makes room for the call, when spend leaving can
+    -- (not when what calls in flight hold is in the way): for `retry_after`.
+    local fits = ''
+    if reserved + amount <= limit then
+      table.sort(periods, function(a, b) return a[1] < b[1] end)
+      local need, freed = total + amount - limit, 0
+      for _, spent in ipairs(periods) do
+        freed = freed + spent[2]
+        if freed >= need then
+          fits = string.format('%.0f', spent[1])
+          break
+        end
+      end
+    end
+    return {'refused', tostring(i), string.format('%.0f', total), folded, fits}
   end
 end
 local lease_end = tonumber(ARGV[3])
