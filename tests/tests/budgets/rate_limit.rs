@@ -548,3 +548,126 @@ fn an_axum_service_answers_a_rate_limited_call_429_with_retry_after() {
     );
     assert_eq!(rate_limited(&exported).len(), 1);
 }
+
+/// A call that says when its body runs, then runs a moment.
+#[ai_span(kind = "llm", model = "limited-model", provider = "openai", budget)]
+async fn chat_in_turn(
+    name: &'static str,
+    order: Arc<Mutex<Vec<&'static str>>>,
+) -> Result<Usage, ChatError> {
+    order.lock().expect("not poisoned").push(name);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    Ok(Usage::new(10, 10))
+}
+
+/// The calls that come while the first runs, in this order, 7 ms apart.
+const ARRIVALS: [&str; 8] = ["b", "c", "d", "e", "f", "g", "h", "i"];
+
+/// With one call at a time that waits up to 2 s: while a call runs, the calls after it wait
+/// (none runs), and each runs when the one before ends, in the order they came; a call that
+/// waits up to 100 ms past a call that does not end is refused after 100 ms.
+#[test]
+fn a_limit_that_waits_serves_the_calls_in_the_order_they_came() {
+    let layer = AiLayer::builder()
+        .with_budget(
+            Budget::in_flight("one-at-a-time", 1)
+                .per(Scope::Tenant)
+                .wait_up_to(Duration::from_secs(2)),
+        )
+        .with_budget(
+            Budget::in_flight("impatient", 1)
+                .per(Scope::User)
+                .wait_up_to(Duration::from_millis(100)),
+        )
+        .build()
+        .expect("valid");
+    let order: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+    let (outcome, exported) = export_built(layer, || {
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        // One thread: each call spawned runs up to its wait before the next is spawned, so
+        // that the order they came in is the order they were spawned in.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let in_tenant = |call: std::pin::Pin<
+                Box<dyn std::future::Future<Output = Result<Usage, ChatError>> + Send>,
+            >| {
+                let dispatch = dispatch.clone();
+                tokio::spawn(
+                    async move {
+                        let request = tracing::info_span!("request", tenant.id = "acme");
+                        tracing::Instrument::instrument(call, request).await
+                    }
+                    .with_subscriber(dispatch),
+                )
+            };
+            let gate = Arc::new(tokio::sync::Notify::new());
+            let first = in_tenant(Box::pin(chat_until(gate.clone())));
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let mut waiting = Vec::new();
+            for name in ARRIVALS {
+                waiting.push(in_tenant(Box::pin(chat_in_turn(name, order.clone()))));
+                tokio::time::sleep(Duration::from_millis(7)).await;
+            }
+            let while_first_runs = order.lock().expect("not poisoned").clone();
+            gate.notify_one();
+            first.await.expect("ends").expect("made");
+            for call in waiting {
+                call.await.expect("ends").expect("made in its turn");
+            }
+            // A call that does not end, and one that waits 100 ms for it.
+            let never = {
+                let dispatch = dispatch.clone();
+                tokio::spawn(
+                    async move {
+                        let request = tracing::info_span!("request", user.id = "u1");
+                        tracing::Instrument::instrument(
+                            chat_until(Arc::new(tokio::sync::Notify::new())),
+                            request,
+                        )
+                        .await
+                    }
+                    .with_subscriber(dispatch.clone()),
+                )
+            };
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let started = std::time::Instant::now();
+            let impatient = async {
+                let request = tracing::info_span!("request", user.id = "u1");
+                tracing::Instrument::instrument(chat_until(gate.clone()), request).await
+            }
+            .with_subscriber(dispatch.clone())
+            .await;
+            let waited = started.elapsed();
+            never.abort();
+            (
+                while_first_runs,
+                impatient.map(drop).map_err(|e| e.to_string()),
+                waited,
+            )
+        })
+    });
+    let (while_first_runs, impatient, waited) = outcome;
+    assert_eq!(
+        while_first_runs,
+        Vec::<&str>::new(),
+        "none ran past the limit"
+    );
+    assert_eq!(*order.lock().expect("not poisoned"), ARRIVALS,);
+    let refusal = impatient.expect_err("refused once its 100 ms had passed");
+    assert!(
+        refusal.starts_with("rate limit \"impatient\" for user.id=u1: 1 of 1 calls in flight"),
+        "{refusal}"
+    );
+    assert!(
+        waited >= Duration::from_millis(100) && waited < Duration::from_secs(2),
+        "waited {waited:?}"
+    );
+    assert_eq!(
+        rate_limited(&exported).len(),
+        1,
+        "only the impatient call was refused"
+    );
+}

@@ -94,6 +94,25 @@ pub enum OnLimit {
     /// The call is not made: it returns [`BudgetExceeded`](super::BudgetExceeded).
     #[default]
     Refuse,
+    /// An `async fn` call past the limit waits for room, in the order the calls came, at most
+    /// this long; then it is refused as by `Refuse`. A sync function's call is refused at once:
+    /// waiting would block its thread. See [`Budget::wait_up_to`].
+    Wait(Duration),
+}
+
+impl OnLimit {
+    /// Whether a call past the limit is kept from going on (refused, or made to wait).
+    pub(crate) fn refuses(self) -> bool {
+        !matches!(self, OnLimit::Warn)
+    }
+
+    /// How long an `async fn` call past the limit waits for room.
+    pub(crate) fn patience(self) -> Option<Duration> {
+        match self {
+            OnLimit::Wait(patience) => Some(patience),
+            OnLimit::Warn | OnLimit::Refuse => None,
+        }
+    }
 }
 
 /// What a [`Budget`] counts: the calls' cost, or, for a rate limit, their tokens or the calls
@@ -314,6 +333,27 @@ impl Budget {
     #[must_use]
     pub fn warn(mut self) -> Self {
         self.on_limit = OnLimit::Warn;
+        self
+    }
+
+    /// Makes an `async fn` call past the limit wait for room, in the order the calls came, at
+    /// most `patience`, and only then refuse it: for a rate limit, a burst is served as the
+    /// window moves on and calls in flight end, instead of failing. A sync function's call is
+    /// refused at once (waiting would block its thread).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tracing_ai::budget::{Budget, Scope};
+    ///
+    /// // At most 4 calls of a tenant at once; a fifth waits up to 2 s for one to end.
+    /// let limit = Budget::in_flight("tenant-parallel", 4)
+    ///     .per(Scope::Tenant)
+    ///     .wait_up_to(Duration::from_secs(2));
+    /// # let _ = limit;
+    /// ```
+    #[must_use]
+    pub fn wait_up_to(mut self, patience: Duration) -> Self {
+        self.on_limit = OnLimit::Wait(patience);
         self
     }
 

@@ -7,7 +7,8 @@
 //! window = "day"               # "day", "month" (UTC), or rolling: "30m", "1h", "7d"
 //! per = ["tenant"]             # each tenant its own limit; also "feature", "user",
 //!                              # "session", "model"
-//! on_limit = "refuse"          # or "warn"
+//! on_limit = "refuse"          # or "warn", or "wait" with `wait_up_to = "2s"` (an
+//!                              # `async fn` call waits for room, at most that long)
 //!
 //! [[budget]]
 //! name = "gpt-4o-monthly"
@@ -56,6 +57,7 @@ struct FileBudget {
     #[serde(default)]
     only: std::collections::BTreeMap<String, Spanned<String>>,
     on_limit: Option<Spanned<String>>,
+    wait_up_to: Option<Spanned<String>>,
     currency: Option<Spanned<String>>,
     per_call: Option<Spanned<f64>>,
 }
@@ -109,6 +111,21 @@ fn load(path: &Path, reporting: &str) -> Result<Vec<Budget>, BudgetError> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| failed(format!("cannot be read ({error})")))?;
     parse(&text, reporting).map_err(failed)
+}
+
+/// A whole number of milliseconds, seconds or minutes: `500ms`, `2s`, `1m`.
+fn patience(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
+    let (amount, unit) = text.split_at(unit_at);
+    let amount: u64 = amount.parse().ok()?;
+    let millis = match unit {
+        "ms" => amount,
+        "s" => amount.checked_mul(1_000)?,
+        "m" => amount.checked_mul(60_000)?,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_millis(millis))
 }
 
 /// The rate limits a budget of the file may be instead of a `limit` over a `window`.
@@ -272,19 +289,52 @@ pub(crate) fn parse(text: &str, reporting: &str) -> Result<Vec<Budget>, String> 
             }
             budget = budget.only(scope, value.get_ref().clone());
         }
-        if let Some(on_limit) = &entry.on_limit {
-            budget.on_limit = match on_limit.get_ref().as_str() {
-                "refuse" => OnLimit::Refuse,
-                "warn" => OnLimit::Warn,
-                other => {
-                    return Err(at(
-                        "on_limit",
-                        on_limit.span().start,
-                        format!("{other:?} is not one: write \"refuse\" or \"warn\""),
-                    ))
-                }
-            };
-        }
+        let patience = entry
+            .wait_up_to
+            .as_ref()
+            .map(|wait| {
+                patience(wait.get_ref()).ok_or_else(|| {
+                    at(
+                        "wait_up_to",
+                        wait.span().start,
+                        format!(
+                            "{:?} is not a duration: write a whole number and \"ms\", \"s\" \
+                             or \"m\", such as \"2s\"",
+                            wait.get_ref()
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
+        let on_limit = entry.on_limit.as_ref();
+        budget.on_limit = match (on_limit.map(|on| on.get_ref().as_str()), patience) {
+            (None | Some("refuse"), None) => OnLimit::Refuse,
+            (Some("warn"), None) => OnLimit::Warn,
+            (None | Some("wait"), Some(patience)) => OnLimit::Wait(patience),
+            (Some("wait"), None) => {
+                return Err(at(
+                    "on_limit",
+                    on_limit.map_or(0, |on| on.span().start),
+                    "\"wait\" needs `wait_up_to`, the longest a call waits for room, such as \
+                     \"2s\""
+                        .to_owned(),
+                ))
+            }
+            (Some("refuse" | "warn"), Some(_)) => {
+                return Err(at(
+                    "wait_up_to",
+                    on_limit.map_or(0, |on| on.span().start),
+                    "is for on_limit = \"wait\"; remove it, or make the budget wait".to_owned(),
+                ))
+            }
+            (Some(other), _) => {
+                return Err(at(
+                    "on_limit",
+                    on_limit.map_or(0, |on| on.span().start),
+                    format!("{other:?} is not one: write \"refuse\", \"warn\" or \"wait\""),
+                ))
+            }
+        };
         if let Some(currency) = &entry.currency {
             let code = currency.get_ref();
             if code != "USD" && code != reporting {
@@ -341,6 +391,15 @@ mod tests {
         assert!(budgets[2].is_rate_limit());
         assert_eq!(budgets[2].currency(), "{token}");
         assert_eq!(budgets[2].limit(), 100_000.0);
+        let waits = parse(
+            "[[budget]]\nname = \"w\"\nin_flight = 4\non_limit = \"wait\"\nwait_up_to = \"1500ms\"\n",
+            "USD",
+        )
+        .expect("a limit that waits");
+        assert_eq!(
+            waits[0].on_limit(),
+            OnLimit::Wait(std::time::Duration::from_millis(1_500))
+        );
         assert_eq!(budgets[0].per, [Scope::Tenant]);
         assert_eq!(budgets[1].on_limit(), OnLimit::Warn);
         assert_eq!(budgets[1].window(), Window::Month);
@@ -367,7 +426,7 @@ mod tests {
             ),
             (
                 "limit = 1.0\nwindow = \"day\"\non_limit = \"stop\"\n",
-                "line 5: budget \"a\", `on_limit`: \"stop\" is not one: write \"refuse\" or \"warn\"",
+                "line 5: budget \"a\", `on_limit`: \"stop\" is not one: write \"refuse\", \"warn\" or \"wait\"",
             ),
             ("limit = 1.0\nwindow = \"day\"\nlimt = 2.0\n", "line 5"),
             (
@@ -408,6 +467,18 @@ mod tests {
             ("tokens_per_minute = 1.5e3\n", "line 3"),
             ("per = [\"tenant\"]\n", "`limit`: is missing: give a `limit` in money"),
             ("limit = 1.0\n", "`window`: is missing"),
+            (
+                "in_flight = 8\non_limit = \"wait\"\n",
+                "`on_limit`: \"wait\" needs `wait_up_to`",
+            ),
+            (
+                "in_flight = 8\nwait_up_to = \"2 seconds\"\n",
+                "`wait_up_to`: \"2 seconds\" is not a duration",
+            ),
+            (
+                "in_flight = 8\non_limit = \"warn\"\nwait_up_to = \"2s\"\n",
+                "`wait_up_to`: is for on_limit = \"wait\"",
+            ),
             (
                 "in_flight = 8\ncurrency = \"GBP\"\n",
                 "it is a rate limit of calls in flight, which has no currency",

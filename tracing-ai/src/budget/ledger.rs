@@ -17,7 +17,7 @@ use super::store::{
     WaitBy, MAX_ACCOUNTS,
 };
 use super::window::epoch_secs;
-use super::{Budget, BudgetExceeded, CallScope, OnLimit, Window};
+use super::{Budget, BudgetExceeded, CallScope, Window};
 use crate::budget::AccountKey;
 use crate::money::{to_f64, to_units};
 
@@ -234,7 +234,7 @@ impl Ledger {
                             units,
                         ));
                     }
-                    if budget.on_limit == OnLimit::Refuse {
+                    if budget.on_limit.refuses() {
                         drop(held);
                         // What the budgets before this one took, given back: all or nothing.
                         for hold in reservation.iter() {

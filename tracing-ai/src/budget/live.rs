@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use super::file::BudgetSources;
 use super::ledger::Ledger;
 use super::store::{Balance, BudgetStore, Clock, OpenStore, Reserving, WaitBy};
+use super::wait::{Waiters, WaitingForRoom};
 use super::{file, Budget, BudgetError, BudgetExceeded, CallScope, Scope, ScopeLabels, Unflushed};
 use crate::attr;
 
@@ -25,6 +26,8 @@ pub(crate) struct LiveBudgets {
     store: Arc<dyn BudgetStore>,
     /// What "now" is for windows and leases.
     clock: Clock,
+    /// The calls waiting for room in a budget that waits.
+    waiters: Arc<Waiters>,
     /// Calls past a limit, by budget, outcome and scope: `ai.budget.calls`.
     past_limit: std::sync::Mutex<HashMap<PastLimit, u64>>,
     /// The balances one collection's three gauges read: swept once, not once per gauge.
@@ -63,6 +66,7 @@ impl Default for LiveBudgets {
             sources: BudgetSources::default(),
             store: Arc::new(Ledger::default()),
             clock: Clock::system(),
+            waiters: Arc::default(),
             past_limit: std::sync::Mutex::default(),
             collected: std::sync::Mutex::default(),
             #[cfg(test)]
@@ -93,6 +97,7 @@ impl LiveBudgets {
             sources,
             store,
             clock,
+            waiters: Arc::default(),
             past_limit: std::sync::Mutex::default(),
             collected: std::sync::Mutex::default(),
             #[cfg(test)]
@@ -137,8 +142,48 @@ impl LiveBudgets {
         estimate: &mut dyn FnMut(&Budget) -> f64,
         wait: WaitBy,
     ) -> Reserving {
-        self.store
-            .reserve(self.now(), scope, estimate, self.time(), wait)
+        let budgets = self.now();
+        let waits = wait == WaitBy::Awaiting
+            && budgets
+                .iter()
+                .any(|budget| budget.on_limit().patience().is_some());
+        if !waits {
+            return self
+                .store
+                .reserve(budgets, scope, estimate, self.time(), wait);
+        }
+        // Each estimate kept, for the tries after a wait.
+        let mut estimates = vec![None; budgets.len()];
+        let first = self.store.reserve(
+            budgets.clone(),
+            scope,
+            &mut |budget| {
+                let amount = estimate(budget);
+                if let Some(index) = budgets
+                    .iter()
+                    .position(|candidate| std::ptr::eq(candidate, budget))
+                {
+                    estimates[index] = Some(amount);
+                }
+                amount
+            },
+            self.time(),
+            wait,
+        );
+        Reserving::Waiting(Box::new(WaitingForRoom {
+            first,
+            store: self.store.clone(),
+            budgets,
+            scope: scope.clone(),
+            estimates,
+            clock: self.clock.clone(),
+            waiters: self.waiters.clone(),
+        }))
+    }
+
+    /// A call settled or gave back what it held: calls waiting for room look again.
+    pub(crate) fn room_made(&self) {
+        self.waiters.room_made();
     }
 
     /// Writes the settlements and debits still queued for the store, within `timeout`.

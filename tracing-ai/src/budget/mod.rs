@@ -107,6 +107,7 @@ mod local;
 #[cfg(feature = "redis")]
 mod redis;
 mod store;
+mod wait;
 mod window;
 
 #[cfg(feature = "redb")]

@@ -202,8 +202,7 @@ pub(crate) trait Answer: Send {
 /// A reservation made, or sent to its store and waited for.
 pub(crate) enum Reserving {
     Done(Reserved),
-    // Only Redis answers later, today.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    /// Redis's answer to come, or a call that may wait for room.
     Waiting(Box<dyn Answer>),
 }
 

@@ -253,6 +253,7 @@ impl ClosedCall {
             Some(reservation) => {
                 let state = reservation.settle(&cost, live.time());
                 self.settled.budget = state;
+                live.room_made();
             }
             None => {
                 let mut scope = CallScope::default();

@@ -364,6 +364,7 @@ impl AiSpanExt for tracing::Span {
                 // The call ended while its store answered: nothing will settle what it holds.
                 if let Some(reservation) = kept {
                     reservation.settle(&|_| None, budgets.time());
+                    budgets.room_made();
                 }
                 Some(outcome)
             })

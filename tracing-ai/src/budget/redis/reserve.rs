@@ -121,7 +121,7 @@ impl Shared {
                 .arg(budget.window.oldest_counted(period.index))
                 .arg(units(budget.limit))
                 .arg(units(*amount))
-                .arg(u8::from(budget.on_limit == OnLimit::Refuse))
+                .arg(u8::from(budget.on_limit.refuses()))
                 .arg(ttl(&budget.window, period.ends, now));
             accounts.push((account, budget.currency.clone()));
         }
