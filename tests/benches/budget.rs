@@ -1,6 +1,7 @@
 //! What a budget adds to a call, in time: the same annotated call under a layer with no
 //! budget, with an in-process budget, and with the budget kept in Redis on 127.0.0.1 (one
-//! round trip to reserve, on the store's thread; the settlement goes through its queue). Each
+//! round trip to reserve, on the store's thread; the settlement goes through its queue); and
+//! the same with a rate limit (requests per minute per tenant) instead of a budget. Each
 //! as a sync function (the thread waits for Redis) and as an `async fn` on a current-thread
 //! tokio runtime (the task awaits Redis). Same run, same machine: compare the ratios.
 //!
@@ -41,6 +42,11 @@ async fn request_async() {
     );
 }
 
+/// A rate limit that is never reached.
+fn rate_limit() -> Budget {
+    Budget::requests_per_minute("tenant-rpm", u64::MAX / 2).per(Scope::Tenant)
+}
+
 /// A budget that never runs out.
 fn budget() -> Budget {
     Budget::new("tenant-daily", 1e9, Window::Day)
@@ -66,6 +72,10 @@ fn budgets(c: &mut Criterion) {
             "in_process",
             stack(AiLayer::builder().with_budget(budget())),
         ),
+        (
+            "rate_limit_in_process",
+            stack(AiLayer::builder().with_budget(rate_limit())),
+        ),
     ];
     if let Some(redis) = &redis {
         let store = RedisBudgets::new(&redis.url)
@@ -77,7 +87,15 @@ fn budgets(c: &mut Criterion) {
             stack(
                 AiLayer::builder()
                     .with_budget(budget())
-                    .with_budget_store(store),
+                    .with_budget_store(store.clone()),
+            ),
+        ));
+        stacks.push((
+            "rate_limit_redis_loopback",
+            stack(
+                AiLayer::builder()
+                    .with_budget(rate_limit())
+                    .with_budget_store(store.with_prefix("bench-limit")),
             ),
         ));
     }

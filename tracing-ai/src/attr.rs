@@ -296,6 +296,12 @@ pub const AI_BUDGET_RESERVED_BY: &str = "ai.budget.reserved_by";
 /// The event on a call's span when the call went past a budget that warns rather than
 /// refuses, with [`AI_BUDGET_NAME`], [`AI_BUDGET_LIMIT`] and [`AI_BUDGET_SPENT`].
 pub const AI_BUDGET_EXCEEDED: &str = "ai.budget.exceeded";
+/// The event on a call's span when the call waited for room in a budget that waits
+/// ([`OnLimit::Wait`](crate::budget::OnLimit::Wait)) and was then made, with
+/// [`AI_BUDGET_NAME`] and [`AI_BUDGET_WAIT`].
+pub const AI_BUDGET_WAITED: &str = "ai.budget.waited";
+/// How long a call waited for room, in seconds, on an [`AI_BUDGET_WAITED`] event.
+pub const AI_BUDGET_WAIT: &str = "ai.budget.wait";
 /// The name of a [`Budget`](crate::budget::Budget): a label of the budget metrics, and an
 /// attribute of a span's [`AI_BUDGET_EXCEEDED`] event.
 pub const AI_BUDGET_NAME: &str = "ai.budget.name";
@@ -317,8 +323,8 @@ pub const AI_BUDGET_CURRENCY: &str = "ai.budget.currency";
 pub const AI_BUDGET_STORE_FAILURES: &str = "ai.budget.store_failures";
 /// Counter of the calls past a budget's limit, by [`AI_BUDGET_OUTCOME`].
 pub const AI_BUDGET_CALLS: &str = "ai.budget.calls";
-/// What happened to a call past a budget's limit, on [`AI_BUDGET_CALLS`]: `refused` or
-/// `warned`.
+/// What happened to a call past a budget's limit, on [`AI_BUDGET_CALLS`]: `refused`,
+/// `warned`, or `waited` (it waited for room in a budget that waits, then was made).
 pub const AI_BUDGET_OUTCOME: &str = "ai.budget.outcome";
 /// Which store operation failed, on [`AI_BUDGET_STORE_FAILURES`]: `reserve` or `debit`.
 pub const AI_BUDGET_OPERATION: &str = "ai.budget.operation";

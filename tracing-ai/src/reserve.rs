@@ -84,11 +84,22 @@ fn reserved_on(
             return Err(refused);
         }
     };
-    for Passed { over } in passed {
+    for Passed { over, waited } in passed {
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        if let Some(waited) = waited {
+            // Why the call took longer: it waited for room, then was made.
+            span.add_event(
+                attr::AI_BUDGET_WAITED,
+                vec![
+                    opentelemetry::KeyValue::new(attr::AI_BUDGET_NAME, over.budget().to_owned()),
+                    opentelemetry::KeyValue::new(attr::AI_BUDGET_WAIT, waited.as_secs_f64()),
+                ],
+            );
+            continue;
+        }
         // On the call's span, with its own attributes only (a `tracing` event would add
         // `level` and `target`, which Weaver's live-check reports); and a line for the logs,
         // outside the trace as the library's other warnings.
-        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
         span.add_event(
             attr::AI_BUDGET_EXCEEDED,
             vec![

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use opentelemetry::metrics::MeterProvider as _;
 use tracing::instrument::WithSubscriber as _;
 use tracing_ai::budget::{Budget, BudgetExceeded, Scope};
 use tracing_ai::content::{InputContent, Message};
@@ -568,7 +569,9 @@ const ARRIVALS: [&str; 8] = ["b", "c", "d", "e", "f", "g", "h", "i"];
 /// waits up to 100 ms past a call that does not end is refused after 100 ms.
 #[test]
 fn a_limit_that_waits_serves_the_calls_in_the_order_they_came() {
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
     let layer = AiLayer::builder()
+        .with_meter(meters.meter("tracing-ai"))
         .with_budget(
             Budget::in_flight("one-at-a-time", 1)
                 .per(Scope::Tenant)
@@ -581,6 +584,8 @@ fn a_limit_that_waits_serves_the_calls_in_the_order_they_came() {
         )
         .build()
         .expect("valid");
+    // The metrics read the budgets for as long as the layer, or a handle on them, lives.
+    let _budgets = layer.budgets();
     let order: Arc<Mutex<Vec<&'static str>>> = Arc::default();
     let (outcome, exported) = export_built(layer, || {
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
@@ -669,5 +674,49 @@ fn a_limit_that_waits_serves_the_calls_in_the_order_they_came() {
         rate_limited(&exported).len(),
         1,
         "only the impatient call was refused"
+    ); // Each call that waited says so on its span, with how long, and in the metric.
+    let waits: Vec<f64> = exported
+        .spans_named("chat limited-model")
+        .iter()
+        .flat_map(|span| span.events.iter())
+        .filter(|event| event.name == "ai.budget.waited")
+        .map(|event| {
+            let attribute = |key: &str| {
+                event
+                    .attributes
+                    .iter()
+                    .find(|kv| kv.key.as_str() == key)
+                    .map(|kv| kv.value.clone())
+            };
+            assert_eq!(
+                attribute("ai.budget.name"),
+                Some(opentelemetry::Value::from("one-at-a-time"))
+            );
+            match attribute("ai.budget.wait") {
+                Some(opentelemetry::Value::F64(seconds)) => seconds,
+                other => panic!("no wait in seconds: {other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(waits.len(), ARRIVALS.len());
+    assert!(
+        waits.iter().all(|seconds| *seconds > 0.0 && *seconds < 2.0),
+        "{waits:?}"
     );
+    meters.force_flush().expect("metrics flush");
+    let calls = tracing_ai_tests::metrics::points(&metrics, "ai.budget.calls");
+    let count = |budget: &str, outcome: &str, scope: (&str, &str)| {
+        calls
+            .get(&tracing_ai_tests::metrics::attrs(&[
+                ("ai.budget.name", budget),
+                ("ai.budget.outcome", outcome),
+                scope,
+            ]))
+            .map(|(sum, _)| *sum)
+    };
+    assert_eq!(
+        count("one-at-a-time", "waited", ("tenant.id", "acme")),
+        Some(8.0)
+    );
+    assert_eq!(count("impatient", "refused", ("user.id", "u1")), Some(1.0));
 }

@@ -243,7 +243,7 @@ impl Ledger {
                         }
                         return Err(over);
                     }
-                    passed.push(Passed { over });
+                    passed.push(Passed { over, waited: None });
                 }
                 // Taken at once, under the account's lock: most calls have one budget, and
                 // a refusal by a later one gives it back above.

@@ -206,8 +206,7 @@ impl LiveBudgets {
     }
 
     /// Counts a call that went past `over`'s budget: refused, or warned and made.
-    pub(crate) fn counted(&self, over: &BudgetExceeded, refused: bool) {
-        let outcome = if refused { "refused" } else { "warned" };
+    pub(crate) fn counted(&self, over: &BudgetExceeded, outcome: &'static str) {
         let mut counts = self
             .past_limit
             .lock()

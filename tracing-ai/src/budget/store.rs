@@ -109,10 +109,13 @@ pub(crate) struct Balance {
     pub(crate) currency: Arc<str>,
 }
 
-/// A budget with the `warn` action that a call went past.
+/// A budget with the `warn` action that a call went past, or one that made it wait.
 #[derive(Debug)]
 pub(crate) struct Passed {
     pub(crate) over: BudgetExceeded,
+    /// How long the call waited for room in the budget, when it waited (and was then made)
+    /// rather than went past.
+    pub(crate) waited: Option<Duration>,
 }
 
 /// How far a budget is spent, after a call settled: what the console shows on its lines.

@@ -19,7 +19,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::store::{Answer, BudgetStore, Clock, Reserved, Reserving, WaitBy};
+use super::store::{Answer, BudgetStore, Clock, Passed, Reserved, Reserving, WaitBy};
 use super::{Budget, CallScope, ScopeLabels};
 
 /// How often the first waiter looks again when nothing in this process wakes it (a store
@@ -286,11 +286,21 @@ impl WaitingForRoom {
         } = self;
         let started = Instant::now();
         let mut place: Option<Place> = None;
+        let mut first_refusal = None;
         let mut reserving = first;
         loop {
             let refused = match reserving.wait().await {
                 Err(refused) => refused,
-                done => return done,
+                Ok((reservation, mut passed)) => {
+                    // Made after waiting: the span and the metrics say so.
+                    if let Some(over) = first_refusal {
+                        passed.push(Passed {
+                            over,
+                            waited: Some(started.elapsed()),
+                        });
+                    }
+                    return Ok((reservation, passed));
+                }
             };
             let patience = budgets
                 .iter()
@@ -313,6 +323,9 @@ impl WaitingForRoom {
                     .unwrap_or(LOOK_AGAIN)
                     .max(Duration::from_millis(1));
             let place = place.get_or_insert_with(|| waiters.enqueue(refused.queue_key()));
+            if first_refusal.is_none() {
+                first_refusal = Some(refused);
+            }
             place.turn(look_again, deadline).await;
             let mut estimate = |budget: &Budget| {
                 budgets

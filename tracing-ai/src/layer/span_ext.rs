@@ -339,13 +339,18 @@ impl AiSpanExt for tracing::Span {
                 let outcome = match reserved.take()? {
                     Ok((reservation, passed)) => {
                         for passed in &passed {
-                            budgets.counted(&passed.over, false);
+                            let outcome = if passed.waited.is_some() {
+                                "waited"
+                            } else {
+                                "warned"
+                            };
+                            budgets.counted(&passed.over, outcome);
                         }
                         kept = reservation;
                         Ok(passed)
                     }
                     Err(refused) => {
-                        budgets.counted(&refused, true);
+                        budgets.counted(&refused, "refused");
                         Err(refused)
                     }
                 };

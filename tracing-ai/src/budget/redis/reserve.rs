@@ -289,7 +289,7 @@ impl Shared {
                             *amount,
                             now,
                         );
-                        passed.push(Passed { over });
+                        passed.push(Passed { over, waited: None });
                     }
                 }
                 let reservation = Reservation::new(RemoteHold {
