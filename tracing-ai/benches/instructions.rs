@@ -18,7 +18,7 @@ use std::hint::black_box;
 
 use common::{
     annotated, annotated_with_budget, baseline, budget_stack, in_request, in_request_by_hand,
-    same_output_by_hand, stacks,
+    rate_limit_stack, same_output_by_hand, stacks,
 };
 use tracing::Dispatch;
 
@@ -35,8 +35,9 @@ fn measured(request: &dyn Fn()) {
 fn main() {
     let (otel_only, with_ai) = stacks();
     let with_budget = budget_stack();
+    let with_rate_limit = rate_limit_stack();
     let none = Dispatch::none();
-    let ids: [(&str, &Dispatch, &dyn Fn()); 9] = [
+    let ids: [(&str, &Dispatch, &dyn Fn()); 10] = [
         ("llm_call/baseline", &otel_only, &|| {
             black_box(in_request(|| baseline(1_000, "acme")));
         }),
@@ -49,6 +50,9 @@ fn main() {
             black_box(in_request(|| annotated(1_000)));
         }),
         ("llm_call/ai_span_budget", &with_budget, &|| {
+            let _ = black_box(in_request(|| annotated_with_budget(1_000)));
+        }),
+        ("llm_call/ai_span_rate_limit", &with_rate_limit, &|| {
             let _ = black_box(in_request(|| annotated_with_budget(1_000)));
         }),
         // No subscriber at all: `#[ai_span]` against `#[instrument]`.

@@ -241,6 +241,20 @@ pub(crate) fn budget_stack() -> Dispatch {
     Dispatch::new(tracing_subscriber::registry().with(layer))
 }
 
+/// The AI stack of [`stacks`], with a rate limit per tenant that is never reached: every
+/// call reserves one request in it and settles.
+pub(crate) fn rate_limit_stack() -> Dispatch {
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(Discard)
+        .build();
+    let layer = tracing_ai::AiLayer::builder()
+        .with_budget(Budget::requests_per_minute("tenant-rpm", u64::MAX / 2).per(Scope::Tenant))
+        .build()
+        .expect("a valid limit")
+        .with_tracer(provider.tracer("bench"));
+    Dispatch::new(tracing_subscriber::registry().with(layer))
+}
+
 /// What a request's spans export: each span's name with its attributes, sorted, as text.
 pub(crate) fn exported(request: impl Fn(), ai: bool) -> Vec<(String, Vec<(String, String)>)> {
     let collect = Collect::default();

@@ -84,11 +84,6 @@ impl BudgetExceeded {
         )
     }
 
-    /// The queue of calls waiting for room in the refusing budget's account.
-    pub(super) fn queue_key(&self) -> super::wait::QueueKey {
-        (self.0.budget.clone(), self.0.scope.clone())
-    }
-
     /// Sets when the call would fit, as the store worked it out.
     pub(super) fn fitting_at(mut self, fits_at: Option<SystemTime>) -> Self {
         self.0.fits_at = fits_at;

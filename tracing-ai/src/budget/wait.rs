@@ -322,7 +322,10 @@ impl WaitingForRoom {
                     .fits_in()
                     .unwrap_or(LOOK_AGAIN)
                     .max(Duration::from_millis(1));
-            let place = place.get_or_insert_with(|| waiters.enqueue(refused.queue_key()));
+            // The queue of the refusing budget's account.
+            let place = place.get_or_insert_with(|| {
+                waiters.enqueue((refused.0.budget.clone(), refused.0.scope.clone()))
+            });
             if first_refusal.is_none() {
                 first_refusal = Some(refused);
             }
