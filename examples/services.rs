@@ -23,6 +23,9 @@
 //! its GPU time, which no token count foretells). With `--budget-dir DIR` (and no Redis) each
 //! service keeps its budget's spend in `DIR/<role>.redb` as well, so that a restart does not
 //! start the day again from zero.
+//! `--budget-rpm N` limits each tenant to N model calls a minute, across the embedding and
+//! LLM services (and, with `--budget-redis`, every replica): a call past it is answered 429
+//! with `Retry-After`, which the gateway passes on.
 //!
 //! How the trace crosses the processes: the gateway's HTTP client ([`PropagateContext`])
 //! sends `traceparent` and the request's ids as `baggage`; the two services continue the
@@ -95,14 +98,23 @@ async fn generate(Json(request): Json<GenerateRequest>) -> Response {
     }
 }
 
-/// A model call's failure as an answer: a call a budget refused is the caller's 429 (it was
-/// not made), any other the model's 502.
+/// A model call's failure as an answer: a call a budget or a rate limit refused is the
+/// caller's 429 (it was not made), with `Retry-After` when the refusal says when the call
+/// would fit; any other the model's 502.
 fn model_error(error: &tracing_ai_examples::ModelError) -> Response {
-    let status = match error {
-        tracing_ai_examples::ModelError::OverBudget(_) => StatusCode::TOO_MANY_REQUESTS,
-        _ => StatusCode::BAD_GATEWAY,
+    let (status, retry_after) = match error {
+        tracing_ai_examples::ModelError::OverBudget(refused) => {
+            (StatusCode::TOO_MANY_REQUESTS, refused.retry_after())
+        }
+        _ => (StatusCode::BAD_GATEWAY, None),
     };
-    (status, error.to_string()).into_response()
+    let mut response = (status, error.to_string()).into_response();
+    if let Some(wait) = retry_after {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, wait.as_secs().into());
+    }
+    response
 }
 
 /// Where the gateway finds the other two, and the client it calls them with.
@@ -118,8 +130,9 @@ struct Upstreams {
 enum GatewayError {
     Unauthenticated,
     Upstream(String),
-    /// A service behind refused the request's model call: its budget is spent.
-    OverBudget(String),
+    /// A service behind refused the request's model call: its budget is spent, or a rate
+    /// limit reached (then with the seconds it said to wait).
+    OverBudget(String, Option<String>),
 }
 
 impl IntoResponse for GatewayError {
@@ -131,7 +144,18 @@ impl IntoResponse for GatewayError {
             )
                 .into_response(),
             GatewayError::Upstream(why) => (StatusCode::BAD_GATEWAY, why).into_response(),
-            GatewayError::OverBudget(why) => (StatusCode::TOO_MANY_REQUESTS, why).into_response(),
+            GatewayError::OverBudget(why, retry_after) => {
+                let mut response = (StatusCode::TOO_MANY_REQUESTS, why).into_response();
+                // Passed on: the caller waits what the service that refused said.
+                if let Some(value) =
+                    retry_after.and_then(|seconds| axum::http::HeaderValue::from_str(&seconds).ok())
+                {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::RETRY_AFTER, value);
+                }
+                response
+            }
         }
     }
 }
@@ -165,6 +189,11 @@ async fn call<Req: Serialize, Resp: for<'de> Deserialize<'de>>(
         .await
         .map_err(|e| GatewayError::Upstream(format!("{url}: {e}")))?;
     let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
     let bytes = response
         .bytes()
         .await
@@ -172,6 +201,7 @@ async fn call<Req: Serialize, Resp: for<'de> Deserialize<'de>>(
     if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
         return Err(GatewayError::OverBudget(
             String::from_utf8_lossy(&bytes).into_owned(),
+            retry_after,
         ));
     }
     if !status.is_success() {
@@ -238,8 +268,10 @@ struct Options {
     lifeline: bool,
     /// The budget flags, as given: the launcher hands them to the services that call models.
     budget_flags: Vec<String>,
-    /// Each tenant's daily budget in USD, and where it is kept.
+    /// Each tenant's daily budget in USD, its rate limit in requests a minute, and where they
+    /// are kept.
     budget: Option<f64>,
+    budget_rpm: Option<u64>,
     budget_redis: Option<String>,
     budget_dir: Option<std::path::PathBuf>,
     budget_per_call: Option<f64>,
@@ -255,6 +287,7 @@ fn options() -> Result<Options, Box<dyn Error>> {
         lifeline: false,
         budget_flags: Vec::new(),
         budget: None,
+        budget_rpm: None,
         budget_redis: None,
         budget_dir: None,
         budget_per_call: None,
@@ -272,6 +305,7 @@ fn options() -> Result<Options, Box<dyn Error>> {
         }
         match flag.as_str() {
             "--budget" => options.budget = Some(value.parse()?),
+            "--budget-rpm" => options.budget_rpm = Some(value.parse()?),
             "--budget-redis" => options.budget_redis = Some(value),
             "--budget-dir" => options.budget_dir = Some(value.into()),
             "--budget-per-call" => options.budget_per_call = Some(value.parse()?),
@@ -291,8 +325,9 @@ fn options() -> Result<Options, Box<dyn Error>> {
             other => {
                 return Err(format!(
                     "unknown flag `{other}`; the flags are --port P, --role gateway|embedding|llm, \
-                     --embedding URL, --llm URL, --lifeline, --budget USD, --budget-redis URL, \
-                     --budget-dir DIR, --budget-per-call USD, --budget-fail open|closed"
+                     --embedding URL, --llm URL, --lifeline, --budget USD, --budget-rpm N, \
+                     --budget-redis URL, --budget-dir DIR, --budget-per-call USD, \
+                     --budget-fail open|closed"
                 )
                 .into())
             }
@@ -359,13 +394,21 @@ async fn serve(options: Options, role: &str) -> Result<(), Box<dyn Error>> {
         for key in HANDED_ON {
             layer = layer.with_trusted_baggage(key);
         }
-        // The services that call models check each tenant's budget before every call.
+        // The services that call models check each tenant's budget and rate limit before
+        // every call.
         if let Some(limit) = options.budget {
             let mut budget = Budget::new("tenant-daily", limit, Window::Day).per(Scope::Tenant);
             if let Some(per_call) = options.budget_per_call {
                 budget = budget.per_call(per_call);
             }
             layer = layer.with_budget(budget);
+        }
+        if let Some(requests) = options.budget_rpm {
+            layer = layer.with_budget(
+                Budget::requests_per_minute("tenant-rpm", requests).per(Scope::Tenant),
+            );
+        }
+        if options.budget.is_some() || options.budget_rpm.is_some() {
             if let Some(url) = &options.budget_redis {
                 let policy = if options.budget_fail_closed {
                     OnStoreFailure::Closed

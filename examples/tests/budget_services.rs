@@ -288,3 +288,67 @@ fn kill_hard(mut replica: Replica) {
     // The services are gone once their files can be opened: a moment for the kernel.
     std::thread::sleep(Duration::from_millis(200));
 }
+
+/// `GET /ask` as `tenant`: the status, the `Retry-After` header, and the body.
+fn ask_with_retry_after(gateway: &str, tenant: &str) -> (u16, Option<String>, String) {
+    let response = reqwest::blocking::Client::new()
+        .get(format!("http://{gateway}/ask?q=What+is+a+span"))
+        .header("authorization", format!("Bearer {tenant}-key"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .expect("the gateway answers");
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    (status, retry_after, response.text().unwrap_or_default())
+}
+
+/// A rate limit across the two replicas (issue 36, item 4), as users run them:
+/// `--budget-rpm 6 --budget-redis URL`. A request makes two model calls (an embedding and a
+/// completion, in two processes of its replica), each counting one request of the tenant's
+/// six a minute: three requests pass, alternating between the replicas, and the fourth is
+/// answered 429 with `Retry-After` (the model service's, passed on by the gateway) and the
+/// limit's message; another tenant goes on.
+#[test]
+fn two_replicas_of_the_services_share_a_rate_limit_and_answer_429_with_retry_after() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let receiver = Receiver::start();
+    let replica = || {
+        let (launcher, gateway) = spawn_listening(
+            exporting_example("services", &format!("http://{}", receiver.grpc), "grpc")
+                .args(["--port", "0", "--budget-rpm", "6"])
+                .args(["--budget-redis", &redis.url])
+                .stdin(std::process::Stdio::null()),
+        );
+        Replica {
+            launcher: Some(launcher),
+            gateway,
+        }
+    };
+    let replicas = [replica(), replica()];
+    let answers: Vec<_> = (0..4)
+        .map(|n| ask_with_retry_after(&replicas[n % 2].gateway, "acme"))
+        .collect();
+    let statuses: Vec<u16> = answers.iter().map(|(status, _, _)| *status).collect();
+    assert_eq!(statuses, [200, 200, 200, 429], "{answers:?}");
+    let (_, retry_after, body) = &answers[3];
+    let seconds: u64 = retry_after
+        .as_deref()
+        .expect("a Retry-After header")
+        .parse()
+        .expect("whole seconds");
+    assert!((1..=61).contains(&seconds), "Retry-After: {seconds}");
+    assert!(
+        body.contains("rate limit \"tenant-rpm\" for tenant.id=acme: 6 of 6 requests used"),
+        "{body}"
+    );
+    assert_eq!(ask_with_retry_after(&replicas[1].gateway, "globex").0, 200);
+    for replica in replicas {
+        replica.stop();
+    }
+}
