@@ -280,7 +280,9 @@ fn requests_per_minute_count_the_calls_made_and_not_the_refused() {
 #[test]
 fn calls_in_flight_hold_their_place_until_they_end_however_they_end() {
     let clock = TestClock::new();
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
     let layer = builder(&clock)
+        .with_meter(meters.meter("tracing-ai"))
         .with_budget(Budget::in_flight("tenant-parallel", 2).per(Scope::Tenant))
         .build()
         .expect("valid");
@@ -311,6 +313,16 @@ fn calls_in_flight_hold_their_place_until_they_end_however_they_end() {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 let third = chat_until(Arc::new(tokio::sync::Notify::new())).await;
                 let full = refused(&third).to_string();
+                // The gauge of a limit of calls in flight is the calls in flight.
+                meters.force_flush().expect("metrics flush");
+                let in_use = tracing_ai_tests::metrics::gauge_points(&metrics, "ai.budget.spent")
+                    .get(&tracing_ai_tests::metrics::attrs(&[
+                        ("ai.budget.name", "tenant-parallel"),
+                        ("tenant.id", "acme"),
+                        ("ai.budget.currency", "{call}"),
+                    ]))
+                    .copied();
+                assert_eq!(in_use, Some(2.0), "two calls in flight");
                 let retry = refused(&third).retry_after();
                 gate_1.notify_one();
                 first.await.expect("ends").expect("made");

@@ -17,7 +17,7 @@ use super::store::{
     WaitBy, MAX_ACCOUNTS,
 };
 use super::window::epoch_secs;
-use super::{Budget, BudgetExceeded, CallScope, Window};
+use super::{Budget, BudgetExceeded, CallScope, Measure, Window};
 use crate::budget::AccountKey;
 use crate::money::{to_f64, to_units};
 
@@ -444,7 +444,13 @@ fn drop_idle(
         if spent == 0 && account.reserved == 0 && !held {
             return false;
         }
-        kept(key, budget, spent);
+        // A limit of calls in flight spends nothing: what it has in use is what they hold.
+        let used = if budget.measure == Measure::InFlight {
+            account.reserved
+        } else {
+            spent
+        };
+        kept(key, budget, used);
         true
     });
 }
