@@ -732,3 +732,29 @@ fn a_limit_that_waits_serves_the_calls_in_the_order_they_came() {
     );
     assert_eq!(count("impatient", "refused", ("user.id", "u1")), Some(1.0));
 }
+
+/// A limit changed at run time keeps what the minute used: raised from 2 to 4 requests a
+/// minute after two calls, it lets two more through.
+#[test]
+fn a_rate_limit_changed_at_run_time_keeps_what_the_minute_used() {
+    let clock = TestClock::new();
+    let layer = builder(&clock)
+        .with_budget(Budget::requests_per_minute("tenant-rpm", 2).per(Scope::Tenant))
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let request = ChatRequest::new(10, 10, (10, 10));
+    let (made, _) = export_built(layer, || {
+        in_request("acme", || {
+            let before: Vec<bool> = (0..3).map(|_| chat(&request).is_ok()).collect();
+            budgets
+                .replace(vec![
+                    Budget::requests_per_minute("tenant-rpm", 4).per(Scope::Tenant)
+                ])
+                .expect("a valid limit");
+            let after: Vec<bool> = (0..3).map(|_| chat(&request).is_ok()).collect();
+            (before, after)
+        })
+    });
+    assert_eq!(made, (vec![true, true, false], vec![true, true, false]));
+}
