@@ -370,9 +370,28 @@ fn calls_in_flight_hold_their_place_until_they_end_however_they_end() {
 /// made used at most the limit, and the limit was used: the busy minutes took most of it.
 #[test]
 fn a_thousand_concurrent_calls_use_at_most_the_limit_in_any_minute() {
-    const LIMIT: u64 = 100_000;
     let clock = TestClock::new();
-    let layer = builder(&clock)
+    a_thousand_concurrent_calls(&clock, builder(&clock));
+}
+
+/// [`a_thousand_concurrent_calls_use_at_most_the_limit_in_any_minute`] with the limit kept in
+/// a real `redis-server`: the reservations are Redis's script, the settlements its writer's.
+#[test]
+fn a_thousand_concurrent_calls_use_at_most_the_limit_in_any_minute_in_redis() {
+    let Some(redis) = tracing_ai_tests::redis::Redis::start() else {
+        return;
+    };
+    let clock = TestClock::new();
+    let store = tracing_ai::budget::RedisBudgets::new(&redis.url)
+        .expect("a Redis URL")
+        .with_prefix("thousand");
+    a_thousand_concurrent_calls(&clock, builder(&clock).with_budget_store(store));
+}
+
+/// 1,000 calls from 1,000 tasks against 100,000 tokens a minute, under `builder`'s layer.
+fn a_thousand_concurrent_calls(clock: &TestClock, builder: AiLayerBuilder) {
+    const LIMIT: u64 = 100_000;
+    let layer = builder
         .with_budget(Budget::tokens_per_minute("tpm", LIMIT))
         .build()
         .expect("valid");
