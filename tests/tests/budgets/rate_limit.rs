@@ -600,8 +600,26 @@ const ARRIVALS: [&str; 8] = ["b", "c", "d", "e", "f", "g", "h", "i"];
 /// waits up to 100 ms past a call that does not end is refused after 100 ms.
 #[test]
 fn a_limit_that_waits_serves_the_calls_in_the_order_they_came() {
+    calls_served_in_order(AiLayer::builder());
+}
+
+/// [`a_limit_that_waits_serves_the_calls_in_the_order_they_came`] with the limit kept in a
+/// real `redis-server`: a settlement there is written by the store's thread, so the first
+/// waiting call also looks again every 50 ms until Redis has taken it.
+#[test]
+fn a_limit_that_waits_in_redis_serves_the_calls_in_the_order_they_came() {
+    let Some(redis) = tracing_ai_tests::redis::Redis::start() else {
+        return;
+    };
+    let store = tracing_ai::budget::RedisBudgets::new(&redis.url)
+        .expect("a Redis URL")
+        .with_prefix("in-order");
+    calls_served_in_order(AiLayer::builder().with_budget_store(store));
+}
+
+fn calls_served_in_order(builder: AiLayerBuilder) {
     let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
-    let layer = AiLayer::builder()
+    let layer = builder
         .with_meter(meters.meter("tracing-ai"))
         .with_budget(
             Budget::in_flight("one-at-a-time", 1)
