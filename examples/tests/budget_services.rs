@@ -306,14 +306,14 @@ fn ask_with_retry_after(gateway: &str, tenant: &str) -> (u16, Option<String>, St
     (status, retry_after, response.text().unwrap_or_default())
 }
 
-/// A rate limit across the two replicas (issue 36, item 4), as users run them:
-/// `--budget-rpm 6 --budget-redis URL`. A request makes two model calls (an embedding and a
-/// completion, in two processes of its replica), each counting one request of the tenant's
-/// six a minute: three requests pass, alternating between the replicas, and the fourth is
-/// answered 429 with `Retry-After` (the model service's, passed on by the gateway) and the
-/// limit's message; another tenant goes on.
+/// A rate limit across three replicas (issue 36, items 3 and 4), as users run them:
+/// `--budget-rpm 30 --budget-redis URL`, nine processes. A request makes two model calls (an
+/// embedding and a completion, in two processes of its replica), each counting one request
+/// of the tenant's 30 a minute: fifteen requests pass, one replica after another, not 45, and
+/// the next are answered 429 with `Retry-After` (the model service's, passed on by the
+/// gateway) and the limit's message; another tenant goes on.
 #[test]
-fn two_replicas_of_the_services_share_a_rate_limit_and_answer_429_with_retry_after() {
+fn three_replicas_of_the_services_share_a_rate_limit_and_answer_429_with_retry_after() {
     let Some(redis) = Redis::start() else {
         return;
     };
@@ -321,7 +321,7 @@ fn two_replicas_of_the_services_share_a_rate_limit_and_answer_429_with_retry_aft
     let replica = || {
         let (launcher, gateway) = spawn_listening(
             exporting_example("services", &format!("http://{}", receiver.grpc), "grpc")
-                .args(["--port", "0", "--budget-rpm", "6"])
+                .args(["--port", "0", "--budget-rpm", "30"])
                 .args(["--budget-redis", &redis.url])
                 .stdin(std::process::Stdio::null()),
         );
@@ -330,13 +330,17 @@ fn two_replicas_of_the_services_share_a_rate_limit_and_answer_429_with_retry_aft
             gateway,
         }
     };
-    let replicas = [replica(), replica()];
-    let answers: Vec<_> = (0..4)
-        .map(|n| ask_with_retry_after(&replicas[n % 2].gateway, "acme"))
+    let replicas = [replica(), replica(), replica()];
+    let answers: Vec<_> = (0..18)
+        .map(|n| ask_with_retry_after(&replicas[n % 3].gateway, "acme"))
         .collect();
     let statuses: Vec<u16> = answers.iter().map(|(status, _, _)| *status).collect();
-    assert_eq!(statuses, [200, 200, 200, 429], "{answers:?}");
-    let (_, retry_after, body) = &answers[3];
+    assert_eq!(
+        statuses,
+        [[200; 15].as_slice(), &[429; 3]].concat(),
+        "{answers:?}"
+    );
+    let (_, retry_after, body) = &answers[15];
     let seconds: u64 = retry_after
         .as_deref()
         .expect("a Retry-After header")
@@ -344,7 +348,7 @@ fn two_replicas_of_the_services_share_a_rate_limit_and_answer_429_with_retry_aft
         .expect("whole seconds");
     assert!((1..=61).contains(&seconds), "Retry-After: {seconds}");
     assert!(
-        body.contains("rate limit \"tenant-rpm\" for tenant.id=acme: 6 of 6 requests used"),
+        body.contains("rate limit \"tenant-rpm\" for tenant.id=acme: 30 of 30 requests used"),
         "{body}"
     );
     assert_eq!(ask_with_retry_after(&replicas[1].gateway, "globex").0, 200);
