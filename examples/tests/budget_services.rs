@@ -76,14 +76,8 @@ impl Drop for Replica {
 
 /// `GET /ask` as `tenant`: the status, and the body.
 fn ask(gateway: &str, tenant: &str) -> (u16, String) {
-    let response = reqwest::blocking::Client::new()
-        .get(format!("http://{gateway}/ask?q=What+is+a+span"))
-        .header("authorization", format!("Bearer {tenant}-key"))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .expect("the gateway answers");
-    let status = response.status().as_u16();
-    (status, response.text().unwrap_or_default())
+    let (status, _, body) = ask_with_retry_after(gateway, tenant);
+    (status, body)
 }
 
 #[test]

@@ -11,27 +11,12 @@ use serde_json::Value as Json;
 use tracing_ai_tests::jaeger::repository;
 use tracing_ai_tests::prometheus::Prometheus;
 use tracing_ai_tests::receiver::Receiver;
-use tracing_ai_tests::{example_binary, run_to_success, spawn_listening};
+use tracing_ai_tests::{run_to_success, spawn_listening};
 
 /// `example`'s command, its traces to `traces` and its metrics to `prometheus`, every 250 ms.
 fn exporting(example: &str, prometheus: &Prometheus, traces: &Receiver) -> std::process::Command {
-    let mut command = std::process::Command::new(example_binary(example));
-    command
-        .env(
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            format!("http://{}/v1/traces", traces.http),
-        )
-        .env(
-            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-            prometheus.otlp_metrics_endpoint(),
-        )
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "250")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("OTEL_METRICS_EXPORTER")
-        .env_remove("OTEL_SEMCONV_STABILITY_OPT_IN")
-        .env_remove("TRACING_AI_SAMPLE_RATIO")
-        .env_remove("OPENAI_API_BASE");
+    let mut command = prometheus.exporting(example, &traces.http.to_string());
+    command.env("OTEL_METRIC_EXPORT_INTERVAL", "250");
     command
 }
 

@@ -47,27 +47,11 @@ fn exporting(
     traces: &Receiver,
     instance: &str,
 ) -> std::process::Command {
-    let mut command = std::process::Command::new(example_binary(example));
-    command
-        .env(
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            format!("http://{}/v1/traces", traces.http),
-        )
-        .env(
-            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-            prometheus.otlp_metrics_endpoint(),
-        )
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-        .env("OTEL_SERVICE_NAME", "rag")
-        .env(
-            "OTEL_RESOURCE_ATTRIBUTES",
-            format!("service.instance.id={instance},deployment.environment.name=test"),
-        )
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("OTEL_METRICS_EXPORTER")
-        .env_remove("OTEL_SEMCONV_STABILITY_OPT_IN")
-        .env_remove("TRACING_AI_SAMPLE_RATIO")
-        .env_remove("OPENAI_API_BASE");
+    let mut command = prometheus.exporting(example, &traces.http.to_string());
+    command.env("OTEL_SERVICE_NAME", "rag").env(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        format!("service.instance.id={instance},deployment.environment.name=test"),
+    );
     command
 }
 

@@ -77,6 +77,29 @@ impl Prometheus {
         }))
     }
 
+    /// The example `example`, its metrics sent here and its traces to the OTLP/HTTP receiver
+    /// at `traces` (`host:port`), both over `http/protobuf`, with none of the tests'
+    /// environment's other OTLP, sampling and metric settings.
+    pub fn exporting(&self, example: &str, traces: &str) -> std::process::Command {
+        let mut command = std::process::Command::new(crate::example_binary(example));
+        command
+            .env(
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                format!("http://{traces}/v1/traces"),
+            )
+            .env(
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                self.otlp_metrics_endpoint(),
+            )
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_METRICS_EXPORTER")
+            .env_remove("OTEL_SEMCONV_STABILITY_OPT_IN")
+            .env_remove("TRACING_AI_SAMPLE_RATIO")
+            .env_remove("OPENAI_API_BASE");
+        command
+    }
+
     /// Where a program sends its metrics: `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, with
     /// `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/protobuf`.
     pub fn otlp_metrics_endpoint(&self) -> String {

@@ -25,8 +25,10 @@ fn calls() -> usize {
     CALLS.with(std::cell::Cell::get)
 }
 
+/// A model call's error, as an application defines it: a budget's or a rate limit's refusal,
+/// or the provider's failure (the rate limits' tests take it too).
 #[derive(Debug)]
-enum ChatError {
+pub(crate) enum ChatError {
     OverBudget(BudgetExceeded),
     Provider,
 }

@@ -16,28 +16,7 @@ use tracing_ai::content::{InputContent, Message};
 use tracing_ai::{ai_span, AiLayer, AiLayerBuilder, ReportsParameters, Usage};
 use tracing_ai_tests::otel::{export_built, str_attr, Exported};
 
-#[derive(Debug)]
-enum ChatError {
-    Limited(BudgetExceeded),
-    Provider,
-}
-
-impl From<BudgetExceeded> for ChatError {
-    fn from(refused: BudgetExceeded) -> Self {
-        ChatError::Limited(refused)
-    }
-}
-
-impl std::fmt::Display for ChatError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ChatError::Limited(refused) => refused.fmt(f),
-            ChatError::Provider => f.write_str("the provider failed"),
-        }
-    }
-}
-
-impl std::error::Error for ChatError {}
+use super::budget::ChatError;
 
 /// A request whose input (one token a character, by the tests' estimator) and `max_tokens`
 /// the call knows, and the usage its provider will report.
@@ -128,7 +107,7 @@ fn in_request<T>(tenant: &str, f: impl FnOnce() -> T) -> T {
 
 fn refused(result: &Result<Usage, ChatError>) -> &BudgetExceeded {
     match result {
-        Err(ChatError::Limited(refused)) => refused,
+        Err(ChatError::OverBudget(refused)) => refused,
         other => panic!("the call was not refused: {other:?}"),
     }
 }
@@ -428,7 +407,7 @@ fn a_thousand_concurrent_calls(clock: &TestClock, builder: AiLayerBuilder) {
                                 let at = clock.seconds();
                                 in_request("acme", || match chat(&request) {
                                     Ok(_) => Ok(at),
-                                    Err(ChatError::Limited(over)) => Err(over.retry_after()),
+                                    Err(ChatError::OverBudget(over)) => Err(over.retry_after()),
                                     Err(other) => panic!("{other}"),
                                 })
                             };
