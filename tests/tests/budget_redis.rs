@@ -1086,7 +1086,9 @@ fn three_replicas_share_one_token_limit() {
             .with_budget_clock(move || clock.now())
             .with_token_estimator(|_model: &str, text: &str| Some(text.chars().count() as u64))
             .with_budget(Budget::tokens_per_minute("tenant-tpm", 100_000).per(Scope::Tenant))
-            .with_budget_store(store(&redis, "three-replicas"))
+            // Long enough that no reservation times out and goes on unchecked (fail-open) on
+            // a loaded machine.
+            .with_budget_store(store(&redis, "three-replicas").with_timeout(Duration::from_secs(5)))
             .build()
             .expect("valid")
     };

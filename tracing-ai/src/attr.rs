@@ -302,8 +302,10 @@ pub const AI_BUDGET_EXCEEDED: &str = "ai.budget.exceeded";
 pub const AI_BUDGET_WAITED: &str = "ai.budget.waited";
 /// How long a call waited for room, in seconds, on an [`AI_BUDGET_WAITED`] event.
 pub const AI_BUDGET_WAIT: &str = "ai.budget.wait";
-/// The name of a [`Budget`](crate::budget::Budget): a label of the budget metrics, and an
-/// attribute of a span's [`AI_BUDGET_EXCEEDED`] event.
+/// The name of a [`Budget`](crate::budget::Budget): a label of the budget metrics, an
+/// attribute of a span's [`AI_BUDGET_EXCEEDED`] and [`AI_BUDGET_WAITED`] events, and of the
+/// span of a call a budget or a rate limit refused (with `error.type` `budget_exceeded` or
+/// `rate_limited`).
 pub const AI_BUDGET_NAME: &str = "ai.budget.name";
 /// Gauge of what each budget's scope spent in its window (by [`AI_BUDGET_NAME`], the scope's
 /// attributes and [`AI_BUDGET_CURRENCY`]); on an `ai.budget.exceeded` event, what was spent

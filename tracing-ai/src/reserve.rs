@@ -81,6 +81,9 @@ fn reserved_on(
         Ok(passed) => passed,
         Err(refused) => {
             crate::record::record_error(span, refused.error_type(), Some(&refused), None);
+            // Which budget or rate limit, for a query or a dashboard to group refusals by.
+            use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+            span.set_attribute(attr::AI_BUDGET_NAME, refused.budget().to_owned());
             return Err(refused);
         }
     };

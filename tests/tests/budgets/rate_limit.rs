@@ -177,6 +177,11 @@ fn a_token_limit_reserves_the_estimate_settles_the_use_and_says_when_to_retry() 
         "the status says what the error says"
     );
     for span in spans {
+        assert_eq!(
+            str_attr(span, "ai.budget.name").as_deref(),
+            Some("tenant-tpm"),
+            "the span says which limit"
+        );
         for absent in ["gen_ai.usage.cost", "gen_ai.usage.input_tokens"] {
             assert!(
                 !span.attributes.iter().any(|kv| kv.key.as_str() == absent),
@@ -361,9 +366,12 @@ fn a_thousand_concurrent_calls_use_at_most_the_limit_in_any_minute_in_redis() {
         return;
     };
     let clock = TestClock::new();
+    // A reservation that waited past the store's timeout would go on unchecked (the default
+    // policy, fail-open): the timeout is long enough that none does, on a loaded machine too.
     let store = tracing_ai::budget::RedisBudgets::new(&redis.url)
         .expect("a Redis URL")
-        .with_prefix("thousand");
+        .with_prefix("thousand")
+        .with_timeout(Duration::from_secs(5));
     a_thousand_concurrent_calls(&clock, builder(&clock).with_budget_store(store));
 }
 
@@ -592,7 +600,8 @@ fn a_limit_that_waits_in_redis_serves_the_calls_in_the_order_they_came() {
     };
     let store = tracing_ai::budget::RedisBudgets::new(&redis.url)
         .expect("a Redis URL")
-        .with_prefix("in-order");
+        .with_prefix("in-order")
+        .with_timeout(Duration::from_secs(5));
     calls_served_in_order(AiLayer::builder().with_budget_store(store));
 }
 
@@ -773,4 +782,64 @@ fn a_rate_limit_changed_at_run_time_keeps_what_the_minute_used() {
         })
     });
     assert_eq!(made, (vec![true, true, false], vec![true, true, false]));
+}
+
+#[ai_span(
+    kind = "llm",
+    model = "limited-model",
+    provider = "openai",
+    stream,
+    budget
+)]
+async fn chat_stream(
+) -> Result<impl futures_core::Stream<Item = tracing_ai_tests::Delta>, ChatError> {
+    let chunk = |usage| tracing_ai_tests::Delta {
+        usage,
+        finish_reason: None,
+    };
+    Ok(tokio_stream::iter(vec![
+        chunk(None),
+        chunk(None),
+        chunk(Some(Usage::new(300, 200))),
+    ]))
+}
+
+/// A streamed call holds its place in flight for as long as its stream lives, and settles
+/// its tokens when the stream ends: with one stream at a time, a second is refused while the
+/// first is read, and made once it was dropped, cancelled or read to its end; a token limit
+/// counts the 500 tokens the read stream reported.
+#[test]
+fn a_stream_holds_its_place_in_flight_until_it_ends_and_settles_its_tokens() {
+    use tokio_stream::StreamExt as _;
+    let clock = TestClock::new();
+    let layer = builder(&clock)
+        .with_budget(Budget::in_flight("one-stream", 1).per(Scope::Tenant))
+        .with_budget(Budget::tokens_per_minute("tpm", 1_000_000).per(Scope::Tenant))
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let (results, _) = export_built(layer, || {
+        in_request("acme", || {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("a runtime")
+                .block_on(async {
+                    let mut first = chat_stream().await.expect("room for one stream");
+                    first.next().await;
+                    let while_open = matches!(chat_stream().await, Err(ChatError::OverBudget(_)));
+                    drop(first);
+                    let mut read = chat_stream().await.expect("room once it was dropped");
+                    while read.next().await.is_some() {}
+                    drop(read);
+                    let after_read = chat_stream().await.is_ok();
+                    [while_open, after_read]
+                })
+        })
+    });
+    assert_eq!(results, [true, true]);
+    assert_eq!(
+        budgets.spent("tpm", &[(Scope::Tenant, "acme")]),
+        Some(500.0),
+        "the tokens of the stream read to its end; none of the one dropped before its usage"
+    );
 }
