@@ -304,11 +304,11 @@ fn options() -> Result<Options, Box<dyn Error>> {
             options.budget_flags.extend([flag.clone(), value.clone()]);
         }
         match flag.as_str() {
-            "--budget" => options.budget = Some(value.parse()?),
-            "--budget-rpm" => options.budget_rpm = Some(value.parse()?),
+            "--budget" => options.budget = Some(number(&flag, &value)?),
+            "--budget-rpm" => options.budget_rpm = Some(number(&flag, &value)?),
             "--budget-redis" => options.budget_redis = Some(value),
             "--budget-dir" => options.budget_dir = Some(value.into()),
-            "--budget-per-call" => options.budget_per_call = Some(value.parse()?),
+            "--budget-per-call" => options.budget_per_call = Some(number(&flag, &value)?),
             "--budget-fail" => {
                 options.budget_fail_closed = match value.as_str() {
                     "open" => false,
@@ -319,7 +319,7 @@ fn options() -> Result<Options, Box<dyn Error>> {
                 }
             }
             "--role" => options.role = Some(value),
-            "--port" => options.port = value.parse()?,
+            "--port" => options.port = number(&flag, &value)?,
             "--embedding" => options.embedding = Some(value),
             "--llm" => options.llm = Some(value),
             other => {
@@ -334,6 +334,13 @@ fn options() -> Result<Options, Box<dyn Error>> {
         }
     }
     Ok(options)
+}
+
+/// `value`, the number `flag` takes; an error that says which flag and what it takes.
+fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{flag} takes a number (`{flag} 60`), not `{value}`"))
 }
 
 /// Resolves when the service should stop: a signal, or its launcher gone.

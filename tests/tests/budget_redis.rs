@@ -1149,3 +1149,53 @@ fn three_replicas_share_one_token_limit() {
         "every replica's tokens, in Redis"
     );
 }
+
+/// A rate limit across a Redis stalled (SIGSTOP) during a call's body for a second: the call's
+/// settlement, timed out and tried again, counts its request once, and its place in flight is
+/// given back, not held for the lease; nothing is counted as lost.
+#[test]
+fn a_rate_limits_settlement_across_a_stall_counts_the_request_once_and_frees_its_place() {
+    let Some(redis) = Redis::start() else { return };
+    let (meters, metrics) = tracing_ai_tests::metrics::in_memory();
+    let layer = AiLayer::builder()
+        .with_meter(meters.meter("tracing-ai"))
+        .with_budget(Budget::requests_per_minute("tenant-rpm", 10).per(Scope::Tenant))
+        .with_budget(Budget::in_flight("tenant-parallel", 1).per(Scope::Tenant))
+        .with_budget_store(
+            store(&redis, "limit-stall")
+                .with_timeout(Duration::from_millis(200))
+                .on_failure(OnStoreFailure::Open),
+        )
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let (outcomes, _) = export_built(layer, || {
+        let call = || {
+            tracing::info_span!("request", tenant.id = "acme")
+                .in_scope(|| chat_during(|| redis.stop()).is_ok())
+        };
+        let stalled = call();
+        std::thread::sleep(Duration::from_secs(1));
+        redis.resume();
+        budgets
+            .flush(Duration::from_secs(20))
+            .expect("written once Redis answers");
+        // Its place in flight was given back: a second call has room.
+        let next = tracing::info_span!("request", tenant.id = "acme")
+            .in_scope(|| chat_during(|| ()).is_ok());
+        budgets.flush(Duration::from_secs(20)).expect("written");
+        (stalled, next)
+    });
+    assert_eq!(outcomes, (true, true));
+    assert_eq!(
+        budgets.spent("tenant-rpm", &[(Scope::Tenant, "acme")]),
+        Some(2.0),
+        "each call's request counted once"
+    );
+    let in_flight = accounts_of(&redis, "limit-stall")
+        .into_iter()
+        .find(|key| key.contains(":tenant-parallel:acme") && !key.ends_with(":#r"))
+        .expect("the limit's account");
+    assert_eq!(redis.command(&["HGET", &in_flight, "held"]).concat(), "0");
+    assert_eq!(store_failures(&meters, &metrics), (0.0, 0.0));
+}

@@ -544,33 +544,27 @@ mod tests {
             subscriber: impl tracing::Subscriber + Send + Sync,
             stream: bool,
         ) -> BTreeSet<&'static str> {
+            macro_rules! span {
+                ($streamed:tt) => {
+                    crate::__tracing_ai_span!(
+                        target: "facts",
+                        level: tracing::Level::INFO,
+                        name: "chat m",
+                        operation: "chat",
+                        provider: "p",
+                        model: "m",
+                        otel_kind: tracing::field::Empty,
+                        otel_name: tracing::field::Empty,
+                        streamed: $streamed,
+                        fields: {}
+                    )
+                };
+            }
             let span = tracing::subscriber::with_default(subscriber, || {
                 if stream {
-                    crate::__tracing_ai_span!(
-                        target: "facts",
-                        level: tracing::Level::INFO,
-                        name: "chat m",
-                        operation: "chat",
-                        provider: "p",
-                        model: "m",
-                        otel_kind: tracing::field::Empty,
-                        otel_name: tracing::field::Empty,
-                        streamed: true,
-                        fields: {}
-                    )
+                    span!(true)
                 } else {
-                    crate::__tracing_ai_span!(
-                        target: "facts",
-                        level: tracing::Level::INFO,
-                        name: "chat m",
-                        operation: "chat",
-                        provider: "p",
-                        model: "m",
-                        otel_kind: tracing::field::Empty,
-                        otel_name: tracing::field::Empty,
-                        streamed: false,
-                        fields: {}
-                    )
+                    span!(false)
                 }
             });
             let metadata = span.metadata().expect("enabled");
