@@ -473,6 +473,51 @@ fn in_redis_a_calls_cost_counts_when_the_call_started() {
     assert_eq!(results, (true, false, true));
 }
 
+/// A call longer than its rolling window (a slow answer under a one-minute rate limit): its
+/// account, which Redis would drop a window after its last write, is kept while the call holds
+/// part of it, so the next call is refused until it ends; once it has ended, its cost (counted
+/// when it started) has left the window and calls go through again.
+#[test]
+fn a_call_longer_than_its_rolling_window_keeps_its_place() {
+    let Some(redis) = Redis::start() else { return };
+    let layer = AiLayer::builder()
+        .with_model_price("budget-model", ModelPrice::per_million_tokens(1.0, 2.0))
+        .with_budget(
+            Budget::new("short", 0.01, Window::Rolling(Duration::from_secs(2)))
+                .per(Scope::Tenant)
+                .per_call(0.01),
+        )
+        .with_budget_store(store(&redis, "outlived"))
+        .build()
+        .expect("valid");
+    let budgets = layer.budgets();
+    let made = AtomicUsize::new(0);
+    let (results, _) = export_built(layer, || {
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        let (started, has_started) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let slow = scope.spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    tracing::info_span!("request", tenant.id = "acme").in_scope(|| {
+                        chat_during(|| {
+                            started.send(()).expect("the test waits");
+                            std::thread::sleep(Duration::from_secs(4));
+                        })
+                    })
+                })
+            });
+            has_started.recv().expect("the slow call started");
+            // 3.5 s into it: past the 3 s a 2 s window's account is kept after a write.
+            std::thread::sleep(Duration::from_millis(3_500));
+            let during = call_as("acme", &made).is_ok();
+            let slow = slow.join().expect("no panic").is_ok();
+            budgets.flush(Duration::from_secs(10)).expect("settled");
+            (slow, during, call_as("acme", &made).is_ok())
+        })
+    });
+    assert_eq!(results, (true, false, true));
+}
+
 /// A call whose replica died mid-call never settles: what it reserved is held until its lease
 /// ends, then given back, and what the calls in flight hold (`held`) comes back to zero.
 #[test]

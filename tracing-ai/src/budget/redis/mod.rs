@@ -4,12 +4,13 @@
 //!
 //! An account is the hash `{prefix}:{budget}:{scope values}[:{period}]`: its fields are the
 //! spend of each period or rolling bucket (`b:{index}`), what the calls in flight hold
-//! (`held`) and the earliest end of their leases (`next`). The calls' reservations are the
-//! hash `{account}:#r` (`{id}` = `{amount}:{lease end, ms}`), read whole only when a lease has
-//! ended: a reservation whose replica died is given back then. So a reservation reads a few
-//! fields however many calls are in flight. Amounts are integers of 10^-10 of the budget's
-//! currency (the scripts sum them as Lua numbers, exact up to 900,000 USD a window). A key
-//! expires when its window has passed.
+//! (`held`), and the earliest and latest end of their leases (`next`, `last`). The calls'
+//! reservations are the hash `{account}:#r` (`{id}` = `{amount}:{lease end, ms}`), read whole
+//! only when a lease has ended: a reservation whose replica died is given back then. So a
+//! reservation reads a few fields however many calls are in flight. Amounts are integers of
+//! 10^-10 of the budget's currency (the scripts sum them as Lua numbers, exact up to 900,000
+//! USD a window). A key expires when its window has passed, and not while a call's lease holds
+//! part of it: a call longer than a one-minute rate limit keeps its place.
 //!
 //! Every reservation and write has an id, and a marker key `{prefix}:#w:{id}` (kept an hour)
 //! set when it is settled or given back: a write retried after a stall or a reconnect, whose
@@ -72,7 +73,7 @@ pub enum OnStoreFailure {
 ///
 /// | key | type | what | expires |
 /// |---|---|---|---|
-/// | `{prefix}:{budget}:{tenant}:{feature}:{user}:{session}:{model}[:{period}]` (each scope's value, empty when the budget is not per it; the period for a day or month window) | hash | the account: `b:{period or bucket}` = spend, `held` = what calls in flight hold, `next` = the earliest end of their leases (ms) | an hour after a calendar window ends; a rolling window's length after the last write |
+/// | `{prefix}:{budget}:{tenant}:{feature}:{user}:{session}:{model}[:{period}]` (each scope's value, empty when the budget is not per it; the period for a day or month window) | hash | the account: `b:{period or bucket}` = spend, `held` = what calls in flight hold, `next` and `last` = the earliest and the latest end of their leases (ms) | an hour after a calendar window ends; a rolling window's length after the last write; not before the latest lease ends while calls hold part of it |
 /// | `{account}:#r` | hash | the calls in flight: `{id}` = `{amount}:{lease end, ms}` | with the account; empty, it is gone |
 /// | `{prefix}:{budget}:#accounts[:{period}]` | string | how many accounts the budget opened (see [`with_max_accounts`](Self::with_max_accounts)) | with the accounts |
 /// | `{prefix}:#w:{id}` | string | the marker of a reservation or write applied (or given back): a retry of it is a no-op | an hour after it is set |

@@ -30,6 +30,17 @@ const RESERVE: &str = r"
 -- makes room ('' when none can).
 -- A reservation whose caller gave up (timed out, and sent its release) is not made when it
 -- reaches Redis after its release.
+-- How long an account (and its reservations) is kept: its window's time to live after a write,
+-- or until the latest lease of a call still holding part of it ends, if later: a call longer
+-- than a rolling window keeps its hold.
+local function kept_for(key, ttl, now)
+  local fields = redis.call('HMGET', key, 'held', 'last')
+  local held, last = tonumber(fields[1] or '0'), tonumber(fields[2] or '0')
+  if held > 0 and last - now > ttl then
+    return last - now
+  end
+  return ttl
+end
 if redis.call('EXISTS', KEYS[#KEYS]) == 1 then
   return {'late'}
 end
@@ -131,8 +142,13 @@ for i, key in ipairs(chosen) do
   if not next_end or lease_end < next_end then
     redis.call('HSET', key, 'next', ARGV[3])
   end
-  redis.call('PEXPIRE', key, ARGV[base + 5])
-  redis.call('PEXPIRE', leases[i], ARGV[base + 5])
+  local last = tonumber(redis.call('HGET', key, 'last') or '0')
+  if lease_end > last then
+    redis.call('HSET', key, 'last', ARGV[3])
+  end
+  local kept = kept_for(key, tonumber(ARGV[base + 5]), now)
+  redis.call('PEXPIRE', key, kept)
+  redis.call('PEXPIRE', leases[i], kept)
 end
 local answer = {'reserved'}
 for i = 1, #used do
@@ -148,18 +164,30 @@ const SETTLE: &str = r"
 -- id's marker is set the first time, and a write that finds it set (a retry after a stall or
 -- a reconnect, whose first try was applied) changes nothing.
 -- KEYS: for each account, the five of RESERVE; last, the write's marker. ARGV: the id, the most
--- accounts a budget has, how long the marker is kept (ms), then for each account: the period,
--- the cost (an integer, maybe 0), time to live (ms), oldest period counted. Returns what each
+-- accounts a budget has, how long the marker is kept (ms), now (ms), then for each account: the
+-- period, the cost (an integer, maybe 0), time to live (ms), oldest period counted. Returns what each
 -- account spent in its window, every replica's settlements included, then which accounts went
 -- to `other` ('1'), as RESERVE does; nothing when the write was applied before.
+-- How long an account (and its reservations) is kept: its window's time to live after a write,
+-- or until the latest lease of a call still holding part of it ends, if later: a call longer
+-- than a rolling window keeps its hold.
+local function kept_for(key, ttl, now)
+  local fields = redis.call('HMGET', key, 'held', 'last')
+  local held, last = tonumber(fields[1] or '0'), tonumber(fields[2] or '0')
+  if held > 0 and last - now > ttl then
+    return last - now
+  end
+  return ttl
+end
 if not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ARGV[3]) then
   return {}
 end
 local most = tonumber(ARGV[2])
+local now = tonumber(ARGV[4])
 local spent, folded = {}, ''
 for i = 1, (#KEYS - 1) / 5 do
   local k = (i - 1) * 5
-  local base = 3 + (i - 1) * 4
+  local base = 4 + (i - 1) * 4
   local key, held = KEYS[k + 1], KEYS[k + 2]
   -- The reservation is given back from where RESERVE made it (its account, or `other`), and
   -- only if its lease has not given it back already.
@@ -190,8 +218,9 @@ for i = 1, (#KEYS - 1) / 5 do
   if ARGV[base + 2] ~= '0' then
     redis.call('HINCRBY', key, 'b:' .. ARGV[base + 1], ARGV[base + 2])
   end
-  redis.call('PEXPIRE', key, ARGV[base + 3])
-  redis.call('PEXPIRE', held, ARGV[base + 3])
+  local kept = kept_for(key, tonumber(ARGV[base + 3]), now)
+  redis.call('PEXPIRE', key, kept)
+  redis.call('PEXPIRE', held, kept)
   local oldest = tonumber(ARGV[base + 4])
   local fields = redis.call('HGETALL', key)
   local total = 0

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use super::link::Link;
-use super::scripts::{folded, ttl, units, Account, Seen, SeenSpend, SETTLE_SCRIPT, UNIT};
+use super::scripts::{folded, millis, ttl, units, Account, Seen, SeenSpend, SETTLE_SCRIPT, UNIT};
 use super::{Shared, StoreCounts, QUEUE};
 use crate::budget::store::Unflushed;
 use crate::budget::{Budget, CallScope};
@@ -267,7 +267,8 @@ impl Writer {
         invocation
             .arg(&write.id)
             .arg(self.max_accounts)
-            .arg(REMEMBERED.as_millis() as u64);
+            .arg(REMEMBERED.as_millis() as u64)
+            .arg(millis(write.now));
         let now = write.now;
         for (account, units) in &write.accounts {
             let window = &account.window;
