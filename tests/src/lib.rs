@@ -270,6 +270,9 @@ pub const GEN_AI_CONVENTIONS: &[&str] = &[
     opentelemetry_semantic_conventions::attribute::GEN_AI_USAGE_INPUT_TOKENS,
     opentelemetry_semantic_conventions::attribute::GEN_AI_USAGE_OUTPUT_TOKENS,
     opentelemetry_semantic_conventions::attribute::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    // semantic-conventions-genai's name for cache writes (no Rust crate has it; quoted as in
+    // semconv/gen-ai-current.yaml); the 1.42 name below is exported beside it on opt-in.
+    "gen_ai.usage.cache_write.input_tokens",
     opentelemetry_semantic_conventions::attribute::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
     opentelemetry_semantic_conventions::attribute::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
     opentelemetry_semantic_conventions::attribute::GEN_AI_RESPONSE_FINISH_REASONS,

@@ -43,7 +43,15 @@ pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
 pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
 /// Input tokens read from the provider's prompt cache (part of the input tokens).
 pub const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
-/// Input tokens written to the provider's prompt cache (part of the input tokens).
+/// Input tokens written to the provider's prompt cache (part of the input tokens): the name
+/// of semantic-conventions-genai, exported by default.
+pub const GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: &str = "gen_ai.usage.cache_write.input_tokens";
+/// The name of semantic-conventions 1.42 and before for
+/// [`GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS`]: read on any span (other instrumentations still
+/// write it), and exported beside the current name when the metrics follow the previous
+/// conventions too ([`MetricConventions::Previous`](crate::MetricConventions::Previous) or
+/// [`Both`](crate::MetricConventions::Both), `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_1.41`), so
+/// that queries on the old name keep their data.
 pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
     "gen_ai.usage.cache_creation.input_tokens";
 /// Output tokens spent on reasoning (part of the output tokens).

@@ -68,7 +68,7 @@ macro_rules! __facts {
                 },
                 /// Input tokens written to the provider's prompt cache.
                 CacheWrite {
-                    attribute: GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                    attribute: GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
                     part_of: Input,
                     counted: metric(GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_WRITE_INPUT_TOKENS),
                     usage: cache_creation_tokens,
@@ -412,7 +412,7 @@ macro_rules! table_facts {
 /// the span macro's arguments fill or `#[ai_span]` does not declare.
 pub(crate) const FACTS: &[Fact] = &{
     use Declared::{AtCreation, No};
-    const FROM_ARGUMENTS: [Fact; 11] = [
+    const FROM_ARGUMENTS: [Fact; 12] = [
         fact(
             attr::GEN_AI_OPERATION_NAME,
             Slot::Operation,
@@ -467,6 +467,14 @@ pub(crate) const FACTS: &[Fact] = &{
             Slot::ServerPort,
             No,
             Some("endpoint = ..."),
+        ),
+        // The conventions' name for cache writes until 1.42, which other instrumentations
+        // still write.
+        fact(
+            attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+            Slot::Tokens(TokenKind::CacheWrite),
+            No,
+            Some(USAGE),
         ),
         // rig-core's name (0.44) for the reasoning part of the output tokens.
         fact(

@@ -137,7 +137,7 @@ fn every_attribute_the_layer_fills_is_declared_empty() {
         "gen_ai.usage.input_tokens",
         "gen_ai.usage.output_tokens",
         "gen_ai.usage.cache_read.input_tokens",
-        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_write.input_tokens",
         "gen_ai.usage.reasoning.output_tokens",
         "error.type",
         "gen_ai.usage.cost",

@@ -48,6 +48,33 @@ fn a_token_price_override_prices_cached_tokens_at_their_own_rates() {
     );
 }
 
+/// Another instrumentation's span that still names cache writes as semantic-conventions 1.42
+/// did (`gen_ai.usage.cache_creation.input_tokens`) is priced as one that uses the current
+/// name: the writes at the cache-write rate, not the input rate.
+#[test]
+fn cache_writes_under_the_previous_conventions_name_are_priced_as_cache_writes() {
+    let builder = AiLayer::builder().with_model_price(
+        "my-fine-tune",
+        ModelPrice::per_million_tokens(2.0, 8.0).with_cache_write(2.5),
+    );
+    let (_, exported) = export_with(builder, || {
+        let span = tracing::info_span!(
+            "chat my-fine-tune",
+            gen_ai.operation.name = "chat",
+            gen_ai.provider.name = "openai",
+            gen_ai.request.model = "my-fine-tune",
+            gen_ai.usage.input_tokens = 50_000_i64,
+            gen_ai.usage.output_tokens = 2_000_i64,
+            gen_ai.usage.cache_creation.input_tokens = 10_000_i64,
+        );
+        drop(span);
+    });
+    let span = exported.span("chat my-fine-tune");
+    // 40,000 input at $2, 10,000 cache writes at $2.50, 2,000 output at $8, per million:
+    // $0.121, where writes priced as input would make $0.116.
+    assert!((f64_attr(span, "gen_ai.usage.cost") - 0.121).abs() < 1e-12);
+}
+
 #[test]
 fn an_override_wins_over_the_genai_prices_data() {
     let negotiated = ModelPrice::per_million_tokens(1.0, 4.0);

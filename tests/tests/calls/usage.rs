@@ -45,7 +45,7 @@ fn every_count_is_recorded_as_an_i64() {
         &FieldValue::I64(1_000)
     );
     assert_eq!(
-        span.field("gen_ai.usage.cache_creation.input_tokens"),
+        span.field("gen_ai.usage.cache_write.input_tokens"),
         &FieldValue::I64(100)
     );
     assert_eq!(
@@ -72,7 +72,7 @@ fn counts_the_provider_did_not_report_are_not_exported() {
     );
     for absent in [
         "gen_ai.usage.cache_read.input_tokens",
-        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_write.input_tokens",
         "gen_ai.usage.reasoning.output_tokens",
         "gen_ai.response.model",
         "gen_ai.usage.cost",

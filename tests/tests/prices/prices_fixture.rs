@@ -51,7 +51,7 @@ fn call(case: &Case) {
         gen_ai.usage.input_tokens = case.counts[0],
         gen_ai.usage.output_tokens = case.counts[1],
         gen_ai.usage.cache_read.input_tokens = case.counts[2],
-        gen_ai.usage.cache_creation.input_tokens = case.counts[3],
+        gen_ai.usage.cache_write.input_tokens = case.counts[3],
         gen_ai.usage.reasoning.output_tokens = case.counts[4],
         fixture.case = case.name.as_str(),
     );

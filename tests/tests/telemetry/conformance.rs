@@ -13,7 +13,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry::trace::SpanKind;
+use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::metrics::InMemoryMetricExporter;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_semantic_conventions::{attribute as semconv, metric as semconv_metric};
@@ -28,6 +28,10 @@ const EXTENSIONS: &[&str] = &[
     tracing_ai::attr::GEN_AI_USAGE_COST,
 ];
 
+/// semantic-conventions-genai's name for the input tokens written to the provider's cache,
+/// quoted from its model (1.42's is `gen_ai.usage.cache_creation.input_tokens`).
+const CACHE_WRITE: &str = "gen_ai.usage.cache_write.input_tokens";
+
 /// The type the conventions give each name a test request exports.
 fn expected_type(name: &str) -> Option<&'static str> {
     Some(match name {
@@ -35,6 +39,7 @@ fn expected_type(name: &str) -> Option<&'static str> {
         | semconv::GEN_AI_USAGE_OUTPUT_TOKENS
         | semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
         | semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+        | CACHE_WRITE
         | semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS => "int",
         semconv::GEN_AI_RESPONSE_FINISH_REASONS | semconv::GEN_AI_REQUEST_STOP_SEQUENCES => {
             "string[]"
@@ -94,6 +99,7 @@ fn chat(fail: bool) -> Result<Usage, Overloaded> {
     }
     Ok(Usage::new(1_200, 300)
         .with_cache_read(1_000)
+        .with_cache_creation(50)
         .with_reasoning(100)
         .with_response_model("gpt-4o-mini-2024-07-18")
         .with_response_id("chatcmpl-1"))
@@ -207,6 +213,7 @@ fn every_exported_gen_ai_name_is_the_conventions_with_their_type() {
     }
     // The request exercised what it is meant to: a test that saw none of them checks nothing.
     for name in [
+        CACHE_WRITE,
         semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
         semconv::GEN_AI_RESPONSE_FINISH_REASONS,
         semconv::GEN_AI_REQUEST_TEMPERATURE,
@@ -418,6 +425,52 @@ fn every_gen_ai_metric_point_carries_the_current_conventions_required_attributes
         .map(|(name, _)| (*name).to_owned())
         .collect();
     assert_eq!(exported, expected);
+}
+
+/// What the successful chat's span says of its cache writes, by name.
+fn cache_writes_of(spans: &[SpanData]) -> BTreeSet<(String, String)> {
+    spans
+        .iter()
+        .filter(|span| span.name == "chat gpt-4o-mini" && span.status == Status::Unset)
+        .flat_map(|span| &span.attributes)
+        .filter(|kv| kv.key.as_str().contains("cache_"))
+        .filter(|kv| !kv.key.as_str().contains("cache_read"))
+        .map(|kv| (kv.key.as_str().to_owned(), kv.value.to_string()))
+        .collect()
+}
+
+/// Cache writes are `gen_ai.usage.cache_write.input_tokens`, the current conventions' name;
+/// the previous one (`cache_creation`) is written beside it, once, only on the opt-in that
+/// keeps the previous metrics.
+#[test]
+fn cache_writes_carry_the_current_name_and_the_previous_one_on_opt_in() {
+    let current = || (CACHE_WRITE.to_owned(), "50".to_owned());
+    let previous = || {
+        (
+            semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS.to_owned(),
+            "50".to_owned(),
+        )
+    };
+    let (spans, _) = request();
+    assert_eq!(cache_writes_of(&spans), BTreeSet::from([current()]));
+    for conventions in [MetricConventions::Previous, MetricConventions::Both] {
+        let (spans, _) = request_under(conventions);
+        assert_eq!(
+            cache_writes_of(&spans),
+            BTreeSet::from([current(), previous()]),
+            "{conventions:?}"
+        );
+        let chat = spans
+            .iter()
+            .find(|span| span.name == "chat gpt-4o-mini" && span.status == Status::Unset)
+            .expect("the chat");
+        let written = chat
+            .attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() == semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)
+            .count();
+        assert_eq!(written, 1, "{conventions:?}");
+    }
 }
 
 #[test]

@@ -286,6 +286,13 @@ impl ClosedCall {
             if self.fields.usage_direct {
                 write_usage(&self.fields, writer);
             }
+            // Not on a span that declares the old name itself (another instrumentation's).
+            let old_name = attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS;
+            if layer.shared.previous_names && span.metadata().fields().field(old_name).is_none() {
+                if let Some(written) = self.fields.tokens[TokenKind::CacheWrite.index()] {
+                    writer.push(old_name, Written::I64(saturating_i64(written)));
+                }
+            }
             writer.extend(self.at_close);
             if !self.details.is_empty() {
                 let operation = self.fields.operation.clone().unwrap_or_default();

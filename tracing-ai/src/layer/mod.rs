@@ -154,6 +154,9 @@ struct Shared {
     budget_scopes: Box<[Option<Scope>]>,
     /// The spans with work at close (calls, roots with totals), so the rest are not looked up.
     watched: watched::Watched,
+    /// Whether the previous conventions' span names are written beside the current ones
+    /// (`gen_ai.usage.cache_creation.input_tokens`), as the metrics' opt-in asks.
+    previous_names: bool,
 }
 
 impl std::fmt::Debug for AiLayer {
@@ -201,6 +204,7 @@ impl AiLayer {
             None,
             None,
             Arc::new(LiveBudgets::default()),
+            MetricConventions::from_env(),
         )
     }
 
@@ -214,6 +218,7 @@ impl AiLayer {
         content: Option<Arc<ContentSettings>>,
         estimator: Option<Estimator>,
         budgets: Arc<LiveBudgets>,
+        conventions: MetricConventions,
     ) -> Self {
         if estimator.is_some() {
             crate::estimate::set_ever_on();
@@ -237,6 +242,7 @@ impl AiLayer {
                 budgets,
                 budget_scopes,
                 watched: watched::Watched::default(),
+                previous_names: conventions.previous(),
             }),
             dispatch: OnceLock::new(),
             output: Output::alone(fields_asked),

@@ -120,12 +120,13 @@ impl AiLayerBuilder {
             report_reloads(meter, &prices);
             LiveBudgets::report(&budgets, meter);
         }
+        let conventions = self.conventions.unwrap_or_else(MetricConventions::from_env);
         let metrics = self.meter.map(|meter| {
             Metrics::new(
                 &meter,
                 self.cardinality.unwrap_or(DEFAULT_CARDINALITY),
                 &self.keys,
-                self.conventions.unwrap_or_else(MetricConventions::from_env),
+                conventions,
             )
         });
         if let Some(estimator) = &self.estimator {
@@ -140,6 +141,7 @@ impl AiLayerBuilder {
             self.content.into_shared(),
             self.estimator,
             budgets,
+            conventions,
         );
         layer.span_metadata = self.span_metadata;
         layer.span_events = self.span_events;

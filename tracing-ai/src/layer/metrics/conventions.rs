@@ -5,7 +5,8 @@
 /// the semantic conventions: a comma-separated list of opt-ins.
 pub const OTEL_SEMCONV_STABILITY_OPT_IN: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
 
-/// Which version of the GenAI conventions the metrics follow.
+/// Which version of the GenAI conventions the metrics follow (and, for the one span attribute
+/// renamed since, the spans).
 ///
 /// | [`OTEL_SEMCONV_STABILITY_OPT_IN`] holds | metrics |
 /// |---|---|
@@ -44,7 +45,8 @@ pub enum MetricConventions {
     /// semantic-conventions 1.41 and before, what tracing-ai exported until 0.1:
     /// `gen_ai.client.token.usage` by `gen_ai.token.type`, `gen_ai.client.operation.duration`
     /// for every operation with a provider, `gen_ai.client.operation.time_to_first_chunk` and
-    /// `.time_per_output_chunk`.
+    /// `.time_per_output_chunk`. Spans carry the 1.42 name of cache writes,
+    /// `gen_ai.usage.cache_creation.input_tokens`, beside the current one.
     Previous,
     /// Both sets, for the time dashboards and alerts move over.
     Both,
