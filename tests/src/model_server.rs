@@ -14,6 +14,9 @@
 //! | `cut-midway` | a stream of two chunks whose connection then closes, without `[DONE]` |
 //! | `flaky-...` | 429 for the first [`FLAKY_FAILURES`] requests naming that model, then the completion |
 //! | anything else | the completion: 1,850 prompt tokens of which 1,536 cached, 120 completion tokens |
+//!
+//! A completion says which service tier served it when the request names one: that one, or
+//! `default` for `auto`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -206,8 +209,15 @@ async fn chat(Json(request): Json<Value>) -> Response {
         }
         _ => {}
     }
+    // As OpenAI does: a request that names a service tier is told which one served it, `auto`
+    // being served at `default`.
+    let served = match request["service_tier"].as_str() {
+        Some("auto") => json!("default"),
+        Some(tier) => json!(tier),
+        None => Value::Null,
+    };
     if request["stream"].as_bool() != Some(true) {
-        let body = json!({
+        let mut body = json!({
             "id": "chatcmpl-1",
             "object": "chat.completion",
             "created": 1_764_000_000,
@@ -220,11 +230,14 @@ async fn chat(Json(request): Json<Value>) -> Response {
             }],
             "usage": usage()
         });
+        if !served.is_null() {
+            body["service_tier"] = served;
+        }
         return Json(body).into_response();
     }
     let include_usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
     let cut = model == "cut-midway";
-    let events = async_stream_of(model, include_usage, cut);
+    let events = async_stream_of(model, include_usage, cut, served);
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .body(Body::from_stream(events))
@@ -236,6 +249,7 @@ fn async_stream_of(
     model: String,
     include_usage: bool,
     cut: bool,
+    served: Value,
 ) -> impl futures_core::Stream<Item = Result<String, std::io::Error>> + Send {
     let mut events = Vec::new();
     for index in 0..STREAM_CHUNKS {
@@ -253,7 +267,12 @@ fn async_stream_of(
         events.push(Err(std::io::Error::other("the connection broke")));
     } else {
         if include_usage {
-            events.push(Ok(chunk(&model, Value::Null, Value::Null, usage())));
+            let mut last = chunk(&model, Value::Null, Value::Null, usage());
+            if !served.is_null() {
+                // OpenAI says the tier on every chunk; the last one, with the usage, is read.
+                last = last.replacen('{', &format!("{{\"service_tier\":{served},"), 1);
+            }
+            events.push(Ok(last));
         }
         events.push(Ok("data: [DONE]\n\n".to_owned()));
     }

@@ -189,6 +189,7 @@ pub(crate) const RESERVED_FIELDS: &[(&str, &str)] = &[
     ("gen_ai.request.model", "model = ..."),
     ("otel.name", "name = \"...\""),
     ("gen_ai.response.model", "usage = ..."),
+    ("openai.response.service_tier", "usage = ..."),
     ("gen_ai.tool.name", "tool = ..."),
     ("gen_ai.agent.name", "agent = ..."),
     ("server.address", "endpoint = ..."),

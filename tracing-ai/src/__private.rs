@@ -247,7 +247,8 @@ pub fn record_parameters(span: &tracing::Span, parameters: Option<crate::Request
     if let Some(parameters) = parameters {
         let attributes = parameters.to_attributes();
         if !attributes.is_empty() {
-            span.write_at_close(attributes, parameters.max_tokens);
+            let tier = parameters.service_tier.as_deref().map(std::sync::Arc::from);
+            span.write_at_close(attributes, parameters.max_tokens, tier);
         }
     }
 }
@@ -357,6 +358,7 @@ impl PricingProbe {
             provider: Some(provider),
             request_model: Some(model),
             response_model: None,
+            service_tier: None,
             tokens: Some(crate::facts::TokenCounts::of(&[
                 (crate::facts::TokenKind::Input, input),
                 (crate::facts::TokenKind::Output, output),

@@ -56,6 +56,12 @@ pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
     "gen_ai.usage.cache_creation.input_tokens";
 /// Output tokens spent on reasoning (part of the output tokens).
 pub const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.output_tokens";
+/// The service tier the request asked for (OpenAI's `service_tier`: `auto`, `default`, `flex`,
+/// `scale`, `priority`), as the OpenAI conventions name it.
+pub const OPENAI_REQUEST_SERVICE_TIER: &str = "openai.request.service_tier";
+/// The service tier that served the call, as the response says; it may differ from the one
+/// asked for, and it is the one the call is priced at.
+pub const OPENAI_RESPONSE_SERVICE_TIER: &str = "openai.response.service_tier";
 /// Why the model stopped, one entry per choice.
 pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
 /// Seconds from the request to the first streamed chunk.
@@ -134,6 +140,9 @@ pub const AI_COST_AMOUNT: &str = "ai.cost.amount";
 pub const AI_COST_CURRENCY: &str = "ai.cost.currency";
 /// Where the cost comes from: `genai-prices`, `override`, `self-hosted` or `provider`.
 pub const AI_COST_SOURCE: &str = "ai.cost.source";
+/// What the call's price was selected by beside its model, as the `key=value` pairs given to
+/// genai-prices' price variants, e.g. `service_tier=flex`: how the provider served the call.
+pub const AI_COST_PRICE_CONTEXT: &str = "ai.cost.price_context";
 /// Why no cost could be computed; set instead of a cost, never beside a cost of 0.
 pub const AI_COST_UNPRICED: &str = "ai.cost.unpriced";
 /// On a span whose model call is also described by spans nested in it (a client's own GenAI

@@ -124,6 +124,7 @@ macro_rules! __facts {
             recorded: [
                 GEN_AI_RESPONSE_MODEL: ResponseModel by "usage = ...",
                 GEN_AI_RESPONSE_ID: Ignored,
+                OPENAI_RESPONSE_SERVICE_TIER: ResponseServiceTier by "usage = ...",
                 ERROR_TYPE: ErrorType,
                 OTEL_STATUS_CODE: StatusCode,
                 OTEL_STATUS_DESCRIPTION: StatusDescription,
@@ -308,6 +309,10 @@ pub(crate) enum Slot {
     Provider,
     RequestModel,
     ResponseModel,
+    /// The service tier asked for (`openai.request.service_tier`).
+    RequestServiceTier,
+    /// The service tier that served the call (`openai.response.service_tier`).
+    ResponseServiceTier,
     /// A token count.
     Tokens(TokenKind),
     Cost,
@@ -412,7 +417,7 @@ macro_rules! table_facts {
 /// the span macro's arguments fill or `#[ai_span]` does not declare.
 pub(crate) const FACTS: &[Fact] = &{
     use Declared::{AtCreation, No};
-    const FROM_ARGUMENTS: [Fact; 12] = [
+    const FROM_ARGUMENTS: [Fact; 13] = [
         fact(
             attr::GEN_AI_OPERATION_NAME,
             Slot::Operation,
@@ -456,6 +461,14 @@ pub(crate) const FACTS: &[Fact] = &{
             No,
             Some("agent = ..."),
         ),
+        // Read from `input = ...`'s request parameters at close, or from another
+        // instrumentation's span.
+        fact(
+            attr::OPENAI_REQUEST_SERVICE_TIER,
+            Slot::RequestServiceTier,
+            No,
+            None,
+        ),
         fact(
             attr::SERVER_ADDRESS,
             Slot::ServerAddress,
@@ -484,7 +497,7 @@ pub(crate) const FACTS: &[Fact] = &{
             Some(USAGE),
         ),
     ];
-    const TABLE: [Fact; 29] = crate::__facts!([table_facts]);
+    const TABLE: [Fact; 30] = crate::__facts!([table_facts]);
     let mut all = [FROM_ARGUMENTS[0]; FROM_ARGUMENTS.len() + TABLE.len()];
     let mut index = 0;
     while index < all.len() {

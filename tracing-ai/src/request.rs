@@ -47,6 +47,10 @@ pub struct RequestParameters {
     pub frequency_penalty: Option<f64>,
     /// `gen_ai.request.presence_penalty`.
     pub presence_penalty: Option<f64>,
+    /// `openai.request.service_tier`: the tier the request asked to be served at (`auto`,
+    /// `default`, `flex`, `priority`...). The call is priced at it when the response does not
+    /// say which tier served it.
+    pub service_tier: Option<String>,
 }
 
 macro_rules! setters {
@@ -83,6 +87,22 @@ setters! {
 }
 
 impl RequestParameters {
+    /// Sets the service tier the request asks for (OpenAI's `service_tier`).
+    ///
+    /// ```
+    /// use tracing_ai::RequestParameters;
+    ///
+    /// let parameters = RequestParameters::default().with_service_tier("flex");
+    /// assert_eq!(parameters.service_tier.as_deref(), Some("flex"));
+    /// ```
+    #[must_use]
+    pub fn with_service_tier(self, tier: impl Into<String>) -> Self {
+        Self {
+            service_tier: Some(tier.into()),
+            ..self
+        }
+    }
+
     /// Sets the sequences that stop the model.
     #[must_use]
     pub fn with_stop_sequences<S: Into<String>>(self, stop: impl IntoIterator<Item = S>) -> Self {
@@ -126,6 +146,12 @@ impl RequestParameters {
             if let Some(value) = value {
                 attributes.push(KeyValue::new(name, value));
             }
+        }
+        if let Some(tier) = &self.service_tier {
+            attributes.push(KeyValue::new(
+                attr::OPENAI_REQUEST_SERVICE_TIER,
+                tier.clone(),
+            ));
         }
         if !self.stop_sequences.is_empty() {
             let stop: Vec<StringValue> = self

@@ -51,6 +51,9 @@ macro_rules! usage {
             pub response_model: Option<String>,
             /// The provider's identifier of the response.
             pub response_id: Option<String>,
+            /// The service tier that served the call, when the response says (OpenAI's
+            /// `service_tier`: `default`, `flex`, `priority`...): the call is priced at it.
+            pub service_tier: Option<String>,
             /// The cost in USD, when the provider reports it; it wins over any price table.
             pub cost: Option<f64>,
             /// Whether the application's own cache served the call.
@@ -65,6 +68,7 @@ macro_rules! usage {
                     $($part_usage: None,)*
                     response_model: None,
                     response_id: None,
+                    service_tier: None,
                     cost: None,
                     cache_hit: None,
                 }
@@ -92,6 +96,25 @@ impl Usage {
     pub fn with_response_model(self, model: impl Into<String>) -> Self {
         Self {
             response_model: Some(model.into()),
+            ..self
+        }
+    }
+
+    /// Sets the service tier that served the call, as the response says (OpenAI's
+    /// `service_tier`); it is exported as `openai.response.service_tier` and the call is
+    /// priced at that tier's price when the genai-prices data has one (flex at about half the
+    /// standard price, priority above it).
+    ///
+    /// ```
+    /// use tracing_ai::Usage;
+    ///
+    /// let usage = Usage::new(1_000, 200).with_service_tier("flex");
+    /// assert_eq!(usage.service_tier.as_deref(), Some("flex"));
+    /// ```
+    #[must_use]
+    pub fn with_service_tier(self, tier: impl Into<String>) -> Self {
+        Self {
+            service_tier: Some(tier.into()),
             ..self
         }
     }
@@ -288,6 +311,7 @@ mod tests {
                 audio_output_tokens: Some(20),
                 response_model: Some("claude-sonnet-4-5-20250929".to_owned()),
                 response_id: Some("msg_1".to_owned()),
+                service_tier: None,
                 cost: Some(0.0123),
                 cache_hit: Some(CacheHit::Prefix),
             }

@@ -186,6 +186,123 @@ fn the_requests_parameters_are_recorded_without_content_capture() {
     assert_priced_completion(span);
 }
 
+/// gpt-5's price of a completion of the model server at OpenAI's published prices per
+/// million tokens: `input` for the uncached prompt tokens, `cached` for the cached ones,
+/// `output` for the completion tokens.
+fn gpt_5_completion(input: f64, cached: f64, output: f64) -> f64 {
+    let uncached = (PROMPT_TOKENS - CACHED_TOKENS) as f64;
+    (uncached * input + CACHED_TOKENS as f64 * cached + COMPLETION_TOKENS as f64 * output) / 1e6
+}
+
+/// The service tier a request asks for and the one its response says served it are on the
+/// span, and the call is priced at the tier that served it: flex at half gpt-5's standard
+/// prices, priority at twice them, `auto` (served at `default`) and no tier at the standard
+/// ones (OpenAI's price table for gpt-5: $1.25 / $0.125 / $10 per million, flex $0.625 /
+/// $0.0625 / $5, priority $2.50 / $0.25 / $20).
+#[test]
+fn a_completion_is_priced_at_the_service_tier_that_served_it() {
+    use async_openai::types::chat::ServiceTier;
+    let server = ModelServer::start();
+    let tiers = [
+        None,
+        Some(ServiceTier::Flex),
+        Some(ServiceTier::Priority),
+        Some(ServiceTier::Auto),
+    ];
+    let (_, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            for tier in tiers.clone() {
+                let mut request = request("gpt-5", None);
+                request.service_tier = tier;
+                chat_with_content(&client(&server), request)
+                    .await
+                    .expect("a completion");
+            }
+        })
+    });
+    let mut spans: Vec<&SpanData> = exported
+        .spans
+        .iter()
+        .filter(|span| span.name == "chat gpt-5")
+        .collect();
+    spans.sort_by_key(|span| span.start_time);
+    let seen: Vec<_> = spans
+        .iter()
+        .map(|span| {
+            (
+                str_attr(span, "openai.request.service_tier").map(String::from),
+                str_attr(span, "openai.response.service_tier").map(String::from),
+                str_attr(span, "ai.cost.price_context").map(String::from),
+                (f64_attr(span, "gen_ai.usage.cost") * 1e9).round() / 1e9,
+            )
+        })
+        .collect();
+    let some = |text: &str| Some(text.to_owned());
+    let standard = gpt_5_completion(1.25, 0.125, 10.0);
+    assert_eq!(
+        seen,
+        [
+            (None, None, None, standard),
+            (
+                some("flex"),
+                some("flex"),
+                some("service_tier=flex"),
+                gpt_5_completion(0.625, 0.0625, 5.0)
+            ),
+            (
+                some("priority"),
+                some("priority"),
+                some("service_tier=priority"),
+                gpt_5_completion(2.5, 0.25, 20.0)
+            ),
+            (
+                some("auto"),
+                some("default"),
+                some("service_tier=default"),
+                standard
+            ),
+        ]
+    );
+}
+
+/// A stream says the tier that served it on its last chunk, with its usage; and a layer that
+/// reads `tracing` fields prices it as one that writes onto the OpenTelemetry span does.
+#[test]
+fn a_stream_is_priced_at_the_tier_its_last_chunk_says() {
+    use async_openai::types::chat::ServiceTier;
+    let server = ModelServer::start();
+    for builder in [
+        AiLayer::builder(),
+        AiLayer::builder().with_tracing_fields(true),
+    ] {
+        let (_, exported) = export_with(builder, || {
+            tracing_ai_tests::block_on(async {
+                let mut request = request("gpt-5", Some(true));
+                request.service_tier = Some(ServiceTier::Flex);
+                let stream = chat_stream(&client(&server), request)
+                    .await
+                    .expect("a stream");
+                let chunks: Vec<_> = stream.collect().await;
+                assert!(chunks.iter().all(Result::is_ok), "{chunks:?}");
+            })
+        });
+        let span = exported.span("chat gpt-5");
+        assert_eq!(
+            str_attr(span, "openai.response.service_tier").as_deref(),
+            Some("flex")
+        );
+        assert_eq!(
+            str_attr(span, "ai.cost.price_context").as_deref(),
+            Some("service_tier=flex")
+        );
+        let cost = f64_attr(span, "gen_ai.usage.cost");
+        assert!(
+            (cost - gpt_5_completion(0.625, 0.0625, 5.0)).abs() < 1e-12,
+            "{cost}"
+        );
+    }
+}
+
 #[test]
 fn a_completions_messages_are_content_in_the_conventions_schema_when_captured() {
     let server = ModelServer::start();

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
     CompletionUsage, CreateChatCompletionRequest, CreateChatCompletionResponse,
-    CreateChatCompletionStreamResponse, FinishReason,
+    CreateChatCompletionStreamResponse, FinishReason, ServiceTier,
 };
 use async_openai::types::embeddings::CreateEmbeddingResponse;
 use async_openai::types::responses::Response;
@@ -79,6 +79,7 @@ impl crate::ReportsParameters for CreateChatCompletionRequest {
             choice_count: self.n.map(u64::from),
             frequency_penalty: self.frequency_penalty.map(f64::from),
             presence_penalty: self.presence_penalty.map(f64::from),
+            service_tier: self.service_tier.as_ref().and_then(tier_name),
             ..Default::default()
         }
     }
@@ -94,18 +95,40 @@ fn finish_reason(reason: FinishReason) -> &'static str {
     }
 }
 
-/// The usage a completion (whole or its last chunk) reports, with its model and id.
-fn reported(usage: Option<&CompletionUsage>, model: &str, id: &str) -> Option<Usage> {
-    Some(
-        completion_usage(usage?)
-            .with_response_model(model)
-            .with_response_id(id),
-    )
+/// A service tier as the API names it (`flex`, `priority`, ...): its serde name, so that a
+/// tier added to the enum is named without a change here.
+fn tier_name<T: serde::Serialize>(tier: &T) -> Option<String> {
+    match serde_json::to_value(tier) {
+        Ok(serde_json::Value::String(name)) => Some(name),
+        _ => None,
+    }
+}
+
+/// The usage a completion (whole or its last chunk) reports, with its model, id and the
+/// service tier that served it.
+fn reported(
+    usage: Option<&CompletionUsage>,
+    model: &str,
+    id: &str,
+    tier: Option<&ServiceTier>,
+) -> Option<Usage> {
+    let usage = completion_usage(usage?)
+        .with_response_model(model)
+        .with_response_id(id);
+    Some(match tier.and_then(tier_name) {
+        Some(tier) => usage.with_service_tier(tier),
+        None => usage,
+    })
 }
 
 impl ReportsUsage for CreateChatCompletionResponse {
     fn usage(&self) -> Option<Usage> {
-        reported(self.usage.as_ref(), &self.model, &self.id)
+        reported(
+            self.usage.as_ref(),
+            &self.model,
+            &self.id,
+            self.service_tier.as_ref(),
+        )
     }
 }
 
@@ -113,7 +136,12 @@ impl ReportsUsage for CreateChatCompletionResponse {
 /// `stream_options: { include_usage: true }`.
 impl StreamChunk for CreateChatCompletionStreamResponse {
     fn usage(&self) -> Option<Usage> {
-        reported(self.usage.as_ref(), &self.model, &self.id)
+        reported(
+            self.usage.as_ref(),
+            &self.model,
+            &self.id,
+            self.service_tier.as_ref(),
+        )
     }
 
     fn response_model(&self) -> Option<Cow<'_, str>> {
@@ -163,6 +191,9 @@ impl ReportsUsage for Response {
             .with_reasoning(usage.output_tokens_details.reasoning_tokens.into())
             .with_response_model(self.model.clone())
             .with_response_id(self.id.clone());
+        if let Some(tier) = self.service_tier.as_ref().and_then(tier_name) {
+            counted = counted.with_service_tier(tier);
+        }
         if let Some(written) = usage
             .input_tokens_details
             .cache_write_tokens

@@ -304,6 +304,14 @@ impl ClosedCall {
                 writer.event(crate::content::OPERATION_DETAILS_EVENT, details);
             }
             settle::write_cost(&self.prices, &self.settled, &self.priced, writer);
+            if let (Some(tier), Priced::Cost { source, .. }) =
+                (self.fields.service_tier(), &self.priced)
+            {
+                if *source == CostSource::GenaiPrices {
+                    let context = format!("{}={tier}", crate::pricing::SERVICE_TIER);
+                    writer.push(attr::AI_COST_PRICE_CONTEXT, Written::Str(context.into()));
+                }
+            }
             if let Some(carried) = &self.carried {
                 writer.push(
                     attr::AI_COST_CARRIED_BY,
@@ -357,6 +365,10 @@ fn write_usage(fields: &CallFields, writer: &mut Writer) {
     let texts = [
         (attr::GEN_AI_RESPONSE_MODEL, &fields.response_model),
         (attr::GEN_AI_RESPONSE_ID, &fields.response_id),
+        (
+            attr::OPENAI_RESPONSE_SERVICE_TIER,
+            &fields.response_service_tier,
+        ),
         (attr::AI_CACHE_HIT, &fields.cache_hit),
     ];
     for (name, text) in texts {

@@ -69,6 +69,9 @@ impl AiSpanData {
         if let Some(id) = &usage.response_id {
             call.response_id = Some(id.as_str().into());
         }
+        if let Some(tier) = &usage.service_tier {
+            call.response_service_tier = Some(tier.as_str().into());
+        }
         // A provider's cost that is not a real amount is dropped, and the call priced from
         // tables, as `record_usage` does.
         if let Some(cost) = usage
@@ -110,6 +113,9 @@ pub(crate) struct CallFields {
     /// Kept only when the usage was recorded straight into the call ([`AiSpanData::add_usage`]),
     /// for the layer to write at close.
     pub(crate) response_id: Option<Arc<str>>,
+    /// The service tier asked for, and the one that served the call (the response's).
+    pub(crate) request_service_tier: Option<Arc<str>>,
+    pub(crate) response_service_tier: Option<Arc<str>>,
     /// The usage was recorded straight into the call, not as fields: the layer writes it.
     pub(crate) usage_direct: bool,
     /// The token counts recorded, by [`TokenKind::index`].
@@ -137,6 +143,14 @@ pub(crate) struct CallFields {
 }
 
 impl CallFields {
+    /// The service tier the call is priced at: the one that served it, as the response says,
+    /// else the one the request asked for.
+    pub(crate) fn service_tier(&self) -> Option<&str> {
+        self.response_service_tier
+            .as_deref()
+            .or(self.request_service_tier.as_deref())
+    }
+
     /// Takes every value `newer` has; a failure is never forgotten.
     pub(crate) fn update(&mut self, newer: CallFields) {
         let CallFields {
@@ -145,6 +159,8 @@ impl CallFields {
             request_model,
             response_model,
             response_id,
+            request_service_tier,
+            response_service_tier,
             usage_direct,
             tokens,
             recorded_cost,
@@ -170,6 +186,8 @@ impl CallFields {
             request_model,
             response_model,
             response_id,
+            request_service_tier,
+            response_service_tier,
             recorded_cost,
             error_type,
             description,
@@ -228,6 +246,8 @@ impl<'a> FieldVisitor<'a> {
             Slot::ResponseModel => {
                 self.call.response_model = Some(self.callsite.name(slot, value));
             }
+            Slot::RequestServiceTier => self.call.request_service_tier = Some(value.into()),
+            Slot::ResponseServiceTier => self.call.response_service_tier = Some(value.into()),
             Slot::Operation => self.call.operation = Some(operation_name(value)),
             Slot::ErrorType => {
                 self.call.failed = true;

@@ -49,12 +49,14 @@ pub(crate) trait AiSpanExt {
     fn attribute(&self, ids: &[(Arc<str>, Arc<str>)]);
 
     /// Keeps `attributes` for the layer to write onto the open AI call this span is at close, in
-    /// the same `set_attributes` as its cost; `false` when this span is no open AI call of an
-    /// [`AiLayer`].
+    /// the same `set_attributes` as its cost, with the request's output limit (for a budget's
+    /// reservation) and service tier (for its price); `false` when this span is no open AI
+    /// call of an [`AiLayer`].
     fn write_at_close(
         &self,
         attributes: Vec<opentelemetry::KeyValue>,
         max_output_tokens: Option<u64>,
+        service_tier: Option<Arc<str>>,
     ) -> bool;
 
     /// Counts one more attempt of the open AI call this span is (or is under, as an HTTP client
@@ -144,6 +146,7 @@ impl AiSpanExt for tracing::Span {
         &self,
         attributes: Vec<opentelemetry::KeyValue>,
         max_output_tokens: Option<u64>,
+        service_tier: Option<Arc<str>>,
     ) -> bool {
         self.with_subscriber(|(id, dispatch)| {
             let Some((_, access)) = layer_of(dispatch) else {
@@ -155,6 +158,9 @@ impl AiSpanExt for tracing::Span {
                     data.at_close
                         .extend(attributes.take().into_iter().flatten());
                     data.max_output_tokens = max_output_tokens;
+                    if service_tier.is_some() {
+                        data.fields.request_service_tier = service_tier.clone();
+                    }
                 }
             });
             attributes.is_none()

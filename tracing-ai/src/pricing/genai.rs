@@ -46,6 +46,32 @@ type ContextWindows = HashMap<(Box<str>, Box<str>), Option<u64>, FastHash>;
 /// Keyed by model name, so that a lookup by `&str` allocates nothing.
 type ModelEntries = HashMap<Box<str>, Arc<Entry>, FastHash>;
 
+/// The genai-prices price-context key of a service tier.
+pub(crate) const SERVICE_TIER: &str = "service_tier";
+
+/// A model as served: its name, and the service tier that selects its price variant. Cached
+/// apart from the model alone, under `{model}\u{1f}service_tier={tier}` (a separator no model
+/// name has), so that a call without a tier allocates nothing to look its price up.
+struct Served<'a> {
+    model: &'a str,
+    service_tier: Option<&'a str>,
+    key: Option<String>,
+}
+
+impl<'a> Served<'a> {
+    fn new(model: &'a str, service_tier: Option<&'a str>) -> Self {
+        Self {
+            model,
+            service_tier,
+            key: service_tier.map(|tier| format!("{model}\u{1f}{SERVICE_TIER}={tier}")),
+        }
+    }
+
+    fn key(&self) -> &str {
+        self.key.as_deref().unwrap_or(self.model)
+    }
+}
+
 #[derive(Debug)]
 enum Entry {
     /// `fixed + Σ rate × count / 1e6`, checked against the data when measured.
@@ -155,18 +181,21 @@ impl GenaiPrices {
             .clear();
     }
 
-    /// The USD cost of `counts` on `model`, or why it has none.
+    /// The USD cost of `counts` on `model`, served at `service_tier` when the call says
+    /// (its price variant in the data, if it has one), or why it has none.
     pub(crate) fn price(
         &self,
         provider: Option<&str>,
         model: &str,
+        service_tier: Option<&str>,
         counts: &TokenCounts,
     ) -> Result<f64, Arc<str>> {
+        let served = Served::new(model, service_tier);
         let cached = {
             let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
             match cache
                 .get(provider.unwrap_or(""))
-                .and_then(|models| models.get(model))
+                .and_then(|models| models.get(served.key()))
             {
                 // The common case, under the read lock and without touching the `Arc`.
                 Some(entry) => match &**entry {
@@ -179,10 +208,10 @@ impl GenaiPrices {
                 None => None,
             }
         };
-        let entry = cached.unwrap_or_else(|| self.resolve(provider, model));
+        let entry = cached.unwrap_or_else(|| self.resolve(provider, &served));
         match &*entry {
             Entry::Linear { rates, .. } => Ok(rates.price(counts)),
-            Entry::Direct => self.calculate(provider, model, *counts, SystemTime::now()),
+            Entry::Direct => self.calculate(provider, &served, *counts, SystemTime::now()),
             Entry::Unpriced(reason) => Err(reason.clone()),
         }
     }
@@ -193,23 +222,23 @@ impl GenaiPrices {
         cache.get(provider.unwrap_or(""))?.get(model).cloned()
     }
 
-    /// Works out what `model` resolves to, outside of any lock (the first call of a provider
+    /// Works out what `served` resolves to, outside of any lock (the first call of a provider
     /// can take milliseconds), then caches it.
-    fn resolve(&self, provider: Option<&str>, model: &str) -> Arc<Entry> {
-        let entry = Arc::new(self.measure(provider, model, SystemTime::now()));
+    fn resolve(&self, provider: Option<&str>, served: &Served<'_>) -> Arc<Entry> {
+        let entry = Arc::new(self.measure(provider, served, SystemTime::now()));
         let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
         let cached_models: usize = cache.values().map(HashMap::len).sum();
         if cached_models < MAX_CACHED_MODELS {
             cache
                 .entry(provider.unwrap_or("").into())
                 .or_default()
-                .insert(model.into(), entry.clone());
+                .insert(served.key().into(), entry.clone());
         }
         entry
     }
 
-    fn measure(&self, provider: Option<&str>, model: &str, now: SystemTime) -> Entry {
-        let at = |counts: TokenCounts| self.calculate(provider, model, counts, now);
+    fn measure(&self, provider: Option<&str>, served: &Served<'_>, now: SystemTime) -> Entry {
+        let at = |counts: TokenCounts| self.calculate(provider, served, counts, now);
         let fixed = match at(TokenCounts::default()) {
             Ok(fixed) => fixed,
             Err(reason) => return Entry::Unpriced(reason),
@@ -260,11 +289,11 @@ impl GenaiPrices {
             ]),
         ];
         let linear = checks.iter().all(|counts| {
-            self.calculate(provider, model, *counts, now)
+            self.calculate(provider, served, *counts, now)
                 .is_ok_and(|exact| close_enough(rates.price(counts), exact))
         });
         let constant = (1..=LOOKAHEAD_STEPS).all(|step| {
-            self.calculate(provider, model, checks[0], now + REFRESH_AFTER * step)
+            self.calculate(provider, served, checks[0], now + REFRESH_AFTER * step)
                 .is_ok_and(|later| close_enough(rates.price(&checks[0]), later))
         });
         if linear && constant {
@@ -280,14 +309,18 @@ impl GenaiPrices {
     fn calculate(
         &self,
         provider: Option<&str>,
-        model: &str,
+        served: &Served<'_>,
         counts: TokenCounts,
         at: SystemTime,
     ) -> Result<f64, Arc<str>> {
+        let model = served.model;
         let usage = counts.to_genai();
         let mut request = PriceRequest::new(model, &usage).with_timestamp(at);
         if let Some(provider) = provider {
             request = request.with_provider_id(genai_provider_id(provider));
+        }
+        if let Some(tier) = served.service_tier {
+            request = request.with_price_context(SERVICE_TIER, tier);
         }
         match self.calculator.calculate(&request) {
             Ok(price) => Ok(price.total_price),
@@ -357,7 +390,7 @@ mod tests {
 
     fn entry(prices: &GenaiPrices, provider: &str, model: &str) -> Arc<Entry> {
         let counts = TokenCounts::default();
-        let _ = prices.price(Some(provider), model, &counts);
+        let _ = prices.price(Some(provider), model, None, &counts);
         prices.cached(Some(provider), model).expect("cached")
     }
 
@@ -374,12 +407,47 @@ mod tests {
             (TokenKind::CacheRead, 10_000),
         ]);
         let cached = prices
-            .price(Some("openai"), "gpt-4o", &counts)
+            .price(Some("openai"), "gpt-4o", None, &counts)
             .expect("priced");
         let exact = prices
-            .calculate(Some("openai"), "gpt-4o", counts, SystemTime::now())
+            .calculate(
+                Some("openai"),
+                &Served::new("gpt-4o", None),
+                counts,
+                SystemTime::now(),
+            )
             .expect("priced");
         assert!(close_enough(cached, exact), "{cached} != {exact}");
+    }
+
+    /// A service tier's price variant is cached apart from the model's standard price, each
+    /// as the rates the data gives (gpt-5: $1.25 in, $10 out per million; flex half that), and
+    /// a tier the data has no variant for is the standard price.
+    #[test]
+    fn a_service_tier_is_priced_and_cached_apart_from_its_model() {
+        let prices = GenaiPrices::bundled();
+        let counts =
+            TokenCounts::of(&[(TokenKind::Input, 1_000_000), (TokenKind::Output, 100_000)]);
+        let price = |tier| {
+            prices
+                .price(Some("openai"), "gpt-5", tier, &counts)
+                .expect("priced")
+        };
+        for _ in 0..2 {
+            assert!((price(None) - 2.25).abs() < 1e-9);
+            assert!((price(Some("flex")) - 1.125).abs() < 1e-9);
+            assert!((price(Some("no-such-tier")) - 2.25).abs() < 1e-9);
+        }
+        let cache = prices.cache.read().unwrap_or_else(PoisonError::into_inner);
+        let models = cache.get("openai").expect("cached");
+        assert!(matches!(
+            **models.get("gpt-5").expect("standard"),
+            Entry::Linear { .. }
+        ));
+        assert!(matches!(
+            **models.get("gpt-5\u{1f}service_tier=flex").expect("flex"),
+            Entry::Linear { .. }
+        ));
     }
 
     #[test]
@@ -403,13 +471,22 @@ mod tests {
         let (mut linear, mut direct) = (0, 0);
         for minute in (0..24 * 60).step_by(5) {
             let measured_at = day + Duration::from_secs(minute * 60);
-            match prices.measure(Some("deepseek"), "deepseek-chat", measured_at) {
+            match prices.measure(
+                Some("deepseek"),
+                &Served::new("deepseek-chat", None),
+                measured_at,
+            ) {
                 Entry::Linear { rates, .. } => {
                     linear += 1;
                     for later in (0..=REFRESH_AFTER.as_secs()).step_by(60) {
                         let at = measured_at + Duration::from_secs(later);
                         let exact = prices
-                            .calculate(Some("deepseek"), "deepseek-chat", counts, at)
+                            .calculate(
+                                Some("deepseek"),
+                                &Served::new("deepseek-chat", None),
+                                counts,
+                                at,
+                            )
                             .expect("priced");
                         assert!(
                             close_enough(rates.price(&counts), exact),

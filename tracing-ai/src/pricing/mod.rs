@@ -23,6 +23,7 @@ use crate::error::ConfigError;
 pub(crate) use crate::facts::TokenCounts;
 use crate::facts::TokenKind;
 use genai::GenaiPrices;
+pub(crate) use genai::SERVICE_TIER;
 use price::Rate;
 
 /// What one call is priced from.
@@ -31,6 +32,8 @@ pub(crate) struct Call<'a> {
     pub(crate) provider: Option<&'a str>,
     pub(crate) request_model: Option<&'a str>,
     pub(crate) response_model: Option<&'a str>,
+    /// The service tier it was served at (or asked for): its price variant in the data.
+    pub(crate) service_tier: Option<&'a str>,
     /// `None` when the call recorded no token usage.
     pub(crate) tokens: Option<TokenCounts>,
     /// From the span's creation to its close.
@@ -382,7 +385,10 @@ impl Pricing {
                 code: UnpricedReason::InvalidCounts,
             };
         }
-        match self.genai.price(call.provider, first, &tokens) {
+        match self
+            .genai
+            .price(call.provider, first, call.service_tier, &tokens)
+        {
             Ok(usd) => Priced::Cost {
                 usd,
                 source: CostSource::GenaiPrices,
@@ -391,18 +397,23 @@ impl Pricing {
             // A dated response model the data does not know may still be priced by the
             // request's alias.
             Err(reason) => match models.next().filter(|second| *second != first) {
-                Some(second) => match self.genai.price(call.provider, second, &tokens) {
-                    Ok(usd) => Priced::Cost {
-                        usd,
-                        source: CostSource::GenaiPrices,
-                        data: self.genai_data.clone(),
-                    },
-                    Err(_) => Priced::Unpriced {
-                        model: first.to_owned(),
-                        reason,
-                        code: UnpricedReason::UnknownModel,
-                    },
-                },
+                Some(second) => {
+                    match self
+                        .genai
+                        .price(call.provider, second, call.service_tier, &tokens)
+                    {
+                        Ok(usd) => Priced::Cost {
+                            usd,
+                            source: CostSource::GenaiPrices,
+                            data: self.genai_data.clone(),
+                        },
+                        Err(_) => Priced::Unpriced {
+                            model: first.to_owned(),
+                            reason,
+                            code: UnpricedReason::UnknownModel,
+                        },
+                    }
+                }
                 None => Priced::Unpriced {
                     model: first.to_owned(),
                     reason,

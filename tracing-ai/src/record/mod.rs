@@ -101,9 +101,10 @@ fn innermost_ai_span(dispatch: &Dispatch) -> Option<(Id, &'static Metadata<'stat
 
 /// The facts of a [`Usage`] besides its token counts, in the order of [`record_usage`]'s
 /// values.
-const USAGE_OTHER_FIELDS: [&str; 5] = [
+const USAGE_OTHER_FIELDS: [&str; 6] = [
     attr::GEN_AI_RESPONSE_MODEL,
     attr::GEN_AI_RESPONSE_ID,
+    attr::OPENAI_RESPONSE_SERVICE_TIER,
     attr::GEN_AI_USAGE_COST,
     attr::AI_COST_SOURCE,
     attr::AI_CACHE_HIT,
@@ -177,6 +178,7 @@ pub(crate) fn record_usage(span: &Span, usage: &Usage, callsite: Option<&Callsit
     let tokens = TokenKind::ALL.map(|kind| kind.of_usage(usage).map(saturating_i64));
     let response_model = usage.response_model.as_deref();
     let response_id = usage.response_id.as_deref();
+    let service_tier = usage.service_tier.as_deref();
     // A provider's cost that is not a real amount is dropped, and the call priced from tables.
     // Rounded as the layer writes every amount, so that both ways of recording usage export
     // the same number.
@@ -189,6 +191,7 @@ pub(crate) fn record_usage(span: &Span, usage: &Usage, callsite: Option<&Callsit
     let others = [
         opt(&response_model),
         opt(&response_id),
+        opt(&service_tier),
         opt(&cost),
         opt(&cost_source),
         opt(&cache_hit),
