@@ -1,8 +1,9 @@
-//! Prices: the prices file, the genai-prices fixture and reloads.
+//! Prices: long-context and service tiers, the prices file, the genai-prices fixture and reloads.
 //!
 //! One test binary for these files (each a module): linking one binary per file was most of a
 //! fresh `.ci/run`.
 
+mod context_tiers;
 mod prices_file;
 mod prices_fixture;
 mod prices_reload;
