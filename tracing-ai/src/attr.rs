@@ -140,6 +140,10 @@ pub const AI_COST_AMOUNT: &str = "ai.cost.amount";
 pub const AI_COST_CURRENCY: &str = "ai.cost.currency";
 /// Where the cost comes from: `genai-prices`, `override`, `self-hosted` or `provider`.
 pub const AI_COST_SOURCE: &str = "ai.cost.source";
+/// Beside a cost the provider reported (`ai.cost.source = provider`), what the layer's prices
+/// give the same call, in USD: the two drift apart when a price table is stale or a fee is
+/// missing from it.
+pub const AI_COST_COMPUTED: &str = "ai.cost.computed";
 /// What the call's price was selected by beside its model, as the `key=value` pairs given to
 /// genai-prices' price variants, e.g. `service_tier=flex`: how the provider served the call.
 pub const AI_COST_PRICE_CONTEXT: &str = "ai.cost.price_context";
@@ -300,6 +304,10 @@ pub const AI_CLIENT_COST: &str = "ai.client.cost";
 /// Counter of the calls no cost could be given to, by [`AI_UNPRICED_REASON`], model and
 /// provider: the share of spend the cost counter cannot see.
 pub const AI_CLIENT_UNPRICED_CALLS: &str = "ai.client.unpriced_calls";
+/// Up-down counter, in USD, of what providers' own figures for calls (OpenRouter's
+/// `usage.cost`, `Usage::with_cost`) came to above what the layer's prices give the same calls
+/// (negative when below), by model and provider: 0 while the price tables are right.
+pub const AI_CLIENT_COST_DRIFT: &str = "ai.client.cost.drift";
 /// Why a call went unpriced, on [`AI_CLIENT_UNPRICED_CALLS`]: `failed`, `cancelled`,
 /// `no_usage`, `unknown_model`, `no_model`, `invalid_counts` or `not_money`.
 pub const AI_UNPRICED_REASON: &str = "ai.unpriced.reason";

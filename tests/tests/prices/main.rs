@@ -7,3 +7,4 @@ mod context_tiers;
 mod prices_file;
 mod prices_fixture;
 mod prices_reload;
+mod provider_cost;

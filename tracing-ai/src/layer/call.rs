@@ -134,6 +134,9 @@ impl ClosedCall {
         };
         let mut settled = settle::settle(&prices, &fields, &priced);
         settled.estimated = estimate.as_ref().map(|e| (e.input, e.output));
+        if matches!(priced, Priced::Nothing) && carried.is_none() {
+            settled.computed = settle::computed_beside_reported(&prices, &fields, duration);
+        }
         let call = Self {
             fields,
             duration,
@@ -204,6 +207,7 @@ impl ClosedCall {
                 fields: &self.fields,
                 duration: self.duration,
                 cost: self.settled.usd.map(|usd| (usd, source.as_str())),
+                computed: self.settled.computed,
                 unpriced: self.priced.unpriced_reason(),
                 attribution: &self.attribution,
             });
@@ -304,6 +308,9 @@ impl ClosedCall {
                 writer.event(crate::content::OPERATION_DETAILS_EVENT, details);
             }
             settle::write_cost(&self.prices, &self.settled, &self.priced, writer);
+            if let Some(computed) = self.settled.computed {
+                writer.push(attr::AI_COST_COMPUTED, Written::money(computed));
+            }
             if let (Some(tier), Priced::Cost { source, .. }) =
                 (self.fields.service_tier(), &self.priced)
             {

@@ -100,6 +100,8 @@ pub(crate) struct Settled {
     pub(crate) estimated: Option<(u64, u64)>,
     /// The most spent of the budgets it reserved in, once it settled there.
     pub(crate) budget: Option<crate::budget::BudgetState>,
+    /// Beside a cost the provider reported, what the layer's prices give the call, in USD.
+    pub(crate) computed: Option<f64>,
 }
 
 /// The facts of one call that pricing, export and metrics need. Texts are shared, so that

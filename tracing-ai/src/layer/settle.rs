@@ -102,6 +102,32 @@ pub(super) fn settle(prices: &Pricing, fields: &CallFields, priced: &Priced) -> 
         unpriced: matches!(priced, Priced::Unpriced { .. } | Priced::NoUsage { .. }),
         estimated: None,
         budget: None,
+        computed: None,
+    }
+}
+
+/// What the layer's prices give a call whose provider reported its cost, so that the two can
+/// be compared: `None` for any other call, or when the tables cannot price it.
+pub(super) fn computed_beside_reported(
+    prices: &Pricing,
+    fields: &CallFields,
+    duration: Option<Duration>,
+) -> Option<f64> {
+    fields.recorded_cost.filter(|usd| is_valid_amount(*usd))?;
+    let computed = prices.price(&Call {
+        provider: fields.provider.as_deref(),
+        request_model: fields.request_model.as_deref(),
+        response_model: fields.response_model.as_deref(),
+        service_tier: fields.service_tier(),
+        tokens: fields.tokens(),
+        duration: duration.unwrap_or(Duration::ZERO),
+        failed: fields.failed,
+        stream: fields.stream,
+        cancelled: fields.cancelled,
+    });
+    match computed {
+        Priced::Cost { usd, .. } => Some(usd),
+        _ => None,
     }
 }
 

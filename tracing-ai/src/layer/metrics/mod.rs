@@ -51,6 +51,8 @@ pub(crate) struct Metrics {
     /// The duration of an operation no metric of the conventions takes.
     other_duration: Histogram<f64>,
     cost: MoneyCounter<CostKey>,
+    /// Provider-reported costs less the layer's prices, by model and provider.
+    drift: MoneyCounter<ModelKey>,
     unpriced: Counter<u64>,
     tenant_index: Option<usize>,
     feature_index: Option<usize>,
@@ -90,6 +92,13 @@ struct Previous {
     time_per_output_chunk: Histogram<f64>,
 }
 
+/// The labels of one series of the drift counter.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ModelKey {
+    model: Option<Arc<str>>,
+    provider: Option<Arc<str>>,
+}
+
 /// The labels of one series of the cost counter.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct CostKey {
@@ -106,6 +115,8 @@ pub(crate) struct CallMetrics<'a> {
     pub(crate) duration: Option<Duration>,
     /// Its cost in USD and where the cost came from (`ai.cost.source`).
     pub(crate) cost: Option<(f64, &'static str)>,
+    /// Beside a cost the provider reported, what the layer's prices give the call.
+    pub(crate) computed: Option<f64>,
     /// Why it has no cost, when a call to a model has none.
     pub(crate) unpriced: Option<UnpricedReason>,
     /// The span's resolved attribution, by the index of its exported name.
@@ -306,6 +317,26 @@ impl Metrics {
                     labels
                 },
             ),
+            drift: MoneyCounter::up_down(
+                meter,
+                attr::AI_CLIENT_COST_DRIFT,
+                "What providers reported calls cost above the layer's prices for them, by model \
+                 and provider",
+                |key: &ModelKey| {
+                    let named = [
+                        (attr::GEN_AI_REQUEST_MODEL, &key.model),
+                        (attr::GEN_AI_PROVIDER_NAME, &key.provider),
+                    ];
+                    named
+                        .into_iter()
+                        .filter_map(|(name, value)| {
+                            value
+                                .as_ref()
+                                .map(|value| KeyValue::new(name, Arc::clone(value)))
+                        })
+                        .collect()
+                },
+            ),
             unpriced: meter
                 .u64_counter(attr::AI_CLIENT_UNPRICED_CALLS)
                 .with_unit("{call}")
@@ -442,6 +473,13 @@ impl Metrics {
                 },
                 usd,
             );
+        }
+        if let (Some((usd, _)), Some(computed)) = (call.cost, call.computed) {
+            let key = ModelKey {
+                model: request_model.clone(),
+                provider: provider.clone(),
+            };
+            self.drift.add(key, usd - computed);
         }
         if let Some(reason) = call.unpriced {
             let mut attributes = Vec::with_capacity(5);
