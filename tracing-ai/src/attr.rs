@@ -350,6 +350,10 @@ pub const AI_BUDGET_CURRENCY: &str = "ai.budget.currency";
 pub const AI_BUDGET_STORE_FAILURES: &str = "ai.budget.store_failures";
 /// Counter of the calls past a budget's limit, by [`AI_BUDGET_OUTCOME`].
 pub const AI_BUDGET_CALLS: &str = "ai.budget.calls";
+/// Histogram of how long the calls that waited for room in a budget or rate limit (`on_limit =
+/// "wait"`) waited before they were made, in seconds, by [`AI_BUDGET_NAME`]; a call whose wait
+/// ran out is counted as refused in [`AI_BUDGET_CALLS`] instead.
+pub const AI_BUDGET_WAIT_DURATION: &str = "ai.budget.wait.duration";
 /// What happened to a call past a budget's limit, on [`AI_BUDGET_CALLS`]: `refused`,
 /// `warned`, or `waited` (it waited for room in a budget that waits, then was made).
 pub const AI_BUDGET_OUTCOME: &str = "ai.budget.outcome";

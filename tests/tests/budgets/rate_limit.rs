@@ -756,6 +756,23 @@ fn calls_served_in_order(builder: AiLayerBuilder) {
         Some(8.0)
     );
     assert_eq!(count("impatient", "refused", ("user.id", "u1")), Some(1.0));
+    // The waits' histogram sums the waits the spans say, by budget; the refused call's wait
+    // is not in it.
+    let durations = tracing_ai_tests::metrics::points(&metrics, "ai.budget.wait.duration");
+    let (sum, calls) = durations
+        .get(&tracing_ai_tests::metrics::attrs(&[(
+            "ai.budget.name",
+            "one-at-a-time",
+        )]))
+        .copied()
+        .expect("the waits of one-at-a-time");
+    assert_eq!(calls, 8);
+    let spans_say: f64 = waits.iter().sum();
+    assert!(
+        (sum - spans_say).abs() < 0.05,
+        "{sum} s, the spans say {spans_say} s"
+    );
+    assert_eq!(durations.len(), 1, "{durations:?}");
 }
 
 /// A limit changed at run time keeps what the minute used: raised from 2 to 4 requests a

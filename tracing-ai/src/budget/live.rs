@@ -30,6 +30,9 @@ pub(crate) struct LiveBudgets {
     waiters: Arc<Waiters>,
     /// Calls past a limit, by budget, outcome and scope: `ai.budget.calls`.
     past_limit: std::sync::Mutex<HashMap<PastLimit, u64>>,
+    /// How long the calls that waited for room waited, by budget: `ai.budget.wait.duration`,
+    /// once a meter is given.
+    wait_duration: std::sync::OnceLock<opentelemetry::metrics::Histogram<f64>>,
     /// The balances one collection's three gauges read: swept once, not once per gauge.
     collected: std::sync::Mutex<Option<Collected>>,
     /// How many sweeps the gauges made, for the test that they make one a collection.
@@ -52,6 +55,10 @@ const GAUGES: u8 = 3;
 /// and the scope's values (`other` past [`MAX_COUNTED_SCOPES`]).
 type PastLimit = (Arc<str>, &'static str, ScopeLabels);
 
+/// The buckets of `ai.budget.wait.duration`, in seconds: a wait is bounded by the budget's
+/// `wait_up_to`, a few seconds at most for a call someone waits on.
+const WAIT_SECONDS: [f64; 11] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0];
+
 /// The scopes `ai.budget.calls` tells apart, at most: ids from requests cannot grow the metric
 /// without bound (the spend gauges are bounded by the ledger's accounts).
 const MAX_COUNTED_SCOPES: usize = 1_000;
@@ -68,6 +75,7 @@ impl Default for LiveBudgets {
             clock: Clock::system(),
             waiters: Arc::default(),
             past_limit: std::sync::Mutex::default(),
+            wait_duration: std::sync::OnceLock::new(),
             collected: std::sync::Mutex::default(),
             #[cfg(test)]
             sweeps: std::sync::atomic::AtomicU64::new(0),
@@ -99,6 +107,7 @@ impl LiveBudgets {
             clock,
             waiters: Arc::default(),
             past_limit: std::sync::Mutex::default(),
+            wait_duration: std::sync::OnceLock::new(),
             collected: std::sync::Mutex::default(),
             #[cfg(test)]
             sweeps: std::sync::atomic::AtomicU64::new(0),
@@ -205,6 +214,14 @@ impl LiveBudgets {
         self.store.debit(&self.now(), scope, cost, self.time());
     }
 
+    /// Records how long a call waited for room in `over`'s budget before it was made.
+    pub(crate) fn waited(&self, over: &BudgetExceeded, waited: std::time::Duration) {
+        if let Some(histogram) = self.wait_duration.get() {
+            let budget = opentelemetry::KeyValue::new(attr::AI_BUDGET_NAME, over.0.budget.clone());
+            histogram.record(waited.as_secs_f64(), &[budget]);
+        }
+    }
+
     /// Counts a call that went past `over`'s budget: refused, or warned and made.
     pub(crate) fn counted(&self, over: &BudgetExceeded, outcome: &'static str) {
         let mut counts = self
@@ -270,6 +287,14 @@ impl LiveBudgets {
     /// Registers the gauges and the counter of [the module docs](self) on `meter`.
     pub(crate) fn report(budgets: &Arc<Self>, meter: &opentelemetry::metrics::Meter) {
         budgets.store.report(meter);
+        let _ = budgets.wait_duration.set(
+            meter
+                .f64_histogram(attr::AI_BUDGET_WAIT_DURATION)
+                .with_unit("s")
+                .with_description("How long calls waited for room in a budget or rate limit")
+                .with_boundaries(WAIT_SECONDS.to_vec())
+                .build(),
+        );
         use opentelemetry::KeyValue;
         let labels = |balance: &Balance, scope: &[(&'static str, Arc<str>)]| {
             let mut labels = vec![KeyValue::new(

@@ -345,10 +345,12 @@ impl AiSpanExt for tracing::Span {
                 let outcome = match reserved.take()? {
                     Ok((reservation, passed)) => {
                         for passed in &passed {
-                            let outcome = if passed.waited.is_some() {
-                                "waited"
-                            } else {
-                                "warned"
+                            let outcome = match passed.waited {
+                                Some(waited) => {
+                                    budgets.waited(&passed.over, waited);
+                                    "waited"
+                                }
+                                None => "warned",
                             };
                             budgets.counted(&passed.over, outcome);
                         }
