@@ -3,7 +3,8 @@
 #
 # It installs its own test-only tools:
 # - into a Python virtual environment under target/pyvenv (tests/requirements.txt): the
-#   Python `genai-prices` package, the independent source the price fixture is checked
+#   Python `genai-prices` package, the independent source the price fixture and the price
+#   oracle (every model of the crate's data, target/genai-prices-oracle.json) are checked
 #   against, and Arize Phoenix, the OTLP backend examples/tests/phoenix.rs starts;
 # - into target/go, built with Go from the module proxy: Jaeger (tests/jaeger, started by
 #   examples/tests/jaeger.rs) and an OpenTelemetry Collector with the OTLP receiver, the
@@ -78,6 +79,14 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 "$venv/bin/python" tests/fixtures/make_genai_prices_fixture.py --check
+# What Python genai-prices says every model of the crate's own data costs, for
+# tests/tests/prices/oracle.rs to compare the layer's prices with.
+genai_prices_data=$(cargo metadata --format-version 1 --locked | "$venv/bin/python" -c '
+import json, pathlib, sys
+packages = json.load(sys.stdin)["packages"]
+crate = next(p for p in packages if p["name"] == "genai-prices")
+print(pathlib.Path(crate["manifest_path"]).parent / "data" / "prices.json")')
+"$venv/bin/python" tests/fixtures/genai_prices_oracle.py "$genai_prices_data"
 
 cargo test --workspace --all-features --no-run
 if ! wait "$go_build"; then

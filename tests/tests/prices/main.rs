@@ -4,6 +4,7 @@
 //! fresh `.ci/run`.
 
 mod context_tiers;
+mod oracle;
 mod prices_file;
 mod prices_fixture;
 mod prices_reload;
