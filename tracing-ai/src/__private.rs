@@ -359,6 +359,7 @@ impl PricingProbe {
             request_model: Some(model),
             response_model: None,
             service_tier: None,
+            tool_name: None,
             tokens: Some(crate::facts::TokenCounts::of(&[
                 (crate::facts::TokenKind::Input, input),
                 (crate::facts::TokenKind::Output, output),

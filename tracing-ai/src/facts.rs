@@ -309,6 +309,9 @@ pub(crate) enum Slot {
     Provider,
     RequestModel,
     ResponseModel,
+    /// The tool a `kind = "tool"` span runs (`gen_ai.tool.name`): a price set for its name
+    /// prices its calls.
+    ToolName,
     /// The service tier asked for (`openai.request.service_tier`).
     RequestServiceTier,
     /// The service tier that served the call (`openai.response.service_tier`).
@@ -451,7 +454,7 @@ pub(crate) const FACTS: &[Fact] = &{
         ),
         fact(
             attr::GEN_AI_TOOL_NAME,
-            Slot::Ignored,
+            Slot::ToolName,
             No,
             Some("tool = ..."),
         ),

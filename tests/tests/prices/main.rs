@@ -5,6 +5,7 @@
 
 mod context_tiers;
 mod oracle;
+mod per_call;
 mod prices_file;
 mod prices_fixture;
 mod prices_reload;

@@ -115,6 +115,8 @@ pub(crate) struct CallFields {
     /// Kept only when the usage was recorded straight into the call ([`AiSpanData::add_usage`]),
     /// for the layer to write at close.
     pub(crate) response_id: Option<Arc<str>>,
+    /// The tool a tool call ran, for a price set for its name.
+    pub(crate) tool_name: Option<Arc<str>>,
     /// The service tier asked for, and the one that served the call (the response's).
     pub(crate) request_service_tier: Option<Arc<str>>,
     pub(crate) response_service_tier: Option<Arc<str>>,
@@ -161,6 +163,7 @@ impl CallFields {
             request_model,
             response_model,
             response_id,
+            tool_name,
             request_service_tier,
             response_service_tier,
             usage_direct,
@@ -188,6 +191,7 @@ impl CallFields {
             request_model,
             response_model,
             response_id,
+            tool_name,
             request_service_tier,
             response_service_tier,
             recorded_cost,
@@ -248,6 +252,7 @@ impl<'a> FieldVisitor<'a> {
             Slot::ResponseModel => {
                 self.call.response_model = Some(self.callsite.name(slot, value));
             }
+            Slot::ToolName => self.call.tool_name = Some(self.callsite.name(slot, value)),
             Slot::RequestServiceTier => self.call.request_service_tier = Some(value.into()),
             Slot::ResponseServiceTier => self.call.response_service_tier = Some(value.into()),
             Slot::Operation => self.call.operation = Some(operation_name(value)),

@@ -38,6 +38,10 @@ impl RequestTotals {
     /// Adds one AI span.
     pub(crate) fn add(&mut self, fields: &CallFields, priced: &Priced) {
         if !is_model_call(fields) {
+            // A tool or service billed by the call: its cost, not a call to a model.
+            if let Priced::Cost { usd, .. } = priced {
+                self.usd += usd;
+            }
             return;
         }
         self.calls += 1;
@@ -183,7 +187,7 @@ pub(crate) fn add_to_agents<'a, R: LookupSpan<'a>>(
     fields: &CallFields,
     priced: &Priced,
 ) {
-    if !is_model_call(fields) {
+    if !is_model_call(fields) && !matches!(priced, Priced::Cost { .. }) {
         return;
     }
     for ancestor in call.scope().skip(1) {

@@ -14,6 +14,11 @@
 //! [models."llama-3.1-8b-fp8"]
 //! gpu_hour = 1.85
 //! currency = "GBP"
+//!
+//! # A tool billed by the call (its `kind = "tool"` spans, by `gen_ai.tool.name`); beside token
+//! # or GPU-hour prices, `per_call` is a fee each call adds.
+//! [models."web_search"]
+//! per_call = 0.01
 //! ```
 
 use std::collections::BTreeMap;
@@ -43,6 +48,7 @@ struct FileModel {
     audio_input: Option<Spanned<f64>>,
     audio_output: Option<Spanned<f64>>,
     gpu_hour: Option<Spanned<f64>>,
+    per_call: Option<Spanned<f64>>,
     currency: Option<Spanned<String>>,
 }
 
@@ -119,6 +125,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileE
             ("audio_input", &entry.audio_input),
             ("audio_output", &entry.audio_output),
             ("gpu_hour", &entry.gpu_hour),
+            ("per_call", &entry.per_call),
         ];
         for (name, amount) in amounts {
             if let Some(amount) = amount {
@@ -134,6 +141,15 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileE
         }
         let value = |amount: &Option<Spanned<f64>>| amount.as_ref().map(|a| *a.get_ref());
         let price = match (&entry.gpu_hour, &entry.input, &entry.output) {
+            (None, None, None)
+                if entry.per_call.is_some()
+                    && [&entry.cache_read, &entry.cache_write, &entry.audio_input, &entry.audio_output]
+                        .iter()
+                        .all(|amount| amount.is_none()) =>
+            {
+                // The fee is set below, as beside any other price.
+                ModelPrice::per_call(0.0)
+            }
             (Some(gpu_hour), None, None)
                 if [&entry.cache_read, &entry.cache_write, &entry.audio_input, &entry.audio_output]
                     .iter()
@@ -169,9 +185,13 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileE
                 return Err(error(
                     Some(span),
                     Some(path(missing)),
-                    "missing: a token price needs both `input` and `output` (per million tokens), or give `gpu_hour` instead".to_owned(),
+                    "missing: a token price needs both `input` and `output` (per million tokens), or give `gpu_hour` or `per_call` instead".to_owned(),
                 ));
             }
+        };
+        let price = match value(&entry.per_call) {
+            Some(per_call) => price.with_per_call(per_call),
+            None => price,
         };
         let price = match entry.currency {
             Some(currency) => {

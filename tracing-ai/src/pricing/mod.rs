@@ -34,6 +34,8 @@ pub(crate) struct Call<'a> {
     pub(crate) response_model: Option<&'a str>,
     /// The service tier it was served at (or asked for): its price variant in the data.
     pub(crate) service_tier: Option<&'a str>,
+    /// The tool a tool call ran: a price set for its name prices it.
+    pub(crate) tool_name: Option<&'a str>,
     /// `None` when the call recorded no token usage.
     pub(crate) tokens: Option<TokenCounts>,
     /// From the span's creation to its close.
@@ -251,6 +253,8 @@ pub(crate) fn check_currency_code(code: &str) -> Result<(), ConfigError> {
 #[derive(Clone, Debug)]
 struct UsdRate {
     rate: Rate,
+    /// The fee of each call, in USD.
+    per_call: f64,
     data: Arc<str>,
 }
 
@@ -311,7 +315,15 @@ impl Pricing {
                 ));
             };
             let rate = price.rate.scaled(usd);
-            overrides.insert(model, UsdRate { rate, data });
+            let per_call = price.per_call * usd;
+            overrides.insert(
+                model,
+                UsdRate {
+                    rate,
+                    per_call,
+                    data,
+                },
+            );
         }
         Ok(Self {
             overrides,
@@ -358,7 +370,7 @@ impl Pricing {
     fn price_unchecked(&self, call: &Call<'_>) -> Priced {
         let models = [call.response_model, call.request_model];
         let mut models = models.into_iter().flatten();
-        for model in models.clone() {
+        for model in models.clone().chain(call.tool_name) {
             if let Some(rate) = self.overrides.get(model) {
                 return price_override(model, rate, call);
             }
@@ -427,8 +439,15 @@ impl Pricing {
 fn price_override(model: &str, price: &UsdRate, call: &Call<'_>) -> Priced {
     match price.rate {
         Rate::GpuHour(usd_per_hour) => Priced::Cost {
-            usd: usd_per_hour * call.duration.as_secs_f64() / 3600.0,
+            usd: usd_per_hour * call.duration.as_secs_f64() / 3600.0 + price.per_call,
             source: CostSource::SelfHosted,
+            data: price.data.clone(),
+        },
+        // Billed by the call, whatever it used; a failed call, as a failed model call, is not.
+        Rate::Fee if call.failed => no_usage(call),
+        Rate::Fee => Priced::Cost {
+            usd: price.per_call,
+            source: CostSource::Override,
             data: price.data.clone(),
         },
         Rate::Tokens(rates) => {
@@ -444,7 +463,7 @@ fn price_override(model: &str, price: &UsdRate, call: &Call<'_>) -> Priced {
             }
             Priced::Cost {
                 // Checked above: the parts, added without overflow, are within their wholes.
-                usd: rates.price(&tokens),
+                usd: rates.price(&tokens) + price.per_call,
                 source: CostSource::Override,
                 data: price.data.clone(),
             }

@@ -1,4 +1,4 @@
-//! Prices a user sets for a model: per million tokens, or per GPU-hour.
+//! Prices a user sets for a model or a tool: per million tokens, per GPU-hour, per call.
 
 use std::fmt;
 
@@ -20,11 +20,18 @@ use crate::facts::{TokenCounts, TokenKind};
 ///
 /// // A self-hosted model on a rented GPU: the call costs its duration at this rate.
 /// let self_hosted = ModelPrice::per_gpu_hour(1.85).in_currency("GBP");
-/// # let _ = (negotiated, self_hosted);
+/// // A tool billed per call (web search at $10 per thousand calls), priced on its
+/// // `kind = "tool"` spans by the tool's name.
+/// let web_search = ModelPrice::per_call(0.01);
+/// // A retrieval API with a fee per request beside its tokens.
+/// let rerank = ModelPrice::per_million_tokens(0.05, 0.0).with_per_call(0.001);
+/// # let _ = (negotiated, self_hosted, web_search, rerank);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelPrice {
     pub(crate) rate: Rate,
+    /// A fee each call costs beside its rate.
+    pub(crate) per_call: f64,
     pub(crate) currency: String,
 }
 
@@ -39,6 +46,8 @@ pub(crate) enum Rate {
     Tokens(TokenRates),
     /// An amount per hour of the call's wall-clock duration.
     GpuHour(f64),
+    /// Nothing but the fee per call.
+    Fee,
 }
 
 /// Amounts per million tokens of each kind. The input and output always have one; a part
@@ -87,6 +96,7 @@ impl Rate {
                 rates.map(|rate| rate.map(|amount| amount * factor)),
             )),
             Rate::GpuHour(rate) => Rate::GpuHour(rate * factor),
+            Rate::Fee => Rate::Fee,
         }
     }
 }
@@ -98,7 +108,29 @@ impl ModelPrice {
     pub fn per_million_tokens(input: f64, output: f64) -> Self {
         Self {
             rate: Rate::Tokens(TokenRates::new(input, output)),
+            per_call: 0.0,
             currency: "USD".to_owned(),
+        }
+    }
+
+    /// A price per call, whatever the call used: a tool or service billed by the call (web
+    /// search, a code-interpreter session, a retrieval API). Set for a tool's name, it prices
+    /// the tool's `kind = "tool"` spans (`gen_ai.tool.name`); for a model's, its calls. A call
+    /// that failed is not priced (most failures are refused before any work, and not billed).
+    pub fn per_call(amount: f64) -> Self {
+        Self {
+            rate: Rate::Fee,
+            per_call: amount,
+            currency: "USD".to_owned(),
+        }
+    }
+
+    /// Adds a fee each call costs beside this price's tokens or GPU time (a request fee).
+    #[must_use]
+    pub fn with_per_call(self, amount: f64) -> Self {
+        Self {
+            per_call: amount,
+            ..self
         }
     }
 
@@ -108,6 +140,7 @@ impl ModelPrice {
     pub fn per_gpu_hour(rate: f64) -> Self {
         Self {
             rate: Rate::GpuHour(rate),
+            per_call: 0.0,
             currency: "USD".to_owned(),
         }
     }
@@ -157,28 +190,36 @@ impl ModelPrice {
 
     /// Every amount of the price, named as in the prices file, for validation.
     pub(crate) fn amounts(&self) -> Vec<(&'static str, f64)> {
-        match self.rate {
+        let mut amounts = match self.rate {
             Rate::Tokens(TokenRates(rates)) => TokenKind::ALL
                 .into_iter()
                 .filter_map(|kind| Some((file_key(kind), rates[kind.index()]?)))
                 .collect(),
             Rate::GpuHour(rate) => vec![("gpu_hour", rate)],
-        }
+            Rate::Fee => Vec::new(),
+        };
+        amounts.push(("per_call", self.per_call));
+        amounts
     }
 }
 
 impl fmt::Display for ModelPrice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let currency = &self.currency;
         match self.rate {
             Rate::Tokens(rates) => write!(
                 f,
                 "{input} {currency} / M input tokens, {output} {currency} / M output tokens",
                 input = rates.of(TokenKind::Input),
                 output = rates.of(TokenKind::Output),
-                currency = self.currency
-            ),
-            Rate::GpuHour(rate) => write!(f, "{rate} {} / GPU-hour", self.currency),
+            )?,
+            Rate::GpuHour(rate) => write!(f, "{rate} {currency} / GPU-hour")?,
+            Rate::Fee => return write!(f, "{} {currency} / call", self.per_call),
         }
+        if self.per_call > 0.0 {
+            write!(f, " + {} {currency} / call", self.per_call)?;
+        }
+        Ok(())
     }
 }
 

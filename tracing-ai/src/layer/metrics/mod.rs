@@ -1,16 +1,17 @@
 //! Token, duration and cost metrics of every AI span, recorded before any sampling so that
 //! their totals are exact whatever share of the traces is exported.
 
+mod bounded;
 mod conventions;
 mod exact_counter;
 
-use std::collections::HashSet;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::KeyValue;
 
+use self::bounded::Bounded;
 use self::exact_counter::MoneyCounter;
 use super::fields::CallFields;
 use super::ids::AttributionKeys;
@@ -498,67 +499,5 @@ impl Metrics {
             }
             self.unpriced.add(1, &attributes);
         }
-    }
-}
-
-/// A set of at most `cap` distinct values: an id from a request cannot grow a metric's
-/// attribute sets, and with them memory, without bound.
-#[derive(Debug)]
-struct Bounded {
-    cap: usize,
-    seen: RwLock<HashSet<Arc<str>>>,
-    other: Arc<str>,
-}
-
-impl Bounded {
-    fn new(cap: usize) -> Self {
-        Self {
-            cap,
-            seen: RwLock::new(HashSet::new()),
-            other: OTHER.into(),
-        }
-    }
-
-    /// `value` (shared with the set) if it was seen before or there is room for it, else
-    /// [`OTHER`].
-    fn admit(&self, value: &str) -> Arc<str> {
-        let known = self
-            .seen
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(value)
-            .cloned();
-        if let Some(known) = known {
-            return known;
-        }
-        let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(known) = seen.get(value) {
-            return known.clone();
-        }
-        if seen.len() < self.cap {
-            let value: Arc<str> = value.into();
-            seen.insert(value.clone());
-            value
-        } else {
-            self.other.clone()
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_past_the_cap_are_folded_into_other() {
-        let bounded = Bounded::new(2);
-        assert_eq!(&*bounded.admit("a"), "a");
-        assert_eq!(&*bounded.admit("b"), "b");
-        assert_eq!(&*bounded.admit("c"), OTHER);
-        assert_eq!(
-            &*bounded.admit("a"),
-            "a",
-            "a value seen before keeps its name"
-        );
     }
 }
