@@ -190,6 +190,7 @@ pub(crate) const RESERVED_FIELDS: &[(&str, &str)] = &[
     ("otel.name", "name = \"...\""),
     ("gen_ai.response.model", "usage = ..."),
     ("openai.response.service_tier", "usage = ..."),
+    ("ai.request.batch", "usage = ..."),
     ("gen_ai.tool.name", "tool = ..."),
     ("gen_ai.agent.name", "agent = ..."),
     ("server.address", "endpoint = ..."),

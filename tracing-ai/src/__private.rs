@@ -358,7 +358,7 @@ impl PricingProbe {
             provider: Some(provider),
             request_model: Some(model),
             response_model: None,
-            service_tier: None,
+            served: crate::pricing::ServedAs::default(),
             tool_name: None,
             tokens: Some(crate::facts::TokenCounts::of(&[
                 (crate::facts::TokenKind::Input, input),

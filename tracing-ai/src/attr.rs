@@ -56,6 +56,9 @@ pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
     "gen_ai.usage.cache_creation.input_tokens";
 /// Output tokens spent on reasoning (part of the output tokens).
 pub const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.output_tokens";
+/// `true` on a call made through a provider's Batch API, priced at its batch price (about half
+/// the standard one at OpenAI and Anthropic): `Usage::with_batch`.
+pub const AI_REQUEST_BATCH: &str = "ai.request.batch";
 /// The service tier the request asked for (OpenAI's `service_tier`: `auto`, `default`, `flex`,
 /// `scale`, `priority`), as the OpenAI conventions name it.
 pub const OPENAI_REQUEST_SERVICE_TIER: &str = "openai.request.service_tier";

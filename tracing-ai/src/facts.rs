@@ -125,6 +125,7 @@ macro_rules! __facts {
                 GEN_AI_RESPONSE_MODEL: ResponseModel by "usage = ...",
                 GEN_AI_RESPONSE_ID: Ignored,
                 OPENAI_RESPONSE_SERVICE_TIER: ResponseServiceTier by "usage = ...",
+                AI_REQUEST_BATCH: Batch by "usage = ...",
                 ERROR_TYPE: ErrorType,
                 OTEL_STATUS_CODE: StatusCode,
                 OTEL_STATUS_DESCRIPTION: StatusDescription,
@@ -312,6 +313,8 @@ pub(crate) enum Slot {
     /// The tool a `kind = "tool"` span runs (`gen_ai.tool.name`): a price set for its name
     /// prices its calls.
     ToolName,
+    /// Made through a Batch API (`ai.request.batch`).
+    Batch,
     /// The service tier asked for (`openai.request.service_tier`).
     RequestServiceTier,
     /// The service tier that served the call (`openai.response.service_tier`).
@@ -500,7 +503,7 @@ pub(crate) const FACTS: &[Fact] = &{
             Some(USAGE),
         ),
     ];
-    const TABLE: [Fact; 30] = crate::__facts!([table_facts]);
+    const TABLE: [Fact; 31] = crate::__facts!([table_facts]);
     let mut all = [FROM_ARGUMENTS[0]; FROM_ARGUMENTS.len() + TABLE.len()];
     let mut index = 0;
     while index < all.len() {

@@ -54,6 +54,9 @@ macro_rules! usage {
             /// The service tier that served the call, when the response says (OpenAI's
             /// `service_tier`: `default`, `flex`, `priority`...): the call is priced at it.
             pub service_tier: Option<String>,
+            /// Whether the call was made through the provider's Batch API: priced at the
+            /// batch price.
+            pub batch: bool,
             /// The cost in USD, when the provider reports it; it wins over any price table.
             pub cost: Option<f64>,
             /// Whether the application's own cache served the call.
@@ -69,6 +72,7 @@ macro_rules! usage {
                     response_model: None,
                     response_id: None,
                     service_tier: None,
+                    batch: false,
                     cost: None,
                     cache_hit: None,
                 }
@@ -115,6 +119,24 @@ impl Usage {
     pub fn with_service_tier(self, tier: impl Into<String>) -> Self {
         Self {
             service_tier: Some(tier.into()),
+            ..self
+        }
+    }
+
+    /// Says the call was made through the provider's Batch API (a line of a batch's results):
+    /// it is exported as `ai.request.batch = true` and priced at the model's batch price when
+    /// the genai-prices data has one (about half the standard price).
+    ///
+    /// ```
+    /// use tracing_ai::Usage;
+    ///
+    /// let usage = Usage::new(1_000, 200).with_batch();
+    /// assert!(usage.batch);
+    /// ```
+    #[must_use]
+    pub fn with_batch(self) -> Self {
+        Self {
+            batch: true,
             ..self
         }
     }
@@ -312,6 +334,7 @@ mod tests {
                 response_model: Some("claude-sonnet-4-5-20250929".to_owned()),
                 response_id: Some("msg_1".to_owned()),
                 service_tier: None,
+                batch: false,
                 cost: Some(0.0123),
                 cache_hit: Some(CacheHit::Prefix),
             }

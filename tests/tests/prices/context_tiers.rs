@@ -1,7 +1,8 @@
 //! Long-context tiers priced as the providers bill them (issue 37, item 2): once a request's
 //! input crosses the threshold, every token of the call is priced at the higher tier, not only
 //! the tokens above it. gpt-5.4 in the genai-prices data, as OpenAI's table gives it: $2.50 in
-//! and $15 out per million up to 272,000 input tokens, $5 and $22.50 past them; flex half.
+//! and $15 out per million up to 272,000 input tokens, $5 and $22.50 past them; flex half. And
+//! the Batch API's price (item 1).
 
 use tracing_ai::{ai_span, AiLayer, RequestParameters, Usage};
 use tracing_ai_tests::otel::{export_with, f64_attr, str_attr};
@@ -80,4 +81,32 @@ fn a_service_tier_and_a_context_tier_combine() {
         0.3475,
         Some("service_tier=flex"),
     );
+}
+
+/// A line of a Batch API's results: 1,000,000 tokens in and 100,000 out on gpt-5.
+#[ai_span(kind = "llm", model = "gpt-5", provider = "openai")]
+fn batch_result() -> Usage {
+    Usage::new(1_000_000, 100_000).with_batch()
+}
+
+/// A call made through the Batch API is priced at the batch price (gpt-5: $0.625 in and $5 out
+/// per million, half the standard $1.25 and $10), says so, and says what selected its price,
+/// whether the layer writes onto the OpenTelemetry span or reads `tracing` fields.
+#[test]
+fn a_batch_call_is_priced_at_the_batch_price() {
+    for tracing_fields in [false, true] {
+        let builder = AiLayer::builder().with_tracing_fields(tracing_fields);
+        let (_, exported) = export_with(builder, || drop(batch_result()));
+        let span = exported.span("chat gpt-5");
+        let cost = f64_attr(span, "gen_ai.usage.cost");
+        assert!((cost - 1.125).abs() < 1e-12, "{cost}");
+        assert_eq!(
+            tracing_ai_tests::otel::attr(span, "ai.request.batch"),
+            Some(&opentelemetry::Value::Bool(true))
+        );
+        assert_eq!(
+            str_attr(span, "ai.cost.price_context").as_deref(),
+            Some("processing=batch")
+        );
+    }
 }

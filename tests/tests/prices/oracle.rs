@@ -1,4 +1,4 @@
-//! Every model and service-tier variant of the data the `genai-prices` crate ships, priced
+//! Every model and its service-tier and batch variants, of the data the `genai-prices` crate ships, priced
 //! through the layer and checked against the Python `genai-prices` package given the same
 //! data (issue 37, item 5). `scripts/test.sh` writes the Python side's answers to
 //! `target/genai-prices-oracle.json` (`tests/fixtures/genai_prices_oracle.py`) just before the
@@ -15,6 +15,7 @@ struct Case {
     shape: String,
     counts: [i64; 7],
     service_tier: Option<String>,
+    batch: bool,
     expected_usd: Option<f64>,
 }
 
@@ -25,7 +26,11 @@ impl Case {
             .as_deref()
             .map(|tier| format!(", service tier {tier}"))
             .unwrap_or_default();
-        format!("{} {} ({}{tier})", self.provider, self.model, self.shape)
+        let batch = if self.batch { ", batch" } else { "" };
+        format!(
+            "{} {} ({}{tier}{batch})",
+            self.provider, self.model, self.shape
+        )
     }
 }
 
@@ -43,6 +48,7 @@ fn cases(oracle: &Json) -> Vec<Case> {
                 shape: text("shape").expect("shape"),
                 counts: std::array::from_fn(|index| counts[index].as_i64().expect("a count")),
                 service_tier: text("service_tier"),
+                batch: case["batch"].as_bool() == Some(true),
                 // Decimal strings, so that the expected value is not rounded by Python.
                 expected_usd: text("expected_usd").map(|usd| usd.parse().expect("a decimal")),
             }
@@ -66,6 +72,7 @@ fn call(index: usize, case: &Case) {
         ai.usage.audio.input_tokens = audio_input,
         ai.usage.audio.output_tokens = audio_output,
         openai.response.service_tier = tracing::field::Empty,
+        ai.request.batch = case.batch,
         oracle.case = index as i64,
     );
     if let Some(tier) = &case.service_tier {
@@ -74,7 +81,7 @@ fn call(index: usize, case: &Case) {
 }
 
 #[test]
-fn every_model_and_service_tier_costs_what_python_genai_prices_says() {
+fn every_model_tier_and_batch_costs_what_python_genai_prices_says() {
     let path = tracing_ai_tests::jaeger::repository().join("target/genai-prices-oracle.json");
     let Some(path) = tracing_ai_tests::installed(
         path,

@@ -311,11 +311,12 @@ impl ClosedCall {
             if let Some(computed) = self.settled.computed {
                 writer.push(attr::AI_COST_COMPUTED, Written::money(computed));
             }
-            if let (Some(tier), Priced::Cost { source, .. }) =
-                (self.fields.service_tier(), &self.priced)
+            if let Priced::Cost {
+                source: CostSource::GenaiPrices,
+                ..
+            } = &self.priced
             {
-                if *source == CostSource::GenaiPrices {
-                    let context = format!("{}={tier}", crate::pricing::SERVICE_TIER);
+                if let Some(context) = self.fields.served().describe() {
                     writer.push(attr::AI_COST_PRICE_CONTEXT, Written::Str(context.into()));
                 }
             }
@@ -382,6 +383,9 @@ fn write_usage(fields: &CallFields, writer: &mut Writer) {
         if let Some(text) = text {
             writer.push(name, Written::Str(text.clone()));
         }
+    }
+    if fields.batch {
+        writer.push(attr::AI_REQUEST_BATCH, Written::Bool(true));
     }
     if let Some(usd) = fields.recorded_cost {
         writer.push(attr::GEN_AI_USAGE_COST, Written::money(usd));

@@ -72,6 +72,7 @@ impl AiSpanData {
         if let Some(tier) = &usage.service_tier {
             call.response_service_tier = Some(tier.as_str().into());
         }
+        call.batch |= usage.batch;
         // A provider's cost that is not a real amount is dropped, and the call priced from
         // tables, as `record_usage` does.
         if let Some(cost) = usage
@@ -120,6 +121,8 @@ pub(crate) struct CallFields {
     /// The service tier asked for, and the one that served the call (the response's).
     pub(crate) request_service_tier: Option<Arc<str>>,
     pub(crate) response_service_tier: Option<Arc<str>>,
+    /// Made through a provider's Batch API (`ai.request.batch`).
+    pub(crate) batch: bool,
     /// The usage was recorded straight into the call, not as fields: the layer writes it.
     pub(crate) usage_direct: bool,
     /// The token counts recorded, by [`TokenKind::index`].
@@ -147,12 +150,16 @@ pub(crate) struct CallFields {
 }
 
 impl CallFields {
-    /// The service tier the call is priced at: the one that served it, as the response says,
-    /// else the one the request asked for.
-    pub(crate) fn service_tier(&self) -> Option<&str> {
-        self.response_service_tier
-            .as_deref()
-            .or(self.request_service_tier.as_deref())
+    /// How the call was served, for its price: the service tier that served it, as the
+    /// response says, else the one the request asked for; and whether it was a batch's.
+    pub(crate) fn served(&self) -> crate::pricing::ServedAs<'_> {
+        crate::pricing::ServedAs {
+            service_tier: self
+                .response_service_tier
+                .as_deref()
+                .or(self.request_service_tier.as_deref()),
+            batch: self.batch,
+        }
     }
 
     /// Takes every value `newer` has; a failure is never forgotten.
@@ -166,6 +173,7 @@ impl CallFields {
             tool_name,
             request_service_tier,
             response_service_tier,
+            batch,
             usage_direct,
             tokens,
             recorded_cost,
@@ -212,6 +220,7 @@ impl CallFields {
         self.failed |= failed;
         self.usage_direct |= usage_direct;
         self.fallback |= fallback;
+        self.batch |= batch;
         self.stream |= stream;
         self.cancelled |= cancelled;
     }
@@ -264,6 +273,7 @@ impl<'a> FieldVisitor<'a> {
             Slot::StatusDescription => self.call.description = Some(value.into()),
             Slot::CacheHit => self.call.cache_hit = Some(value.into()),
             Slot::Fallback => self.call.fallback |= value == "true",
+            Slot::Batch => self.call.batch |= value == "true",
             Slot::Stream => self.call.stream |= value == "true",
             Slot::StreamCancelled => self.call.cancelled |= value == "true",
             Slot::FallbackFrom => self.call.fallback_from = Some(value.into()),
@@ -307,6 +317,7 @@ impl Visit for FieldVisitor<'_> {
     fn record_bool(&mut self, field: &Field, value: bool) {
         match self.callsite.slot(field) {
             Slot::Fallback => self.call.fallback |= value,
+            Slot::Batch => self.call.batch |= value,
             Slot::Stream => self.call.stream |= value,
             Slot::StreamCancelled => self.call.cancelled |= value,
             _ => {}

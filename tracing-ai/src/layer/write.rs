@@ -84,6 +84,7 @@ impl Drop for WritingGuard {
 
 /// A value the layer writes on a span.
 pub(crate) enum Written {
+    Bool(bool),
     F64(f64),
     I64(i64),
     Str(Arc<str>),
@@ -101,6 +102,7 @@ impl Written {
     /// As an OpenTelemetry value, without copying its text.
     fn into_otel(self) -> opentelemetry::Value {
         match self {
+            Written::Bool(v) => v.into(),
             Written::F64(v) => v.into(),
             Written::I64(v) => v.into(),
             Written::Str(v) => opentelemetry::StringValue::from(v).into(),
@@ -193,7 +195,7 @@ impl Writer {
                 .map(|(_, value)| match value {
                     Written::Str(text) => &**text,
                     Written::Static(text) => text,
-                    Written::F64(_) | Written::I64(_) => "",
+                    Written::Bool(_) | Written::F64(_) | Written::I64(_) => "",
                 })
                 .collect();
             let values: Vec<(&Field, &dyn Value)> = self
@@ -202,6 +204,7 @@ impl Writer {
                 .zip(&texts)
                 .map(|((field, value), text)| {
                     let value: &dyn Value = match value {
+                        Written::Bool(flag) => flag,
                         Written::F64(number) => number,
                         Written::I64(number) => number,
                         Written::Str(_) | Written::Static(_) => text,

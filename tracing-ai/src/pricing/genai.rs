@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use genai_prices::{Calculator, ErrorKind, PriceRequest, Usage as GpUsage, UsageKey};
 
-use super::TokenCounts;
+use super::{ServedAs, TokenCounts};
 use crate::facts::TokenKind;
 use crate::hash::FastHash;
 
@@ -46,24 +46,22 @@ type ContextWindows = HashMap<(Box<str>, Box<str>), Option<u64>, FastHash>;
 /// Keyed by model name, so that a lookup by `&str` allocates nothing.
 type ModelEntries = HashMap<Box<str>, Arc<Entry>, FastHash>;
 
-/// The genai-prices price-context key of a service tier.
-pub(crate) const SERVICE_TIER: &str = "service_tier";
-
-/// A model as served: its name, and the service tier that selects its price variant. Cached
-/// apart from the model alone, under `{model}\u{1f}service_tier={tier}` (a separator no model
-/// name has), so that a call without a tier allocates nothing to look its price up.
+/// A model as served: its name, and how it was served (see [`ServedAs`]), which selects its
+/// price variant. Cached apart from the model alone, under
+/// `{model}\u{1f}service_tier=flex,processing=batch` (a separator no model name has), so that
+/// a call served plainly allocates nothing to look its price up.
 struct Served<'a> {
     model: &'a str,
-    service_tier: Option<&'a str>,
+    how: ServedAs<'a>,
     key: Option<String>,
 }
 
 impl<'a> Served<'a> {
-    fn new(model: &'a str, service_tier: Option<&'a str>) -> Self {
+    fn new(model: &'a str, how: ServedAs<'a>) -> Self {
         Self {
             model,
-            service_tier,
-            key: service_tier.map(|tier| format!("{model}\u{1f}{SERVICE_TIER}={tier}")),
+            how,
+            key: how.describe().map(|how| format!("{model}\u{1f}{how}")),
         }
     }
 
@@ -181,16 +179,16 @@ impl GenaiPrices {
             .clear();
     }
 
-    /// The USD cost of `counts` on `model`, served at `service_tier` when the call says
-    /// (its price variant in the data, if it has one), or why it has none.
+    /// The USD cost of `counts` on `model`, served as `how` says (its price variant in the
+    /// data, if it has one), or why it has none.
     pub(crate) fn price(
         &self,
         provider: Option<&str>,
         model: &str,
-        service_tier: Option<&str>,
+        how: ServedAs<'_>,
         counts: &TokenCounts,
     ) -> Result<f64, Arc<str>> {
-        let served = Served::new(model, service_tier);
+        let served = Served::new(model, how);
         let cached = {
             let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
             match cache
@@ -319,8 +317,8 @@ impl GenaiPrices {
         if let Some(provider) = provider {
             request = request.with_provider_id(genai_provider_id(provider));
         }
-        if let Some(tier) = served.service_tier {
-            request = request.with_price_context(SERVICE_TIER, tier);
+        for (key, value) in served.how.context() {
+            request = request.with_price_context(key, value);
         }
         match self.calculator.calculate(&request) {
             Ok(price) => Ok(price.total_price),
@@ -390,7 +388,7 @@ mod tests {
 
     fn entry(prices: &GenaiPrices, provider: &str, model: &str) -> Arc<Entry> {
         let counts = TokenCounts::default();
-        let _ = prices.price(Some(provider), model, None, &counts);
+        let _ = prices.price(Some(provider), model, ServedAs::default(), &counts);
         prices.cached(Some(provider), model).expect("cached")
     }
 
@@ -407,12 +405,12 @@ mod tests {
             (TokenKind::CacheRead, 10_000),
         ]);
         let cached = prices
-            .price(Some("openai"), "gpt-4o", None, &counts)
+            .price(Some("openai"), "gpt-4o", ServedAs::default(), &counts)
             .expect("priced");
         let exact = prices
             .calculate(
                 Some("openai"),
-                &Served::new("gpt-4o", None),
+                &Served::new("gpt-4o", ServedAs::default()),
                 counts,
                 SystemTime::now(),
             )
@@ -428,9 +426,13 @@ mod tests {
         let prices = GenaiPrices::bundled();
         let counts =
             TokenCounts::of(&[(TokenKind::Input, 1_000_000), (TokenKind::Output, 100_000)]);
-        let price = |tier| {
+        let price = |service_tier| {
+            let how = ServedAs {
+                service_tier,
+                batch: false,
+            };
             prices
-                .price(Some("openai"), "gpt-5", tier, &counts)
+                .price(Some("openai"), "gpt-5", how, &counts)
                 .expect("priced")
         };
         for _ in 0..2 {
@@ -473,7 +475,7 @@ mod tests {
             let measured_at = day + Duration::from_secs(minute * 60);
             match prices.measure(
                 Some("deepseek"),
-                &Served::new("deepseek-chat", None),
+                &Served::new("deepseek-chat", ServedAs::default()),
                 measured_at,
             ) {
                 Entry::Linear { rates, .. } => {
@@ -483,7 +485,7 @@ mod tests {
                         let exact = prices
                             .calculate(
                                 Some("deepseek"),
-                                &Served::new("deepseek-chat", None),
+                                &Served::new("deepseek-chat", ServedAs::default()),
                                 counts,
                                 at,
                             )

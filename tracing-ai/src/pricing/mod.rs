@@ -23,7 +23,6 @@ use crate::error::ConfigError;
 pub(crate) use crate::facts::TokenCounts;
 use crate::facts::TokenKind;
 use genai::GenaiPrices;
-pub(crate) use genai::SERVICE_TIER;
 use price::Rate;
 
 /// What one call is priced from.
@@ -32,8 +31,8 @@ pub(crate) struct Call<'a> {
     pub(crate) provider: Option<&'a str>,
     pub(crate) request_model: Option<&'a str>,
     pub(crate) response_model: Option<&'a str>,
-    /// The service tier it was served at (or asked for): its price variant in the data.
-    pub(crate) service_tier: Option<&'a str>,
+    /// How it was served (its service tier, a batch): what selects its price variant.
+    pub(crate) served: ServedAs<'a>,
     /// The tool a tool call ran: a price set for its name prices it.
     pub(crate) tool_name: Option<&'a str>,
     /// `None` when the call recorded no token usage.
@@ -46,6 +45,35 @@ pub(crate) struct Call<'a> {
     pub(crate) stream: bool,
     /// Its stream was dropped before its end (`ai.stream.cancelled`).
     pub(crate) cancelled: bool,
+}
+
+/// How a call was served, beside its model: what selects its price variant in the
+/// genai-prices data (its price context).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ServedAs<'a> {
+    /// The service tier that served it (or the one asked for).
+    pub(crate) service_tier: Option<&'a str>,
+    /// Made through the provider's Batch API.
+    pub(crate) batch: bool,
+}
+
+impl<'a> ServedAs<'a> {
+    /// The price context's `(key, value)` pairs, as genai-prices matches its variants.
+    pub(crate) fn context(&self) -> impl Iterator<Item = (&'static str, &'a str)> {
+        let tier = self.service_tier.map(|tier| ("service_tier", tier));
+        let batch = self.batch.then_some(("processing", "batch"));
+        tier.into_iter().chain(batch)
+    }
+
+    /// `service_tier=flex,processing=batch`: what `ai.cost.price_context` says; `None` for a
+    /// call served plainly.
+    pub(crate) fn describe(&self) -> Option<String> {
+        let pairs: Vec<String> = self
+            .context()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        (!pairs.is_empty()).then(|| pairs.join(","))
+    }
 }
 
 /// Where a cost comes from, exported as `ai.cost.source`.
@@ -397,10 +425,7 @@ impl Pricing {
                 code: UnpricedReason::InvalidCounts,
             };
         }
-        match self
-            .genai
-            .price(call.provider, first, call.service_tier, &tokens)
-        {
+        match self.genai.price(call.provider, first, call.served, &tokens) {
             Ok(usd) => Priced::Cost {
                 usd,
                 source: CostSource::GenaiPrices,
@@ -412,7 +437,7 @@ impl Pricing {
                 Some(second) => {
                     match self
                         .genai
-                        .price(call.provider, second, call.service_tier, &tokens)
+                        .price(call.provider, second, call.served, &tokens)
                     {
                         Ok(usd) => Priced::Cost {
                             usd,

@@ -101,10 +101,11 @@ fn innermost_ai_span(dispatch: &Dispatch) -> Option<(Id, &'static Metadata<'stat
 
 /// The facts of a [`Usage`] besides its token counts, in the order of [`record_usage`]'s
 /// values.
-const USAGE_OTHER_FIELDS: [&str; 6] = [
+const USAGE_OTHER_FIELDS: [&str; 7] = [
     attr::GEN_AI_RESPONSE_MODEL,
     attr::GEN_AI_RESPONSE_ID,
     attr::OPENAI_RESPONSE_SERVICE_TIER,
+    attr::AI_REQUEST_BATCH,
     attr::GEN_AI_USAGE_COST,
     attr::AI_COST_SOURCE,
     attr::AI_CACHE_HIT,
@@ -179,6 +180,7 @@ pub(crate) fn record_usage(span: &Span, usage: &Usage, callsite: Option<&Callsit
     let response_model = usage.response_model.as_deref();
     let response_id = usage.response_id.as_deref();
     let service_tier = usage.service_tier.as_deref();
+    let batch = usage.batch.then_some(true);
     // A provider's cost that is not a real amount is dropped, and the call priced from tables.
     // Rounded as the layer writes every amount, so that both ways of recording usage export
     // the same number.
@@ -192,6 +194,7 @@ pub(crate) fn record_usage(span: &Span, usage: &Usage, callsite: Option<&Callsit
         opt(&response_model),
         opt(&response_id),
         opt(&service_tier),
+        opt(&batch),
         opt(&cost),
         opt(&cost_source),
         opt(&cache_hit),
