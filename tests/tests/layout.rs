@@ -626,6 +626,7 @@ fn a_new_count_is_named_only_by_the_table_its_price_and_the_docs() {
         [
             "CacheRead",
             "CacheWrite",
+            "CacheWrite1h",
             "Reasoning",
             "AudioInput",
             "AudioOutput"

@@ -54,6 +54,10 @@ pub const GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: &str = "gen_ai.usage.cache_writ
 /// that queries on the old name keep their data.
 pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
     "gen_ai.usage.cache_creation.input_tokens";
+/// Input tokens written to the provider's cache to be kept an hour (Anthropic's one-hour
+/// cache), part of [`GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS`]: priced at the one-hour
+/// cache-write price. No convention names them yet.
+pub const AI_USAGE_CACHE_WRITE_1H_INPUT_TOKENS: &str = "ai.usage.cache_write_1h.input_tokens";
 /// Output tokens spent on reasoning (part of the output tokens).
 pub const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.output_tokens";
 /// `true` on a call made through a provider's Batch API, priced at its batch price (about half

@@ -28,8 +28,9 @@ use crate::usage::Usage;
 /// - `attribute`: the [`attr`] constant it is exported as, and the field it is recorded in;
 /// - `part_of`: the count it is part of (a part is priced at its own rate instead of its
 ///   whole's; `pricing/` asks for that rate);
-/// - `counted`: the conventions' counter that sums it over calls (`metric(...)`), or the
-///   modality whose share of its whole it is (`modality("audio")`);
+/// - `counted`: the conventions' counter that sums it over calls (`metric(...)`), the
+///   modality whose share of its whole it is (`modality("audio")`), or `within(...)` for a
+///   part counted only in its whole's counter (the one-hour cache writes);
 /// - `usage`: its field in [`Usage`], and `set_by` the setter that fills it.
 ///
 /// The other rows are `attribute: slot`, the [`Slot`] the layer reads the field as, with `by`
@@ -76,6 +77,28 @@ macro_rules! __facts {
                     /// counted in `input_tokens`; priced at the cache-write price instead of the
                     /// input price).
                     set_by: with_cache_creation,
+                },
+                /// Input tokens written to the provider's prompt cache to be kept an hour
+                /// (Anthropic's one-hour cache), among the cache writes.
+                CacheWrite1h {
+                    attribute: AI_USAGE_CACHE_WRITE_1H_INPUT_TOKENS,
+                    part_of: CacheWrite,
+                    counted: within(CacheWrite),
+                    usage: cache_write_1h_tokens,
+                    /// Sets the cache writes kept an hour (Anthropic's `ephemeral_1h_input_tokens`),
+                    /// already counted in `cache_creation_tokens`: priced at the one-hour
+                    /// cache-write price instead of the five-minute one.
+                    ///
+                    /// ```
+                    /// use tracing_ai::Usage;
+                    ///
+                    /// // 12,000 tokens in, 8,000 of them written to the cache, 6,000 for an hour.
+                    /// let usage = Usage::new(12_000, 300)
+                    ///     .with_cache_creation(8_000)
+                    ///     .with_cache_write_1h(6_000);
+                    /// assert_eq!(usage.cache_write_1h_tokens, Some(6_000));
+                    /// ```
+                    set_by: with_cache_write_1h,
                 },
                 /// Output tokens spent on reasoning.
                 Reasoning {
@@ -243,8 +266,10 @@ macro_rules! token_kinds {
     };
     (@metric metric($name:ident)) => { Some(attr::$name) };
     (@metric modality($modality:literal)) => { None };
+    (@metric within($whole:ident)) => { None };
     (@modality metric($name:ident)) => { None };
     (@modality modality($modality:literal)) => { Some($modality) };
+    (@modality within($whole:ident)) => { None };
 }
 
 crate::__facts!([token_kinds]);
@@ -278,11 +303,6 @@ impl TokenCounts {
     /// Output tokens.
     pub(crate) fn output(&self) -> u64 {
         self.get(TokenKind::Output)
-    }
-
-    /// `count` tokens of `kind`, none of any other.
-    pub(crate) fn only(kind: TokenKind, count: u64) -> Self {
-        Self::of(&[(kind, count)])
     }
 
     /// The counts of `pairs`, 0 for every other kind.
@@ -503,7 +523,7 @@ pub(crate) const FACTS: &[Fact] = &{
             Some(USAGE),
         ),
     ];
-    const TABLE: [Fact; 31] = crate::__facts!([table_facts]);
+    const TABLE: [Fact; 32] = crate::__facts!([table_facts]);
     let mut all = [FROM_ARGUMENTS[0]; FROM_ARGUMENTS.len() + TABLE.len()];
     let mut index = 0;
     while index < all.len() {

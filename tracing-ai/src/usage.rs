@@ -328,6 +328,7 @@ mod tests {
                 output_tokens: 300,
                 cache_read_tokens: Some(600),
                 cache_creation_tokens: Some(100),
+                cache_write_1h_tokens: None,
                 reasoning_tokens: Some(200),
                 audio_input_tokens: Some(50),
                 audio_output_tokens: Some(20),

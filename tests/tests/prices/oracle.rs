@@ -13,7 +13,7 @@ struct Case {
     provider: String,
     model: String,
     shape: String,
-    counts: [i64; 7],
+    counts: [i64; 8],
     service_tier: Option<String>,
     batch: bool,
     expected_usd: Option<f64>,
@@ -57,7 +57,7 @@ fn cases(oracle: &Json) -> Vec<Case> {
 }
 
 fn call(index: usize, case: &Case) {
-    let [input, output, cache_read, cache_write, reasoning, audio_input, audio_output] =
+    let [input, output, cache_read, cache_write, cache_write_1h, reasoning, audio_input, audio_output] =
         case.counts;
     let span = tracing::info_span!(
         "oracle.call",
@@ -68,6 +68,7 @@ fn call(index: usize, case: &Case) {
         gen_ai.usage.output_tokens = output,
         gen_ai.usage.cache_read.input_tokens = cache_read,
         gen_ai.usage.cache_write.input_tokens = cache_write,
+        ai.usage.cache_write_1h.input_tokens = cache_write_1h,
         gen_ai.usage.reasoning.output_tokens = reasoning,
         ai.usage.audio.input_tokens = audio_input,
         ai.usage.audio.output_tokens = audio_output,

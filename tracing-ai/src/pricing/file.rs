@@ -7,6 +7,7 @@
 //! output = 1.20
 //! cache_read = 0.03    # optional, defaults to `input`
 //! cache_write = 0.375  # optional, defaults to `input`
+//! cache_write_1h = 0.6 # optional: writes kept an hour; defaults to `cache_write`
 //! audio_input = 1.00   # optional, defaults to `input`
 //! audio_output = 4.00  # optional, defaults to `output`
 //!
@@ -45,6 +46,7 @@ struct FileModel {
     output: Option<Spanned<f64>>,
     cache_read: Option<Spanned<f64>>,
     cache_write: Option<Spanned<f64>>,
+    cache_write_1h: Option<Spanned<f64>>,
     audio_input: Option<Spanned<f64>>,
     audio_output: Option<Spanned<f64>>,
     gpu_hour: Option<Spanned<f64>>,
@@ -122,6 +124,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileE
             ("output", &entry.output),
             ("cache_read", &entry.cache_read),
             ("cache_write", &entry.cache_write),
+            ("cache_write_1h", &entry.cache_write_1h),
             ("audio_input", &entry.audio_input),
             ("audio_output", &entry.audio_output),
             ("gpu_hour", &entry.gpu_hour),
@@ -143,7 +146,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileE
         let price = match (&entry.gpu_hour, &entry.input, &entry.output) {
             (None, None, None)
                 if entry.per_call.is_some()
-                    && [&entry.cache_read, &entry.cache_write, &entry.audio_input, &entry.audio_output]
+                    && [&entry.cache_read, &entry.cache_write, &entry.cache_write_1h, &entry.audio_input, &entry.audio_output]
                         .iter()
                         .all(|amount| amount.is_none()) =>
             {
@@ -151,7 +154,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileE
                 ModelPrice::per_call(0.0)
             }
             (Some(gpu_hour), None, None)
-                if [&entry.cache_read, &entry.cache_write, &entry.audio_input, &entry.audio_output]
+                if [&entry.cache_read, &entry.cache_write, &entry.cache_write_1h, &entry.audio_input, &entry.audio_output]
                     .iter()
                     .all(|amount| amount.is_none()) =>
             {
@@ -171,6 +174,9 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileE
                 }
                 if let Some(cache_write) = value(&entry.cache_write) {
                     price = price.with_cache_write(cache_write);
+                }
+                if let Some(cache_write_1h) = value(&entry.cache_write_1h) {
+                    price = price.with_cache_write_1h(cache_write_1h);
                 }
                 if let Some(audio_input) = value(&entry.audio_input) {
                     price = price.with_audio_input(audio_input);

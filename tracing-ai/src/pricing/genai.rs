@@ -105,6 +105,7 @@ fn genai_key(kind: TokenKind) -> UsageKey {
         TokenKind::Output => UsageKey::OUTPUT_TOKENS,
         TokenKind::CacheRead => UsageKey::CACHE_READ_TOKENS,
         TokenKind::CacheWrite => UsageKey::CACHE_WRITE_TOKENS,
+        TokenKind::CacheWrite1h => UsageKey::CACHE_WRITE_1H_TOKENS,
         TokenKind::Reasoning => UsageKey::OUTPUT_REASONING_TOKENS,
         TokenKind::AudioInput => UsageKey::INPUT_AUDIO_TOKENS,
         TokenKind::AudioOutput => UsageKey::OUTPUT_AUDIO_TOKENS,
@@ -242,15 +243,18 @@ impl GenaiPrices {
             Err(reason) => return Entry::Unpriced(reason),
         };
         let million = PROBE as u64;
-        // A part (cached input, reasoning output) is measured within a million of its whole,
-        // as it is counted: what it adds is its rate minus its whole's.
+        // A part (cached input, reasoning output) is measured within a million of its whole
+        // (and of that one's whole, for the one-hour cache writes), as it is counted: what it
+        // adds is its rate minus its whole's.
         let probes = (|| -> Result<Rates, Arc<str>> {
             let mut per_million = [0.0; TokenKind::COUNT];
             for kind in TokenKind::ALL {
-                let base = match kind.part_of() {
-                    Some(whole) => TokenCounts::only(whole, million),
-                    None => TokenCounts::default(),
-                };
+                let mut base = TokenCounts::default();
+                let mut whole = kind.part_of();
+                while let Some(outer) = whole {
+                    base.0[outer.index()] = million;
+                    whole = outer.part_of();
+                }
                 let mut probe = base;
                 probe.0[kind.index()] = million;
                 let base = if base == TokenCounts::default() {
@@ -271,6 +275,7 @@ impl GenaiPrices {
                 (TokenKind::Output, 567),
                 (TokenKind::CacheRead, 200),
                 (TokenKind::CacheWrite, 100),
+                (TokenKind::CacheWrite1h, 40),
                 (TokenKind::Reasoning, 50),
                 (TokenKind::AudioInput, 300),
                 (TokenKind::AudioOutput, 40),
@@ -281,6 +286,7 @@ impl GenaiPrices {
                 (TokenKind::Output, 40_000),
                 (TokenKind::CacheRead, 1_000_000),
                 (TokenKind::CacheWrite, 500_000),
+                (TokenKind::CacheWrite1h, 200_000),
                 (TokenKind::Reasoning, 10_000),
                 (TokenKind::AudioInput, 200_000),
                 (TokenKind::AudioOutput, 5_000),

@@ -500,7 +500,13 @@ fn price_override(model: &str, price: &UsdRate, call: &Call<'_>) -> Priced {
 /// otherwise were reported the provider's way (Anthropic counts cached tokens apart) and would
 /// be priced wrong.
 fn invalid_counts(tokens: &TokenCounts) -> Option<String> {
-    for whole in [TokenKind::Input, TokenKind::Output] {
+    // Every count with parts: the input and output, and the cache writes (their one-hour part).
+    let wholes = TokenKind::ALL.into_iter().filter(|whole| {
+        TokenKind::ALL
+            .iter()
+            .any(|kind| kind.part_of() == Some(*whole))
+    });
+    for whole in wholes {
         // A sum past u64::MAX exceeds any count.
         if tokens
             .parts_of(whole)

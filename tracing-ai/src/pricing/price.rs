@@ -159,6 +159,14 @@ impl ModelPrice {
         self.with_part(TokenKind::CacheWrite, per_million)
     }
 
+    /// Sets the price per million input tokens written to the provider's prompt cache to be
+    /// kept an hour (Anthropic's one-hour cache); the others cost
+    /// [`with_cache_write`](Self::with_cache_write)'s price. Has no effect on a GPU-hour price.
+    #[must_use]
+    pub fn with_cache_write_1h(self, per_million: f64) -> Self {
+        self.with_part(TokenKind::CacheWrite1h, per_million)
+    }
+
     /// Sets the price per million audio input tokens (those not read from the cache).
     /// Has no effect on a GPU-hour price.
     #[must_use]
@@ -230,6 +238,7 @@ pub(crate) fn file_key(kind: TokenKind) -> &'static str {
         TokenKind::Output => "output",
         TokenKind::CacheRead => "cache_read",
         TokenKind::CacheWrite => "cache_write",
+        TokenKind::CacheWrite1h => "cache_write_1h",
         TokenKind::Reasoning => "reasoning",
         TokenKind::AudioInput => "audio_input",
         TokenKind::AudioOutput => "audio_output",
