@@ -71,7 +71,12 @@ pub(super) fn price(prices: &Pricing, fields: &CallFields, duration: Option<Dura
         Some(_) => return Priced::Nothing,
         None => {}
     }
-    prices.price(&Call {
+    prices.price(&call_of(fields, duration))
+}
+
+/// What `fields` are priced from, the call lasting `duration`.
+fn call_of(fields: &CallFields, duration: Option<Duration>) -> Call<'_> {
+    Call {
         provider: fields.provider.as_deref(),
         request_model: fields.request_model.as_deref(),
         response_model: fields.response_model.as_deref(),
@@ -82,7 +87,7 @@ pub(super) fn price(prices: &Pricing, fields: &CallFields, duration: Option<Dura
         failed: fields.failed,
         stream: fields.stream,
         cancelled: fields.cancelled,
-    })
+    }
 }
 
 /// The call as priced, in USD and in the reporting currency.
@@ -115,18 +120,7 @@ pub(super) fn computed_beside_reported(
     duration: Option<Duration>,
 ) -> Option<f64> {
     fields.recorded_cost.filter(|usd| is_valid_amount(*usd))?;
-    let computed = prices.price(&Call {
-        provider: fields.provider.as_deref(),
-        request_model: fields.request_model.as_deref(),
-        response_model: fields.response_model.as_deref(),
-        served: fields.served(),
-        tool_name: fields.tool_name.as_deref(),
-        tokens: fields.tokens(),
-        duration: duration.unwrap_or(Duration::ZERO),
-        failed: fields.failed,
-        stream: fields.stream,
-        cancelled: fields.cancelled,
-    });
+    let computed = prices.price(&call_of(fields, duration));
     match computed {
         Priced::Cost { usd, .. } => Some(usd),
         _ => None,
@@ -348,15 +342,9 @@ fn price_tokens(
     counts.0[TokenKind::Input.index()] = input;
     counts.0[TokenKind::Output.index()] = output;
     prices.price(&Call {
-        provider: fields.provider.as_deref(),
-        request_model: fields.request_model.as_deref(),
-        response_model: fields.response_model.as_deref(),
-        served: fields.served(),
-        tool_name: fields.tool_name.as_deref(),
         tokens: Some(counts),
-        duration: duration.unwrap_or(Duration::ZERO),
         failed: false,
-        stream: fields.stream,
         cancelled: false,
+        ..call_of(fields, duration)
     })
 }

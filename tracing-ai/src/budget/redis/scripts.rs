@@ -19,17 +19,10 @@ pub(super) const UNIT: f64 = 1e10;
 /// A calendar account is kept this long past its window, for late settlements.
 const GRACE_MS: u64 = 3_600_000;
 
-const RESERVE: &str = r"
--- KEYS: for each account, five: its key, its reservations, its budget's `other` account and
--- that one's reservations, and the count of the budget's accounts (in the period); last, the
--- reservation's marker, set once it was settled or given back.
--- ARGV: id, now (ms), lease end (ms), the most accounts a budget has, then for each account:
--- oldest period counted, limit, amount, refuse (1 or 0), time to live (ms).
--- A new scope past the most goes to `other`: the answer's last item says which did ('1'). A
--- refusal says the account, what it used, which went to `other`, and the period whose leaving
--- makes room ('' when none can).
--- A reservation whose caller gave up (timed out, and sent its release) is not made when it
--- reaches Redis after its release.
+/// The Lua both scripts that write an account start with: how long the account is kept.
+macro_rules! kept_for {
+    () => {
+        r"
 -- How long an account (and its reservations) is kept: its window's time to live after a write,
 -- or until the latest lease of a call still holding part of it ends, if later: a call longer
 -- than a rolling window keeps its hold.
@@ -41,6 +34,23 @@ local function kept_for(key, ttl, now)
   end
   return ttl
 end
+"
+    };
+}
+
+const RESERVE: &str = concat!(
+    kept_for!(),
+    r"
+-- KEYS: for each account, five: its key, its reservations, its budget's `other` account and
+-- that one's reservations, and the count of the budget's accounts (in the period); last, the
+-- reservation's marker, set once it was settled or given back.
+-- ARGV: id, now (ms), lease end (ms), the most accounts a budget has, then for each account:
+-- oldest period counted, limit, amount, refuse (1 or 0), time to live (ms).
+-- A new scope past the most goes to `other`: the answer's last item says which did ('1'). A
+-- refusal says the account, what it used, which went to `other`, and the period whose leaving
+-- makes room ('' when none can).
+-- A reservation whose caller gave up (timed out, and sent its release) is not made when it
+-- reaches Redis after its release.
 if redis.call('EXISTS', KEYS[#KEYS]) == 1 then
   return {'late'}
 end
@@ -156,9 +166,12 @@ for i = 1, #used do
 end
 answer[#answer + 1] = folded
 return answer
-";
+",
+);
 
-const SETTLE: &str = r"
+const SETTLE: &str = concat!(
+    kept_for!(),
+    r"
 -- Settles a reservation (gives back what it holds and adds the cost), debits a call that
 -- reserved nothing, or gives back a reservation whose caller gave up (a cost of 0): once. Its
 -- id's marker is set the first time, and a write that finds it set (a retry after a stall or
@@ -168,17 +181,6 @@ const SETTLE: &str = r"
 -- period, the cost (an integer, maybe 0), time to live (ms), oldest period counted. Returns what each
 -- account spent in its window, every replica's settlements included, then which accounts went
 -- to `other` ('1'), as RESERVE does; nothing when the write was applied before.
--- How long an account (and its reservations) is kept: its window's time to live after a write,
--- or until the latest lease of a call still holding part of it ends, if later: a call longer
--- than a rolling window keeps its hold.
-local function kept_for(key, ttl, now)
-  local fields = redis.call('HMGET', key, 'held', 'last')
-  local held, last = tonumber(fields[1] or '0'), tonumber(fields[2] or '0')
-  if held > 0 and last - now > ttl then
-    return last - now
-  end
-  return ttl
-end
 if not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ARGV[3]) then
   return {}
 end
@@ -234,7 +236,8 @@ for i = 1, (#KEYS - 1) / 5 do
 end
 spent[#spent + 1] = folded
 return spent
-";
+",
+);
 
 const SPENT: &str = r"
 -- KEYS[1]: an account. ARGV[1]: the oldest period counted.
