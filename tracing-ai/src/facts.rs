@@ -147,8 +147,6 @@ macro_rules! __facts {
             recorded: [
                 GEN_AI_RESPONSE_MODEL: ResponseModel by "usage = ...",
                 GEN_AI_RESPONSE_ID: Ignored,
-                OPENAI_RESPONSE_SERVICE_TIER: ResponseServiceTier by "usage = ...",
-                AI_REQUEST_BATCH: Batch by "usage = ...",
                 ERROR_TYPE: ErrorType,
                 OTEL_STATUS_CODE: StatusCode,
                 OTEL_STATUS_DESCRIPTION: StatusDescription,
@@ -163,6 +161,8 @@ macro_rules! __facts {
             // layer's configuration, not a fact of the call.
             for_fields: [
                 GEN_AI_USAGE_COST: Cost by "usage = ...",
+                OPENAI_RESPONSE_SERVICE_TIER: ResponseServiceTier by "usage = ...",
+                AI_REQUEST_BATCH: Batch by "usage = ...",
                 AI_COST_AMOUNT: Ignored,
                 AI_COST_CURRENCY: Ignored,
                 AI_COST_SOURCE: Ignored,
