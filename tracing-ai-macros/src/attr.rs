@@ -32,6 +32,8 @@ pub(crate) mod kw {
     syn::custom_keyword!(remote);
     syn::custom_keyword!(endpoint);
     syn::custom_keyword!(budget);
+    syn::custom_keyword!(service_tier);
+    syn::custom_keyword!(batch);
 }
 
 /// Everything written between the parentheses of `#[ai_span(...)]`.
@@ -66,6 +68,11 @@ pub(crate) struct AiSpanArgs {
     pub(crate) endpoint: Option<(kw::endpoint, StrOrExpr)>,
     /// Reserve the call's estimated cost in the layer's budgets before the body runs.
     pub(crate) budget: Option<kw::budget>,
+    /// The service tier the request asks for (`openai.request.service_tier`): a string, or an
+    /// expression giving a `&str`, a `String` or an `Option` of either.
+    pub(crate) service_tier: Option<(kw::service_tier, StrOrExpr)>,
+    /// Made through the provider's Batch API: `batch`, or `batch = <bool expression>`.
+    pub(crate) batch: Option<(kw::batch, Option<Expr>)>,
 }
 
 impl AiSpanArgs {
@@ -137,6 +144,24 @@ impl AiSpanArgs {
                 ));
             }
         }
+        let served_by = [
+            self.service_tier
+                .as_ref()
+                .map(|(keyword, _)| keyword.to_token_stream()),
+            self.batch
+                .as_ref()
+                .map(|(keyword, _)| keyword.to_token_stream()),
+        ];
+        for keyword in served_by.into_iter().flatten() {
+            if operation.is_some_and(|o| !may_call_a_model(o)) {
+                push(syn::Error::new_spanned(
+                    &keyword,
+                    format!(
+                        "`{keyword}` says how a model call is served, for its price (`kind = \"llm\"`, \"completion\" or \"embedding\"); this span calls no model"
+                    ),
+                ));
+            }
+        }
         if let Some(keyword) = &self.remote {
             if operation.is_some_and(|o| o != Operation::Agent) {
                 push(syn::Error::new_spanned(
@@ -189,8 +214,9 @@ pub(crate) const RESERVED_FIELDS: &[(&str, &str)] = &[
     ("gen_ai.request.model", "model = ..."),
     ("otel.name", "name = \"...\""),
     ("gen_ai.response.model", "usage = ..."),
+    ("openai.request.service_tier", "service_tier = ..."),
     ("openai.response.service_tier", "usage = ..."),
-    ("ai.request.batch", "usage = ..."),
+    ("ai.request.batch", "batch"),
     ("gen_ai.tool.name", "tool = ..."),
     ("gen_ai.agent.name", "agent = ..."),
     ("server.address", "endpoint = ..."),
@@ -281,6 +307,17 @@ impl Parse for AiSpanArgs {
                     return Err(duplicate(first, &keyword));
                 }
                 args.budget = Some(keyword);
+            } else if lookahead.peek(kw::service_tier) {
+                parse_assignment(input, &mut args.service_tier)?;
+            } else if lookahead.peek(kw::batch) {
+                let keyword = input.parse::<kw::batch>()?;
+                let value = if input.peek(Token![=]) {
+                    input.parse::<Token![=]>()?;
+                    Some(input.parse::<Expr>()?)
+                } else {
+                    None
+                };
+                set_once(&mut args.batch, keyword, value)?;
             } else if lookahead.peek(kw::stream) {
                 let keyword = input.parse::<kw::stream>()?;
                 if let Some(first) = &args.stream {

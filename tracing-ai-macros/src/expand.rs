@@ -454,7 +454,8 @@ fn records_content(args: &AiSpanArgs, kind: &Kind) -> bool {
 /// Looks up the content settings once per call (nothing when no layer captures content),
 /// and records `input = ...` and `arguments = ...` before the body runs.
 fn gen_content_input(args: &AiSpanArgs, kind: &Kind) -> TokenStream {
-    if !records_content(args, kind) {
+    let served = gen_served(args);
+    if !records_content(args, kind) && served.is_none() {
         return TokenStream::new();
     }
     // `input = ...` is evaluated once: its request parameters are recorded whether content is
@@ -472,6 +473,14 @@ fn gen_content_input(args: &AiSpanArgs, kind: &Kind) -> TokenStream {
             }
         }),
         (None, None) => None,
+    };
+    // `service_tier = ...` and `batch` say how the call is served, over what the request says.
+    let parameters = match (parameters, served) {
+        (parameters, Some(served)) => {
+            let parameters = parameters.unwrap_or_else(|| quote!(::core::option::Option::None));
+            Some(quote!(::tracing_ai::__private::served_as(#parameters, #served)))
+        }
+        (parameters, None) => parameters,
     };
     let record_parameters = parameters.map(|parameters| {
         quote! {
@@ -507,6 +516,9 @@ fn gen_content_input(args: &AiSpanArgs, kind: &Kind) -> TokenStream {
             ::tracing_ai::__private::record_tool_arguments(__tracing_ai_content, &__tracing_ai_span, &(#arguments));
         }
     });
+    if !records_content(args, kind) {
+        return read_input.unwrap_or_default();
+    }
     quote! {
         #read_input
         let __tracing_ai_content = ::tracing_ai::__private::content(&__tracing_ai_span);
@@ -515,6 +527,27 @@ fn gen_content_input(args: &AiSpanArgs, kind: &Kind) -> TokenStream {
             #arguments
         }
     }
+}
+
+/// `service_tier = ...` and `batch` as the arguments of `__private::served_as`: the tier (an
+/// `Option<&str>`) and whether the call is a batch's; `None` when neither is given.
+fn gen_served(args: &AiSpanArgs) -> Option<TokenStream> {
+    if args.service_tier.is_none() && args.batch.is_none() {
+        return None;
+    }
+    let tier = match &args.service_tier {
+        Some((_, StrOrExpr::Str(tier))) => quote!(::core::option::Option::Some(#tier)),
+        Some((_, StrOrExpr::Expr(tier))) => quote_spanned! {tier.span()=>
+            ::tracing_ai::__private::ServiceTier::service_tier(&(#tier))
+        },
+        None => quote!(::core::option::Option::None),
+    };
+    let batch = match &args.batch {
+        Some((_, Some(batch))) => quote_spanned! {batch.span()=> (#batch) },
+        Some((_, None)) => quote!(true),
+        None => quote!(false),
+    };
+    Some(quote!(#tier, #batch))
 }
 
 /// What the return value says of content: a model call's or an agent's output messages, a

@@ -184,6 +184,35 @@ mod expand;
 /// }
 /// ```
 ///
+/// # How the call is served
+///
+/// What selects the call's price besides its model: `service_tier = ...`, the tier the request
+/// asks for (OpenAI's `flex` or `priority`; a string, or an expression giving a `&str`, a
+/// `String` or an `Option` of either), exported as `openai.request.service_tier`; `batch` (or
+/// `batch = <bool expression>`), a call made through the provider's Batch API, exported as
+/// `ai.request.batch`. They win over what `input = ...` or `parameters = ...` report; the tier
+/// the response says served the call (`Usage::with_service_tier`) wins over both. The cost
+/// says what selected its price in `ai.cost.price_context` (`service_tier=flex`,
+/// `processing=batch`), from the genai-prices data or from your own prices'
+/// `ModelPrice::with_service_tier` and `with_batch`.
+///
+/// ```
+/// # use tracing_ai::{ai_span, Usage};
+/// #[ai_span(kind = "llm", model = "gpt-5", provider = "openai", service_tier = "flex")]
+/// fn summarize(text: &str) -> Usage {
+/// #   let _ = text;
+///     // a request sent with `"service_tier": "flex"`
+/// #   Usage::new(1, 1)
+/// }
+///
+/// #[ai_span(kind = "llm", model = "gpt-5", provider = "openai", batch)]
+/// fn batch_result(line: &str) -> Usage {
+/// #   let _ = line;
+///     // one line of a Batch API's output file
+/// #   Usage::new(1, 1)
+/// }
+/// ```
+///
 /// # Usage
 ///
 /// By default the usage comes from the return value, which must implement `ReportsUsage`;

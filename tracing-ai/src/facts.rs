@@ -162,7 +162,7 @@ macro_rules! __facts {
             for_fields: [
                 GEN_AI_USAGE_COST: Cost by "usage = ...",
                 OPENAI_RESPONSE_SERVICE_TIER: ResponseServiceTier by "usage = ...",
-                AI_REQUEST_BATCH: Batch by "usage = ...",
+                AI_REQUEST_BATCH: Batch by "batch",
                 AI_COST_AMOUNT: Ignored,
                 AI_COST_CURRENCY: Ignored,
                 AI_COST_SOURCE: Ignored,
@@ -493,7 +493,7 @@ pub(crate) const FACTS: &[Fact] = &{
             attr::OPENAI_REQUEST_SERVICE_TIER,
             Slot::RequestServiceTier,
             No,
-            None,
+            Some("service_tier = ..."),
         ),
         fact(
             attr::SERVER_ADDRESS,

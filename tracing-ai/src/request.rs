@@ -51,6 +51,9 @@ pub struct RequestParameters {
     /// `default`, `flex`, `priority`...). The call is priced at it when the response does not
     /// say which tier served it.
     pub service_tier: Option<String>,
+    /// `ai.request.batch`: the request was made through the provider's Batch API. The call is
+    /// priced at the batch price.
+    pub batch: bool,
 }
 
 macro_rules! setters {
@@ -99,6 +102,24 @@ impl RequestParameters {
     pub fn with_service_tier(self, tier: impl Into<String>) -> Self {
         Self {
             service_tier: Some(tier.into()),
+            ..self
+        }
+    }
+
+    /// Says the request was made through the provider's Batch API (OpenAI's or Anthropic's
+    /// batches): the call is exported with `ai.request.batch = true` and priced at the batch
+    /// price.
+    ///
+    /// ```
+    /// use tracing_ai::RequestParameters;
+    ///
+    /// let parameters = RequestParameters::default().with_batch();
+    /// assert!(parameters.batch);
+    /// ```
+    #[must_use]
+    pub fn with_batch(self) -> Self {
+        Self {
+            batch: true,
             ..self
         }
     }

@@ -11,3 +11,4 @@ mod prices_file;
 mod prices_fixture;
 mod prices_reload;
 mod provider_cost;
+mod served;

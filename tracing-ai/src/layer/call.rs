@@ -298,6 +298,10 @@ impl ClosedCall {
                 }
             }
             writer.extend(self.at_close);
+            // The request said it was a batch's; its usage, which writes it, did not.
+            if self.fields.request_batch && !self.fields.batch {
+                writer.push(attr::AI_REQUEST_BATCH, Written::Bool(true));
+            }
             if !self.details.is_empty() {
                 let operation = self.fields.operation.clone().unwrap_or_default();
                 let mut details = self.details;
@@ -311,14 +315,23 @@ impl ClosedCall {
             if let Some(computed) = self.settled.computed {
                 writer.push(attr::AI_COST_COMPUTED, Written::money(computed));
             }
-            if let Priced::Cost {
-                source: CostSource::GenaiPrices,
-                ..
-            } = &self.priced
-            {
-                if let Some(context) = self.fields.served().describe() {
-                    writer.push(attr::AI_COST_PRICE_CONTEXT, Written::Str(context.into()));
-                }
+            // What selected the price: the context genai-prices was given, or the variant of
+            // the user's price that applied.
+            let context = match &self.priced {
+                Priced::Cost {
+                    source: CostSource::GenaiPrices,
+                    ..
+                } => self.fields.served().describe(),
+                Priced::Cost {
+                    source: CostSource::Override | CostSource::SelfHosted,
+                    ..
+                } => self
+                    .prices
+                    .override_context(&settle::call_of(&self.fields, self.duration)),
+                _ => None,
+            };
+            if let Some(context) = context {
+                writer.push(attr::AI_COST_PRICE_CONTEXT, Written::Str(context.into()));
             }
             if let Some(carried) = &self.carried {
                 writer.push(

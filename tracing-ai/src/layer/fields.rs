@@ -121,8 +121,11 @@ pub(crate) struct CallFields {
     /// The service tier asked for, and the one that served the call (the response's).
     pub(crate) request_service_tier: Option<Arc<str>>,
     pub(crate) response_service_tier: Option<Arc<str>>,
-    /// Made through a provider's Batch API (`ai.request.batch`).
+    /// Made through a provider's Batch API (`ai.request.batch`), as its usage says.
     pub(crate) batch: bool,
+    /// Made through a provider's Batch API, as its request parameters say: written at close
+    /// unless the usage said it too.
+    pub(crate) request_batch: bool,
     /// The usage was recorded straight into the call, not as fields: the layer writes it.
     pub(crate) usage_direct: bool,
     /// The token counts recorded, by [`TokenKind::index`].
@@ -158,7 +161,7 @@ impl CallFields {
                 .response_service_tier
                 .as_deref()
                 .or(self.request_service_tier.as_deref()),
-            batch: self.batch,
+            batch: self.batch || self.request_batch,
         }
     }
 
@@ -174,6 +177,7 @@ impl CallFields {
             request_service_tier,
             response_service_tier,
             batch,
+            request_batch,
             usage_direct,
             tokens,
             recorded_cost,
@@ -221,6 +225,7 @@ impl CallFields {
         self.usage_direct |= usage_direct;
         self.fallback |= fallback;
         self.batch |= batch;
+        self.request_batch |= request_batch;
         self.stream |= stream;
         self.cancelled |= cancelled;
     }

@@ -75,7 +75,7 @@ pub(super) fn price(prices: &Pricing, fields: &CallFields, duration: Option<Dura
 }
 
 /// What `fields` are priced from, the call lasting `duration`.
-fn call_of(fields: &CallFields, duration: Option<Duration>) -> Call<'_> {
+pub(super) fn call_of(fields: &CallFields, duration: Option<Duration>) -> Call<'_> {
     Call {
         provider: fields.provider.as_deref(),
         request_model: fields.request_model.as_deref(),

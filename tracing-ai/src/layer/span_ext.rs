@@ -21,6 +21,7 @@ use crate::budget::{
     Budget, BudgetExceeded, CallScope, Measure, Passed, Reserved, Reserving, Scope, WaitBy,
 };
 use crate::content::ContentSettings;
+use crate::request::RequestParameters;
 
 /// How the `#[ai_span]` expansion records a failed call on a span.
 #[derive(Clone, Copy, Debug)]
@@ -48,16 +49,11 @@ pub(crate) trait AiSpanExt {
     /// through its [`AiLayer`]; nothing without one.
     fn attribute(&self, ids: &[(Arc<str>, Arc<str>)]);
 
-    /// Keeps `attributes` for the layer to write onto the open AI call this span is at close, in
-    /// the same `set_attributes` as its cost, with the request's output limit (for a budget's
-    /// reservation) and service tier (for its price); `false` when this span is no open AI
-    /// call of an [`AiLayer`].
-    fn write_at_close(
-        &self,
-        attributes: Vec<opentelemetry::KeyValue>,
-        max_output_tokens: Option<u64>,
-        service_tier: Option<Arc<str>>,
-    ) -> bool;
+    /// Keeps the request's `parameters` for the layer to write onto the open AI call this span
+    /// is at close, in the same `set_attributes` as its cost; their output limit is what a
+    /// budget reserves, their service tier and batch select the call's price. `false` when this
+    /// span is no open AI call of an [`AiLayer`].
+    fn write_at_close(&self, parameters: RequestParameters) -> bool;
 
     /// Counts one more attempt of the open AI call this span is (or is under, as an HTTP client
     /// span may be): its number, and the time since the previous attempt ended; `None` when there
@@ -142,28 +138,27 @@ impl AiSpanExt for tracing::Span {
         });
     }
 
-    fn write_at_close(
-        &self,
-        attributes: Vec<opentelemetry::KeyValue>,
-        max_output_tokens: Option<u64>,
-        service_tier: Option<Arc<str>>,
-    ) -> bool {
+    fn write_at_close(&self, parameters: RequestParameters) -> bool {
         self.with_subscriber(|(id, dispatch)| {
             let Some((_, access)) = layer_of(dispatch) else {
                 return false;
             };
-            let mut attributes = Some(attributes);
+            let mut parameters = Some(parameters);
             (access.with_call)(dispatch, id, &mut |data| {
-                if data.settled.is_none() {
-                    data.at_close
-                        .extend(attributes.take().into_iter().flatten());
-                    data.max_output_tokens = max_output_tokens;
-                    if service_tier.is_some() {
-                        data.fields.request_service_tier = service_tier.clone();
-                    }
+                if data.settled.is_some() {
+                    return;
                 }
+                let Some(parameters) = parameters.take() else {
+                    return;
+                };
+                data.at_close.extend(parameters.to_attributes());
+                data.max_output_tokens = parameters.max_tokens;
+                if let Some(tier) = parameters.service_tier {
+                    data.fields.request_service_tier = Some(tier.into());
+                }
+                data.fields.request_batch |= parameters.batch;
             });
-            attributes.is_none()
+            parameters.is_none()
         })
         .unwrap_or(false)
     }

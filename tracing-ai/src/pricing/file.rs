@@ -20,6 +20,19 @@
 //! # or GPU-hour prices, `per_call` is a fee each call adds.
 //! [models."web_search"]
 //! per_call = 0.01
+//!
+//! # Prices of the calls served otherwise: at a service tier (the response's, else the
+//! # request's), or through the Batch API (which wins over a tier). Each is a whole price,
+//! # in its model's currency unless it says otherwise.
+//! [models."gpt-5"]
+//! input = 1.25
+//! output = 10.00
+//! [models."gpt-5".service_tier.flex]
+//! input = 0.625
+//! output = 5.00
+//! [models."gpt-5".batch]
+//! input = 0.625
+//! output = 5.00
 //! ```
 
 use std::collections::BTreeMap;
@@ -52,6 +65,11 @@ struct FileModel {
     gpu_hour: Option<Spanned<f64>>,
     per_call: Option<Spanned<f64>>,
     currency: Option<Spanned<String>>,
+    /// The prices of the calls served at a service tier, by tier.
+    #[serde(default)]
+    service_tier: BTreeMap<String, Spanned<Box<FileModel>>>,
+    /// The price of the calls made through the Batch API.
+    batch: Option<Spanned<Box<FileModel>>>,
 }
 
 /// The largest prices file read: some thousand times what a price list of every model there is
@@ -117,105 +135,158 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileE
     let mut prices = Vec::with_capacity(file.models.len());
     for (model, entry) in file.models {
         let span = entry.span();
-        let entry = entry.into_inner();
-        let path = |field: &str| format!("models.\"{model}\".{field}");
-        let amounts = [
-            ("input", &entry.input),
-            ("output", &entry.output),
-            ("cache_read", &entry.cache_read),
-            ("cache_write", &entry.cache_write),
-            ("cache_write_1h", &entry.cache_write_1h),
-            ("audio_input", &entry.audio_input),
-            ("audio_output", &entry.audio_output),
-            ("gpu_hour", &entry.gpu_hour),
-            ("per_call", &entry.per_call),
-        ];
-        for (name, amount) in amounts {
-            if let Some(amount) = amount {
-                let value = *amount.get_ref();
-                if !super::price::is_valid_amount(value) {
-                    return Err(error(
-                        Some(amount.span()),
-                        Some(path(name)),
-                        format!("a price must be a finite number, zero or more, not {value}"),
-                    ));
-                }
-            }
-        }
-        let value = |amount: &Option<Spanned<f64>>| amount.as_ref().map(|a| *a.get_ref());
-        let price = match (&entry.gpu_hour, &entry.input, &entry.output) {
-            (None, None, None)
-                if entry.per_call.is_some()
-                    && [&entry.cache_read, &entry.cache_write, &entry.cache_write_1h, &entry.audio_input, &entry.audio_output]
-                        .iter()
-                        .all(|amount| amount.is_none()) =>
-            {
-                // The fee is set below, as beside any other price.
-                ModelPrice::per_call(0.0)
-            }
-            (Some(gpu_hour), None, None)
-                if [&entry.cache_read, &entry.cache_write, &entry.cache_write_1h, &entry.audio_input, &entry.audio_output]
-                    .iter()
-                    .all(|amount| amount.is_none()) =>
-            {
-                ModelPrice::per_gpu_hour(*gpu_hour.get_ref())
-            }
-            (Some(gpu_hour), _, _) => {
-                return Err(error(
-                    Some(gpu_hour.span()),
-                    Some(path("gpu_hour")),
-                    "a model is priced either per GPU-hour or per token, not both: remove `gpu_hour` or the token prices".to_owned(),
-                ))
-            }
-            (None, Some(input), Some(output)) => {
-                let mut price = ModelPrice::per_million_tokens(*input.get_ref(), *output.get_ref());
-                if let Some(cache_read) = value(&entry.cache_read) {
-                    price = price.with_cache_read(cache_read);
-                }
-                if let Some(cache_write) = value(&entry.cache_write) {
-                    price = price.with_cache_write(cache_write);
-                }
-                if let Some(cache_write_1h) = value(&entry.cache_write_1h) {
-                    price = price.with_cache_write_1h(cache_write_1h);
-                }
-                if let Some(audio_input) = value(&entry.audio_input) {
-                    price = price.with_audio_input(audio_input);
-                }
-                if let Some(audio_output) = value(&entry.audio_output) {
-                    price = price.with_audio_output(audio_output);
-                }
-                price
-            }
-            (None, input, _) => {
-                let missing = if input.is_none() { "input" } else { "output" };
-                return Err(error(
-                    Some(span),
-                    Some(path(missing)),
-                    "missing: a token price needs both `input` and `output` (per million tokens), or give `gpu_hour` or `per_call` instead".to_owned(),
-                ));
-            }
-        };
-        let price = match value(&entry.per_call) {
-            Some(per_call) => price.with_per_call(per_call),
-            None => price,
-        };
-        let price = match entry.currency {
-            Some(currency) => {
-                let code = currency.get_ref();
-                if let Err(invalid) = super::check_currency_code(code) {
-                    return Err(error(
-                        Some(currency.span()),
-                        Some(path("currency")),
-                        invalid.to_string(),
-                    ));
-                }
-                price.in_currency(code.clone())
-            }
-            None => price,
-        };
+        let path = format!("models.\"{model}\"");
+        let price = price_of(text, &path, span, entry.into_inner(), None)?;
         prices.push((model, price));
     }
     Ok(prices)
+}
+
+/// The price of the table at `path` (a model's, or one of its variants' when `parent` is the
+/// model's currency), from `span` in `text`.
+fn price_of(
+    text: &str,
+    path: &str,
+    span: Range<usize>,
+    entry: FileModel,
+    parent: Option<&str>,
+) -> Result<ModelPrice, PricesFileError> {
+    let error =
+        |span: Option<Range<usize>>, field: Option<String>, message: String| PricesFileError {
+            path: None,
+            line: span.map(|span| line_of(text, span.start)),
+            field,
+            message,
+        };
+    let path_of = |field: &str| format!("{path}.{field}");
+    let amounts = [
+        ("input", &entry.input),
+        ("output", &entry.output),
+        ("cache_read", &entry.cache_read),
+        ("cache_write", &entry.cache_write),
+        ("cache_write_1h", &entry.cache_write_1h),
+        ("audio_input", &entry.audio_input),
+        ("audio_output", &entry.audio_output),
+        ("gpu_hour", &entry.gpu_hour),
+        ("per_call", &entry.per_call),
+    ];
+    for (name, amount) in amounts {
+        if let Some(amount) = amount {
+            let value = *amount.get_ref();
+            if !super::price::is_valid_amount(value) {
+                return Err(error(
+                    Some(amount.span()),
+                    Some(path_of(name)),
+                    format!("a price must be a finite number, zero or more, not {value}"),
+                ));
+            }
+        }
+    }
+    let value = |amount: &Option<Spanned<f64>>| amount.as_ref().map(|a| *a.get_ref());
+    let token_parts = [
+        &entry.cache_read,
+        &entry.cache_write,
+        &entry.cache_write_1h,
+        &entry.audio_input,
+        &entry.audio_output,
+    ];
+    let price = match (&entry.gpu_hour, &entry.input, &entry.output) {
+        (None, None, None)
+            if entry.per_call.is_some() && token_parts.iter().all(|amount| amount.is_none()) =>
+        {
+            // The fee is set below, as beside any other price.
+            ModelPrice::per_call(0.0)
+        }
+        (Some(gpu_hour), None, None) if token_parts.iter().all(|amount| amount.is_none()) => {
+            ModelPrice::per_gpu_hour(*gpu_hour.get_ref())
+        }
+        (Some(gpu_hour), _, _) => {
+            return Err(error(
+                Some(gpu_hour.span()),
+                Some(path_of("gpu_hour")),
+                "a model is priced either per GPU-hour or per token, not both: remove `gpu_hour` or the token prices".to_owned(),
+            ))
+        }
+        (None, Some(input), Some(output)) => {
+            let mut price = ModelPrice::per_million_tokens(*input.get_ref(), *output.get_ref());
+            if let Some(cache_read) = value(&entry.cache_read) {
+                price = price.with_cache_read(cache_read);
+            }
+            if let Some(cache_write) = value(&entry.cache_write) {
+                price = price.with_cache_write(cache_write);
+            }
+            if let Some(cache_write_1h) = value(&entry.cache_write_1h) {
+                price = price.with_cache_write_1h(cache_write_1h);
+            }
+            if let Some(audio_input) = value(&entry.audio_input) {
+                price = price.with_audio_input(audio_input);
+            }
+            if let Some(audio_output) = value(&entry.audio_output) {
+                price = price.with_audio_output(audio_output);
+            }
+            price
+        }
+        (None, input, _) => {
+            let missing = if input.is_none() { "input" } else { "output" };
+            return Err(error(
+                Some(span),
+                Some(path_of(missing)),
+                "missing: a token price needs both `input` and `output` (per million tokens), or give `gpu_hour` or `per_call` instead".to_owned(),
+            ));
+        }
+    };
+    let price = match value(&entry.per_call) {
+        Some(per_call) => price.with_per_call(per_call),
+        None => price,
+    };
+    // A variant is in its model's currency unless it says otherwise.
+    let currency = match &entry.currency {
+        Some(currency) => {
+            let code = currency.get_ref();
+            if let Err(invalid) = super::check_currency_code(code) {
+                return Err(error(
+                    Some(currency.span()),
+                    Some(path_of("currency")),
+                    invalid.to_string(),
+                ));
+            }
+            Some(code.as_str())
+        }
+        None => parent,
+    };
+    let mut price = match currency {
+        Some(code) => price.in_currency(code),
+        None => price,
+    };
+    let variants = entry
+        .service_tier
+        .into_iter()
+        .map(|(tier, variant)| (format!("service_tier.{tier}"), Some(tier), variant))
+        .chain(entry.batch.map(|batch| ("batch".to_owned(), None, batch)));
+    for (field, tier, variant) in variants {
+        let span = variant.span();
+        if parent.is_some() {
+            return Err(error(
+                Some(span),
+                Some(path_of(&field)),
+                "a variant's price has no variants of its own: move this table under the model"
+                    .to_owned(),
+            ));
+        }
+        let currency = Some(price.currency.as_str());
+        let variant = price_of(
+            text,
+            &path_of(&field),
+            span,
+            *variant.into_inner(),
+            currency,
+        )?;
+        price = match tier {
+            Some(tier) => price.with_service_tier(tier, variant),
+            None => price.with_batch(variant),
+        };
+    }
+    Ok(price)
 }
 
 /// The TOML path of the key written on the line at `offset`, under the table header above it:

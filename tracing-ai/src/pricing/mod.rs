@@ -4,6 +4,7 @@
 mod file;
 mod genai;
 mod live;
+mod overrides;
 mod price;
 mod sources;
 
@@ -23,7 +24,8 @@ use crate::error::ConfigError;
 pub(crate) use crate::facts::TokenCounts;
 use crate::facts::TokenKind;
 use genai::GenaiPrices;
-use price::Rate;
+use overrides::{price_override, UsdRate};
+use price::{Rate, ServedWhen};
 
 /// What one call is priced from.
 #[derive(Debug)]
@@ -277,15 +279,6 @@ pub(crate) fn check_currency_code(code: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// A user's price, checked, with its amounts converted to USD, and where it was given.
-#[derive(Clone, Debug)]
-struct UsdRate {
-    rate: Rate,
-    /// The fee of each call, in USD.
-    per_call: f64,
-    data: Arc<str>,
-}
-
 /// What the genai-prices data is, on the spans it priced: the version of the crate that
 /// bundles it (a test holds it to Cargo.lock).
 pub(crate) const GENAI_PRICES_DATA: &str = "genai-prices 0.2.1";
@@ -331,27 +324,8 @@ impl Pricing {
         }
         let mut overrides = HashMap::new();
         for (model, price, data) in prices {
-            for (field, amount) in price.amounts() {
-                if !price::is_valid_amount(amount) {
-                    return Err(ConfigError::invalid_price(&model, field, amount));
-                }
-            }
-            let Some(usd) = currencies.usd_per_unit(&price.currency) else {
-                return Err(ConfigError::missing_exchange_rate(
-                    &price.currency,
-                    Some(&model),
-                ));
-            };
-            let rate = price.rate.scaled(usd);
-            let per_call = price.per_call * usd;
-            overrides.insert(
-                model,
-                UsdRate {
-                    rate,
-                    per_call,
-                    data,
-                },
-            );
+            let rate = UsdRate::new(&model, None, price, &currencies, &data)?;
+            overrides.insert(model, rate);
         }
         Ok(Self {
             overrides,
@@ -363,9 +337,11 @@ impl Pricing {
 
     /// Whether some model is priced by its duration, so that spans must be timed.
     pub(crate) fn needs_duration(&self) -> bool {
-        self.overrides
-            .values()
-            .any(|rate| matches!(rate.rate, Rate::GpuHour(_)))
+        self.overrides.values().any(|rate| {
+            std::iter::once(rate)
+                .chain(rate.variants.iter().map(|(_, variant)| variant))
+                .any(|rate| matches!(rate.rate, Rate::GpuHour(_)))
+        })
     }
 
     /// Forgets what every model resolved to (for the benchmarks of a first call).
@@ -395,14 +371,29 @@ impl Pricing {
         }
     }
 
+    /// The user's price for `call` (its response model's, else its request model's, else its
+    /// tool's), with the model it was set for.
+    fn override_of<'c>(&self, call: &Call<'c>) -> Option<(&'c str, &UsdRate)> {
+        [call.response_model, call.request_model, call.tool_name]
+            .into_iter()
+            .flatten()
+            .find_map(|model| Some((model, self.overrides.get(model)?)))
+    }
+
+    /// The variant of the user's price that prices `call`, when one does: what
+    /// `ai.cost.price_context` says of a call `Override` priced.
+    pub(crate) fn override_context(&self, call: &Call<'_>) -> Option<String> {
+        let (_, rate) = self.override_of(call)?;
+        let (_, when) = rate.served(call.served);
+        when.map(ServedWhen::describe)
+    }
+
     fn price_unchecked(&self, call: &Call<'_>) -> Priced {
+        if let Some((model, rate)) = self.override_of(call) {
+            return price_override(model, rate, call);
+        }
         let models = [call.response_model, call.request_model];
         let mut models = models.into_iter().flatten();
-        for model in models.clone().chain(call.tool_name) {
-            if let Some(rate) = self.overrides.get(model) {
-                return price_override(model, rate, call);
-            }
-        }
         let Some(tokens) = call.tokens else {
             // A call to a model with nothing to price it by is said so, never free.
             return match models.next() {
@@ -457,41 +448,6 @@ impl Pricing {
                     code: UnpricedReason::UnknownModel,
                 },
             },
-        }
-    }
-}
-
-fn price_override(model: &str, price: &UsdRate, call: &Call<'_>) -> Priced {
-    match price.rate {
-        Rate::GpuHour(usd_per_hour) => Priced::Cost {
-            usd: usd_per_hour * call.duration.as_secs_f64() / 3600.0 + price.per_call,
-            source: CostSource::SelfHosted,
-            data: price.data.clone(),
-        },
-        // Billed by the call, whatever it used; a failed call, as a failed model call, is not.
-        Rate::Fee if call.failed => no_usage(call),
-        Rate::Fee => Priced::Cost {
-            usd: price.per_call,
-            source: CostSource::Override,
-            data: price.data.clone(),
-        },
-        Rate::Tokens(rates) => {
-            let Some(tokens) = call.tokens else {
-                return no_usage(call);
-            };
-            if let Some(reason) = invalid_counts(&tokens) {
-                return Priced::Unpriced {
-                    model: model.to_owned(),
-                    reason: reason.into(),
-                    code: UnpricedReason::InvalidCounts,
-                };
-            }
-            Priced::Cost {
-                // Checked above: the parts, added without overflow, are within their wholes.
-                usd: rates.price(&tokens) + price.per_call,
-                source: CostSource::Override,
-                data: price.data.clone(),
-            }
         }
     }
 }

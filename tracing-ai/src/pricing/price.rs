@@ -25,7 +25,12 @@ use crate::facts::{TokenCounts, TokenKind};
 /// let web_search = ModelPrice::per_call(0.01);
 /// // A retrieval API with a fee per request beside its tokens.
 /// let rerank = ModelPrice::per_million_tokens(0.05, 0.0).with_per_call(0.001);
-/// # let _ = (negotiated, self_hosted, web_search, rerank);
+///
+/// // A model with its own prices for OpenAI's flex tier and for the Batch API.
+/// let gpt_5 = ModelPrice::per_million_tokens(1.25, 10.0)
+///     .with_service_tier("flex", ModelPrice::per_million_tokens(0.625, 5.0))
+///     .with_batch(ModelPrice::per_million_tokens(0.625, 5.0));
+/// # let _ = (negotiated, self_hosted, web_search, rerank, gpt_5);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelPrice {
@@ -33,6 +38,45 @@ pub struct ModelPrice {
     /// A fee each call costs beside its rate.
     pub(crate) per_call: f64,
     pub(crate) currency: String,
+    /// The prices of the calls served otherwise (a service tier, a batch), which replace this
+    /// one for them.
+    pub(crate) variants: Vec<(ServedWhen, ModelPrice)>,
+}
+
+/// How a call must have been served for a price variant to price it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ServedWhen {
+    /// Through the provider's Batch API.
+    Batch,
+    /// At this service tier (the response's, else the request's).
+    ServiceTier(String),
+}
+
+impl ServedWhen {
+    /// Whether a call served as `served` takes this variant's price.
+    pub(crate) fn matches(&self, served: super::ServedAs<'_>) -> bool {
+        match self {
+            ServedWhen::Batch => served.batch,
+            ServedWhen::ServiceTier(tier) => served.service_tier == Some(tier.as_str()),
+        }
+    }
+
+    /// What `ai.cost.price_context` says of a call this variant priced, in the words of the
+    /// genai-prices price context.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            ServedWhen::Batch => "processing=batch".to_owned(),
+            ServedWhen::ServiceTier(tier) => format!("service_tier={tier}"),
+        }
+    }
+
+    /// How the variant is named in errors and in a prices file.
+    pub(crate) fn file_path(&self) -> String {
+        match self {
+            ServedWhen::Batch => "batch".to_owned(),
+            ServedWhen::ServiceTier(tier) => format!("service_tier.{tier}"),
+        }
+    }
 }
 
 /// Whether `amount` can be a price: a finite number, zero or more.
@@ -110,6 +154,7 @@ impl ModelPrice {
             rate: Rate::Tokens(TokenRates::new(input, output)),
             per_call: 0.0,
             currency: "USD".to_owned(),
+            variants: Vec::new(),
         }
     }
 
@@ -122,6 +167,7 @@ impl ModelPrice {
             rate: Rate::Fee,
             per_call: amount,
             currency: "USD".to_owned(),
+            variants: Vec::new(),
         }
     }
 
@@ -142,7 +188,55 @@ impl ModelPrice {
             rate: Rate::GpuHour(rate),
             per_call: 0.0,
             currency: "USD".to_owned(),
+            variants: Vec::new(),
         }
+    }
+
+    /// Prices the calls served at service tier `tier` (OpenAI's `flex` or `priority`, as the
+    /// response's `service_tier` says, else the request's) at `price` instead. `price` is
+    /// whole: give it every amount, its cache prices and its currency (by default USD); its own
+    /// variants are not used. A later call for the same tier replaces the earlier.
+    ///
+    /// ```
+    /// use tracing_ai::ModelPrice;
+    ///
+    /// let price = ModelPrice::per_million_tokens(1.25, 10.0)
+    ///     .with_service_tier("flex", ModelPrice::per_million_tokens(0.625, 5.0))
+    ///     .with_service_tier("priority", ModelPrice::per_million_tokens(2.5, 20.0));
+    /// # let _ = price;
+    /// ```
+    #[must_use]
+    pub fn with_service_tier(self, tier: impl Into<String>, price: ModelPrice) -> Self {
+        self.with_variant(ServedWhen::ServiceTier(tier.into()), price)
+    }
+
+    /// Prices the calls made through the provider's Batch API (`Usage::with_batch`, or
+    /// `#[ai_span(batch)]`) at `price` instead; a batch call takes it before any service
+    /// tier's. `price` is whole, as for [`with_service_tier`](Self::with_service_tier).
+    ///
+    /// ```
+    /// use tracing_ai::ModelPrice;
+    ///
+    /// let price = ModelPrice::per_million_tokens(2.5, 10.0)
+    ///     .with_batch(ModelPrice::per_million_tokens(1.25, 5.0));
+    /// # let _ = price;
+    /// ```
+    #[must_use]
+    pub fn with_batch(self, price: ModelPrice) -> Self {
+        self.with_variant(ServedWhen::Batch, price)
+    }
+
+    fn with_variant(mut self, when: ServedWhen, price: ModelPrice) -> Self {
+        let price = ModelPrice {
+            variants: Vec::new(),
+            ..price
+        };
+        self.variants.retain(|(existing, _)| *existing != when);
+        self.variants.push((when, price));
+        // Batch first: a batch call takes its price before any tier's.
+        self.variants
+            .sort_by_key(|(when, _)| !matches!(when, ServedWhen::Batch));
+        self
     }
 
     /// Sets the price per million input tokens read from the provider's prompt cache.

@@ -9,6 +9,11 @@ pub use tracing;
 
 pub use crate::__tracing_ai_span as ai_span;
 pub use crate::endpoint::Endpoint;
+pub use request::{
+    parameters_of, record_parameters, served_as, ParametersFallback, ParametersOf, ServiceTier,
+};
+
+mod request;
 
 use crate::layer::AiSpanExt as _;
 use crate::usage::ReportsUsage;
@@ -207,49 +212,6 @@ pub fn keep_input_for_estimate<T: crate::content::InputContent + ?Sized>(
 ) {
     if crate::estimate::is_ever_on() && !span.is_disabled() {
         span.keep_for_estimate(|| crate::estimate::text_of(input));
-    }
-}
-
-/// The request parameters of an `input = ...` whose type implements
-/// [`ReportsParameters`](crate::ReportsParameters).
-pub trait ParametersOf {
-    fn __tracing_ai_parameters(&self) -> Option<crate::RequestParameters>;
-}
-
-impl<T: crate::ReportsParameters + ?Sized> ParametersOf for Probe<'_, T> {
-    fn __tracing_ai_parameters(&self) -> Option<crate::RequestParameters> {
-        Some(self.0.request_parameters())
-    }
-}
-
-/// No parameters, for every other type.
-pub trait ParametersFallback {
-    fn __tracing_ai_parameters(&self) -> Option<crate::RequestParameters>;
-}
-
-impl<T: ?Sized> ParametersFallback for &Probe<'_, T> {
-    fn __tracing_ai_parameters(&self) -> Option<crate::RequestParameters> {
-        None
-    }
-}
-
-/// The parameters `parameters = ...` reports: its type must say them.
-#[inline]
-pub fn parameters_of<T: crate::ReportsParameters + ?Sized>(
-    parameters: &T,
-) -> Option<crate::RequestParameters> {
-    Some(parameters.request_parameters())
-}
-
-/// Records the request parameters `input = ...` reports, for the layer to write at close.
-#[inline]
-pub fn record_parameters(span: &tracing::Span, parameters: Option<crate::RequestParameters>) {
-    if let Some(parameters) = parameters {
-        let attributes = parameters.to_attributes();
-        if !attributes.is_empty() {
-            let tier = parameters.service_tier.as_deref().map(std::sync::Arc::from);
-            span.write_at_close(attributes, parameters.max_tokens, tier);
-        }
     }
 }
 
