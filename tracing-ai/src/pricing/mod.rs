@@ -70,6 +70,10 @@ impl<'a> ServedAs<'a> {
     /// `service_tier=flex,processing=batch`: what `ai.cost.price_context` says; `None` for a
     /// call served plainly.
     pub(crate) fn describe(&self) -> Option<String> {
+        // Most calls are served plainly: nothing to allocate for them.
+        if self.service_tier.is_none() && !self.batch {
+            return None;
+        }
         let pairs: Vec<String> = self
             .context()
             .map(|(key, value)| format!("{key}={value}"))
