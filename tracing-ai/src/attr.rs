@@ -191,6 +191,10 @@ pub const AI_USAGE_AUDIO_INPUT_TOKENS: &str = "ai.usage.audio.input_tokens";
 /// Audio output tokens (part of the output tokens), priced at the model's audio rate where it
 /// has one. No convention names them yet.
 pub const AI_USAGE_AUDIO_OUTPUT_TOKENS: &str = "ai.usage.audio.output_tokens";
+/// Web searches a model call made on the provider's side (Anthropic's
+/// `server_tool_use.web_search_requests`), billed per thousand apart from the tokens. No
+/// convention names them yet.
+pub const AI_USAGE_WEB_SEARCHES: &str = "ai.usage.web_searches";
 
 // ===== Request roll-up, on a request's local root span =====
 //

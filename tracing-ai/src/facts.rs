@@ -29,8 +29,9 @@ use crate::usage::Usage;
 /// - `part_of`: the count it is part of (a part is priced at its own rate instead of its
 ///   whole's; `pricing/` asks for that rate);
 /// - `counted`: the conventions' counter that sums it over calls (`metric(...)`), the
-///   modality whose share of its whole it is (`modality("audio")`), or `within(...)` for a
-///   part counted only in its whole's counter (the one-hour cache writes);
+///   modality whose share of its whole it is (`modality("audio")`), `within(...)` for a
+///   part counted only in its whole's counter (the one-hour cache writes), or `apart(unit)`
+///   for a count that is not tokens (web searches: no `part_of`, no token counter);
 /// - `usage`: its field in [`Usage`], and `set_by` the setter that fills it.
 ///
 /// The other rows are `attribute: slot`, the [`Slot`] the layer reads the field as, with `by`
@@ -141,6 +142,25 @@ macro_rules! __facts {
                     /// its output rate.
                     set_by: with_audio_output,
                 },
+                /// Web searches the model made on the provider's side: not tokens, part of no
+                /// count, billed per thousand.
+                WebSearches {
+                    attribute: AI_USAGE_WEB_SEARCHES,
+                    counted: apart("searches"),
+                    usage: web_searches,
+                    /// Sets the web searches the model made on the provider's side during the
+                    /// call (Anthropic's `server_tool_use.web_search_requests`, OpenAI's
+                    /// `web_search_call` items): billed per thousand beside the tokens, at the
+                    /// model's web-search price.
+                    ///
+                    /// ```
+                    /// use tracing_ai::Usage;
+                    ///
+                    /// let usage = Usage::new(12_000, 800).with_web_searches(3);
+                    /// assert_eq!(usage.web_searches, Some(3));
+                    /// ```
+                    set_by: with_web_searches,
+                },
             ],
             // `Empty` on every `#[ai_span]` span, recorded by the expansion, the application
             // or the layer.
@@ -200,7 +220,7 @@ macro_rules! token_kinds {
             $(#[doc = $part_doc:literal])*
             $part:ident {
                 attribute: $part_attribute:ident,
-                part_of: $part_of:ident,
+                $(part_of: $part_of:ident,)?
                 counted: $part_counted:ident($part_by:tt),
                 usage: $part_usage:ident,
                 $(#[doc = $setter_doc:literal])*
@@ -209,7 +229,7 @@ macro_rules! token_kinds {
         ),* $(,)?],
         $($other_facts:tt)*
     ) => {
-        /// One of the token counts of a call.
+        /// One of the counts of a call: its tokens, and the units billed apart from them.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub(crate) enum TokenKind {
             $( $(#[doc = $whole_doc])* $whole, )*
@@ -229,11 +249,12 @@ macro_rules! token_kinds {
                 }
             }
 
-            /// The count this one is part of: `None` for the input and the output.
+            /// The count this one is part of: `None` for the input and the output, and for
+            /// a count apart from the tokens.
             pub(crate) const fn part_of(self) -> Option<TokenKind> {
                 match self {
                     $(TokenKind::$whole => None,)*
-                    $(TokenKind::$part => Some(TokenKind::$part_of),)*
+                    $(TokenKind::$part => token_kinds!(@part_of $($part_of)?),)*
                 }
             }
 
@@ -264,12 +285,16 @@ macro_rules! token_kinds {
             }
         }
     };
+    (@part_of) => { None };
+    (@part_of $whole:ident) => { Some(TokenKind::$whole) };
     (@metric metric($name:ident)) => { Some(attr::$name) };
     (@metric modality($modality:literal)) => { None };
     (@metric within($whole:ident)) => { None };
+    (@metric apart($unit:literal)) => { None };
     (@modality metric($name:ident)) => { None };
     (@modality modality($modality:literal)) => { Some($modality) };
     (@modality within($whole:ident)) => { None };
+    (@modality apart($unit:literal)) => { None };
 }
 
 crate::__facts!([token_kinds]);
@@ -523,7 +548,7 @@ pub(crate) const FACTS: &[Fact] = &{
             Some(USAGE),
         ),
     ];
-    const TABLE: [Fact; 32] = crate::__facts!([table_facts]);
+    const TABLE: [Fact; 33] = crate::__facts!([table_facts]);
     let mut all = [FROM_ARGUMENTS[0]; FROM_ARGUMENTS.len() + TABLE.len()];
     let mut index = 0;
     while index < all.len() {

@@ -54,6 +54,9 @@ pub struct RequestParameters {
     /// `ai.request.batch`: the request was made through the provider's Batch API. The call is
     /// priced at the batch price.
     pub batch: bool,
+    /// Other keys of the genai-prices price context the call is priced with, beside the
+    /// service tier and the batch (Perplexity's `search_type`, OpenRouter's `route`).
+    pub price_context: Vec<(String, String)>,
 }
 
 macro_rules! setters {
@@ -122,6 +125,32 @@ impl RequestParameters {
             batch: true,
             ..self
         }
+    }
+
+    /// Adds `key = value` to the price context the call is priced with in the genai-prices
+    /// data, which selects a model's price variant: the keys other than the service tier and
+    /// the batch, such as Perplexity's `search_type` (`fast` searches cost less) or
+    /// OpenRouter's `route`. `ai.cost.price_context` says them.
+    ///
+    /// ```
+    /// use tracing_ai::RequestParameters;
+    ///
+    /// let parameters = RequestParameters::default().with_price_context("search_type", "fast");
+    /// assert_eq!(parameters.price_context, [("search_type".to_owned(), "fast".to_owned())]);
+    /// ```
+    #[must_use]
+    pub fn with_price_context(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let key = key.into();
+        let value = value.into();
+        match self
+            .price_context
+            .iter_mut()
+            .find(|(existing, _)| *existing == key)
+        {
+            Some((_, existing)) => *existing = value,
+            None => self.price_context.push((key, value)),
+        }
+        self
     }
 
     /// Sets the sequences that stop the model.
@@ -196,6 +225,13 @@ impl RequestParameters {
 pub trait ReportsParameters {
     /// The parameters of this request.
     fn request_parameters(&self) -> RequestParameters;
+}
+
+/// Parameters written out: `#[ai_span(parameters = RequestParameters::default()...)]`.
+impl ReportsParameters for RequestParameters {
+    fn request_parameters(&self) -> RequestParameters {
+        self.clone()
+    }
 }
 
 impl<T: ReportsParameters + ?Sized> ReportsParameters for &T {

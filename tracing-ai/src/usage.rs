@@ -16,7 +16,7 @@ macro_rules! usage {
             $(#[doc = $part_doc:literal])*
             $part:ident {
                 attribute: $part_attribute:ident,
-                part_of: $part_of:ident,
+                $(part_of: $part_of:ident,)?
                 counted: $part_counted:ident($part_by:tt),
                 usage: $part_usage:ident,
                 $(#[doc = $setter_doc:literal])*
@@ -81,9 +81,9 @@ macro_rules! usage {
             $(
                 $(#[doc = $setter_doc])*
                 #[must_use]
-                pub fn $setter(self, tokens: u64) -> Self {
+                pub fn $setter(self, count: u64) -> Self {
                     Self {
-                        $part_usage: Some(tokens),
+                        $part_usage: Some(count),
                         ..self
                     }
                 }
@@ -324,20 +324,17 @@ mod tests {
         assert_eq!(
             usage,
             Usage {
-                input_tokens: 1_000,
-                output_tokens: 300,
                 cache_read_tokens: Some(600),
                 cache_creation_tokens: Some(100),
-                cache_write_1h_tokens: None,
                 reasoning_tokens: Some(200),
                 audio_input_tokens: Some(50),
                 audio_output_tokens: Some(20),
                 response_model: Some("claude-sonnet-4-5-20250929".to_owned()),
                 response_id: Some("msg_1".to_owned()),
-                service_tier: None,
-                batch: false,
                 cost: Some(0.0123),
                 cache_hit: Some(CacheHit::Prefix),
+                // Every other count and fact as `new` leaves it.
+                ..Usage::new(1_000, 300)
             }
         );
     }

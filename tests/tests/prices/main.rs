@@ -12,3 +12,4 @@ mod prices_fixture;
 mod prices_reload;
 mod provider_cost;
 mod served;
+mod web_searches;

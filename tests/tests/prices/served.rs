@@ -308,3 +308,28 @@ input = 0.40
          number, zero or more"
     );
 }
+
+/// A search of Perplexity's `fast` type: 1,000 tokens in at $0.25 per million and 100 out at
+/// $2.50, and 3 searches at $1 per thousand, not the $2.50 of the standard type.
+#[ai_span(
+    kind = "llm",
+    model = "perplexity/sonar",
+    provider = "perplexity",
+    parameters = tracing_ai::RequestParameters::default().with_price_context("search_type", "fast"),
+)]
+fn fast_search() -> Usage {
+    Usage::new(1_000, 100).with_web_searches(3)
+}
+
+#[test]
+fn other_keys_of_the_price_context_select_their_variant() {
+    for tracing_fields in [false, true] {
+        let span = exported(
+            AiLayer::builder(),
+            tracing_fields,
+            "chat perplexity/sonar",
+            || drop(fast_search()),
+        );
+        assert_priced(&span, 0.0035, "genai-prices", Some("search_type=fast"));
+    }
+}

@@ -126,6 +126,10 @@ pub(crate) struct CallFields {
     /// Made through a provider's Batch API, as its request parameters say: written at close
     /// unless the usage said it too.
     pub(crate) request_batch: bool,
+    /// The other keys of the price context its request parameters gave. Boxed, a pointer
+    /// where a `Vec` is three: rarely set, and every call's fields are moved at its close.
+    #[allow(clippy::box_collection)]
+    pub(crate) price_context: Option<Box<Vec<(String, String)>>>,
     /// The usage was recorded straight into the call, not as fields: the layer writes it.
     pub(crate) usage_direct: bool,
     /// The token counts recorded, by [`TokenKind::index`].
@@ -162,6 +166,7 @@ impl CallFields {
                 .as_deref()
                 .or(self.request_service_tier.as_deref()),
             batch: self.batch || self.request_batch,
+            other: self.price_context.as_deref().map_or(&[], Vec::as_slice),
         }
     }
 
@@ -178,6 +183,7 @@ impl CallFields {
             response_service_tier,
             batch,
             request_batch,
+            price_context,
             usage_direct,
             tokens,
             recorded_cost,
@@ -206,6 +212,7 @@ impl CallFields {
             tool_name,
             request_service_tier,
             response_service_tier,
+            price_context,
             recorded_cost,
             error_type,
             description,

@@ -157,6 +157,9 @@ impl AiSpanExt for tracing::Span {
                     data.fields.request_service_tier = Some(tier.into());
                 }
                 data.fields.request_batch |= parameters.batch;
+                if !parameters.price_context.is_empty() {
+                    data.fields.price_context = Some(Box::new(parameters.price_context));
+                }
             });
             parameters.is_none()
         })

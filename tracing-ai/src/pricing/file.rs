@@ -10,6 +10,7 @@
 //! cache_write_1h = 0.6 # optional: writes kept an hour; defaults to `cache_write`
 //! audio_input = 1.00   # optional, defaults to `input`
 //! audio_output = 4.00  # optional, defaults to `output`
+//! web_searches = 10.0  # optional: per thousand searches on the provider's side; else free
 //!
 //! # A self-hosted model on a rented GPU: its calls cost their duration at this rate.
 //! [models."llama-3.1-8b-fp8"]
@@ -62,6 +63,7 @@ struct FileModel {
     cache_write_1h: Option<Spanned<f64>>,
     audio_input: Option<Spanned<f64>>,
     audio_output: Option<Spanned<f64>>,
+    web_searches: Option<Spanned<f64>>,
     gpu_hour: Option<Spanned<f64>>,
     per_call: Option<Spanned<f64>>,
     currency: Option<Spanned<String>>,
@@ -167,6 +169,7 @@ fn price_of(
         ("cache_write_1h", &entry.cache_write_1h),
         ("audio_input", &entry.audio_input),
         ("audio_output", &entry.audio_output),
+        ("web_searches", &entry.web_searches),
         ("gpu_hour", &entry.gpu_hour),
         ("per_call", &entry.per_call),
     ];
@@ -189,6 +192,7 @@ fn price_of(
         &entry.cache_write_1h,
         &entry.audio_input,
         &entry.audio_output,
+        &entry.web_searches,
     ];
     let price = match (&entry.gpu_hour, &entry.input, &entry.output) {
         (None, None, None)
@@ -223,6 +227,9 @@ fn price_of(
             }
             if let Some(audio_output) = value(&entry.audio_output) {
                 price = price.with_audio_output(audio_output);
+            }
+            if let Some(web_searches) = value(&entry.web_searches) {
+                price = price.with_web_searches(web_searches);
             }
             price
         }

@@ -109,6 +109,7 @@ fn genai_key(kind: TokenKind) -> UsageKey {
         TokenKind::Reasoning => UsageKey::OUTPUT_REASONING_TOKENS,
         TokenKind::AudioInput => UsageKey::INPUT_AUDIO_TOKENS,
         TokenKind::AudioOutput => UsageKey::OUTPUT_AUDIO_TOKENS,
+        TokenKind::WebSearches => UsageKey::WEB_SEARCHES,
     }
 }
 
@@ -279,6 +280,7 @@ impl GenaiPrices {
                 (TokenKind::Reasoning, 50),
                 (TokenKind::AudioInput, 300),
                 (TokenKind::AudioOutput, 40),
+                (TokenKind::WebSearches, 3),
             ]),
             // Past every long-context tier in the data, so that tiered prices fail the check.
             TokenCounts::of(&[
@@ -290,6 +292,7 @@ impl GenaiPrices {
                 (TokenKind::Reasoning, 10_000),
                 (TokenKind::AudioInput, 200_000),
                 (TokenKind::AudioOutput, 5_000),
+                (TokenKind::WebSearches, 2_000),
             ]),
         ];
         let linear = checks.iter().all(|counts| {
@@ -436,6 +439,7 @@ mod tests {
             let how = ServedAs {
                 service_tier,
                 batch: false,
+                other: &[],
             };
             prices
                 .price(Some("openai"), "gpt-5", how, &counts)

@@ -57,21 +57,28 @@ pub(crate) struct ServedAs<'a> {
     pub(crate) service_tier: Option<&'a str>,
     /// Made through the provider's Batch API.
     pub(crate) batch: bool,
+    /// The other keys of the price context the request gave (Perplexity's `search_type`,
+    /// OpenRouter's `route`), in its order.
+    pub(crate) other: &'a [(String, String)],
 }
 
 impl<'a> ServedAs<'a> {
     /// The price context's `(key, value)` pairs, as genai-prices matches its variants.
-    pub(crate) fn context(&self) -> impl Iterator<Item = (&'static str, &'a str)> {
+    pub(crate) fn context(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
         let tier = self.service_tier.map(|tier| ("service_tier", tier));
         let batch = self.batch.then_some(("processing", "batch"));
-        tier.into_iter().chain(batch)
+        let other = self
+            .other
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()));
+        tier.into_iter().chain(batch).chain(other)
     }
 
     /// `service_tier=flex,processing=batch`: what `ai.cost.price_context` says; `None` for a
     /// call served plainly.
     pub(crate) fn describe(&self) -> Option<String> {
         // Most calls are served plainly: nothing to allocate for them.
-        if self.service_tier.is_none() && !self.batch {
+        if self.service_tier.is_none() && !self.batch && self.other.is_empty() {
             return None;
         }
         let pairs: Vec<String> = self

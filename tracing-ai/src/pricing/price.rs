@@ -274,6 +274,27 @@ impl ModelPrice {
         self.with_part(TokenKind::AudioOutput, per_million)
     }
 
+    /// Sets the price per thousand web searches the model makes on the provider's side
+    /// ([`Usage::with_web_searches`](crate::Usage::with_web_searches)), billed beside the
+    /// tokens; without it they cost nothing. Has no effect on a GPU-hour price.
+    ///
+    /// ```
+    /// use tracing_ai::ModelPrice;
+    ///
+    /// // $3 and $15 per million tokens, $10 per thousand searches.
+    /// let price = ModelPrice::per_million_tokens(3.0, 15.0).with_web_searches(10.0);
+    /// # let _ = price;
+    /// ```
+    #[must_use]
+    pub fn with_web_searches(self, per_thousand: f64) -> Self {
+        self.with_quoted(TokenKind::WebSearches, per_thousand)
+    }
+
+    /// Sets the price of `kind` as quoted ([`quoted_per`]).
+    pub(crate) fn with_quoted(self, kind: TokenKind, amount: f64) -> Self {
+        self.with_part(kind, amount * (1_000_000.0 / quoted_per(kind)))
+    }
+
     fn with_part(mut self, kind: TokenKind, per_million: f64) -> Self {
         if let Rate::Tokens(rates) = &mut self.rate {
             rates.0[kind.index()] = Some(per_million);
@@ -295,7 +316,12 @@ impl ModelPrice {
         let mut amounts = match self.rate {
             Rate::Tokens(TokenRates(rates)) => TokenKind::ALL
                 .into_iter()
-                .filter_map(|kind| Some((file_key(kind), rates[kind.index()]?)))
+                .filter_map(|kind| {
+                    let per_million = rates[kind.index()]?;
+                    // Divided, not multiplied back: a rate near `f64::MAX` stays finite.
+                    let quoted = per_million / (1_000_000.0 / quoted_per(kind));
+                    Some((file_key(kind), quoted))
+                })
                 .collect(),
             Rate::GpuHour(rate) => vec![("gpu_hour", rate)],
             Rate::Fee => Vec::new(),
@@ -336,5 +362,15 @@ pub(crate) fn file_key(kind: TokenKind) -> &'static str {
         TokenKind::Reasoning => "reasoning",
         TokenKind::AudioInput => "audio_input",
         TokenKind::AudioOutput => "audio_output",
+        TokenKind::WebSearches => "web_searches",
+    }
+}
+
+/// How many of `kind` the amount under its [`file_key`] is for: a million tokens, a thousand
+/// web searches (as the providers quote them). Rates are kept per million of every kind.
+pub(crate) const fn quoted_per(kind: TokenKind) -> f64 {
+    match kind {
+        TokenKind::WebSearches => 1_000.0,
+        _ => 1_000_000.0,
     }
 }
