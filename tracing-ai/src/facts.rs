@@ -309,6 +309,48 @@ impl TokenKind {
     }
 }
 
+/// The counts a call recorded: each kind's (0 until it is recorded), and which were recorded.
+/// Half the size of an `Option` per kind: a call's fields are moved several times at its close.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RecordedCounts {
+    counts: TokenCounts,
+    /// Bit [`TokenKind::index`] is set for each kind recorded.
+    recorded: u16,
+}
+
+const _: () = assert!(TokenKind::COUNT <= u16::BITS as usize);
+
+impl RecordedCounts {
+    const fn bit(kind: TokenKind) -> u16 {
+        1 << kind.index()
+    }
+
+    /// The count of `kind`, when it was recorded.
+    pub(crate) fn get(&self, kind: TokenKind) -> Option<u64> {
+        (self.recorded & Self::bit(kind) != 0).then(|| self.counts.get(kind))
+    }
+
+    pub(crate) fn set(&mut self, kind: TokenKind, count: u64) {
+        self.counts.0[kind.index()] = count;
+        self.recorded |= Self::bit(kind);
+    }
+
+    /// Takes every count `newer` recorded.
+    pub(crate) fn update(&mut self, newer: RecordedCounts) {
+        for kind in TokenKind::ALL {
+            if let Some(count) = newer.get(kind) {
+                self.set(kind, count);
+            }
+        }
+    }
+
+    /// The counts, 0 for a kind not recorded, when the call recorded its input or output.
+    pub(crate) fn tokens(&self) -> Option<TokenCounts> {
+        let whole = Self::bit(TokenKind::Input) | Self::bit(TokenKind::Output);
+        (self.recorded & whole != 0).then_some(self.counts)
+    }
+}
+
 /// Token counts of one call, as the GenAI conventions count them: a part (cached tokens,
 /// reasoning tokens) is also counted in its whole (the input, the output).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -293,7 +293,7 @@ impl ClosedCall {
             // Not on a span that declares the old name itself (another instrumentation's).
             let old_name = attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS;
             if layer.shared.previous_names && span.metadata().fields().field(old_name).is_none() {
-                if let Some(written) = self.fields.tokens[TokenKind::CacheWrite.index()] {
+                if let Some(written) = self.fields.tokens.get(TokenKind::CacheWrite) {
                     writer.push(old_name, Written::I64(saturating_i64(written)));
                 }
             }
@@ -379,7 +379,7 @@ impl ClosedCall {
 /// Writes the usage recorded straight into the call, as `record_usage` records it as fields.
 fn write_usage(fields: &CallFields, writer: &mut Writer) {
     for kind in TokenKind::ALL {
-        if let Some(count) = fields.tokens[kind.index()] {
+        if let Some(count) = fields.tokens.get(kind) {
             writer.push(kind.name(), Written::I64(saturating_i64(count)));
         }
     }

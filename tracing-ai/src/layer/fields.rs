@@ -12,7 +12,7 @@ use tracing::field::{Field, Visit};
 use super::callsite::Callsite;
 use super::ids::{Attribution, AttributionKeys};
 use crate::clean_id::bounded;
-use crate::facts::{Slot, TokenCounts, TokenKind};
+use crate::facts::{RecordedCounts, Slot, TokenCounts, TokenKind};
 use crate::usage::Usage;
 
 /// What an AI span has recorded so far, in its extensions; when it closes, what the layer
@@ -60,7 +60,7 @@ impl AiSpanData {
         let call = &mut self.fields;
         for kind in TokenKind::ALL {
             if let Some(count) = kind.of_usage(usage) {
-                call.tokens[kind.index()] = Some(count);
+                call.tokens.set(kind, count);
             }
         }
         if let Some(model) = &usage.response_model {
@@ -133,7 +133,7 @@ pub(crate) struct CallFields {
     /// The usage was recorded straight into the call, not as fields: the layer writes it.
     pub(crate) usage_direct: bool,
     /// The token counts recorded, by [`TokenKind::index`].
-    pub(crate) tokens: [Option<u64>; TokenKind::COUNT],
+    pub(crate) tokens: RecordedCounts,
     /// A cost someone already recorded (the provider's, through `Usage::with_cost`).
     pub(crate) recorded_cost: Option<f64>,
     pub(crate) failed: bool,
@@ -223,11 +223,7 @@ impl CallFields {
             server_address,
             server_port
         );
-        for (count, newer) in self.tokens.iter_mut().zip(tokens) {
-            if newer.is_some() {
-                *count = newer;
-            }
-        }
+        self.tokens.update(tokens);
         self.failed |= failed;
         self.usage_direct |= usage_direct;
         self.fallback |= fallback;
@@ -239,11 +235,7 @@ impl CallFields {
 
     /// The token counts, when the call recorded usage.
     pub(crate) fn tokens(&self) -> Option<TokenCounts> {
-        let [input, output] = [TokenKind::Input, TokenKind::Output].map(|k| self.tokens[k.index()]);
-        if input.is_none() && output.is_none() {
-            return None;
-        }
-        Some(TokenCounts(self.tokens.map(|count| count.unwrap_or(0))))
+        self.tokens.tokens()
     }
 }
 
@@ -300,7 +292,7 @@ impl<'a> FieldVisitor<'a> {
 
     fn count(&mut self, slot: Slot, value: u64) {
         let count = match slot {
-            Slot::Tokens(kind) => &mut self.call.tokens[kind.index()],
+            Slot::Tokens(kind) => return self.call.tokens.set(kind, value),
             Slot::StreamChunks => &mut self.call.chunks,
             Slot::ServerPort => &mut self.call.server_port,
             Slot::Ignored | Slot::Cost | Slot::TimeToFirstChunk => return,

@@ -207,7 +207,7 @@ impl Current {
     fn record_usage(&self, fields: &CallFields, common: &[KeyValue], failed: &[KeyValue]) {
         let counts = fields.tokens();
         let count = |kind: TokenKind| counts.map_or(0, |counts| counts.get(kind));
-        let reported = |kind: TokenKind| fields.tokens[kind.index()].is_some();
+        let reported = |kind: TokenKind| fields.tokens.get(kind).is_some();
         // One set of attributes, its last the modality, set before each count.
         let mut attributes = common.to_vec();
         attributes.push(KeyValue::new(attr::GEN_AI_TOKEN_MODALITY, "text"));
