@@ -2,8 +2,8 @@
 //! cost more than the five-minute ones (claude-haiku-4-5: $2 against $1.25 per million), and a
 //! call that did both is priced at each.
 
-use serde::Deserialize;
-use tracing_ai::{ai_span, AiLayer, ModelPrice, ReportsUsage, Usage};
+use crate::anthropic::Message;
+use tracing_ai::{ai_span, AiLayer, ModelPrice};
 use tracing_ai_tests::otel::{attr, export_with, f64_attr};
 
 /// A Messages API response's body, as Anthropic documents it: `input_tokens` leaves out the
@@ -24,45 +24,9 @@ const ANTHROPIC_BODY: &str = r#"{
   }
 }"#;
 
-#[derive(Deserialize)]
-struct Message {
-    model: String,
-    usage: AnthropicUsage,
-}
-
-#[derive(Deserialize)]
-struct AnthropicUsage {
-    input_tokens: u64,
-    cache_creation_input_tokens: u64,
-    cache_read_input_tokens: u64,
-    output_tokens: u64,
-    cache_creation: CacheCreation,
-}
-
-#[derive(Deserialize)]
-struct CacheCreation {
-    ephemeral_1h_input_tokens: u64,
-}
-
-/// Anthropic's counts the conventions' way: the cached tokens are part of the input.
-impl ReportsUsage for Message {
-    fn usage(&self) -> Option<Usage> {
-        let usage = &self.usage;
-        let input =
-            usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens;
-        Some(
-            Usage::new(input, usage.output_tokens)
-                .with_cache_read(usage.cache_read_input_tokens)
-                .with_cache_creation(usage.cache_creation_input_tokens)
-                .with_cache_write_1h(usage.cache_creation.ephemeral_1h_input_tokens)
-                .with_response_model(self.model.clone()),
-        )
-    }
-}
-
 #[ai_span(kind = "llm", model = "claude-haiku-4-5", provider = "anthropic")]
 fn ask() -> Message {
-    serde_json::from_str(ANTHROPIC_BODY).expect("an Anthropic body")
+    Message::parse(ANTHROPIC_BODY)
 }
 
 /// 2,000 uncached input tokens at $1, 4,000 five-minute writes at $1.25, 6,000 one-hour writes

@@ -3,6 +3,7 @@
 //! One test binary for these files (each a module): linking one binary per file was most of a
 //! fresh `.ci/run`.
 
+mod anthropic;
 mod cache_writes;
 mod context_tiers;
 mod oracle;

@@ -2,8 +2,8 @@
 //! (issue 37, item 4): Anthropic's $10 per thousand searches, in the genai-prices data, or your
 //! own price per thousand. claude-sonnet-4-5: $3 in and $15 out per million tokens.
 
-use serde::Deserialize;
-use tracing_ai::{ai_span, AiLayer, ModelPrice, ReportsUsage, Usage};
+use crate::anthropic::Message;
+use tracing_ai::{ai_span, AiLayer, ModelPrice, Usage};
 use tracing_ai_tests::otel::{attr, export_with, f64_attr, str_attr};
 
 /// A Messages API response of a call that used the web search tool, as Anthropic documents it.
@@ -26,46 +26,9 @@ const ANTHROPIC_BODY: &str = r#"{
   }
 }"#;
 
-#[derive(Deserialize)]
-struct Message {
-    model: String,
-    usage: AnthropicUsage,
-}
-
-#[derive(Deserialize)]
-struct AnthropicUsage {
-    input_tokens: u64,
-    cache_creation_input_tokens: u64,
-    cache_read_input_tokens: u64,
-    output_tokens: u64,
-    #[serde(default)]
-    server_tool_use: Option<ServerToolUse>,
-}
-
-#[derive(Deserialize)]
-struct ServerToolUse {
-    web_search_requests: u64,
-}
-
-impl ReportsUsage for Message {
-    fn usage(&self) -> Option<Usage> {
-        let usage = &self.usage;
-        let input =
-            usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens;
-        let mut counted = Usage::new(input, usage.output_tokens)
-            .with_cache_read(usage.cache_read_input_tokens)
-            .with_cache_creation(usage.cache_creation_input_tokens)
-            .with_response_model(self.model.clone());
-        if let Some(tools) = &usage.server_tool_use {
-            counted = counted.with_web_searches(tools.web_search_requests);
-        }
-        Some(counted)
-    }
-}
-
 #[ai_span(kind = "llm", model = "claude-sonnet-4-5", provider = "anthropic")]
 fn research() -> Message {
-    serde_json::from_str(ANTHROPIC_BODY).expect("an Anthropic body")
+    Message::parse(ANTHROPIC_BODY)
 }
 
 #[ai_span(kind = "llm", model = "claude-sonnet-4-5", provider = "anthropic")]

@@ -43,8 +43,9 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::price::ModelPrice;
+use super::price::{file_key, ModelPrice};
 use crate::error::PricesFileError;
+use crate::facts::TokenKind;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,15 +122,26 @@ pub(crate) fn sha256(text: &str) -> String {
     hex
 }
 
+/// An error about the text at `span` of the prices file `text`.
+fn error_at(
+    text: &str,
+    span: Option<Range<usize>>,
+    field: Option<String>,
+    message: String,
+) -> PricesFileError {
+    PricesFileError {
+        path: None,
+        line: span.map(|span| line_of(text, span.start)),
+        field,
+        message,
+    }
+}
+
 /// Reads prices from TOML text.
 pub(crate) fn parse(text: &str) -> Result<Vec<(String, ModelPrice)>, PricesFileError> {
-    let error =
-        |span: Option<Range<usize>>, field: Option<String>, message: String| PricesFileError {
-            path: None,
-            line: span.map(|span| line_of(text, span.start)),
-            field,
-            message,
-        };
+    let error = |span: Option<Range<usize>>, field: Option<String>, message: String| {
+        error_at(text, span, field, message)
+    };
     let file: PricesFile = toml::from_str(text).map_err(|e| {
         let field = e.span().and_then(|span| field_at(text, span.start));
         error(e.span(), field, e.message().trim_end().to_owned())
@@ -153,26 +165,28 @@ fn price_of(
     entry: FileModel,
     parent: Option<&str>,
 ) -> Result<ModelPrice, PricesFileError> {
-    let error =
-        |span: Option<Range<usize>>, field: Option<String>, message: String| PricesFileError {
-            path: None,
-            line: span.map(|span| line_of(text, span.start)),
-            field,
-            message,
-        };
+    let error = |span: Option<Range<usize>>, field: Option<String>, message: String| {
+        error_at(text, span, field, message)
+    };
     let path_of = |field: &str| format!("{path}.{field}");
-    let amounts = [
-        ("input", &entry.input),
-        ("output", &entry.output),
-        ("cache_read", &entry.cache_read),
-        ("cache_write", &entry.cache_write),
-        ("cache_write_1h", &entry.cache_write_1h),
-        ("audio_input", &entry.audio_input),
-        ("audio_output", &entry.audio_output),
-        ("web_searches", &entry.web_searches),
-        ("gpu_hour", &entry.gpu_hour),
-        ("per_call", &entry.per_call),
+    // The counts priced apart from their whole (cached input, reasoning...) or from the
+    // tokens (web searches), each under its file key.
+    let parts = [
+        (TokenKind::CacheRead, &entry.cache_read),
+        (TokenKind::CacheWrite, &entry.cache_write),
+        (TokenKind::CacheWrite1h, &entry.cache_write_1h),
+        (TokenKind::AudioInput, &entry.audio_input),
+        (TokenKind::AudioOutput, &entry.audio_output),
+        (TokenKind::WebSearches, &entry.web_searches),
     ];
+    let amounts = [("input", &entry.input), ("output", &entry.output)]
+        .into_iter()
+        .chain(
+            parts
+                .iter()
+                .map(|(kind, amount)| (file_key(*kind), *amount)),
+        )
+        .chain([("gpu_hour", &entry.gpu_hour), ("per_call", &entry.per_call)]);
     for (name, amount) in amounts {
         if let Some(amount) = amount {
             let value = *amount.get_ref();
@@ -186,22 +200,13 @@ fn price_of(
         }
     }
     let value = |amount: &Option<Spanned<f64>>| amount.as_ref().map(|a| *a.get_ref());
-    let token_parts = [
-        &entry.cache_read,
-        &entry.cache_write,
-        &entry.cache_write_1h,
-        &entry.audio_input,
-        &entry.audio_output,
-        &entry.web_searches,
-    ];
+    let no_parts = parts.iter().all(|(_, amount)| amount.is_none());
     let price = match (&entry.gpu_hour, &entry.input, &entry.output) {
-        (None, None, None)
-            if entry.per_call.is_some() && token_parts.iter().all(|amount| amount.is_none()) =>
-        {
+        (None, None, None) if entry.per_call.is_some() && no_parts => {
             // The fee is set below, as beside any other price.
             ModelPrice::per_call(0.0)
         }
-        (Some(gpu_hour), None, None) if token_parts.iter().all(|amount| amount.is_none()) => {
+        (Some(gpu_hour), None, None) if no_parts => {
             ModelPrice::per_gpu_hour(*gpu_hour.get_ref())
         }
         (Some(gpu_hour), _, _) => {
@@ -213,23 +218,10 @@ fn price_of(
         }
         (None, Some(input), Some(output)) => {
             let mut price = ModelPrice::per_million_tokens(*input.get_ref(), *output.get_ref());
-            if let Some(cache_read) = value(&entry.cache_read) {
-                price = price.with_cache_read(cache_read);
-            }
-            if let Some(cache_write) = value(&entry.cache_write) {
-                price = price.with_cache_write(cache_write);
-            }
-            if let Some(cache_write_1h) = value(&entry.cache_write_1h) {
-                price = price.with_cache_write_1h(cache_write_1h);
-            }
-            if let Some(audio_input) = value(&entry.audio_input) {
-                price = price.with_audio_input(audio_input);
-            }
-            if let Some(audio_output) = value(&entry.audio_output) {
-                price = price.with_audio_output(audio_output);
-            }
-            if let Some(web_searches) = value(&entry.web_searches) {
-                price = price.with_web_searches(web_searches);
+            for (kind, amount) in parts {
+                if let Some(amount) = value(amount) {
+                    price = price.with_quoted(kind, amount);
+                }
             }
             price
         }
