@@ -1,7 +1,7 @@
 //! A local server that speaks the documented wire formats of OpenAI and of Ollama, for the real
 //! client crates to call: `POST /v1/chat/completions` (a JSON body, or server-sent events with
 //! the usage in the last chunk when `stream_options.include_usage` is set),
-//! `POST /v1/embeddings`, and errors; Ollama's `POST /api/chat` and `POST /api/generate`
+//! `POST /v1/embeddings`, `POST /v1/responses` (with web search calls when asked), and errors; Ollama's `POST /api/chat` and `POST /api/generate`
 //! (`prompt_eval_count` and `eval_count` on the final answer, after a pause of
 //! [`OLLAMA_LATENCY`], as a self-hosted model takes).
 //!
@@ -104,6 +104,7 @@ impl ModelServer {
             let app = axum::Router::new()
                 .route("/v1/chat/completions", post(chat))
                 .route("/v1/embeddings", post(embeddings))
+                .route("/v1/responses", post(responses))
                 .route("/api/chat", post(ollama_chat))
                 .route("/api/generate", post(ollama_generate))
                 // Every request counted: a call refused before it was made never arrives.
@@ -277,6 +278,58 @@ fn async_stream_of(
         events.push(Ok("data: [DONE]\n\n".to_owned()));
     }
     tokio_stream::StreamExt::throttle(tokio_stream::iter(events), CHUNK_INTERVAL)
+}
+
+/// The usage of every Responses API answer: 12,000 tokens in (4,000 of them cached), 900 out
+/// (500 of them reasoning).
+pub const RESPONSES_USAGE: [u64; 4] = [12_000, 4_000, 900, 500];
+
+/// How many web searches a Responses API answer made when the request gave the model the web
+/// search tool: one `web_search_call` output item each, as OpenAI bills them.
+pub const WEB_SEARCHES: usize = 2;
+
+/// A Responses API answer (`POST /v1/responses`), as OpenAI documents it: the model's dated
+/// name, its web search calls when the request gave it the tool, the tier that served it.
+async fn responses(Json(request): Json<Value>) -> Response {
+    let model = request["model"].as_str().unwrap_or_default();
+    let searches = request["tools"]
+        .as_array()
+        .is_some_and(|tools| tools.iter().any(|tool| tool["type"] == "web_search"));
+    let mut output: Vec<Value> = (0..if searches { WEB_SEARCHES } else { 0 })
+        .map(|index| {
+            json!({
+                "type": "web_search_call",
+                "id": format!("ws_{index}"),
+                "status": "completed",
+                "action": { "type": "search", "query": "what is a span" }
+            })
+        })
+        .collect();
+    output.push(json!({
+        "type": "message",
+        "id": "msg_1",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{ "type": "output_text", "text": "A span is a unit of work.", "annotations": [] }]
+    }));
+    let [input, cached, output_tokens, reasoning] = RESPONSES_USAGE;
+    Json(json!({
+        "id": "resp_1",
+        "object": "response",
+        "created_at": 1_764_000_000,
+        "status": "completed",
+        "model": format!("{model}-2025-08-07"),
+        "output": output,
+        "service_tier": "default",
+        "usage": {
+            "input_tokens": input,
+            "input_tokens_details": { "cached_tokens": cached },
+            "output_tokens": output_tokens,
+            "output_tokens_details": { "reasoning_tokens": reasoning },
+            "total_tokens": input + output_tokens
+        }
+    }))
+    .into_response()
 }
 
 async fn embeddings(Json(request): Json<Value>) -> Response {

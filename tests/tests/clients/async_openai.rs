@@ -562,3 +562,58 @@ fn retries_are_one_span_per_attempt_with_the_waits_between_them() {
     // The waits are async-openai's backoff: 100 ms, then 200 ms.
     tracing_ai_tests::otel::assert_waits(&attempts, &[0.1, 0.2], 0.25);
 }
+
+/// A Responses API call, with the web search tool when `search` says.
+#[ai_span(kind = "llm", model = "gpt-5", provider = "openai")]
+async fn respond(
+    client: &Client<OpenAIConfig>,
+    search: bool,
+) -> Result<async_openai::types::responses::Response, OpenAIError> {
+    use async_openai::types::responses::{CreateResponseArgs, Tool, WebSearchTool};
+    let mut request = CreateResponseArgs::default();
+    request.model("gpt-5").input("What is a span?");
+    if search {
+        request.tools(vec![Tool::WebSearch(WebSearchTool::default())]);
+    }
+    client.responses().create(request.build()?).await
+}
+
+/// The Responses API's answer is priced with no glue: its cached input, its reasoning output,
+/// and each `web_search_call` it output as one web search, at OpenAI's $10 per thousand for
+/// gpt-5 (12,000 tokens in of which 4,000 cached, 900 out: $0.0195; two searches: $0.02 more).
+#[test]
+fn a_responses_api_answer_is_priced_with_its_web_searches() {
+    use tracing_ai_tests::model_server::{RESPONSES_USAGE, WEB_SEARCHES};
+    let server = ModelServer::start();
+    let (_, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            for search in [false, true] {
+                respond(&client(&server), search).await.expect("a response");
+            }
+        })
+    });
+    let mut spans: Vec<&SpanData> = exported.spans_named("chat gpt-5");
+    spans.sort_by_key(|span| span.start_time);
+    let [input, cached, output, reasoning] = RESPONSES_USAGE.map(|count| count as i64);
+    let searched = Some(WEB_SEARCHES as i64);
+    for (span, searches, usd) in [(spans[0], None, 0.0195), (spans[1], searched, 0.0395)] {
+        let cost = f64_attr(span, "gen_ai.usage.cost");
+        assert!((cost - usd).abs() < 1e-12, "{cost} != {usd}");
+        let count = |key: &str| match attr(span, key) {
+            Some(opentelemetry::Value::I64(count)) => Some(*count),
+            _ => None,
+        };
+        assert_eq!(count("gen_ai.usage.input_tokens"), Some(input));
+        assert_eq!(count("gen_ai.usage.cache_read.input_tokens"), Some(cached));
+        assert_eq!(count("gen_ai.usage.output_tokens"), Some(output));
+        assert_eq!(
+            count("gen_ai.usage.reasoning.output_tokens"),
+            Some(reasoning)
+        );
+        assert_eq!(count("ai.usage.web_searches"), searches);
+        assert_eq!(
+            str_attr(span, "gen_ai.response.model").as_deref(),
+            Some("gpt-5-2025-08-07")
+        );
+    }
+}

@@ -10,7 +10,7 @@ use async_openai::types::chat::{
     CreateChatCompletionStreamResponse, FinishReason, ServiceTier,
 };
 use async_openai::types::embeddings::CreateEmbeddingResponse;
-use async_openai::types::responses::Response;
+use async_openai::types::responses::{OutputItem, Response};
 
 use crate::stream::StreamChunk;
 use crate::{ErrorType, ReportsUsage, Usage};
@@ -182,7 +182,7 @@ impl ReportsUsage for CreateEmbeddingResponse {
 }
 
 /// A response of the Responses API: input tokens include the cached ones, output tokens the
-/// reasoning ones.
+/// reasoning ones; each `web_search_call` it output is a web search, billed per call.
 impl ReportsUsage for Response {
     fn usage(&self) -> Option<Usage> {
         let usage = self.usage.as_ref()?;
@@ -200,6 +200,14 @@ impl ReportsUsage for Response {
             .and_then(|tokens| u64::try_from(tokens).ok())
         {
             counted = counted.with_cache_creation(written);
+        }
+        let searches = self
+            .output
+            .iter()
+            .filter(|item| matches!(item, OutputItem::WebSearchCall(_)))
+            .count();
+        if searches > 0 {
+            counted = counted.with_web_searches(searches as u64);
         }
         Some(counted)
     }
