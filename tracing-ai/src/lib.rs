@@ -107,12 +107,12 @@
 //!    extensions; otherwise as `tracing` fields, which every layer sees.
 //! 2. [`AiLayer`] reads the fields recorded on any span, by what each field of the callsite
 //!    means (decided once per callsite), into the span's extensions (`layer/fields.rs`).
-//! 3. When the span closes, the layer takes the call out once as a `ClosedCall`
-//!    (`layer/call.rs`) and passes it through plain functions: it prices the call
-//!    (`pricing/`: your prices, GPU time, the genai-prices data), resolves its tenant,
+//! 3. When the span closes, the layer settles the call in place as a `ClosedCall`
+//!    (`layer/call.rs`), its span's extensions locked, through plain functions: it prices
+//!    the call (`pricing/`: your prices, GPU time, the genai-prices data), resolves its tenant,
 //!    feature and request from its ancestors (and the baggage, for the keys the service
 //!    trusts), adds it to its request's totals on the local root (`layer/rollup.rs`), records
-//!    its metrics, stores the settled call back, and writes usage, cost and ids onto the
+//!    its metrics, marks the call settled, and writes usage, cost and ids onto the
 //!    OpenTelemetry span in one call (`layer/write.rs`).
 //! 4. tracing-opentelemetry ends the span; the [tail sampler](sampling) holds the trace until
 //!    its root ends and keeps it or not; the export queue (`export/queue.rs`) takes a kept

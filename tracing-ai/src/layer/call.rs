@@ -1,33 +1,41 @@
 //! A closed call, passed through plain functions: price, roll up, count, store, write.
 //!
-//! When an AI span closes, [`ClosedCall::take`] takes what the span recorded out of its
-//! extensions, once; every step after it reads the one value it builds. The call's facts go
-//! back into the span's extensions once, settled, for the layers over this one (the console),
-//! before anything is written: a layer that sees the write sees the settled call.
+//! When an AI span closes, [`ClosedCall::take`] settles what the span recorded where it was
+//! recorded, in the span's extensions, locked until the call is stored; every step after it
+//! reads the one value it builds. What must lock another span's extensions (its ancestors',
+//! looked up upward only, as every walk of the layer does) runs under that lock; what reads
+//! this span's own (the walk to the root, the OpenTelemetry span) runs before it. The call is
+//! marked settled for the layers over this one (the console) before anything is written: a
+//! layer that sees the write sees the settled call.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::span::Id;
 use tracing::Dispatch;
-use tracing_subscriber::registry::{LookupSpan, SpanRef};
+use tracing_subscriber::registry::{ExtensionsMut, LookupSpan, SpanRef};
 
 use super::fields::{AiSpanData, CallFields, Carried, Settled};
 use super::ids::{self, Attribution, AttributionKeys, Resolved};
 use super::metrics::CallMetrics;
-use super::rollup::{self, AgentTotals, RequestTotals};
+use super::rollup::{self, Addition, AgentTotals, RequestTotals};
 use super::write::{Name, Writer, Written};
 use super::{settle, AiLayer};
 use crate::attr;
-use crate::budget::{CallScope, Measure, Reservation, Scope};
+use crate::budget::{CallScope, Measure, Scope};
 use crate::estimate::Estimate;
 use crate::facts::TokenKind;
 use crate::pricing::{CostSource, Priced, Pricing};
 use crate::value_set::saturating_i64;
 
 /// Everything the layer knows of a call when its span closes.
-pub(super) struct ClosedCall {
-    pub(super) fields: CallFields,
+///
+/// The call's facts stay where they were recorded, in its span's extensions, which stay
+/// locked while it closes: they are large, and moving them out and back showed in the
+/// instructions every call costs.
+pub(super) struct ClosedCall<'d> {
+    /// The call's data, in its span's extensions.
+    data: &'d mut AiSpanData,
     /// From the span's creation to its close, when the clock was read.
     pub(super) duration: Option<Duration>,
     /// The nearest value of each attribution key, from the span, its ancestors and the
@@ -39,125 +47,114 @@ pub(super) struct ClosedCall {
     /// The usage it was priced by, when it reported none and the layer estimated it.
     pub(super) estimate: Option<Estimate>,
     pub(super) settled: Settled,
-    /// The captured content of its details event, if any.
-    pub(super) details: Vec<opentelemetry::KeyValue>,
-    /// Attributes recorded during the call, written with the cost.
-    pub(super) at_close: Vec<opentelemetry::KeyValue>,
     /// The span is its request's local root: it carries the request's totals.
     pub(super) is_root: bool,
-    /// What it reserved in its budgets, to settle.
-    pub(super) reservation: Option<Reservation>,
     /// Set when model calls nested in this one carry its cost: it is then not priced,
     /// counted, rolled up nor debited (see [`super::carry`]).
     pub(super) carried: Option<Carried>,
     /// The enclosing call carried by this one holds a reservation, which settles with this
     /// call's cost: this call is not debited on its own.
     pub(super) settled_above: bool,
-    /// The nearest ancestor that is an AI call, found on the walk to the root.
-    pub(super) nearest_call: Option<Id>,
 }
 
-impl ClosedCall {
-    /// Takes the facts of the open AI call `span` recorded out of its extensions, and settles
-    /// them; `None` for a span that is not an open AI call.
-    pub(super) fn take<'a, R: LookupSpan<'a>>(
+impl<'d> ClosedCall<'d> {
+    /// Settles the open AI call whose span holds `extensions` (locked until the call is
+    /// stored), attributed by `attribution`; `None` for a span that is not an open AI call.
+    pub(super) fn take(
         layer: &AiLayer,
-        span: &SpanRef<'a, R>,
-    ) -> Option<(Self, Option<SpanRef<'a, R>>)> {
-        let (mut fields, created, details, at_close, estimate_input, reservation, carried) = {
-            let mut extensions = span.extensions_mut();
-            let data = extensions
-                .get_mut::<AiSpanData>()
-                .filter(|data| data.settled.is_none())?;
-            let details = std::mem::take(&mut data.details);
-            let estimate_input = data.estimate_input.take();
-            let reservation = data.reservation.take();
-            let carried = data.carried.take();
-            let attempts = data.attempts;
-            let mut at_close = std::mem::take(&mut data.at_close);
-            if attempts > 0 {
-                at_close.push(opentelemetry::KeyValue::new(
-                    attr::AI_ATTEMPTS,
-                    i64::from(attempts),
-                ));
-            }
-            let mut fields = std::mem::take(&mut data.fields);
-            let created = data.created;
-            // An agent that named no provider runs on the one its model calls used, when they
-            // all used one: the conventions require the provider on its span and metrics.
-            if fields.provider.is_none() && rollup::is_agent(&fields) {
-                if let Some(provider) = extensions
-                    .get_mut::<AgentTotals>()
-                    .and_then(|totals| totals.single_provider())
-                {
-                    fields.provider = Some(provider.clone());
-                    at_close.push(opentelemetry::KeyValue::new(
-                        attr::GEN_AI_PROVIDER_NAME,
-                        opentelemetry::StringValue::from(provider.clone()),
-                    ));
-                }
-            }
-            (
-                fields,
-                created,
-                details,
-                at_close,
-                estimate_input,
-                reservation,
-                carried,
-            )
+        extensions: &'d mut ExtensionsMut<'_>,
+        attribution: Resolved,
+        is_root: bool,
+    ) -> Option<Self> {
+        // An agent that named no provider runs on the one its model calls used, when they
+        // all used one: the conventions require the provider on its span and metrics.
+        let agent_provider = if layer.agents_seen() {
+            extensions
+                .get_mut::<AgentTotals>()
+                .and_then(|totals| totals.single_provider().cloned())
+        } else {
+            None
         };
-        // Nearest value wins: the span's own, then its parent's, up to the root.
-        let ancestry = from_ancestors(&layer.shared.keys, span);
-        let (attribution, root) = (ancestry.resolved, ancestry.root);
-        let is_root = root.as_ref().is_none_or(|root| root.id() == span.id());
-        // Read once: the same duration prices a self-hosted call and goes into the metrics.
-        let duration = created.map(|created| created.elapsed());
-        // One price table for the whole call, whatever a reload swaps meanwhile.
-        let prices = layer.shared.prices.now();
-        if carried.is_some() {
+        let data = extensions
+            .get_mut::<AiSpanData>()
+            .filter(|data| data.settled.is_none())?;
+        if data.attempts > 0 {
+            let attempts = i64::from(data.attempts);
+            data.at_close
+                .push(opentelemetry::KeyValue::new(attr::AI_ATTEMPTS, attempts));
+        }
+        if let Some(provider) = agent_provider
+            .filter(|_| data.fields.provider.is_none() && rollup::is_agent(&data.fields))
+        {
+            data.at_close.push(opentelemetry::KeyValue::new(
+                attr::GEN_AI_PROVIDER_NAME,
+                opentelemetry::StringValue::from(provider.clone()),
+            ));
+            data.fields.provider = Some(provider);
+        }
+        let estimate_input = data.estimate_input.take();
+        let mut call = Self {
+            // Read once: the same duration prices a self-hosted call and goes into the
+            // metrics.
+            duration: data.created.map(|created| created.elapsed()),
+            carried: data.carried.take(),
+            data,
+            attribution,
+            priced: Priced::Nothing,
+            // One price table for the whole call, whatever a reload swaps meanwhile.
+            prices: layer.shared.prices.now(),
+            estimate: None,
+            settled: Settled::default(),
+            is_root,
+            settled_above: false,
+        };
+        call.price(layer, estimate_input);
+        Some(call)
+    }
+
+    /// What the call's span recorded.
+    pub(super) fn fields(&self) -> &CallFields {
+        &self.data.fields
+    }
+
+    /// Whether the call holds a reservation in its budgets, not settled yet.
+    pub(super) fn has_reservation(&self) -> bool {
+        self.data.reservation.is_some()
+    }
+
+    /// Prices the call (unless it was refused before it was made, or the calls under it
+    /// carry its cost), estimating its usage from `estimate_input` when it reported none.
+    fn price(&mut self, layer: &AiLayer, estimate_input: Option<String>) {
+        let (prices, fields, duration) = (&self.prices, &mut self.data.fields, self.duration);
+        if self.carried.is_some() {
             // Its cost is on the calls that carry it, recorded or priced.
             fields.recorded_cost = None;
         }
         let priced = if crate::budget::refused_before_the_call(fields.error_type.as_deref())
-            || carried.is_some()
+            || self.carried.is_some()
         {
             // Refused before it was made: nothing was billed, nothing is left out. Or carried
             // by the calls under it, which are priced.
             Priced::Nothing
         } else {
-            settle::price(&prices, &fields, duration)
+            settle::price(prices, fields, duration)
         };
-        let (priced, estimate) = match estimate_input.filter(|_| carried.is_none()) {
-            Some(input) => settle::estimate(layer, &prices, priced, &fields, duration, &input),
+        let (priced, estimate) = match estimate_input.filter(|_| self.carried.is_none()) {
+            Some(input) => settle::estimate(layer, prices, priced, fields, duration, &input),
             None => (priced, None),
         };
-        let mut settled = settle::settle(&prices, &fields, &priced);
-        settled.estimated = estimate.as_ref().map(|e| (e.input, e.output));
-        if matches!(priced, Priced::Nothing) && carried.is_none() {
-            settled.computed = settle::computed_beside_reported(&prices, &fields, duration);
+        self.settled = settle::settle(prices, fields, &priced);
+        self.settled.estimated = estimate.as_ref().map(|e| (e.input, e.output));
+        if matches!(priced, Priced::Nothing) && self.carried.is_none() {
+            self.settled.computed = settle::computed_beside_reported(prices, fields, duration);
         }
-        let call = Self {
-            fields,
-            duration,
-            attribution,
-            priced,
-            prices,
-            estimate,
-            settled,
-            details,
-            at_close,
-            is_root,
-            reservation,
-            carried,
-            settled_above: false,
-            nearest_call: ancestry.nearest_call,
-        };
-        Some((call, root))
+        self.priced = priced;
+        self.estimate = estimate;
     }
 
     /// Adds the call to its request's totals (on its local root, whoever's thread the call
-    /// ran on) and, when some agent exists, to every agent above it.
+    /// ran on) and, when some agent exists, to every agent above it. A call that is its
+    /// request's root is added to its own totals when it is stored (its extensions are held).
     pub(super) fn roll_up<'a, R: LookupSpan<'a>>(
         &self,
         layer: &AiLayer,
@@ -168,8 +165,9 @@ impl ClosedCall {
             // The calls that carry it were added.
             return;
         }
-        if let Some(root) = root {
-            rollup::add_to_request(root, &self.fields, &self.priced, |extensions, totals| {
+        if let Some(root) = root.filter(|_| !self.is_root) {
+            let addition = Addition::of(self.fields(), &self.priced);
+            rollup::add_to_request(root, &addition, |extensions, totals| {
                 layer
                     .shared
                     .watched
@@ -177,7 +175,7 @@ impl ClosedCall {
             });
         }
         if layer.agents_seen() {
-            rollup::add_to_agents(span, &self.fields, &self.priced);
+            rollup::add_to_agents(span, self.fields(), &self.priced);
         }
     }
 
@@ -192,7 +190,7 @@ impl ClosedCall {
             // Counted as the calls that carry it.
             return;
         }
-        if crate::budget::refused_before_the_call(self.fields.error_type.as_deref()) {
+        if crate::budget::refused_before_the_call(self.fields().error_type.as_deref()) {
             // Refused before any model was called: a budget event (`ai.budget.calls`), not a
             // failed inference that would skew every error rate of the model's metrics.
             return;
@@ -204,7 +202,7 @@ impl ClosedCall {
                 _ => CostSource::Provider,
             };
             metrics.record(&CallMetrics {
-                fields: &self.fields,
+                fields: self.fields(),
                 duration: self.duration,
                 cost: self.settled.usd.map(|usd| (usd, source.as_str())),
                 computed: self.settled.computed,
@@ -218,7 +216,8 @@ impl ClosedCall {
     /// that cover it when it reserved nothing.
     pub(super) fn spend(&mut self, layer: &AiLayer) {
         let live = &layer.shared.budgets;
-        let reservation = self.reservation.take();
+        let reservation = self.data.reservation.take();
+        let fields = &self.data.fields;
         // A call carried by the calls under it spends what they cost (they were not debited
         // on their own); one whose enclosing call settles with its cost is not debited.
         let (usd, reported) = match &self.carried {
@@ -229,14 +228,14 @@ impl ClosedCall {
         // call was not made.
         if reservation.is_none()
             && (!live.any()
-                || crate::budget::refused_before_the_call(self.fields.error_type.as_deref())
+                || crate::budget::refused_before_the_call(fields.error_type.as_deref())
                 || (usd.is_none() && !live.any_rate_limit())
                 || self.carried.is_some()
                 || self.settled_above)
         {
             return;
         }
-        let tokens = self.fields.tokens();
+        let tokens = fields.tokens();
         let cost = |unit: &str| match Measure::of_unit(unit) {
             Measure::Money => match reported {
                 Some((code, amount)) if &**code == unit => Some(*amount),
@@ -268,7 +267,7 @@ impl ClosedCall {
                         scope.set_scope(*scope_of_key, value);
                     }
                 }
-                if let Some(model) = &self.fields.request_model {
+                if let Some(model) = &fields.request_model {
                     scope.set_scope(Scope::Model, model);
                 }
                 live.debit(&scope, &cost);
@@ -276,35 +275,35 @@ impl ClosedCall {
         }
     }
 
-    /// Collects what is written on the span (cost, ids, the totals it carries), then puts the
-    /// call's facts back into its extensions, settled; what is left is what the writer and
-    /// the warning need.
-    pub(super) fn store<'a, R: LookupSpan<'a>>(
+    /// Collects what is written on the span of `metadata` (usage, cost, ids), and leaves the
+    /// call settled in its extensions, for the layers over this one (the console).
+    pub(super) fn store(
         self,
         layer: &AiLayer,
-        span: &SpanRef<'a, R>,
+        metadata: &'static tracing::Metadata<'static>,
         writer: Option<&mut Writer>,
-    ) -> Priced {
-        let mut extensions = span.extensions_mut();
+    ) -> Stored {
+        let data = self.data;
+        let fields = &data.fields;
         if let Some(writer) = writer {
-            if self.fields.usage_direct {
-                write_usage(&self.fields, writer);
+            if fields.usage_direct {
+                write_usage(fields, writer);
             }
             // Not on a span that declares the old name itself (another instrumentation's).
             let old_name = attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS;
-            if layer.shared.previous_names && span.metadata().fields().field(old_name).is_none() {
-                if let Some(written) = self.fields.tokens.get(TokenKind::CacheWrite) {
+            if layer.shared.previous_names && metadata.fields().field(old_name).is_none() {
+                if let Some(written) = fields.tokens.get(TokenKind::CacheWrite) {
                     writer.push(old_name, Written::I64(saturating_i64(written)));
                 }
             }
-            writer.extend(self.at_close);
+            writer.extend(std::mem::take(&mut data.at_close));
             // The request said it was a batch's; its usage, which writes it, did not.
-            if self.fields.request_batch && !self.fields.batch {
+            if fields.request_batch && !fields.batch {
                 writer.push(attr::AI_REQUEST_BATCH, Written::Bool(true));
             }
-            if !self.details.is_empty() {
-                let operation = self.fields.operation.clone().unwrap_or_default();
-                let mut details = self.details;
+            if !data.details.is_empty() {
+                let operation = fields.operation.clone().unwrap_or_default();
+                let mut details = std::mem::take(&mut data.details);
                 details.insert(
                     0,
                     opentelemetry::KeyValue::new(attr::GEN_AI_OPERATION_NAME, operation),
@@ -321,13 +320,13 @@ impl ClosedCall {
                 Priced::Cost {
                     source: CostSource::GenaiPrices,
                     ..
-                } => self.fields.served().describe(),
+                } => fields.served().describe(),
                 Priced::Cost {
                     source: CostSource::Override | CostSource::SelfHosted,
                     ..
                 } => self
                     .prices
-                    .override_context(&settle::call_of(&self.fields, self.duration)),
+                    .override_context(&settle::call_of(fields, self.duration)),
                 _ => None,
             };
             if let Some(context) = context {
@@ -358,21 +357,54 @@ impl ClosedCall {
                     writer.push_named(Name::Shared(name), Written::Str(value.clone()));
                 }
             }
-            let currencies = &self.prices.currencies;
-            if self.is_root {
-                if let Some(totals) = extensions.get_mut::<RequestTotals>() {
-                    totals.write(currencies, writer);
-                }
-            }
-            if let Some(totals) = extensions.get_mut::<AgentTotals>() {
+        }
+        let added_to_own =
+            (self.is_root && self.carried.is_none()).then(|| Addition::of(fields, &self.priced));
+        data.settled = Some(self.settled);
+        Stored {
+            priced: self.priced,
+            prices: self.prices,
+            is_root: self.is_root,
+            added_to_own,
+        }
+    }
+}
+
+/// What is left of a call once it is stored: the totals its own span carries.
+pub(super) struct Stored {
+    pub(super) priced: Priced,
+    prices: Arc<Pricing>,
+    is_root: bool,
+    /// What it adds to its own request's totals, when it is the request's root (and not
+    /// carried by the calls under it, which were added).
+    added_to_own: Option<Addition>,
+}
+
+impl Stored {
+    /// Adds the call to its own request's totals when it is the request's root, and writes
+    /// the totals its span carries (its request's, an agent's), in `extensions`, its span's.
+    pub(super) fn write_own_totals(
+        &self,
+        layer: &AiLayer,
+        id: &Id,
+        extensions: &mut ExtensionsMut<'_>,
+        writer: Option<&mut Writer>,
+    ) {
+        if let Some(addition) = &self.added_to_own {
+            rollup::add_to_totals(extensions, addition, |extensions, totals| {
+                layer.shared.watched.hold_totals(id, extensions, totals);
+            });
+        }
+        let Some(writer) = writer else { return };
+        let currencies = &self.prices.currencies;
+        if self.is_root {
+            if let Some(totals) = extensions.get_mut::<RequestTotals>() {
                 totals.write(currencies, writer);
             }
         }
-        if let Some(data) = extensions.get_mut::<AiSpanData>() {
-            data.fields = self.fields;
-            data.settled = Some(self.settled);
+        if let Some(totals) = extensions.get_mut::<AgentTotals>() {
+            totals.write(currencies, writer);
         }
-        self.priced
     }
 }
 

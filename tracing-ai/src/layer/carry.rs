@@ -50,11 +50,11 @@ fn same_call(outer: &CallFields, inner: &CallFields) -> bool {
 /// `call`'s cost, and `call` is not debited on its own.
 pub(super) fn hand_up<'a, R: LookupSpan<'a>>(
     enclosing: Option<SpanRef<'a, R>>,
-    call: &ClosedCall,
+    call: &ClosedCall<'_>,
     span_id: impl FnOnce() -> String,
 ) -> bool {
-    let has_usage = call.fields.tokens().is_some() || call.fields.recorded_cost.is_some();
-    let Some(enclosing) = enclosing.filter(|_| has_usage && is_model_operation(&call.fields))
+    let has_usage = call.fields().tokens().is_some() || call.fields().recorded_cost.is_some();
+    let Some(enclosing) = enclosing.filter(|_| has_usage && is_model_operation(call.fields()))
     else {
         return false;
     };
@@ -62,7 +62,7 @@ pub(super) fn hand_up<'a, R: LookupSpan<'a>>(
     let Some(data) = extensions.get_mut::<AiSpanData>() else {
         return false;
     };
-    if data.settled.is_some() || !same_call(&data.fields, &call.fields) {
+    if data.settled.is_some() || !same_call(&data.fields, call.fields()) {
         // An agent's or a tool's calls are its own, and so are an embedding inside a chat
         // or a call to another model; a closed call took its price already.
         return false;
@@ -72,7 +72,7 @@ pub(super) fn hand_up<'a, R: LookupSpan<'a>>(
         carried.by.push(span_id());
     }
     // A carrier with a reservation of its own settles it itself.
-    if call.reservation.is_none() {
+    if !call.has_reservation() {
         if let Some(usd) = call.settled.usd {
             *carried.usd.get_or_insert(0.0) += usd;
         }

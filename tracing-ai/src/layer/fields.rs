@@ -89,7 +89,7 @@ impl AiSpanData {
 }
 
 /// What the layer settled for a call when its span closed.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Settled {
     /// In USD: priced by the layer, or recorded by the caller.
     pub(crate) usd: Option<f64>,

@@ -439,38 +439,52 @@ where
             }
             return;
         }
-        let Some((mut call, root)) = ClosedCall::take(self, &span) else {
-            return;
-        };
+        // Nearest value wins: the span's own, then its parent's, up to the root. Walked, and
+        // the OpenTelemetry span looked up, before the span's extensions are locked below:
+        // both read them.
+        let ancestry = call::from_ancestors(&self.shared.keys, &span);
+        let is_root = ancestry
+            .root
+            .as_ref()
+            .is_none_or(|root| root.id() == span.id());
         let target = call::write_target(self, &id);
-        // One model call, one price: the innermost span with usage carries it.
-        let enclosing = call.nearest_call.as_ref().and_then(|id| ctx.span(id));
-        call.settled_above = carry::hand_up(enclosing, &call, || {
-            match target.as_ref().and_then(|(_, cx)| cx.as_ref()) {
-                Some(cx) => {
-                    use opentelemetry::trace::TraceContextExt as _;
-                    cx.span().span_context().span_id().to_string()
-                }
-                None => format!("{:016x}", id.into_u64()),
-            }
-        });
-        call.roll_up(self, &span, root.as_ref());
-        drop(root);
-        if let Some(cx) = target.as_ref().and_then(|(_, cx)| cx.as_ref()) {
-            call.fill_from_baggage(self, cx);
-        }
-        call.count(self);
-        call.spend(self);
-        // A stream can outlive the handler that returned it (axum drains a body after the
-        // handler's future is done): its ancestors must not end before it does.
-        let ancestors: Vec<Id> = if call.fields.stream {
-            span.scope().skip(1).map(|ancestor| ancestor.id()).collect()
-        } else {
-            Vec::new()
-        };
         let metadata = span.metadata();
         let mut writer = target.as_ref().map(|_| Writer::new(metadata, self.output));
-        let priced = call.store(self, &span, writer.as_mut());
+        let mut ancestors = Vec::new();
+        let stored = {
+            let mut extensions = span.extensions_mut();
+            let Some(mut call) =
+                ClosedCall::take(self, &mut extensions, ancestry.resolved, is_root)
+            else {
+                return;
+            };
+            // One model call, one price: the innermost span with usage carries it.
+            let enclosing = ancestry.nearest_call.as_ref().and_then(|id| ctx.span(id));
+            call.settled_above = carry::hand_up(enclosing, &call, || {
+                match target.as_ref().and_then(|(_, cx)| cx.as_ref()) {
+                    Some(cx) => {
+                        use opentelemetry::trace::TraceContextExt as _;
+                        cx.span().span_context().span_id().to_string()
+                    }
+                    None => format!("{:016x}", id.into_u64()),
+                }
+            });
+            call.roll_up(self, &span, ancestry.root.as_ref());
+            if let Some(cx) = target.as_ref().and_then(|(_, cx)| cx.as_ref()) {
+                call.fill_from_baggage(self, cx);
+            }
+            call.count(self);
+            call.spend(self);
+            // A stream can outlive the handler that returned it (axum drains a body after the
+            // handler's future is done): its ancestors must not end before it does.
+            if call.fields().stream {
+                ancestors = span.scope().skip(1).map(|ancestor| ancestor.id()).collect();
+            }
+            let stored = call.store(self, metadata, writer.as_mut());
+            stored.write_own_totals(self, &id, &mut extensions, writer.as_mut());
+            stored
+        };
+        drop(ancestry.root);
         // Released before writing: writing dispatches to every layer, which look it up.
         drop(span);
         if let (Some(writer), Some((dispatch, otel))) = (writer, &target) {
@@ -479,6 +493,7 @@ where
         if let Some((dispatch, _)) = &target {
             extend_to_now(dispatch, &ancestors);
         }
+        let priced = stored.priced;
         settle::warn_if_unpriced(self, &priced, metadata);
     }
 }

@@ -34,30 +34,56 @@ pub(crate) fn is_model_call(fields: &CallFields) -> bool {
     fields.request_model.is_some() || fields.tokens().is_some()
 }
 
+/// What one AI span adds to the totals above it: taken from the call while its span is
+/// locked, added to its root's under the root's lock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Addition {
+    /// A call to a model: counted, its tokens added, unpriced if it has no cost.
+    model_call: bool,
+    /// Its cost in USD, when it has one (recorded or priced).
+    usd: Option<f64>,
+    estimated: bool,
+    input: u64,
+    output: u64,
+}
+
+impl Addition {
+    pub(crate) fn of(fields: &CallFields, priced: &Priced) -> Self {
+        let (usd, estimated) = match priced {
+            Priced::Cost { usd, source, .. } => (Some(*usd), *source == CostSource::Estimated),
+            Priced::Unpriced { .. } | Priced::NoUsage { .. } => (None, false),
+            Priced::Nothing => (Some(fields.recorded_cost.unwrap_or(0.0)), false),
+        };
+        let tokens = fields.tokens();
+        Self {
+            model_call: is_model_call(fields),
+            // A tool or service billed by the call adds its cost, nothing it recorded.
+            usd: usd.filter(|_| is_model_call(fields) || matches!(priced, Priced::Cost { .. })),
+            estimated: estimated && is_model_call(fields),
+            input: tokens.map_or(0, |t| t.input()),
+            output: tokens.map_or(0, |t| t.output()),
+        }
+    }
+}
+
 impl RequestTotals {
     /// Adds one AI span.
-    pub(crate) fn add(&mut self, fields: &CallFields, priced: &Priced) {
-        if !is_model_call(fields) {
-            // A tool or service billed by the call: its cost, not a call to a model.
-            if let Priced::Cost { usd, .. } = priced {
-                self.usd += usd;
+    pub(crate) fn add(&mut self, addition: &Addition) {
+        if let Some(usd) = addition.usd {
+            self.usd += usd;
+            if addition.estimated {
+                self.estimated_usd += usd;
             }
+        }
+        if !addition.model_call {
+            // A tool or service billed by the call: its cost, not a call to a model.
             return;
         }
         self.calls += 1;
-        if let Some(tokens) = fields.tokens() {
-            self.input = self.input.saturating_add(tokens.input());
-            self.output = self.output.saturating_add(tokens.output());
-        }
-        match priced {
-            Priced::Cost { usd, source, .. } => {
-                self.usd += usd;
-                if *source == CostSource::Estimated {
-                    self.estimated_usd += usd;
-                }
-            }
-            Priced::Unpriced { .. } | Priced::NoUsage { .. } => self.unpriced += 1,
-            Priced::Nothing => self.usd += fields.recorded_cost.unwrap_or(0.0),
+        self.input = self.input.saturating_add(addition.input);
+        self.output = self.output.saturating_add(addition.output);
+        if addition.usd.is_none() {
+            self.unpriced += 1;
         }
     }
 
@@ -132,7 +158,7 @@ enum Providers {
 
 impl AgentTotals {
     fn add(&mut self, fields: &CallFields, priced: &Priced) {
-        self.0.add(fields, priced);
+        self.0.add(&Addition::of(fields, priced));
         if let Some(provider) = &fields.provider {
             self.1 = match std::mem::take(&mut self.1) {
                 Providers::None => Providers::One(provider.clone()),
@@ -166,17 +192,25 @@ pub(crate) fn is_agent(fields: &CallFields) -> bool {
 /// are given to `hold` to put in its extensions, under the same lock.
 pub(crate) fn add_to_request<'a, R: LookupSpan<'a>>(
     root: &SpanRef<'a, R>,
-    fields: &CallFields,
-    priced: &Priced,
+    addition: &Addition,
     hold: impl FnOnce(&mut ExtensionsMut<'_>, RequestTotals),
 ) {
-    let mut extensions = root.extensions_mut();
+    add_to_totals(&mut root.extensions_mut(), addition, hold);
+}
+
+/// Adds a closing call to the request's totals in `extensions`, its root's; the first totals
+/// are given to `hold` to put there.
+pub(crate) fn add_to_totals(
+    extensions: &mut ExtensionsMut<'_>,
+    addition: &Addition,
+    hold: impl FnOnce(&mut ExtensionsMut<'_>, RequestTotals),
+) {
     match extensions.get_mut::<RequestTotals>() {
-        Some(totals) => totals.add(fields, priced),
+        Some(totals) => totals.add(addition),
         None => {
             let mut totals = RequestTotals::default();
-            totals.add(fields, priced);
-            hold(&mut extensions, totals);
+            totals.add(addition);
+            hold(extensions, totals);
         }
     }
 }
