@@ -467,36 +467,32 @@ impl Pricing {
 /// otherwise were reported the provider's way (Anthropic counts cached tokens apart) and would
 /// be priced wrong.
 fn invalid_counts(tokens: &TokenCounts) -> Option<String> {
-    // Every count with parts: the input and output, and the cache writes (their one-hour part).
-    let wholes = TokenKind::ALL.into_iter().filter(|whole| {
-        TokenKind::ALL
-            .iter()
-            .any(|kind| kind.part_of() == Some(*whole))
-    });
-    for whole in wholes {
-        // A sum past u64::MAX exceeds any count.
-        if tokens
-            .parts_of(whole)
-            .is_some_and(|parts| parts <= tokens.get(whole))
-        {
-            continue;
+    // What each count's parts add up to (none past u64::MAX: such a sum exceeds any count), in
+    // one pass over the kinds: every call is checked.
+    let mut parts = [Some(0_u64); TokenKind::COUNT];
+    for kind in TokenKind::ALL {
+        if let Some(whole) = kind.part_of() {
+            let sum = &mut parts[whole.index()];
+            *sum = sum.and_then(|sum| sum.checked_add(tokens.get(kind)));
         }
-        let parts: Vec<TokenKind> = TokenKind::ALL
-            .into_iter()
-            .filter(|kind| kind.part_of() == Some(whole) && tokens.get(*kind) > 0)
-            .collect();
-        let sum: u128 = parts.iter().map(|kind| u128::from(tokens.get(*kind))).sum();
-        let named: Vec<String> = parts
-            .iter()
-            .map(|kind| format!("`{}` {}", kind.name(), tokens.get(*kind)))
-            .collect();
-        return Some(format!(
-            "{} ({sum}) exceed {} ({}): `{}` must include them, as in the OpenTelemetry GenAI conventions",
-            named.join(" + "),
-            whole.name(),
-            tokens.get(whole),
-            whole.name(),
-        ));
     }
-    None
+    let whole = TokenKind::ALL
+        .into_iter()
+        .find(|whole| parts[whole.index()].is_none_or(|sum| sum > tokens.get(*whole)))?;
+    let parts: Vec<TokenKind> = TokenKind::ALL
+        .into_iter()
+        .filter(|kind| kind.part_of() == Some(whole) && tokens.get(*kind) > 0)
+        .collect();
+    let sum: u128 = parts.iter().map(|kind| u128::from(tokens.get(*kind))).sum();
+    let named: Vec<String> = parts
+        .iter()
+        .map(|kind| format!("`{}` {}", kind.name(), tokens.get(*kind)))
+        .collect();
+    Some(format!(
+        "{} ({sum}) exceed {} ({}): `{}` must include them, as in the OpenTelemetry GenAI conventions",
+        named.join(" + "),
+        whole.name(),
+        tokens.get(whole),
+        whole.name(),
+    ))
 }
