@@ -18,7 +18,7 @@ use std::hint::black_box;
 
 use common::{
     annotated, annotated_with_budget, baseline, budget_stack, in_request, in_request_by_hand,
-    rate_limit_stack, same_output_by_hand, stacks,
+    in_request_numbered, rate_limit_stack, same_output_by_hand, stacks,
 };
 use tracing::Dispatch;
 
@@ -37,7 +37,8 @@ fn main() {
     let with_budget = budget_stack();
     let with_rate_limit = rate_limit_stack();
     let none = Dispatch::none();
-    let ids: [(&str, &Dispatch, &dyn Fn()); 10] = [
+    let request_id = std::cell::Cell::new(0_i64);
+    let ids: [(&str, &Dispatch, &dyn Fn()); 11] = [
         ("llm_call/baseline", &otel_only, &|| {
             black_box(in_request(|| baseline(1_000, "acme")));
         }),
@@ -48,6 +49,12 @@ fn main() {
         }),
         ("llm_call/ai_span", &with_ai, &|| {
             black_box(in_request(|| annotated(1_000)));
+        }),
+        // The same with a request id of its own each time, which the layer cannot share with
+        // the request before (`clean_id::bounded`).
+        ("llm_call/ai_span_new_request_ids", &with_ai, &|| {
+            request_id.set(request_id.get() + 1);
+            black_box(in_request_numbered(request_id.get(), || annotated(1_000)));
         }),
         ("llm_call/ai_span_budget", &with_budget, &|| {
             let _ = black_box(in_request(|| annotated_with_budget(1_000)));

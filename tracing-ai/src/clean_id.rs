@@ -1,6 +1,10 @@
 //! An id as the layer keeps it, whatever its source: bounded and clean, by one rule.
 
+use std::cell::RefCell;
+use std::hash::Hasher as _;
 use std::sync::Arc;
+
+use crate::hash::FastHasher;
 
 /// The longest attribution value kept, in bytes: ids are short, and a value taken from a
 /// request (a header) must not grow every AI span, metric series and export batch with it.
@@ -87,9 +91,42 @@ impl CleanId {
     }
 }
 
-/// `value` as the layer keeps it ([`CleanId`]).
+/// How many ids each thread keeps to share, by a hash of their text.
+const SHARED_IDS: usize = 16;
+
+thread_local! {
+    /// The ids last kept on this thread, each in the slot of its text's hash. A service's
+    /// tenants and features come back request after request: one seen again is shared, where
+    /// a copy cost an allocation when the request began and its free when it ended. Per thread,
+    /// so that keeping one writes to no memory another core reads; ids that never come back (a
+    /// request's) only replace one another.
+    static SHARED: RefCell<[Option<Arc<str>>; SHARED_IDS]> =
+        const { RefCell::new([const { None }; SHARED_IDS]) };
+}
+
+/// `value` as the layer keeps it ([`CleanId`]), shared with the last equal id this thread
+/// kept.
 pub(crate) fn bounded(value: &str) -> Arc<str> {
-    CleanId::new(value).value
+    let mut hasher = FastHasher::default();
+    hasher.write(value.as_bytes());
+    let slot = (hasher.finish() >> 32) as usize % SHARED_IDS;
+    let same = SHARED.try_with(|shared| {
+        let shared = shared.try_borrow().ok()?;
+        shared[slot].as_ref().filter(|id| &***id == value).cloned()
+    });
+    if let Ok(Some(same)) = same {
+        return same;
+    }
+    let id = CleanId::new(value);
+    // Kept only as given: an id the rule rewrote is not equal to the text that comes again.
+    if !id.changed {
+        let _ = SHARED.try_with(|shared| {
+            if let Ok(mut shared) = shared.try_borrow_mut() {
+                shared[slot] = Some(id.value.clone());
+            }
+        });
+    }
+    id.value
 }
 
 /// A value read from baggage, or `None` when it is not one a service would have sent: empty,
@@ -104,7 +141,28 @@ pub(crate) fn from_baggage(value: &str) -> Option<Arc<str>> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::{bounded, from_baggage, MAX_VALUE_BYTES};
+
+    #[test]
+    fn an_id_seen_again_on_a_thread_is_shared_and_a_rewritten_one_is_still_rewritten() {
+        let first = bounded("acme");
+        let again = bounded("acme");
+        assert!(Arc::ptr_eq(&first, &again), "shared, not copied");
+        assert_eq!(&*again, "acme");
+        // Many other ids in between: whatever slot they take, each comes back as given.
+        for n in 0..1_000 {
+            let id = format!("request-{n}");
+            assert_eq!(&*bounded(&id), id);
+        }
+        assert_eq!(&*bounded("acme"), "acme");
+        // An id the rule rewrites is rewritten every time, and the text it is rewritten to,
+        // kept as given, is not taken for it.
+        assert_eq!(&*bounded("acme\tglobex"), r"acme\u{9}globex");
+        assert_eq!(&*bounded(r"acme\u{9}globex"), r"acme\u{9}globex");
+        assert_eq!(&*bounded("acme\tglobex"), r"acme\u{9}globex");
+    }
 
     #[test]
     fn baggage_values_that_no_service_would_send_are_dropped_not_cut() {

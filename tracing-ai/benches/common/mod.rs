@@ -184,11 +184,17 @@ pub(crate) fn retrieve(k: usize) -> usize {
 }
 
 pub(crate) fn in_request<T>(f: impl FnOnce() -> T) -> T {
+    in_request_numbered(7, f)
+}
+
+/// [`in_request`], for request `id`: a service's tenants and features come back from one
+/// request to the next, its request ids do not.
+pub(crate) fn in_request_numbered<T>(id: i64, f: impl FnOnce() -> T) -> T {
     tracing::info_span!(
         "rag.query",
         tenant.id = "acme",
         feature.id = "search",
-        request.id = 7_i64
+        request.id = id
     )
     .in_scope(f)
 }

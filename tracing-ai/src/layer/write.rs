@@ -165,10 +165,12 @@ impl Writer {
         self.event = Some((name, attributes));
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, name: &'static str, value: Written) {
         self.push_named(Name::Static(name), value);
     }
 
+    #[inline]
     pub(crate) fn push_named(&mut self, name: Name<'_>, value: Written) {
         let declared = match self.output {
             Output::TracingFields => self.metadata.fields().field(name.as_str()),
