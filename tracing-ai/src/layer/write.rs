@@ -170,7 +170,7 @@ impl Writer {
         self.push_named(Name::Static(name), value);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_named(&mut self, name: Name<'_>, value: Written) {
         let declared = match self.output {
             Output::TracingFields => self.metadata.fields().field(name.as_str()),
