@@ -357,17 +357,14 @@ where
         };
         let mut visitor = FieldVisitor::new(&callsite, &shared.keys);
         attrs.record(&mut visitor);
-        let FieldVisitor {
-            call, attribution, ..
-        } = visitor;
         let span = ctx.span(id).expect("Span not found, this is a bug");
         let mut extensions = span.extensions_mut();
         // A span whose ids are recorded later gets them in `on_record`.
-        if let Some(attribution) = attribution {
+        if let Some(attribution) = visitor.attribution.take() {
             extensions.replace(attribution);
         }
         if callsite.ai {
-            if rollup::is_agent(&call) && !shared.agents_seen.load(Ordering::Relaxed) {
+            if rollup::is_agent(&visitor.call) && !shared.agents_seen.load(Ordering::Relaxed) {
                 shared.agents_seen.store(true, Ordering::Relaxed);
             }
             let created =
@@ -375,7 +372,7 @@ where
             let data = AiSpanData {
                 callsite: callsite.clone(),
                 created,
-                fields: call,
+                fields: visitor.call,
                 settled: None,
                 describe_errors: shared.describe_errors,
                 details: Vec::new(),

@@ -73,11 +73,12 @@ impl Watched {
         }
     }
 
-    /// At the close of span `id`: whether it holds a call's data, and a request's totals; the
-    /// span is no longer watched if it was.
+    /// At the close of span `id`: whether it holds a call's data, and, when it does not, a
+    /// request's totals; the span is no longer watched if it was.
     pub(crate) fn close(&self, id: &Id, extensions: &Extensions<'_>) -> (bool, bool) {
         let call = extensions.get::<AiSpanData>().is_some();
-        let totals = extensions.get::<RequestTotals>().is_some();
+        // A call's own totals are the call's work: not looked up for it.
+        let totals = !call && extensions.get::<RequestTotals>().is_some();
         if holds_work(call, totals) {
             debug_assert!(
                 self.may_be_watched(id),
