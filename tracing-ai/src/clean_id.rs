@@ -118,7 +118,8 @@ pub(crate) fn bounded(value: &str) -> Arc<str> {
         return same;
     }
     let id = CleanId::new(value);
-    // Kept only as given: an id the rule rewrote is not equal to the text that comes again.
+    // An id the rule rewrote is never looked up as it was kept (the text that comes again is
+    // the one before the rewriting): it would only take the slot of one that is.
     if !id.changed {
         let _ = SHARED.try_with(|shared| {
             if let Ok(mut shared) = shared.try_borrow_mut() {
@@ -157,8 +158,8 @@ mod tests {
             assert_eq!(&*bounded(&id), id);
         }
         assert_eq!(&*bounded("acme"), "acme");
-        // An id the rule rewrites is rewritten every time, and the text it is rewritten to,
-        // kept as given, is not taken for it.
+        // An id the rule rewrites is rewritten every time, and the text it is rewritten to is
+        // kept as it is: a hit only ever returns the text looked up.
         assert_eq!(&*bounded("acme\tglobex"), r"acme\u{9}globex");
         assert_eq!(&*bounded(r"acme\u{9}globex"), r"acme\u{9}globex");
         assert_eq!(&*bounded("acme\tglobex"), r"acme\u{9}globex");
