@@ -1,7 +1,9 @@
 //! A local server that speaks the documented wire formats of OpenAI and of Ollama, for the real
 //! client crates to call: `POST /v1/chat/completions` (a JSON body, or server-sent events with
 //! the usage in the last chunk when `stream_options.include_usage` is set),
-//! `POST /v1/embeddings`, `POST /v1/responses` (with web search calls when asked), and errors; Ollama's `POST /api/chat` and `POST /api/generate`
+//! `POST /v1/embeddings`, `POST /v1/responses` (with web search calls when asked; as
+//! server-sent events, the whole response last, when `stream` is set), and errors; Ollama's
+//! `POST /api/chat` and `POST /api/generate`
 //! (`prompt_eval_count` and `eval_count` on the final answer, after a pause of
 //! [`OLLAMA_LATENCY`], as a self-hosted model takes).
 //!
@@ -289,12 +291,52 @@ pub const RESPONSES_USAGE: [u64; 4] = [12_000, 4_000, 900, 500];
 pub const WEB_SEARCHES: usize = 2;
 
 /// A Responses API answer (`POST /v1/responses`), as OpenAI documents it: the model's dated
-/// name, its web search calls when the request gave it the tool, the tier that served it.
+/// name, its web search calls when the request gave it the tool, the tier that served it. With
+/// `stream` set, its events: `response.created`, the text in [`STREAM_CHUNKS`]
+/// `response.output_text.delta` events, then `response.completed` with the whole response.
 async fn responses(Json(request): Json<Value>) -> Response {
     let model = request["model"].as_str().unwrap_or_default();
     let searches = request["tools"]
         .as_array()
         .is_some_and(|tools| tools.iter().any(|tool| tool["type"] == "web_search"));
+    let answer = responses_answer(model, searches);
+    if request["stream"].as_bool() != Some(true) {
+        return Json(answer).into_response();
+    }
+    let mut created = answer.clone();
+    created["status"] = json!("in_progress");
+    created["output"] = json!([]);
+    created["usage"] = Value::Null;
+    let event = |sequence: usize, kind: &str, mut body: Value| {
+        body["type"] = json!(kind);
+        body["sequence_number"] = json!(sequence);
+        Ok::<_, std::io::Error>(format!("event: {kind}\ndata: {body}\n\n"))
+    };
+    let mut events = vec![event(0, "response.created", json!({ "response": created }))];
+    for index in 0..STREAM_CHUNKS {
+        let delta = json!({
+            "item_id": "msg_1",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": format!("word{index} "),
+        });
+        events.push(event(index + 1, "response.output_text.delta", delta));
+    }
+    events.push(event(
+        STREAM_CHUNKS + 1,
+        "response.completed",
+        json!({ "response": answer }),
+    ));
+    let events = tokio_stream::StreamExt::throttle(tokio_stream::iter(events), CHUNK_INTERVAL);
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from_stream(events))
+        .expect("a response")
+}
+
+/// The whole Responses API answer to a request of `model`, with [`WEB_SEARCHES`] web search
+/// calls when it gave the model the tool.
+fn responses_answer(model: &str, searches: bool) -> Value {
     let mut output: Vec<Value> = (0..if searches { WEB_SEARCHES } else { 0 })
         .map(|index| {
             json!({
@@ -313,7 +355,7 @@ async fn responses(Json(request): Json<Value>) -> Response {
         "content": [{ "type": "output_text", "text": "A span is a unit of work.", "annotations": [] }]
     }));
     let [input, cached, output_tokens, reasoning] = RESPONSES_USAGE;
-    Json(json!({
+    json!({
         "id": "resp_1",
         "object": "response",
         "created_at": 1_764_000_000,
@@ -328,8 +370,7 @@ async fn responses(Json(request): Json<Value>) -> Response {
             "output_tokens_details": { "reasoning_tokens": reasoning },
             "total_tokens": input + output_tokens
         }
-    }))
-    .into_response()
+    })
 }
 
 async fn embeddings(Json(request): Json<Value>) -> Response {

@@ -419,6 +419,12 @@ fn a_stream_with_usage_is_priced_from_its_last_chunk() {
     });
     let span = exported.span("chat gpt-4o-mini");
     assert_priced_completion(span);
+    assert_streamed_to_its_end(span);
+}
+
+/// `span` is a stream's, read to its end: its first chunk timed, `stop` as its finish reason,
+/// not cancelled.
+fn assert_streamed_to_its_end(span: &SpanData) {
     assert_eq!(attr(span, "gen_ai.request.stream"), Some(&true.into()));
     assert!(f64_attr(span, "gen_ai.response.time_to_first_chunk") > 0.0);
     assert_eq!(
@@ -563,19 +569,38 @@ fn retries_are_one_span_per_attempt_with_the_waits_between_them() {
     tracing_ai_tests::otel::assert_waits(&attempts, &[0.1, 0.2], 0.25);
 }
 
-/// A Responses API call, with the web search tool when `search` says.
-#[ai_span(kind = "llm", model = "gpt-5", provider = "openai")]
-async fn respond(
-    client: &Client<OpenAIConfig>,
+/// A Responses API request of gpt-5, with the web search tool when `search` says.
+fn response_request(
     search: bool,
-) -> Result<async_openai::types::responses::Response, OpenAIError> {
+) -> Result<async_openai::types::responses::CreateResponse, OpenAIError> {
     use async_openai::types::responses::{CreateResponseArgs, Tool, WebSearchTool};
     let mut request = CreateResponseArgs::default();
     request.model("gpt-5").input("What is a span?");
     if search {
         request.tools(vec![Tool::WebSearch(WebSearchTool::default())]);
     }
-    client.responses().create(request.build()?).await
+    request.build()
+}
+
+/// A Responses API call, with the web search tool when `search` says.
+#[ai_span(kind = "llm", model = "gpt-5", provider = "openai")]
+async fn respond(
+    client: &Client<OpenAIConfig>,
+    search: bool,
+) -> Result<async_openai::types::responses::Response, OpenAIError> {
+    client.responses().create(response_request(search)?).await
+}
+
+/// The same call, streamed.
+#[ai_span(kind = "llm", model = "gpt-5", provider = "openai", stream)]
+async fn respond_streamed(
+    client: &Client<OpenAIConfig>,
+    search: bool,
+) -> Result<async_openai::types::responses::ResponseStream, OpenAIError> {
+    client
+        .responses()
+        .create_stream(response_request(search)?)
+        .await
 }
 
 /// The Responses API's answer is priced with no glue: its cached input, its reasoning output,
@@ -583,7 +608,6 @@ async fn respond(
 /// gpt-5 (12,000 tokens in of which 4,000 cached, 900 out: $0.0195; two searches: $0.02 more).
 #[test]
 fn a_responses_api_answer_is_priced_with_its_web_searches() {
-    use tracing_ai_tests::model_server::{RESPONSES_USAGE, WEB_SEARCHES};
     let server = ModelServer::start();
     let (_, exported) = export_with(AiLayer::builder(), || {
         tracing_ai_tests::block_on(async {
@@ -592,8 +616,19 @@ fn a_responses_api_answer_is_priced_with_its_web_searches() {
             }
         })
     });
+    for span in responses_priced(&exported) {
+        assert_eq!(attr(span, "gen_ai.request.stream"), None);
+    }
+}
+
+/// The two gpt-5 calls of the Responses API in `exported`, the first without the web search
+/// tool, the second with it, asserted priced as OpenAI bills them: 12,000 tokens in of which
+/// 4,000 cached, 900 out of which 500 reasoning, $0.0195; two web searches, $0.02 more.
+fn responses_priced(exported: &tracing_ai_tests::otel::Exported) -> Vec<&SpanData> {
+    use tracing_ai_tests::model_server::{RESPONSES_USAGE, WEB_SEARCHES};
     let mut spans: Vec<&SpanData> = exported.spans_named("chat gpt-5");
     spans.sort_by_key(|span| span.start_time);
+    assert_eq!(spans.len(), 2);
     let [input, cached, output, reasoning] = RESPONSES_USAGE.map(|count| count as i64);
     let searched = Some(WEB_SEARCHES as i64);
     for (span, searches, usd) in [(spans[0], None, 0.0195), (spans[1], searched, 0.0395)] {
@@ -615,5 +650,96 @@ fn a_responses_api_answer_is_priced_with_its_web_searches() {
             str_attr(span, "gen_ai.response.model").as_deref(),
             Some("gpt-5-2025-08-07")
         );
+        assert_eq!(
+            str_attr(span, "gen_ai.response.id").as_deref(),
+            Some("resp_1")
+        );
     }
+    spans
+}
+
+/// A streamed Responses API answer is priced from its last event, `response.completed`, which
+/// carries the whole response: the same tokens, web searches and cost as the answer in one
+/// piece, with no glue; `stop` as its finish reason.
+#[test]
+fn a_streamed_responses_api_answer_is_priced_from_its_completed_event() {
+    use tracing_ai_tests::model_server::STREAM_CHUNKS;
+    let server = ModelServer::start();
+    let (_, exported) = export_with(AiLayer::builder(), || {
+        tracing_ai_tests::block_on(async {
+            for search in [false, true] {
+                let mut stream = respond_streamed(&client(&server), search)
+                    .await
+                    .expect("a stream");
+                let mut events = 0;
+                while let Some(event) = stream.next().await {
+                    event.expect("an event");
+                    events += 1;
+                }
+                assert_eq!(events, STREAM_CHUNKS + 2, "created, the deltas, completed");
+            }
+        })
+    });
+    for span in responses_priced(&exported) {
+        assert_streamed_to_its_end(span);
+    }
+}
+
+/// The events of a Responses API stream that end it otherwise: a failed response says its
+/// error code and message, an `error` event its code (`stream_error` without one), an
+/// incomplete one why (`length` for the output limit).
+#[test]
+fn a_responses_streams_failures_and_cut_answers_say_why() {
+    use async_openai::types::responses::ResponseStreamEvent;
+    use tracing_ai::stream::StreamChunk;
+
+    let response = |status: &str, extra: serde_json::Value| {
+        let mut response = serde_json::json!({
+            "id": "resp_1",
+            "object": "response",
+            "created_at": 1_764_000_000,
+            "status": status,
+            "model": "gpt-5-2025-08-07",
+            "output": [],
+        });
+        for (key, value) in extra.as_object().expect("an object") {
+            response[key] = value.clone();
+        }
+        response
+    };
+    let event = |value: serde_json::Value| -> ResponseStreamEvent {
+        serde_json::from_value(value).expect("an event of the Responses API")
+    };
+    let failed = event(serde_json::json!({
+        "type": "response.failed",
+        "sequence_number": 3,
+        "response": response("failed", serde_json::json!({
+            "error": { "code": "rate_limit_exceeded", "message": "slow down" }
+        })),
+    }));
+    let (code, message) = failed.failure().expect("a failure");
+    assert_eq!(code, "rate_limit_exceeded");
+    assert_eq!(message.as_deref(), Some("slow down"));
+    assert_eq!(failed.response_model().as_deref(), Some("gpt-5-2025-08-07"));
+
+    let error = event(serde_json::json!({
+        "type": "error", "sequence_number": 1, "code": null, "message": "boom", "param": null
+    }));
+    let (code, message) = error.failure().expect("a failure");
+    assert_eq!(code, "stream_error");
+    assert_eq!(message.as_deref(), Some("boom"));
+
+    let incomplete = event(serde_json::json!({
+        "type": "response.incomplete",
+        "sequence_number": 9,
+        "response": response("incomplete", serde_json::json!({
+            "incomplete_details": { "reason": "max_output_tokens" }
+        })),
+    }));
+    assert_eq!(incomplete.finish_reason().as_deref(), Some("length"));
+    assert!(incomplete.failure().is_none());
+    assert!(
+        incomplete.usage().is_none(),
+        "no usage reported, none made up"
+    );
 }

@@ -1,6 +1,6 @@
-//! async-openai 0.43: chat completions, their stream chunks, embeddings and responses report
-//! their usage; `OpenAIError` says what kind of failure it is; [`AttemptLayer`] makes each HTTP
-//! attempt under its retry layer a span of its own.
+//! async-openai 0.43: chat completions, their stream chunks, embeddings, responses and the
+//! events of a streamed response report their usage; `OpenAIError` says what kind of failure
+//! it is; [`AttemptLayer`] makes each HTTP attempt under its retry layer a span of its own.
 
 use std::borrow::Cow;
 
@@ -10,10 +10,12 @@ use async_openai::types::chat::{
     CreateChatCompletionStreamResponse, FinishReason, ServiceTier,
 };
 use async_openai::types::embeddings::CreateEmbeddingResponse;
-use async_openai::types::responses::{OutputItem, Response};
 
 use crate::stream::StreamChunk;
 use crate::{ErrorType, ReportsUsage, Usage};
+
+mod content;
+mod responses;
 
 /// A chat completion's usage: cached prompt tokens are part of the prompt tokens, reasoning
 /// tokens part of the completion tokens, as in the OpenTelemetry conventions.
@@ -79,7 +81,7 @@ impl crate::ReportsParameters for CreateChatCompletionRequest {
             choice_count: self.n.map(u64::from),
             frequency_penalty: self.frequency_penalty.map(f64::from),
             presence_penalty: self.presence_penalty.map(f64::from),
-            service_tier: self.service_tier.as_ref().and_then(tier_name),
+            service_tier: self.service_tier.as_ref().and_then(api_name),
             ..Default::default()
         }
     }
@@ -95,10 +97,11 @@ fn finish_reason(reason: FinishReason) -> &'static str {
     }
 }
 
-/// A service tier as the API names it (`flex`, `priority`, ...): its serde name, so that a
-/// tier added to the enum is named without a change here.
-fn tier_name<T: serde::Serialize>(tier: &T) -> Option<String> {
-    match serde_json::to_value(tier) {
+/// A value as the API names it (a service tier: `flex`, `priority`; an error code:
+/// `rate_limit_exceeded`): its serde name, so that a variant added to the enum is named without
+/// a change here.
+fn api_name<T: serde::Serialize>(value: &T) -> Option<String> {
+    match serde_json::to_value(value) {
         Ok(serde_json::Value::String(name)) => Some(name),
         _ => None,
     }
@@ -115,7 +118,7 @@ fn reported(
     let usage = completion_usage(usage?)
         .with_response_model(model)
         .with_response_id(id);
-    Some(match tier.and_then(tier_name) {
+    Some(match tier.and_then(api_name) {
         Some(tier) => usage.with_service_tier(tier),
         None => usage,
     })
@@ -181,38 +184,6 @@ impl ReportsUsage for CreateEmbeddingResponse {
     }
 }
 
-/// A response of the Responses API: input tokens include the cached ones, output tokens the
-/// reasoning ones; each `web_search_call` it output is a web search, billed per call.
-impl ReportsUsage for Response {
-    fn usage(&self) -> Option<Usage> {
-        let usage = self.usage.as_ref()?;
-        let mut counted = Usage::new(usage.input_tokens.into(), usage.output_tokens.into())
-            .with_cache_read(usage.input_tokens_details.cached_tokens.into())
-            .with_reasoning(usage.output_tokens_details.reasoning_tokens.into())
-            .with_response_model(self.model.clone())
-            .with_response_id(self.id.clone());
-        if let Some(tier) = self.service_tier.as_ref().and_then(tier_name) {
-            counted = counted.with_service_tier(tier);
-        }
-        if let Some(written) = usage
-            .input_tokens_details
-            .cache_write_tokens
-            .and_then(|tokens| u64::try_from(tokens).ok())
-        {
-            counted = counted.with_cache_creation(written);
-        }
-        let searches = self
-            .output
-            .iter()
-            .filter(|item| matches!(item, OutputItem::WebSearchCall(_)))
-            .count();
-        if searches > 0 {
-            counted = counted.with_web_searches(searches as u64);
-        }
-        Some(counted)
-    }
-}
-
 /// The API's error code (`rate_limit_exceeded`, `context_length_exceeded`, ...) or type
 /// (`invalid_request_error`, ...), else the HTTP status; `timeout`, `connection_error`,
 /// `invalid_response` and `stream_error` for failures before an answer.
@@ -238,167 +209,6 @@ impl ErrorType for OpenAIError {
             OpenAIError::InvalidArgument(_) => "invalid_argument".into(),
             #[allow(unreachable_patterns)]
             _ => "openai_error".into(),
-        }
-    }
-}
-
-mod content {
-    //! What a chat completion request sent and its response said, as message content (captured
-    //! only when content capture is on: see [`crate::content`]).
-
-    use async_openai::types::chat::{
-        ChatCompletionMessageToolCalls, ChatCompletionRequestAssistantMessageContent,
-        ChatCompletionRequestAssistantMessageContentPart,
-        ChatCompletionRequestDeveloperMessageContent,
-        ChatCompletionRequestDeveloperMessageContentPart, ChatCompletionRequestMessage,
-        ChatCompletionRequestSystemMessageContent, ChatCompletionRequestSystemMessageContentPart,
-        ChatCompletionRequestToolMessageContent, ChatCompletionRequestToolMessageContentPart,
-        ChatCompletionRequestUserMessageContent, ChatCompletionRequestUserMessageContentPart,
-        CreateChatCompletionRequest, CreateChatCompletionResponse,
-    };
-
-    use super::finish_reason;
-    use crate::content::{InputContent, Message, Part, ReportsContent};
-
-    fn text(text: &str) -> Vec<Part> {
-        vec![Part::text(text)]
-    }
-
-    fn tool_calls(calls: &[ChatCompletionMessageToolCalls]) -> impl Iterator<Item = Part> + '_ {
-        calls.iter().map(|call| match call {
-            ChatCompletionMessageToolCalls::Function(call) => Part::tool_call(
-                Some(&call.id),
-                call.function.name.clone(),
-                &call.function.arguments,
-            ),
-            ChatCompletionMessageToolCalls::Custom(call) => Part::tool_call(
-                Some(&call.id),
-                call.custom_tool.name.clone(),
-                &call.custom_tool.input,
-            ),
-        })
-    }
-
-    /// A request message as the conventions' message. Images, audio and files are left out:
-    /// the parts kept are text, refusals (as text), tool calls and tool responses.
-    fn message(message: &ChatCompletionRequestMessage) -> Message {
-        match message {
-            ChatCompletionRequestMessage::Developer(message) => {
-                let parts = match &message.content {
-                    ChatCompletionRequestDeveloperMessageContent::Text(content) => text(content),
-                    ChatCompletionRequestDeveloperMessageContent::Array(parts) => parts
-                        .iter()
-                        .map(
-                            |ChatCompletionRequestDeveloperMessageContentPart::Text(part)| {
-                                Part::text(part.text.clone())
-                            },
-                        )
-                        .collect(),
-                };
-                Message::new("developer", parts)
-            }
-            ChatCompletionRequestMessage::System(message) => {
-                let parts = match &message.content {
-                    ChatCompletionRequestSystemMessageContent::Text(content) => text(content),
-                    ChatCompletionRequestSystemMessageContent::Array(parts) => parts
-                        .iter()
-                        .map(
-                            |ChatCompletionRequestSystemMessageContentPart::Text(part)| {
-                                Part::text(part.text.clone())
-                            },
-                        )
-                        .collect(),
-                };
-                Message::new("system", parts)
-            }
-            ChatCompletionRequestMessage::User(message) => {
-                let parts = match &message.content {
-                    ChatCompletionRequestUserMessageContent::Text(content) => text(content),
-                    ChatCompletionRequestUserMessageContent::Array(parts) => parts
-                        .iter()
-                        .filter_map(|part| match part {
-                            ChatCompletionRequestUserMessageContentPart::Text(part) => {
-                                Some(Part::text(part.text.clone()))
-                            }
-                            _ => None,
-                        })
-                        .collect(),
-                };
-                Message::new("user", parts)
-            }
-            ChatCompletionRequestMessage::Assistant(message) => {
-                let mut parts = match &message.content {
-                    Some(ChatCompletionRequestAssistantMessageContent::Text(content)) => {
-                        text(content)
-                    }
-                    Some(ChatCompletionRequestAssistantMessageContent::Array(parts)) => parts
-                        .iter()
-                        .map(|part| match part {
-                            ChatCompletionRequestAssistantMessageContentPart::Text(part) => {
-                                Part::text(part.text.clone())
-                            }
-                            ChatCompletionRequestAssistantMessageContentPart::Refusal(part) => {
-                                Part::text(part.refusal.clone())
-                            }
-                        })
-                        .collect(),
-                    None => Vec::new(),
-                };
-                parts.extend(tool_calls(
-                    message.tool_calls.as_deref().unwrap_or_default(),
-                ));
-                Message::assistant(parts)
-            }
-            ChatCompletionRequestMessage::Tool(message) => {
-                let response = match &message.content {
-                    ChatCompletionRequestToolMessageContent::Text(content) => content.clone(),
-                    ChatCompletionRequestToolMessageContent::Array(parts) => parts
-                        .iter()
-                        .map(|ChatCompletionRequestToolMessageContentPart::Text(part)| {
-                            part.text.as_str()
-                        })
-                        .collect::<Vec<_>>()
-                        .join(""),
-                };
-                Message::tool_response(Some(&message.tool_call_id), &response)
-            }
-            ChatCompletionRequestMessage::Function(message) => Message::new(
-                "tool",
-                [Part::tool_call_response(
-                    None,
-                    message.content.as_deref().unwrap_or_default(),
-                )],
-            )
-            .with_name(message.name.clone()),
-        }
-    }
-
-    impl InputContent for CreateChatCompletionRequest {
-        fn input_messages(&self) -> Vec<Message> {
-            self.messages.iter().map(message).collect()
-        }
-    }
-
-    impl ReportsContent for CreateChatCompletionResponse {
-        fn output_messages(&self) -> Vec<Message> {
-            self.choices
-                .iter()
-                .map(|choice| {
-                    let reply = &choice.message;
-                    let mut parts: Vec<Part> = reply
-                        .content
-                        .iter()
-                        .chain(&reply.refusal)
-                        .map(|content| Part::text(content.clone()))
-                        .collect();
-                    parts.extend(tool_calls(reply.tool_calls.as_deref().unwrap_or_default()));
-                    let message = Message::assistant(parts);
-                    match choice.finish_reason {
-                        Some(reason) => message.with_finish_reason(finish_reason(reason)),
-                        None => message,
-                    }
-                })
-                .collect()
         }
     }
 }
